@@ -1,0 +1,4 @@
+export { startCluster, type Cluster, type StartClusterOptions } from './cluster.js';
+export { PgNode, type QueryRow } from './node.js';
+export { resolveBinaries, postgresChoiceFromEnv, type PostgresBinaries, type PostgresChoice } from './binaries.js';
+export { KoyoTestingError, type KoyoTestingErrorCode } from './errors.js';

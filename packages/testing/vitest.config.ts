@@ -1,0 +1,3 @@
+import { defineKoyoVitestConfig } from './src/vitest.js';
+
+export default defineKoyoVitestConfig(import.meta.dirname);
