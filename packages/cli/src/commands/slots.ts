@@ -1,0 +1,101 @@
+import { formatLsn } from '@koyo/pgoutput';
+import { createSlotManager, type SlotInfo } from '@koyo/slot';
+import { flagValue, type ParsedArgs } from '../args.js';
+import { commandContext, resolveConnection, type CliIo } from '../context.js';
+import { EXIT, KoyoCliError } from '../errors.js';
+import { formatBytes, renderTable } from '../format.js';
+import { slotsDropSpec, slotsSpec } from '../specs.js';
+
+/** One slot as `koyo slots --json` prints it (LSNs as PostgreSQL text, sizes in bytes). */
+export interface SlotRow {
+  name: string;
+  type: 'logical' | 'physical';
+  plugin: string | null;
+  database: string | null;
+  temporary: boolean;
+  active: boolean;
+  activePid: number | null;
+  confirmedFlushLsn: string | null;
+  restartLsn: string | null;
+  lagBytes: number | null;
+  retainedBytes: number | null;
+  walStatus: string | null;
+  safeWalSize: number | null;
+  invalidated: boolean;
+  invalidationReason: string | null;
+}
+
+function toRow(slot: SlotInfo): SlotRow {
+  return {
+    name: slot.name,
+    type: slot.type,
+    plugin: slot.plugin,
+    database: slot.database,
+    temporary: slot.temporary,
+    active: slot.active,
+    activePid: slot.activePid,
+    confirmedFlushLsn: slot.confirmedFlushLsn === null ? null : formatLsn(slot.confirmedFlushLsn),
+    restartLsn: slot.restartLsn === null ? null : formatLsn(slot.restartLsn),
+    lagBytes: slot.lagBytes,
+    retainedBytes: slot.retainedBytes,
+    walStatus: slot.walStatus,
+    safeWalSize: slot.safeWalSize,
+    invalidated: slot.invalidated,
+    invalidationReason: slot.invalidationReason,
+  };
+}
+
+/** Formats slots as the table `koyo slots` prints. */
+export function formatSlots(slots: readonly SlotInfo[]): string {
+  if (slots.length === 0) return 'No replication slots on this server.\n';
+  const rows = slots.map((slot) => [
+    slot.name,
+    slot.type === 'logical' ? `logical/${slot.plugin ?? '?'}${slot.temporary ? ' (temp)' : ''}` : 'physical',
+    slot.database ?? '-',
+    slot.activePid === null ? '-' : String(slot.activePid),
+    slot.lagBytes === null ? '-' : formatBytes(slot.lagBytes),
+    slot.retainedBytes === null ? '-' : formatBytes(slot.retainedBytes),
+    slot.invalidated ? `lost (${slot.invalidationReason ?? 'invalidated'})` : (slot.walStatus ?? '-'),
+  ]);
+  return renderTable(['NAME', 'TYPE', 'DATABASE', 'ACTIVE PID', 'LAG', 'RETAINED', 'WAL STATUS'], rows);
+}
+
+/** `koyo slots`: lists every replication slot of the server. */
+export async function slotsCommand(args: ParsedArgs, io: CliIo): Promise<number> {
+  const ctx = await commandContext(slotsSpec, args, io);
+  const conn = resolveConnection(ctx);
+  const manager = createSlotManager(conn.connection);
+  try {
+    const slots = await manager.listSlots();
+    if (flagValue(args, 'json')) io.stdout.write(`${JSON.stringify(slots.map(toRow), null, 2)}\n`);
+    else io.stdout.write(formatSlots(slots));
+    return EXIT.OK;
+  } finally {
+    await manager.close();
+  }
+}
+
+/** `koyo slots drop NAME [--force]`. */
+export async function slotsDropCommand(args: ParsedArgs, io: CliIo): Promise<number> {
+  const ctx = await commandContext(slotsDropSpec, args, io);
+  const name = args.positionals[0]!;
+  if (!/^[a-z0-9_]{1,63}$/.test(name)) {
+    throw new KoyoCliError('USAGE', `NAME must be a slot name: 1-63 characters of a-z, 0-9 and _ (got "${name}")`, { command: slotsDropSpec.name });
+  }
+  const conn = resolveConnection(ctx);
+  const manager = createSlotManager(conn.connection);
+  try {
+    const slot = await manager.getSlot(name);
+    if (!slot) throw new KoyoCliError('NOT_FOUND', `replication slot "${name}" does not exist (koyo slots lists them)`);
+    const force = flagValue(args, 'force');
+    const dropped = await manager.dropSlot(name, { force });
+    const terminated = force && slot.activePid !== null;
+    // A temporary slot goes away with the session holding it: terminating that session dropped it.
+    if (!dropped && !terminated) throw new KoyoCliError('NOT_FOUND', `replication slot "${name}" does not exist (it was dropped meanwhile)`);
+    const held = terminated ? ` (terminated PID ${slot.activePid} first)` : '';
+    io.stdout.write(`Dropped replication slot "${name}"${held}; it kept ${formatBytes(slot.retainedBytes ?? 0)} of WAL.\n`);
+    return EXIT.OK;
+  } finally {
+    await manager.close();
+  }
+}

@@ -1,0 +1,241 @@
+import { randomBytes } from 'node:crypto';
+import { formatLsn, PgoutputDecoder, UNCHANGED_TOAST, type PgoutputMessage, type RelationMessage, type Row } from '@koyo/pgoutput';
+import pg from 'pg';
+import { flagValue, listValue, numberValue, stringValue, type ParsedArgs } from '../args.js';
+import { commandContext, plainClientConfig, publicationName, resolveConnection, slotName, type CliIo } from '../context.js';
+import { EXIT, KoyoCliError, findSqlState } from '../errors.js';
+import { toJson } from '../format.js';
+import { parseTable, quoteIdent, quoteTable, tableMatches, type TableRef } from '../sql.js';
+import { tailSpec } from '../specs.js';
+
+/**
+ * One line of `koyo tail --json`: the fields of a dispatcher `Change` (kind, schema, table, key,
+ * new, old, unchanged, commitLsn, position, xid, commitTime). bigints are strings, bytea is
+ * `\x` hex text.
+ */
+export interface TailChange {
+  kind: 'insert' | 'update' | 'delete' | 'truncate';
+  schema: string;
+  table: string;
+  key: Row | null;
+  new: Row | null;
+  old: Row | null;
+  /** Columns whose unchanged TOASTed value was not sent (absent from `new`). */
+  unchanged: string[];
+  commitLsn: string;
+  position: number;
+  xid: number;
+  commitTime: string;
+}
+
+interface Txn {
+  commitLsn: bigint;
+  xid: number;
+  commitTime: string;
+  position: number;
+  skip: boolean;
+}
+
+function stripUnchanged(row: Row): { row: Row; unchanged: string[] } {
+  const unchanged: string[] = [];
+  const out: Row = {};
+  for (const [name, value] of Object.entries(row)) {
+    if (value === UNCHANGED_TOAST) unchanged.push(name);
+    else out[name] = value;
+  }
+  return { row: out, unchanged };
+}
+
+function keyOf(relation: RelationMessage, row: Row | null): Row | null {
+  if (row === null) return null;
+  const key: Row = {};
+  let any = false;
+  for (const column of relation.columns) {
+    if (column.isKey && column.name in row) {
+      key[column.name] = row[column.name];
+      any = true;
+    }
+  }
+  return any ? key : null;
+}
+
+/** Turns decoded pgoutput messages into {@link TailChange}s, transaction by transaction. */
+export class TailAssembler {
+  #txn: Txn | undefined;
+  /** Commit LSN of the last transaction passed on (for --peek, which re-reads from the slot's start). */
+  lastCommit = 0n;
+
+  constructor(private readonly filter: readonly TableRef[]) {}
+
+  #wanted(relation: RelationMessage): boolean {
+    return this.filter.length === 0 || this.filter.some((ref) => tableMatches(ref, relation.schema, relation.name));
+  }
+
+  /** The changes a message yields (none for begin/commit/relation...). */
+  handle(message: PgoutputMessage): TailChange[] {
+    switch (message.tag) {
+      case 'begin':
+        this.#txn = {
+          commitLsn: message.finalLsn,
+          xid: message.xid,
+          commitTime: message.commitTime.toISOString(),
+          position: 0,
+          skip: message.finalLsn <= this.lastCommit,
+        };
+        return [];
+      case 'commit':
+        if (this.#txn && !this.#txn.skip) this.lastCommit = this.#txn.commitLsn;
+        this.#txn = undefined;
+        return [];
+      case 'insert':
+      case 'update':
+      case 'delete':
+        return this.#change(message.tag, message.relation, message);
+      case 'truncate':
+        return message.relations.flatMap((relation) => this.#change('truncate', relation, undefined));
+      default:
+        return [];
+    }
+  }
+
+  #change(kind: TailChange['kind'], relation: RelationMessage, message: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }> | undefined): TailChange[] {
+    const txn = this.#txn;
+    if (!txn) return [];
+    const position = txn.position++;
+    if (txn.skip || !this.#wanted(relation)) return [];
+    let newRow: Row | null = null;
+    let old: Row | null = null;
+    let unchanged: string[] = [];
+    if (message && message.tag !== 'delete') {
+      const stripped = stripUnchanged(message.new);
+      newRow = stripped.row;
+      unchanged = stripped.unchanged;
+    }
+    if (message && message.tag !== 'insert') old = message.old ?? message.key;
+    const key = kind === 'truncate' ? null : keyOf(relation, kind === 'delete' ? old : (newRow ?? old));
+    return [
+      {
+        kind,
+        schema: relation.schema,
+        table: relation.name,
+        key,
+        new: newRow,
+        old,
+        unchanged,
+        commitLsn: formatLsn(txn.commitLsn),
+        position,
+        xid: txn.xid,
+        commitTime: txn.commitTime,
+      },
+    ];
+  }
+}
+
+/** The text line `koyo tail` prints for a change. */
+export function formatChangeLine(change: TailChange): string {
+  const where = `${change.schema}.${change.table}`;
+  switch (change.kind) {
+    case 'insert':
+      return `${change.commitLsn} insert ${where} ${toJson(change.new)}`;
+    case 'update': {
+      const old = change.old ? ` (old ${toJson(change.old)})` : '';
+      const unchanged = change.unchanged.length > 0 ? ` (unchanged toast: ${change.unchanged.join(', ')})` : '';
+      return `${change.commitLsn} update ${where} ${toJson(change.new)}${old}${unchanged}`;
+    }
+    case 'delete':
+      return `${change.commitLsn} delete ${where} ${toJson(change.old ?? change.key)}`;
+    case 'truncate':
+      return `${change.commitLsn} truncate ${where}`;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** `koyo tail`: prints decoded changes live, through a temporary slot or by peeking at one. */
+export async function tailCommand(args: ParsedArgs, io: CliIo, signal: AbortSignal): Promise<number> {
+  const ctx = await commandContext(tailSpec, args, io);
+  const peek = flagValue(args, 'peek');
+  const slotFlag = stringValue(args, 'slot');
+  if (peek && slotFlag === undefined) throw new KoyoCliError('USAGE', '--peek needs --slot NAME: the existing slot to read without consuming', { command: tailSpec.name });
+  if (slotFlag !== undefined && !peek) {
+    throw new KoyoCliError('USAGE', '--slot needs --peek: tail never consumes a named slot (that would take changes from its consumer)', { command: tailSpec.name });
+  }
+  const peekSlot = peek ? slotName(ctx)! : undefined;
+  const filter = listValue(args, 'table').map((table) => parseTable(table, tailSpec.name));
+  const limit = numberValue(tailSpec, args, 'limit', { min: 1, integer: true, fallback: Infinity });
+  const interval = numberValue(tailSpec, args, 'interval', { min: 10, max: 60_000, integer: true, fallback: 250 });
+  const json = flagValue(args, 'json');
+  let publication = publicationName(ctx);
+  if (publication === undefined && filter.length === 0) {
+    throw new KoyoCliError('MISSING_VALUE', 'koyo tail needs a publication: pass --publication NAME, set publication in koyo.config.ts, or name tables with --table (tail then publishes them itself while it runs)');
+  }
+  const conn = resolveConnection(ctx);
+
+  const client = new pg.Client(plainClientConfig(conn.connection));
+  client.on('error', () => undefined);
+  const suffix = `${process.pid}_${randomBytes(3).toString('hex')}`;
+  let ownPublication: string | undefined;
+  try {
+    await client.connect();
+    if (publication === undefined) {
+      ownPublication = `koyo_tail_${suffix}`;
+      await client.query(`CREATE PUBLICATION ${quoteIdent(ownPublication)} FOR TABLE ${filter.map(quoteTable).join(', ')}`);
+      publication = ownPublication;
+    }
+    let slot: string;
+    if (peekSlot !== undefined) {
+      const { rows } = await client.query('SELECT plugin, database::text AS database, current_database()::text AS here FROM pg_replication_slots WHERE slot_name = $1', [peekSlot]);
+      const row = rows[0];
+      if (!row) throw new KoyoCliError('NOT_FOUND', `replication slot "${peekSlot}" does not exist (koyo slots lists them)`);
+      if (row.plugin !== 'pgoutput') throw new KoyoCliError('NOT_FOUND', `replication slot "${peekSlot}" is not a logical pgoutput slot (plugin: ${row.plugin ?? 'none, physical'})`);
+      if (row.database !== row.here) throw new KoyoCliError('NOT_FOUND', `replication slot "${peekSlot}" belongs to database "${row.database}": connect to that database`);
+      slot = peekSlot;
+    } else {
+      // A temporary slot belongs to this session and disappears with it, even on a crash.
+      slot = `koyo_tail_${suffix}`;
+      await client.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput', true)", [slot]);
+    }
+    const where = `${peek ? `peeking at slot ${slot}` : 'temporary slot'}, publication ${publication}${filter.length > 0 ? `, tables ${filter.map(quoteTable).join(', ')}` : ''}`;
+    io.stderr.write(`koyo tail: ${conn.display} (${where}); Ctrl-C to stop\n`);
+
+    const fn = peek ? 'pg_logical_slot_peek_binary_changes' : 'pg_logical_slot_get_binary_changes';
+    const sql = `SELECT data FROM ${fn}($1, NULL, NULL, 'proto_version', '1', 'publication_names', $2)`;
+    const decoder = new PgoutputDecoder({ protocolVersion: 1 });
+    const assembler = new TailAssembler(filter);
+    let printed = 0;
+    while (!signal.aborted && printed < limit) {
+      let rows: { data: Buffer }[];
+      try {
+        rows = (await client.query<{ data: Buffer }>(sql, [slot, publication])).rows;
+      } catch (error) {
+        if (findSqlState(error) === '55006') {
+          throw new KoyoCliError('DATABASE', `replication slot "${slot}" is in use by a running consumer: PostgreSQL lets one process read a slot at a time. Peek while its consumer is stopped, or run koyo tail without --slot`, { cause: error });
+        }
+        throw error;
+      }
+      for (const row of rows) {
+        for (const change of assembler.handle(decoder.decode(row.data))) {
+          io.stdout.write(`${json ? toJson(change) : formatChangeLine(change)}\n`);
+          if (++printed >= limit) break;
+        }
+        if (printed >= limit) break;
+      }
+      if (printed < limit) await sleep(interval, signal);
+    }
+    return EXIT.OK;
+  } finally {
+    if (ownPublication !== undefined) await client.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(ownPublication)}`).catch(() => undefined);
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { formatHelp, formatShortUsage, parseCommandArgs, suggest, type CommandSpec, type ParsedArgs } from './args.js';
+import type { CliIo } from './context.js';
+import { EXIT, KoyoCliError, formatError } from './errors.js';
+import { COMMANDS, doctorSpec, initSpec, runSpec, setupSpec, slotsDropSpec, slotsSpec, tailSpec } from './specs.js';
+
+/** What {@link main} may be given besides the arguments; defaults to the process. */
+export interface MainOptions extends Partial<CliIo> {
+  /** Aborting it stops long-running commands (`tail`) as SIGINT does. */
+  signal?: AbortSignal;
+}
+
+type Handler = (args: ParsedArgs, io: CliIo, signal: AbortSignal) => Promise<number>;
+
+// Commands are imported when used, so `koyo --help` and usage errors start fast.
+const HANDLERS = new Map<CommandSpec, () => Promise<Handler>>([
+  [initSpec, async () => (await import('./commands/init.js')).initCommand],
+  [doctorSpec, async () => (await import('./commands/doctor.js')).doctorCommand],
+  [setupSpec, async () => (await import('./commands/setup.js')).setupCommand],
+  [runSpec, async () => (await import('./commands/run.js')).runCommand],
+  [slotsSpec, async () => (await import('./commands/slots.js')).slotsCommand],
+  [slotsDropSpec, async () => (await import('./commands/slots.js')).slotsDropCommand],
+  [tailSpec, async () => (await import('./commands/tail.js')).tailCommand],
+]);
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The text of `koyo --help`. */
+export function formatMainHelp(): string {
+  const lines = [
+    'Usage: koyo <command> [options]',
+    '',
+    'Change handlers for Node apps, fed by PostgreSQL logical replication (pgoutput).',
+    '',
+    'Commands:',
+    ...COMMANDS.map((spec) => `  ${spec.name.padEnd(14)}${spec.summary}`),
+    '',
+    'Every command takes --help. The connection comes from --url, else the connection in',
+    'koyo.config.ts, else DATABASE_URL.',
+    '',
+    'Exit codes: 0 success, 1 failure (a failed check, a database error), 2 bad usage.',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function pickCommand(argv: readonly string[]): { spec: CommandSpec; rest: string[] } | undefined {
+  const [first, second, ...others] = argv;
+  if (first === 'slots' && (second === 'drop' || second === 'list')) {
+    return { spec: second === 'drop' ? slotsDropSpec : slotsSpec, rest: others };
+  }
+  const spec = COMMANDS.find((candidate) => candidate.name === first);
+  return spec ? { spec, rest: argv.slice(1) } : undefined;
+}
+
+/**
+ * Runs the `koyo` command line and resolves with its exit code: 0 success, 1 failure, 2 bad
+ * usage. Errors are printed as one line (with the SQLSTATE of a PostgreSQL error), never as a
+ * stack trace. The `koyo` bin is `main(process.argv.slice(2))`.
+ *
+ * @example
+ * const code = await main(['doctor', '--url', 'postgres://postgres@localhost/app']);
+ */
+export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
+  const io: CliIo = {
+    stdout: options.stdout ?? process.stdout,
+    stderr: options.stderr ?? process.stderr,
+    env: options.env ?? process.env,
+    cwd: options.cwd ?? process.cwd(),
+  };
+  const first = argv[0];
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    const topic = first === 'help' && argv[1] !== undefined ? pickCommand(argv.slice(1)) : undefined;
+    if (first === 'help' && argv[1] !== undefined && !topic) return usage(io, undefined, `unknown command "${argv.slice(1).join(' ')}"`);
+    io[first === undefined ? 'stderr' : 'stdout'].write(topic ? formatHelp(topic.spec) : formatMainHelp());
+    return first === undefined ? EXIT.USAGE : EXIT.OK;
+  }
+  if (first === '--version' || first === '-v') {
+    io.stdout.write(`${version()}\n`);
+    return EXIT.OK;
+  }
+  const picked = pickCommand(argv);
+  if (!picked) {
+    const hint = suggest(first, COMMANDS.map((spec) => spec.name.split(' ')[0]!));
+    return usage(io, undefined, `unknown command "${first}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+  }
+  const { spec, rest } = picked;
+  const signal = options.signal ?? new AbortController().signal;
+  try {
+    const args = parseCommandArgs(spec, rest);
+    if (args.values.help === true) {
+      io.stdout.write(formatHelp(spec));
+      return EXIT.OK;
+    }
+    const handler = await HANDLERS.get(spec)!();
+    return await handler(args, io, signal);
+  } catch (error) {
+    if (error instanceof KoyoCliError && error.code === 'USAGE') return usage(io, spec, error.message);
+    io.stderr.write(`koyo ${spec.name}: error: ${formatError(error)}\n`);
+    return error instanceof KoyoCliError ? error.exitCode : EXIT.FAILURE;
+  }
+}
+
+function usage(io: CliIo, spec: CommandSpec | undefined, message: string): number {
+  io.stderr.write(`koyo${spec ? ` ${spec.name}` : ''}: ${message}\n`);
+  io.stderr.write(spec ? formatShortUsage(spec) : `Usage: koyo <command> [options]\nCommands: ${COMMANDS.map((c) => c.name).join(', ')}\nRun 'koyo --help' for more.\n`);
+  return EXIT.USAGE;
+}

@@ -1,0 +1,127 @@
+import type { CommandSpec, OptionSpec } from './args.js';
+
+const help: OptionSpec = { type: 'boolean', short: 'h', description: 'Show this help.' };
+const url: OptionSpec = {
+  type: 'string',
+  value: 'URL',
+  description: 'postgres:// connection string. Default: connection in koyo.config.ts, else DATABASE_URL.',
+};
+const config: OptionSpec = { type: 'string', short: 'c', value: 'FILE', description: 'Config file. Default: ./koyo.config.ts (or .mts/.js/.mjs).' };
+const slot: OptionSpec = { type: 'string', value: 'NAME', description: 'Replication slot. Default: slot in the config.' };
+const publication: OptionSpec = { type: 'string', value: 'NAME', description: 'Publication. Default: publication in the config.' };
+const json: OptionSpec = { type: 'boolean', description: 'Print JSON instead of text.' };
+
+/** `koyo init`. */
+export const initSpec: CommandSpec = {
+  name: 'init',
+  summary: 'Write koyo.config.ts and a commented koyo.handlers.ts',
+  description:
+    'Writes koyo.config.ts (connection, slot, publication, tables, dispatcher options; typed with defineConfig) and koyo.handlers.ts (catch-all and per-table handler examples, every option commented) into the current directory. Existing files are never overwritten unless --force is given.',
+  positionals: [],
+  options: {
+    slot: { ...slot, description: 'Slot name to write. Default: koyo_<directory name>.' },
+    publication: { ...publication, description: 'Publication name to write. Default: the slot name.' },
+    table: { type: 'string', multiple: true, value: 'TABLE', description: "A table to stream ('users' or 'schema.table'); repeat or separate with commas." },
+    dir: { type: 'string', value: 'DIR', description: 'Write into DIR instead of the current directory.' },
+    force: { type: 'boolean', short: 'f', description: 'Overwrite existing files.' },
+    help,
+  },
+  examples: ['koyo init', 'koyo init --slot orders_sync --table orders,order_items', 'koyo init --force'],
+};
+
+/** `koyo doctor`. */
+export const doctorSpec: CommandSpec = {
+  name: 'doctor',
+  summary: 'Check the database set-up and say how to fix each problem',
+  description:
+    "Runs every check of @koyo/slot's diagnose (connection, server version, wal_level, free slots and WAL senders, REPLICATION attribute, publication and replica identity, slot state and lag) and prints a checklist: ✓ or ✗, what was found, and the exact SQL that fixes it. Exits 1 when any check fails.",
+  positionals: [],
+  options: { url, config, slot, publication, json, help },
+  examples: ['koyo doctor', 'koyo doctor --url postgres://app@db/shop --slot koyo_shop --publication koyo_shop', 'koyo doctor --json | jq .checks'],
+};
+
+/** `koyo setup`. */
+export const setupSpec: CommandSpec = {
+  name: 'setup',
+  summary: 'Print (or --apply) the SQL that prepares PostgreSQL',
+  description:
+    'Prints what the database needs: server settings (ALTER SYSTEM for wal_level, max_replication_slots, max_wal_senders, max_slot_wal_keep_size), the publication, the slot, and a least-privilege replication role. With a connection, settings that are already right are shown as such. --apply runs what can be run from SQL (ALTER SYSTEM and pg_reload_conf need a superuser; wal_level still needs a restart, which koyo never does for you).',
+  positionals: [],
+  options: {
+    url,
+    config,
+    slot,
+    publication,
+    table: { type: 'string', multiple: true, value: 'TABLE', description: 'Tables of the publication. Default: tables in the config.' },
+    role: { type: 'string', value: 'ROLE', description: 'Name of the replication role to create (with --apply it is created when missing). Default in the printed SQL: koyo.' },
+    apply: { type: 'boolean', description: 'Run the statements instead of only printing them.' },
+    help,
+  },
+  examples: ['koyo setup', 'koyo setup --table users,orders --role koyo_repl', 'koyo setup --apply'],
+};
+
+/** `koyo run`. */
+export const runSpec: CommandSpec = {
+  name: 'run',
+  summary: 'Stream changes to the handlers in koyo.handlers.ts',
+  description:
+    'Loads koyo.config.ts and its handlers file (TypeScript, no build step), starts the dispatcher and calls your handlers for every committed change. Shows catch-up progress (the slot lag falling to zero; a progress bar on a terminal, plain lines otherwise) and stats lines. SIGINT or SIGTERM stops gracefully: running handlers finish, what they finished is acknowledged, and koyo exits 0. A second signal exits at once (nothing unacknowledged is lost: it is delivered again on the next run).',
+  positionals: [],
+  options: {
+    url,
+    config,
+    slot,
+    publication,
+    'stats-interval': { type: 'string', value: 'SECONDS', description: 'Seconds between stats lines; 0 turns them off. Default: run.statsIntervalSeconds in the config, else 30.' },
+    progress: { type: 'string', value: 'MODE', choices: ['auto', 'bar', 'lines', 'off'], description: 'Catch-up display. auto: a bar on a terminal, lines otherwise.' },
+    help,
+  },
+  examples: ['koyo run', 'DATABASE_URL=postgres://app@db/shop koyo run --stats-interval 10', 'koyo run --config deploy/koyo.config.ts'],
+};
+
+/** `koyo slots`. */
+export const slotsSpec: CommandSpec = {
+  name: 'slots',
+  summary: 'List replication slots with lag, holder and WAL status',
+  description:
+    'Lists every replication slot of the server: type, database, the PID holding it, how far it lags behind the current WAL position, how much WAL it keeps, and its wal_status (reserved, extended, unreserved, lost). Use "koyo slots drop NAME" to remove one.',
+  positionals: [],
+  options: { url, config, json, help },
+  examples: ['koyo slots', 'koyo slots --json', 'koyo slots drop old_consumer'],
+};
+
+/** `koyo slots drop`. */
+export const slotsDropSpec: CommandSpec = {
+  name: 'slots drop',
+  summary: 'Drop a replication slot',
+  description:
+    'Drops a replication slot, releasing the WAL it keeps. The changes it kept are gone for good: its consumer must resynchronise. A slot held by a running consumer is refused unless --force, which terminates the holder first.',
+  positionals: [{ name: 'NAME', required: true, description: 'The slot to drop.' }],
+  options: { url, config, force: { type: 'boolean', short: 'f', description: 'Terminate the process holding the slot, then drop it.' }, help },
+  examples: ['koyo slots drop old_consumer', 'koyo slots drop stuck_slot --force'],
+};
+
+/** `koyo tail`. */
+export const tailSpec: CommandSpec = {
+  name: 'tail',
+  summary: 'Print decoded changes live, one per line',
+  description:
+    'Prints committed changes as they happen, one per line (text, or JSON with --json). By default it reads through a TEMPORARY slot of its own, dropped when tail exits, so it never moves a production slot. --slot NAME --peek reads an existing slot without consuming anything (pg_logical_slot_peek_binary_changes): its consumer still gets every change. The publication comes from --publication or the config; with only --table, tail creates a publication for those tables and drops it on exit.',
+  positionals: [],
+  options: {
+    url,
+    config,
+    table: { type: 'string', multiple: true, value: 'TABLE', description: "Only changes of this table ('users' or 'schema.table'); repeat or separate with commas." },
+    json,
+    publication,
+    slot: { type: 'string', value: 'NAME', description: 'Peek at this existing slot (needs --peek).' },
+    peek: { type: 'boolean', description: 'With --slot: read without consuming.' },
+    limit: { type: 'string', value: 'N', description: 'Exit after N changes.' },
+    interval: { type: 'string', value: 'MS', description: 'Poll interval in milliseconds. Default 250.' },
+    help,
+  },
+  examples: ['koyo tail', 'koyo tail --table users --json', 'koyo tail --slot koyo_shop --peek --limit 20'],
+};
+
+/** Every command, in the order of `koyo --help`. */
+export const COMMANDS: readonly CommandSpec[] = [initSpec, doctorSpec, setupSpec, runSpec, slotsSpec, slotsDropSpec, tailSpec];

@@ -1,0 +1,205 @@
+// Helpers for the DB tests: they run the BUILT `koyo` (dist/bin.js) as a subprocess, as a user would.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
+import pg from 'pg';
+
+export const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const bin = join(packageDir, 'dist', 'bin.js');
+// The stamp lives outside dist/ so it is never packed.
+const stamp = join(packageDir, '.koyo-tmp', 'build-stamp');
+const lock = join(packageDir, '.koyo-tmp', 'build.lock');
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function fresh(): boolean {
+  return existsSync(stamp) && statSync(stamp).mtimeMs >= newestSource(join(packageDir, 'src'));
+}
+
+/**
+ * Makes sure dist/ matches src/: turbo builds only the dependencies before `test`, so the CLI's
+ * own build happens here. Test files run in parallel workers: a lock directory lets one of them
+ * build while the others wait, then see the fresh stamp.
+ */
+export async function ensureBuilt(): Promise<void> {
+  mkdirSync(dirname(lock), { recursive: true });
+  const deadline = Date.now() + 180_000;
+  while (!fresh()) {
+    try {
+      mkdirSync(lock);
+    } catch {
+      // Someone else builds; a lock left by a killed run is taken over after two minutes.
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 120_000) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error('timed out waiting for the koyo build');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      continue;
+    }
+    try {
+      if (fresh()) break;
+      // TypeScript is a dev dependency of the workspace root.
+      const tsc = join(packageDir, '..', '..', 'node_modules', 'typescript', 'bin', 'tsc');
+      const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: packageDir, encoding: 'utf8' });
+      if (result.status !== 0) throw new Error(`building @koyo/cli failed:\n${result.stdout}${result.stderr}`);
+      writeFileSync(stamp, new Date().toISOString());
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
+}
+
+/** What a finished `koyo` process printed. */
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `koyo ...args` to completion. */
+export function koyo(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: options.cwd ?? packageDir,
+      env: { ...withoutDatabaseUrl(), ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+function withoutDatabaseUrl(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.DATABASE_URL;
+  return env;
+}
+
+/** A long-running `koyo` process (run, tail) whose output can be waited for. */
+export interface LiveCli {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves once stdout+stderr match `pattern`. */
+  waitFor(pattern: RegExp, what: string): Promise<void>;
+  /** Resolves with the exit code once the process ended. */
+  exited: Promise<CliResult>;
+}
+
+/** Starts `koyo ...args` and returns at once. */
+export function startKoyo(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): LiveCli {
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: options.cwd ?? packageDir,
+    env: { ...withoutDatabaseUrl(), ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const waiters = new Set<() => void>();
+  const poke = (): void => {
+    for (const waiter of waiters) waiter();
+  };
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    poke();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+    poke();
+  });
+  const exited = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      resolve({ code, signal, stdout: out, stderr: err });
+      poke();
+    });
+  });
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitFor(pattern, what) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (pattern.test(out) || pattern.test(err)) {
+            waiters.delete(check);
+            resolve();
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            waiters.delete(check);
+            reject(new Error(`koyo exited (${child.exitCode ?? child.signalCode}) before ${what}\nstdout:\n${out}\nstderr:\n${err}`));
+          }
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}
+
+/** A test database plus a small pool. */
+export interface Db extends TestDatabase {
+  query<R extends pg.QueryResultRow = Record<string, any>>(sql: string, params?: unknown[]): Promise<R[]>;
+  close(): Promise<void>;
+}
+
+/** A fresh database on the shared cluster. */
+export async function openDb(prefix: string): Promise<Db> {
+  const db = await createTestDatabase(prefix);
+  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  return Object.assign(db, {
+    async query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]> {
+      return (await pool.query<R>(sql, params)).rows;
+    },
+    async close(): Promise<void> {
+      await pool.end();
+    },
+  });
+}
+
+let counter = 0;
+/** A slot/publication name unique to this process (slots are cluster-wide). */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${process.pid}_${++counter}_${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/**
+ * A temporary project directory for `koyo init`. It lives in packages/cli/.koyo-tmp (git-ignored)
+ * so that Node's module resolution from the generated files walks up to packages/cli/node_modules
+ * and finds @koyo/cli's dependencies (@koyo/dispatcher, ...) as an installed project would; koyo
+ * itself also maps `@koyo/cli` to the running CLI when it loads the config.
+ */
+export function tempProject(prefix: string): { dir: string; remove(): void } {
+  const base = join(packageDir, '.koyo-tmp');
+  mkdirSync(base, { recursive: true });
+  const dir = mkdtempSync(join(base, `${prefix}-`));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Parses `'16/B374D848'` into a bigint. */
+export function lsn(text: string): bigint {
+  const [hi, lo] = text.split('/');
+  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
+}
+
+/** Polls `check` until it is true (a budget for a slow machine, not an assertion). */
+export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

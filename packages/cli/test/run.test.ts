@@ -1,0 +1,100 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, koyo, lsn, openDb, startKoyo, tempProject, uniqueName, waitUntil, type Db } from './helpers.js';
+
+let db: Db;
+const project = tempProject('run');
+
+beforeAll(async () => {
+  await ensureBuilt();
+  db = await openDb('cli_run');
+  await db.query('CREATE TABLE orders (id int PRIMARY KEY, total numeric NOT NULL)');
+});
+
+afterAll(async () => {
+  await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active', [db.name]);
+  await db.close();
+  await db.drop();
+  project.remove();
+});
+
+describe('koyo init, then koyo run', () => {
+  const slot = uniqueName('cli_run');
+  const sink = join(project.dir, 'changes.jsonl');
+
+  it('init writes a config and handlers, and refuses to overwrite them without --force', async () => {
+    const first = await koyo(['init', '--slot', slot, '--table', 'orders'], { cwd: project.dir });
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('created koyo.config.ts');
+    const config = readFileSync(join(project.dir, 'koyo.config.ts'), 'utf8');
+    expect(config).toContain("import { defineConfig } from '@koyo/cli'");
+    expect(config).toContain(`slot: '${slot}'`);
+    expect(config).toContain("tables: ['orders']");
+    const handlers = readFileSync(join(project.dir, 'koyo.handlers.ts'), 'utf8');
+    expect(handlers).toContain('koyo.onChange(');
+    expect(handlers).toContain("koyo.onTable('orders'");
+
+    const again = await koyo(['init'], { cwd: project.dir });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already exist.*--force/);
+    expect(readFileSync(join(project.dir, 'koyo.config.ts'), 'utf8')).toBe(config);
+
+    const forced = await koyo(['init', '--force', '--slot', slot, '--table', 'orders'], { cwd: project.dir });
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain('overwrote koyo.config.ts');
+  });
+
+  it('the generated handlers file runs as written: koyo run loads it without a build step', async () => {
+    const live = startKoyo(['run', '--stats-interval', '0'], { cwd: project.dir, env: { DATABASE_URL: db.url } });
+    await live.waitFor(/message="dispatcher started"/, 'the dispatcher to start');
+    await db.query('INSERT INTO orders VALUES (1, 9.5)');
+    await live.waitFor(/message=inserted id=1/, "the generated onTable('orders') insert handler to log");
+    live.child.kill('SIGTERM');
+    const result = await live.exited;
+    expect(result.stderr).toContain('message="handlers closed"');
+    expect(result.code).toBe(0);
+  });
+
+  it('an INSERT reaches the handler; SIGTERM exits 0 with the change acknowledged', async () => {
+    // A handler that appends every change to a file, as a user would write it.
+    writeFileSync(
+      join(project.dir, 'koyo.handlers.ts'),
+      `import { appendFileSync } from 'node:fs';
+import { defineHandlers, type Change } from '@koyo/cli';
+
+export default defineHandlers((koyo) => {
+  koyo.onTable('orders', async (change: Change) => {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    appendFileSync(${JSON.stringify(sink)}, JSON.stringify(change) + '\\n');
+  });
+});
+`,
+    );
+    const live = startKoyo(['run', '--stats-interval', '1', '--progress', 'lines'], { cwd: project.dir, env: { DATABASE_URL: db.url } });
+    await live.waitFor(/message="dispatcher started"/, 'the dispatcher to start');
+    const [inserted0] = await db.query<{ end: string }>("INSERT INTO orders VALUES (2, 42.25) RETURNING pg_current_wal_lsn()::text AS end");
+    const end = inserted0!.end;
+    await waitUntil(() => existsSync(sink) && readFileSync(sink, 'utf8').includes('"id":2'), 'the change in the sink file');
+    live.child.kill('SIGTERM');
+    const result = await live.exited;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain('message="stopping: letting running handlers finish" signal=SIGTERM');
+
+    const changes = readFileSync(sink, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    const inserted = changes.find((change) => change.new?.id === 2);
+    expect(inserted).toMatchObject({ kind: 'insert', schema: 'public', table: 'orders', new: { id: 2, total: '42.25' } });
+    // Server truth: the slot's confirmed position is past the insert's commit.
+    const [row] = await db.query<{ confirmed: string; active: boolean }>('SELECT confirmed_flush_lsn::text AS confirmed, active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    expect(row!.active).toBe(false);
+    expect(lsn(row!.confirmed)).toBeGreaterThan(lsn(inserted.commitLsn));
+    expect(lsn(row!.confirmed)).toBeGreaterThan(lsn(end));
+  });
+
+  it('a handler file without a default function is one clear error line, exit 1', async () => {
+    writeFileSync(join(project.dir, 'koyo.handlers.ts'), 'export const nothing = 1;\n');
+    const result = await koyo(['run'], { cwd: project.dir, env: { DATABASE_URL: db.url } });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^koyo run: error: koyo\.handlers\.ts must export a default function/)]);
+  });
+});
