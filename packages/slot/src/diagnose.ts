@@ -1,0 +1,235 @@
+import type { ConnectionOptions } from './connection.js';
+import { KoyoSlotError } from './errors.js';
+import { assertPublicationName, assertSlotName, quoteIdent, quoteLiteral } from './identifiers.js';
+import { highestProtocolVersion } from './protocol.js';
+import { readPublication } from './publication-info.js';
+import { SqlSession } from './session.js';
+import { readSlots } from './slot-info.js';
+
+/** What to diagnose: a slot, a publication, or both. */
+export interface DiagnoseTarget {
+  slot?: string;
+  publication?: string;
+}
+
+/** The result of one check of {@link diagnose}. */
+export interface DiagnosticCheck {
+  /** Stable id, e.g. `wal_level`, `slot`, `replica_identity:public.orders`. */
+  id: string;
+  /** Whether the check passed. */
+  ok: boolean;
+  /** `error`: replication cannot work; `warning`: it works but something will go wrong; `info`: for your information. */
+  severity: 'error' | 'warning' | 'info';
+  message: string;
+  /** The SQL or configuration line that fixes the problem; `null` when there is nothing to do. */
+  fix: string | null;
+}
+
+const MIN_VERSION = 140000;
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * @internal every check, on an open session. Connection failures become a failed `connect` check;
+ * other unexpected errors are thrown.
+ */
+export async function runDiagnostics(session: SqlSession, target: DiagnoseTarget): Promise<DiagnosticCheck[]> {
+  if (typeof target !== 'object' || target === null) {
+    throw new KoyoSlotError('INVALID_OPTION', 'diagnose needs { slot?, publication? }.');
+  }
+  if (target.slot !== undefined) assertSlotName(target.slot);
+  if (target.publication !== undefined) assertPublicationName(target.publication);
+  const checks: DiagnosticCheck[] = [];
+  const pass = (id: string, message: string, fix?: string): void => {
+    checks.push({ id, ok: true, severity: 'info', message, fix: fix ?? null });
+  };
+  const fail = (id: string, severity: 'error' | 'warning', message: string, fix?: string): void => {
+    checks.push({ id, ok: false, severity, message, fix: fix ?? null });
+  };
+
+  let facts: Record<string, any>;
+  try {
+    [facts = {}] = await session.query(`
+      SELECT current_setting('server_version_num')::int AS version_num, current_setting('server_version') AS version,
+             current_setting('wal_level') AS wal_level, current_database()::text AS db, current_user::text AS usr,
+             current_setting('max_replication_slots')::int AS max_slots,
+             (SELECT count(*)::int FROM pg_replication_slots) AS used_slots,
+             current_setting('max_wal_senders')::int AS max_senders,
+             (SELECT count(*)::int FROM pg_stat_replication) AS used_senders,
+             (SELECT setting::bigint FROM pg_settings WHERE name = 'max_slot_wal_keep_size') AS keep_mb,
+             r.rolsuper AS superuser, r.rolreplication AS replication,
+             has_database_privilege(current_database(), 'CREATE') AS can_create,
+             pg_is_in_recovery() AS in_recovery
+        FROM pg_roles r WHERE r.rolname = current_user`);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    fail('connect', 'error', `Cannot connect to PostgreSQL: ${message}`, 'Check the connection string (host, port, user, password, database) and that the server accepts connections (pg_hba.conf).');
+    return checks;
+  }
+  pass('connect', `Connected to database "${facts.db}" as "${facts.usr}".`);
+
+  const version = facts.version_num as number;
+  if (version < MIN_VERSION) {
+    fail('server_version', 'error', `PostgreSQL ${facts.version} is too old: koyo needs 14 or newer.`, 'Upgrade PostgreSQL to version 14 or newer.');
+  } else {
+    pass('server_version', `PostgreSQL ${facts.version}: pgoutput protocol up to version ${highestProtocolVersion(version)}.`);
+  }
+
+  if (facts.wal_level === 'logical') {
+    pass('wal_level', 'wal_level = logical.');
+  } else {
+    fail('wal_level', 'error', `wal_level = ${facts.wal_level}: logical decoding needs wal_level = logical.`, 'ALTER SYSTEM SET wal_level = logical; -- then restart PostgreSQL');
+  }
+
+  const slots = target.slot === undefined ? [] : await readSlots(session, target.slot);
+  const slot = slots[0];
+  const freeSlots = facts.max_slots - facts.used_slots;
+  const slotsFix = `ALTER SYSTEM SET max_replication_slots = ${Math.max(10, facts.max_slots * 2)}; -- then restart PostgreSQL`;
+  if (freeSlots > 0) {
+    pass('replication_slots', `${facts.used_slots} of max_replication_slots = ${facts.max_slots} in use.`);
+  } else if (target.slot !== undefined && !slot) {
+    fail('replication_slots', 'error', `All ${facts.max_slots} replication slots are in use: there is no room for slot "${target.slot}".`, slotsFix);
+  } else {
+    fail('replication_slots', 'warning', `All ${facts.max_slots} replication slots are in use: no new slot can be created.`, slotsFix);
+  }
+
+  const freeSenders = facts.max_senders - facts.used_senders;
+  const slotHeld = slot?.activePid !== null && slot?.activePid !== undefined;
+  if (freeSenders > 0 || slotHeld) {
+    pass('wal_senders', `${facts.used_senders} of max_wal_senders = ${facts.max_senders} in use.`);
+  } else {
+    fail('wal_senders', 'error', `All ${facts.max_senders} WAL senders are busy: a replication connection would be refused.`, `ALTER SYSTEM SET max_wal_senders = ${Math.max(10, facts.max_senders * 2)}; -- then restart PostgreSQL`);
+  }
+
+  if (facts.superuser || facts.replication) {
+    pass('replication_role', `Role "${facts.usr}" ${facts.superuser ? 'is a superuser' : 'has the REPLICATION attribute'}.`);
+  } else {
+    fail('replication_role', 'error', `Role "${facts.usr}" has neither REPLICATION nor superuser: it cannot open a replication connection.`, `ALTER ROLE ${quoteIdent(facts.usr)} WITH REPLICATION;`);
+  }
+
+  if (target.publication !== undefined) await checkPublication(session, target.publication, facts, pass, fail);
+  if (target.slot !== undefined) checkSlot(target.slot, slot, facts, pass, fail);
+  return checks;
+}
+
+type Pass = (id: string, message: string, fix?: string) => void;
+type Fail = (id: string, severity: 'error' | 'warning', message: string, fix?: string) => void;
+
+async function checkPublication(session: SqlSession, name: string, facts: Record<string, any>, pass: Pass, fail: Fail): Promise<void> {
+  const publication = await readPublication(session, name);
+  if (publication) {
+    pass('create_publication', `Publication "${name}" exists; nothing to create.`);
+  } else if (facts.superuser || facts.can_create) {
+    pass('create_publication', `Role "${facts.usr}" may create publication "${name}" (it must also own the tables it publishes).`);
+  } else {
+    fail('create_publication', 'error', `Role "${facts.usr}" cannot create publication "${name}": it lacks CREATE on database "${facts.db}".`, `GRANT CREATE ON DATABASE ${quoteIdent(facts.db)} TO ${quoteIdent(facts.usr)};`);
+  }
+  if (!publication) {
+    fail('publication', 'error', `Publication "${name}" does not exist in database "${facts.db}".`, `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE <schema.table>, ...;`);
+    return;
+  }
+  const list = publication.tables.map((t) => `${t.schema}.${t.name}`);
+  const shown = list.length > 20 ? `${list.slice(0, 20).join(', ')} and ${list.length - 20} more` : list.join(', ');
+  if (list.length === 0) {
+    fail('publication', 'warning', `Publication "${name}" exists but covers no table: nothing will be streamed.`, `ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE <schema.table>;`);
+  } else {
+    pass('publication', `Publication "${name}" ${publication.allTables ? 'is FOR ALL TABLES and covers' : 'covers'} ${list.length} table${list.length === 1 ? '' : 's'}: ${shown}; publishes ${publication.publish.join(', ')}.`);
+  }
+  if (!publication.publish.includes('update') && !publication.publish.includes('delete')) return;
+  const rows = await session.query<{ schema: string; name: string; ident: string; has_pk: boolean }>(
+    `SELECT pt.schemaname::text AS schema, pt.tablename::text AS name, c.relreplident::text AS ident,
+            EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk
+       FROM pg_publication_tables pt
+       JOIN pg_namespace n ON n.nspname = pt.schemaname
+       JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+      WHERE pt.pubname = $1 ORDER BY 1, 2`,
+    [name],
+  );
+  let problems = 0;
+  for (const row of rows) {
+    const label = `${row.schema}.${row.name}`;
+    const fix = `ALTER TABLE ${quoteIdent(row.schema)}.${quoteIdent(row.name)} REPLICA IDENTITY FULL; -- or add a primary key`;
+    if (row.ident === 'n') {
+      problems++;
+      fail(`replica_identity:${label}`, 'warning', `Table ${label} has REPLICA IDENTITY NOTHING: PostgreSQL refuses UPDATE and DELETE on it while it is published.`, fix);
+    } else if (row.ident === 'd' && !row.has_pk) {
+      problems++;
+      fail(`replica_identity:${label}`, 'warning', `Table ${label} has no primary key and REPLICA IDENTITY DEFAULT: PostgreSQL refuses UPDATE and DELETE on it while it is published.`, fix);
+    }
+  }
+  if (problems === 0) {
+    pass('replica_identity', `Every published table has a usable replica identity (primary key, index or FULL).`);
+  }
+}
+
+function checkSlot(name: string, slot: Awaited<ReturnType<typeof readSlots>>[number] | undefined, facts: Record<string, any>, pass: Pass, fail: Fail): void {
+  if (!slot) {
+    fail('slot', 'error', `Replication slot "${name}" does not exist.`, `SELECT pg_create_logical_replication_slot(${quoteLiteral(name)}, 'pgoutput');`);
+    return;
+  }
+  const recreate = `SELECT pg_drop_replication_slot(${quoteLiteral(name)}); SELECT pg_create_logical_replication_slot(${quoteLiteral(name)}, 'pgoutput'); -- the changes the old slot kept are lost: resynchronise`;
+  if (slot.type !== 'logical' || slot.plugin !== 'pgoutput') {
+    fail('slot', 'error', `Replication slot "${name}" is a ${slot.type} slot with plugin ${slot.plugin ?? 'none'}; koyo needs a logical slot with pgoutput.`, recreate);
+    return;
+  }
+  if (slot.database !== facts.db) {
+    fail('slot', 'error', `Replication slot "${name}" belongs to database "${slot.database ?? ''}", not "${facts.db}".`, `Connect to database "${slot.database ?? ''}", or create a slot in "${facts.db}".`);
+    return;
+  }
+  pass('slot', `Replication slot "${name}" exists (pgoutput${slot.twoPhase ? ', two-phase' : ''}${slot.temporary ? ', temporary' : ''}).`);
+
+  if (slot.invalidated) {
+    fail('slot_invalidated', 'error', `Replication slot "${name}" is invalidated (${slot.invalidationReason ?? 'wal_status = lost'}): the WAL it needs is gone and it can never stream again.`, recreate);
+  } else {
+    pass('slot_invalidated', `Replication slot "${name}" is valid (wal_status = ${slot.walStatus ?? 'unknown'}).`);
+  }
+
+  if (slot.activePid !== null) {
+    pass('slot_active', `Replication slot "${name}" is held by PID ${slot.activePid}: another stream on it waits until that process lets go.`, `SELECT pg_terminate_backend(${slot.activePid}); -- only to take the slot over`);
+  } else {
+    pass('slot_active', `Replication slot "${name}" is free: no process streams from it now.`);
+  }
+
+  const retained = slot.retainedBytes ?? 0;
+  const lag = slot.lagBytes ?? 0;
+  const keepMb = facts.keep_mb as string | number | null;
+  const keepBytes = keepMb === null ? -1 : Number(keepMb) * 1024 * 1024;
+  const base = `Slot "${name}" is ${formatBytes(lag)} behind and keeps ${formatBytes(retained)} of WAL`;
+  if (keepBytes < 0) {
+    pass('slot_lag', `${base}; max_slot_wal_keep_size = -1, so a stalled consumer can fill the disk.`, `ALTER SYSTEM SET max_slot_wal_keep_size = '50GB'; SELECT pg_reload_conf(); -- size to your disk`);
+  } else if (slot.walStatus === 'unreserved' || retained >= keepBytes * 0.8) {
+    fail('slot_lag', 'warning', `${base}, close to max_slot_wal_keep_size = ${formatBytes(keepBytes)}: the slot will be invalidated if the consumer does not catch up.`, `Start or speed up the consumer, or: ALTER SYSTEM SET max_slot_wal_keep_size = '${Math.ceil((keepBytes * 2) / 1024 / 1024)}MB'; SELECT pg_reload_conf();`);
+  } else {
+    pass('slot_lag', `${base}, within max_slot_wal_keep_size = ${formatBytes(keepBytes)}.`);
+  }
+}
+
+/**
+ * Checks everything logical replication needs, on one connection, and says how to fix each
+ * problem: connection, server version, `wal_level`, free slots and WAL senders, the role's
+ * REPLICATION attribute and right to create the publication, the publication and its tables'
+ * replica identity, the slot (exists, pgoutput, same database, not invalidated, who holds it) and
+ * its lag against `max_slot_wal_keep_size`.
+ *
+ * @example
+ * for (const check of await diagnose(process.env.DATABASE_URL!, { slot: 'koyo', publication: 'koyo' })) {
+ *   if (!check.ok) console.log(`${check.severity}: ${check.message}\n  fix: ${check.fix}`);
+ * }
+ */
+export async function diagnose(connection: ConnectionOptions, target: DiagnoseTarget): Promise<DiagnosticCheck[]> {
+  const session = new SqlSession(connection);
+  try {
+    return await runDiagnostics(session, target);
+  } finally {
+    await session.close();
+  }
+}

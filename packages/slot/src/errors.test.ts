@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { classifyError, KoyoSlotError } from './errors.js';
+
+const pgError = (code: string, message: string): Error => Object.assign(new Error(message), { code, detail: 'd', hint: 'h' });
+
+describe('classifyError', () => {
+  it('retries connection loss and a slot held by another process', () => {
+    expect(classifyError(new Error('Connection terminated unexpectedly'))).toMatchObject({ retry: true, error: { code: 'CONNECTION_FAILED' } });
+    expect(classifyError(pgError('57P01', 'terminating connection due to administrator command'))).toMatchObject({ retry: true });
+    expect(classifyError(pgError('55006', 'replication slot "s" is active for PID 42'))).toMatchObject({ retry: true, error: { code: 'SLOT_ACTIVE', sqlState: '55006' } });
+  });
+
+  it('never retries a missing or invalidated slot, or a wrong setup', () => {
+    expect(classifyError(pgError('42704', 'replication slot "s" does not exist'))).toMatchObject({ retry: false, error: { code: 'SLOT_NOT_FOUND' } });
+    expect(classifyError(pgError('55000', 'can no longer get changes from replication slot "s"'))).toMatchObject({ retry: false, error: { code: 'SLOT_INVALIDATED' } });
+    expect(classifyError(pgError('55000', 'logical decoding requires "wal_level" >= "logical"'))).toMatchObject({ retry: false, error: { code: 'WAL_LEVEL' } });
+    expect(classifyError(pgError('28P01', 'password authentication failed'))).toMatchObject({ retry: false, error: { code: 'AUTHENTICATION_FAILED' } });
+    const { error } = classifyError(pgError('42501', 'permission denied'));
+    expect(error).toBeInstanceOf(KoyoSlotError);
+    expect(error).toMatchObject({ code: 'PERMISSION_DENIED', detail: 'd', hint: 'h', name: 'KoyoSlotError' });
+    expect(error.cause).toBeInstanceOf(Error);
+  });
+});

@@ -1,0 +1,174 @@
+/** Every `code` a {@link KoyoSlotError} can carry. */
+export type KoyoSlotErrorCode =
+  /** A slot, publication, table or role name is not acceptable; nothing was sent to the server. */
+  | 'INVALID_IDENTIFIER'
+  /** An option has a wrong type or value, or needs a newer PostgreSQL. */
+  | 'INVALID_OPTION'
+  /** `acknowledge()` got a position that is not a bigint, or one beyond what was received. */
+  | 'INVALID_ACK'
+  /** The replication slot does not exist. Never retried: recreating it would skip data. */
+  | 'SLOT_NOT_FOUND'
+  /** The slot was invalidated (`wal_status = lost`, or a conflict on a standby). Never retried. */
+  | 'SLOT_INVALIDATED'
+  /** The slot exists but cannot be used as asked (other plugin, physical, other database, other options). */
+  | 'SLOT_MISMATCH'
+  /** Another process is streaming from the slot (retried by streams; an error for `dropSlot` without `force`). */
+  | 'SLOT_ACTIVE'
+  /** A publication does not exist. */
+  | 'PUBLICATION_NOT_FOUND'
+  /** An existing publication cannot be made to match what was asked. */
+  | 'PUBLICATION_MISMATCH'
+  /** A table named for a publication does not exist. */
+  | 'TABLE_NOT_FOUND'
+  /** `wal_level` is not `logical`. */
+  | 'WAL_LEVEL'
+  /** The role lacks a privilege (REPLICATION, CREATE on the database, table ownership, ...). */
+  | 'PERMISSION_DENIED'
+  /** Authentication failed. */
+  | 'AUTHENTICATION_FAILED'
+  /** The server does not support the asked pgoutput protocol version or option. */
+  | 'PROTOCOL_UNSUPPORTED'
+  /** The connection failed or was lost. */
+  | 'CONNECTION_FAILED'
+  /** Reconnecting gave up after `reconnect.maxAttempts` attempts. */
+  | 'RECONNECT_FAILED'
+  /** A replication message could not be decoded. */
+  | 'DECODE_FAILED'
+  /** The stream was used after it stopped, or iterated twice. */
+  | 'STREAM_CLOSED'
+  /** The server reported an error that none of the codes above describes. */
+  | 'SERVER_ERROR';
+
+/** Options of {@link KoyoSlotError}. */
+export interface KoyoSlotErrorOptions {
+  cause?: unknown;
+  sqlState?: string | undefined;
+  detail?: string | undefined;
+  hint?: string | undefined;
+}
+
+/**
+ * The one error class of `@koyo/slot`. `code` says what went wrong; the message says what to do.
+ * Errors that come from PostgreSQL keep its SQLSTATE (`sqlState`), `detail` and `hint`, and the
+ * original error as `cause`.
+ *
+ * @example
+ * try {
+ *   await manager.ensureSlot('orders');
+ * } catch (error) {
+ *   if (error instanceof KoyoSlotError && error.code === 'WAL_LEVEL') console.error(error.message);
+ * }
+ */
+export class KoyoSlotError extends Error {
+  override readonly name = 'KoyoSlotError';
+  readonly code: KoyoSlotErrorCode;
+  /** SQLSTATE of the PostgreSQL error behind this one, if any. */
+  readonly sqlState: string | undefined;
+  /** PostgreSQL's DETAIL, if any. */
+  readonly detail: string | undefined;
+  /** PostgreSQL's HINT, if any. */
+  readonly hint: string | undefined;
+
+  constructor(code: KoyoSlotErrorCode, message: string, options: KoyoSlotErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    const pgError = asPgError(options.cause);
+    this.sqlState = options.sqlState ?? pgError?.code;
+    this.detail = options.detail ?? pgError?.detail;
+    this.hint = options.hint ?? pgError?.hint;
+  }
+}
+
+/** The fields of a `pg` DatabaseError that matter here. */
+export interface PgErrorLike {
+  message: string;
+  code?: string | undefined;
+  detail?: string | undefined;
+  hint?: string | undefined;
+}
+
+/** @internal a `pg` DatabaseError (it has a five-character SQLSTATE `code`). */
+export function asPgError(error: unknown): PgErrorLike | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return undefined;
+  return error as PgErrorLike;
+}
+
+/** @internal what a failure means for a stream: retry later, or give up with a typed error. */
+export interface ClassifiedError {
+  retry: boolean;
+  error: KoyoSlotError;
+}
+
+/**
+ * @internal maps an error from `pg` (server error or network failure) to a typed error, and
+ * says whether a replication stream should retry. `context` names the slot/publications for
+ * messages.
+ */
+export function classifyError(error: unknown, context: { slot?: string; publications?: readonly string[] } = {}): ClassifiedError {
+  if (error instanceof KoyoSlotError) {
+    return { retry: error.code === 'SLOT_ACTIVE' || error.code === 'CONNECTION_FAILED', error };
+  }
+  const pgError = asPgError(error);
+  const message = error instanceof Error ? error.message : String(error);
+  const slot = context.slot === undefined ? 'the replication slot' : `replication slot "${context.slot}"`;
+  if (!pgError) {
+    return {
+      retry: true,
+      error: new KoyoSlotError('CONNECTION_FAILED', `Connection to PostgreSQL failed or was lost: ${message}`, { cause: error }),
+    };
+  }
+  const state = pgError.code ?? '';
+  const fatal = (code: KoyoSlotErrorCode, text: string): ClassifiedError => ({
+    retry: false,
+    error: new KoyoSlotError(code, text, { cause: error }),
+  });
+  if (state === '55006') {
+    return {
+      retry: true,
+      error: new KoyoSlotError(
+        'SLOT_ACTIVE',
+        `${capitalize(slot)} is in use by another process (${message}). Stop the other consumer, or let this one wait as a hot standby.`,
+        { cause: error },
+      ),
+    };
+  }
+  if (/wal_level"? >= "?logical/i.test(message) || /requires "?wal_level"?/i.test(message)) {
+    return fatal('WAL_LEVEL', `Logical replication needs wal_level = logical (${message}). Run ALTER SYSTEM SET wal_level = logical; and restart PostgreSQL.`);
+  }
+  if (state === '42704' && /replication slot/i.test(message)) {
+    return fatal('SLOT_NOT_FOUND', `${capitalize(slot)} does not exist (${message}). Create it with createSlotManager(...).ensureSlot(name); koyo never recreates a slot by itself, since a new slot skips every change made before it.`);
+  }
+  if (state === '42704' && /publication/i.test(message)) {
+    return fatal('PUBLICATION_NOT_FOUND', `${message}. Create it with createSlotManager(...).ensurePublication(name, { tables }) or CREATE PUBLICATION.`);
+  }
+  if (state === '55000' && /(invalidated|can no longer|no longer get changes|conflict)/i.test(message)) {
+    return fatal('SLOT_INVALIDATED', `${capitalize(slot)} was invalidated (${message}); the WAL it needed is gone. Drop it, create a new slot and resynchronise your data: changes made meanwhile were not kept.`);
+  }
+  if (state === '0A000' || /proto_version|protocol version/i.test(message)) {
+    return fatal('PROTOCOL_UNSUPPORTED', `The server does not support what was asked (${message}). Use protocolVersion: 'auto' or drop the option.`);
+  }
+  if (state === '42501') {
+    return fatal('PERMISSION_DENIED', `Permission denied (${message}). The role needs the REPLICATION attribute (ALTER ROLE name WITH REPLICATION;) and the privileges named above.`);
+  }
+  if (state.startsWith('28')) {
+    return fatal('AUTHENTICATION_FAILED', `Authentication failed (${message}). Check the user, password and pg_hba.conf (it needs a line for replication connections to this database).`);
+  }
+  if (state === '42601' || state === '22023' || state === '42P02') {
+    return fatal('INVALID_OPTION', `The server rejected the replication command (${message}).`);
+  }
+  const retryable =
+    state.startsWith('08') || state.startsWith('53') || state.startsWith('57P') || state.startsWith('40') || state === '58000';
+  if (retryable) {
+    return {
+      retry: true,
+      error: new KoyoSlotError('CONNECTION_FAILED', `Connection to PostgreSQL failed or was lost: ${message}`, { cause: error }),
+    };
+  }
+  return fatal('SERVER_ERROR', `PostgreSQL reported an error: ${message}`);
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

@@ -1,0 +1,24 @@
+export { createSlotManager } from './slot-manager.js';
+export type {
+  SlotManager,
+  PublicationSpec,
+  EnsurePublicationOptions,
+  EnsureSlotOptions,
+  DropSlotOptions,
+  Ensured,
+} from './slot-manager.js';
+export type { SlotInfo } from './slot-info.js';
+export type { PublicationInfo, PublishOperation } from './publication-info.js';
+export { diagnose } from './diagnose.js';
+export type { DiagnoseTarget, DiagnosticCheck } from './diagnose.js';
+export { openReplicationStream } from './stream.js';
+export type { ReplicationStream, ReplicationStreamOptions, ReplicationEvent } from './stream.js';
+export type { ReconnectOptions } from './backoff.js';
+export { highestProtocolVersion } from './protocol.js';
+export type { ProtocolVersion } from './protocol.js';
+export { KoyoSlotError } from './errors.js';
+export type { KoyoSlotErrorCode, KoyoSlotErrorOptions } from './errors.js';
+export { assertSlotName, assertPublicationName, parseTableName, quoteIdent, quoteLiteral } from './identifiers.js';
+export type { TableName, QualifiedTable } from './identifiers.js';
+export type { Logger } from './logger.js';
+export type { ConnectionOptions } from './connection.js';

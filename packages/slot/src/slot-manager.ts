@@ -1,0 +1,367 @@
+import type { ConnectionOptions } from './connection.js';
+import { runDiagnostics, type DiagnoseTarget, type DiagnosticCheck } from './diagnose.js';
+import { asPgError, classifyError, KoyoSlotError } from './errors.js';
+import {
+  assertPublicationName,
+  assertSlotName,
+  parseTableName,
+  quoteIdent,
+  quoteLiteral,
+  quoteTable,
+  tableLabel,
+  type QualifiedTable,
+  type TableName,
+} from './identifiers.js';
+import { readPublication, type PublicationInfo, type PublishOperation } from './publication-info.js';
+import { SqlSession } from './session.js';
+import { readSlots, type SlotInfo } from './slot-info.js';
+
+/** What a publication should cover: a list of tables, or every table of the database. */
+export type PublicationSpec = { tables: TableName[]; allTables?: never } | { allTables: true; tables?: never };
+
+/** Options of {@link SlotManager.ensurePublication}. */
+export interface EnsurePublicationOptions {
+  /** Operations to publish. Default: PostgreSQL's default (all four). An existing publication is altered to match. */
+  publish?: PublishOperation[];
+}
+
+/** Options of {@link SlotManager.ensureSlot}. */
+export interface EnsureSlotOptions {
+  /** Decode prepared transactions at PREPARE time (two-phase commit). Default false. */
+  twoPhase?: boolean;
+  /** PostgreSQL 17+: synchronise the slot to standbys so it survives a failover. Default false. */
+  failover?: boolean;
+  /**
+   * A slot that lives only as long as this manager's session: it is dropped by {@link SlotManager.close}
+   * or when the session ends, and is held by that session, so a replication stream cannot use it.
+   * Useful for short-lived checks; a consumer needs a permanent slot. Default false.
+   */
+  temporary?: boolean;
+}
+
+/** Options of {@link SlotManager.dropSlot}. */
+export interface DropSlotOptions {
+  /** Terminate the process holding the slot, then drop it. Default false (an active slot is an error). */
+  force?: boolean;
+}
+
+/** Result of the `ensure*` methods: the object, and whether this call created it. */
+export interface Ensured<T> {
+  created: boolean;
+  value: T;
+}
+
+/** Slot and publication management over an ordinary `pg` connection. */
+export interface SlotManager {
+  /**
+   * Makes sure the publication exists and covers the given tables (adding missing tables to an
+   * existing one; never removing any) or all tables. Idempotent.
+   */
+  ensurePublication(name: string, spec: PublicationSpec, options?: EnsurePublicationOptions): Promise<Ensured<PublicationInfo>>;
+  /** Adds tables to a publication (those already in it are skipped). */
+  addTables(name: string, tables: TableName[]): Promise<PublicationInfo>;
+  /** Removes tables from a publication (those not in it are skipped). */
+  removeTables(name: string, tables: TableName[]): Promise<PublicationInfo>;
+  /** Drops a publication; resolves `false` when it did not exist. */
+  dropPublication(name: string): Promise<boolean>;
+  /** The publication, or `undefined`. */
+  getPublication(name: string): Promise<PublicationInfo | undefined>;
+  /**
+   * Makes sure a logical slot with the pgoutput plugin exists in this database. Idempotent; an
+   * existing slot that does not fit (other plugin or database, invalidated, other two-phase or
+   * failover setting) is an error, never silently replaced.
+   */
+  ensureSlot(name: string, options?: EnsureSlotOptions): Promise<Ensured<SlotInfo>>;
+  /** Drops a slot; resolves `false` when it did not exist. An active slot needs `{ force: true }`. */
+  dropSlot(name: string, options?: DropSlotOptions): Promise<boolean>;
+  /** Every replication slot of the server (logical and physical), with lag. */
+  listSlots(): Promise<SlotInfo[]>;
+  /** One slot, or `undefined`. */
+  getSlot(name: string): Promise<SlotInfo | undefined>;
+  /** Runs every check of {@link diagnose} on this connection. */
+  diagnose(target: DiagnoseTarget): Promise<DiagnosticCheck[]>;
+  /** Closes the connection (and drops temporary slots made by it). */
+  close(): Promise<void>;
+}
+
+function assertTables(tables: unknown): QualifiedTable[] {
+  if (!Array.isArray(tables)) {
+    throw new KoyoSlotError('INVALID_OPTION', 'tables must be an array of table names, like ["public.orders", "items"].');
+  }
+  return tables.map((table: TableName) => parseTableName(table));
+}
+
+function sameTable(a: QualifiedTable, b: QualifiedTable): boolean {
+  return a.schema === b.schema && a.name === b.name;
+}
+
+/** @internal typed errors for management statements. */
+function mapSqlError(error: unknown, context: { slot?: string; publication?: string; tables?: QualifiedTable[] }): KoyoSlotError {
+  if (error instanceof KoyoSlotError) return error;
+  const pgError = asPgError(error);
+  if (pgError?.code === '42P01' || pgError?.code === '3F000') {
+    const list = context.tables?.map(tableLabel).join(', ') ?? '';
+    return new KoyoSlotError('TABLE_NOT_FOUND', `${pgError.message}. Check the table names (${list}); names are case-sensitive and default to schema "public".`, { cause: error });
+  }
+  if (pgError?.code === '42501') {
+    return new KoyoSlotError(
+      'PERMISSION_DENIED',
+      `${pgError.message}. Creating a publication needs CREATE on the database and ownership of its tables (FOR ALL TABLES needs a superuser); slots need the REPLICATION attribute (ALTER ROLE name WITH REPLICATION;).`,
+      { cause: error },
+    );
+  }
+  return classifyError(error, context.slot === undefined ? {} : { slot: context.slot }).error;
+}
+
+function publishClause(publish: PublishOperation[] | undefined): string {
+  if (publish === undefined) return '';
+  const allowed: PublishOperation[] = ['insert', 'update', 'delete', 'truncate'];
+  if (!Array.isArray(publish) || publish.some((op) => !allowed.includes(op))) {
+    throw new KoyoSlotError('INVALID_OPTION', `publish must list some of ${allowed.join(', ')}; got ${JSON.stringify(publish)}.`);
+  }
+  return ` WITH (publish = ${quoteLiteral(publish.join(', '))})`;
+}
+
+class SlotManagerImpl implements SlotManager {
+  readonly #session: SqlSession;
+
+  constructor(connection: ConnectionOptions) {
+    this.#session = new SqlSession(connection);
+  }
+
+  async ensurePublication(name: string, spec: PublicationSpec, options: EnsurePublicationOptions = {}): Promise<Ensured<PublicationInfo>> {
+    assertPublicationName(name);
+    if (typeof spec !== 'object' || spec === null || (spec.allTables !== true && !Array.isArray(spec.tables))) {
+      throw new KoyoSlotError('INVALID_OPTION', 'ensurePublication needs { tables: [...] } or { allTables: true }.');
+    }
+    const tables = spec.allTables === true ? [] : assertTables(spec.tables);
+    const withPublish = publishClause(options.publish);
+    const context = { publication: name, tables };
+    try {
+      let existing = await readPublication(this.#session, name);
+      let created = false;
+      if (!existing) {
+        const target = spec.allTables === true ? ' FOR ALL TABLES' : tables.length > 0 ? ` FOR TABLE ${tables.map(quoteTable).join(', ')}` : '';
+        try {
+          await this.#session.query(`CREATE PUBLICATION ${quoteIdent(name)}${target}${withPublish}`);
+          created = true;
+        } catch (error) {
+          // Created concurrently by someone else: carry on with theirs.
+          if (asPgError(error)?.code !== '42710') throw error;
+        }
+        existing = await readPublication(this.#session, name);
+        if (!existing) throw new KoyoSlotError('PUBLICATION_NOT_FOUND', `Publication "${name}" vanished right after it was created; was it dropped concurrently?`);
+      }
+      if (!created) {
+        if (spec.allTables === true && !existing.allTables) {
+          throw new KoyoSlotError(
+            'PUBLICATION_MISMATCH',
+            `Publication "${name}" exists for a list of tables, not FOR ALL TABLES. Drop it (DROP PUBLICATION ${quoteIdent(name)};) and ensure it again, or pass { tables }.`,
+          );
+        }
+        if (!existing.allTables) {
+          const missing = tables.filter((table) => !existing!.tables.some((have) => sameTable(have, table)));
+          if (missing.length > 0) await this.#session.query(`ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${missing.map(quoteTable).join(', ')}`);
+        }
+        if (options.publish !== undefined && [...options.publish].sort().join() !== [...existing.publish].sort().join()) {
+          await this.#session.query(`ALTER PUBLICATION ${quoteIdent(name)} SET (publish = ${quoteLiteral(options.publish.join(', '))})`);
+        }
+        existing = (await readPublication(this.#session, name)) ?? existing;
+      }
+      return { created, value: existing };
+    } catch (error) {
+      throw mapSqlError(error, context);
+    }
+  }
+
+  async addTables(name: string, tables: TableName[]): Promise<PublicationInfo> {
+    return this.#alterTables(name, tables, 'ADD');
+  }
+
+  async removeTables(name: string, tables: TableName[]): Promise<PublicationInfo> {
+    return this.#alterTables(name, tables, 'DROP');
+  }
+
+  async #alterTables(name: string, tableNames: TableName[], action: 'ADD' | 'DROP'): Promise<PublicationInfo> {
+    assertPublicationName(name);
+    const tables = assertTables(tableNames);
+    try {
+      const existing = await this.#requirePublication(name);
+      if (existing.allTables) {
+        throw new KoyoSlotError('PUBLICATION_MISMATCH', `Publication "${name}" is FOR ALL TABLES: it has no table list to change.`);
+      }
+      const present = (table: QualifiedTable): boolean => existing.tables.some((have) => sameTable(have, table));
+      const todo = tables.filter((table) => (action === 'ADD' ? !present(table) : present(table)));
+      if (todo.length === 0) return existing;
+      await this.#session.query(`ALTER PUBLICATION ${quoteIdent(name)} ${action} TABLE ${todo.map(quoteTable).join(', ')}`);
+      return await this.#requirePublication(name);
+    } catch (error) {
+      throw mapSqlError(error, { publication: name, tables });
+    }
+  }
+
+  async #requirePublication(name: string): Promise<PublicationInfo> {
+    const existing = await readPublication(this.#session, name);
+    if (!existing) {
+      throw new KoyoSlotError('PUBLICATION_NOT_FOUND', `Publication "${name}" does not exist. Create it with ensurePublication("${name}", { tables }).`);
+    }
+    return existing;
+  }
+
+  async dropPublication(name: string): Promise<boolean> {
+    assertPublicationName(name);
+    try {
+      const existing = await readPublication(this.#session, name);
+      if (!existing) return false;
+      await this.#session.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(name)}`);
+      return true;
+    } catch (error) {
+      throw mapSqlError(error, { publication: name });
+    }
+  }
+
+  async getPublication(name: string): Promise<PublicationInfo | undefined> {
+    assertPublicationName(name);
+    try {
+      return await readPublication(this.#session, name);
+    } catch (error) {
+      throw mapSqlError(error, { publication: name });
+    }
+  }
+
+  async ensureSlot(name: string, options: EnsureSlotOptions = {}): Promise<Ensured<SlotInfo>> {
+    assertSlotName(name);
+    for (const key of ['twoPhase', 'failover', 'temporary'] as const) {
+      if (options[key] !== undefined && typeof options[key] !== 'boolean') {
+        throw new KoyoSlotError('INVALID_OPTION', `ensureSlot option ${key} must be a boolean.`);
+      }
+    }
+    try {
+      const version = await this.#session.serverVersionNum();
+      if (options.failover === true && version < 170000) {
+        throw new KoyoSlotError('INVALID_OPTION', `failover slots need PostgreSQL 17 or newer; this server is ${version}. Drop the failover option.`);
+      }
+      let created = false;
+      let [slot] = await readSlots(this.#session, name);
+      if (!slot) {
+        const args = [name, 'pgoutput', options.temporary ?? false, options.twoPhase ?? false];
+        const sql =
+          version >= 170000
+            ? 'SELECT 1 FROM pg_create_logical_replication_slot($1, $2, $3, $4, $5)'
+            : 'SELECT 1 FROM pg_create_logical_replication_slot($1, $2, $3, $4)';
+        try {
+          await this.#session.query(sql, version >= 170000 ? [...args, options.failover ?? false] : args);
+          created = true;
+        } catch (error) {
+          if (asPgError(error)?.code !== '42710') throw error;
+        }
+        [slot] = await readSlots(this.#session, name);
+        if (!slot) throw new KoyoSlotError('SLOT_NOT_FOUND', `Replication slot "${name}" vanished right after it was created; was it dropped concurrently?`);
+      }
+      if (!created) {
+        this.#checkExistingSlot(slot, options);
+        await this.#checkSlotDatabase(slot);
+      }
+      return { created, value: slot };
+    } catch (error) {
+      throw mapSqlError(error, { slot: name });
+    }
+  }
+
+  #checkExistingSlot(slot: SlotInfo, options: EnsureSlotOptions): void {
+    const recreate = `Drop it (dropSlot("${slot.name}")) and create it again if you can afford to skip the changes it kept, or use another slot name.`;
+    if (slot.type !== 'logical' || slot.plugin !== 'pgoutput') {
+      throw new KoyoSlotError('SLOT_MISMATCH', `Replication slot "${slot.name}" exists but is a ${slot.type} slot with plugin ${slot.plugin ?? 'none'}; koyo needs a logical slot with pgoutput. ${recreate}`);
+    }
+    if (slot.invalidated) {
+      throw new KoyoSlotError('SLOT_INVALIDATED', `Replication slot "${slot.name}" was invalidated (${slot.invalidationReason ?? 'wal_status = lost'}): the WAL it needed is gone. ${recreate} Then resynchronise your data.`);
+    }
+    if (options.twoPhase !== undefined && options.twoPhase !== slot.twoPhase) {
+      throw new KoyoSlotError('SLOT_MISMATCH', `Replication slot "${slot.name}" exists with twoPhase = ${slot.twoPhase}, not ${options.twoPhase}. ${recreate}`);
+    }
+    if (options.failover !== undefined && slot.failover !== null && options.failover !== slot.failover) {
+      throw new KoyoSlotError('SLOT_MISMATCH', `Replication slot "${slot.name}" exists with failover = ${slot.failover}, not ${options.failover}. Change it with ALTER_REPLICATION_SLOT or ${recreate}`);
+    }
+    if (options.temporary !== undefined && options.temporary !== slot.temporary) {
+      throw new KoyoSlotError('SLOT_MISMATCH', `Replication slot "${slot.name}" exists with temporary = ${slot.temporary}, not ${options.temporary}. ${recreate}`);
+    }
+  }
+
+  async #checkSlotDatabase(slot: SlotInfo): Promise<void> {
+    const [row] = await this.#session.query<{ db: string }>('SELECT current_database()::text AS db');
+    if (slot.database !== row?.db) {
+      throw new KoyoSlotError('SLOT_MISMATCH', `Replication slot "${slot.name}" belongs to database "${slot.database ?? ''}", not "${row?.db ?? ''}". Connect to that database, or use another slot name.`);
+    }
+  }
+
+  async dropSlot(name: string, options: DropSlotOptions = {}): Promise<boolean> {
+    assertSlotName(name);
+    const deadline = Date.now() + 30_000;
+    try {
+      for (;;) {
+        const [slot] = await readSlots(this.#session, name);
+        if (!slot) return false;
+        const [self] = await this.#session.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        if (slot.activePid !== null && slot.activePid !== self?.pid) {
+          if (!options.force) {
+            throw new KoyoSlotError('SLOT_ACTIVE', `Replication slot "${name}" is in use by PID ${slot.activePid}. Stop that consumer first, or call dropSlot("${name}", { force: true }) to terminate it.`);
+          }
+          await this.#session.query('SELECT pg_terminate_backend($1)', [slot.activePid]);
+        }
+        try {
+          await this.#session.query('SELECT pg_drop_replication_slot($1)', [name]);
+          return true;
+        } catch (error) {
+          const code = asPgError(error)?.code;
+          if (code === '42704') return false;
+          // The holder is still exiting (or a new one took it): look again until the deadline.
+          if (code !== '55006' || Date.now() > deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+    } catch (error) {
+      throw mapSqlError(error, { slot: name });
+    }
+  }
+
+  async listSlots(): Promise<SlotInfo[]> {
+    try {
+      return await readSlots(this.#session);
+    } catch (error) {
+      throw mapSqlError(error, {});
+    }
+  }
+
+  async getSlot(name: string): Promise<SlotInfo | undefined> {
+    assertSlotName(name);
+    try {
+      const [slot] = await readSlots(this.#session, name);
+      return slot;
+    } catch (error) {
+      throw mapSqlError(error, { slot: name });
+    }
+  }
+
+  async diagnose(target: DiagnoseTarget): Promise<DiagnosticCheck[]> {
+    return runDiagnostics(this.#session, target);
+  }
+
+  async close(): Promise<void> {
+    await this.#session.close();
+  }
+}
+
+/**
+ * Creates a manager for replication slots and publications. It opens one ordinary connection on
+ * first use; call `close()` when done. Every name is validated before anything is sent.
+ *
+ * @example
+ * const manager = createSlotManager('postgres://app@db/shop');
+ * await manager.ensurePublication('koyo_orders', { tables: ['public.orders', 'public.items'] });
+ * await manager.ensureSlot('koyo_orders');
+ * console.table(await manager.listSlots());
+ * await manager.close();
+ */
+export function createSlotManager(connection: ConnectionOptions): SlotManager {
+  return new SlotManagerImpl(connection);
+}

@@ -1,0 +1,85 @@
+import { parseLsn, type PgoutputMessage } from '@koyo/pgoutput';
+import pg from 'pg';
+import type { ReplicationEvent, ReplicationStream } from '../src/index.js';
+
+/** Runs one statement on a fresh connection. */
+export async function sql<Row extends pg.QueryResultRow = Record<string, any>>(url: string, text: string, params?: unknown[]): Promise<Row[]> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    return (await client.query<Row>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** The slot's row in pg_replication_slots: server truth. */
+export async function slotRow(url: string, slot: string): Promise<{ confirmed: bigint; activePid: number | null } | undefined> {
+  const [row] = await sql<{ confirmed_flush_lsn: string | null; active_pid: number | null }>(
+    url,
+    'SELECT confirmed_flush_lsn::text, active_pid FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
+  if (!row) return undefined;
+  return { confirmed: row.confirmed_flush_lsn === null ? 0n : parseLsn(row.confirmed_flush_lsn), activePid: row.active_pid };
+}
+
+export async function confirmedFlush(url: string, slot: string): Promise<bigint> {
+  const row = await slotRow(url, slot);
+  if (!row) throw new Error(`slot ${slot} is gone`);
+  return row.confirmed;
+}
+
+/** Polls `check` until it returns a truthy value; throws with `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 50): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A consumer that records every event of a stream in the background. */
+export class Collector {
+  readonly events: ReplicationEvent[] = [];
+  readonly done: Promise<unknown>;
+  error: unknown;
+
+  constructor(
+    readonly stream: ReplicationStream,
+    onMessage?: (event: Extract<ReplicationEvent, { kind: 'message' }>, collector: Collector) => Promise<void> | void,
+  ) {
+    this.done = (async () => {
+      try {
+        for await (const event of stream) {
+          this.events.push(event);
+          if (event.kind === 'message' && onMessage) await onMessage(event, this);
+        }
+      } catch (error) {
+        this.error = error;
+      }
+    })();
+  }
+
+  messages(): PgoutputMessage[] {
+    return this.events.flatMap((event) => (event.kind === 'message' ? [event.message] : []));
+  }
+
+  of<Tag extends PgoutputMessage['tag']>(tag: Tag): Extract<PgoutputMessage, { tag: Tag }>[] {
+    return this.messages().filter((m): m is Extract<PgoutputMessage, { tag: Tag }> => m.tag === tag);
+  }
+
+  /** Values of column `column` of every insert, in order. */
+  inserted(column = 'id'): unknown[] {
+    return this.of('insert').map((m) => (m.new as Record<string, unknown>)[column]);
+  }
+}

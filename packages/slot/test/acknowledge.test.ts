@@ -1,0 +1,129 @@
+import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSlotManager, KoyoSlotError, openReplicationStream, type ReplicationStream, type SlotManager } from '../src/index.js';
+import { Collector, confirmedFlush, sleep, sql, waitFor } from './_helpers.js';
+
+describe('acknowledgement: only acknowledged positions are ever confirmed', () => {
+  let db: TestDatabase;
+  let manager: SlotManager;
+  const open: ReplicationStream[] = [];
+
+  const stream = (slot: string, statusIntervalMs = 100): ReplicationStream => {
+    const s = openReplicationStream({ connection: db.url, slot, publications: ['ack_pub'], statusIntervalMs });
+    open.push(s);
+    return s;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('slot_ack');
+    await sql(db.url, 'CREATE TABLE items (id int PRIMARY KEY, note text)');
+    await sql(db.url, 'CREATE TABLE noise (id bigserial PRIMARY KEY, payload text)');
+    manager = createSlotManager(db.url);
+    await manager.ensurePublication('ack_pub', { tables: ['items'] });
+  });
+
+  afterAll(async () => {
+    await Promise.all(open.map((s) => s.stop()));
+    for (const slot of await manager.listSlots()) if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
+    await manager.close();
+    await db.drop();
+  });
+
+  it('does not confirm 5 received but unacknowledged inserts, even while keepalives flow, and redelivers them', async () => {
+    await manager.ensureSlot('ack_unacked');
+    const before = await confirmedFlush(db.url, 'ack_unacked');
+    await sql(db.url, "INSERT INTO items SELECT g, 'row ' || g FROM generate_series(1, 5) g");
+
+    const first = stream('ack_unacked');
+    const c1 = new Collector(first);
+    await waitFor('5 inserts', () => c1.inserted().length === 5);
+    // Busy WAL elsewhere makes the server send keepalives; status updates go out every 100 ms.
+    for (let i = 0; i < 10; i++) {
+      await sql(db.url, "INSERT INTO noise (payload) SELECT repeat('x', 100) FROM generate_series(1, 200)");
+      await sleep(100);
+    }
+    expect(first.flushedLsn).toBe(before);
+    expect(await confirmedFlush(db.url, 'ack_unacked')).toBe(before);
+    await first.stop();
+    await c1.done;
+    expect(await confirmedFlush(db.url, 'ack_unacked')).toBe(before);
+
+    const second = stream('ack_unacked');
+    const c2 = new Collector(second);
+    await waitFor('redelivery', () => c2.inserted().length === 5);
+    expect(c2.inserted()).toEqual([1, 2, 3, 4, 5]);
+    expect(c2.of('commit')[0]!.endLsn).toBe(c1.of('commit')[0]!.endLsn);
+    await second.stop();
+    await c2.done;
+  });
+
+  it('confirms exactly the acknowledged commit end (never +1) and never redelivers it', async () => {
+    await manager.ensureSlot('ack_acked');
+    await sql(db.url, "INSERT INTO items VALUES (101, 'a')");
+    await sql(db.url, "INSERT INTO items VALUES (102, 'b')");
+
+    const first = stream('ack_acked');
+    const c1 = new Collector(first);
+    await waitFor('two commits', () => c1.of('commit').length === 2);
+    const [commitA, commitB] = c1.of('commit');
+    // Acknowledge the first transaction only.
+    first.acknowledge(commitA!.endLsn);
+    await waitFor('confirmed_flush_lsn at the first commit', async () => (await confirmedFlush(db.url, 'ack_acked')) === commitA!.endLsn);
+    await sleep(500);
+    expect(await confirmedFlush(db.url, 'ack_acked')).toBe(commitA!.endLsn);
+    await first.stop();
+    await c1.done;
+    expect(await confirmedFlush(db.url, 'ack_acked')).toBe(commitA!.endLsn);
+
+    const second = stream('ack_acked');
+    const c2 = new Collector(second);
+    await waitFor('the second transaction again', () => c2.of('commit').length === 1);
+    expect(c2.inserted()).toEqual([102]);
+    expect(c2.of('commit')[0]!.endLsn).toBe(commitB!.endLsn);
+    second.acknowledge(commitB!.endLsn);
+    await second.stop();
+    await c2.done;
+    expect(await confirmedFlush(db.url, 'ack_acked')).toBe(commitB!.endLsn);
+
+    await sql(db.url, "INSERT INTO items VALUES (103, 'c')");
+    const third = stream('ack_acked');
+    const c3 = new Collector(third);
+    await waitFor('the new transaction', () => c3.of('commit').length === 1);
+    await sleep(300);
+    expect(c3.inserted()).toEqual([103]);
+    await third.stop();
+    await c3.done;
+  });
+
+  it('refuses to acknowledge a position it has not delivered', async () => {
+    await manager.ensureSlot('ack_guard');
+    const s = stream('ack_guard', 1000);
+    await s.ready();
+    expect(() => s.acknowledge(s.deliveredLsn + 1n)).toThrow(KoyoSlotError);
+    expect(() => s.acknowledge(s.deliveredLsn + 1n)).toThrow(expect.objectContaining({ code: 'INVALID_ACK' }));
+    expect(() => s.acknowledge(5 as unknown as bigint)).toThrow(expect.objectContaining({ code: 'INVALID_ACK' }));
+    await s.stop();
+  });
+
+  it('idle WAL: a quiet publication on a busy database advances confirmed_flush_lsn', async () => {
+    await manager.ensureSlot('ack_idle');
+    const start = await confirmedFlush(db.url, 'ack_idle');
+    const s = stream('ack_idle');
+    const c = new Collector(s);
+    await s.ready();
+    await waitFor(
+      'confirmed_flush_lsn to advance past WAL written to another table',
+      async () => {
+        await sql(db.url, "INSERT INTO noise (payload) SELECT repeat('y', 200) FROM generate_series(1, 500)");
+        return (await confirmedFlush(db.url, 'ack_idle')) > start + 100_000n;
+      },
+      60_000,
+      200,
+    );
+    expect(c.messages()).toEqual([]);
+    expect(s.flushedLsn).toBeGreaterThan(start);
+    await s.stop();
+    await c.done;
+    expect(c.error).toBeUndefined();
+  });
+});
