@@ -1,0 +1,469 @@
+import { compileFunctions, DEFAULT_VOLATILE_FUNCTIONS, type FunctionTable } from './functions.js';
+import {
+  SqlScanner,
+  TK_COMMA,
+  TK_DOT,
+  TK_EOF,
+  TK_LPAREN,
+  TK_NUMBER,
+  TK_QIDENT,
+  TK_RPAREN,
+  TK_SEMI,
+  TK_STRING,
+  TK_UNTERMINATED,
+  TK_WORD,
+  hashText,
+} from './lexer.js';
+
+/** What a statement does to a transaction, for `skipTransactions` / `blockTransactions`. */
+export type TransactionControl = 'begin' | 'commit' | 'rollback' | null;
+
+/**
+ * The verdict on one SQL string. Results are shared frozen objects: compare fields, not identity.
+ */
+export interface Classification {
+  /** `read` only for provable reads; everything else is `write` (goes to the primary). */
+  readonly role: 'read' | 'write';
+  /** Why, e.g. `classified:SELECT`, `classified:FOR UPDATE`, `classified:nextval`, `classified:multi-statement`. */
+  readonly reason: string;
+  /** The statement's first keyword in upper case (`SELECT`, `INSERT`, ...), or `MULTI`, `EMPTY`, `UNKNOWN`. */
+  readonly command: string;
+  /**
+   * `begin` for BEGIN / START TRANSACTION (also a multi-statement string that contains one),
+   * `commit` for COMMIT / END, `rollback` for ROLLBACK / ABORT (not `ROLLBACK TO SAVEPOINT`), else null.
+   */
+  readonly transactionControl: TransactionControl;
+}
+
+function verdict(role: 'read' | 'write', reason: string, command: string, transactionControl: TransactionControl = null): Classification {
+  return Object.freeze({ role, reason: `classified:${reason}`, command, transactionControl });
+}
+
+const K_SELECT = 1;
+const K_WITH = 2;
+const K_VALUES = 3;
+const K_TABLE = 4;
+const K_SHOW = 5;
+const K_EXPLAIN = 6;
+const K_FOR = 10;
+const K_UPDATE = 11;
+const K_SHARE = 12;
+const K_NO = 13;
+const K_KEY = 14;
+const K_INTO = 15;
+const K_INSERT = 16;
+const K_DELETE = 17;
+const K_MERGE = 18;
+const K_ANALYZE = 20;
+const K_VERBOSE = 22;
+const K_FALSE = 24;
+const K_OFF = 26;
+const K_EXECUTE = 27;
+const K_BEGIN = 30;
+const K_START = 31;
+const K_COMMIT = 32;
+const K_ROLLBACK = 34;
+const K_TO = 36;
+const K_PREPARED = 37;
+const K_OTHER = 99;
+
+interface Keyword {
+  readonly text: string;
+  readonly id: number;
+  /** The verdict when this word starts a statement. */
+  readonly first: Classification;
+  next: Keyword | undefined;
+}
+
+const READ_SELECT = verdict('read', 'SELECT', 'SELECT');
+const READ_WITH = verdict('read', 'WITH', 'WITH');
+const READ_VALUES = verdict('read', 'VALUES', 'VALUES');
+const READ_TABLE = verdict('read', 'TABLE', 'TABLE');
+const READ_SHOW = verdict('read', 'SHOW', 'SHOW');
+const READ_EXPLAIN = verdict('read', 'EXPLAIN', 'EXPLAIN');
+const EXPLAIN_ANALYZE = verdict('write', 'EXPLAIN ANALYZE', 'EXPLAIN');
+const EMPTY = verdict('read', 'empty', 'EMPTY');
+const MULTI = verdict('write', 'multi-statement', 'MULTI');
+const MULTI_BEGIN = verdict('write', 'multi-statement', 'MULTI', 'begin');
+const UNTERMINATED = verdict('write', 'unterminated literal or comment', 'UNKNOWN');
+const UNRECOGNIZED = verdict('write', 'unrecognized statement', 'UNKNOWN');
+const EXPLAIN_MALFORMED = verdict('write', 'EXPLAIN (malformed)', 'EXPLAIN');
+const EXPLAIN_EXECUTE = verdict('write', 'EXPLAIN EXECUTE', 'EXPLAIN');
+const SELECT_INTO = verdict('write', 'SELECT INTO', 'SELECT');
+const WITH_INTO = verdict('write', 'SELECT INTO', 'WITH');
+const BEGIN = verdict('write', 'BEGIN', 'BEGIN', 'begin');
+const START = verdict('write', 'START TRANSACTION', 'START', 'begin');
+const COMMIT = verdict('write', 'COMMIT', 'COMMIT', 'commit');
+const END = verdict('write', 'END', 'END', 'commit');
+const COMMIT_PREPARED = verdict('write', 'COMMIT PREPARED', 'COMMIT');
+const ROLLBACK = verdict('write', 'ROLLBACK', 'ROLLBACK', 'rollback');
+const ABORT = verdict('write', 'ABORT', 'ABORT', 'rollback');
+const ROLLBACK_TO = verdict('write', 'ROLLBACK TO SAVEPOINT', 'ROLLBACK');
+const ROLLBACK_PREPARED = verdict('write', 'ROLLBACK PREPARED', 'ROLLBACK');
+
+const FOR_UPDATE = verdict('write', 'FOR UPDATE', 'SELECT');
+const FOR_NO_KEY_UPDATE = verdict('write', 'FOR NO KEY UPDATE', 'SELECT');
+const FOR_SHARE = verdict('write', 'FOR SHARE', 'SELECT');
+const FOR_KEY_SHARE = verdict('write', 'FOR KEY SHARE', 'SELECT');
+
+/** Data-modifying words inside a read-shaped statement, by keyword id, for WITH and for the rest. */
+const WRITABLE_CTE = verdict('write', 'writable CTE', 'WITH');
+const NESTED_WRITE: Record<number, Classification> = {
+  [K_INSERT]: verdict('write', 'INSERT', 'SELECT'),
+  [K_UPDATE]: verdict('write', 'UPDATE', 'SELECT'),
+  [K_DELETE]: verdict('write', 'DELETE', 'SELECT'),
+  [K_MERGE]: verdict('write', 'MERGE', 'SELECT'),
+};
+
+const KEYWORDS = new Map<number, Keyword>();
+
+function keyword(text: string, id: number, first?: Classification): void {
+  const upper = text.toUpperCase();
+  const hash = hashText(text);
+  KEYWORDS.set(hash, { text, id, first: first ?? verdict('write', upper, upper), next: KEYWORDS.get(hash) });
+}
+
+keyword('select', K_SELECT, READ_SELECT);
+keyword('with', K_WITH, READ_WITH);
+keyword('values', K_VALUES, READ_VALUES);
+keyword('table', K_TABLE, READ_TABLE);
+keyword('show', K_SHOW, READ_SHOW);
+keyword('explain', K_EXPLAIN, READ_EXPLAIN);
+keyword('for', K_FOR);
+keyword('update', K_UPDATE);
+keyword('share', K_SHARE);
+keyword('no', K_NO);
+keyword('key', K_KEY);
+keyword('into', K_INTO);
+keyword('insert', K_INSERT);
+keyword('delete', K_DELETE);
+keyword('merge', K_MERGE);
+keyword('analyze', K_ANALYZE);
+keyword('analyse', K_ANALYZE);
+keyword('verbose', K_VERBOSE);
+keyword('false', K_FALSE);
+keyword('off', K_OFF);
+keyword('execute', K_EXECUTE);
+keyword('begin', K_BEGIN, BEGIN);
+keyword('start', K_START, START);
+keyword('commit', K_COMMIT, COMMIT);
+keyword('end', K_COMMIT, END);
+keyword('rollback', K_ROLLBACK, ROLLBACK);
+keyword('abort', K_ROLLBACK, ABORT);
+keyword('to', K_TO);
+keyword('prepared', K_PREPARED);
+for (const word of [
+  'create', 'alter', 'drop', 'truncate', 'savepoint', 'release', 'prepare', 'deallocate', 'listen',
+  'notify', 'unlisten', 'call', 'do', 'lock', 'set', 'reset', 'copy', 'declare', 'fetch', 'move',
+  'close', 'vacuum', 'cluster', 'reindex', 'refresh', 'grant', 'revoke', 'comment', 'security',
+  'import', 'load', 'discard', 'checkpoint', 'reassign',
+]) {
+  keyword(word, K_OTHER);
+}
+
+/** Options of {@link createClassifier}. */
+export interface ClassifierOptions {
+  /**
+   * Functions that make a statement a write. Default {@link DEFAULT_VOLATILE_FUNCTIONS}; pass
+   * `[...DEFAULT_VOLATILE_FUNCTIONS, 'my_fn']` to add yours. `name*` matches a prefix.
+   */
+  volatileFunctions?: readonly string[];
+}
+
+/** A compiled classifier: {@link createClassifier}. */
+export interface Classifier {
+  /** Classifies one SQL string (which may hold several statements). Never throws. */
+  classify(sql: string): Classification;
+}
+
+const scanner = new SqlScanner();
+
+/**
+ * Builds a classifier with its own list of volatile functions.
+ *
+ * @example
+ * const classifier = createClassifier({ volatileFunctions: [...DEFAULT_VOLATILE_FUNCTIONS, 'bump_counter'] });
+ * classifier.classify('SELECT bump_counter(1)'); // { role: 'write', reason: 'classified:bump_counter', ... }
+ */
+export function createClassifier(options: ClassifierOptions = {}): Classifier {
+  const functions = compileFunctions(options.volatileFunctions ?? DEFAULT_VOLATILE_FUNCTIONS);
+  return { classify: (sql: string) => classifyWith(functions, sql) };
+}
+
+const defaultFunctions = compileFunctions(DEFAULT_VOLATILE_FUNCTIONS);
+
+/**
+ * Classifies SQL text as a provable read or a write, with a real PostgreSQL lexer (comments, all
+ * string forms, dollar quotes, quoted identifiers). Reads are SELECT / WITH / VALUES / TABLE / SHOW /
+ * EXPLAIN without ANALYZE that contain no row-locking clause, no data-modifying statement, no
+ * `INTO`, and no call of a {@link DEFAULT_VOLATILE_FUNCTIONS volatile function}; everything else,
+ * including a string with more than one statement, is a write. Allocation-free on the common path.
+ *
+ * @example
+ * classifySql('SELECT * FROM jobs FOR UPDATE SKIP LOCKED'); // { role: 'write', reason: 'classified:FOR UPDATE', ... }
+ * classifySql("SELECT 'FOR UPDATE' -- nextval(\n FROM t");   // { role: 'read', reason: 'classified:SELECT', ... }
+ */
+export function classifySql(sql: string): Classification {
+  return classifyWith(defaultFunctions, sql);
+}
+
+function lookupKeyword(s: SqlScanner): Keyword | undefined {
+  let entry = KEYWORDS.get(s.hash);
+  while (entry !== undefined && !s.wordIs(entry.text)) entry = entry.next;
+  return entry;
+}
+
+function classifyWith(functions: FunctionTable, sql: string): Classification {
+  const s = scanner;
+  s.reset(sql);
+  let first: Classification | undefined;
+  let count = 0;
+  let anyBegin = false;
+  for (;;) {
+    let k = s.next();
+    while (k === TK_SEMI) k = s.next();
+    if (k === TK_EOF) break;
+    const result = statement(s, functions);
+    if (result === UNTERMINATED) {
+      s.reset('');
+      return UNTERMINATED;
+    }
+    if (result.transactionControl === 'begin') anyBegin = true;
+    if (++count === 1) first = result;
+  }
+  s.reset('');
+  if (count === 0 || first === undefined) return EMPTY;
+  if (count > 1) return anyBegin ? MULTI_BEGIN : MULTI;
+  return first;
+}
+
+/** Consumes tokens to the end of the statement; false when a literal never ends. */
+function skipToEnd(s: SqlScanner): boolean {
+  let k = s.kind;
+  while (k !== TK_SEMI && k !== TK_EOF) {
+    if (k === TK_UNTERMINATED) return false;
+    k = s.next();
+  }
+  return true;
+}
+
+function finish(s: SqlScanner, result: Classification): Classification {
+  return skipToEnd(s) ? result : UNTERMINATED;
+}
+
+/** Classifies the statement starting at the current token and consumes it with its `;`. */
+function statement(s: SqlScanner, functions: FunctionTable): Classification {
+  let k = s.kind;
+  while (k === TK_LPAREN) k = s.next();
+  if (k === TK_UNTERMINATED) return UNTERMINATED;
+  if (k !== TK_WORD) return finish(s, UNRECOGNIZED);
+  const entry = lookupKeyword(s);
+  if (entry === undefined) {
+    const word = s.src.slice(s.start, s.end).toUpperCase();
+    s.next();
+    return finish(s, verdict('write', word, word));
+  }
+  switch (entry.id) {
+    case K_SELECT:
+    case K_WITH:
+    case K_VALUES:
+    case K_TABLE:
+      return readBody(s, functions, entry.first, entry.id === K_WITH);
+    case K_EXPLAIN:
+      return explain(s, functions);
+    case K_COMMIT:
+    case K_ROLLBACK: {
+      s.next();
+      if (s.kind === TK_WORD) {
+        const next = lookupKeyword(s);
+        if (next?.id === K_PREPARED) return finish(s, entry.id === K_COMMIT ? COMMIT_PREPARED : ROLLBACK_PREPARED);
+        if (next?.id === K_TO && entry.id === K_ROLLBACK) return finish(s, ROLLBACK_TO);
+      }
+      return finish(s, entry.first);
+    }
+    default:
+      s.next();
+      return finish(s, entry.first);
+  }
+}
+
+/**
+ * The rest of a SELECT / WITH / VALUES / TABLE statement: looks for row locks, `INTO`,
+ * data-modifying statements and volatile function calls.
+ */
+function readBody(s: SqlScanner, functions: FunctionTable, read: Classification, isWith: boolean): Classification {
+  let result = read;
+  let prevKind = TK_WORD;
+  let prevStart = s.start;
+  let prevEnd = s.end;
+  let prevHash = s.hash;
+  // 0: none; 1: after FOR; 2: FOR NO; 3: FOR KEY; 4: FOR NO KEY
+  let lock = 0;
+  for (;;) {
+    const k = s.next();
+    if (k === TK_SEMI || k === TK_EOF) return result;
+    if (k === TK_UNTERMINATED) return UNTERMINATED;
+    if (result !== read) continue;
+    if (k === TK_WORD) {
+      if (prevKind !== TK_DOT) {
+        const entry = lookupKeyword(s);
+        const id = entry === undefined ? 0 : entry.id;
+        if (lock !== 0) {
+          if (lock === 1) {
+            lock = id === K_NO ? 2 : id === K_KEY ? 3 : 0;
+            if (id === K_UPDATE) result = FOR_UPDATE;
+            else if (id === K_SHARE) result = FOR_SHARE;
+          } else if (lock === 2) {
+            lock = id === K_KEY ? 4 : 0;
+          } else if (lock === 3) {
+            lock = 0;
+            if (id === K_SHARE) result = FOR_KEY_SHARE;
+          } else {
+            lock = 0;
+            if (id === K_UPDATE) result = FOR_NO_KEY_UPDATE;
+          }
+        } else if (id === K_FOR) {
+          lock = 1;
+        } else if (id === K_INTO) {
+          result = isWith ? WITH_INTO : SELECT_INTO;
+        } else if (id === K_INSERT || id === K_UPDATE || id === K_DELETE || id === K_MERGE) {
+          result = isWith ? WRITABLE_CTE : (NESTED_WRITE[id] ?? WRITABLE_CTE);
+        }
+      } else {
+        lock = 0;
+      }
+      prevStart = s.start;
+      prevEnd = s.end;
+      prevHash = s.hash;
+    } else {
+      lock = 0;
+      if (k === TK_LPAREN && (prevKind === TK_WORD || prevKind === TK_QIDENT)) {
+        const hit = volatileCall(s.src, functions, prevKind === TK_QIDENT, prevStart, prevEnd, prevHash);
+        if (hit !== undefined) result = hit;
+      } else if (k === TK_QIDENT) {
+        prevStart = s.start;
+        prevEnd = s.end;
+        prevHash = s.hash;
+      }
+    }
+    prevKind = k;
+  }
+}
+
+const prefixVerdicts = new Map<string, Classification>();
+
+/** The verdict for calling the function named by the token at [start, end), if it is volatile. */
+function volatileCall(
+  src: string,
+  functions: FunctionTable,
+  quoted: boolean,
+  start: number,
+  end: number,
+  hash: number,
+): Classification | undefined {
+  const from = quoted ? start + 1 : start;
+  const to = quoted ? end - 1 : end;
+  const n = to - from;
+  let entry = functions.exact.get(hash);
+  while (entry !== undefined) {
+    if (entry.name.length === n && sameName(src, from, entry.name, quoted)) {
+      return verdictFor(entry.reason);
+    }
+    entry = entry.next;
+  }
+  for (const prefix of functions.prefixes) {
+    if (n >= prefix.length && sameName(src, from, prefix, quoted)) {
+      const name = quoted ? src.slice(from, to) : src.slice(from, to).toLowerCase();
+      return verdictFor(`classified:${name}`);
+    }
+  }
+  return undefined;
+}
+
+function verdictFor(reason: string): Classification {
+  let found = prefixVerdicts.get(reason);
+  if (found === undefined) {
+    found = Object.freeze({ role: 'write' as const, reason, command: 'SELECT', transactionControl: null });
+    // bounded: the set of function names that reach here is the configured list plus prefix hits
+    if (prefixVerdicts.size < 4096) prefixVerdicts.set(reason, found);
+  }
+  return found;
+}
+
+function sameName(src: string, from: number, name: string, quoted: boolean): boolean {
+  for (let i = 0; i < name.length; i++) {
+    let c = src.charCodeAt(from + i);
+    if (!quoted && c >= 65 && c <= 90) c += 32;
+    if (c !== name.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** EXPLAIN [ ( options ) | ANALYZE | VERBOSE ]... statement */
+function explain(s: SqlScanner, functions: FunctionTable): Classification {
+  let k = s.next();
+  let analyze = false;
+  if (k === TK_LPAREN) {
+    let depth = 1;
+    let expectName = true;
+    let pending = false; // just read ANALYZE, its value (if any) comes next
+    for (;;) {
+      k = s.next();
+      if (k === TK_EOF || k === TK_SEMI) return EXPLAIN_MALFORMED;
+      if (k === TK_UNTERMINATED) return UNTERMINATED;
+      if (k === TK_LPAREN) {
+        depth++;
+        continue;
+      }
+      if (k === TK_RPAREN || k === TK_COMMA) {
+        if (pending) analyze = true;
+        pending = false;
+        if (k === TK_RPAREN && --depth === 0) break;
+        if (k === TK_COMMA) expectName = true;
+        continue;
+      }
+      if (expectName && k === TK_WORD) {
+        expectName = false;
+        pending = lookupKeyword(s)?.id === K_ANALYZE;
+        continue;
+      }
+      if (pending) {
+        pending = false;
+        if (!isFalse(s, k)) analyze = true;
+      }
+    }
+    k = s.next();
+  } else {
+    while (k === TK_WORD) {
+      const id = lookupKeyword(s)?.id;
+      if (id === K_ANALYZE) analyze = true;
+      else if (id !== K_VERBOSE) break;
+      k = s.next();
+    }
+  }
+  if (k === TK_EOF || k === TK_SEMI) return EXPLAIN_MALFORMED;
+  if (k === TK_UNTERMINATED) return UNTERMINATED;
+  if (analyze) {
+    // EXPLAIN ANALYZE runs the statement. Only EXPLAIN without ANALYZE counts as a provable read;
+    // a write inside keeps its own reason, anything else is reported as EXPLAIN ANALYZE.
+    const inner = statement(s, functions);
+    return inner.role === 'read' ? EXPLAIN_ANALYZE : inner;
+  }
+  // Without ANALYZE nothing runs; only EXECUTE needs the session that prepared the statement.
+  if (k === TK_WORD && lookupKeyword(s)?.id === K_EXECUTE) return finish(s, EXPLAIN_EXECUTE);
+  return finish(s, READ_EXPLAIN);
+}
+
+/** A boolean option value that is false: FALSE, OFF, 0, 'false', 'off', '0'. */
+function isFalse(s: SqlScanner, k: number): boolean {
+  if (k === TK_WORD) {
+    const id = lookupKeyword(s)?.id;
+    return id === K_FALSE || id === K_OFF;
+  }
+  if (k === TK_NUMBER) return s.end - s.start === 1 && s.src.charCodeAt(s.start) === 48;
+  if (k === TK_STRING && s.src.charCodeAt(s.start) === 39) {
+    const inner = s.src.slice(s.start + 1, s.end - 1).toLowerCase();
+    return inner === 'false' || inner === 'off' || inner === '0';
+  }
+  return false;
+}

@@ -1,0 +1,68 @@
+/**
+ * Errors that mean "this node is unreachable or going away", as opposed to "this statement
+ * failed": SQLSTATE class 08 (connection exception), 57P01-57P03 (shutdown, crash, cannot connect
+ * now), 53300 (too many connections), the socket errors of Node, and the connection errors of
+ * `pg` and postgres.js.
+ *
+ * @example
+ * isConnectionError({ code: 'ECONNREFUSED' }); // true
+ * isConnectionError({ code: '23505' });        // false
+ */
+export function isConnectionError(error: unknown): boolean {
+  if (error === null || typeof error !== 'object') return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (code.startsWith('08') && code.length === 5) return true;
+    if (CONNECTION_CODES.has(code)) return true;
+  }
+  const message = (error as { message?: unknown }).message;
+  if (typeof message === 'string') {
+    // pg (node-postgres) reports lost sockets with plain Errors and no code.
+    if (
+      message.includes('Connection terminated') ||
+      message.includes('connection timeout') ||
+      message.includes('Client has encountered a connection error') ||
+      message.includes('the database system is')
+    ) {
+      return true;
+    }
+  }
+  return false;
+}
+
+const CONNECTION_CODES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  'PROBE_TIMEOUT',
+]);
+
+/** @internal SQLSTATE of a driver error, if any. */
+export function sqlstateOf(error: unknown): string | undefined {
+  if (error === null || typeof error !== 'object') return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/** @internal rejects with `onTimeout()` when `promise` takes longer than `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

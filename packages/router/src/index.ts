@@ -1,0 +1,37 @@
+/**
+ * `@koyo/router`: transaction-aware read/write routing to PostgreSQL replicas, with lag
+ * awareness, read-your-writes and failover. The driver-agnostic core; the adapters are
+ * `@koyo/router/pg` and `@koyo/router/postgres`.
+ *
+ * @packageDocumentation
+ */
+export { classifySql, createClassifier, type Classification, type Classifier, type ClassifierOptions, type TransactionControl } from './classify.js';
+export {
+  blockTransactions,
+  getDefaultRole,
+  readFromPrimary,
+  readFromReplica,
+  setDefaultRole,
+  skipTransactions,
+  withSession,
+  type Role,
+  type TransactionPolicy,
+} from './context.js';
+export { KoyoRouterError, type KoyoRouterErrorCode } from './errors.js';
+export { DEFAULT_VOLATILE_FUNCTIONS } from './functions.js';
+export { isConnectionError } from './health.js';
+export { formatLsn, parseLsn } from './lsn.js';
+export {
+  Router,
+  createRouter,
+  type ExecuteOptions,
+  type MaxLag,
+  type NodeStats,
+  type ReadYourWritesOption,
+  type RouteDecision,
+  type RouteLogEntry,
+  type RouterNode,
+  type RouterOptions,
+  type RouterStats,
+} from './router.js';
+export type { ReplicaStatus, Strategy, StrategyFunction, StrategyQuery } from './strategy.js';

@@ -1,0 +1,307 @@
+/**
+ * `@koyo/router/pg`: a routed `pg.Pool` for node-postgres.
+ *
+ * @packageDocumentation
+ */
+import pg from 'pg';
+import { KoyoRouterError } from './errors.js';
+import { Router, type RouteDecision, type RouterNode, type RouterOptions } from './router.js';
+
+/** A node given as a connection string, a `pg.PoolConfig` (with an optional name and weight), or your own `pg.Pool`. */
+export type PgNodeInput = string | (pg.PoolConfig & { readonly name?: string; readonly weight?: number }) | pg.Pool;
+
+/** Options of {@link createRoutedPool}: the nodes, pool settings, and every {@link RouterOptions router option}. */
+export interface RoutedPoolOptions extends RouterOptions {
+  /** The primary (takes writes, transactions, pinned clients). */
+  readonly primary: PgNodeInput;
+  /** Streaming replicas that may take reads. May be empty. */
+  readonly replicas?: readonly PgNodeInput[];
+  /** `pg.PoolConfig` applied to every pool the router creates (e.g. `{ max: 10 }`). */
+  readonly pool?: pg.PoolConfig;
+}
+
+const ORIGINAL_QUERY = Symbol('koyo.router.originalQuery');
+
+interface Pinned {
+  inTransaction: boolean;
+  attached: boolean;
+  helper: boolean;
+}
+
+type PgQueryArgs = [unknown, ...unknown[]];
+
+/** The result a suppressed BEGIN/COMMIT/ROLLBACK resolves with (see `skipTransactions`). */
+function skippedResult(command: string): pg.QueryResult {
+  return { command, rowCount: null, oid: 0, rows: [], fields: [] };
+}
+
+/** A routed pool client: a real `pg.PoolClient` checked out from the primary. */
+export type RoutedPoolClient = pg.PoolClient;
+
+/**
+ * A `pg.Pool` that routes: `query` sends provable reads to a healthy replica and everything else
+ * to the primary, follows the routing context (scopes, transactions, read-your-writes), and
+ * `connect()` returns a client of the primary (the caller may open a transaction on it). It is a
+ * subclass of `pg.Pool`, so libraries that take a pool (Drizzle's node-postgres driver, ...) use
+ * it unchanged. Events (`connect`, `acquire`, `release`, `remove`, `error`) of every underlying
+ * pool are re-emitted on it.
+ */
+export class RoutedPool extends pg.Pool {
+  /** The routing core (explain, stats, tokens, probes). */
+  readonly router: Router<pg.Pool>;
+  /** The primary's pool. */
+  readonly primaryPool: pg.Pool;
+  /** The replicas' pools, in configuration order. */
+  readonly replicaPools: readonly pg.Pool[];
+  readonly #owned: pg.Pool[] = [];
+  #endPromise: Promise<void> | undefined;
+
+  constructor(options: RoutedPoolOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new KoyoRouterError('INVALID_OPTION', 'createRoutedPool: expected options { primary, replicas }.');
+    }
+    if (options.primary === undefined) throw new KoyoRouterError('INVALID_OPTION', 'primary: required (a connection string, a pg.PoolConfig or a pg.Pool).');
+    super(options.primary instanceof pg.Pool ? options.primary.options : typeof options.primary === 'string' ? { ...options.pool, connectionString: options.primary } : { ...options.pool, ...options.primary });
+    const owned = this.#owned;
+    const make = (input: PgNodeInput, fallbackName: string): { pool: pg.Pool; name: string; weight: number | undefined } => {
+      if (input instanceof pg.Pool) return { pool: input, name: fallbackName, weight: undefined };
+      if (typeof input === 'string') {
+        const pool = new pg.Pool({ ...options.pool, connectionString: input });
+        owned.push(pool);
+        return { pool, name: fallbackName, weight: undefined };
+      }
+      if (input === null || typeof input !== 'object') {
+        throw new KoyoRouterError('INVALID_OPTION', `${fallbackName}: expected a connection string, a pg.PoolConfig or a pg.Pool.`);
+      }
+      const { name, weight, ...config } = input;
+      const pool = new pg.Pool({ ...options.pool, ...config });
+      owned.push(pool);
+      return { pool, name: name ?? fallbackName, weight };
+    };
+    const primary = make(options.primary, 'primary');
+    const replicas = (options.replicas ?? []).map((input, i) => make(input, `replica${i + 1}`));
+    this.primaryPool = primary.pool;
+    this.replicaPools = replicas.map((r) => r.pool);
+    const node = (entry: { pool: pg.Pool; name: string; weight: number | undefined }): RouterNode<pg.Pool> => ({
+      name: entry.name,
+      handle: entry.pool,
+      ...(entry.weight === undefined ? {} : { weight: entry.weight }),
+      probe: async (sql) => {
+        const result = await entry.pool.query({ text: sql, rowMode: 'array' });
+        const value = (result.rows[0] as unknown[] | undefined)?.[0];
+        return value === null || value === undefined ? null : String(value);
+      },
+    });
+    this.router = new Router<pg.Pool>({ ...options, primary: node(primary), replicas: replicas.map(node) });
+    this.#forward(primary.pool, -1);
+    replicas.forEach((r, i) => this.#forward(r.pool, i));
+  }
+
+  #forward(pool: pg.Pool, replica: number): void {
+    for (const event of ['connect', 'acquire', 'release', 'remove'] as const) {
+      pool.on(event, (...args: unknown[]) => this.emit(event, ...args));
+    }
+    pool.on('error', (error: Error, client: pg.PoolClient) => {
+      if (replica >= 0) this.router.reportConnectionError(replica, error);
+      // An idle client died (server restart, network). pg.Pool would crash the process without a
+      // listener; the routed pool only re-emits when someone listens.
+      if (this.listenerCount('error') > 0) this.emit('error', error, client);
+    });
+  }
+
+  /**
+   * Routes and runs one statement, with the same signatures as `pg.Pool#query` (text and values,
+   * a query config, or a callback as last argument).
+   */
+  override query(...args: any[]): any {
+    const callback = typeof args[args.length - 1] === 'function' ? (args.pop() as (error: Error | null, result?: unknown) => void) : undefined;
+    const first = args[0] as { text?: unknown } | string | undefined;
+    const text = typeof first === 'string' ? first : typeof first?.text === 'string' ? first.text : undefined;
+    let promise: Promise<unknown>;
+    if (text === undefined) {
+      promise = this.primaryPool.query(...(args as [string]));
+    } else {
+      promise = this.router.execute(
+        text,
+        (d) => runOn(d, args as PgQueryArgs),
+        { skip: () => skippedResult(text.trim().split(/\s+/, 1)[0]!.toUpperCase()) },
+      );
+    }
+    if (callback === undefined) return promise;
+    promise.then(
+      (result) => callback(null, result),
+      (error: Error) => callback(error),
+    );
+    return undefined;
+  }
+
+  /**
+   * Checks out a client of the primary, as `pg.Pool#connect`. The client stays on the primary for
+   * every statement (the caller may open a transaction on it). A `BEGIN` sent on it inside
+   * {@link withSession} also makes the outer pool route into that transaction until COMMIT/ROLLBACK.
+   */
+  override connect(...args: any[]): any {
+    const callback = typeof args[0] === 'function' ? (args[0] as (error: Error | undefined, client?: pg.PoolClient, done?: (release?: unknown) => void) => void) : undefined;
+    const promise = this.#connect();
+    if (callback === undefined) return promise;
+    promise.then(
+      (client) => callback(undefined, client, (release?: unknown) => client.release(release as boolean)),
+      (error: Error) => callback(error),
+    );
+    return undefined;
+  }
+
+  async #connect(): Promise<pg.PoolClient> {
+    if (this.router.closed) throw new KoyoRouterError('CLOSED', 'This routed pool was closed with end().');
+    const client = await this.primaryPool.connect();
+    this.#pin(client);
+    return client;
+  }
+
+  #pin(client: pg.PoolClient): Pinned {
+    const router = this.router;
+    const original = client.query;
+    const originalRelease = client.release;
+    const state: Pinned = { inTransaction: false, attached: false, helper: false };
+    const bound = original.bind(client) as (...args: unknown[]) => Promise<pg.QueryResult>;
+    (client as unknown as Record<symbol, unknown>)[ORIGINAL_QUERY] = bound;
+    (client as unknown as { query: unknown }).query = (...args: any[]): any => {
+      const callback = typeof args[args.length - 1] === 'function' ? (args.pop() as (error: Error | null, result?: unknown) => void) : undefined;
+      const first = args[0] as { text?: unknown } | string | undefined;
+      const text = typeof first === 'string' ? first : typeof first?.text === 'string' ? first.text : undefined;
+      if (text === undefined) return bound(...args, ...(callback ? [callback] : []));
+      const promise = router.execute(
+        text,
+        async (d) => {
+          const result = await bound(...args);
+          const control = d.classification.command === 'MULTI' ? null : d.classification.transactionControl;
+          if (control === 'begin') {
+            state.inTransaction = true;
+            if (!state.helper) state.attached = router.attachTransaction(client);
+          } else if (control === 'commit' || control === 'rollback') {
+            state.inTransaction = false;
+            if (state.attached) router.detachTransaction(client);
+            state.attached = false;
+          }
+          return result;
+        },
+        {
+          pinned: client,
+          inTransaction: state.inTransaction,
+          skip: () => skippedResult(text.trim().split(/\s+/, 1)[0]!.toUpperCase()),
+        },
+      );
+      if (callback === undefined) return promise;
+      promise.then(
+        (result) => callback(null, result),
+        (error: Error) => callback(error),
+      );
+      return undefined;
+    };
+    client.release = (release?: boolean | Error) => {
+      if (state.attached) router.detachTransaction(client);
+      state.attached = false;
+      (client as unknown as { query: unknown }).query = original;
+      delete (client as unknown as Record<symbol, unknown>)[ORIGINAL_QUERY];
+      client.release = originalRelease;
+      return originalRelease.call(client, release);
+    };
+    pinnedState.set(client, state);
+    return state;
+  }
+
+  /**
+   * Runs `fn` in a transaction on a client of the primary: BEGIN, `fn(client)`, COMMIT (ROLLBACK
+   * if it throws), release. Inside `fn` the outer pool also runs every statement on that client
+   * (reads too, unless `ignoreTransactions`). In `skipTransactions`, runs `fn` without BEGIN/COMMIT;
+   * in `blockTransactions`, throws `TRANSACTION_BLOCKED`.
+   *
+   * @example
+   * await pool.transaction(async (client) => {
+   *   await client.query('INSERT INTO orders (id) VALUES ($1)', [id]);
+   *   await pool.query('SELECT * FROM orders WHERE id = $1', [id]); // same connection: sees the row
+   * });
+   */
+  async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const mode = this.router.transactionMode();
+    const client = await this.#connect();
+    const state = pinnedState.get(client)!;
+    let broken: unknown;
+    try {
+      if (mode === 'skip') return await fn(client);
+      state.helper = true;
+      await client.query('BEGIN');
+      let result: T;
+      try {
+        result = await this.router.inTransaction(client, () => fn(client));
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+          broken = rollbackError;
+        });
+        throw error;
+      }
+      await client.query('COMMIT');
+      return result;
+    } finally {
+      client.release(broken instanceof Error ? broken : undefined);
+    }
+  }
+
+  /** Ends every pool this router created (pools you passed in stay open) and stops probing. */
+  override end(...args: any[]): any {
+    const callback = typeof args[0] === 'function' ? (args[0] as () => void) : undefined;
+    if (this.#endPromise === undefined) {
+      this.router.close();
+      (this as unknown as { ending: boolean }).ending = true;
+      this.#endPromise = Promise.all(this.#owned.map((pool) => pool.end())).then(() => {
+        (this as unknown as { ended: boolean }).ended = true;
+      });
+    }
+    if (callback === undefined) return this.#endPromise;
+    void this.#endPromise.then(callback, callback);
+    return undefined;
+  }
+}
+
+const pinnedState = new WeakMap<pg.PoolClient, Pinned>();
+
+for (const counter of ['totalCount', 'idleCount', 'waitingCount', 'expiredCount'] as const) {
+  Object.defineProperty(RoutedPool.prototype, counter, {
+    configurable: true,
+    get(this: RoutedPool) {
+      let sum = (this.primaryPool as unknown as Record<string, number>)[counter] ?? 0;
+      for (const pool of this.replicaPools) sum += (pool as unknown as Record<string, number>)[counter] ?? 0;
+      return sum;
+    },
+  });
+}
+
+function runOn(d: RouteDecision<pg.Pool>, args: PgQueryArgs): Promise<unknown> {
+  if (d.target === 'transaction') {
+    const client = d.transaction as Record<symbol, ((...a: unknown[]) => Promise<unknown>) | undefined> & pg.PoolClient;
+    const original = client[ORIGINAL_QUERY];
+    return original !== undefined ? original(...args) : (client.query as (...a: unknown[]) => Promise<unknown>)(...args);
+  }
+  return (d.handle!.query as (...a: unknown[]) => Promise<unknown>)(...args);
+}
+
+/**
+ * Creates a routed `pg.Pool` over a primary and its streaming replicas.
+ *
+ * @example
+ * import { createRoutedPool } from '@koyo/router/pg';
+ *
+ * const pool = createRoutedPool({
+ *   primary: process.env.DATABASE_URL!,
+ *   replicas: [process.env.REPLICA1_URL!, process.env.REPLICA2_URL!],
+ *   maxLag: { bytes: 16 * 1024 * 1024 },
+ *   readYourWrites: { mode: 'lsn', waitMs: 200 },
+ * });
+ * await pool.query('SELECT * FROM users WHERE id = $1', [1]); // a replica
+ * await pool.query('UPDATE users SET name = $1 WHERE id = $2', ['Ada', 1]); // the primary
+ */
+export function createRoutedPool(options: RoutedPoolOptions): RoutedPool {
+  return new RoutedPool(options);
+}
+
+export { KoyoRouterError } from './errors.js';

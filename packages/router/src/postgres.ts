@@ -1,0 +1,386 @@
+/**
+ * `@koyo/router/postgres`: a routed postgres.js `sql`.
+ *
+ * @packageDocumentation
+ */
+import postgres from 'postgres';
+import { KoyoRouterError } from './errors.js';
+import { storage, type Frame } from './context.js';
+import { Router, type RouteDecision, type RouterNode, type RouterOptions } from './router.js';
+
+type AnySql = postgres.Sql<any>;
+type Target = AnySql | postgres.TransactionSql<any>;
+
+/** A node given as a connection URL, postgres.js options (with an optional `url`, name and weight), or your own `sql`. */
+export type PostgresNodeInput =
+  | string
+  | (postgres.Options<any> & { readonly url?: string; readonly name?: string; readonly weight?: number })
+  | AnySql;
+
+/** Options of {@link createRoutedSql}: the nodes, postgres.js settings, and every {@link RouterOptions router option}. */
+export interface RoutedSqlOptions extends RouterOptions {
+  /** The primary (takes writes, `sql.begin`, `sql.reserve`, LISTEN/NOTIFY). */
+  readonly primary: PostgresNodeInput;
+  /** Streaming replicas that may take reads. May be empty. */
+  readonly replicas?: readonly PostgresNodeInput[];
+  /** postgres.js options applied to every `sql` the router creates (e.g. `{ max: 10 }`). */
+  readonly postgres?: postgres.Options<any>;
+}
+
+/**
+ * The routed `sql`: the postgres.js API, routed. Tagged templates, `unsafe` and `file` are
+ * classified and run on a replica or the primary when awaited; `begin`, `reserve`, `listen`,
+ * `notify`, `subscribe` and `largeObject` use the primary; helpers (`sql(obj)`, `sql('name')`,
+ * `array`, `json`, `typed`) work as in postgres.js.
+ */
+export interface RoutedSql {
+  <T extends readonly (object | undefined)[] = postgres.Row[]>(template: TemplateStringsArray, ...parameters: readonly unknown[]): postgres.PendingQuery<T>;
+  (first: unknown, ...rest: unknown[]): any;
+  unsafe<T extends any[] = (postgres.Row & Iterable<postgres.Row>)[]>(
+    query: string,
+    parameters?: unknown[],
+    queryOptions?: postgres.UnsafeQueryOptions,
+  ): postgres.PendingQuery<T>;
+  file<T extends readonly any[] = postgres.Row[]>(path: string, args?: unknown[], options?: { cache?: boolean }): postgres.PendingQuery<T>;
+  begin<T>(cb: (sql: postgres.TransactionSql<any>) => T | Promise<T>): Promise<Awaited<T>>;
+  begin<T>(options: string, cb: (sql: postgres.TransactionSql<any>) => T | Promise<T>): Promise<Awaited<T>>;
+  reserve(): Promise<postgres.ReservedSql<any>>;
+  listen: AnySql['listen'];
+  notify: AnySql['notify'];
+  subscribe: AnySql['subscribe'];
+  largeObject: AnySql['largeObject'];
+  array: AnySql['array'];
+  json: AnySql['json'];
+  typed: AnySql['typed'];
+  types: AnySql['types'];
+  readonly options: AnySql['options'];
+  readonly parameters: AnySql['parameters'];
+  readonly PostgresError: typeof postgres.PostgresError;
+  /** Ends every `sql` this router created (the ones you passed in stay open) and stops probing. */
+  end(options?: { timeout?: number }): Promise<void>;
+  /** The routing core (explain, stats, tokens, probes). */
+  readonly router: Router<AnySql>;
+  /** The primary's `sql`. */
+  readonly primary: AnySql;
+  /** The replicas' `sql`, in configuration order. */
+  readonly replicas: readonly AnySql[];
+}
+
+type Modifier = (query: postgres.PendingQuery<any>) => postgres.PendingQuery<any>;
+
+/** A deferred query: routed and created on its node when awaited (or executed). */
+class RoutedQuery {
+  readonly #router: Router<AnySql>;
+  readonly #kind: 'tag' | 'unsafe' | 'file';
+  readonly #strings: TemplateStringsArray | readonly string[];
+  readonly #args: unknown[];
+  readonly #options: unknown;
+  readonly #modifiers: Modifier[] = [];
+  #text: string | undefined;
+  #promise: Promise<unknown> | undefined;
+  #query: postgres.PendingQuery<any> | undefined;
+  #cancelled = false;
+  /** The routing context where the query was written: it runs in it even if awaited elsewhere. */
+  readonly #frame: Frame | undefined;
+
+  constructor(router: Router<AnySql>, kind: 'tag' | 'unsafe' | 'file', strings: TemplateStringsArray | readonly string[], args: unknown[], options?: unknown) {
+    this.#frame = storage.getStore();
+    this.#router = router;
+    this.#kind = kind;
+    this.#strings = strings;
+    this.#args = args;
+    this.#options = options;
+  }
+
+  /** @internal the SQL text the classifier sees (parameters as `$n`, fragments inlined). */
+  text(): string {
+    if (this.#text === undefined) this.#text = this.#kind === 'tag' ? templateText(this.#strings, this.#args) : (this.#strings[0] ?? '');
+    return this.#text;
+  }
+
+  /** @internal the real postgres.js query on `target`, without modifiers (for use as a fragment). */
+  build(target: Target): postgres.PendingQuery<any> {
+    const args = this.#args.map((arg) => materialize(arg, target));
+    if (this.#kind === 'tag') return (target as (s: TemplateStringsArray, ...a: unknown[]) => postgres.PendingQuery<any>)(this.#strings as TemplateStringsArray, ...args);
+    if (this.#kind === 'unsafe') return target.unsafe(this.#strings[0]!, args as never, this.#options as postgres.UnsafeQueryOptions);
+    return target.file(this.#strings[0]!, args as never, this.#options as { cache?: boolean });
+  }
+
+  #create(d: RouteDecision<AnySql>): postgres.PendingQuery<any> {
+    const target = (d.target === 'transaction' ? d.transaction : d.handle) as Target;
+    let query = this.build(target);
+    for (const modifier of this.#modifiers) query = modifier(query);
+    this.#query = query;
+    if (this.#cancelled) query.cancel();
+    return query;
+  }
+
+  async #routeText(): Promise<string> {
+    if (this.#kind !== 'file') return this.text();
+    // Classify what the file holds; postgres.js reads (and caches) it again to run it.
+    const { readFile } = await import('node:fs/promises');
+    this.#text = await readFile(this.#strings[0]!, 'utf8');
+    return this.#text;
+  }
+
+  /** Runs `fn` in the routing context the query was created in. */
+  #inContext<T>(fn: () => T): T {
+    const frame = this.#frame;
+    return frame === undefined || storage.getStore() === frame ? fn() : storage.run(frame, fn);
+  }
+
+  #execute<T>(run: (d: RouteDecision<AnySql>) => T | PromiseLike<T>, skip?: (text: string) => T): Promise<T> {
+    if (this.#kind !== 'file') {
+      const text = this.text();
+      return this.#inContext(() => this.#router.execute(text, run, skip === undefined ? undefined : { skip: () => skip(text) }));
+    }
+    return this.#routeText().then((text) =>
+      this.#inContext(() => this.#router.execute(text, run, skip === undefined ? undefined : { skip: () => skip(text) })),
+    );
+  }
+
+  #start(): Promise<unknown> {
+    this.#promise ??= this.#execute(
+      (d) => this.#create(d),
+      (text) => Object.assign([], { count: 0, command: text.trim().split(/\s+/, 1)[0]!.toUpperCase() }),
+    );
+    return this.#promise;
+  }
+
+  then<A = unknown, B = never>(onfulfilled?: ((value: any) => A | PromiseLike<A>) | null, onrejected?: ((reason: any) => B | PromiseLike<B>) | null): Promise<A | B> {
+    return this.#start().then(onfulfilled, onrejected);
+  }
+
+  catch<B = never>(onrejected?: ((reason: any) => B | PromiseLike<B>) | null): Promise<unknown> {
+    return this.#start().catch(onrejected);
+  }
+
+  finally(onfinally?: (() => void) | null): Promise<unknown> {
+    return this.#start().finally(onfinally);
+  }
+
+  values(): this {
+    this.#modifiers.push((q) => q.values() as never);
+    return this;
+  }
+
+  raw(): this {
+    this.#modifiers.push((q) => q.raw() as never);
+    return this;
+  }
+
+  simple(): this {
+    this.#modifiers.push((q) => q.simple());
+    return this;
+  }
+
+  describe(): this {
+    this.#modifiers.push((q) => q.describe() as never);
+    return this;
+  }
+
+  execute(): this {
+    void this.#start().catch(() => undefined);
+    return this;
+  }
+
+  cancel(): void {
+    this.#cancelled = true;
+    this.#query?.cancel();
+  }
+
+  forEach(fn: (row: any, result: any) => void): Promise<unknown> {
+    this.#promise ??= this.#execute((d) => this.#create(d).forEach(fn));
+    return this.#promise;
+  }
+
+  cursor(rows?: unknown, fn?: unknown): unknown {
+    if (typeof rows === 'function' || typeof fn === 'function') {
+      this.#promise ??= this.#execute((d) => (this.#create(d).cursor as (...a: unknown[]) => Promise<unknown>)(rows, fn));
+      return this.#promise;
+    }
+    let iterator: AsyncIterator<unknown> | undefined;
+    const open = async (): Promise<AsyncIterator<unknown>> => {
+      if (iterator === undefined) {
+        const holder = await this.#execute((d) => ({ it: this.#create(d).cursor(rows as number)[Symbol.asyncIterator]() }));
+        iterator = holder.it;
+      }
+      return iterator;
+    };
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => (await open()).next(),
+        return: async () => (iterator?.return ? iterator.return() : { done: true, value: undefined }),
+      }),
+    };
+  }
+
+  async readable(): Promise<unknown> {
+    return (await this.#execute((d) => ({ stream: this.#create(d).readable() }))).stream;
+  }
+
+  async writable(): Promise<unknown> {
+    return (await this.#execute((d) => ({ stream: this.#create(d).writable() }))).stream;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'RoutedQuery';
+  }
+}
+
+/** Replaces deferred fragments by real ones on `target`. */
+function materialize(arg: unknown, target: Target): unknown {
+  if (arg instanceof RoutedQuery) return arg.build(target);
+  if (Array.isArray(arg) && arg.length > 0 && arg[0] instanceof RoutedQuery) return arg.map((a: unknown) => materialize(a, target));
+  return arg;
+}
+
+/** The text of a tagged template as the classifier should see it. */
+function templateText(strings: TemplateStringsArray | readonly string[], args: unknown[]): string {
+  let text = strings[0] ?? '';
+  for (let i = 0; i < args.length; i++) text += `${argText(args[i], i)}${strings[i + 1] ?? ''}`;
+  return text;
+}
+
+function argText(arg: unknown, i: number): string {
+  if (arg instanceof RoutedQuery) return ` ${arg.text()} `;
+  if (arg !== null && typeof arg === 'object') {
+    const o = arg as { strings?: unknown; args?: unknown; value?: unknown; first?: unknown; constructor?: { name?: string } };
+    if (Array.isArray(arg)) {
+      if (arg.length > 0 && (arg[0] instanceof RoutedQuery || isPostgresQuery(arg[0]))) return arg.map((a: unknown, k: number) => argText(a, k)).join(' ');
+      return `$${i + 1}`;
+    }
+    if (isPostgresQuery(arg)) return ` ${templateText(o.strings as string[], o.args as unknown[])} `;
+    const kind = o.constructor?.name;
+    if (kind === 'Identifier' && typeof o.value === 'string') return o.value;
+    if (kind === 'Builder') {
+      const first = o.first;
+      if (typeof first === 'string') return `"${first}"`;
+      if (Array.isArray(first) && first.every((x) => typeof x === 'string')) return first.map((x: string) => `"${x}"`).join(',');
+    }
+  }
+  return `$${i + 1}`;
+}
+
+function isPostgresQuery(value: unknown): value is { strings: string[]; args: unknown[] } {
+  return value instanceof Promise && Array.isArray((value as { strings?: unknown }).strings) && Array.isArray((value as { args?: unknown }).args);
+}
+
+/**
+ * Creates a routed postgres.js `sql` over a primary and its streaming replicas.
+ *
+ * @example
+ * import { createRoutedSql } from '@koyo/router/postgres';
+ *
+ * const sql = createRoutedSql({ primary: process.env.DATABASE_URL!, replicas: [process.env.REPLICA_URL!] });
+ * const users = await sql`SELECT * FROM users WHERE id = ${1}`;          // a replica
+ * await sql.begin(async (tx) => {
+ *   await tx`UPDATE users SET name = ${'Ada'} WHERE id = ${1}`;
+ *   await sql`SELECT name FROM users WHERE id = ${1}`;                   // the same transaction
+ * });
+ */
+export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
+  if (options === null || typeof options !== 'object' || options.primary === undefined) {
+    throw new KoyoRouterError('INVALID_OPTION', 'createRoutedSql: expected options { primary, replicas } (primary: a URL, postgres.js options or an sql).');
+  }
+  const owned: AnySql[] = [];
+  const make = (input: PostgresNodeInput, fallbackName: string): { sql: AnySql; name: string; weight: number | undefined } => {
+    if (typeof input === 'function') return { sql: input, name: fallbackName, weight: undefined };
+    if (typeof input === 'string') {
+      const sql = postgres(input, { ...options.postgres });
+      owned.push(sql);
+      return { sql, name: fallbackName, weight: undefined };
+    }
+    if (input === null || typeof input !== 'object') {
+      throw new KoyoRouterError('INVALID_OPTION', `${fallbackName}: expected a URL, postgres.js options or an sql.`);
+    }
+    const { url, name, weight, ...config } = input;
+    const merged = { ...options.postgres, ...config };
+    const sql = url === undefined ? postgres(merged) : postgres(url, merged);
+    owned.push(sql);
+    return { sql, name: name ?? fallbackName, weight };
+  };
+  const primary = make(options.primary, 'primary');
+  const replicas = (options.replicas ?? []).map((input, i) => make(input, `replica${i + 1}`));
+  const node = (entry: { sql: AnySql; name: string; weight: number | undefined }): RouterNode<AnySql> => ({
+    name: entry.name,
+    handle: entry.sql,
+    ...(entry.weight === undefined ? {} : { weight: entry.weight }),
+    probe: async (text) => {
+      const rows = (await entry.sql.unsafe(text).values()) as unknown as unknown[][];
+      const value = rows[0]?.[0];
+      return value === null || value === undefined ? null : String(value);
+    },
+  });
+  const router = new Router<AnySql>({ ...options, primary: node(primary), replicas: replicas.map(node) });
+  const p = primary.sql;
+
+  function sql(first: unknown, ...rest: unknown[]): unknown {
+    if (Array.isArray(first) && Array.isArray((first as unknown as TemplateStringsArray).raw)) {
+      return new RoutedQuery(router, 'tag', first, rest);
+    }
+    return (p as unknown as (...a: unknown[]) => unknown)(first, ...rest);
+  }
+
+  async function begin(...args: unknown[]): Promise<unknown> {
+    const fn = args.pop() as (tx: postgres.TransactionSql<any>) => unknown;
+    if (typeof fn !== 'function') throw new KoyoRouterError('INVALID_OPTION', 'sql.begin: expected a callback as last argument.');
+    const mode = router.transactionMode();
+    if (mode === 'skip') return fn(routed as unknown as postgres.TransactionSql<any>);
+    const beginOptions = args[0] as string | undefined;
+    const result = await router.execute(beginOptions === undefined ? 'BEGIN' : `BEGIN ${beginOptions}`, (d) => {
+      // Settle what fn returns inside the scope, so queries it returns unawaited still see the transaction.
+      const run = (tx: postgres.TransactionSql<any>): Promise<unknown> =>
+        router.inTransaction(tx, async () => {
+          const value = await fn(tx);
+          return Array.isArray(value) ? Promise.all(value) : value;
+        });
+      if (d.target === 'transaction') {
+        // begin inside a transaction of this router: a savepoint, as postgres.js does for nested calls
+        return (d.transaction as postgres.TransactionSql<any>).savepoint(run);
+      }
+      return beginOptions === undefined ? p.begin(run) : p.begin(beginOptions, run);
+    });
+    await router.noteWrite();
+    return result;
+  }
+
+  const routed = Object.assign(sql, {
+    unsafe: (query: string, parameters?: unknown, queryOptions?: unknown) => {
+      const params = Array.isArray(parameters) ? parameters : [];
+      const opts = Array.isArray(parameters) ? queryOptions : parameters;
+      return new RoutedQuery(router, 'unsafe', [query], params, opts);
+    },
+    file: (path: string, parameters?: unknown, fileOptions?: unknown) => {
+      const params = Array.isArray(parameters) ? parameters : [];
+      const opts = Array.isArray(parameters) ? fileOptions : parameters;
+      return new RoutedQuery(router, 'file', [path], params, opts);
+    },
+    begin,
+    reserve: () => {
+      if (router.closed) return Promise.reject(new KoyoRouterError('CLOSED', 'This routed sql was closed with end().'));
+      return p.reserve();
+    },
+    listen: p.listen.bind(p),
+    notify: p.notify.bind(p),
+    subscribe: p.subscribe.bind(p),
+    largeObject: p.largeObject.bind(p),
+    array: p.array.bind(p),
+    json: p.json.bind(p),
+    typed: p.typed,
+    types: p.types,
+    PostgresError: postgres.PostgresError,
+    end: async (endOptions?: { timeout?: number }) => {
+      router.close();
+      await Promise.all(owned.map((s) => s.end(endOptions)));
+    },
+    router,
+    primary: p,
+    replicas: replicas.map((r) => r.sql),
+  });
+  Object.defineProperty(routed, 'options', { get: () => p.options, enumerable: true });
+  Object.defineProperty(routed, 'parameters', { get: () => p.parameters, enumerable: true });
+  return routed as unknown as RoutedSql;
+}
+
+export { KoyoRouterError } from './errors.js';
