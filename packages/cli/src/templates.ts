@@ -135,7 +135,8 @@ export default defineHandlers((koyo, { logger }) => {
     },
     update: async (change) => {
       // change.old is null unless the key changed or the table has REPLICA IDENTITY FULL.
-      logger.info({ id: change.id, unchanged: change.unchanged.join(',') }, 'updated');
+      // change.unchanged lists large (TOASTed) columns that did not change and were not sent.
+      logger.info({ id: change.id }, 'updated');
     },
     delete: async (change) => {
       // Only the key is known: change.key (and change.old with REPLICA IDENTITY FULL).

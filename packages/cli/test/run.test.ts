@@ -73,7 +73,7 @@ export default defineHandlers((koyo) => {
     );
     const live = startKoyo(['run', '--stats-interval', '1', '--progress', 'lines'], { cwd: project.dir, env: { DATABASE_URL: db.url } });
     await live.waitFor(/message="dispatcher started"/, 'the dispatcher to start');
-    const [inserted0] = await db.query<{ end: string }>("INSERT INTO orders VALUES (2, 42.25) RETURNING pg_current_wal_lsn()::text AS end");
+    const [inserted0] = await db.query<{ end: string }>("INSERT INTO orders VALUES (2, 42.25) RETURNING pg_current_wal_insert_lsn()::text AS end");
     const end = inserted0!.end;
     await waitUntil(() => existsSync(sink) && readFileSync(sink, 'utf8').includes('"id":2'), 'the change in the sink file');
     live.child.kill('SIGTERM');
@@ -96,5 +96,71 @@ export default defineHandlers((koyo) => {
     const result = await koyo(['run'], { cwd: project.dir, env: { DATABASE_URL: db.url } });
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^koyo run: error: koyo\.handlers\.ts must export a default function/)]);
+  });
+});
+
+describe('koyo run catch-up and failures', () => {
+  const project2 = tempProject('catchup');
+  const slot = uniqueName('cli_catchup');
+  const gate = join(project2.dir, 'gate');
+  const seen = join(project2.dir, 'seen.txt');
+
+  beforeAll(async () => {
+    await db.query('CREATE TABLE events (id int PRIMARY KEY)');
+    const init = await koyo(['init', '--slot', slot, '--table', 'events'], { cwd: project2.dir });
+    expect(init.code).toBe(0);
+    // Handlers that wait for a gate file: catch-up cannot finish before the test looked at it.
+    writeFileSync(
+      join(project2.dir, 'koyo.handlers.ts'),
+      `import { appendFileSync, existsSync } from 'node:fs';
+import { defineHandlers } from '@koyo/cli';
+
+export default defineHandlers((koyo) => {
+  koyo.onTable('events', async (change) => {
+    while (!existsSync(${JSON.stringify(gate)})) await new Promise((resolve) => setTimeout(resolve, 20));
+    if (change.new?.id === 666) {
+      appendFileSync(${JSON.stringify(seen)}, 'failed ' + change.commitLsn + '\\n');
+      throw new Error('boom: event 666 is cursed');
+    }
+    appendFileSync(${JSON.stringify(seen)}, String(change.id) + '\\n');
+  });
+});
+`,
+    );
+  });
+
+  afterAll(() => project2.remove());
+
+  it('shows the lag falling to zero: a progress bar with --progress bar, then "caught up"', async () => {
+    // The slot exists and falls behind while nothing runs.
+    await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
+    await db.query(`CREATE PUBLICATION ${slot} FOR TABLE events`);
+    await db.query('INSERT INTO events SELECT generate_series(1, 200)');
+    const live = startKoyo(['run', '--progress', 'bar', '--stats-interval', '0'], { cwd: project2.dir, env: { DATABASE_URL: db.url } });
+    await live.waitFor(/message="catching up" lag="[\d.]+ (B|kB|MB)" lagBytes=[1-9]\d*/, 'the initial lag');
+    await live.waitFor(/\r\x1b\[2Kcatching up \[░+\] 0% lag [\d.]+ (B|kB|MB)/, 'the progress bar');
+    writeFileSync(gate, '');
+    await live.waitFor(/message="caught up" lag="0 B" lagBytes=0 changes=200/, 'catch-up to finish');
+    live.child.kill('SIGINT');
+    const result = await live.exited;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain('message="stopping: letting running handlers finish" signal=SIGINT');
+    expect(readFileSync(seen, 'utf8').trim().split('\n')).toHaveLength(200);
+  });
+
+  it('a handler that keeps failing stops koyo run with exit 1, one error line, and the change not acknowledged', async () => {
+    const [before] = await db.query<{ lsn: string }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    await db.query('INSERT INTO events VALUES (666)');
+    const result = await koyo(['run', '--progress', 'lines', '--stats-interval', '0'], { cwd: project2.dir, env: { DATABASE_URL: db.url } });
+    expect(result.code).toBe(1);
+    const last = result.stderr.trim().split('\n').at(-1)!;
+    expect(last).toMatch(/^koyo run: error: .*boom: event 666 is cursed/);
+    const [after] = await db.query<{ lsn: string }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    // Every try was made on the same change, and the slot did not move past its commit.
+    const failed = readFileSync(seen, 'utf8').split('\n').filter((line) => line.startsWith('failed '));
+    expect(failed.length).toBe(3); // retry.attempts defaults to 3
+    const commitLsn = lsn(failed[0]!.slice('failed '.length));
+    expect(lsn(after!.lsn)).toBeLessThanOrEqual(commitLsn);
+    expect(lsn(after!.lsn)).toBeGreaterThanOrEqual(lsn(before!.lsn));
   });
 });

@@ -105,6 +105,7 @@ class Monitor {
           this.#target = position.wal;
           this.#initialLag = position.lag;
           if (position.lag > 0) this.logger.info({ lag: formatBytes(position.lag), lagBytes: position.lag }, 'catching up');
+          this.#lastLines = Date.now();
         }
         const acknowledged = parseLsn(this.dispatcher.stats().acknowledgedLsn);
         if (position.lag === 0 || acknowledged >= this.#target) {

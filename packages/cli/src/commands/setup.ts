@@ -29,6 +29,8 @@ interface Step {
   needed: boolean;
   /** `--apply` runs it (false: printed only). */
   apply: boolean;
+  /** Why `--apply` does not run it. */
+  skip?: string;
   run?: () => Promise<string>;
 }
 
@@ -123,7 +125,7 @@ export async function setupCommand(args: ParsedArgs, io: CliIo): Promise<number>
     let restart = false;
     for (const step of needed) {
       if (!step.apply || !step.run) {
-        io.stdout.write(`  - skipped: ${step.sql.split('\n')[0]}  (${step.note})\n`);
+        io.stdout.write(`  - skipped: ${step.sql.split('\n')[0]!.replace(/^-- /, '')}  (${step.skip ?? 'printed only'})\n`);
         continue;
       }
       const result = await step.run();
@@ -161,7 +163,7 @@ function plan(input: PlanInput): Step[] {
     return sql;
   };
   const setting = (name: string, sql: string, needed: boolean, now: string): void => {
-    steps.push({ section: 1, sql, note: needed ? (facts ? `now ${now}` : '') : `${name} = ${now}`, needed, apply: facts?.superuser === true, run: exec(sql) });
+    steps.push({ section: 1, sql, note: needed ? (facts ? `now ${now}` : '') : `${name} = ${now}`, needed, apply: facts?.superuser === true, skip: 'needs a superuser', run: exec(sql) });
   };
   setting('wal_level', 'ALTER SYSTEM SET wal_level = logical;', facts === undefined || facts.walLevel !== 'logical', facts?.walLevel ?? '');
   const slots = Math.max(MIN_SLOTS, facts?.maxSlots ?? 0);
@@ -177,6 +179,7 @@ function plan(input: PlanInput): Step[] {
       : `max_slot_wal_keep_size = ${facts.keepSizeMb}MB`,
     needed: keepNeeded,
     apply: false,
+    skip: 'a limit only you can size',
   });
   if (facts && !facts.superuser) {
     for (const step of steps) if (step.needed && step.section === 1 && step.run) step.note += `; needs a superuser, ${facts.user} is not one`;
@@ -210,6 +213,7 @@ function plan(input: PlanInput): Step[] {
     note: facts?.slotExists ? `slot ${slot} exists` : facts && !walReady ? 'after the restart (needs wal_level = logical)' : '',
     needed: !facts?.slotExists,
     apply: walReady,
+    skip: 'needs wal_level = logical first',
     run: async () => {
       const manager = createSlotManager(conn!.connection);
       try {
@@ -232,6 +236,7 @@ function plan(input: PlanInput): Step[] {
     note: facts?.roleExists ? `role ${role} exists` : input.roleGiven ? '' : 'applied only with --role NAME',
     needed: !facts?.roleExists,
     apply: input.roleGiven,
+    skip: 'pass --role NAME to create it',
     run: async () => {
       await client!.query(`CREATE ROLE ${quoteIdent(role)} WITH LOGIN REPLICATION`);
       await client!.query(`GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(role)}`);

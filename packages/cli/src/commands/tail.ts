@@ -162,6 +162,22 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** The publication must exist and cover every `--table`: otherwise tail would wait forever for nothing. */
+async function checkPublication(client: pg.Client, publication: string, filter: readonly TableRef[]): Promise<void> {
+  const { rows: found } = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
+  if (found.length === 0) {
+    throw new KoyoCliError('NOT_FOUND', `publication "${publication}" does not exist in this database: create it (koyo setup prints the SQL), or name tables with --table and no publication`);
+  }
+  if (filter.length === 0) return;
+  const { rows } = await client.query<{ schema: string; name: string }>('SELECT schemaname::text AS schema, tablename::text AS name FROM pg_publication_tables WHERE pubname = $1', [publication]);
+  for (const ref of filter) {
+    if (!rows.some((row) => tableMatches(ref, row.schema, row.name))) {
+      const list = rows.map((row) => `${row.schema}.${row.name}`).join(', ') || 'none';
+      throw new KoyoCliError('NOT_FOUND', `table ${quoteTable(ref)} is not in publication "${publication}" (it has: ${list}): tail would never print anything`);
+    }
+  }
+}
+
 /** `koyo tail`: prints decoded changes live, through a temporary slot or by peeking at one. */
 export async function tailCommand(args: ParsedArgs, io: CliIo, signal: AbortSignal): Promise<number> {
   const ctx = await commandContext(tailSpec, args, io);
@@ -193,6 +209,7 @@ export async function tailCommand(args: ParsedArgs, io: CliIo, signal: AbortSign
       await client.query(`CREATE PUBLICATION ${quoteIdent(ownPublication)} FOR TABLE ${filter.map(quoteTable).join(', ')}`);
       publication = ownPublication;
     }
+    if (ownPublication === undefined) await checkPublication(client, publication, filter);
     let slot: string;
     if (peekSlot !== undefined) {
       const { rows } = await client.query('SELECT plugin, database::text AS database, current_database()::text AS here FROM pg_replication_slots WHERE slot_name = $1', [peekSlot]);
