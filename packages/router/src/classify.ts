@@ -12,6 +12,7 @@ import {
   TK_STRING,
   TK_UNTERMINATED,
   TK_WORD,
+  hashStep,
   hashText,
 } from './lexer.js';
 
@@ -306,7 +307,9 @@ function readBody(s: SqlScanner, functions: FunctionTable, read: Classification,
     if (result !== read) continue;
     if (k === TK_WORD) {
       if (prevKind !== TK_DOT) {
-        const entry = lookupKeyword(s);
+        // Only 2- to 6-letter words matter here (NO, FOR, KEY, INTO, SHARE, MERGE, UPDATE, INSERT, DELETE).
+        const length = s.end - s.start;
+        const entry = length >= 2 && length <= 6 ? lookupKeyword(s) : undefined;
         const id = entry === undefined ? 0 : entry.id;
         if (lock !== 0) {
           if (lock === 1) {
@@ -364,6 +367,10 @@ function volatileCall(
   const from = quoted ? start + 1 : start;
   const to = quoted ? end - 1 : end;
   const n = to - from;
+  if (quoted) {
+    hash = 0;
+    for (let i = from; i < to; i++) hash = hashStep(hash, src.charCodeAt(i));
+  }
   let entry = functions.exact.get(hash);
   while (entry !== undefined) {
     if (entry.name.length === n && sameName(src, from, entry.name, quoted)) {

@@ -15,7 +15,7 @@
 export const TK_EOF = 0;
 /** An unquoted identifier or keyword. `hash` is its case-folded hash. */
 export const TK_WORD = 1;
-/** A `"quoted identifier"`. `hash` is the hash of its raw content (case kept). */
+/** A `"quoted identifier"`. `hash` is 0 (see `hashText(content, true)`). */
 export const TK_QIDENT = 2;
 /** A string constant of any kind (standard, `E''`, dollar-quoted). */
 export const TK_STRING = 3;
@@ -92,7 +92,7 @@ export class SqlScanner {
   start = 0;
   /** End offset (exclusive) of the current token. */
   end = 0;
-  /** For words: case-folded hash; for quoted identifiers: hash of the raw content. */
+  /** For words: case-folded hash; 0 for other tokens. */
   hash = 0;
 
   reset(src: string): void {
@@ -167,16 +167,9 @@ export class SqlScanner {
       switch (c) {
         case 39: // '
           return this.#quoted(pos + 1, "'", TK_STRING);
-        case 34: {
-          // "
-          const kind = this.#quoted(pos + 1, '"', TK_QIDENT);
-          if (kind === TK_QIDENT) {
-            let h = 0;
-            for (let i = this.start + 1; i < this.end - 1; i++) h = (Math.imul(h, 31) + src.charCodeAt(i)) | 0;
-            this.hash = h;
-          }
-          return kind;
-        }
+        case 34: // " (its hash is computed by the classifier only when it is a function name)
+          this.hash = 0;
+          return this.#quoted(pos + 1, '"', TK_QIDENT);
         case 36: // $
           return this.#dollar(pos);
         case 40:

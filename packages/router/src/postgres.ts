@@ -94,7 +94,21 @@ class RoutedQuery {
 
   /** @internal the SQL text the classifier sees (parameters as `$n`, fragments inlined). */
   text(): string {
-    if (this.#text === undefined) this.#text = this.#kind === 'tag' ? templateText(this.#strings, this.#args) : (this.#strings[0] ?? '');
+    if (this.#text === undefined) {
+      if (this.#kind !== 'tag') this.#text = this.#strings[0] ?? '';
+      else if (this.#args.every(isPlainValue)) {
+        // Same call site, only values: the same text every time (and the same string for the router's cache).
+        const strings = this.#strings as TemplateStringsArray;
+        let text = plainTexts.get(strings);
+        if (text === undefined) {
+          text = templateText(strings, this.#args);
+          plainTexts.set(strings, text);
+        }
+        this.#text = text;
+      } else {
+        this.#text = templateText(this.#strings, this.#args);
+      }
+    }
     return this.#text;
   }
 
@@ -226,6 +240,17 @@ class RoutedQuery {
   get [Symbol.toStringTag](): string {
     return 'RoutedQuery';
   }
+}
+
+const plainTexts = new WeakMap<TemplateStringsArray, string>();
+
+/** A parameter value, as opposed to a fragment, identifier or helper that changes the text. */
+function isPlainValue(arg: unknown): boolean {
+  if (arg === null || typeof arg !== 'object') return true;
+  if (arg instanceof Date || arg instanceof Uint8Array) return true;
+  if (Array.isArray(arg)) return arg.length === 0 || (!(arg[0] instanceof RoutedQuery) && !isPostgresQuery(arg[0]));
+  const kind = (arg as { constructor?: { name?: string } }).constructor?.name;
+  return kind === 'Object' || kind === 'Parameter';
 }
 
 /** Replaces deferred fragments by real ones on `target`. */

@@ -195,6 +195,8 @@ class NodeState<N> {
 }
 
 const TOKEN_PREFIX = 'koyo1.';
+const CACHE_SIZE = 2000;
+const CACHE_MAX_LENGTH = 4096;
 const NO_CLASSIFICATION: Classification = Object.freeze({
   role: 'write',
   reason: 'classified:none',
@@ -215,6 +217,7 @@ export class Router<N = unknown> {
   #eligible: NodeState<N>[];
   #fallbackReason = 'replicas-unavailable';
   readonly #classifier: Classifier;
+  readonly #cache = new Map<string, Classification>();
   readonly #strategy: Strategy;
   readonly #defaultRole: Role | undefined;
   readonly #ignoreTransactions: boolean;
@@ -304,9 +307,9 @@ export class Router<N = unknown> {
     return this.#replicas.map((r) => r.node.name);
   }
 
-  /** Classifies one SQL string with this router's volatile-function list. */
+  /** Classifies one SQL string with this router's volatile-function list (cached per text). */
   classify(sql: string): Classification {
-    return this.#classifier.classify(sql);
+    return this.#classify(sql);
   }
 
   /**
@@ -346,7 +349,7 @@ export class Router<N = unknown> {
     const frame = currentFrame();
     let decision: RouteDecision<N> | Promise<RouteDecision<N>>;
     if (options?.pinned !== undefined) {
-      const c = typeof sql === 'string' ? this.#classifier.classify(sql) : NO_CLASSIFICATION;
+      const c = this.#classify(sql);
       decision = this.#decision('transaction', this.#primary, 'pinned-connection', c, options.pinned);
     } else {
       try {
@@ -504,6 +507,22 @@ export class Router<N = unknown> {
 
   // ---------------------------------------------------------------------------------------------
 
+  /**
+   * Classifies with a bounded cache: apps and ORMs send the same parameterized texts over and
+   * over, and a Map hit costs less than lexing them again.
+   */
+  #classify(sql: string): Classification {
+    if (typeof sql !== 'string') return NO_CLASSIFICATION;
+    if (sql.length > CACHE_MAX_LENGTH) return this.#classifier.classify(sql);
+    let c = this.#cache.get(sql);
+    if (c === undefined) {
+      c = this.#classifier.classify(sql);
+      if (this.#cache.size >= CACHE_SIZE) this.#cache.clear();
+      this.#cache.set(sql, c);
+    }
+    return c;
+  }
+
   #checkOpen(): void {
     if (this.#closed) throw closedError();
   }
@@ -521,7 +540,7 @@ export class Router<N = unknown> {
   }
 
   #route(sql: string, frame: Frame, dryRun: boolean): RouteDecision<N> | Promise<RouteDecision<N>> {
-    const c = typeof sql === 'string' ? this.#classifier.classify(sql) : NO_CLASSIFICATION;
+    const c = this.#classify(sql);
     const tx = frame.transactions === undefined && frame.session === undefined ? undefined : transactionOf(frame, this);
     if (tx === undefined) return this.#routeOutside(sql, c, frame, dryRun);
     if (!(this.#ignoreTransactions && c.role === 'read')) return this.#decision('transaction', this.#primary, 'in-transaction', c, tx);
