@@ -1,0 +1,21 @@
+import type { WireStream } from './_wire.js';
+import type { DomainLookup, PrimaryKeyLookup } from './assembler.js';
+
+/**
+ * Everything the dispatcher needs from PostgreSQL. The real one (`pg-backend.ts`) uses
+ * `@koyo/slot`; unit tests pass a synthetic one.
+ */
+export interface Backend {
+  /** Creates/verifies the slot and publication. */
+  setup(): Promise<void>;
+  /** Opens the replication stream (connects lazily, reconnects by itself). */
+  openStream(): WireStream;
+  /** Commits a transactional `pg_logical_emit_message(true, prefix, token)`. */
+  emitMarker(prefix: string, token: string): Promise<void>;
+  /** The table's primary key columns (null when none). */
+  lookupPrimaryKey: PrimaryKeyLookup;
+  /** Parsers for the domain types among these type OIDs (parsing like their base type). */
+  lookupDomains: DomainLookup;
+  /** Closes helper connections. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,319 @@
+import { isoMicros, lsnText } from './_lsn.js';
+import type { WireEvent, WireMessage, WireMessageUnion, WireRelation } from './_wire.js';
+import { deleteChange, insertChange, needsPrimaryKey, relationInfo, truncateChange, updateChange, type RelationInfo, type TxnFields } from './change.js';
+import { cacheFor, type Engine, type OpenTxn } from './engine.js';
+import { KoyoDispatcherError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { HandlerCache, HandlerRegistry } from './registry.js';
+import { StreamedTxn, type StreamedItem } from './streamed-txn.js';
+import type { Change, LogicalMessage } from './types.js';
+
+/** Looks up a table's primary key columns (null when it has none). */
+export type PrimaryKeyLookup = (oid: number) => Promise<string[] | null>;
+
+/**
+ * Returns a parser for each of these type OIDs that is a domain: pgoutput names a column's
+ * domain type, which the decoder does not know, while `pg` gets the base type from a SELECT.
+ */
+export type DomainLookup = (oids: number[]) => Promise<Map<number, (text: string) => unknown>>;
+
+/** OIDs from here on are user-defined (FirstNormalObjectId). */
+const FIRST_USER_OID = 16_384;
+
+function isThenable(value: unknown): value is Promise<void> {
+  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
+}
+
+const PLACEHOLDER: TxnFields = { xid: 0, commitLsn: '0/0', commitTime: '' };
+
+function toMessage(message: WireMessage, txn: TxnFields | null, position: number): LogicalMessage {
+  const content = Buffer.from(message.content.buffer, message.content.byteOffset, message.content.byteLength);
+  return {
+    kind: 'message',
+    prefix: message.prefix,
+    content,
+    text: content.toString('utf8'),
+    transactional: message.transactional,
+    lsn: lsnText(message.lsn),
+    commitLsn: txn ? txn.commitLsn : null,
+    position: txn ? position : 0,
+    xid: txn ? txn.xid : null,
+    commitTime: txn ? txn.commitTime : null,
+  };
+}
+
+/**
+ * Turns replication events into transactions for the {@link Engine}: tracks relations, numbers
+ * changes, builds {@link Change} objects, assembles streamed transactions per xid, and forgets
+ * half-received state on reconnect.
+ */
+export class Assembler {
+  private readonly relations = new Map<number, RelationInfo>();
+  private readonly byObject = new WeakMap<WireRelation, RelationInfo>();
+  private current: OpenTxn | null = null;
+  /** Position of the next item in the current (non-streamed) transaction. */
+  private position = 0;
+  /** True while skipping a transaction already received before a reconnect. */
+  private skipping = false;
+  /** Commit LSN of the last transaction received completely. */
+  private lastCommitLsn = 0n;
+  private readonly streams = new Map<number, StreamedTxn>();
+  private streamXid: number | null = null;
+
+  constructor(
+    private readonly registry: HandlerRegistry,
+    private readonly engine: Engine,
+    private readonly lookupPrimaryKey: PrimaryKeyLookup,
+    private readonly lookupDomains: DomainLookup,
+    private readonly logger: Logger,
+    private readonly spillThreshold: number,
+    private readonly stopping: () => boolean,
+  ) {}
+
+  /** Feeds one event; returns a promise only when something asynchronous is under way. */
+  handle(event: WireEvent): void | Promise<void> {
+    if (event.kind === 'reconnected') {
+      this.reset(`reconnected at ${lsnText(event.startLsn)} (attempt ${event.attempt})`);
+      return undefined;
+    }
+    return this.handleMessage(event.message);
+  }
+
+  /** Forgets every half-received transaction (their changes will be sent again). */
+  reset(reason: string): void {
+    if (this.current) {
+      this.logger.info({ xid: this.current.fields.xid, reason }, 'dropping a half-received transaction; the server sends it again');
+      this.engine.drop(this.current);
+      this.current = null;
+    }
+    for (const stream of this.streams.values()) stream.discard();
+    this.streams.clear();
+    this.streamXid = null;
+    this.skipping = false;
+    this.relations.clear();
+  }
+
+  /** Releases spill files. */
+  close(): void {
+    for (const stream of this.streams.values()) stream.discard();
+    this.streams.clear();
+  }
+
+  private handleMessage(message: WireMessageUnion): void | Promise<void> {
+    switch (message.tag) {
+      case 'insert':
+      case 'update':
+      case 'delete':
+        return this.rowChange(message);
+      case 'begin': {
+        if (this.current) this.reset('begin received inside an open transaction');
+        this.position = 0;
+        if (message.finalLsn <= this.lastCommitLsn) {
+          this.skipping = true; // received completely before a reconnect: handled or being handled
+          return undefined;
+        }
+        this.skipping = false;
+        this.current = this.engine.begin({ xid: message.xid, commitLsn: lsnText(message.finalLsn), commitTime: isoMicros(message.commitTimeMicros) });
+        return undefined;
+      }
+      case 'commit': {
+        const txn = this.current;
+        this.current = null;
+        if (this.skipping || !txn) {
+          this.skipping = false;
+          return undefined;
+        }
+        if (message.commitLsn > this.lastCommitLsn) this.lastCommitLsn = message.commitLsn;
+        return this.engine.commit(txn, message.endLsn);
+      }
+      case 'relation':
+        return this.relation(message);
+      case 'truncate':
+        return this.truncate(message.relations, message.xid);
+      case 'message':
+        return this.logicalMessage(message);
+      case 'stream_start': {
+        this.streamXid = message.xid;
+        if (!this.streams.has(message.xid)) {
+          if (!message.firstSegment) {
+            throw new KoyoDispatcherError('PROTOCOL_ERROR', `A streamed transaction (xid ${message.xid}) continued without its first segment; restart the dispatcher so the server sends it again from the start.`);
+          }
+          this.streams.set(message.xid, new StreamedTxn(message.xid, this.spillThreshold));
+        }
+        return undefined;
+      }
+      case 'stream_stop':
+        this.streamXid = null;
+        return undefined;
+      case 'stream_abort': {
+        const stream = this.streams.get(message.xid);
+        if (!stream) return undefined;
+        if (message.subXid === message.xid) {
+          stream.discard();
+          this.streams.delete(message.xid);
+        } else {
+          stream.abortSub(message.subXid);
+        }
+        return undefined;
+      }
+      case 'stream_commit': {
+        const stream = this.streams.get(message.xid);
+        this.streams.delete(message.xid);
+        if (!stream) return undefined;
+        if (message.commitLsn <= this.lastCommitLsn) {
+          stream.discard();
+          return undefined;
+        }
+        this.lastCommitLsn = message.commitLsn;
+        const fields: TxnFields = { xid: message.xid, commitLsn: lsnText(message.commitLsn), commitTime: isoMicros(message.commitTimeMicros) };
+        return this.replay(stream, fields, message.endLsn);
+      }
+      case 'origin':
+      case 'type':
+        return undefined;
+      default:
+        throw new KoyoDispatcherError(
+          'PROTOCOL_ERROR',
+          `Unexpected ${JSON.stringify((message as { tag: string }).tag)} message: two-phase decoding is not supported by the dispatcher; use a slot without two_phase.`,
+        );
+    }
+  }
+
+  private relation(message: WireRelation): void | Promise<void> {
+    const userTypes = message.columns.filter((c) => c.typeOid >= FIRST_USER_OID).map((c) => c.typeOid);
+    if (!needsPrimaryKey(message) && userTypes.length === 0) {
+      this.remember(message, relationInfo(message));
+      return undefined;
+    }
+    return this.describe(message, userTypes);
+  }
+
+  /**
+   * Completes a relation from the catalog: the primary key (FULL / NOTHING identities) and
+   * parsers for domain columns. A failed lookup stops the dispatcher rather than delivering
+   * changes with a wrong key (which would break per-row order) or unparsed values.
+   */
+  private async describe(message: WireRelation, userTypes: number[]): Promise<void> {
+    const table = `${message.schema}.${message.name}`;
+    let primaryKey: string[] | null = null;
+    let domains: Map<number, (text: string) => unknown> | null = null;
+    try {
+      if (needsPrimaryKey(message)) primaryKey = await this.lookupPrimaryKey(message.oid);
+      if (userTypes.length > 0) domains = await this.lookupDomains(userTypes);
+    } catch (error) {
+      throw new KoyoDispatcherError('STREAM_FAILED', `Could not read the catalog entry of ${table} (primary key, domain types): ${(error as Error).message}`, { cause: error });
+    }
+    const info = relationInfo(message, primaryKey);
+    if (domains && domains.size > 0) {
+      info.converters = message.columns.filter((c) => domains.has(c.typeOid)).map((c) => ({ name: c.name, parse: domains.get(c.typeOid)! }));
+    }
+    this.remember(message, info);
+  }
+
+  private remember(message: WireRelation, info: RelationInfo): void {
+    this.relations.set(message.oid, info);
+    this.byObject.set(message, info);
+  }
+
+  private info(relation: WireRelation): RelationInfo {
+    let info = this.byObject.get(relation) ?? this.relations.get(relation.oid);
+    if (!info || info.columns.length !== relation.columns.length) {
+      info = relationInfo(relation);
+      this.remember(relation, info);
+    }
+    return info;
+  }
+
+  private rowChange(message: Extract<WireMessageUnion, { tag: 'insert' | 'update' | 'delete' }>): void | Promise<void> {
+    const info = this.info(message.relation);
+    const cache = cacheFor(this.registry, info);
+    if (this.streamXid !== null) {
+      const item: StreamedItem = cache.wanted ? { kind: 'change', value: this.build(message, info, PLACEHOLDER, 0) } : { kind: 'skip' };
+      this.streamed().add(item, message.xid ?? this.streamXid);
+      return undefined;
+    }
+    const position = this.position++;
+    const txn = this.current;
+    if (!txn || !cache.wanted) return undefined;
+    return this.engine.change(txn, this.build(message, info, txn.fields, position), cache);
+  }
+
+  private build(message: Extract<WireMessageUnion, { tag: 'insert' | 'update' | 'delete' }>, info: RelationInfo, txn: TxnFields, position: number): Change {
+    if (message.tag === 'insert') return insertChange(info, message.new, txn, position);
+    if (message.tag === 'update') return updateChange(info, message, txn, position);
+    return deleteChange(info, message, txn, position);
+  }
+
+  private truncate(relations: WireRelation[], xid: number | undefined): void | Promise<void> {
+    const txn = this.current;
+    const changes: { change: Change; cache: HandlerCache }[] = [];
+    for (const relation of relations) {
+      const info = this.info(relation);
+      const cache = cacheFor(this.registry, info);
+      if (this.streamXid !== null) {
+        this.streamed().add(cache.wanted ? { kind: 'truncate', value: truncateChange(info, PLACEHOLDER, 0) } : { kind: 'skip' }, xid ?? this.streamXid);
+        continue;
+      }
+      const position = this.position++;
+      if (txn && cache.wanted) changes.push({ change: truncateChange(info, txn.fields, position), cache });
+    }
+    if (!txn || changes.length === 0) return undefined;
+    return this.engine.truncate(txn, changes);
+  }
+
+  private logicalMessage(message: WireMessage): void | Promise<void> {
+    if (!message.transactional) return this.engine.message(null, toMessage(message, null, 0));
+    if (this.streamXid !== null) {
+      this.streamed().add({ kind: 'message', value: toMessage(message, PLACEHOLDER, 0) }, message.xid ?? this.streamXid);
+      return undefined;
+    }
+    const position = this.position++;
+    const txn = this.current;
+    if (!txn) return undefined;
+    return this.engine.message(txn, toMessage(message, txn.fields, position));
+  }
+
+  private streamed(): StreamedTxn {
+    const stream = this.streams.get(this.streamXid!);
+    if (!stream) throw new KoyoDispatcherError('PROTOCOL_ERROR', `Changes of streamed transaction ${this.streamXid} arrived outside its stream.`);
+    return stream;
+  }
+
+  private async replay(stream: StreamedTxn, fields: TxnFields, endLsn: bigint): Promise<void> {
+    const txn = this.engine.begin(fields);
+    this.current = txn;
+    const caches = new Map<string, HandlerCache>();
+    const cacheOf = (change: Change): HandlerCache => {
+      const name = `${change.schema}\u0000${change.table}`;
+      const cache = this.registry.handlersFor(change.schema, change.table, caches.get(name) ?? null);
+      caches.set(name, cache);
+      return cache;
+    };
+    try {
+      let position = 0;
+      for (const item of stream.items()) {
+        if (this.stopping()) {
+          this.engine.drop(txn); // not acknowledged: the server sends it again next time
+          return;
+        }
+        const at = position++;
+        if (item.kind === 'skip') continue;
+        const value = item.value;
+        value.xid = fields.xid;
+        value.commitLsn = fields.commitLsn;
+        value.commitTime = fields.commitTime;
+        value.position = at;
+        let result: void | Promise<void>;
+        if (item.kind === 'message') result = this.engine.message(txn, item.value);
+        else if (item.kind === 'truncate') result = this.engine.truncate(txn, [{ change: item.value, cache: cacheOf(item.value) }]);
+        else result = this.engine.change(txn, item.value, cacheOf(item.value));
+        if (isThenable(result)) await result;
+      }
+      this.current = null;
+      await this.engine.commit(txn, endLsn);
+    } finally {
+      stream.discard();
+      if (this.current === txn) this.current = null;
+    }
+  }
+}

@@ -1,0 +1,324 @@
+import { randomUUID } from 'node:crypto';
+import type { Backend } from './_backend.js';
+import { lsnText } from './_lsn.js';
+import type { WireEvent, WireStream } from './_wire.js';
+import { AckTracker } from './ack-tracker.js';
+import { Assembler } from './assembler.js';
+import { Cancelled, Deliverer, type DeliveryCounters } from './delivery.js';
+import { DRAIN_PREFIX, Engine } from './engine.js';
+import { asError, KoyoDispatcherError } from './errors.js';
+import { createKoyoLogger, silentLogger, type Logger } from './logger.js';
+import { resolveOptions, type DispatcherOptions, type ResolvedOptions } from './options.js';
+import { HandlerRegistry } from './registry.js';
+import type { TableRef } from './table-name.js';
+import type { ChangeHandler, DispatcherState, DispatcherStats, MessageHandler, TableHandlers, TransactionHandler } from './types.js';
+
+/**
+ * Calls your code for every committed row change of a publication, in commit order, and
+ * acknowledges a transaction to PostgreSQL only once every handler of it (and of every earlier
+ * transaction) has finished. See {@link createDispatcher}.
+ */
+export interface Dispatcher {
+  /**
+   * Handles every change of every dispatched table (the gem's `koyo_handle_all_replication`).
+   * Returns a function that unsubscribes.
+   */
+  onChange(handler: ChangeHandler): () => void;
+  /**
+   * Handles the changes of one table: `'users'` (any schema) or `'public.users'`; a function for
+   * every kind or an object `{ insert, update, delete, truncate }`. Returns an unsubscribe function.
+   */
+  onTable<Row = Record<string, unknown>>(table: string, handler: ChangeHandler<Row> | TableHandlers<Row>): () => void;
+  /** Handles whole committed transactions in bounded chunks (see `TransactionBatch`). */
+  onTransaction(handler: TransactionHandler): () => void;
+  /** Handles `pg_logical_emit_message(transactional, prefix, content)` payloads with this prefix. */
+  onMessage(prefix: string, handler: MessageHandler): () => void;
+  /**
+   * Creates the slot/publication when asked, checks them, and starts streaming. Resolves once
+   * set up; later failures reject {@link Dispatcher.closed}.
+   */
+  start(): Promise<void>;
+  /**
+   * Stops gracefully: no new handler call starts, running ones finish, everything finished is
+   * acknowledged, the stream closes. Unfinished work is redelivered on the next start.
+   */
+  stop(): Promise<void>;
+  /**
+   * Resolves once every change committed before the call has been handled (by emitting a
+   * logical message and waiting for it). What an integration test calls after a write.
+   */
+  drain(): Promise<void>;
+  /** Progress counters. */
+  stats(): DispatcherStats;
+  /** Settles when the dispatcher has stopped: resolves after `stop()`, rejects with the error that stopped it. */
+  readonly closed: Promise<void>;
+}
+
+const RATE_WINDOW = 10;
+
+/** What a backend factory gets. */
+export interface BackendContext {
+  logger: Logger;
+  tables: readonly TableRef[] | null;
+}
+
+/** The dispatcher; {@link createDispatcher} wires it to PostgreSQL. */
+export class DispatcherImpl implements Dispatcher {
+  readonly closed: Promise<void>;
+  private state: DispatcherState = 'idle';
+  private readonly registry: HandlerRegistry;
+  private readonly resolved: ResolvedOptions;
+  private readonly logger: Logger;
+  private readonly counters: DeliveryCounters = { handlerErrors: 0, retries: 0, skipped: 0, deadLettered: 0, inFlight: 0 };
+  private readonly deliverer: Deliverer;
+  private engine: Engine | null = null;
+  private assembler: Assembler | null = null;
+  private stream: WireStream | null = null;
+  private loop: Promise<void> | null = null;
+  private processing: Promise<void> | null = null;
+  private stopping = false;
+  private shutdownPromise: Promise<void> | null = null;
+  private error: KoyoDispatcherError | null = null;
+  private readonly drains = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
+  private rateSamples: number[] = [];
+  private rateTimer: NodeJS.Timeout | null = null;
+  private resolveClosed!: () => void;
+  private rejectClosed!: (error: Error) => void;
+  private readonly onAbort = (): void => void this.stop();
+
+  private readonly backend: Backend;
+  private starting: Promise<void> | null = null;
+
+  constructor(
+    private readonly options: DispatcherOptions,
+    backend: (context: BackendContext) => Backend,
+  ) {
+    this.resolved = resolveOptions(options);
+    this.registry = new HandlerRegistry(options.tables);
+    this.logger = options.logger === false ? silentLogger : (options.logger ?? createKoyoLogger());
+    this.backend = backend({ logger: this.logger, tables: this.registry.tables });
+    this.deliverer = new Deliverer(this.resolved.policy, this.logger, this.counters);
+    this.closed = new Promise<void>((resolve, reject) => {
+      this.resolveClosed = resolve;
+      this.rejectClosed = reject;
+    });
+    // Marks the promise handled: a failure is reported through logs, stats() and drain() even
+    // when nobody awaits `closed`, without crashing the process with an unhandled rejection.
+    this.closed.catch(() => undefined);
+  }
+
+  onChange(handler: ChangeHandler): () => void {
+    return this.registry.addChangeHandler(handler);
+  }
+
+  onTable<Row = Record<string, unknown>>(table: string, handler: ChangeHandler<Row> | TableHandlers<Row>): () => void {
+    return this.registry.addTableHandler(table, handler as ChangeHandler | TableHandlers);
+  }
+
+  onTransaction(handler: TransactionHandler): () => void {
+    return this.registry.addTransactionHandler(handler);
+  }
+
+  onMessage(prefix: string, handler: MessageHandler): () => void {
+    if (prefix === DRAIN_PREFIX) throw new KoyoDispatcherError('INVALID_OPTION', `The message prefix ${JSON.stringify(DRAIN_PREFIX)} is reserved for drain(); choose another prefix.`);
+    return this.registry.addMessageHandler(prefix, handler);
+  }
+
+  start(): Promise<void> {
+    if (this.state !== 'idle') {
+      return Promise.reject(
+        new KoyoDispatcherError('ALREADY_STARTED', `start() was called on a dispatcher that is ${this.state}; create a new dispatcher to start again.`),
+      );
+    }
+    this.starting = this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    if (this.registry.empty) {
+      this.logger.warn({ slot: this.options.slot }, 'starting a dispatcher with no handler: changes are acknowledged without being handled');
+    }
+    this.state = 'starting';
+    const signal = this.options.signal;
+    if (signal?.aborted) {
+      this.state = 'stopped';
+      this.resolveClosed();
+      return;
+    }
+    try {
+      await this.backend.setup();
+    } catch (error) {
+      this.state = 'failed';
+      this.error = error instanceof KoyoDispatcherError ? error : new KoyoDispatcherError('SETUP_FAILED', `Setting up slot ${this.options.slot} / publication ${this.options.publication} failed: ${asError(error).message}`, { cause: error });
+      this.rejectClosed(this.error);
+      await this.backend.close().catch(() => undefined);
+      throw this.error;
+    }
+    if (this.stopping) return; // stop() during setup
+    const stream = this.backend.openStream();
+    this.stream = stream;
+    const tracker = new AckTracker((lsn) => {
+      try {
+        stream.acknowledge(lsn);
+      } catch (error) {
+        this.fail(error);
+      }
+    });
+    this.engine = new Engine(this.registry, this.deliverer, tracker, this.resolved, (error) => this.fail(error));
+    this.assembler = new Assembler(this.registry, this.engine, this.backend.lookupPrimaryKey, this.backend.lookupDomains, this.logger, this.resolved.spillThreshold, () => this.stopping);
+    this.state = 'running';
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.rateTimer = setInterval(() => this.sampleRate(), 1000);
+    this.rateTimer.unref();
+    this.logger.info({ slot: this.options.slot, publication: this.options.publication, concurrency: this.resolved.concurrency }, 'dispatcher started');
+    this.loop = this.run(stream, this.assembler);
+  }
+
+  stop(): Promise<void> {
+    if (this.state === 'idle') {
+      this.state = 'stopped';
+      this.resolveClosed();
+      return Promise.resolve();
+    }
+    if (this.state === 'starting') {
+      this.stopping = true;
+    }
+    return this.shutdown();
+  }
+
+  async drain(): Promise<void> {
+    if (this.state !== 'running') {
+      if (this.error) throw this.error;
+      throw new KoyoDispatcherError('NOT_RUNNING', `drain() needs a running dispatcher (it is ${this.state}); call start() first.`);
+    }
+    const token = randomUUID();
+    const done = new Promise<void>((resolve, reject) => {
+      this.drains.set(token, { resolve, reject });
+      this.engine!.expectDrain(token, () => {
+        this.drains.delete(token);
+        resolve();
+      });
+    });
+    try {
+      await this.backend.emitMarker(DRAIN_PREFIX, token);
+    } catch (error) {
+      this.drains.delete(token);
+      this.engine?.forgetDrain(token);
+      throw new KoyoDispatcherError('STREAM_FAILED', `drain() could not emit its marker (pg_logical_emit_message): ${asError(error).message}. The role needs EXECUTE on pg_logical_emit_message.`, { cause: error });
+    }
+    return done;
+  }
+
+  stats(): DispatcherStats {
+    const stream = this.stream;
+    const tracker = this.engine?.tracker;
+    const received = stream ? stream.receivedLsn : 0n;
+    let acknowledged = tracker ? tracker.acknowledged : 0n;
+    if (stream && stream.flushedLsn > acknowledged) acknowledged = stream.flushedLsn;
+    const changes = this.engine ? this.engine.counters.changes : 0;
+    const samples = this.rateSamples;
+    const oldest = samples.length > 0 ? samples[0]! : changes;
+    const seconds = Math.max(1, samples.length);
+    return {
+      state: this.state,
+      receivedLsn: lsnText(received),
+      acknowledgedLsn: lsnText(acknowledged),
+      lagBytes: received > acknowledged ? Number(received - acknowledged) : 0,
+      changes,
+      changesPerSecond: Math.round((changes - oldest) / seconds),
+      transactions: tracker ? tracker.completed : 0,
+      messages: this.engine ? this.engine.counters.messages : 0,
+      handlerErrors: this.counters.handlerErrors,
+      retries: this.counters.retries,
+      skipped: this.counters.skipped,
+      deadLettered: this.counters.deadLettered,
+      inFlight: this.counters.inFlight,
+      pending: this.engine ? this.engine.pending : 0,
+      error: this.error ? this.error.message : null,
+    };
+  }
+
+  private sampleRate(): void {
+    this.rateSamples.push(this.engine ? this.engine.counters.changes : 0);
+    if (this.rateSamples.length > RATE_WINDOW + 1) this.rateSamples.shift();
+  }
+
+  private async run(stream: WireStream, assembler: Assembler): Promise<void> {
+    const iterator = stream[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        if (this.stopping) return;
+        const next: IteratorResult<WireEvent> = await iterator.next();
+        if (next.done) {
+          if (!this.stopping) this.fail(new KoyoDispatcherError('STREAM_FAILED', 'The replication stream ended unexpectedly; start the dispatcher again.'));
+          return;
+        }
+        if (this.stopping) return;
+        const result = assembler.handle(next.value);
+        if (result !== undefined) {
+          this.processing = result;
+          await result;
+          this.processing = null;
+        }
+      }
+    } catch (error) {
+      this.processing = null;
+      if (error instanceof Cancelled && this.stopping) return;
+      this.fail(error);
+    }
+  }
+
+  private fail(error: unknown): void {
+    if (!this.error) {
+      this.error =
+        error instanceof KoyoDispatcherError
+          ? error
+          : new KoyoDispatcherError('STREAM_FAILED', `The replication stream failed: ${asError(error).message}`, { cause: error });
+      this.logger.error({ slot: this.options.slot, error: this.error.message, code: this.error.code }, 'dispatcher failed, stopping');
+    }
+    void this.shutdown();
+  }
+
+  private shutdown(): Promise<void> {
+    this.shutdownPromise ??= this.doShutdown();
+    return this.shutdownPromise;
+  }
+
+  private async doShutdown(): Promise<void> {
+    const wasRunning = this.state === 'running';
+    this.stopping = true;
+    if (this.state === 'running' || this.state === 'starting') this.state = 'stopping';
+    // Synchronously, before any await: no queued handler call may start once stopping.
+    this.deliverer.cancel();
+    this.engine?.halt();
+    if (this.starting) await this.starting.catch(() => undefined);
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    this.deliverer.cancel();
+    this.engine?.halt();
+    // Let the running handlers finish; their work is acknowledged as it completes.
+    if (this.processing) await this.processing.catch(() => undefined);
+    if (this.engine) await this.engine.settled();
+    if (this.stream) {
+      try {
+        await this.stream.stop();
+      } catch (error) {
+        this.logger.warn({ slot: this.options.slot, error: asError(error).message }, 'closing the replication stream failed');
+      }
+    }
+    if (this.loop) await this.loop;
+    this.assembler?.close();
+    if (this.rateTimer) clearInterval(this.rateTimer);
+    await this.backend.close().catch(() => undefined);
+    const reason = this.error ?? new KoyoDispatcherError('STOPPED', 'The dispatcher stopped before the drained changes were handled.');
+    for (const waiter of this.drains.values()) waiter.reject(reason);
+    this.drains.clear();
+    if (this.error) {
+      this.state = 'failed';
+      this.rejectClosed(this.error);
+    } else {
+      this.state = 'stopped';
+      if (wasRunning) this.logger.info({ slot: this.options.slot, acknowledged: lsnText(this.engine?.tracker.acknowledged ?? 0n) }, 'dispatcher stopped');
+      this.resolveClosed();
+    }
+  }
+}

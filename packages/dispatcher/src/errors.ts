@@ -1,0 +1,61 @@
+import type { DeliveryItem } from './types.js';
+
+/** What went wrong in a dispatcher. */
+export type KoyoDispatcherErrorCode =
+  /** An option has a wrong type or value; the message names it. */
+  | 'INVALID_OPTION'
+  /** A table name given to `onTable` or `tables` cannot be parsed. */
+  | 'INVALID_TABLE_NAME'
+  /** A handler kept failing after every retry and the policy was to stop. */
+  | 'HANDLER_FAILED'
+  /** The `deadLetter` handler itself failed, so the change could not be parked. */
+  | 'DEAD_LETTER_FAILED'
+  /** The `onError` policy function threw or returned something other than 'skip' or 'stop'. */
+  | 'ON_ERROR_FAILED'
+  /** `start()` was called on a dispatcher that is already running or was stopped. */
+  | 'ALREADY_STARTED'
+  /** `drain()` was called on a dispatcher that is not running. */
+  | 'NOT_RUNNING'
+  /** The dispatcher stopped (by `stop()` or an error) before the awaited work completed. */
+  | 'STOPPED'
+  /** Setting up the slot or publication failed. */
+  | 'SETUP_FAILED'
+  /** The replication stream failed and could not reconnect. */
+  | 'STREAM_FAILED'
+  /** The server sent something the dispatcher cannot handle (e.g. two-phase messages). */
+  | 'PROTOCOL_ERROR'
+  /** A streamed transaction could not be spilled to or read back from disk. */
+  | 'SPILL_FAILED';
+
+/**
+ * The one error class of `@koyo/dispatcher`. `code` says what failed, `cause` carries the
+ * underlying error (a handler's error, a PostgreSQL error with its `code` SQLSTATE, ...).
+ *
+ * @example
+ * dispatcher.closed.catch((error) => {
+ *   if (error instanceof KoyoDispatcherError && error.code === 'HANDLER_FAILED') alert(error.message);
+ * });
+ */
+export class KoyoDispatcherError extends Error {
+  override readonly name = 'KoyoDispatcherError';
+  readonly code: KoyoDispatcherErrorCode;
+  /** The PostgreSQL SQLSTATE, when the cause is a server error. */
+  readonly sqlState: string | undefined;
+  /** For HANDLER_FAILED / DEAD_LETTER_FAILED / ON_ERROR_FAILED: the change, chunk or message that failed. */
+  readonly item: DeliveryItem | undefined;
+
+  constructor(code: KoyoDispatcherErrorCode, message: string, options?: { cause?: unknown; item?: DeliveryItem }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.item = options?.item;
+    const cause = options?.cause as { code?: unknown; sqlState?: unknown } | undefined;
+    const state = typeof cause?.sqlState === 'string' ? cause.sqlState : cause?.code;
+    this.sqlState = typeof state === 'string' && /^[0-9A-Z]{5}$/.test(state) ? state : undefined;
+  }
+}
+
+/** Turns any thrown value into an Error (handlers may throw strings). */
+export function asError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new Error(typeof value === 'string' ? value : `non-Error value thrown: ${String(value)}`);
+}

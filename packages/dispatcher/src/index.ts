@@ -1,0 +1,21 @@
+export { createDispatcher } from './create-dispatcher.js';
+export type { Dispatcher } from './dispatcher.js';
+export type { DispatcherOptions } from './options.js';
+export type {
+  Change,
+  ChangeHandler,
+  ChangeKind,
+  DeliveryItem,
+  DispatcherState,
+  DispatcherStats,
+  ErrorDecision,
+  HandlerResult,
+  LogicalMessage,
+  MessageHandler,
+  RetryOptions,
+  TableHandlers,
+  TransactionBatch,
+  TransactionHandler,
+} from './types.js';
+export { KoyoDispatcherError, type KoyoDispatcherErrorCode } from './errors.js';
+export { createKoyoLogger, silentLogger, type KoyoLogLevel, type KoyoLoggerOptions, type Logger } from './logger.js';

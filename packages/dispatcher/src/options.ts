@@ -1,0 +1,139 @@
+import type { ClientConfig } from 'pg';
+import type { DeliveryPolicy } from './delivery.js';
+import { KoyoDispatcherError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { DeliveryItem, ErrorDecision, RetryOptions } from './types.js';
+
+/** Options of {@link createDispatcher}. */
+export interface DispatcherOptions {
+  /** Connection string or `pg` client config of the primary (a role with REPLICATION). */
+  connection: string | ClientConfig;
+  /** Replication slot name (created when missing unless `createSlot: false`). */
+  slot: string;
+  /** Publication name (created when missing unless `createPublication: false`). */
+  publication: string;
+  /**
+   * Tables to dispatch (`'users'` or `'schema.table'`); default: every table of the publication.
+   * When the dispatcher creates the publication, it is created `FOR TABLE` these tables
+   * (or `FOR ALL TABLES` without this option).
+   */
+  tables?: string[];
+  /** Create the slot (pgoutput) if it does not exist. Default true. */
+  createSlot?: boolean;
+  /** Create the publication if it does not exist. Default true. */
+  createPublication?: boolean;
+  /**
+   * Handler calls running at once. Default 1: strictly one after the other in commit and WAL
+   * order. With n > 1, changes of different (table, key) run in parallel; changes of one row
+   * keep their order, truncates wait for everything before them.
+   */
+  concurrency?: number;
+  /** Changes per `onTransaction` chunk. Default 1000. */
+  batchSize?: number;
+  /** With `concurrency > 1`: changes queued before reading pauses. Default 10 000. */
+  maxPending?: number;
+  /** Retry policy for failing handlers. */
+  retry?: RetryOptions;
+  /**
+   * Called when a handler failed on every attempt: return `'skip'` to go on (the item is parked
+   * with `deadLetter` when given) or `'stop'` to stop the dispatcher without acknowledging it.
+   * Default: `'skip'` into `deadLetter` when given, else `'stop'`.
+   */
+  onError?: (error: Error, item: DeliveryItem) => ErrorDecision | Promise<ErrorDecision>;
+  /** Parks an item whose handler failed on every attempt; the dispatcher then goes on. */
+  deadLetter?: (item: DeliveryItem, error: Error) => void | Promise<void>;
+  /** A pino-compatible logger; `false` for none. Default: `source=koyo level=info ...` lines on stderr. */
+  logger?: Logger | false;
+  /** Streamed transactions: changes kept in memory per transaction before spilling to a temp file. Default 10 000. */
+  spillThreshold?: number;
+  /** Start position for the first connection (default: the slot's confirmed position). */
+  startLsn?: bigint;
+  /** pgoutput protocol version. Default `'auto'` (the highest the server supports). */
+  protocolVersion?: 'auto' | 1 | 2 | 3 | 4;
+  /** Ask for binary values (faster for some types; values still parsed like `pg`). Default false. */
+  binary?: boolean;
+  /** Changes by origin: `'none'` skips changes applied by other replication (PostgreSQL 16+). */
+  origin?: 'any' | 'none';
+  /**
+   * Let the server stream large in-progress transactions (protocol 2+). The dispatcher buffers
+   * them (spilling to disk) until they commit. Default false: the server spills and sends each
+   * transaction after its commit, and the dispatcher delivers it as it arrives.
+   */
+  streaming?: boolean | 'parallel';
+  /** Interval of status updates to the server. */
+  statusIntervalMs?: number;
+  /** Messages buffered by the stream before the socket is paused. */
+  bufferSize?: number;
+  /**
+   * Reconnect policy of the stream (see `@koyo/slot`). The dispatcher caps the delay at 5 s by
+   * default (`maxDelayMs`), so a standby on an active slot takes over within seconds.
+   */
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number; maxAttempts?: number };
+  /** Parsers by type OID, overriding `pg`'s (as in `pg.types.setTypeParser`). */
+  typeParsers?: Record<number, (value: string) => unknown>;
+  /** Aborting the signal stops the dispatcher (like `stop()`). */
+  signal?: AbortSignal;
+}
+
+/** Options with defaults applied. */
+export interface ResolvedOptions {
+  concurrency: number;
+  batchSize: number;
+  maxPending: number;
+  spillThreshold: number;
+  policy: DeliveryPolicy;
+}
+
+function positiveInt(value: unknown, name: string, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new KoyoDispatcherError('INVALID_OPTION', `${name} must be an integer >= ${min}, got ${JSON.stringify(value)}.`);
+  }
+  return value;
+}
+
+function nonNegative(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new KoyoDispatcherError('INVALID_OPTION', `${name} must be a number >= 0, got ${JSON.stringify(value)}.`);
+  }
+  return value;
+}
+
+const PUBLICATION_NAME = /^[A-Za-z0-9_$-]{1,63}$/;
+const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
+
+/** Checks options and applies defaults; throws `INVALID_OPTION` naming the bad one. */
+export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new KoyoDispatcherError('INVALID_OPTION', 'createDispatcher(options) needs an options object: { connection, slot, publication }.');
+  }
+  if (typeof options.connection !== 'string' && (options.connection === null || typeof options.connection !== 'object')) {
+    throw new KoyoDispatcherError('INVALID_OPTION', 'connection must be a connection string (postgres://user@host/db) or a pg ClientConfig object.');
+  }
+  if (typeof options.slot !== 'string' || !SLOT_NAME.test(options.slot)) {
+    throw new KoyoDispatcherError('INVALID_OPTION', `slot must be 1-63 lower-case letters, digits or underscores (PostgreSQL's rule for slot names), got ${JSON.stringify(options.slot)}.`);
+  }
+  if (typeof options.publication !== 'string' || !PUBLICATION_NAME.test(options.publication)) {
+    throw new KoyoDispatcherError('INVALID_OPTION', `publication must be 1-63 letters, digits, _, $ or - (used exactly as written, case included), got ${JSON.stringify(options.publication)}.`);
+  }
+  if (options.tables !== undefined && (!Array.isArray(options.tables) || options.tables.length === 0)) {
+    throw new KoyoDispatcherError('INVALID_OPTION', 'tables must be a non-empty array of table names; leave it out to dispatch every table of the publication.');
+  }
+  if (options.onError !== undefined && typeof options.onError !== 'function') throw new KoyoDispatcherError('INVALID_OPTION', 'onError must be a function (error, item) => "skip" | "stop".');
+  if (options.deadLetter !== undefined && typeof options.deadLetter !== 'function') throw new KoyoDispatcherError('INVALID_OPTION', 'deadLetter must be a function (item, error) => void | Promise<void>.');
+  const retry = options.retry ?? {};
+  return {
+    concurrency: positiveInt(options.concurrency, 'concurrency', 1),
+    batchSize: positiveInt(options.batchSize, 'batchSize', 1000),
+    maxPending: positiveInt(options.maxPending, 'maxPending', 10_000),
+    spillThreshold: positiveInt(options.spillThreshold, 'spillThreshold', 10_000),
+    policy: {
+      attempts: positiveInt(retry.attempts, 'retry.attempts', 3),
+      backoffMs: nonNegative(retry.backoffMs, 'retry.backoffMs', 100),
+      maxBackoffMs: nonNegative(retry.maxBackoffMs, 'retry.maxBackoffMs', 5000),
+      onError: options.onError,
+      deadLetter: options.deadLetter,
+    },
+  };
+}

@@ -1,0 +1,152 @@
+import { createSlotManager, openReplicationStream, type ReplicationStreamOptions } from '@koyo/slot';
+import pg from 'pg';
+import type { Backend } from './_backend.js';
+import type { WireStream } from './_wire.js';
+import { KoyoDispatcherError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { DispatcherOptions } from './options.js';
+import { quoteTableRef, type TableRef } from './table-name.js';
+
+/** Upper bound of the reconnect delay unless `reconnect.maxDelayMs` says otherwise. */
+const DEFAULT_MAX_RECONNECT_DELAY_MS = 5_000;
+
+/** The connection config for ordinary (non-replication) sessions. */
+function plainConfig(connection: string | pg.ClientConfig): pg.ClientConfig {
+  if (typeof connection === 'string') return { connectionString: connection, fallback_application_name: 'koyo-dispatcher' };
+  const { replication: _replication, ...rest } = connection as pg.ClientConfig & { replication?: unknown };
+  return { fallback_application_name: 'koyo-dispatcher', ...rest };
+}
+
+/** One lazily opened helper connection, reopened after it is lost. */
+class HelperSession {
+  private client: pg.Client | null = null;
+  private connecting: Promise<pg.Client> | null = null;
+  private closed = false;
+
+  constructor(private readonly config: pg.ClientConfig) {}
+
+  async query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+    const client = await this.connect();
+    return (await client.query<R>(sql, params)).rows;
+  }
+
+  private async connect(): Promise<pg.Client> {
+    if (this.closed) throw new KoyoDispatcherError('STOPPED', 'The dispatcher is stopped.');
+    if (this.client) return this.client;
+    this.connecting ??= (async () => {
+      const client = new pg.Client(this.config);
+      const forget = (): void => {
+        if (this.client === client) this.client = null;
+      };
+      client.on('error', forget);
+      client.on('end', forget);
+      try {
+        await client.connect();
+      } catch (error) {
+        await client.end().catch(() => undefined);
+        throw error;
+      }
+      this.client = client;
+      return client;
+    })();
+    try {
+      return await this.connecting;
+    } finally {
+      this.connecting = null;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const client = this.client ?? (await this.connecting?.catch(() => null));
+    this.client = null;
+    await client?.end().catch(() => undefined);
+  }
+}
+
+/** The backend of a real dispatcher: `@koyo/slot` for the slot, publication and stream. */
+export function pgBackend(options: DispatcherOptions, tables: readonly TableRef[] | null, logger: Logger): Backend {
+  const helper = new HelperSession(plainConfig(options.connection));
+  return {
+    async setup() {
+      const manager = createSlotManager(options.connection);
+      try {
+        if (options.createPublication !== false) {
+          const spec = tables ? { tables: tables.map((ref) => (ref.schema === null ? { name: ref.table } : { schema: ref.schema, name: ref.table })) } : { allTables: true as const };
+          const result = await manager.ensurePublication(options.publication, spec);
+          if (result.created) logger.info({ publication: options.publication, tables: tables ? tables.map((t) => quoteTableRef(t)).join(',') : 'ALL' }, 'publication created');
+        } else if (!(await manager.getPublication(options.publication))) {
+          throw new KoyoDispatcherError(
+            'SETUP_FAILED',
+            `Publication "${options.publication}" does not exist in this database. Create it (CREATE PUBLICATION ${options.publication} FOR TABLE ...;) or pass createPublication: true.`,
+          );
+        }
+        if (options.createSlot !== false) {
+          const result = await manager.ensureSlot(options.slot);
+          if (result.created) logger.info({ slot: options.slot }, 'replication slot created');
+        } else if (!(await manager.getSlot(options.slot))) {
+          throw new KoyoDispatcherError(
+            'SETUP_FAILED',
+            `Replication slot "${options.slot}" does not exist. Create it (SELECT pg_create_logical_replication_slot('${options.slot}', 'pgoutput');) or pass createSlot: true.`,
+          );
+        }
+      } finally {
+        await manager.close();
+      }
+    },
+    openStream(): WireStream {
+      const streamOptions: ReplicationStreamOptions = {
+        connection: options.connection,
+        slot: options.slot,
+        publications: [options.publication],
+        messages: true,
+        parse: true,
+        logger,
+      };
+      // A standby dispatcher retries every few seconds at most, so it takes over quickly.
+      streamOptions.reconnect = { maxDelayMs: DEFAULT_MAX_RECONNECT_DELAY_MS, ...options.reconnect };
+      const passthrough = ['startLsn', 'protocolVersion', 'binary', 'origin', 'streaming', 'statusIntervalMs', 'bufferSize', 'typeParsers'] as const;
+      for (const key of passthrough) {
+        if (options[key] !== undefined) (streamOptions as unknown as Record<string, unknown>)[key] = options[key];
+      }
+      return openReplicationStream(streamOptions) as unknown as WireStream;
+    },
+    async emitMarker(prefix, token) {
+      await helper.query('SELECT pg_logical_emit_message(true, $1, $2)', [prefix, token]);
+    },
+    async lookupPrimaryKey(oid) {
+      const rows = await helper.query<{ name: string }>(
+        `SELECT a.attname AS name
+           FROM pg_index i
+           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+          WHERE i.indrelid = $1 AND i.indisprimary
+          ORDER BY array_position(i.indkey::int2[], a.attnum)`,
+        [oid],
+      );
+      return rows.length > 0 ? rows.map((r) => r.name) : null;
+    },
+    async lookupDomains(oids) {
+      const parsers = new Map<number, (text: string) => unknown>();
+      const wanted = [...new Set(oids)].filter((oid) => options.typeParsers?.[oid] === undefined);
+      if (wanted.length === 0) return parsers;
+      // Each domain's base type, through domains over domains.
+      const rows = await helper.query<{ oid: number; base: number }>(
+        `WITH RECURSIVE d(oid, base) AS (
+           SELECT oid, typbasetype FROM pg_type WHERE oid = ANY ($1::oid[]) AND typtype = 'd'
+           UNION ALL
+           SELECT d.oid, t.typbasetype FROM d JOIN pg_type t ON t.oid = d.base AND t.typtype = 'd'
+         )
+         SELECT d.oid::int AS oid, d.base::int AS base FROM d JOIN pg_type b ON b.oid = d.base AND b.typtype <> 'd'`,
+        [wanted],
+      );
+      for (const row of rows) {
+        const custom = options.typeParsers?.[row.base];
+        parsers.set(row.oid, custom ?? (pg.types.getTypeParser(row.base, 'text') as (text: string) => unknown));
+      }
+      return parsers;
+    },
+    async close() {
+      await helper.close();
+    },
+  };
+}

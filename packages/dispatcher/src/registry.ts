@@ -1,0 +1,171 @@
+import { KoyoDispatcherError } from './errors.js';
+import { parseTableName, tableMatches, type TableRef } from './table-name.js';
+import type { ChangeHandler, ChangeKind, MessageHandler, TableHandlers, TransactionHandler } from './types.js';
+
+/** A registered function with a label for logs and errors. */
+export interface Registered<F> {
+  fn: F;
+  label: string;
+}
+
+type Entry =
+  | { type: 'all'; handler: Registered<ChangeHandler<any>> }
+  | { type: 'table'; ref: TableRef; byKind: Partial<Record<ChangeKind, Registered<ChangeHandler<any>>>> };
+
+/** What the registry caches on a relation: handler lists per kind for one registry version. */
+export interface HandlerCache {
+  version: number;
+  insert: Registered<ChangeHandler<any>>[];
+  update: Registered<ChangeHandler<any>>[];
+  delete: Registered<ChangeHandler<any>>[];
+  truncate: Registered<ChangeHandler<any>>[];
+  /** True when the relation passes the `tables` filter and someone wants its changes. */
+  wanted: boolean;
+  /** True when the relation passes the `tables` filter. */
+  included: boolean;
+}
+
+const KINDS: ChangeKind[] = ['insert', 'update', 'delete', 'truncate'];
+
+/** Every handler of a dispatcher, in registration order. */
+export class HandlerRegistry {
+  private entries: Entry[] = [];
+  private transactionHandlers: Registered<TransactionHandler>[] = [];
+  private messageHandlers = new Map<string, Registered<MessageHandler>[]>();
+  private readonly filter: TableRef[] | null;
+  private counter = 0;
+  /** Bumped on every change of registrations; caches compare against it. */
+  version = 0;
+
+  constructor(tables: readonly string[] | undefined) {
+    this.filter = tables ? tables.map((name) => parseTableName(name)) : null;
+  }
+
+  /** The parsed `tables` option (null: every table of the publication). */
+  get tables(): readonly TableRef[] | null {
+    return this.filter;
+  }
+
+  get transactions(): Registered<TransactionHandler>[] {
+    return this.transactionHandlers;
+  }
+
+  addChangeHandler(fn: ChangeHandler<any>): () => void {
+    assertFunction(fn, 'onChange(handler)');
+    const entry: Entry = { type: 'all', handler: { fn, label: `onChange handler #${++this.counter}` } };
+    return this.addEntry(entry);
+  }
+
+  addTableHandler(name: string, handler: ChangeHandler<any> | TableHandlers<any>): () => void {
+    const ref = parseTableName(name);
+    const byKind: Partial<Record<ChangeKind, Registered<ChangeHandler<any>>>> = {};
+    const n = ++this.counter;
+    if (typeof handler === 'function') {
+      for (const kind of KINDS) byKind[kind] = { fn: handler, label: `onTable(${JSON.stringify(name)}) handler #${n}` };
+    } else if (handler !== null && typeof handler === 'object') {
+      for (const key of Object.keys(handler)) {
+        if (!(KINDS as string[]).includes(key)) {
+          throw new KoyoDispatcherError('INVALID_OPTION', `onTable(${JSON.stringify(name)}, { ${key} }) is not a change kind: use insert, update, delete or truncate.`);
+        }
+      }
+      for (const kind of KINDS) {
+        const fn = handler[kind];
+        if (fn === undefined) continue;
+        assertFunction(fn, `onTable(${JSON.stringify(name)}, { ${kind} })`);
+        byKind[kind] = { fn, label: `onTable(${JSON.stringify(name)}).${kind} handler #${n}` };
+      }
+    } else {
+      throw new KoyoDispatcherError('INVALID_OPTION', `onTable(${JSON.stringify(name)}, handler) needs a function or an object { insert, update, delete, truncate }.`);
+    }
+    if (this.filter && !this.filter.some((f) => refsOverlap(f, ref))) {
+      throw new KoyoDispatcherError(
+        'INVALID_OPTION',
+        `onTable(${JSON.stringify(name)}) names a table outside the dispatcher's \`tables\` option; add it to \`tables\` or its changes will never arrive.`,
+      );
+    }
+    return this.addEntry({ type: 'table', ref, byKind });
+  }
+
+  addTransactionHandler(fn: TransactionHandler): () => void {
+    assertFunction(fn, 'onTransaction(handler)');
+    const registered = { fn, label: `onTransaction handler #${++this.counter}` };
+    this.transactionHandlers = [...this.transactionHandlers, registered];
+    this.version++;
+    return once(() => {
+      this.transactionHandlers = this.transactionHandlers.filter((h) => h !== registered);
+      this.version++;
+    });
+  }
+
+  addMessageHandler(prefix: string, fn: MessageHandler): () => void {
+    if (typeof prefix !== 'string' || prefix === '') {
+      throw new KoyoDispatcherError('INVALID_OPTION', `onMessage(prefix, handler) needs a non-empty prefix string (the one given to pg_logical_emit_message), got ${JSON.stringify(prefix)}.`);
+    }
+    assertFunction(fn, `onMessage(${JSON.stringify(prefix)}, handler)`);
+    const registered = { fn, label: `onMessage(${JSON.stringify(prefix)}) handler #${++this.counter}` };
+    this.messageHandlers.set(prefix, [...(this.messageHandlers.get(prefix) ?? []), registered]);
+    this.version++;
+    return once(() => {
+      const left = (this.messageHandlers.get(prefix) ?? []).filter((h) => h !== registered);
+      if (left.length) this.messageHandlers.set(prefix, left);
+      else this.messageHandlers.delete(prefix);
+      this.version++;
+    });
+  }
+
+  messageHandlersFor(prefix: string): Registered<MessageHandler>[] | undefined {
+    return this.messageHandlers.get(prefix);
+  }
+
+  /** Handler lists for a relation, recomputed when registrations changed. */
+  handlersFor(schema: string, table: string, cache: HandlerCache | null): HandlerCache {
+    if (cache && cache.version === this.version) return cache;
+    const included = !this.filter || this.filter.some((f) => tableMatches(f, schema, table));
+    const next: HandlerCache = { version: this.version, insert: [], update: [], delete: [], truncate: [], wanted: false, included };
+    if (included) {
+      for (const entry of this.entries) {
+        if (entry.type === 'all') {
+          for (const kind of KINDS) next[kind].push(entry.handler);
+        } else if (tableMatches(entry.ref, schema, table)) {
+          for (const kind of KINDS) {
+            const h = entry.byKind[kind];
+            if (h) next[kind].push(h);
+          }
+        }
+      }
+      next.wanted = this.transactionHandlers.length > 0 || KINDS.some((kind) => next[kind].length > 0);
+    }
+    return next;
+  }
+
+  /** True when nothing at all is registered (a dispatcher with no handlers is a mistake). */
+  get empty(): boolean {
+    return this.entries.length === 0 && this.transactionHandlers.length === 0 && this.messageHandlers.size === 0;
+  }
+
+  private addEntry(entry: Entry): () => void {
+    this.entries = [...this.entries, entry];
+    this.version++;
+    return once(() => {
+      this.entries = this.entries.filter((e) => e !== entry);
+      this.version++;
+    });
+  }
+}
+
+function refsOverlap(a: TableRef, b: TableRef): boolean {
+  return a.table === b.table && (a.schema === null || b.schema === null || a.schema === b.schema);
+}
+
+function assertFunction(fn: unknown, where: string): void {
+  if (typeof fn !== 'function') throw new KoyoDispatcherError('INVALID_OPTION', `${where}: the handler must be a function, got ${typeof fn}.`);
+}
+
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+}

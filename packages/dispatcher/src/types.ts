@@ -1,0 +1,177 @@
+/** The kind of a {@link Change}. */
+export type ChangeKind = 'insert' | 'update' | 'delete' | 'truncate';
+
+/**
+ * One committed row change (the gem's `DataRow`): a plain, JSON-serialisable object.
+ *
+ * `(commitLsn, position)` is its idempotency key: a redelivered change (after a crash or a
+ * restart) carries the same pair, so a sink de-duplicates by storing the last pair it applied
+ * (per table or per key) and ignoring changes that are not after it. Pairs compare by
+ * `parseLsn(commitLsn)` first, then `position`.
+ *
+ * @example
+ * dispatcher.onTable('users', (change) => {
+ *   if (change.kind === 'insert') queue.add('welcome-mail', { userId: change.id });
+ * });
+ */
+export interface Change<Row = Record<string, unknown>> {
+  kind: ChangeKind;
+  /** Schema of the table, e.g. `'public'`. */
+  schema: string;
+  /** Table name without schema, e.g. `'users'`. */
+  table: string;
+  /**
+   * The row's identity: the replica-identity columns (the primary key by default). For tables
+   * with `REPLICA IDENTITY FULL` or `NOTHING`, the primary key columns (looked up once per
+   * relation), or every column (FULL) / `null` (NOTHING) when the table has no primary key.
+   * `null` for truncates.
+   */
+  key: Partial<Row> | null;
+  /** The key's value when the key has exactly one column (e.g. `users.id`), else `null`. */
+  id: unknown;
+  /** The row after the change (insert, update); `null` for delete and truncate. */
+  new: Row | null;
+  /**
+   * The row before the change, when the server sent it: every column with `REPLICA IDENTITY
+   * FULL`; only the key columns for a delete, or for an update that changed the key, otherwise.
+   * `null` when not sent.
+   */
+  old: Partial<Row> | null;
+  /**
+   * Columns whose TOASTed value did not change and was not sent. With `REPLICA IDENTITY FULL`
+   * their value in `new` is filled from `old`; otherwise they are absent from `new` (never `null`).
+   */
+  unchanged: string[];
+  /** The transaction's commit LSN, PostgreSQL form (`'16/B374D848'`). */
+  commitLsn: string;
+  /** Index of this change (or logical message) in its transaction, from 0. */
+  position: number;
+  /** Transaction id. */
+  xid: number;
+  /** Commit time, ISO 8601 with microseconds (`'2024-05-01T10:00:00.123456Z'`). */
+  commitTime: string;
+}
+
+/**
+ * A chunk of one committed transaction, for {@link Dispatcher.onTransaction}. A transaction with
+ * at most `batchSize` changes arrives as one chunk (`first` and `final` both true); a larger one
+ * arrives as consecutive chunks of `batchSize` changes, the last with `final: true`. Chunks of a
+ * transaction are delivered in order and never overlap with another transaction's chunks.
+ * Transactions with no (dispatched) changes produce no call.
+ */
+export interface TransactionBatch {
+  /** Always `'transaction'` (so policies can tell batches from changes). */
+  kind: 'transaction';
+  xid: number;
+  /** Commit LSN, PostgreSQL form. */
+  commitLsn: string;
+  /** Commit time, ISO 8601 with microseconds. */
+  commitTime: string;
+  /** The changes of this chunk, in WAL order. */
+  changes: Change[];
+  /** 0 for the first chunk of the transaction, then 1, 2, ... */
+  chunk: number;
+  /** True on the first chunk of the transaction. */
+  first: boolean;
+  /** True on the last chunk: once it is handled, the whole transaction is. */
+  final: boolean;
+}
+
+/**
+ * A `pg_logical_emit_message` payload, for {@link Dispatcher.onMessage}.
+ * Transactional messages carry their transaction's `commitLsn`/`position` (the idempotency key);
+ * non-transactional ones are delivered as soon as they are decoded, with `commitLsn: null` (use
+ * `lsn` to de-duplicate them).
+ */
+export interface LogicalMessage {
+  /** Always `'message'`. */
+  kind: 'message';
+  prefix: string;
+  /** The raw payload. */
+  content: Buffer;
+  /** The payload decoded as UTF-8 (convenient for JSON outbox payloads). */
+  text: string;
+  transactional: boolean;
+  /** The message's own WAL position, PostgreSQL form. */
+  lsn: string;
+  /** Commit LSN of its transaction; `null` for non-transactional messages. */
+  commitLsn: string | null;
+  /** Index in its transaction (shared with changes); `0` for non-transactional messages. */
+  position: number;
+  /** Transaction id; `null` for non-transactional messages. */
+  xid: number | null;
+  /** Commit time (ISO, µs); `null` for non-transactional messages. */
+  commitTime: string | null;
+}
+
+/** A handler's result: handlers may be sync or async. */
+export type HandlerResult = void | Promise<void>;
+
+/** A handler for every change, or for the changes of one table. */
+export type ChangeHandler<Row = Record<string, unknown>> = (change: Change<Row>) => HandlerResult;
+
+/** Per-kind handlers for one table; every key is optional. */
+export interface TableHandlers<Row = Record<string, unknown>> {
+  insert?: ChangeHandler<Row>;
+  update?: ChangeHandler<Row>;
+  delete?: ChangeHandler<Row>;
+  truncate?: ChangeHandler<Row>;
+}
+
+/** A handler of transaction chunks (see {@link TransactionBatch}). */
+export type TransactionHandler = (batch: TransactionBatch) => HandlerResult;
+
+/** A handler of logical messages. */
+export type MessageHandler = (message: LogicalMessage) => HandlerResult;
+
+/** Whatever a failing handler was given: a change, a transaction chunk or a logical message. */
+export type DeliveryItem = Change | TransactionBatch | LogicalMessage;
+
+/** What to do with an item whose handler failed on every attempt. */
+export type ErrorDecision = 'skip' | 'stop';
+
+/** Retry policy for failing handlers. */
+export interface RetryOptions {
+  /** Total tries per handler call, including the first. Default 3. `1` = no retry. */
+  attempts?: number;
+  /** Wait before the first retry, doubled on each further retry. Default 100 ms. */
+  backoffMs?: number;
+  /** Upper bound of the wait. Default 5000 ms. */
+  maxBackoffMs?: number;
+}
+
+/** A dispatcher's lifecycle state. */
+export type DispatcherState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+/** A snapshot of a dispatcher's progress, from {@link Dispatcher.stats}. */
+export interface DispatcherStats {
+  state: DispatcherState;
+  /** Highest WAL position received from the server (PostgreSQL form). */
+  receivedLsn: string;
+  /** Highest position confirmed to the server (everything before it is handled). */
+  acknowledgedLsn: string;
+  /** `receivedLsn - acknowledgedLsn` in bytes (0 when caught up). */
+  lagBytes: number;
+  /** Changes handled since start. */
+  changes: number;
+  /** Changes handled per second over the last ~10 seconds. */
+  changesPerSecond: number;
+  /** Transactions fully handled (and acknowledged) since start. */
+  transactions: number;
+  /** Logical messages handled since start. */
+  messages: number;
+  /** Handler failures (each failed attempt counts). */
+  handlerErrors: number;
+  /** Retries performed. */
+  retries: number;
+  /** Items given up with `onError` returning 'skip' and no dead-letter handler. */
+  skipped: number;
+  /** Items parked with the `deadLetter` handler. */
+  deadLettered: number;
+  /** Handler calls running right now. */
+  inFlight: number;
+  /** Changes received but not yet handled (queued, running or waiting for retry). */
+  pending: number;
+  /** The error that stopped the dispatcher, when `state` is 'failed'. */
+  error: string | null;
+}
