@@ -8,7 +8,9 @@ import { readSlots } from './slot-info.js';
 
 /** What to diagnose: a slot, a publication, or both. */
 export interface DiagnoseTarget {
+  /** The replication slot to check (exists, pgoutput, this database, not invalidated, holder, lag). */
   slot?: string;
+  /** The publication to check (exists, tables covered, replica identity, right to create it). */
   publication?: string;
 }
 
@@ -20,6 +22,7 @@ export interface DiagnosticCheck {
   ok: boolean;
   /** `error`: replication cannot work; `warning`: it works but something will go wrong; `info`: for your information. */
   severity: 'error' | 'warning' | 'info';
+  /** What was found, in a sentence. */
   message: string;
   /** The SQL or configuration line that fixes the problem; `null` when there is nothing to do. */
   fix: string | null;

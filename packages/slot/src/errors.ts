@@ -41,9 +41,13 @@ export type KoyoSlotErrorCode =
 
 /** Options of {@link KoyoSlotError}. */
 export interface KoyoSlotErrorOptions {
+  /** The underlying error (a `pg` DatabaseError keeps its SQLSTATE, detail and hint). */
   cause?: unknown;
+  /** SQLSTATE, when not taken from `cause`. */
   sqlState?: string | undefined;
+  /** PostgreSQL's DETAIL, when not taken from `cause`. */
   detail?: string | undefined;
+  /** PostgreSQL's HINT, when not taken from `cause`. */
   hint?: string | undefined;
 }
 

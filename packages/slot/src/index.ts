@@ -1,3 +1,9 @@
+/**
+ * `@koyo/slot`: PostgreSQL logical replication slots and publications (management and
+ * diagnostics) and a pgoutput replication stream that only confirms acknowledged positions.
+ *
+ * @packageDocumentation
+ */
 export { createSlotManager } from './slot-manager.js';
 export type {
   SlotManager,
