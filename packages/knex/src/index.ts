@@ -1,0 +1,24 @@
+/**
+ * `@koyo/knex`: Knex bindings for koyo. {@link routedKnex} returns a real Knex instance that sends
+ * reads to replicas and writes, transactions, schema changes and migrations to the primary;
+ * {@link onTable} handles a table's committed changes with rows as Knex returns them.
+ *
+ * @packageDocumentation
+ */
+export { classifyBuilder, type BuilderClassification } from './classify-builder.js';
+export { KoyoKnexError, type KoyoKnexErrorCode } from './errors.js';
+export { onTable, type ChangeSource, type KnexTableRow, type OnTableOptions } from './on-table.js';
+export { explain, routedKnex, routerOf, type KnexNodeConfig, type RoutedKnex, type RoutedKnexOptions } from './routed-knex.js';
+export {
+  blockTransactions,
+  KoyoRouterError,
+  readFromPrimary,
+  readFromReplica,
+  setDefaultRole,
+  skipTransactions,
+  withSession,
+  type RouteDecision,
+  type RouteLogEntry,
+  type Router,
+  type RouterOptions,
+} from '@koyo/router';

@@ -1,0 +1,230 @@
+import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
+import type { Knex } from 'knex';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  blockTransactions,
+  KoyoRouterError,
+  readFromPrimary,
+  readFromReplica,
+  routedKnex,
+  routerOf,
+  skipTransactions,
+  withSession,
+  type RoutedKnex,
+  type RoutedKnexOptions,
+} from '../src/index.js';
+import { P, queryUrl, recorder, waitForReplay } from './_helpers.js';
+
+let db: TestDatabase;
+const rec = recorder();
+const instances: RoutedKnex[] = [];
+
+function make(options: Partial<RoutedKnexOptions> = {}): RoutedKnex {
+  const k = routedKnex({
+    primary: { client: 'pg', connection: db.url, pool: { min: 0, max: 3 } },
+    replicas: db.replicaUrls.map((url) => ({ client: 'pg', connection: url, pool: { min: 0, max: 2 } })),
+    logger: rec.logger,
+    ...options,
+  });
+  instances.push(k);
+  return k;
+}
+
+interface Proof {
+  port: number;
+  r: boolean;
+  pid: number;
+}
+const PROOF = `${P}, pg_backend_pid() AS pid`;
+
+let knex: RoutedKnex;
+beforeAll(async () => {
+  db = await createTestDatabase('knex_tx');
+  await queryUrl(db.url, 'CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance numeric NOT NULL DEFAULT 0)');
+  await queryUrl(db.url, "INSERT INTO accounts VALUES (1, 'ada', 100), (2, 'bob', 50)");
+  await waitForReplay(db.url, db.replicaUrls);
+  knex = make();
+});
+afterAll(async () => {
+  for (const k of instances) await k.destroy();
+  await db?.drop();
+});
+
+const proof = async (k: RoutedKnex | Knex.Transaction): Promise<Proof> => (await k.first(k.raw(PROOF))) as Proof;
+
+describe('transactions', () => {
+  it('runs the callback form and every query of the outer instance inside it on one primary connection', async () => {
+    const seen = await knex.transaction(async (trx) => {
+      await trx('accounts').insert({ id: 10, owner: 'cy', balance: 1 });
+      const inner = await proof(trx);
+      const outer = await proof(knex); // the outer instance routes into the transaction
+      const uncommitted = await knex('accounts').where({ id: 10 }).first(); // and sees its writes
+      const locked = await knex('accounts').where({ id: 1 }).forUpdate().first();
+      return { inner, outer, uncommitted, locked };
+    });
+    expect(seen.inner.r).toBe(false);
+    expect(seen.inner.port).toBe(db.cluster.primary.port);
+    expect(seen.outer).toEqual(seen.inner);
+    expect(seen.uncommitted).toMatchObject({ id: 10, owner: 'cy' });
+    expect(seen.locked).toMatchObject({ id: 1 });
+    expect(await queryUrl(db.url, 'SELECT owner FROM accounts WHERE id = 10')).toEqual([{ owner: 'cy' }]);
+    // Outside the transaction again: reads go to replicas.
+    expect((await proof(knex)).r).toBe(true);
+  });
+
+  it('rolls back when the callback throws, also for writes through the outer instance', async () => {
+    await expect(
+      knex.transaction(async () => {
+        await knex('accounts').insert({ id: 11, owner: 'dee' });
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await queryUrl(db.url, 'SELECT * FROM accounts WHERE id = 11')).toEqual([]);
+  });
+
+  it('runs the handle form on the primary and, inside withSession, routes the outer instance into it', async () => {
+    await withSession(async () => {
+      const trx = await knex.transaction();
+      await trx('accounts').insert({ id: 12, owner: 'eve' });
+      const inner = await proof(trx);
+      const outer = await proof(knex);
+      expect(inner.r).toBe(false);
+      expect(outer).toEqual(inner);
+      expect(await knex('accounts').where({ id: 12 }).first()).toMatchObject({ owner: 'eve' });
+      await trx.rollback();
+      expect(trx.isCompleted()).toBe(true);
+      // Detached after ROLLBACK: reads use replicas again.
+      expect((await proof(knex)).r).toBe(true);
+    });
+    expect(await queryUrl(db.url, 'SELECT * FROM accounts WHERE id = 12')).toEqual([]);
+  });
+
+  it('runs the handle form without a session and commits on the primary', async () => {
+    const trx = await knex.transaction();
+    await trx('accounts').insert({ id: 13, owner: 'fay' });
+    expect((await proof(trx)).r).toBe(false);
+    await trx.commit();
+    expect(await queryUrl(db.url, 'SELECT owner FROM accounts WHERE id = 13')).toEqual([{ owner: 'fay' }]);
+  });
+
+  it('keeps nested transactions (savepoints) on the same connection', async () => {
+    await knex.transaction(async (trx) => {
+      const outer = await proof(trx);
+      await trx
+        .transaction(async (nested) => {
+          await nested('accounts').insert({ id: 14, owner: 'gus' });
+          expect(await proof(nested)).toEqual(outer);
+          expect(await proof(knex)).toEqual(outer);
+          throw new Error('undo the savepoint');
+        })
+        .catch(() => undefined);
+      expect(await trx('accounts').where({ id: 14 }).first()).toBeUndefined();
+    });
+  });
+
+  it('supports transactionProvider', async () => {
+    const provider = knex.transactionProvider();
+    const trx = await provider();
+    expect((await proof(trx)).r).toBe(false);
+    await trx.commit();
+  });
+
+  it('sends read-only transactions to the primary by default', async () => {
+    const p = await knex.transaction(async (trx) => proof(trx), { readOnly: true });
+    expect(p.r).toBe(false);
+  });
+
+  it("sends read-only transactions to one replica with readOnlyTransactions: 'replica'", async () => {
+    const k = make({ readOnlyTransactions: 'replica' });
+    rec.clear();
+    const seen = await k.transaction(
+      async (trx) => {
+        const a = await proof(trx);
+        const b = await proof(k); // the outer instance follows it
+        const rows = await trx('accounts').orderBy('id').select('id');
+        const write = await trx('accounts').insert({ id: 15, owner: 'no' }).then(
+          () => 'written',
+          (error: { code?: string }) => error.code,
+        );
+        return { a, b, rows, write };
+      },
+      { readOnly: true },
+    );
+    expect(seen.a.r).toBe(true);
+    expect(seen.b).toEqual(seen.a);
+    expect(seen.rows.map((r) => r.id)).toContain(1);
+    expect(seen.write).toBe('25006'); // read-only transaction
+    const begins = rec.queries().filter((e) => e.sql?.startsWith('BEGIN'));
+    expect(begins).toHaveLength(1);
+    expect(begins[0]!.role).toBe('replica');
+    expect(begins[0]!.reason).toBe('read-only-transaction');
+    // A read-write transaction of the same instance still uses the primary.
+    expect((await k.transaction((trx) => proof(trx))).r).toBe(false);
+  });
+
+  it('sends reads inside transactions to replicas with ignoreTransactions', async () => {
+    const k = make({ ignoreTransactions: true });
+    await k.transaction(async (trx) => {
+      expect((await proof(trx)).r).toBe(false); // trx is a primary connection
+      expect((await proof(k)).r).toBe(true); // the outer instance's reads may leave it
+      const primary = await readFromPrimary(() => proof(k));
+      expect(primary).toEqual(await proof(trx)); // readFromPrimary inside: the transaction's connection
+    });
+  });
+
+  it('skipTransactions sends no BEGIN and lets reads use replicas', async () => {
+    rec.clear();
+    const seen = await skipTransactions(() =>
+      knex.transaction(async (trx) => {
+        const read = await proof(trx);
+        await trx('accounts').where({ id: 2 }).update({ balance: 51 });
+        return read;
+      }),
+    );
+    expect(seen.r).toBe(true);
+    const logged = rec.queries();
+    expect(logged.some((e) => e.sql?.startsWith('BEGIN') && e.reason === 'skipped:skipTransactions')).toBe(true);
+    expect(logged.some((e) => e.sql?.startsWith('COMMIT') && e.reason === 'skipped:skipTransactions')).toBe(true);
+    expect(await queryUrl(db.url, 'SELECT balance FROM accounts WHERE id = 2')).toEqual([{ balance: '51' }]);
+  });
+
+  it('blockTransactions rejects both forms with TRANSACTION_BLOCKED', async () => {
+    await blockTransactions(async () => {
+      await expect(knex.transaction(async () => undefined)).rejects.toMatchObject({ code: 'TRANSACTION_BLOCKED' });
+      await expect(knex.transaction()).rejects.toBeInstanceOf(KoyoRouterError);
+    });
+  });
+
+  it('keeps a connection checked out with acquireConnection() on the primary (session state)', async () => {
+    const conn = await knex.client.acquireConnection();
+    try {
+      await knex.raw("SET application_name = 'koyo-pinned'").connection(conn);
+      const row = (await knex.first(knex.raw(`current_setting('application_name') AS app, ${PROOF}`)).connection(conn)) as Proof & { app: string };
+      expect(row.app).toBe('koyo-pinned');
+      expect(row.r).toBe(false);
+    } finally {
+      await knex.raw('RESET application_name').connection(conn);
+      await knex.client.releaseConnection(conn);
+    }
+  });
+
+  it('exposes the router on transactions too', async () => {
+    await knex.transaction(async (trx) => {
+      expect(routerOf(trx)).toBe(knex.router);
+      expect(knex.router.currentTransaction()).toBeDefined();
+    });
+  });
+});
+
+describe('scopes', () => {
+  it('readFromPrimary and readFromReplica', async () => {
+    expect((await proof(knex)).r).toBe(true);
+    expect((await readFromPrimary(() => proof(knex))).r).toBe(false);
+    const k = make({ defaultRole: 'primary' });
+    expect((await proof(k)).r).toBe(false);
+    expect((await readFromReplica(() => proof(k))).r).toBe(true);
+    // Writes stay on the primary even in readFromReplica.
+    const written = await readFromReplica(() => k('accounts').insert({ id: 16, owner: 'hal' }).returning(k.raw(P)));
+    expect(written[0]).toMatchObject({ r: false });
+  });
+});
