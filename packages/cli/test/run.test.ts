@@ -138,6 +138,7 @@ export default defineHandlers((koyo) => {
     await db.query('INSERT INTO events SELECT generate_series(1, 200)');
     const live = startKoyo(['run', '--progress', 'bar', '--stats-interval', '0'], { cwd: project2.dir, env: { DATABASE_URL: db.url } });
     await live.waitFor(/message="catching up" lag="[\d.]+ (B|kB|MB)" lagBytes=[1-9]\d*/, 'the initial lag');
+    // eslint-disable-next-line no-control-regex -- the terminal escape that redraws the bar line
     await live.waitFor(/\r\x1b\[2Kcatching up \[░+\] 0% lag [\d.]+ (B|kB|MB)/, 'the progress bar');
     writeFileSync(gate, '');
     await live.waitFor(/message="caught up" lag="0 B" lagBytes=0 changes=200/, 'catch-up to finish');

@@ -164,7 +164,10 @@ export async function runCommand(args: ParsedArgs, io: CliIo): Promise<number> {
   const handlers = await loadHandlers(loaded, io.cwd);
 
   const display = new Display(io.stderr);
-  const logger = createKoyoLogger({ write: (line) => display.log(line) });
+  // A logger from the config (pino, ...) wins; `logger: false` silences the dispatcher only.
+  const own = createKoyoLogger({ write: (line) => display.log(line) });
+  const configured = ctx.config.dispatcher?.logger;
+  const logger: Logger = configured === undefined || configured === false ? own : configured;
   const config: KoyoConfig = { ...ctx.config, connection: conn.connection, slot, publication };
   const tables = ctx.config.tables;
   const dispatcher = createDispatcher({
@@ -173,7 +176,7 @@ export async function runCommand(args: ParsedArgs, io: CliIo): Promise<number> {
     slot,
     publication,
     ...(tables !== undefined && tables.length > 0 ? { tables } : {}),
-    logger,
+    logger: configured === false ? false : logger,
   });
   const cleanup: HandlersCleanup | void = await handlers.setup(dispatcher, { config, logger });
 
