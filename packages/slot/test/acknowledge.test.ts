@@ -1,7 +1,7 @@
-import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
+import { createTestDatabase, testCluster, type TestDatabase } from '@koyo/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlotManager, KoyoSlotError, openReplicationStream, type ReplicationStream, type SlotManager } from '../src/index.js';
-import { Collector, confirmedFlush, sleep, sql, waitFor } from './_helpers.js';
+import { Collector, confirmedFlush, slotRow, sleep, sql, waitFor } from './_helpers.js';
 
 describe('acknowledgement: only acknowledged positions are ever confirmed', () => {
   let db: TestDatabase;
@@ -125,5 +125,36 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
     await s.stop();
     await c.done;
     expect(c.error).toBeUndefined();
+  });
+
+  it('streams a large in-progress transaction (streaming: true) with the auto protocol, acknowledges its stream commit, and stops on abort', async () => {
+    await manager.ensureSlot('ack_streaming');
+    const controller = new AbortController();
+    const s = openReplicationStream({
+      // A pg ClientConfig works as well as a URL; the tiny work_mem makes the server stream the transaction before it commits.
+      connection: { connectionString: db.url, options: '-c logical_decoding_work_mem=64kB' },
+      slot: 'ack_streaming',
+      publications: ['ack_pub'],
+      streaming: true,
+      statusIntervalMs: 100,
+      signal: controller.signal,
+    });
+    open.push(s);
+    const c = new Collector(s, (event) => {
+      if (event.message.tag === 'stream_commit') s.acknowledge(event.message.endLsn);
+    });
+    await s.ready();
+    expect(s.protocolVersion).toBe(testCluster().major >= 16 ? 4 : 3);
+    await sql(db.url, "INSERT INTO items SELECT g, repeat('z', 100) FROM generate_series(10001, 15000) g");
+    const commit = await waitFor('the stream commit', () => c.of('stream_commit')[0]);
+    expect(c.of('stream_start').length).toBeGreaterThan(1);
+    expect(c.of('begin')).toEqual([]);
+    expect(c.inserted()).toHaveLength(5000);
+    expect(c.of('insert').every((m) => m.xid === commit.xid)).toBe(true);
+    await waitFor('confirmed_flush_lsn at the stream commit', async () => (await confirmedFlush(db.url, 'ack_streaming')) >= commit.endLsn);
+    controller.abort();
+    await c.done;
+    expect(c.error).toBeUndefined();
+    await waitFor('the slot to be released', async () => (await slotRow(db.url, 'ack_streaming'))?.activePid === null);
   });
 });

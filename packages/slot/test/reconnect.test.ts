@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlotManager, openReplicationStream, type ReplicationEvent } from '../src/index.js';
 import { confirmedFlush, slotRow, sleep, sql, waitFor } from './_helpers.js';
 
-describe('reconnect: a lost walsender and a primary restart mid-stream lose nothing', () => {
+describe('reconnect: a lost walsender, a primary restart and a crash mid-stream lose nothing', () => {
   let cluster: Cluster;
   beforeAll(async () => {
     cluster = await startCluster({ replicas: 0 });
@@ -104,6 +104,13 @@ describe('reconnect: a lost walsender and a primary restart mid-stream lose noth
     await waitFor('a reconnect after the restart', () => reconnects.length >= 2, 60_000);
     const afterRestart = seen.size;
     await waitFor('rows to flow after the restart', () => seen.size >= afterRestart + 100, 60_000);
+
+    // A crash (SIGKILL): the slot's position may fall back to the last checkpoint; that is redelivery, not loss.
+    await cluster.primary.kill();
+    await cluster.primary.start();
+    await waitFor('a reconnect after the crash', () => reconnects.length >= 3, 60_000);
+    const afterCrash = seen.size;
+    await waitFor('rows to flow after the crash', () => seen.size >= afterCrash + 100, 60_000);
 
     await writer.stop();
     const truth = (await sql<{ id: number }>(url, 'SELECT id FROM items ORDER BY id')).map((r) => r.id);
