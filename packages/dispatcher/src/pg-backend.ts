@@ -71,11 +71,14 @@ export function pgBackend(options: DispatcherOptions, tables: readonly TableRef[
     async setup() {
       const manager = createSlotManager(options.connection);
       try {
-        if (options.createPublication !== false) {
+        const existing = await manager.getPublication(options.publication);
+        // Without `tables`, an existing publication is used as it is (whatever it lists); with
+        // `tables`, missing ones are added to it.
+        if (options.createPublication !== false && (tables !== null || !existing)) {
           const spec = tables ? { tables: tables.map((ref) => (ref.schema === null ? { name: ref.table } : { schema: ref.schema, name: ref.table })) } : { allTables: true as const };
           const result = await manager.ensurePublication(options.publication, spec);
           if (result.created) logger.info({ publication: options.publication, tables: tables ? tables.map((t) => quoteTableRef(t)).join(',') : 'ALL' }, 'publication created');
-        } else if (!(await manager.getPublication(options.publication))) {
+        } else if (!existing) {
           throw new KoyoDispatcherError(
             'SETUP_FAILED',
             `Publication "${options.publication}" does not exist in this database. Create it (CREATE PUBLICATION ${options.publication} FOR TABLE ...;) or pass createPublication: true.`,

@@ -1,0 +1,205 @@
+// The engine fed with synthetic pgoutput messages (no server): acknowledgement, order and failure
+// rules in isolation. Every behaviour here is also tested against PostgreSQL in test/.
+import { describe, expect, it } from 'vitest';
+import type { Backend } from './_backend.js';
+import type { WireColumn, WireEvent, WireMessageUnion, WireRelation, WireStream } from './_wire.js';
+import { DispatcherImpl } from './dispatcher.js';
+import type { DispatcherOptions } from './options.js';
+import type { Change } from './types.js';
+
+class FakeStream implements WireStream {
+  readonly acks: bigint[] = [];
+  receivedLsn = 0n;
+  flushedLsn = 0n;
+  private queue: WireEvent[] = [];
+  private wake: (() => void) | null = null;
+  private stopped = false;
+
+  push(message: WireMessageUnion, lsn = 0n): void {
+    if (lsn > this.receivedLsn) this.receivedLsn = lsn;
+    this.queue.push({ kind: 'message', lsn, walEnd: lsn, message });
+    this.wake?.();
+  }
+
+  reconnect(): void {
+    this.queue.push({ kind: 'reconnected', startLsn: this.flushedLsn, attempt: 1 });
+    this.wake?.();
+  }
+
+  acknowledge(lsn: bigint): void {
+    this.acks.push(lsn);
+    if (lsn > this.flushedLsn) this.flushedLsn = lsn;
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<WireEvent> {
+    return {
+      next: async () => {
+        for (;;) {
+          const event = this.queue.shift();
+          if (event) return { done: false, value: event };
+          if (this.stopped) return { done: true, value: undefined };
+          await new Promise<void>((resolve) => (this.wake = resolve));
+        }
+      },
+    };
+  }
+}
+
+const column = (name: string, isKey = false): WireColumn => ({ name, typeOid: 23, typeMod: -1, isKey, flags: isKey ? 1 : 0 });
+const relation: WireRelation = { tag: 'relation', oid: 1, schema: 'public', name: 'items', replicaIdentity: 'default', columns: [column('id', true), column('v')] };
+
+function setup(options: Partial<DispatcherOptions> = {}): { dispatcher: DispatcherImpl; stream: FakeStream } {
+  const stream = new FakeStream();
+  const backend: Backend = {
+    setup: () => Promise.resolve(),
+    openStream: () => stream,
+    emitMarker: () => Promise.resolve(),
+    lookupPrimaryKey: () => Promise.resolve(null),
+    lookupDomains: () => Promise.resolve(new Map()),
+    close: () => Promise.resolve(),
+  };
+  const dispatcher = new DispatcherImpl({ connection: 'postgres://x', slot: 's', publication: 'p', logger: false, ...options }, () => backend);
+  return { dispatcher, stream };
+}
+
+let lsnCounter = 0x1000n;
+/** Pushes one transaction of `rows` ([id, v]) and returns its commit end LSN. */
+function transaction(stream: FakeStream, rows: [number, number][], xid = 1): bigint {
+  const commitLsn = (lsnCounter += 0x100n);
+  const endLsn = commitLsn + 0x30n;
+  const time = new Date(0);
+  stream.push({ tag: 'begin', finalLsn: commitLsn, commitTime: time, commitTimeMicros: 0n, xid }, commitLsn - 0x80n);
+  for (const [id, v] of rows) stream.push({ tag: 'insert', relation, new: { id, v } }, commitLsn - 0x40n);
+  stream.push({ tag: 'commit', flags: 0, commitLsn, endLsn, commitTime: time, commitTimeMicros: 0n }, endLsn);
+  return endLsn;
+}
+
+const tick = (ms = 5): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((resolve) => (open = resolve));
+  return { wait, open };
+}
+
+describe('acknowledgement', () => {
+  it('acknowledges a transaction only after its handlers resolved', async () => {
+    const { dispatcher, stream } = setup();
+    const g = gate();
+    const seen: number[] = [];
+    dispatcher.onChange(async (change) => {
+      await g.wait;
+      seen.push(change.id as number);
+    });
+    stream.push(relation);
+    const end = transaction(stream, [
+      [1, 1],
+      [2, 1],
+    ]);
+    await dispatcher.start();
+    await tick();
+    expect(stream.acks).toEqual([]);
+    g.open();
+    await tick();
+    expect(seen).toEqual([1, 2]);
+    expect(stream.acks).toEqual([end]);
+    await dispatcher.stop();
+  });
+
+  it('with concurrency, acknowledges the low-water mark of finished transactions', async () => {
+    const { dispatcher, stream } = setup({ concurrency: 4 });
+    const g = gate();
+    dispatcher.onChange(async (change) => {
+      if (change.id === 1) await g.wait;
+    });
+    stream.push(relation);
+    transaction(stream, [[1, 1]]);
+    transaction(stream, [[2, 1]]);
+    const last = transaction(stream, [[3, 1]]);
+    await dispatcher.start();
+    await tick();
+    expect(stream.acks).toEqual([]); // 2 and 3 finished, 1 did not
+    g.open();
+    await tick();
+    expect(stream.acks).toEqual([last]);
+    await dispatcher.stop();
+  });
+
+  it('after a reconnect, redelivers a half-received transaction and does not deliver a received one twice', async () => {
+    const { dispatcher, stream } = setup({ concurrency: 2 });
+    const seen: string[] = [];
+    const g = gate();
+    dispatcher.onChange(async (change: Change) => {
+      seen.push(`${String(change.id)}@${change.commitLsn}`);
+      if (change.id === 1) await g.wait;
+    });
+    stream.push(relation);
+    const first = transaction(stream, [[1, 1]]);
+    // half of a second transaction, then the connection is lost
+    const commitLsn = (lsnCounter += 0x100n);
+    stream.push({ tag: 'begin', finalLsn: commitLsn, commitTime: new Date(0), commitTimeMicros: 0n, xid: 2 }, commitLsn - 0x80n);
+    stream.push({ tag: 'insert', relation, new: { id: 2, v: 1 } }, commitLsn - 0x40n);
+    await dispatcher.start();
+    await tick();
+    stream.reconnect();
+    // the server sends both again (the first was not acknowledged), in full
+    stream.push(relation);
+    stream.push({ tag: 'begin', finalLsn: first - 0x30n, commitTime: new Date(0), commitTimeMicros: 0n, xid: 1 }, first - 0xb0n);
+    stream.push({ tag: 'insert', relation, new: { id: 1, v: 1 } }, first - 0x70n);
+    stream.push({ tag: 'commit', flags: 0, commitLsn: first - 0x30n, endLsn: first, commitTime: new Date(0), commitTimeMicros: 0n }, first);
+    stream.push({ tag: 'begin', finalLsn: commitLsn, commitTime: new Date(0), commitTimeMicros: 0n, xid: 2 }, commitLsn - 0x80n);
+    stream.push({ tag: 'insert', relation, new: { id: 2, v: 1 } }, commitLsn - 0x40n);
+    stream.push({ tag: 'commit', flags: 0, commitLsn, endLsn: commitLsn + 0x30n, commitTime: new Date(0), commitTimeMicros: 0n }, commitLsn + 0x30n);
+    await tick();
+    g.open();
+    await tick();
+    const ids = seen.map((s) => s.split('@')[0]);
+    expect(ids.filter((id) => id === '1')).toHaveLength(1); // received in full before: not again
+    expect(ids.filter((id) => id === '2').length).toBeGreaterThanOrEqual(1);
+    expect(stream.acks.at(-1)).toBe(commitLsn + 0x30n);
+    await dispatcher.stop();
+  });
+});
+
+describe('failures', () => {
+  it('does not start a later change of the same row after a handler failed for good', async () => {
+    const { dispatcher, stream } = setup({ concurrency: 4, retry: { attempts: 1 } });
+    const calls: string[] = [];
+    dispatcher.onChange(async (change) => {
+      calls.push(`${String(change.id)}:${String((change.new as { v: number }).v)}`);
+      await Promise.resolve();
+      if ((change.new as { v: number }).v === 1) throw new Error('bad');
+    });
+    stream.push(relation);
+    transaction(stream, [[7, 1]]);
+    transaction(stream, [[7, 2]]);
+    await dispatcher.start();
+    await expect(dispatcher.closed).rejects.toMatchObject({ code: 'HANDLER_FAILED' });
+    expect(calls).toEqual(['7:1']);
+    expect(stream.acks).toEqual([]);
+  });
+
+  it('keeps per-row order with concurrency while other rows overtake', async () => {
+    const { dispatcher, stream } = setup({ concurrency: 8 });
+    const seen = new Map<number, number[]>();
+    dispatcher.onChange(async (change) => {
+      const row = change.new as { id: number; v: number };
+      if (row.id % 3 === 0) await tick(1);
+      seen.set(row.id, [...(seen.get(row.id) ?? []), row.v]);
+    });
+    stream.push(relation);
+    let end = 0n;
+    for (let v = 1; v <= 20; v++) end = transaction(stream, Array.from({ length: 6 }, (_, id): [number, number] => [id, v]));
+    await dispatcher.start();
+    for (let i = 0; i < 200 && stream.flushedLsn < end; i++) await tick();
+    for (let id = 0; id < 6; id++) expect(seen.get(id)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(stream.flushedLsn).toBe(end);
+    await dispatcher.stop();
+  });
+});
