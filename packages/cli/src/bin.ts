@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 import { main } from './main.js';
 
-// SIGINT/SIGTERM: `koyo run` installs its own graceful handlers; for the other commands
-// (tail in particular) the first signal aborts the command, which then cleans up and exits 0.
+// SIGINT/SIGTERM: `koyo run` installs its own graceful handlers. `koyo tail` stops on the first
+// signal (dropping what it created) and exits 0. Every other command just exits 130.
 const controller = new AbortController();
+const command = process.argv[2];
 const onSignal = (): void => {
-  if (controller.signal.aborted) process.exit(130);
+  if (command !== 'tail' || controller.signal.aborted) process.exit(130);
   controller.abort();
 };
-const isRun = process.argv[2] === 'run';
-if (!isRun) {
+if (command !== 'run') {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 }
