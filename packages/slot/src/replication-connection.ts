@@ -54,7 +54,8 @@ export class ReplicationConnection {
 
   constructor(private readonly settings: ConnectionSettings) {
     const base = toClientConfig(settings.connection);
-    this.client = new pg.Client({ keepAlive: true, ...base, replication: 'database' } as pg.ClientConfig);
+    // A connect attempt that hangs (a silent network) is given up and retried by the stream's backoff.
+    this.client = new pg.Client({ keepAlive: true, connectionTimeoutMillis: 30_000, ...base, replication: 'database' } as pg.ClientConfig);
   }
 
   /** pg's connection object (CopyData in and out). */
