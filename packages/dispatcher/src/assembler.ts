@@ -159,10 +159,13 @@ export class Assembler {
       case 'stream_commit': {
         const stream = this.streams.get(message.xid);
         this.streams.delete(message.xid);
-        if (!stream) return undefined;
         if (message.commitLsn <= this.lastCommitLsn) {
-          stream.discard();
+          stream?.discard(); // received in full before a reconnect: handled or being handled
           return undefined;
+        }
+        if (!stream) {
+          // Acknowledging past a transaction whose changes never arrived would lose them.
+          throw new KoyoDispatcherError('PROTOCOL_ERROR', `Streamed transaction ${message.xid} committed but none of its changes were received; restart the dispatcher so the server sends it again.`);
         }
         this.lastCommitLsn = message.commitLsn;
         const fields: TxnFields = { xid: message.xid, commitLsn: lsnText(message.commitLsn), commitTime: isoMicros(message.commitTimeMicros) };

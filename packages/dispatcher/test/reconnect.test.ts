@@ -1,0 +1,51 @@
+// A lost replication connection (the walsender is terminated mid-stream) is reconnected from the
+// slot: nothing is lost, changes received in full before are not needed again, and the
+// dispatcher keeps running.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { confirmedFlush, dispatcherFor, dropSlot, lsn, openDb, uniqueName, waitFor, type Db } from './helpers.js';
+
+let db: Db;
+beforeAll(async () => {
+  db = await openDb('disp_reconnect');
+  await db.query('CREATE TABLE t_rc (id int PRIMARY KEY, v int NOT NULL)');
+});
+afterAll(async () => {
+  await db.close();
+});
+
+describe('a lost connection', () => {
+  for (const concurrency of [1, 4]) {
+    it(`is resumed from the slot without losing changes (concurrency ${concurrency})`, async () => {
+      const slot = uniqueName('rc');
+      await db.query('TRUNCATE t_rc');
+      const d = dispatcherFor(db, { slot, tables: ['t_rc'], concurrency, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+      const counts = new Map<string, number>();
+      let handled = 0;
+      d.onTable('t_rc', {
+        insert: async (change) => {
+          if (handled % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+          handled++;
+          const key = `${String(change.id)}:${String((change.new as { v: number }).v)}`;
+          counts.set(key, (counts.get(key) ?? 0) + 1);
+        },
+      });
+      await d.start();
+      await d.drain();
+      for (let t = 0; t < 30; t++) await db.query(`INSERT INTO t_rc SELECT g, ${t} FROM generate_series(${t * 1000 + 1}, ${(t + 1) * 1000}) g`);
+      const end = await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+      for (const after of [3_000, 15_000]) {
+        await waitFor(() => handled >= after, `${after} changes`);
+        const killed = await db.query<{ ok: boolean }>('SELECT pg_terminate_backend(active_pid) AS ok FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot]);
+        expect(killed).toEqual([{ ok: true }]);
+      }
+      await d.drain();
+      expect(d.stats().state).toBe('running');
+      const missing: number[] = [];
+      for (let id = 1; id <= 30_000; id++) if (!counts.has(`${id}:${Math.floor((id - 1) / 1000)}`)) missing.push(id);
+      expect(missing).toEqual([]);
+      await d.stop();
+      expect(await confirmedFlush(db, slot)).toBeGreaterThanOrEqual(lsn(end[0]!.lsn));
+      await dropSlot(db, slot);
+    });
+  }
+});
