@@ -9,14 +9,10 @@ export { classifyBuilder, type BuilderClassification } from './classify-builder.
 export { KoyoKnexError, type KoyoKnexErrorCode } from './errors.js';
 export { onTable, type ChangeSource, type KnexTableRow, type OnTableOptions } from './on-table.js';
 export { explain, routedKnex, routerOf, type KnexNodeConfig, type RoutedKnex, type RoutedKnexOptions } from './routed-knex.js';
+export { blockTransactions, readFromPrimary, readFromReplica, skipTransactions, withSession, type Started } from './scopes.js';
 export {
-  blockTransactions,
   KoyoRouterError,
-  readFromPrimary,
-  readFromReplica,
   setDefaultRole,
-  skipTransactions,
-  withSession,
   type RouteDecision,
   type RouteLogEntry,
   type Router,

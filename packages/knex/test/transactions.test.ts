@@ -13,7 +13,7 @@ import {
   type RoutedKnex,
   type RoutedKnexOptions,
 } from '../src/index.js';
-import { P, queryUrl, recorder, waitForReplay } from './_helpers.js';
+import { P, proofOf, queryUrl, recorder, waitForReplay, type Proof as BaseProof } from './_helpers.js';
 
 let db: TestDatabase;
 const rec = recorder();
@@ -30,11 +30,7 @@ function make(options: Partial<RoutedKnexOptions> = {}): RoutedKnex {
   return k;
 }
 
-interface Proof {
-  port: number;
-  r: boolean;
-  pid: number;
-}
+type Proof = BaseProof & { pid: number };
 const PROOF = `${P}, pg_backend_pid() AS pid`;
 
 let knex: RoutedKnex;
@@ -50,7 +46,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const proof = async (k: RoutedKnex | Knex.Transaction): Promise<Proof> => (await k.first(k.raw(PROOF))) as Proof;
+const proof = async (k: Knex): Promise<Proof> => (await proofOf(k, ', pg_backend_pid() AS pid')) as unknown as Proof;
 
 describe('transactions', () => {
   it('runs the callback form and every query of the outer instance inside it on one primary connection', async () => {
@@ -220,6 +216,10 @@ describe('scopes', () => {
   it('readFromPrimary and readFromReplica', async () => {
     expect((await proof(knex)).r).toBe(true);
     expect((await readFromPrimary(() => proof(knex))).r).toBe(false);
+    // A builder returned directly runs inside the scope too (Knex builders are lazy thenables).
+    const direct: unknown = await readFromPrimary(() => knex.first(knex.raw(P)));
+    expect(direct).toMatchObject({ r: false });
+    expect((await readFromPrimary(() => knex.raw(`SELECT ${P}`))).rows[0]).toMatchObject({ r: false });
     const k = make({ defaultRole: 'primary' });
     expect((await proof(k)).r).toBe(false);
     expect((await readFromReplica(() => proof(k))).r).toBe(true);
