@@ -22,8 +22,30 @@ describe('classifySql', () => {
   });
 
   it('reads only provable reads', () => {
-    for (const sql of ['SELECT 1', 'select 1', 'WITH a AS (SELECT 1) SELECT * FROM a', 'VALUES (1)', 'TABLE t', 'SHOW ALL', 'EXPLAIN SELECT 1', '((SELECT 1))', '-- only a comment', '']) read(sql);
-    for (const sql of ['INSERT INTO t VALUES (1)', 'UPDATE t SET a = 1', 'DELETE FROM t', 'COPY t TO STDOUT', 'FETCH 1 FROM c', 'frobnicate', '42', '(']) write(sql);
+    for (const sql of [
+      'SELECT 1',
+      'select 1',
+      'WITH a AS (SELECT 1) SELECT * FROM a',
+      'VALUES (1)',
+      'TABLE t',
+      'SHOW ALL',
+      'EXPLAIN SELECT 1',
+      '((SELECT 1))',
+      '-- only a comment',
+      '',
+    ])
+      read(sql);
+    for (const sql of [
+      'INSERT INTO t VALUES (1)',
+      'UPDATE t SET a = 1',
+      'DELETE FROM t',
+      'COPY t TO STDOUT',
+      'FETCH 1 FROM c',
+      'frobnicate',
+      '42',
+      '(',
+    ])
+      write(sql);
   });
 
   it('never mistakes literals, identifiers and comments for code', () => {
@@ -56,7 +78,7 @@ describe('classifySql', () => {
     write('WITH s AS (SELECT 1) INSERT INTO t SELECT * FROM s', 'writable CTE');
     write('SELECT * INTO t2 FROM t', 'SELECT INTO');
     write('SELECT nextval($1)', 'nextval');
-    write('SELECT pg_catalog.setval(\'s\', 1)', 'setval');
+    write("SELECT pg_catalog.setval('s', 1)", 'setval');
     write('SELECT "currval"(\'s\')', 'currval');
     write('SELECT pg_try_advisory_lock_shared(1)', 'pg_try_advisory_lock_shared');
     write('SELECT pg_advisory_something_new(1)', 'pg_advisory_something_new'); // prefix entry
@@ -79,7 +101,9 @@ describe('classifySql', () => {
 
   it('reports transaction control', () => {
     expect(classifySql('BEGIN').transactionControl).toBe('begin');
-    expect(classifySql('start transaction isolation level serializable').transactionControl).toBe('begin');
+    expect(classifySql('start transaction isolation level serializable').transactionControl).toBe(
+      'begin',
+    );
     expect(classifySql('COMMIT').transactionControl).toBe('commit');
     expect(classifySql('END').transactionControl).toBe('commit');
     expect(classifySql('ROLLBACK').transactionControl).toBe('rollback');
@@ -96,11 +120,21 @@ describe('classifySql', () => {
   });
 
   it('takes a custom volatile-function list', () => {
-    const classifier = createClassifier({ volatileFunctions: [...DEFAULT_VOLATILE_FUNCTIONS, 'audit_write', 'app_*'] });
-    expect(classifier.classify('SELECT audit_write(1)')).toMatchObject({ role: 'write', reason: 'classified:audit_write' });
-    expect(classifier.classify('SELECT app_touch()')).toMatchObject({ role: 'write', reason: 'classified:app_touch' });
+    const classifier = createClassifier({
+      volatileFunctions: [...DEFAULT_VOLATILE_FUNCTIONS, 'audit_write', 'app_*'],
+    });
+    expect(classifier.classify('SELECT audit_write(1)')).toMatchObject({
+      role: 'write',
+      reason: 'classified:audit_write',
+    });
+    expect(classifier.classify('SELECT app_touch()')).toMatchObject({
+      role: 'write',
+      reason: 'classified:app_touch',
+    });
     expect(classifier.classify('SELECT nextval(1)').role).toBe('write');
     expect(classifySql('SELECT audit_write(1)').role).toBe('read');
-    expect(() => createClassifier({ volatileFunctions: ['bad name'] })).toThrow(/volatileFunctions/);
+    expect(() => createClassifier({ volatileFunctions: ['bad name'] })).toThrow(
+      /volatileFunctions/,
+    );
   });
 });

@@ -36,7 +36,12 @@ export interface Classification {
   readonly transactionControl: TransactionControl;
 }
 
-function verdict(role: 'read' | 'write', reason: string, command: string, transactionControl: TransactionControl = null): Classification {
+function verdict(
+  role: 'read' | 'write',
+  reason: string,
+  command: string,
+  transactionControl: TransactionControl = null,
+): Classification {
   return Object.freeze({ role, reason: `classified:${reason}`, command, transactionControl });
 }
 
@@ -121,7 +126,12 @@ const KEYWORDS = new Map<number, Keyword>();
 function keyword(text: string, id: number, first?: Classification): void {
   const upper = text.toUpperCase();
   const hash = hashText(text);
-  KEYWORDS.set(hash, { text, id, first: first ?? verdict('write', upper, upper), next: KEYWORDS.get(hash) });
+  KEYWORDS.set(hash, {
+    text,
+    id,
+    first: first ?? verdict('write', upper, upper),
+    next: KEYWORDS.get(hash),
+  });
 }
 
 keyword('select', K_SELECT, READ_SELECT);
@@ -154,10 +164,40 @@ keyword('abort', K_ROLLBACK, ABORT);
 keyword('to', K_TO);
 keyword('prepared', K_PREPARED);
 for (const word of [
-  'create', 'alter', 'drop', 'truncate', 'savepoint', 'release', 'prepare', 'deallocate', 'listen',
-  'notify', 'unlisten', 'call', 'do', 'lock', 'set', 'reset', 'copy', 'declare', 'fetch', 'move',
-  'close', 'vacuum', 'cluster', 'reindex', 'refresh', 'grant', 'revoke', 'comment', 'security',
-  'import', 'load', 'discard', 'checkpoint', 'reassign',
+  'create',
+  'alter',
+  'drop',
+  'truncate',
+  'savepoint',
+  'release',
+  'prepare',
+  'deallocate',
+  'listen',
+  'notify',
+  'unlisten',
+  'call',
+  'do',
+  'lock',
+  'set',
+  'reset',
+  'copy',
+  'declare',
+  'fetch',
+  'move',
+  'close',
+  'vacuum',
+  'cluster',
+  'reindex',
+  'refresh',
+  'grant',
+  'revoke',
+  'comment',
+  'security',
+  'import',
+  'load',
+  'discard',
+  'checkpoint',
+  'reassign',
 ]) {
   keyword(word, K_OTHER);
 }
@@ -209,7 +249,9 @@ export function classifySql(sql: string): Classification {
 }
 
 function lookupKeyword(s: SqlScanner): Keyword | undefined {
-  let entry = KEYWORDS.get(s.hash);
+  const length = s.end - s.start;
+  if (length < 2 || length > 10) return undefined; // keywords are 2 to 10 letters
+  let entry = KEYWORDS.get(s.wordHash());
   while (entry !== undefined && !s.wordIs(entry.text)) entry = entry.next;
   return entry;
 }
@@ -277,7 +319,8 @@ function statement(s: SqlScanner, functions: FunctionTable): Classification {
       s.next();
       if (s.kind === TK_WORD) {
         const next = lookupKeyword(s);
-        if (next?.id === K_PREPARED) return finish(s, entry.id === K_COMMIT ? COMMIT_PREPARED : ROLLBACK_PREPARED);
+        if (next?.id === K_PREPARED)
+          return finish(s, entry.id === K_COMMIT ? COMMIT_PREPARED : ROLLBACK_PREPARED);
         if (next?.id === K_TO && entry.id === K_ROLLBACK) return finish(s, ROLLBACK_TO);
       }
       return finish(s, entry.first);
@@ -292,12 +335,16 @@ function statement(s: SqlScanner, functions: FunctionTable): Classification {
  * The rest of a SELECT / WITH / VALUES / TABLE statement: looks for row locks, `INTO`,
  * data-modifying statements and volatile function calls.
  */
-function readBody(s: SqlScanner, functions: FunctionTable, read: Classification, isWith: boolean): Classification {
+function readBody(
+  s: SqlScanner,
+  functions: FunctionTable,
+  read: Classification,
+  isWith: boolean,
+): Classification {
   let result = read;
   let prevKind = TK_WORD;
   let prevStart = s.start;
   let prevEnd = s.end;
-  let prevHash = s.hash;
   // 0: none; 1: after FOR; 2: FOR NO; 3: FOR KEY; 4: FOR NO KEY
   let lock = 0;
   for (;;) {
@@ -337,16 +384,14 @@ function readBody(s: SqlScanner, functions: FunctionTable, read: Classification,
       }
       prevStart = s.start;
       prevEnd = s.end;
-      prevHash = s.hash;
     } else {
       lock = 0;
       if (k === TK_LPAREN && (prevKind === TK_WORD || prevKind === TK_QIDENT)) {
-        const hit = volatileCall(s.src, functions, prevKind === TK_QIDENT, prevStart, prevEnd, prevHash);
+        const hit = volatileCall(s.src, functions, prevKind === TK_QIDENT, prevStart, prevEnd);
         if (hit !== undefined) result = hit;
       } else if (k === TK_QIDENT) {
         prevStart = s.start;
         prevEnd = s.end;
-        prevHash = s.hash;
       }
     }
     prevKind = k;
@@ -362,14 +407,15 @@ function volatileCall(
   quoted: boolean,
   start: number,
   end: number,
-  hash: number,
 ): Classification | undefined {
   const from = quoted ? start + 1 : start;
   const to = quoted ? end - 1 : end;
   const n = to - from;
-  if (quoted) {
-    hash = 0;
-    for (let i = from; i < to; i++) hash = hashStep(hash, src.charCodeAt(i));
+  let hash = 0;
+  for (let i = from; i < to; i++) {
+    let c = src.charCodeAt(i);
+    if (!quoted && c >= 65 && c <= 90) c += 32;
+    hash = hashStep(hash, c);
   }
   let entry = functions.exact.get(hash);
   while (entry !== undefined) {
@@ -390,7 +436,12 @@ function volatileCall(
 function verdictFor(reason: string): Classification {
   let found = prefixVerdicts.get(reason);
   if (found === undefined) {
-    found = Object.freeze({ role: 'write' as const, reason, command: 'SELECT', transactionControl: null });
+    found = Object.freeze({
+      role: 'write' as const,
+      reason,
+      command: 'SELECT',
+      transactionControl: null,
+    });
     // bounded: the set of function names that reach here is the configured list plus prefix hits
     if (prefixVerdicts.size < 4096) prefixVerdicts.set(reason, found);
   }

@@ -41,7 +41,12 @@ export interface Frame {
 /** @internal the one store shared by every router, so scopes apply to all of them (as in the gem). */
 export const storage = new AsyncLocalStorage<Frame>();
 
-const ROOT: Frame = Object.freeze({ role: undefined, policy: 'allow', transactions: undefined, session: undefined });
+const ROOT: Frame = Object.freeze({
+  role: undefined,
+  policy: 'allow',
+  transactions: undefined,
+  session: undefined,
+});
 
 /** @internal the current frame, or a shared empty one. */
 export function currentFrame(): Frame {
@@ -66,7 +71,9 @@ let defaultRole: Role = 'replica';
  */
 export function setDefaultRole(role: Role): void {
   if (role !== 'primary' && role !== 'replica') {
-    throw new TypeError(`setDefaultRole: expected 'primary' or 'replica', got ${JSON.stringify(role)}`);
+    throw new TypeError(
+      `setDefaultRole: expected 'primary' or 'replica', got ${JSON.stringify(role)}`,
+    );
   }
   defaultRole = role;
 }

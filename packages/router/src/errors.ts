@@ -47,8 +47,10 @@ export class KoyoRouterError extends Error {
   constructor(code: KoyoRouterErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
-    const cause = options?.cause as { code?: unknown; detail?: unknown; hint?: unknown } | undefined;
-    this.sqlstate = typeof cause?.code === 'string' && /^[0-9A-Z]{5}$/.test(cause.code) ? cause.code : undefined;
+    const cause = options?.cause as
+      { code?: unknown; detail?: unknown; hint?: unknown } | undefined;
+    this.sqlstate =
+      typeof cause?.code === 'string' && /^[0-9A-Z]{5}$/.test(cause.code) ? cause.code : undefined;
     this.detail = typeof cause?.detail === 'string' ? cause.detail : undefined;
     this.hint = typeof cause?.hint === 'string' ? cause.hint : undefined;
   }

@@ -5,7 +5,14 @@
  *
  * @packageDocumentation
  */
-export { classifySql, createClassifier, type Classification, type Classifier, type ClassifierOptions, type TransactionControl } from './classify.js';
+export {
+  classifySql,
+  createClassifier,
+  type Classification,
+  type Classifier,
+  type ClassifierOptions,
+  type TransactionControl,
+} from './classify.js';
 export {
   blockTransactions,
   getDefaultRole,

@@ -5,7 +5,7 @@
  * of a literal or a comment for code: `--` and nested `/* *\/` comments, `'...'` strings with `''`,
  * `E'...'` strings with backslash escapes, dollar quotes with or without a tag (`$$...$$`,
  * `$fn$...$fn$`), `"quoted identifiers"` with `""`, positional parameters (`$1`), numbers, and
- * single-character punctuation. Words carry a case-folded 32-bit hash computed while scanning, so
+ * single-character punctuation. Words get a case-folded 32-bit hash on demand (`wordHash()`), so
  * keyword and function look-ups need no substring.
  *
  * @internal
@@ -13,9 +13,9 @@
 
 /** End of input. */
 export const TK_EOF = 0;
-/** An unquoted identifier or keyword. `hash` is its case-folded hash. */
+/** An unquoted identifier or keyword (see `wordHash()`). */
 export const TK_WORD = 1;
-/** A `"quoted identifier"`. `hash` is 0 (see `hashText(content, true)`). */
+/** A `"quoted identifier"`. */
 export const TK_QIDENT = 2;
 /** A string constant of any kind (standard, `E''`, dollar-quoted). */
 export const TK_STRING = 3;
@@ -92,8 +92,6 @@ export class SqlScanner {
   start = 0;
   /** End offset (exclusive) of the current token. */
   end = 0;
-  /** For words: case-folded hash; 0 for other tokens. */
-  hash = 0;
 
   reset(src: string): void {
     this.src = src;
@@ -102,7 +100,6 @@ export class SqlScanner {
     this.kind = TK_EOF;
     this.start = 0;
     this.end = 0;
-    this.hash = 0;
   }
 
   /** Advances to the next token and returns its kind. */
@@ -151,24 +148,17 @@ export class SqlScanner {
       this.start = pos;
       if (isIdentStart(c)) {
         // E'...' / e'...': a string with backslash escapes.
-        if ((c === 69 || c === 101) && src.charCodeAt(pos + 1) === 39) return this.#escapeString(pos + 2);
-        let h = 0;
-        for (;;) {
-          let d = src.charCodeAt(pos);
-          if (!(pos < len && isIdentCont(d))) break;
-          if (d >= 65 && d <= 90) d += 32;
-          h = (Math.imul(h, 31) + d) | 0;
-          pos++;
-        }
-        this.hash = h;
+        if ((c === 69 || c === 101) && src.charCodeAt(pos + 1) === 39)
+          return this.#escapeString(pos + 2);
+        pos++;
+        while (pos < len && isIdentCont(src.charCodeAt(pos))) pos++;
         return this.#emit(TK_WORD, pos);
       }
       if (c < 128 && CLASS[c] === C_DIGIT) return this.#number(pos + 1);
       switch (c) {
         case 39: // '
           return this.#quoted(pos + 1, "'", TK_STRING);
-        case 34: // " (its hash is computed by the classifier only when it is a function name)
-          this.hash = 0;
+        case 34: // "
           return this.#quoted(pos + 1, '"', TK_QIDENT);
         case 36: // $
           return this.#dollar(pos);
@@ -189,6 +179,18 @@ export class SqlScanner {
           return this.#emit(TK_OP, pos + 1);
       }
     }
+  }
+
+  /** Case-folded hash of the current word (computed on demand: most words never need it). */
+  wordHash(): number {
+    const src = this.src;
+    let h = 0;
+    for (let i = this.start; i < this.end; i++) {
+      let c = src.charCodeAt(i);
+      if (c >= 65 && c <= 90) c += 32;
+      h = (Math.imul(h, 31) + c) | 0;
+    }
+    return h;
   }
 
   /** True when the current word equals `lower` (ASCII case-insensitively). */

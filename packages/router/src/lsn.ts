@@ -8,8 +8,15 @@ import { KoyoRouterError } from './errors.js';
  */
 export function parseLsn(text: string): bigint {
   const slash = text.indexOf('/');
-  if (slash <= 0 || slash === text.length - 1 || !/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/.test(text)) {
-    throw new KoyoRouterError('INVALID_OPTION', `"${text}" is not a PostgreSQL LSN (expected the form 16/B374D848).`);
+  if (
+    slash <= 0 ||
+    slash === text.length - 1 ||
+    !/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/.test(text)
+  ) {
+    throw new KoyoRouterError(
+      'INVALID_OPTION',
+      `"${text}" is not a PostgreSQL LSN (expected the form 16/B374D848).`,
+    );
   }
   return (BigInt(`0x${text.slice(0, slash)}`) << 32n) | BigInt(`0x${text.slice(slash + 1)}`);
 }

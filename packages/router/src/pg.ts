@@ -8,7 +8,8 @@ import { KoyoRouterError } from './errors.js';
 import { Router, type RouteDecision, type RouterNode, type RouterOptions } from './router.js';
 
 /** A node given as a connection string, a `pg.PoolConfig` (with an optional name and weight), or your own `pg.Pool`. */
-export type PgNodeInput = string | (pg.PoolConfig & { readonly name?: string; readonly weight?: number }) | pg.Pool;
+export type PgNodeInput =
+  string | (pg.PoolConfig & { readonly name?: string; readonly weight?: number }) | pg.Pool;
 
 /** Options of {@link createRoutedPool}: the nodes, pool settings, and every {@link RouterOptions router option}. */
 export interface RoutedPoolOptions extends RouterOptions {
@@ -53,17 +54,32 @@ export class RoutedPool extends pg.Pool {
   readonly primaryPool: pg.Pool;
   /** The replicas' pools, in configuration order. */
   readonly replicaPools: readonly pg.Pool[];
-  readonly #owned: pg.Pool[] = [];
-  #endPromise: Promise<void> | undefined;
 
   constructor(options: RoutedPoolOptions) {
     if (options === null || typeof options !== 'object') {
-      throw new KoyoRouterError('INVALID_OPTION', 'createRoutedPool: expected options { primary, replicas }.');
+      throw new KoyoRouterError(
+        'INVALID_OPTION',
+        'createRoutedPool: expected options { primary, replicas }.',
+      );
     }
-    if (options.primary === undefined) throw new KoyoRouterError('INVALID_OPTION', 'primary: required (a connection string, a pg.PoolConfig or a pg.Pool).');
-    super(options.primary instanceof pg.Pool ? options.primary.options : typeof options.primary === 'string' ? { ...options.pool, connectionString: options.primary } : { ...options.pool, ...options.primary });
-    const owned = this.#owned;
-    const make = (input: PgNodeInput, fallbackName: string): { pool: pg.Pool; name: string; weight: number | undefined } => {
+    if (options.primary === undefined)
+      throw new KoyoRouterError(
+        'INVALID_OPTION',
+        'primary: required (a connection string, a pg.PoolConfig or a pg.Pool).',
+      );
+    super(
+      options.primary instanceof pg.Pool
+        ? options.primary.options
+        : typeof options.primary === 'string'
+          ? { ...options.pool, connectionString: options.primary }
+          : { ...options.pool, ...options.primary },
+    );
+    const owned: pg.Pool[] = [];
+    internals.set(this, { owned, ending: undefined });
+    const make = (
+      input: PgNodeInput,
+      fallbackName: string,
+    ): { pool: pg.Pool; name: string; weight: number | undefined } => {
       if (input instanceof pg.Pool) return { pool: input, name: fallbackName, weight: undefined };
       if (typeof input === 'string') {
         const pool = new pg.Pool({ ...options.pool, connectionString: input });
@@ -71,7 +87,10 @@ export class RoutedPool extends pg.Pool {
         return { pool, name: fallbackName, weight: undefined };
       }
       if (input === null || typeof input !== 'object') {
-        throw new KoyoRouterError('INVALID_OPTION', `${fallbackName}: expected a connection string, a pg.PoolConfig or a pg.Pool.`);
+        throw new KoyoRouterError(
+          'INVALID_OPTION',
+          `${fallbackName}: expected a connection string, a pg.PoolConfig or a pg.Pool.`,
+        );
       }
       const { name, weight, ...config } = input;
       const pool = new pg.Pool({ ...options.pool, ...config });
@@ -82,7 +101,11 @@ export class RoutedPool extends pg.Pool {
     const replicas = (options.replicas ?? []).map((input, i) => make(input, `replica${i + 1}`));
     this.primaryPool = primary.pool;
     this.replicaPools = replicas.map((r) => r.pool);
-    const node = (entry: { pool: pg.Pool; name: string; weight: number | undefined }): RouterNode<pg.Pool> => ({
+    const node = (entry: {
+      pool: pg.Pool;
+      name: string;
+      weight: number | undefined;
+    }): RouterNode<pg.Pool> => ({
       name: entry.name,
       handle: entry.pool,
       ...(entry.weight === undefined ? {} : { weight: entry.weight }),
@@ -92,7 +115,11 @@ export class RoutedPool extends pg.Pool {
         return value === null || value === undefined ? null : String(value);
       },
     });
-    this.router = new Router<pg.Pool>({ ...options, primary: node(primary), replicas: replicas.map(node) });
+    this.router = new Router<pg.Pool>({
+      ...options,
+      primary: node(primary),
+      replicas: replicas.map(node),
+    });
     this.#forward(primary.pool, -1);
     replicas.forEach((r, i) => this.#forward(r.pool, i));
   }
@@ -110,107 +137,6 @@ export class RoutedPool extends pg.Pool {
   }
 
   /**
-   * Routes and runs one statement, with the same signatures as `pg.Pool#query` (text and values,
-   * a query config, or a callback as last argument).
-   */
-  override query(...args: any[]): any {
-    const callback = typeof args[args.length - 1] === 'function' ? (args.pop() as (error: Error | null, result?: unknown) => void) : undefined;
-    const first = args[0] as { text?: unknown } | string | undefined;
-    const text = typeof first === 'string' ? first : typeof first?.text === 'string' ? first.text : undefined;
-    let promise: Promise<unknown>;
-    if (text === undefined) {
-      promise = this.primaryPool.query(...(args as [string]));
-    } else {
-      promise = this.router.execute(
-        text,
-        (d) => runOn(d, args as PgQueryArgs),
-        { skip: () => skippedResult(text.trim().split(/\s+/, 1)[0]!.toUpperCase()) },
-      );
-    }
-    if (callback === undefined) return promise;
-    promise.then(
-      (result) => callback(null, result),
-      (error: Error) => callback(error),
-    );
-    return undefined;
-  }
-
-  /**
-   * Checks out a client of the primary, as `pg.Pool#connect`. The client stays on the primary for
-   * every statement (the caller may open a transaction on it). A `BEGIN` sent on it inside
-   * {@link withSession} also makes the outer pool route into that transaction until COMMIT/ROLLBACK.
-   */
-  override connect(...args: any[]): any {
-    const callback = typeof args[0] === 'function' ? (args[0] as (error: Error | undefined, client?: pg.PoolClient, done?: (release?: unknown) => void) => void) : undefined;
-    const promise = this.#connect();
-    if (callback === undefined) return promise;
-    promise.then(
-      (client) => callback(undefined, client, (release?: unknown) => client.release(release as boolean)),
-      (error: Error) => callback(error),
-    );
-    return undefined;
-  }
-
-  async #connect(): Promise<pg.PoolClient> {
-    if (this.router.closed) throw new KoyoRouterError('CLOSED', 'This routed pool was closed with end().');
-    const client = await this.primaryPool.connect();
-    this.#pin(client);
-    return client;
-  }
-
-  #pin(client: pg.PoolClient): Pinned {
-    const router = this.router;
-    const original = client.query;
-    const originalRelease = client.release;
-    const state: Pinned = { inTransaction: false, attached: false, helper: false };
-    const bound = original.bind(client) as (...args: unknown[]) => Promise<pg.QueryResult>;
-    (client as unknown as Record<symbol, unknown>)[ORIGINAL_QUERY] = bound;
-    (client as unknown as { query: unknown }).query = (...args: any[]): any => {
-      const callback = typeof args[args.length - 1] === 'function' ? (args.pop() as (error: Error | null, result?: unknown) => void) : undefined;
-      const first = args[0] as { text?: unknown } | string | undefined;
-      const text = typeof first === 'string' ? first : typeof first?.text === 'string' ? first.text : undefined;
-      if (text === undefined) return bound(...args, ...(callback ? [callback] : []));
-      const promise = router.execute(
-        text,
-        async (d) => {
-          const result = await bound(...args);
-          const control = d.classification.command === 'MULTI' ? null : d.classification.transactionControl;
-          if (control === 'begin') {
-            state.inTransaction = true;
-            if (!state.helper) state.attached = router.attachTransaction(client);
-          } else if (control === 'commit' || control === 'rollback') {
-            state.inTransaction = false;
-            if (state.attached) router.detachTransaction(client);
-            state.attached = false;
-          }
-          return result;
-        },
-        {
-          pinned: client,
-          inTransaction: state.inTransaction,
-          skip: () => skippedResult(text.trim().split(/\s+/, 1)[0]!.toUpperCase()),
-        },
-      );
-      if (callback === undefined) return promise;
-      promise.then(
-        (result) => callback(null, result),
-        (error: Error) => callback(error),
-      );
-      return undefined;
-    };
-    client.release = (release?: boolean | Error) => {
-      if (state.attached) router.detachTransaction(client);
-      state.attached = false;
-      (client as unknown as { query: unknown }).query = original;
-      delete (client as unknown as Record<symbol, unknown>)[ORIGINAL_QUERY];
-      client.release = originalRelease;
-      return originalRelease.call(client, release);
-    };
-    pinnedState.set(client, state);
-    return state;
-  }
-
-  /**
    * Runs `fn` in a transaction on a client of the primary: BEGIN, `fn(client)`, COMMIT (ROLLBACK
    * if it throws), release. Inside `fn` the outer pool also runs every statement on that client
    * (reads too, unless `ignoreTransactions`). In `skipTransactions`, runs `fn` without BEGIN/COMMIT;
@@ -224,7 +150,7 @@ export class RoutedPool extends pg.Pool {
    */
   async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const mode = this.router.transactionMode();
-    const client = await this.#connect();
+    const client = await connectPinned(this);
     const state = pinnedState.get(client)!;
     let broken: unknown;
     try {
@@ -246,31 +172,168 @@ export class RoutedPool extends pg.Pool {
       client.release(broken instanceof Error ? broken : undefined);
     }
   }
-
-  /** Ends every pool this router created (pools you passed in stay open) and stops probing. */
-  override end(...args: any[]): any {
-    const callback = typeof args[0] === 'function' ? (args[0] as () => void) : undefined;
-    if (this.#endPromise === undefined) {
-      this.router.close();
-      (this as unknown as { ending: boolean }).ending = true;
-      this.#endPromise = Promise.all(this.#owned.map((pool) => pool.end())).then(() => {
-        (this as unknown as { ended: boolean }).ended = true;
-      });
-    }
-    if (callback === undefined) return this.#endPromise;
-    void this.#endPromise.then(callback, callback);
-    return undefined;
-  }
 }
 
 const pinnedState = new WeakMap<pg.PoolClient, Pinned>();
+
+interface Internals {
+  readonly owned: pg.Pool[];
+  ending: Promise<void> | undefined;
+}
+
+const internals = new WeakMap<RoutedPool, Internals>();
+
+// query, connect and end are set on the prototype rather than declared in the class, so that
+// RoutedPool keeps pg.Pool's exact (generic, overloaded) signatures for them.
+Object.defineProperty(RoutedPool.prototype, 'query', {
+  configurable: true,
+  writable: true,
+  /** Routes and runs one statement, with the same signatures as `pg.Pool#query`. */
+  value: function query(this: RoutedPool, ...args: any[]): any {
+    const callback =
+      typeof args[args.length - 1] === 'function'
+        ? (args.pop() as (error: Error | null, result?: unknown) => void)
+        : undefined;
+    const first = args[0] as { text?: unknown } | string | undefined;
+    const text =
+      typeof first === 'string' ? first : typeof first?.text === 'string' ? first.text : undefined;
+    let promise: Promise<unknown>;
+    if (text === undefined) {
+      promise = (this.primaryPool.query as (...a: unknown[]) => Promise<unknown>)(...args);
+    } else {
+      promise = this.router.execute(text, (d) => runOn(d, args as PgQueryArgs), {
+        skip: () => skippedResult(commandOf(text)),
+      });
+    }
+    if (callback === undefined) return promise;
+    promise.then(
+      (result) => callback(null, result),
+      (error: Error) => callback(error),
+    );
+    return undefined;
+  },
+});
+
+Object.defineProperty(RoutedPool.prototype, 'connect', {
+  configurable: true,
+  writable: true,
+  /** Checks out a client of the primary (pinned), as `pg.Pool#connect`. */
+  value: function connect(this: RoutedPool, ...args: any[]): any {
+    const callback =
+      typeof args[0] === 'function'
+        ? (args[0] as (
+            error: Error | undefined,
+            client?: pg.PoolClient,
+            done?: (release?: unknown) => void,
+          ) => void)
+        : undefined;
+    const promise = connectPinned(this);
+    if (callback === undefined) return promise;
+    promise.then(
+      (client) =>
+        callback(undefined, client, (release?: unknown) => client.release(release as boolean)),
+      (error: Error) => callback(error),
+    );
+    return undefined;
+  },
+});
+
+Object.defineProperty(RoutedPool.prototype, 'end', {
+  configurable: true,
+  writable: true,
+  /** Ends every pool this router created (pools you passed in stay open) and stops probing. */
+  value: function end(this: RoutedPool, ...args: any[]): any {
+    const callback = typeof args[0] === 'function' ? (args[0] as () => void) : undefined;
+    const state = internals.get(this)!;
+    if (state.ending === undefined) {
+      this.router.close();
+      (this as unknown as { ending: boolean }).ending = true;
+      state.ending = Promise.all(state.owned.map((pool) => pool.end())).then(() => {
+        (this as unknown as { ended: boolean }).ended = true;
+      });
+    }
+    if (callback === undefined) return state.ending;
+    void state.ending.then(callback, callback);
+    return undefined;
+  },
+});
+
+function commandOf(text: string): string {
+  return text.trim().split(/\s+/, 1)[0]!.toUpperCase();
+}
+
+async function connectPinned(pool: RoutedPool): Promise<pg.PoolClient> {
+  if (pool.router.closed)
+    throw new KoyoRouterError('CLOSED', 'This routed pool was closed with end().');
+  const client = await pool.primaryPool.connect();
+  pin(pool.router, client);
+  return client;
+}
+
+/** Routes a checked-out primary client's statements through the router (policies, logs, read-your-writes) until release. */
+function pin(router: Router<pg.Pool>, client: pg.PoolClient): Pinned {
+  const original = client.query;
+  const originalRelease = client.release;
+  const state: Pinned = { inTransaction: false, attached: false, helper: false };
+  const bound = original.bind(client) as (...args: unknown[]) => Promise<pg.QueryResult>;
+  (client as unknown as Record<symbol, unknown>)[ORIGINAL_QUERY] = bound;
+  (client as unknown as { query: unknown }).query = (...args: any[]): any => {
+    const callback =
+      typeof args[args.length - 1] === 'function'
+        ? (args.pop() as (error: Error | null, result?: unknown) => void)
+        : undefined;
+    const first = args[0] as { text?: unknown } | string | undefined;
+    const text =
+      typeof first === 'string' ? first : typeof first?.text === 'string' ? first.text : undefined;
+    if (text === undefined) return bound(...args, ...(callback ? [callback] : []));
+    const promise = router.execute(
+      text,
+      async (d) => {
+        const result = await bound(...args);
+        const control =
+          d.classification.command === 'MULTI' ? null : d.classification.transactionControl;
+        if (control === 'begin') {
+          state.inTransaction = true;
+          if (!state.helper) state.attached = router.attachTransaction(client);
+        } else if (control === 'commit' || control === 'rollback') {
+          state.inTransaction = false;
+          if (state.attached) router.detachTransaction(client);
+          state.attached = false;
+        }
+        return result;
+      },
+      {
+        pinned: client,
+        inTransaction: state.inTransaction,
+        skip: () => skippedResult(commandOf(text)),
+      },
+    );
+    if (callback === undefined) return promise;
+    promise.then(
+      (result) => callback(null, result),
+      (error: Error) => callback(error),
+    );
+    return undefined;
+  };
+  client.release = (release?: boolean | Error) => {
+    if (state.attached) router.detachTransaction(client);
+    state.attached = false;
+    (client as unknown as { query: unknown }).query = original;
+    delete (client as unknown as Record<symbol, unknown>)[ORIGINAL_QUERY];
+    client.release = originalRelease;
+    return originalRelease.call(client, release);
+  };
+  pinnedState.set(client, state);
+  return state;
+}
 
 for (const counter of ['totalCount', 'idleCount', 'waitingCount', 'expiredCount'] as const) {
   Object.defineProperty(RoutedPool.prototype, counter, {
     configurable: true,
     get(this: RoutedPool) {
       let sum = (this.primaryPool as unknown as Record<string, number>)[counter] ?? 0;
-      for (const pool of this.replicaPools) sum += (pool as unknown as Record<string, number>)[counter] ?? 0;
+      for (const pool of this.replicaPools)
+        sum += (pool as unknown as Record<string, number>)[counter] ?? 0;
       return sum;
     },
   });
@@ -278,9 +341,15 @@ for (const counter of ['totalCount', 'idleCount', 'waitingCount', 'expiredCount'
 
 function runOn(d: RouteDecision<pg.Pool>, args: PgQueryArgs): Promise<unknown> {
   if (d.target === 'transaction') {
-    const client = d.transaction as Record<symbol, ((...a: unknown[]) => Promise<unknown>) | undefined> & pg.PoolClient;
+    const client = d.transaction as Record<
+      symbol,
+      ((...a: unknown[]) => Promise<unknown>) | undefined
+    > &
+      pg.PoolClient;
     const original = client[ORIGINAL_QUERY];
-    return original !== undefined ? original(...args) : (client.query as (...a: unknown[]) => Promise<unknown>)(...args);
+    return original !== undefined
+      ? original(...args)
+      : (client.query as (...a: unknown[]) => Promise<unknown>)(...args);
   }
   return (d.handle!.query as (...a: unknown[]) => Promise<unknown>)(...args);
 }

@@ -14,7 +14,11 @@ type Target = AnySql | postgres.TransactionSql<any>;
 /** A node given as a connection URL, postgres.js options (with an optional `url`, name and weight), or your own `sql`. */
 export type PostgresNodeInput =
   | string
-  | (postgres.Options<any> & { readonly url?: string; readonly name?: string; readonly weight?: number })
+  | (postgres.Options<any> & {
+      readonly url?: string;
+      readonly name?: string;
+      readonly weight?: number;
+    })
   | AnySql;
 
 /** Options of {@link createRoutedSql}: the nodes, postgres.js settings, and every {@link RouterOptions router option}. */
@@ -34,16 +38,26 @@ export interface RoutedSqlOptions extends RouterOptions {
  * `array`, `json`, `typed`) work as in postgres.js.
  */
 export interface RoutedSql {
-  <T extends readonly (object | undefined)[] = postgres.Row[]>(template: TemplateStringsArray, ...parameters: readonly unknown[]): postgres.PendingQuery<T>;
+  <T extends readonly (object | undefined)[] = postgres.Row[]>(
+    template: TemplateStringsArray,
+    ...parameters: readonly unknown[]
+  ): postgres.PendingQuery<T>;
   (first: unknown, ...rest: unknown[]): any;
   unsafe<T extends any[] = (postgres.Row & Iterable<postgres.Row>)[]>(
     query: string,
     parameters?: unknown[],
     queryOptions?: postgres.UnsafeQueryOptions,
   ): postgres.PendingQuery<T>;
-  file<T extends readonly any[] = postgres.Row[]>(path: string, args?: unknown[], options?: { cache?: boolean }): postgres.PendingQuery<T>;
+  file<T extends readonly any[] = postgres.Row[]>(
+    path: string,
+    args?: unknown[],
+    options?: { cache?: boolean },
+  ): postgres.PendingQuery<T>;
   begin<T>(cb: (sql: postgres.TransactionSql<any>) => T | Promise<T>): Promise<Awaited<T>>;
-  begin<T>(options: string, cb: (sql: postgres.TransactionSql<any>) => T | Promise<T>): Promise<Awaited<T>>;
+  begin<T>(
+    options: string,
+    cb: (sql: postgres.TransactionSql<any>) => T | Promise<T>,
+  ): Promise<Awaited<T>>;
   reserve(): Promise<postgres.ReservedSql<any>>;
   listen: AnySql['listen'];
   notify: AnySql['notify'];
@@ -83,7 +97,13 @@ class RoutedQuery {
   /** The routing context where the query was written: it runs in it even if awaited elsewhere. */
   readonly #frame: Frame | undefined;
 
-  constructor(router: Router<AnySql>, kind: 'tag' | 'unsafe' | 'file', strings: TemplateStringsArray | readonly string[], args: unknown[], options?: unknown) {
+  constructor(
+    router: Router<AnySql>,
+    kind: 'tag' | 'unsafe' | 'file',
+    strings: TemplateStringsArray | readonly string[],
+    args: unknown[],
+    options?: unknown,
+  ) {
     this.#frame = storage.getStore();
     this.#router = router;
     this.#kind = kind;
@@ -115,8 +135,17 @@ class RoutedQuery {
   /** @internal the real postgres.js query on `target`, without modifiers (for use as a fragment). */
   build(target: Target): postgres.PendingQuery<any> {
     const args = this.#args.map((arg) => materialize(arg, target));
-    if (this.#kind === 'tag') return (target as (s: TemplateStringsArray, ...a: unknown[]) => postgres.PendingQuery<any>)(this.#strings as TemplateStringsArray, ...args);
-    if (this.#kind === 'unsafe') return target.unsafe(this.#strings[0]!, args as never, this.#options as postgres.UnsafeQueryOptions);
+    if (this.#kind === 'tag')
+      return (target as (s: TemplateStringsArray, ...a: unknown[]) => postgres.PendingQuery<any>)(
+        this.#strings as TemplateStringsArray,
+        ...args,
+      );
+    if (this.#kind === 'unsafe')
+      return target.unsafe(
+        this.#strings[0]!,
+        args as never,
+        this.#options as postgres.UnsafeQueryOptions,
+      );
     return target.file(this.#strings[0]!, args as never, this.#options as { cache?: boolean });
   }
 
@@ -143,25 +172,44 @@ class RoutedQuery {
     return frame === undefined || storage.getStore() === frame ? fn() : storage.run(frame, fn);
   }
 
-  #execute<T>(run: (d: RouteDecision<AnySql>) => T | PromiseLike<T>, skip?: (text: string) => T): Promise<T> {
+  #execute<T>(
+    run: (d: RouteDecision<AnySql>) => T | PromiseLike<T>,
+    skip?: (text: string) => T,
+  ): Promise<T> {
     if (this.#kind !== 'file') {
       const text = this.text();
-      return this.#inContext(() => this.#router.execute(text, run, skip === undefined ? undefined : { skip: () => skip(text) }));
+      return this.#inContext(() =>
+        this.#router.execute(
+          text,
+          run,
+          skip === undefined ? undefined : { skip: () => skip(text) },
+        ),
+      );
     }
     return this.#routeText().then((text) =>
-      this.#inContext(() => this.#router.execute(text, run, skip === undefined ? undefined : { skip: () => skip(text) })),
+      this.#inContext(() =>
+        this.#router.execute(
+          text,
+          run,
+          skip === undefined ? undefined : { skip: () => skip(text) },
+        ),
+      ),
     );
   }
 
   #start(): Promise<unknown> {
     this.#promise ??= this.#execute(
       (d) => this.#create(d),
-      (text) => Object.assign([], { count: 0, command: text.trim().split(/\s+/, 1)[0]!.toUpperCase() }),
+      (text) =>
+        Object.assign([], { count: 0, command: text.trim().split(/\s+/, 1)[0]!.toUpperCase() }),
     );
     return this.#promise;
   }
 
-  then<A = unknown, B = never>(onfulfilled?: ((value: any) => A | PromiseLike<A>) | null, onrejected?: ((reason: any) => B | PromiseLike<B>) | null): Promise<A | B> {
+  then<A = unknown, B = never>(
+    onfulfilled?: ((value: any) => A | PromiseLike<A>) | null,
+    onrejected?: ((reason: any) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
     return this.#start().then(onfulfilled, onrejected);
   }
 
@@ -210,13 +258,18 @@ class RoutedQuery {
 
   cursor(rows?: unknown, fn?: unknown): unknown {
     if (typeof rows === 'function' || typeof fn === 'function') {
-      this.#promise ??= this.#execute((d) => (this.#create(d).cursor as (...a: unknown[]) => Promise<unknown>)(rows, fn));
+      this.#promise ??= this.#execute((d) =>
+        (this.#create(d).cursor as (...a: unknown[]) => Promise<unknown>)(rows, fn),
+      );
       return this.#promise;
     }
     let iterator: AsyncIterator<unknown> | undefined;
     const open = async (): Promise<AsyncIterator<unknown>> => {
       if (iterator === undefined) {
-        const holder = await this.#execute((d) => ({ it: this.#create(d).cursor(rows as number)[Symbol.asyncIterator]() }));
+        const holder = await this.#execute((d) => {
+          const cursor = this.#create(d).cursor(rows as number);
+          return { it: cursor[Symbol.asyncIterator]() };
+        });
         iterator = holder.it;
       }
       return iterator;
@@ -224,7 +277,8 @@ class RoutedQuery {
     return {
       [Symbol.asyncIterator]: () => ({
         next: async () => (await open()).next(),
-        return: async () => (iterator?.return ? iterator.return() : { done: true, value: undefined }),
+        return: async () =>
+          iterator?.return ? iterator.return() : { done: true, value: undefined },
       }),
     };
   }
@@ -248,7 +302,8 @@ const plainTexts = new WeakMap<TemplateStringsArray, string>();
 function isPlainValue(arg: unknown): boolean {
   if (arg === null || typeof arg !== 'object') return true;
   if (arg instanceof Date || arg instanceof Uint8Array) return true;
-  if (Array.isArray(arg)) return arg.length === 0 || (!(arg[0] instanceof RoutedQuery) && !isPostgresQuery(arg[0]));
+  if (Array.isArray(arg))
+    return arg.length === 0 || (!(arg[0] instanceof RoutedQuery) && !isPostgresQuery(arg[0]));
   const kind = (arg as { constructor?: { name?: string } }).constructor?.name;
   return kind === 'Object' || kind === 'Parameter';
 }
@@ -256,7 +311,8 @@ function isPlainValue(arg: unknown): boolean {
 /** Replaces deferred fragments by real ones on `target`. */
 function materialize(arg: unknown, target: Target): unknown {
   if (arg instanceof RoutedQuery) return arg.build(target);
-  if (Array.isArray(arg) && arg.length > 0 && arg[0] instanceof RoutedQuery) return arg.map((a: unknown) => materialize(a, target));
+  if (Array.isArray(arg) && arg.length > 0 && arg[0] instanceof RoutedQuery)
+    return arg.map((a: unknown) => materialize(a, target));
   return arg;
 }
 
@@ -270,25 +326,38 @@ function templateText(strings: TemplateStringsArray | readonly string[], args: u
 function argText(arg: unknown, i: number): string {
   if (arg instanceof RoutedQuery) return ` ${arg.text()} `;
   if (arg !== null && typeof arg === 'object') {
-    const o = arg as { strings?: unknown; args?: unknown; value?: unknown; first?: unknown; constructor?: { name?: string } };
+    const o = arg as {
+      strings?: unknown;
+      args?: unknown;
+      value?: unknown;
+      first?: unknown;
+      constructor?: { name?: string };
+    };
     if (Array.isArray(arg)) {
-      if (arg.length > 0 && (arg[0] instanceof RoutedQuery || isPostgresQuery(arg[0]))) return arg.map((a: unknown, k: number) => argText(a, k)).join(' ');
+      if (arg.length > 0 && (arg[0] instanceof RoutedQuery || isPostgresQuery(arg[0])))
+        return arg.map((a: unknown, k: number) => argText(a, k)).join(' ');
       return `$${i + 1}`;
     }
-    if (isPostgresQuery(arg)) return ` ${templateText(o.strings as string[], o.args as unknown[])} `;
+    if (isPostgresQuery(arg))
+      return ` ${templateText(o.strings as string[], o.args as unknown[])} `;
     const kind = o.constructor?.name;
     if (kind === 'Identifier' && typeof o.value === 'string') return o.value;
     if (kind === 'Builder') {
       const first = o.first;
       if (typeof first === 'string') return `"${first}"`;
-      if (Array.isArray(first) && first.every((x) => typeof x === 'string')) return first.map((x: string) => `"${x}"`).join(',');
+      if (Array.isArray(first) && first.every((x) => typeof x === 'string'))
+        return first.map((x: string) => `"${x}"`).join(',');
     }
   }
   return `$${i + 1}`;
 }
 
 function isPostgresQuery(value: unknown): value is { strings: string[]; args: unknown[] } {
-  return value instanceof Promise && Array.isArray((value as { strings?: unknown }).strings) && Array.isArray((value as { args?: unknown }).args);
+  return (
+    value instanceof Promise &&
+    Array.isArray((value as { strings?: unknown }).strings) &&
+    Array.isArray((value as { args?: unknown }).args)
+  );
 }
 
 /**
@@ -306,10 +375,16 @@ function isPostgresQuery(value: unknown): value is { strings: string[]; args: un
  */
 export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
   if (options === null || typeof options !== 'object' || options.primary === undefined) {
-    throw new KoyoRouterError('INVALID_OPTION', 'createRoutedSql: expected options { primary, replicas } (primary: a URL, postgres.js options or an sql).');
+    throw new KoyoRouterError(
+      'INVALID_OPTION',
+      'createRoutedSql: expected options { primary, replicas } (primary: a URL, postgres.js options or an sql).',
+    );
   }
   const owned: AnySql[] = [];
-  const make = (input: PostgresNodeInput, fallbackName: string): { sql: AnySql; name: string; weight: number | undefined } => {
+  const make = (
+    input: PostgresNodeInput,
+    fallbackName: string,
+  ): { sql: AnySql; name: string; weight: number | undefined } => {
     if (typeof input === 'function') return { sql: input, name: fallbackName, weight: undefined };
     if (typeof input === 'string') {
       const sql = postgres(input, { ...options.postgres });
@@ -317,7 +392,10 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
       return { sql, name: fallbackName, weight: undefined };
     }
     if (input === null || typeof input !== 'object') {
-      throw new KoyoRouterError('INVALID_OPTION', `${fallbackName}: expected a URL, postgres.js options or an sql.`);
+      throw new KoyoRouterError(
+        'INVALID_OPTION',
+        `${fallbackName}: expected a URL, postgres.js options or an sql.`,
+      );
     }
     const { url, name, weight, ...config } = input;
     const merged = { ...options.postgres, ...config };
@@ -327,7 +405,11 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
   };
   const primary = make(options.primary, 'primary');
   const replicas = (options.replicas ?? []).map((input, i) => make(input, `replica${i + 1}`));
-  const node = (entry: { sql: AnySql; name: string; weight: number | undefined }): RouterNode<AnySql> => ({
+  const node = (entry: {
+    sql: AnySql;
+    name: string;
+    weight: number | undefined;
+  }): RouterNode<AnySql> => ({
     name: entry.name,
     handle: entry.sql,
     ...(entry.weight === undefined ? {} : { weight: entry.weight }),
@@ -337,7 +419,11 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
       return value === null || value === undefined ? null : String(value);
     },
   });
-  const router = new Router<AnySql>({ ...options, primary: node(primary), replicas: replicas.map(node) });
+  const router = new Router<AnySql>({
+    ...options,
+    primary: node(primary),
+    replicas: replicas.map(node),
+  });
   const p = primary.sql;
 
   function sql(first: unknown, ...rest: unknown[]): unknown {
@@ -349,23 +435,30 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
 
   async function begin(...args: unknown[]): Promise<unknown> {
     const fn = args.pop() as (tx: postgres.TransactionSql<any>) => unknown;
-    if (typeof fn !== 'function') throw new KoyoRouterError('INVALID_OPTION', 'sql.begin: expected a callback as last argument.');
+    if (typeof fn !== 'function')
+      throw new KoyoRouterError(
+        'INVALID_OPTION',
+        'sql.begin: expected a callback as last argument.',
+      );
     const mode = router.transactionMode();
     if (mode === 'skip') return fn(routed as unknown as postgres.TransactionSql<any>);
     const beginOptions = args[0] as string | undefined;
-    const result = await router.execute(beginOptions === undefined ? 'BEGIN' : `BEGIN ${beginOptions}`, (d) => {
-      // Settle what fn returns inside the scope, so queries it returns unawaited still see the transaction.
-      const run = (tx: postgres.TransactionSql<any>): Promise<unknown> =>
-        router.inTransaction(tx, async () => {
-          const value = await fn(tx);
-          return Array.isArray(value) ? Promise.all(value) : value;
-        });
-      if (d.target === 'transaction') {
-        // begin inside a transaction of this router: a savepoint, as postgres.js does for nested calls
-        return (d.transaction as postgres.TransactionSql<any>).savepoint(run);
-      }
-      return beginOptions === undefined ? p.begin(run) : p.begin(beginOptions, run);
-    });
+    const result = await router.execute(
+      beginOptions === undefined ? 'BEGIN' : `BEGIN ${beginOptions}`,
+      (d) => {
+        // Settle what fn returns inside the scope, so queries it returns unawaited still see the transaction.
+        const run = (tx: postgres.TransactionSql<any>): Promise<unknown> =>
+          router.inTransaction(tx, async () => {
+            const value = await fn(tx);
+            return Array.isArray(value) ? Promise.all(value) : value;
+          });
+        if (d.target === 'transaction') {
+          // begin inside a transaction of this router: a savepoint, as postgres.js does for nested calls
+          return (d.transaction as postgres.TransactionSql<any>).savepoint(run);
+        }
+        return beginOptions === undefined ? p.begin(run) : p.begin(beginOptions, run);
+      },
+    );
     await router.noteWrite();
     return result;
   }
@@ -383,7 +476,10 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
     },
     begin,
     reserve: () => {
-      if (router.closed) return Promise.reject(new KoyoRouterError('CLOSED', 'This routed sql was closed with end().'));
+      if (router.closed)
+        return Promise.reject(
+          new KoyoRouterError('CLOSED', 'This routed sql was closed with end().'),
+        );
       return p.reserve();
     },
     listen: p.listen.bind(p),

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { blockTransactions, readFromPrimary, readFromReplica, skipTransactions, withSession } from './context.js';
+import {
+  blockTransactions,
+  readFromPrimary,
+  readFromReplica,
+  skipTransactions,
+  withSession,
+} from './context.js';
 import { currentFrame } from './context.js';
 import { KoyoRouterError } from './errors.js';
 import { formatBytes, formatLsn, parseLsn } from './lsn.js';
@@ -31,10 +37,24 @@ describe('routing scopes', () => {
   it('decide routing without running anything', () => {
     const router = createRouter({ primary: never('primary'), replicas: [never('replica1')] });
     try {
-      expect(router.explain('SELECT 1')).toMatchObject({ target: 'replica', node: 'replica1', reason: 'classified:SELECT' });
-      expect(readFromPrimary(() => router.explain('SELECT 1'))).toMatchObject({ target: 'primary', reason: 'read-from-primary' });
-      expect(router.explain('SELECT 1 FOR SHARE')).toMatchObject({ target: 'primary', reason: 'classified:FOR SHARE' });
-      expect(router.inTransaction('tx', () => router.explain('SELECT 1'))).toMatchObject({ target: 'transaction', reason: 'in-transaction', transaction: 'tx' });
+      expect(router.explain('SELECT 1')).toMatchObject({
+        target: 'replica',
+        node: 'replica1',
+        reason: 'classified:SELECT',
+      });
+      expect(readFromPrimary(() => router.explain('SELECT 1'))).toMatchObject({
+        target: 'primary',
+        reason: 'read-from-primary',
+      });
+      expect(router.explain('SELECT 1 FOR SHARE')).toMatchObject({
+        target: 'primary',
+        reason: 'classified:FOR SHARE',
+      });
+      expect(router.inTransaction('tx', () => router.explain('SELECT 1'))).toMatchObject({
+        target: 'transaction',
+        reason: 'in-transaction',
+        transaction: 'tx',
+      });
       expect(skipTransactions(() => router.transactionMode())).toBe('skip');
       expect(() => blockTransactions(() => router.transactionMode())).toThrow(KoyoRouterError);
       expect(router.transactionMode()).toBe('run');
@@ -46,15 +66,24 @@ describe('routing scopes', () => {
   });
 
   it('keeps read-your-writes tokens per session and rejects foreign ones', () => {
-    const router = createRouter({ primary: never('p'), replicas: [never('r')], readYourWrites: { mode: 'window', ms: 1000 } });
+    const router = createRouter({
+      primary: never('p'),
+      replicas: [never('r')],
+      readYourWrites: { mode: 'window', ms: 1000 },
+    });
     try {
       withSession(() => expect(router.readYourWritesToken()).toBeUndefined());
       router.withToken(`koyo1.at.${Date.now()}`, () => {
         expect(router.readYourWritesToken()).toMatch(/^koyo1\.at\./);
-        expect(router.explain('SELECT 1')).toMatchObject({ target: 'primary', reason: 'read-your-writes' });
+        expect(router.explain('SELECT 1')).toMatchObject({
+          target: 'primary',
+          reason: 'read-your-writes',
+        });
       });
       for (const bad of ['x', 'koyo1.lsn.zz/1', 'koyo1.at.abc', 'koyo2.at.1']) {
-        expect(() => router.withToken(bad, () => 1)).toThrow(expect.objectContaining({ code: 'INVALID_TOKEN' }));
+        expect(() => router.withToken(bad, () => 1)).toThrow(
+          expect.objectContaining({ code: 'INVALID_TOKEN' }),
+        );
       }
     } finally {
       router.close();
@@ -71,9 +100,13 @@ describe('routing scopes', () => {
       [{ readYourWrites: { mode: 'window' } }, /needs ms/],
     ];
     for (const [options, message] of bad) {
-      expect(() => createRouter({ primary: never('p'), replicas: [], ...options })).toThrow(message);
+      expect(() => createRouter({ primary: never('p'), replicas: [], ...options })).toThrow(
+        message,
+      );
     }
-    expect(() => createRouter({ primary: never('p'), replicas: [{ ...never('r'), weight: 0 }] })).toThrow(/weight/);
+    expect(() =>
+      createRouter({ primary: never('p'), replicas: [{ ...never('r'), weight: 0 }] }),
+    ).toThrow(/weight/);
   });
 });
 

@@ -238,13 +238,21 @@ export class Router<N = unknown> {
   #retries = 0;
   #rywCount = 0;
 
-  constructor(config: { primary: RouterNode<N>; replicas: readonly RouterNode<N>[] } & RouterOptions) {
+  constructor(
+    config: { primary: RouterNode<N>; replicas: readonly RouterNode<N>[] } & RouterOptions,
+  ) {
     const o = config;
     if (o.primary === undefined || o.primary === null) {
-      throw new KoyoRouterError('INVALID_OPTION', 'primary: required (the node that takes writes).');
+      throw new KoyoRouterError(
+        'INVALID_OPTION',
+        'primary: required (the node that takes writes).',
+      );
     }
     if (!Array.isArray(o.replicas)) {
-      throw new KoyoRouterError('INVALID_OPTION', 'replicas: expected an array of nodes (it may be empty).');
+      throw new KoyoRouterError(
+        'INVALID_OPTION',
+        'replicas: expected an array of nodes (it may be empty).',
+      );
     }
     checkChoice('strategy', o.strategy, ['random', 'round-robin', 'weighted', 'least-lag'], true);
     checkChoice('defaultRole', o.defaultRole, ['primary', 'replica']);
@@ -253,29 +261,55 @@ export class Router<N = unknown> {
     checkNumber('probeIntervalMs', o.probeIntervalMs, 1);
     checkNumber('probeTimeoutMs', o.probeTimeoutMs, 1);
     if (o.maxLag !== undefined) {
-      if (typeof o.maxLag !== 'object' || o.maxLag === null || (o.maxLag.bytes === undefined && o.maxLag.ms === undefined)) {
-        throw new KoyoRouterError('INVALID_OPTION', 'maxLag: expected { bytes?: number, ms?: number } with at least one of them.');
+      if (
+        typeof o.maxLag !== 'object' ||
+        o.maxLag === null ||
+        (o.maxLag.bytes === undefined && o.maxLag.ms === undefined)
+      ) {
+        throw new KoyoRouterError(
+          'INVALID_OPTION',
+          'maxLag: expected { bytes?: number, ms?: number } with at least one of them.',
+        );
       }
       checkNumber('maxLag.bytes', o.maxLag.bytes, 0);
       checkNumber('maxLag.ms', o.maxLag.ms, 0);
     }
     const ryw = o.readYourWrites ?? false;
     if (ryw !== false) {
-      if (typeof ryw !== 'object' || ryw === null || (ryw.mode !== 'lsn' && ryw.mode !== 'window')) {
-        throw new KoyoRouterError('INVALID_OPTION', "readYourWrites: expected false, { mode: 'lsn', waitMs? } or { mode: 'window', ms }.");
+      if (
+        typeof ryw !== 'object' ||
+        ryw === null ||
+        (ryw.mode !== 'lsn' && ryw.mode !== 'window')
+      ) {
+        throw new KoyoRouterError(
+          'INVALID_OPTION',
+          "readYourWrites: expected false, { mode: 'lsn', waitMs? } or { mode: 'window', ms }.",
+        );
       }
       if (ryw.mode === 'lsn') checkNumber('readYourWrites.waitMs', ryw.waitMs, 0);
       else {
-        if (typeof ryw.ms !== 'number') throw new KoyoRouterError('INVALID_OPTION', "readYourWrites: { mode: 'window' } needs ms.");
+        if (typeof ryw.ms !== 'number')
+          throw new KoyoRouterError(
+            'INVALID_OPTION',
+            "readYourWrites: { mode: 'window' } needs ms.",
+          );
         checkNumber('readYourWrites.ms', ryw.ms, 0);
       }
     }
     o.replicas.forEach((replica, i) => {
-      if (replica.weight !== undefined && !(replica.weight > 0 && Number.isFinite(replica.weight))) {
-        throw new KoyoRouterError('INVALID_OPTION', `replicas[${i}].weight: expected a positive number, got ${String(replica.weight)}.`);
+      if (
+        replica.weight !== undefined &&
+        !(replica.weight > 0 && Number.isFinite(replica.weight))
+      ) {
+        throw new KoyoRouterError(
+          'INVALID_OPTION',
+          `replicas[${i}].weight: expected a positive number, got ${String(replica.weight)}.`,
+        );
       }
     });
-    this.#classifier = createClassifier(o.volatileFunctions === undefined ? {} : { volatileFunctions: o.volatileFunctions });
+    this.#classifier = createClassifier(
+      o.volatileFunctions === undefined ? {} : { volatileFunctions: o.volatileFunctions },
+    );
     this.#primary = new NodeState(o.primary, -1);
     this.#replicas = o.replicas.map((node, i) => new NodeState(node, i));
     this.#eligible = this.#replicas.slice();
@@ -289,7 +323,10 @@ export class Router<N = unknown> {
     this.#ryw = ryw;
     this.#logger = o.logger;
     this.#needLag =
-      o.maxLag !== undefined || this.#strategy === 'least-lag' || typeof this.#strategy === 'function' || (ryw !== false && ryw.mode === 'lsn');
+      o.maxLag !== undefined ||
+      this.#strategy === 'least-lag' ||
+      typeof this.#strategy === 'function' ||
+      (ryw !== false && ryw.mode === 'lsn');
     if (this.#replicas.length > 0) {
       this.#timer = setInterval(() => void this.#tick(), o.probeIntervalMs ?? 1000);
       this.#timer.unref();
@@ -344,13 +381,23 @@ export class Router<N = unknown> {
    * const rows = await router.execute(text, (d) =>
    *   d.target === 'transaction' ? (d.transaction as pg.PoolClient).query(text, values) : d.handle!.query(text, values));
    */
-  execute<R>(sql: string, run: (decision: RouteDecision<N>) => R | PromiseLike<R>, options?: ExecuteOptions<R>): Promise<R> {
+  execute<R>(
+    sql: string,
+    run: (decision: RouteDecision<N>) => R | PromiseLike<R>,
+    options?: ExecuteOptions<R>,
+  ): Promise<R> {
     if (this.#closed) return Promise.reject(closedError());
     const frame = currentFrame();
     let decision: RouteDecision<N> | Promise<RouteDecision<N>>;
     if (options?.pinned !== undefined) {
       const c = this.#classify(sql);
-      decision = this.#decision('transaction', this.#primary, 'pinned-connection', c, options.pinned);
+      decision = this.#decision(
+        'transaction',
+        this.#primary,
+        'pinned-connection',
+        c,
+        options.pinned,
+      );
     } else {
       try {
         decision = this.#route(sql, frame, false);
@@ -358,7 +405,8 @@ export class Router<N = unknown> {
         return Promise.reject(error);
       }
     }
-    if (decision instanceof Promise) return decision.then((d) => this.#run(d, sql, run, frame, options));
+    if (decision instanceof Promise)
+      return decision.then((d) => this.#run(d, sql, run, frame, options));
     return this.#run(decision, sql, run, frame, options);
   }
 
@@ -410,7 +458,8 @@ export class Router<N = unknown> {
   /** Undoes {@link Router.attachTransaction} for `handle`, wherever it was attached. */
   detachTransaction(handle: unknown): void {
     const session = currentFrame().session;
-    if (session !== undefined && session.transactions.get(this) === handle) session.transactions.delete(this);
+    if (session !== undefined && session.transactions.get(this) === handle)
+      session.transactions.delete(this);
   }
 
   /**
@@ -462,7 +511,8 @@ export class Router<N = unknown> {
       if (parsed !== undefined) {
         const mark = this.#mark(currentFrame());
         mark.at = Math.max(mark.at, parsed.at);
-        if (parsed.lsn !== undefined && (mark.lsn === undefined || parsed.lsn > mark.lsn)) mark.lsn = parsed.lsn;
+        if (parsed.lsn !== undefined && (mark.lsn === undefined || parsed.lsn > mark.lsn))
+          mark.lsn = parsed.lsn;
       }
       return fn();
     });
@@ -527,7 +577,13 @@ export class Router<N = unknown> {
     if (this.#closed) throw closedError();
   }
 
-  #decision(target: 'primary' | 'replica' | 'transaction', node: NodeState<N>, reason: string, c: Classification, tx?: unknown): RouteDecision<N> {
+  #decision(
+    target: 'primary' | 'replica' | 'transaction',
+    node: NodeState<N>,
+    reason: string,
+    c: Classification,
+    tx?: unknown,
+  ): RouteDecision<N> {
     return {
       target,
       node: node.node.name,
@@ -541,20 +597,32 @@ export class Router<N = unknown> {
 
   #route(sql: string, frame: Frame, dryRun: boolean): RouteDecision<N> | Promise<RouteDecision<N>> {
     const c = this.#classify(sql);
-    const tx = frame.transactions === undefined && frame.session === undefined ? undefined : transactionOf(frame, this);
+    const tx =
+      frame.transactions === undefined && frame.session === undefined
+        ? undefined
+        : transactionOf(frame, this);
     if (tx === undefined) return this.#routeOutside(sql, c, frame, dryRun);
-    if (!(this.#ignoreTransactions && c.role === 'read')) return this.#decision('transaction', this.#primary, 'in-transaction', c, tx);
+    if (!(this.#ignoreTransactions && c.role === 'read'))
+      return this.#decision('transaction', this.#primary, 'in-transaction', c, tx);
     // ignoreTransactions: the read may go to a replica; if it goes to the primary anyway
     // (readFromPrimary, fallback, ...), it uses the transaction's connection, which sees its writes.
-    const toTx = (d: RouteDecision<N>): RouteDecision<N> => (d.target === 'primary' ? this.#decision('transaction', this.#primary, d.reason, c, tx) : d);
+    const toTx = (d: RouteDecision<N>): RouteDecision<N> =>
+      d.target === 'primary' ? this.#decision('transaction', this.#primary, d.reason, c, tx) : d;
     const d = this.#routeOutside(sql, c, frame, dryRun);
     return d instanceof Promise ? d.then(toTx) : toTx(d);
   }
 
-  #routeOutside(sql: string, c: Classification, frame: Frame, dryRun: boolean): RouteDecision<N> | Promise<RouteDecision<N>> {
+  #routeOutside(
+    sql: string,
+    c: Classification,
+    frame: Frame,
+    dryRun: boolean,
+  ): RouteDecision<N> | Promise<RouteDecision<N>> {
     if (c.role === 'write') return this.#decision('primary', this.#primary, c.reason, c);
-    if (this.#replicas.length === 0) return this.#decision('primary', this.#primary, 'no-replicas', c);
-    if (frame.role === 'primary') return this.#decision('primary', this.#primary, 'read-from-primary', c);
+    if (this.#replicas.length === 0)
+      return this.#decision('primary', this.#primary, 'no-replicas', c);
+    if (frame.role === 'primary')
+      return this.#decision('primary', this.#primary, 'read-from-primary', c);
     if (frame.role === undefined && (this.#defaultRole ?? getDefaultRole()) === 'primary') {
       return this.#decision('primary', this.#primary, 'default-role', c);
     }
@@ -563,7 +631,8 @@ export class Router<N = unknown> {
       const mark = this.#peekMark(frame);
       if (mark !== undefined && mark.at !== 0) {
         if (ryw.mode === 'window') {
-          if (Date.now() - mark.at < ryw.ms) return this.#decision('primary', this.#primary, 'read-your-writes', c);
+          if (Date.now() - mark.at < ryw.ms)
+            return this.#decision('primary', this.#primary, 'read-your-writes', c);
         } else if (mark.lsn === undefined) {
           if (Date.now() - mark.at < Math.max(ryw.waitMs ?? 200, 1000)) {
             return this.#decision('primary', this.#primary, 'read-your-writes', c);
@@ -577,7 +646,10 @@ export class Router<N = unknown> {
   }
 
   #pick(sql: string, c: Classification, candidates: readonly NodeState<N>[]): RouteDecision<N> {
-    const chosen = candidates.length === 0 && typeof this.#strategy !== 'function' ? undefined : this.#select(sql, c, candidates);
+    const chosen =
+      candidates.length === 0 && typeof this.#strategy !== 'function'
+        ? undefined
+        : this.#select(sql, c, candidates);
     if (chosen !== undefined) return this.#decision('replica', chosen, c.reason, c);
     if (this.#fallback === 'error') {
       throw new KoyoRouterError(
@@ -589,25 +661,47 @@ export class Router<N = unknown> {
     return this.#decision('primary', this.#primary, this.#fallbackReason, c);
   }
 
-  #select(sql: string, c: Classification, candidates: readonly NodeState<N>[]): NodeState<N> | undefined {
+  #select(
+    sql: string,
+    c: Classification,
+    candidates: readonly NodeState<N>[],
+  ): NodeState<N> | undefined {
     const strategy = this.#strategy;
     if (typeof strategy === 'function') {
       const eligible = new Set(candidates);
-      const statuses = this.#replicas.map((r) => ({ ...r.status(), healthy: eligible.has(r) ? r.ejectedUntil === undefined : false }));
+      const statuses = this.#replicas.map((r) => ({
+        ...r.status(),
+        healthy: eligible.has(r) ? r.ejectedUntil === undefined : false,
+      }));
       const picked = strategy({ kind: 'read', command: c.command, sql }, statuses);
       if (picked === null || picked === undefined) return undefined;
-      const index = typeof picked === 'number' ? picked : typeof picked === 'string' ? this.#replicas.findIndex((r) => r.node.name === picked) : picked.index;
+      const index =
+        typeof picked === 'number'
+          ? picked
+          : typeof picked === 'string'
+            ? this.#replicas.findIndex((r) => r.node.name === picked)
+            : picked.index;
       const node = this.#replicas[index];
       if (node === undefined) {
-        throw new KoyoRouterError('INVALID_OPTION', `strategy: the function returned ${JSON.stringify(picked)}, which is not one of the replicas.`);
+        throw new KoyoRouterError(
+          'INVALID_OPTION',
+          `strategy: the function returned ${JSON.stringify(picked)}, which is not one of the replicas.`,
+        );
       }
       return node;
     }
     return selectReplica(strategy, candidates, this.#rr);
   }
 
-  async #routeAfter(sql: string, c: Classification, lsn: bigint, waitMs: number, dryRun: boolean): Promise<RouteDecision<N>> {
-    const ready = (): NodeState<N>[] => this.#eligible.filter((r) => r.replayLsn !== undefined && r.replayLsn >= lsn);
+  async #routeAfter(
+    sql: string,
+    c: Classification,
+    lsn: bigint,
+    waitMs: number,
+    dryRun: boolean,
+  ): Promise<RouteDecision<N>> {
+    const ready = (): NodeState<N>[] =>
+      this.#eligible.filter((r) => r.replayLsn !== undefined && r.replayLsn >= lsn);
     let caughtUp = ready();
     if (caughtUp.length > 0) return this.#pick(sql, c, caughtUp);
     if (dryRun || waitMs === 0 || this.#eligible.length === 0) {
@@ -649,9 +743,17 @@ export class Router<N = unknown> {
     const node = d.replica < 0 ? this.#primary : this.#replicas[d.replica]!;
     const control = d.classification.transactionControl;
     if (control !== null && frame.policy !== 'allow' && d.classification.command !== 'MULTI') {
-      if (frame.policy === 'block' && control === 'begin') storage.run(frame, () => this.transactionMode());
+      if (frame.policy === 'block' && control === 'begin')
+        storage.run(frame, () => this.transactionMode());
       if (frame.policy === 'skip') {
-        this.#count(node, { ...d, reason: 'skipped:skipTransactions' }, sql, 'query', undefined, true);
+        this.#count(
+          node,
+          { ...d, reason: 'skipped:skipTransactions' },
+          sql,
+          'query',
+          undefined,
+          true,
+        );
         return options?.skip === undefined ? (undefined as R) : options.skip();
       }
     }
@@ -664,7 +766,8 @@ export class Router<N = unknown> {
       if (d.target !== 'replica') throw error;
       return this.#retry(d, node, sql, run, frame, error);
     }
-    if (this.#ryw !== false && this.#wrote(d, options)) await storage.run(frame, () => this.noteWrite());
+    if (this.#ryw !== false && this.#wrote(d, options))
+      await storage.run(frame, () => this.noteWrite());
     return result;
   }
 
@@ -683,7 +786,11 @@ export class Router<N = unknown> {
         next = this.#pick(sql, d.classification, this.#eligible);
       } catch (noReplica) {
         if (noReplica instanceof KoyoRouterError) {
-          throw new KoyoRouterError('NO_REPLICA_AVAILABLE', `${noReplica.message} The last one failed with: ${errorMessage(error)}`, { cause: error });
+          throw new KoyoRouterError(
+            'NO_REPLICA_AVAILABLE',
+            `${noReplica.message} The last one failed with: ${errorMessage(error)}`,
+            { cause: error },
+          );
         }
         throw noReplica;
       }
@@ -691,7 +798,12 @@ export class Router<N = unknown> {
     } else {
       const state = sqlstateOf(error);
       if (state !== '25006' && state !== '40001') throw error;
-      next = this.#decision('primary', this.#primary, `retry:${state} from ${node.node.name}`, d.classification);
+      next = this.#decision(
+        'primary',
+        this.#primary,
+        `retry:${state} from ${node.node.name}`,
+        d.classification,
+      );
     }
     this.#retries++;
     const target = next.replica < 0 ? this.#primary : this.#replicas[next.replica]!;
@@ -715,7 +827,14 @@ export class Router<N = unknown> {
     return c.transactionControl === null && options.inTransaction !== true;
   }
 
-  #count(node: NodeState<N>, d: RouteDecision<N>, sql: string, event: 'query' | 'retry', error?: unknown, skipped = false): void {
+  #count(
+    node: NodeState<N>,
+    d: RouteDecision<N>,
+    sql: string,
+    event: 'query' | 'retry',
+    error?: unknown,
+    skipped = false,
+  ): void {
     if (!skipped) {
       node.queries++;
       if (d.classification.role === 'read') node.reads++;
@@ -740,14 +859,17 @@ export class Router<N = unknown> {
     if (!wasHealthy) return;
     node.ejections++;
     this.#recompute();
-    this.#logger?.(`Replica: ${node.node.name} ejected for ${this.#ejectMs}ms (${errorMessage(error)})`, {
-      event: 'eject',
-      node: node.node.name,
-      role: 'replica',
-      reason: 'connection-error',
-      sql: undefined,
-      error,
-    });
+    this.#logger?.(
+      `Replica: ${node.node.name} ejected for ${this.#ejectMs}ms (${errorMessage(error)})`,
+      {
+        event: 'eject',
+        node: node.node.name,
+        role: 'replica',
+        reason: 'connection-error',
+        sql: undefined,
+        error,
+      },
+    );
   }
 
   /** @internal an adapter saw a connection error on an idle connection of replica `index`. */
@@ -771,7 +893,8 @@ export class Router<N = unknown> {
     const bound = this.#maxLag;
     if (lagging > 0 && bound !== undefined) {
       this.#fallbackReason =
-        bound.bytes !== undefined && this.#replicas.some((r) => r.lagBytes !== undefined && r.lagBytes > bound.bytes!)
+        bound.bytes !== undefined &&
+        this.#replicas.some((r) => r.lagBytes !== undefined && r.lagBytes > bound.bytes!)
           ? `lag>${formatBytes(bound.bytes)}`
           : `lag>${bound.ms}ms`;
     } else {
@@ -790,7 +913,9 @@ export class Router<N = unknown> {
   async #probeAll(): Promise<void> {
     if (this.#closed) return;
     const now = Date.now();
-    const due = this.#replicas.filter((r) => (r.ejectedUntil === undefined ? this.#needLag : now >= r.ejectedUntil));
+    const due = this.#replicas.filter((r) =>
+      r.ejectedUntil === undefined ? this.#needLag : now >= r.ejectedUntil,
+    );
     if (due.length === 0) return;
     let primaryLsn: bigint | undefined;
     if (this.#needLag) {
@@ -865,7 +990,11 @@ export class Router<N = unknown> {
     return withTimeout(
       node.node.probe(sql),
       this.#probeTimeoutMs,
-      () => new KoyoRouterError('PROBE_TIMEOUT', `Probe of ${node.node.name} timed out after ${this.#probeTimeoutMs}ms.`),
+      () =>
+        new KoyoRouterError(
+          'PROBE_TIMEOUT',
+          `Probe of ${node.node.name} timed out after ${this.#probeTimeoutMs}ms.`,
+        ),
     );
   }
 
@@ -899,13 +1028,18 @@ export class Router<N = unknown> {
  * });
  * await router.execute('SELECT 1', (d) => d.handle!.query('SELECT 1'));
  */
-export function createRouter<N>(config: { primary: RouterNode<N>; replicas: readonly RouterNode<N>[] } & RouterOptions): Router<N> {
+export function createRouter<N>(
+  config: { primary: RouterNode<N>; replicas: readonly RouterNode<N>[] } & RouterOptions,
+): Router<N> {
   return new Router(config);
 }
 
 function parseToken(token: string): { lsn: bigint | undefined; at: number } {
   const invalid = (): KoyoRouterError =>
-    new KoyoRouterError('INVALID_TOKEN', `Not a read-your-writes token of @koyo/router: ${JSON.stringify(token.slice(0, 40))}.`);
+    new KoyoRouterError(
+      'INVALID_TOKEN',
+      `Not a read-your-writes token of @koyo/router: ${JSON.stringify(token.slice(0, 40))}.`,
+    );
   if (typeof token !== 'string' || !token.startsWith(TOKEN_PREFIX)) throw invalid();
   const rest = token.slice(TOKEN_PREFIX.length);
   if (rest.startsWith('lsn.')) {
@@ -947,6 +1081,9 @@ function checkChoice(name: string, value: unknown, allowed: string[], fnAllowed 
 function checkNumber(name: string, value: unknown, min: number): void {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    throw new KoyoRouterError('INVALID_OPTION', `${name}: expected a number >= ${min}, got ${JSON.stringify(value)}.`);
+    throw new KoyoRouterError(
+      'INVALID_OPTION',
+      `${name}: expected a number >= ${min}, got ${JSON.stringify(value)}.`,
+    );
   }
 }

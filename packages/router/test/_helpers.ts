@@ -2,12 +2,17 @@ import pg from 'pg';
 import type { RouteLogEntry } from '../src/index.js';
 
 /** Waits until every replica URL has replayed the primary's current WAL position. */
-export async function waitForReplay(primaryUrl: string, replicaUrls: readonly string[], timeoutMs = 60_000): Promise<void> {
+export async function waitForReplay(
+  primaryUrl: string,
+  replicaUrls: readonly string[],
+  timeoutMs = 60_000,
+): Promise<void> {
   const primary = new pg.Client(primaryUrl);
   await primary.connect();
   let lsn: string;
   try {
-    lsn = (await primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
+    lsn = (await primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn'))
+      .rows[0]!.lsn;
   } finally {
     await primary.end();
   }
@@ -17,7 +22,10 @@ export async function waitForReplay(primaryUrl: string, replicaUrls: readonly st
     try {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const { rows } = await client.query<{ ok: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [lsn]);
+        const { rows } = await client.query<{ ok: boolean }>(
+          'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok',
+          [lsn],
+        );
         if (rows[0]!.ok) break;
         if (Date.now() > deadline) throw new Error(`replica ${url} did not replay ${lsn}`);
         await sleep(10);
@@ -33,7 +41,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `check` until it returns true (no fixed sleeps; the budget is generous, not a threshold). */
-export async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000): Promise<void> {
+export async function until(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
@@ -43,7 +55,12 @@ export async function until(check: () => Promise<boolean> | boolean, what: strin
 }
 
 /** A logger that keeps every entry. */
-export function recorder(): { entries: RouteLogEntry[]; lines: string[]; logger: (line: string, entry: RouteLogEntry) => void; last(): RouteLogEntry } {
+export function recorder(): {
+  entries: RouteLogEntry[];
+  lines: string[];
+  logger: (line: string, entry: RouteLogEntry) => void;
+  last(): RouteLogEntry;
+} {
   const entries: RouteLogEntry[] = [];
   const lines: string[] = [];
   return {
@@ -62,7 +79,11 @@ export function recorder(): { entries: RouteLogEntry[]; lines: string[]; logger:
 }
 
 /** Runs one statement on a URL with a throwaway client. */
-export async function queryUrl<R extends pg.QueryResultRow = Record<string, unknown>>(url: string, text: string, values?: unknown[]): Promise<R[]> {
+export async function queryUrl<R extends pg.QueryResultRow = Record<string, unknown>>(
+  url: string,
+  text: string,
+  values?: unknown[],
+): Promise<R[]> {
   const client = new pg.Client(url);
   await client.connect();
   try {

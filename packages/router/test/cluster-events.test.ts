@@ -9,7 +9,9 @@ import { recorder, until } from './_helpers.js';
 let cluster: Cluster;
 beforeAll(async () => {
   cluster = await startCluster({ replicas: 2 });
-  await cluster.primary.query('CREATE TABLE t (id int PRIMARY KEY, note text); CREATE TABLE bulk (id serial, payload text)');
+  await cluster.primary.query(
+    'CREATE TABLE t (id int PRIMARY KEY, note text); CREATE TABLE bulk (id serial, payload text)',
+  );
   await cluster.syncReplicas();
 });
 afterAll(async () => {
@@ -27,8 +29,18 @@ type Make = (options: RouterOptions & { replicaUrls?: string[] }) => Subject;
 
 const makePg: Make = ({ replicaUrls, ...options }) => {
   const rec = recorder();
-  const pool = createRoutedPool({ primary: cluster.primary.url, replicas: replicaUrls ?? cluster.replicas.map((r) => r.url), logger: rec.logger, ...options });
-  return { rec, router: pool.router as Router<unknown>, q: async (text, values) => (await pool.query(text, values)).rows, end: () => pool.end() };
+  const pool = createRoutedPool({
+    primary: cluster.primary.url,
+    replicas: replicaUrls ?? cluster.replicas.map((r) => r.url),
+    logger: rec.logger,
+    ...options,
+  });
+  return {
+    rec,
+    router: pool.router as Router<unknown>,
+    q: async (text, values) => (await pool.query(text, values)).rows,
+    end: () => pool.end(),
+  };
 };
 
 const makePostgres: Make = ({ replicaUrls, ...options }) => {
@@ -63,13 +75,19 @@ describe.each([
   const port = (i: number): number => cluster.replicas[i]!.port;
 
   it('read-your-writes (lsn): with one replica paused the read after a write sees the row; with both paused it goes to the primary; after resume reads return to replicas', async () => {
-    const s = make({ readYourWrites: { mode: 'lsn', waitMs: 30_000 }, strategy: 'round-robin', probeIntervalMs: 100 });
+    const s = make({
+      readYourWrites: { mode: 'lsn', waitMs: 30_000 },
+      strategy: 'round-robin',
+      probeIntervalMs: 100,
+    });
     try {
       await cluster.replicas[r1]!.pauseReplay();
       await withSession(async () => {
         await s.q('INSERT INTO t VALUES ($1, $2)', [base + 1, 'fresh']);
         for (let i = 0; i < 6; i++) {
-          const rows = await s.q('SELECT note, inet_server_port() AS port FROM t WHERE id = $1', [base + 1]);
+          const rows = await s.q('SELECT note, inet_server_port() AS port FROM t WHERE id = $1', [
+            base + 1,
+          ]);
           expect(rows).toHaveLength(1);
           expect(rows[0]!.note).toBe('fresh');
           // never the paused replica; the caught-up one is waited for
@@ -77,7 +95,11 @@ describe.each([
         }
       });
       // the paused replica really is stale: a read in a fresh session can land there and miss the row
-      expect(await cluster.replicas[r1]!.query('SELECT count(*)::int AS n FROM t WHERE id = $1', [base + 1])).toEqual([{ n: 0 }]);
+      expect(
+        await cluster.replicas[r1]!.query('SELECT count(*)::int AS n FROM t WHERE id = $1', [
+          base + 1,
+        ]),
+      ).toEqual([{ n: 0 }]);
 
       await cluster.replicas[r2]!.pauseReplay();
       const quick = make({ readYourWrites: { mode: 'lsn', waitMs: 0 } });
@@ -85,7 +107,9 @@ describe.each([
       try {
         await withSession(async () => {
           await quick.q('INSERT INTO t VALUES ($1, $2)', [base + 2, 'both paused']);
-          const rows = await quick.q('SELECT note, pg_is_in_recovery() AS r FROM t WHERE id = $1', [base + 2]);
+          const rows = await quick.q('SELECT note, pg_is_in_recovery() AS r FROM t WHERE id = $1', [
+            base + 2,
+          ]);
           expect(rows).toEqual([{ note: 'both paused', r: false }]);
           expect(quick.rec.last()).toMatchObject({ node: 'primary', reason: 'read-your-writes' });
           token = quick.router.readYourWritesToken();
@@ -93,10 +117,20 @@ describe.each([
         expect(token).toMatch(/^koyo1\.lsn\.[0-9A-F]+\/[0-9A-F]+$/);
         // another request: without the token it reads a (stale) replica, with it the primary
         await withSession(async () => {
-          expect(await quick.q('SELECT count(*)::int AS n, pg_is_in_recovery() AS r FROM t WHERE id = $1', [base + 2])).toEqual([{ n: 0, r: true }]);
+          expect(
+            await quick.q(
+              'SELECT count(*)::int AS n, pg_is_in_recovery() AS r FROM t WHERE id = $1',
+              [base + 2],
+            ),
+          ).toEqual([{ n: 0, r: true }]);
         });
         await quick.router.withToken(token, async () => {
-          expect(await quick.q('SELECT count(*)::int AS n, pg_is_in_recovery() AS r FROM t WHERE id = $1', [base + 2])).toEqual([{ n: 1, r: false }]);
+          expect(
+            await quick.q(
+              'SELECT count(*)::int AS n, pg_is_in_recovery() AS r FROM t WHERE id = $1',
+              [base + 2],
+            ),
+          ).toEqual([{ n: 1, r: false }]);
         });
         expect(() => quick.router.withToken('koyo1.lsn.nope', () => 1)).toThrow(KoyoRouterError);
       } finally {
@@ -110,7 +144,9 @@ describe.each([
         await s.q('INSERT INTO t VALUES ($1, $2)', [base + 3, 'after resume']);
         const seen = new Set<number>();
         await until(async () => {
-          const rows = await s.q('SELECT note, inet_server_port() AS port FROM t WHERE id = $1', [base + 3]);
+          const rows = await s.q('SELECT note, inet_server_port() AS port FROM t WHERE id = $1', [
+            base + 3,
+          ]);
           expect(rows[0]!.note).toBe('after resume');
           seen.add(rows[0]!.port as number);
           return seen.has(port(r1)) && seen.has(port(r2));
@@ -130,7 +166,9 @@ describe.each([
       await withSession(async () => {
         expect(s.router.readYourWritesToken()).toBeUndefined();
         await s.q('INSERT INTO t VALUES ($1, $2)', [base + 4, 'window']);
-        expect(await s.q('SELECT note, pg_is_in_recovery() AS r FROM t WHERE id = $1', [base + 4])).toEqual([{ note: 'window', r: false }]);
+        expect(
+          await s.q('SELECT note, pg_is_in_recovery() AS r FROM t WHERE id = $1', [base + 4]),
+        ).toEqual([{ note: 'window', r: false }]);
         expect(s.rec.last().reason).toBe('read-your-writes');
         expect(s.router.readYourWritesToken()).toMatch(/^koyo1\.at\.\d+$/);
       });
@@ -143,12 +181,22 @@ describe.each([
   });
 
   it('lag ejection: a replica paused behind 10 MB of WAL gets no reads until it catches up; least-lag and all-lagging fallback', async () => {
-    const s = make({ maxLag: { bytes: 1024 * 1024 }, strategy: 'round-robin', probeIntervalMs: 100 });
+    const s = make({
+      maxLag: { bytes: 1024 * 1024 },
+      strategy: 'round-robin',
+      probeIntervalMs: 100,
+    });
     const leastLag = make({ strategy: 'least-lag', probeIntervalMs: 100 });
+    const byTime = make({ maxLag: { ms: 1 }, strategy: 'round-robin', probeIntervalMs: 100 });
     try {
-      await until(async () => new Set(await Promise.all([1, 2, 3, 4].map(() => portOf(s)))).size === 2, 'both replicas in use');
+      await until(
+        async () => new Set(await Promise.all([1, 2, 3, 4].map(() => portOf(s)))).size === 2,
+        'both replicas in use',
+      );
       await cluster.replicas[r1]!.pauseReplay();
-      await cluster.primary.query("INSERT INTO bulk (payload) SELECT repeat('x', 1000) FROM generate_series(1, 10000)");
+      await cluster.primary.query(
+        "INSERT INTO bulk (payload) SELECT repeat('x', 1000) FROM generate_series(1, 10000)",
+      );
       await cluster.syncReplicas(); // replica2 has replayed it all (the paused one is skipped)
       await until(async () => {
         const [a, b] = await s.router.probe();
@@ -162,11 +210,22 @@ describe.each([
         return a!.lagBytes !== undefined && b!.lagBytes !== undefined && a!.lagBytes > b!.lagBytes;
       }, 'least-lag sees the lag');
       for (let i = 0; i < 10; i++) expect(await portOf(leastLag)).toBe(port(r2));
+      // the same with a time bound: replica1 has been behind since the write
+      await until(async () => {
+        const [a, b] = await byTime.router.probe();
+        return a!.withinLag === false && a!.lagMs! > 0 && b!.withinLag === true;
+      }, 'replica1 beyond maxLag.ms');
+      for (let i = 0; i < 10; i++) expect(await portOf(byTime)).toBe(port(r2));
 
       // both lagging: reads fall back to the primary, with the reason
       await cluster.replicas[r2]!.pauseReplay();
-      await cluster.primary.query("INSERT INTO bulk (payload) SELECT repeat('y', 1000) FROM generate_series(1, 10000)");
-      await until(async () => (await s.router.probe()).every((r) => !r.withinLag), 'both beyond maxLag');
+      await cluster.primary.query(
+        "INSERT INTO bulk (payload) SELECT repeat('y', 1000) FROM generate_series(1, 10000)",
+      );
+      await until(
+        async () => (await s.router.probe()).every((r) => !r.withinLag),
+        'both beyond maxLag',
+      );
       expect(await portOf(s)).toBe(cluster.primary.port);
       expect(s.rec.last().reason).toBe('lag>1MB');
       expect(s.rec.lines.at(-1)).toMatch(/^Primary: primary \(lag>1MB\) SELECT inet_server_port/);
@@ -174,7 +233,10 @@ describe.each([
 
       await cluster.replicas[r1]!.resumeReplay();
       await cluster.replicas[r2]!.resumeReplay();
-      await until(async () => (await s.router.probe()).every((r) => r.withinLag), 'both back within maxLag');
+      await until(
+        async () => (await s.router.probe()).every((r) => r.withinLag),
+        'both back within maxLag',
+      );
       const seen = new Set<number>();
       await until(async () => {
         seen.add(await portOf(s));
@@ -186,13 +248,22 @@ describe.each([
       await cluster.replicas[r2]!.resumeReplay();
       await s.end();
       await leastLag.end();
+      await byTime.end();
     }
   });
 
   it('a killed replica is ejected, reads keep succeeding (also with both down), and it is used again after restart', async () => {
-    const s = make({ strategy: 'round-robin', ejectMs: 200, probeIntervalMs: 100, fallback: 'primary' });
+    const s = make({
+      strategy: 'round-robin',
+      ejectMs: 200,
+      probeIntervalMs: 100,
+      fallback: 'primary',
+    });
     try {
-      await until(async () => new Set(await Promise.all([1, 2, 3, 4].map(() => portOf(s)))).size === 2, 'both replicas in use');
+      await until(
+        async () => new Set(await Promise.all([1, 2, 3, 4].map(() => portOf(s)))).size === 2,
+        'both replicas in use',
+      );
       await cluster.replicas[r1]!.kill();
       for (let i = 0; i < 10; i++) expect(await portOf(s)).toBe(port(r2));
       expect(s.router.stats().replicas[r1]!.ejections).toBeGreaterThanOrEqual(1);
@@ -200,18 +271,27 @@ describe.each([
 
       await cluster.replicas[r2]!.kill();
       for (let i = 0; i < 5; i++) expect(await portOf(s)).toBe(cluster.primary.port);
-      expect(s.rec.last().reason).toMatch(/^replicas-unavailable$|^retry:connection-error from replica2$/);
+      expect(s.rec.last().reason).toMatch(
+        /^replicas-unavailable$|^retry:connection-error from replica2$/,
+      );
 
       await cluster.replicas[r1]!.start();
       await cluster.replicas[r2]!.start();
-      await until(async () => (await s.router.probe()).every((r) => r.healthy), 'both replicas reinstated');
+      await until(
+        async () => (await s.router.probe()).every((r) => r.healthy),
+        'both replicas reinstated',
+      );
       const seen = new Set<number>();
       await until(async () => {
         seen.add(await portOf(s));
         return seen.has(port(r1)) && seen.has(port(r2));
       }, 'both replicas used again');
-      expect(s.rec.lines.some((line) => /^Replica: replica1 ejected for 200ms/.test(line))).toBe(true);
-      expect(s.rec.lines.some((line) => line === 'Replica: replica1 reinstated (probe succeeded)')).toBe(true);
+      expect(s.rec.lines.some((line) => /^Replica: replica1 ejected for 200ms/.test(line))).toBe(
+        true,
+      );
+      expect(
+        s.rec.lines.some((line) => line === 'Replica: replica1 reinstated (probe succeeded)'),
+      ).toBe(true);
     } finally {
       if (cluster.replicas[r1]!.pid === undefined) await cluster.replicas[r1]!.start();
       if (cluster.replicas[r2]!.pid === undefined) await cluster.replicas[r2]!.start();
@@ -220,7 +300,12 @@ describe.each([
   });
 
   it("fallback: 'error' throws NO_REPLICA_AVAILABLE when the only replica is down", async () => {
-    const s = make({ replicaUrls: [cluster.replicas[r1]!.url], fallback: 'error', ejectMs: 200, probeIntervalMs: 100 });
+    const s = make({
+      replicaUrls: [cluster.replicas[r1]!.url],
+      fallback: 'error',
+      ejectMs: 200,
+      probeIntervalMs: 100,
+    });
     try {
       expect(await portOf(s)).toBe(port(r1));
       await cluster.replicas[r1]!.kill();
@@ -230,7 +315,12 @@ describe.each([
         expect(error).toMatchObject({ code: 'NO_REPLICA_AVAILABLE', name: 'KoyoRouterError' });
       }
       // writes are unaffected
-      expect(await s.q('INSERT INTO t VALUES ($1, $2) RETURNING pg_is_in_recovery() AS r', [base + 5, 'write'])).toEqual([{ r: false }]);
+      expect(
+        await s.q('INSERT INTO t VALUES ($1, $2) RETURNING pg_is_in_recovery() AS r', [
+          base + 5,
+          'write',
+        ]),
+      ).toEqual([{ r: false }]);
       await cluster.replicas[r1]!.start();
       await until(async () => (await s.router.probe())[0]!.healthy, 'replica reinstated');
       expect(await portOf(s)).toBe(port(r1));

@@ -25,11 +25,17 @@ interface Harness {
 
 const adapters: Record<string, (rec: ReturnType<typeof recorder>) => Harness> = {
   pg: (rec) => {
-    const pool = createRoutedPool({ primary: db.url, replicas: db.replicaUrls, pool: { max: 1 }, logger: rec.logger });
+    const pool = createRoutedPool({
+      primary: db.url,
+      replicas: db.replicaUrls,
+      pool: { max: 1 },
+      logger: rec.logger,
+    });
     return {
       router: pool.router as Router<unknown>,
       run: async (sql) => {
-        const result = (await pool.query(sql)) as unknown as { rows: Record<string, unknown>[] } | { rows: Record<string, unknown>[] }[];
+        const result = (await pool.query(sql)) as unknown as
+          { rows: Record<string, unknown>[] } | { rows: Record<string, unknown>[] }[];
         return Array.isArray(result) ? result.at(-1)!.rows : result.rows;
       },
       inTransaction: (sql) => pool.transaction(() => pool.query(sql)),
@@ -102,7 +108,8 @@ describe.each([
       if (entry.sql.includes(`pg_advisory_lock(${base})`)) {
         const held = `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = ${base}`;
         expect(await queryUrl(db.url, held), label).toEqual([{ n: 1 }]);
-        for (const url of db.replicaUrls) expect(await queryUrl(url, held), label).toEqual([{ n: 0 }]);
+        for (const url of db.replicaUrls)
+          expect(await queryUrl(url, held), label).toEqual([{ n: 0 }]);
       }
       if (entry.role === 'read') reads++;
       else writes++;

@@ -36,12 +36,16 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-const loadStart = loadavg().map((x) => x.toFixed(1)).join(' / ');
+const loadStart = loadavg()
+  .map((x) => x.toFixed(1))
+  .join(' / ');
 const cluster = await startCluster({ replicas: 1 });
 const rows: string[] = [];
 try {
   log(`cluster up (PostgreSQL ${cluster.binaries.version}, ${cluster.binaries.flavour})`);
-  await cluster.primary.query("CREATE TABLE items (id int PRIMARY KEY, note text); INSERT INTO items SELECT g, 'note ' || g FROM generate_series(1, 1000) g");
+  await cluster.primary.query(
+    "CREATE TABLE items (id int PRIMARY KEY, note text); INSERT INTO items SELECT g, 'note ' || g FROM generate_series(1, 1000) g",
+  );
   await cluster.syncReplicas();
   const replica = cluster.replicas[0]!;
   const text = 'SELECT id, note FROM items WHERE id = $1';
@@ -49,13 +53,25 @@ try {
   for (const connections of [1, 16]) {
     // node-postgres: bare pg.Pool on the replica vs createRoutedPool routing to that replica
     const bare = new pg.Pool({ connectionString: replica.url, max: connections });
-    const routed = createRoutedPool({ primary: cluster.primary.url, replicas: [replica.url], pool: { max: connections } });
+    const routed = createRoutedPool({
+      primary: cluster.primary.url,
+      replicas: [replica.url],
+      pool: { max: connections },
+    });
     // postgres.js: bare sql on the replica vs createRoutedSql
     const bareSql = postgres(replica.url, { max: connections });
-    const routedSql = createRoutedSql({ primary: cluster.primary.url, replicas: [replica.url], postgres: { max: connections } });
+    const routedSql = createRoutedSql({
+      primary: cluster.primary.url,
+      replicas: [replica.url],
+      postgres: { max: connections },
+    });
     const variants: [string, Query, Query][] = [
       ['pg', (id) => bare.query(text, [id]), (id) => routed.query(text, [id])],
-      ['postgres.js', (id) => bareSql`SELECT id, note FROM items WHERE id = ${id}`, (id) => routedSql`SELECT id, note FROM items WHERE id = ${id}`],
+      [
+        'postgres.js',
+        (id) => bareSql`SELECT id, note FROM items WHERE id = ${id}`,
+        (id) => routedSql`SELECT id, note FROM items WHERE id = ${id}`,
+      ],
     ];
     for (const [driver, bareQuery, routedQuery] of variants) {
       // warm up connections and JIT
@@ -72,14 +88,22 @@ try {
           routedRuns.push(await measure(routedQuery, connections, ROUND_MS));
           bareRuns.push(await measure(bareQuery, connections, ROUND_MS));
         }
-        log(`${driver} x${connections} round ${round + 1}: bare ${bareRuns.at(-1)!.toFixed(0)} q/s, routed ${routedRuns.at(-1)!.toFixed(0)} q/s`);
+        log(
+          `${driver} x${connections} round ${round + 1}: bare ${bareRuns.at(-1)!.toFixed(0)} q/s, routed ${routedRuns.at(-1)!.toFixed(0)} q/s`,
+        );
       }
       const b = median(bareRuns);
       const r = median(routedRuns);
       const overhead = (b / r - 1) * 100;
-      rows.push(`| ${driver}, read-only loop | ${connections} | ${b.toFixed(0)} q/s | ${r.toFixed(0)} q/s | ${(r / b).toFixed(3)} | ${overhead.toFixed(1)}% |`);
-      const replicaQueries = driver === 'pg' ? routed.router.stats().replicas[0]!.queries : routedSql.router.stats().replicas[0]!.queries;
-      if (replicaQueries === 0) throw new Error(`${driver}: the routed side never reached the replica`);
+      rows.push(
+        `| ${driver}, read-only loop | ${connections} | ${b.toFixed(0)} q/s | ${r.toFixed(0)} q/s | ${(r / b).toFixed(3)} | ${overhead.toFixed(1)}% |`,
+      );
+      const replicaQueries =
+        driver === 'pg'
+          ? routed.router.stats().replicas[0]!.queries
+          : routedSql.router.stats().replicas[0]!.queries;
+      if (replicaQueries === 0)
+        throw new Error(`${driver}: the routed side never reached the replica`);
     }
     await bare.end();
     await routed.end();
@@ -95,7 +119,7 @@ try {
     "UPDATE users SET name = $1, updated_at = now() WHERE id = $2 AND status <> 'deleted'",
     'DELETE FROM sessions WHERE expires_at < now()',
     'SELECT * FROM jobs WHERE state = $1 ORDER BY run_at LIMIT 10 FOR UPDATE SKIP LOCKED',
-    'WITH recent AS (SELECT * FROM orders WHERE created_at > now() - interval \'1 day\') SELECT customer_id, count(*) FROM recent GROUP BY 1',
+    "WITH recent AS (SELECT * FROM orders WHERE created_at > now() - interval '1 day') SELECT customer_id, count(*) FROM recent GROUP BY 1",
     'WITH moved AS (DELETE FROM queue WHERE id = $1 RETURNING *) INSERT INTO done SELECT * FROM moved',
     "SELECT nextval('orders_id_seq')",
     'SELECT pg_advisory_xact_lock($1)',
@@ -112,14 +136,16 @@ try {
   ];
   let sink = 0;
   const throughput = (label: string, classify: (sql: string) => { role: string }): number => {
-    for (let i = 0; i < 200_000; i++) sink += classify(corpus[i % corpus.length]!).role === 'read' ? 1 : 0; // warm-up
+    for (let i = 0; i < 200_000; i++)
+      sink += classify(corpus[i % corpus.length]!).role === 'read' ? 1 : 0; // warm-up
     const runs: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       let n = 0;
       const start = performance.now();
       const deadline = start + ROUND_MS;
       while (performance.now() < deadline) {
-        for (let k = 0; k < 1000; k++) sink += classify(corpus[(n + k) % corpus.length]!).role === 'read' ? 1 : 0;
+        for (let k = 0; k < 1000; k++)
+          sink += classify(corpus[(n + k) % corpus.length]!).role === 'read' ? 1 : 0;
         n += 1000;
       }
       runs.push(n / ((performance.now() - start) / 1000));
@@ -128,9 +154,26 @@ try {
     return median(runs);
   };
   const perSecond = throughput('classifySql', classifySql);
-  const router = createRoutedPool({ primary: cluster.primary.url, replicas: [cluster.replicas[0]!.url] });
-  const cachedPerSecond = throughput('router.classify (cached)', (sql) => router.router.classify(sql));
+  const router = createRoutedPool({
+    primary: cluster.primary.url,
+    replicas: [cluster.replicas[0]!.url],
+  });
+  const cachedPerSecond = throughput('router.classify (cached)', (sql) =>
+    router.router.classify(sql),
+  );
   await router.end();
+  // Machine calibration: the cost of touching each character once, to read the figures above against.
+  const calibration = (): number => {
+    const text = corpus.join(' ');
+    const start = process.cpuUsage();
+    let h = 0;
+    for (let i = 0; i < 20_000; i++)
+      for (let j = 0; j < text.length; j++) h = (Math.imul(h, 31) + text.charCodeAt(j)) | 0;
+    const used = process.cpuUsage(start);
+    sink += h & 1;
+    return ((used.user + used.system) * 1000) / (20_000 * text.length);
+  };
+  const nsPerChar = calibration();
   if (sink < 0) log('unreachable');
   const avgLength = corpus.reduce((n, s) => n + s.length, 0) / corpus.length;
 
@@ -152,7 +195,12 @@ ${rows.join('\n')}
 | \`classifySql\` (lexes every time), mixed corpus | ${(perSecond / 1e6).toFixed(2)}M | ${(1e9 / perSecond).toFixed(0)} | ${perSecond > 1e6 ? 'met' : 'missed'} |
 | \`router.classify\` (what routing uses: per-text cache), same corpus | ${(cachedPerSecond / 1e6).toFixed(2)}M | ${(1e9 / cachedPerSecond).toFixed(0)} | ${cachedPerSecond > 1e6 ? 'met' : 'missed'} |
 
-Load average during the run: ${loadStart} at the start, ${loadavg().map((x) => x.toFixed(1)).join(' / ')} at the end (${cpus().length} cores; other work on the machine slows both sides of every comparison alike but makes absolute numbers low and noisy).`);
+Calibration: a bare loop hashing each character costs ${nsPerChar.toFixed(2)} ns/char of CPU on this machine during this run.
+Load average during the run: ${loadStart} at the start, ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(
+      ' / ',
+    )} at the end (${cpus().length} cores; other work on the machine slows both sides of every comparison alike but makes absolute numbers low and noisy).`);
 } finally {
   await cluster.stop();
 }
