@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 /**
  * A pino-compatible logger: `logger.info({ slot: 'x' }, 'message')`. pino, bunyan-style
  * loggers and {@link createKoyoLogger} all fit.
@@ -38,7 +40,8 @@ function formatValue(value: unknown): string {
 
 /**
  * The default logger: one line per event in the style of the Ruby gem koyo-postgres-replication,
- * `source=koyo level=info message="dispatcher started" slot=orders`.
+ * `source=koyo logid=f3a8f68d3e level=info message="dispatcher started" slot=orders` (`logid`: a random
+ * id per line, as in the gem).
  *
  * @example
  * const logger = createKoyoLogger({ level: 'debug' });
@@ -52,7 +55,7 @@ export function createKoyoLogger(options: KoyoLoggerOptions = {}): Logger {
   const source = options.source ?? 'koyo';
   const log = (lvl: Exclude<KoyoLogLevel, 'silent'>, obj: object, msg?: string): void => {
     if (RANK[lvl] < min) return;
-    let line = `source=${formatValue(source)} level=${lvl} message=${formatValue(msg ?? '')}`;
+    let line = `source=${formatValue(source)} logid=${randomBytes(5).toString('hex')} level=${lvl} message=${formatValue(msg ?? '')}`;
     for (const [key, value] of Object.entries(obj)) {
       if (value === undefined) continue;
       line += ` ${key}=${formatValue(value)}`;

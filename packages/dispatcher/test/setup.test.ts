@@ -30,8 +30,8 @@ describe('setup', () => {
     const slots = await db.query<{ plugin: string }>('SELECT plugin FROM pg_replication_slots WHERE slot_name = $1', [slot]);
     expect(slots).toEqual([{ plugin: 'pgoutput' }]);
     await d.stop();
-    expect(lines.some((line) => /^source=koyo level=info message="dispatcher started" slot=\w+/.test(line))).toBe(true);
-    expect(lines.some((line) => line.startsWith('source=koyo level=info message="dispatcher stopped"'))).toBe(true);
+    expect(lines.some((line) => /^source=koyo logid=[0-9a-f]{10} level=info message="dispatcher started" slot=\w+/.test(line))).toBe(true);
+    expect(lines.some((line) => /^source=koyo logid=[0-9a-f]{10} level=info message="dispatcher stopped"/.test(line))).toBe(true);
     await dropSlot(db, slot);
   });
 
