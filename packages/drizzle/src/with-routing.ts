@@ -1,0 +1,157 @@
+import { createRouter, type Router, type RouterNode, type RouterOptions } from '@koyo/router';
+import { entityKind, is } from 'drizzle-orm';
+import { PgDatabase, type PgDialect, type PgSession } from 'drizzle-orm/pg-core';
+import { KoyoDrizzleError } from './errors.js';
+import { RoutingCore, RoutingSession, type DrizzleSchemaConfig } from './routing-session.js';
+
+/** Any Drizzle PostgreSQL database (`drizzle()` of `drizzle-orm/node-postgres` or `drizzle-orm/postgres-js`). */
+export type AnyPgDatabase = PgDatabase<any, any, any>;
+
+/**
+ * A database returned by {@link withRouting}: the same Drizzle database type as the primary (a real
+ * instance of its class), plus explicit handles.
+ */
+export type RoutedDatabase<TDatabase extends AnyPgDatabase, TReplica extends AnyPgDatabase = TDatabase> = TDatabase & {
+  /** The primary database as given: every statement through it runs on the primary, unrouted. */
+  readonly $primary: TDatabase;
+  /** The replica databases as given: statements through them run on that replica, unrouted. */
+  readonly $replicas: readonly TReplica[];
+  /**
+   * The `@koyo/router` core deciding each statement: `explain(sql)`, `stats()`,
+   * `readYourWritesToken()`, `withToken()`, `probe()`, `replicaStatus()`, `close()`.
+   */
+  readonly $router: Router<PgSession>;
+};
+
+/**
+ * Options of {@link withRouting}: every `@koyo/router` option (`strategy`, `maxLag`,
+ * `readYourWrites`, `fallback`, `logger`, `ejectMs`, `probeIntervalMs`, `defaultRole`,
+ * `ignoreTransactions`, `volatileFunctions`, ...) plus node names and weights.
+ */
+export interface WithRoutingOptions extends RouterOptions {
+  /** Name of the primary in logs, reasons and stats. Default `'primary'`. */
+  readonly primaryName?: string;
+  /** Names of the replicas, in order. Default `replica1`, `replica2`, ... */
+  readonly replicaNames?: readonly string[];
+  /** Weights of the replicas for the `weighted` strategy, in order. Default 1 each. */
+  readonly replicaWeights?: readonly number[];
+}
+
+type Driver = 'node-postgres' | 'postgres-js';
+
+const DRIVERS: Readonly<Record<string, Driver>> = { NodePgDatabase: 'node-postgres', PostgresJsDatabase: 'postgres-js' };
+
+function driverOf(db: unknown, what: string): Driver {
+  if (!is(db, PgDatabase)) {
+    throw new KoyoDrizzleError('INVALID_ARGUMENT', `withRouting(primaryDb, replicaDbs, options): ${what} is not a Drizzle PostgreSQL database; pass what drizzle() returns.`);
+  }
+  const kind = (db.constructor as unknown as Record<symbol, unknown>)[entityKind];
+  const driver = typeof kind === 'string' ? DRIVERS[kind] : undefined;
+  if (driver === undefined) {
+    throw new KoyoDrizzleError(
+      'UNSUPPORTED_DRIVER',
+      `withRouting: ${what} is a ${String(kind)}; koyo routes drizzle-orm/node-postgres and drizzle-orm/postgres-js databases.`,
+    );
+  }
+  return driver;
+}
+
+/** First column of the first row of `text` on a database's own client, as text. */
+function prober(db: AnyPgDatabase, driver: Driver): (text: string) => Promise<string | null> {
+  const client = (db as unknown as { $client: unknown }).$client;
+  if (driver === 'node-postgres') {
+    const pgClient = client as { query(config: { text: string; rowMode: 'array' }): Promise<{ rows: unknown[][] }> };
+    return async (text) => cell((await pgClient.query({ text, rowMode: 'array' })).rows);
+  }
+  const sql = client as { unsafe(text: string): { values(): Promise<unknown[][]> } };
+  return async (text) => cell(await sql.unsafe(text).values());
+}
+
+function cell(rows: unknown[][]): string | null {
+  const value = rows[0]?.[0];
+  return value === null || value === undefined ? null : String(value);
+}
+
+/**
+ * Makes a Drizzle database that sends reads to replicas and everything else to the primary,
+ * deciding per executed statement: the call shape of Drizzle's `withReplicas`, the options of
+ * `@koyo/router`. The result is a real database of the primary's class (`instanceof`
+ * `NodePgDatabase` / `PostgresJsDatabase` and Drizzle's `is()` hold) whose session routes, so
+ * `select`, `selectDistinct(On)`, `$count`, `with`/`$with`, `db.query.*`, `execute`, prepared
+ * statements and methods Drizzle adds later go where the SQL they run belongs: provable reads to a
+ * healthy replica; `FOR UPDATE`/`FOR SHARE`, writable CTEs, `insert`/`update`/`delete`,
+ * `refreshMaterializedView`, writes through `execute` and volatile functions to the primary.
+ * `db.transaction(fn)` runs on the primary, and inside `fn` the outer `db` runs on the same
+ * transaction (nested `db.transaction` calls become savepoints).
+ *
+ * The databases must use the same driver and be built with the same `schema` and `casing`.
+ * Closing the clients stays yours; `db.$router.close()` stops the router's probes.
+ *
+ * @example
+ * import { drizzle } from 'drizzle-orm/node-postgres';
+ * import { withRouting } from '@koyo/drizzle';
+ *
+ * const db = withRouting(drizzle(process.env.DATABASE_URL!, { schema }), [drizzle(process.env.REPLICA_URL!, { schema })], {
+ *   maxLag: { bytes: 16 * 1024 * 1024 },
+ *   readYourWrites: { mode: 'lsn' },
+ * });
+ * await db.select().from(users);                              // a replica
+ * await db.select().from(users).for('update');                // the primary
+ * await db.transaction(async (tx) => {
+ *   await tx.insert(users).values({ name: 'Ada' });
+ *   await db.$count(users);                                   // the same transaction
+ * });
+ */
+export function withRouting<TDatabase extends AnyPgDatabase, TReplica extends AnyPgDatabase = TDatabase>(
+  primaryDb: TDatabase,
+  replicaDbs: readonly TReplica[],
+  options: WithRoutingOptions = {},
+): RoutedDatabase<TDatabase, TReplica> {
+  const driver = driverOf(primaryDb, 'primaryDb');
+  if (!Array.isArray(replicaDbs)) {
+    throw new KoyoDrizzleError('INVALID_ARGUMENT', 'withRouting(primaryDb, replicaDbs, options): replicaDbs must be an array of Drizzle databases (it may be empty).');
+  }
+  replicaDbs.forEach((replica, i) => {
+    const replicaDriver = driverOf(replica, `replicaDbs[${i}]`);
+    if (replicaDriver !== driver) {
+      throw new KoyoDrizzleError(
+        'UNSUPPORTED_DRIVER',
+        `withRouting: replicaDbs[${i}] uses drizzle-orm/${replicaDriver} but primaryDb uses drizzle-orm/${driver}; use one driver for every node (results differ in shape between drivers).`,
+      );
+    }
+  });
+  if (options === null || typeof options !== 'object') {
+    throw new KoyoDrizzleError('INVALID_ARGUMENT', 'withRouting(primaryDb, replicaDbs, options): options must be an object.');
+  }
+  const { primaryName, replicaNames, replicaWeights, ...routerOptions } = options;
+  const sessionOf = (db: AnyPgDatabase): PgSession => (db as unknown as { _: { session: PgSession } })._.session;
+  const node = (db: AnyPgDatabase, name: string, weight: number | undefined): RouterNode<PgSession> => ({
+    name,
+    handle: sessionOf(db),
+    ...(weight === undefined ? {} : { weight }),
+    probe: prober(db, driver),
+  });
+  const router = createRouter<PgSession>({
+    ...routerOptions,
+    primary: node(primaryDb, primaryName ?? 'primary', undefined),
+    replicas: replicaDbs.map((db, i) => node(db, replicaNames?.[i] ?? `replica${i + 1}`, replicaWeights?.[i])),
+  });
+  const internals = primaryDb as unknown as { dialect: PgDialect; _: { schema: unknown; fullSchema: Record<string, unknown>; tableNamesMap: Record<string, string> } };
+  const dialect = internals.dialect;
+  const schema = (
+    internals._.schema === undefined ? undefined : { fullSchema: internals._.fullSchema, schema: internals._.schema, tableNamesMap: internals._.tableNamesMap }
+  ) as DrizzleSchemaConfig;
+  const core = new RoutingCore(router, sessionOf(primaryDb), dialect);
+  const session = new RoutingSession(core, dialect, schema);
+  const Database = primaryDb.constructor as new (dialect: PgDialect, session: PgSession, schema: DrizzleSchemaConfig) => TDatabase;
+  const db = new Database(dialect, session, schema);
+  const writable = db as unknown as Record<string, unknown>;
+  writable['$client'] = (primaryDb as unknown as Record<string, unknown>)['$client'];
+  writable['$cache'] = (primaryDb as unknown as Record<string, unknown>)['$cache'];
+  Object.defineProperties(db, {
+    $primary: { value: primaryDb, enumerable: false },
+    $replicas: { value: Object.freeze([...replicaDbs]), enumerable: false },
+    $router: { value: router, enumerable: false },
+  });
+  return db as unknown as RoutedDatabase<TDatabase, TReplica>;
+}
