@@ -1,0 +1,38 @@
+export { PgoutputDecoder, type DecoderOptions } from './decoder.js';
+export { PgoutputDecodeError, type PgoutputDecodeErrorCode } from './errors.js';
+export { formatLsn, parseLsn } from './lsn.js';
+export {
+  encodeStandbyStatusUpdate,
+  parseCopyData,
+  type PrimaryKeepalive,
+  type StandbyStatusUpdate,
+  type XLogData,
+} from './framing.js';
+export {
+  UNCHANGED_TOAST,
+  type BeginMessage,
+  type BeginPrepareMessage,
+  type CommitMessage,
+  type CommitPreparedMessage,
+  type DeleteMessage,
+  type InsertMessage,
+  type MessageMessage,
+  type OriginMessage,
+  type PgoutputMessage,
+  type PgoutputTag,
+  type PrepareMessage,
+  type RelationColumn,
+  type RelationMessage,
+  type RollbackPreparedMessage,
+  type Row,
+  type StreamAbortMessage,
+  type StreamCommitMessage,
+  type StreamPrepareMessage,
+  type StreamStartMessage,
+  type StreamStopMessage,
+  type TruncateMessage,
+  type TypeMessage,
+  type UnchangedToast,
+  type UpdateMessage,
+} from './messages.js';
+export { PG_EPOCH_UNIX_MICROS, PG_EPOCH_UNIX_MILLIS, pgMicrosToUnixMicros, pgNowMicros, unixMicrosToDate } from './time.js';

@@ -1,0 +1,22 @@
+/** OIDs of the builtin types the decoder treats specially. @internal */
+export const OID = {
+  bool: 16,
+  bytea: 17,
+  char: 18,
+  name: 19,
+  int8: 20,
+  int2: 21,
+  int4: 23,
+  text: 25,
+  oid: 26,
+  json: 114,
+  float4: 700,
+  float8: 701,
+  bpchar: 1042,
+  varchar: 1043,
+  date: 1082,
+  timestamp: 1114,
+  timestamptz: 1184,
+  uuid: 2950,
+  jsonb: 3802,
+} as const;
