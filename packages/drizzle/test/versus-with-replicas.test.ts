@@ -48,10 +48,22 @@ describe.each(DRIVERS)('withRouting vs withReplicas over drizzle-orm/%s', (drive
       await koyo.insert(users).values({ name: 'koyo-ryw' });
       const [mine] = await koyo.select({ name: users.name, r: WHERE.r }).from(users).where(eq(users.name, 'koyo-ryw'));
       expect(mine).toEqual({ name: 'koyo-ryw', r: false });
-
       await drizzleDb.insert(users).values({ name: 'drizzle-ryw' });
       const theirs = await drizzleDb.select({ name: users.name }).from(users).where(eq(users.name, 'drizzle-ryw'));
       expect(theirs).toEqual([]); // the write is not there: the read went to the paused replica
+      // The same after a transaction commits.
+      await koyo.transaction(async (tx) => {
+        await tx.insert(users).values({ name: 'koyo-ryw-tx' });
+      });
+      expect(await koyo.select({ name: users.name, r: WHERE.r }).from(users).where(eq(users.name, 'koyo-ryw-tx'))).toEqual([{ name: 'koyo-ryw-tx', r: false }]);
+      // Once the replica has replayed the write, reads go back to it.
+      await cluster.replicas[0]!.resumeReplay();
+      await cluster.syncReplicas();
+      // Learn the replica's new replay position (waitMs: 0 never waits for it). A periodic probe may
+      // be under way from before the replay resumed: the second call starts a fresh one.
+      await koyo.$router.probe();
+      await koyo.$router.probe();
+      expect(await koyo.select({ name: users.name, r: WHERE.r }).from(users).where(eq(users.name, 'koyo-ryw-tx'))).toEqual([{ name: 'koyo-ryw-tx', r: true }]);
     } finally {
       await cluster.replicas[0]!.resumeReplay();
       await cluster.syncReplicas();
