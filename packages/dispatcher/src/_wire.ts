@@ -19,7 +19,7 @@ export interface WireRelation {
   name: string;
   replicaIdentity: 'default' | 'nothing' | 'full' | 'index';
   columns: WireColumn[];
-  xid?: number;
+  xid?: number | undefined;
 }
 
 export interface WireBegin {
@@ -41,7 +41,7 @@ export interface WireInsert {
   tag: 'insert';
   relation: WireRelation;
   new: WireRow;
-  xid?: number;
+  xid?: number | undefined;
 }
 export interface WireUpdate {
   tag: 'update';
@@ -49,21 +49,21 @@ export interface WireUpdate {
   key: WireRow | null;
   old: WireRow | null;
   new: WireRow;
-  xid?: number;
+  xid?: number | undefined;
 }
 export interface WireDelete {
   tag: 'delete';
   relation: WireRelation;
   key: WireRow | null;
   old: WireRow | null;
-  xid?: number;
+  xid?: number | undefined;
 }
 export interface WireTruncate {
   tag: 'truncate';
   relations: WireRelation[];
   cascade: boolean;
   restartIdentity: boolean;
-  xid?: number;
+  xid?: number | undefined;
 }
 export interface WireMessage {
   tag: 'message';
@@ -71,7 +71,7 @@ export interface WireMessage {
   lsn: bigint;
   prefix: string;
   content: Uint8Array;
-  xid?: number;
+  xid?: number | undefined;
 }
 export interface WireStreamStart {
   tag: 'stream_start';
@@ -94,8 +94,8 @@ export interface WireStreamAbort {
   tag: 'stream_abort';
   xid: number;
   subXid: number;
-  abortLsn?: bigint;
-  abortTime?: Date;
+  abortLsn?: bigint | undefined;
+  abortTime?: Date | undefined;
 }
 /** Any other message (origin, type, two-phase ...): only its tag matters here. */
 export interface WireOther {

@@ -50,8 +50,6 @@ export interface DispatcherOptions {
   startLsn?: bigint;
   /** pgoutput protocol version. Default `'auto'` (the highest the server supports). */
   protocolVersion?: 'auto' | 1 | 2 | 3 | 4;
-  /** Ask for binary values (faster for some types; values still parsed like `pg`). Default false. */
-  binary?: boolean;
   /** Changes by origin: `'none'` skips changes applied by other replication (PostgreSQL 16+). */
   origin?: 'any' | 'none';
   /**

@@ -108,11 +108,13 @@ export function pgBackend(options: DispatcherOptions, tables: readonly TableRef[
       };
       // A standby dispatcher retries every few seconds at most, so it takes over quickly.
       streamOptions.reconnect = { maxDelayMs: DEFAULT_MAX_RECONNECT_DELAY_MS, ...options.reconnect };
-      const passthrough = ['startLsn', 'protocolVersion', 'binary', 'origin', 'streaming', 'statusIntervalMs', 'bufferSize', 'typeParsers'] as const;
+      const passthrough = ['startLsn', 'protocolVersion', 'origin', 'streaming', 'statusIntervalMs', 'bufferSize', 'typeParsers'] as const;
       for (const key of passthrough) {
         if (options[key] !== undefined) (streamOptions as unknown as Record<string, unknown>)[key] = options[key];
       }
-      return openReplicationStream(streamOptions) as unknown as WireStream;
+      // Assigned without a cast: the compiler checks that @koyo/slot's stream fits the shapes in _wire.ts.
+      const stream: WireStream = openReplicationStream(streamOptions);
+      return stream;
     },
     async emitMarker(prefix, token) {
       await helper.query('SELECT pg_logical_emit_message(true, $1, $2)', [prefix, token]);

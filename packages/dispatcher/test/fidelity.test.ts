@@ -59,17 +59,18 @@ const COLUMNS: [string, string, string][] = [
 
 describe('value fidelity', () => {
   it(`change.new deep-equals pg's SELECT of the row for ${COLUMNS.length} types`, async () => {
-    await db.query(`CREATE TABLE t_values (id int PRIMARY KEY, ${COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')})`);
+    const table = 't_values';
+    await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, ${COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')})`);
     const slot = uniqueName('values');
-    const d = dispatcherFor(db, { slot, tables: ['t_values'] });
+    const d = dispatcherFor(db, { slot, tables: [table] });
     const changes: Change[] = [];
     d.onChange((c) => void changes.push(c));
     await d.start();
-    await db.query(`INSERT INTO t_values VALUES (1, ${COLUMNS.map(([, , value]) => value).join(', ')})`);
-    await db.query(`INSERT INTO t_values (id) VALUES (2)`);
-    await db.query(`UPDATE t_values SET c_int4 = 1 WHERE id = 1`);
+    await db.query(`INSERT INTO ${table} VALUES (1, ${COLUMNS.map(([, , value]) => value).join(', ')})`);
+    await db.query(`INSERT INTO ${table} (id) VALUES (2)`);
+    await db.query(`UPDATE ${table} SET c_int4 = 1 WHERE id = 1`);
     await d.drain();
-    const rows = await db.query('SELECT * FROM t_values ORDER BY id');
+    const rows = await db.query(`SELECT * FROM ${table} ORDER BY id`);
     expect(changes).toHaveLength(3);
     expect(changes[1]!.new).toEqual(rows[1]);
     expect(changes[2]!.new).toEqual(rows[0]);
