@@ -306,7 +306,18 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
       const stream_ = (client: PgClientLike, c: KnexConnection): Promise<unknown> => ClientPG.prototype._stream.call(client, c, obj, stream, streamOptions);
       if (!(connection instanceof RoutedConnection)) return stream_(root, connection);
       const conn = connection;
+      // Rows may already have reached the consumer when a stream fails: never run it twice.
+      let failure: { error: unknown } | undefined;
       return router.execute(obj.sql, async (d) => {
+        if (failure !== undefined) throw failure.error;
+        try {
+          return await streamOn(d);
+        } catch (error) {
+          failure = { error };
+          throw error;
+        }
+      });
+      async function streamOn(d: RouteDecision<Knex.Client>): Promise<unknown> {
         if (d.target === 'transaction') {
           const pending = (d.transaction as TxHolder).connection();
           if (pending !== undefined) return stream_(root, await pending);
@@ -324,7 +335,7 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
         conn.primary ??= await acquirePrimary();
         conn.active = { client: root, connection: conn.primary };
         return stream_(root, conn.primary);
-      });
+      }
     }
 
     override cancelQuery(connection: KnexConnection): Promise<unknown> {
@@ -406,11 +417,17 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
       },
     };
   };
-  router = new Router<Knex.Client>({
-    ...options,
-    primary: node(primaryEntry, root),
-    replicas: replicaEntries.map((entry, i) => node(entry, replicaClients[i]!)),
-  });
+  try {
+    router = new Router<Knex.Client>({
+      ...options,
+      primary: node(primaryEntry, root),
+      replicas: replicaEntries.map((entry, i) => node(entry, replicaClients[i]!)),
+    });
+  } catch (error) {
+    // A bad router option: release the pools created above before reporting it.
+    void Promise.all([ClientPG.prototype.destroy.call(root), ...replicaKnexes.map((k) => k.destroy())]).catch(() => undefined);
+    throw error;
+  }
 
   // The handle form (`await knex.transaction()`) attaches to the current withSession() session.
   const context = (instance as unknown as { context: Record<string, unknown> }).context;

@@ -13,7 +13,7 @@ import {
   type RoutedKnex,
   type RoutedKnexOptions,
 } from '../src/index.js';
-import { P, proofOf, queryUrl, recorder, waitForReplay, type Proof as BaseProof } from './_helpers.js';
+import { P, proofOf, queryUrl, recorder, until, waitForReplay, type Proof as BaseProof } from './_helpers.js';
 
 let db: TestDatabase;
 const rec = recorder();
@@ -208,6 +208,30 @@ describe('transactions', () => {
     await knex.transaction(async (trx) => {
       expect(routerOf(trx)).toBe(knex.router);
       expect(knex.router.currentTransaction()).toBeDefined();
+    });
+  });
+});
+
+describe('Knex features through the routed client', () => {
+  it('cancels a timed-out read on the replica that runs it', async () => {
+    const marker = `koyo_cancel_${Date.now()}`;
+    rec.clear();
+    await expect(knex.raw(`SELECT pg_sleep(120), '${marker}' AS m`).timeout(200, { cancel: true })).rejects.toThrow(/timeout/i);
+    expect(rec.queries().at(-1)!.role).toBe('replica');
+    const running = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120), ''${marker}''%' AND state = 'active' AND pid <> pg_backend_pid()`;
+    // The cancel reaches the replica's backend (without it, the sleep would outlast this budget).
+    await until(async () => {
+      let n = 0;
+      for (const url of db.replicaUrls) n += (await queryUrl<{ n: number }>(url, running))[0]!.n;
+      return n === 0;
+    }, 'the timed-out query to be cancelled', 20_000);
+  });
+
+  it('keeps routing on instances made with withUserParams', async () => {
+    const k = knex.withUserParams({ tenant: 1 });
+    expect((await proof(k)).r).toBe(true);
+    await k.transaction(async () => {
+      expect((await proof(k)).r).toBe(false);
     });
   });
 });
