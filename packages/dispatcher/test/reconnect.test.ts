@@ -33,9 +33,18 @@ describe('a lost connection', () => {
       await d.drain();
       for (let t = 0; t < 30; t++) await db.query(`INSERT INTO t_rc SELECT g, ${t} FROM generate_series(${t * 1000 + 1}, ${(t + 1) * 1000}) g`);
       const end = await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+      let previous: number | null = null;
       for (const after of [3_000, 15_000]) {
         await waitFor(() => handled >= after, `${after} changes`);
-        const killed = await db.query<{ ok: boolean }>('SELECT pg_terminate_backend(active_pid) AS ok FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot]);
+        // The stream holds the slot again (after the first kill, with a new walsender).
+        let pid: number | null = null;
+        await waitFor(async () => {
+          const rows = await db.query<{ pid: number | null }>('SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+          pid = rows[0]?.pid ?? null;
+          return pid !== null && pid !== previous;
+        }, 'the stream to hold the slot');
+        previous = pid;
+        const killed = await db.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [pid]);
         expect(killed).toEqual([{ ok: true }]);
       }
       await d.drain();
