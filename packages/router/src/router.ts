@@ -872,7 +872,10 @@ export class Router<N = unknown> {
     );
   }
 
-  /** @internal an adapter saw a connection error on an idle connection of replica `index`. */
+  /**
+   * For adapters: a connection error surfaced outside a routed statement (e.g. an idle connection
+   * of replica `index` died). Ejects the replica when `error` is connection-class.
+   */
   reportConnectionError(index: number, error: unknown): void {
     const node = this.#replicas[index];
     if (node !== undefined && isConnectionError(error)) this.#eject(node, error);

@@ -1,11 +1,11 @@
 // @koyo/router: routing overhead against the bare driver on the same replica, and classifier throughput.
 // Prints a Markdown section on stdout; progress goes to stderr.
+import { cpus, loadavg } from 'node:os';
 import { classifySql } from '@koyo/router';
 import { createRoutedPool } from '@koyo/router/pg';
 import { createRoutedSql } from '@koyo/router/postgres';
 import { startCluster } from '@koyo/testing';
 import pg from 'pg';
-import { cpus, loadavg } from 'node:os';
 import postgres from 'postgres';
 
 const ROUNDS = 5;
@@ -14,11 +14,19 @@ const log = (message: string): void => void process.stderr.write(`router.bench: 
 
 type Query = (id: number) => Promise<unknown>;
 
-/** Runs `concurrency` sequential loops of `query` for `ms`; returns queries per second. */
-async function measure(query: Query, concurrency: number, ms: number): Promise<number> {
+interface Sample {
+  /** Queries per second (wall clock). */
+  qps: number;
+  /** CPU microseconds this process used per query. */
+  cpu: number;
+}
+
+/** Runs `concurrency` sequential loops of `query` for `ms`. */
+async function measure(query: Query, concurrency: number, ms: number): Promise<Sample> {
   let done = 0;
   const deadline = performance.now() + ms;
   const start = performance.now();
+  const cpu = process.cpuUsage();
   await Promise.all(
     Array.from({ length: concurrency }, async (_, worker) => {
       let i = worker;
@@ -28,7 +36,11 @@ async function measure(query: Query, concurrency: number, ms: number): Promise<n
       }
     }),
   );
-  return done / ((performance.now() - start) / 1000);
+  const used = process.cpuUsage(cpu);
+  return {
+    qps: done / ((performance.now() - start) / 1000),
+    cpu: (used.user + used.system) / done,
+  };
 }
 
 function median(values: number[]): number {
@@ -36,9 +48,11 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-const loadStart = loadavg()
-  .map((x) => x.toFixed(1))
-  .join(' / ');
+const loads = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' / ');
+const loadStart = loads();
 const cluster = await startCluster({ replicas: 1 });
 const rows: string[] = [];
 try {
@@ -65,20 +79,26 @@ try {
       replicas: [replica.url],
       postgres: { max: connections },
     });
-    const variants: [string, Query, Query][] = [
-      ['pg', (id) => bare.query(text, [id]), (id) => routed.query(text, [id])],
+    const variants: [string, Query, Query, () => number][] = [
+      [
+        'pg',
+        (id) => bare.query(text, [id]),
+        (id) => routed.query(text, [id]),
+        () => routed.router.stats().replicas[0]!.queries,
+      ],
       [
         'postgres.js',
         (id) => bareSql`SELECT id, note FROM items WHERE id = ${id}`,
         (id) => routedSql`SELECT id, note FROM items WHERE id = ${id}`,
+        () => routedSql.router.stats().replicas[0]!.queries,
       ],
     ];
-    for (const [driver, bareQuery, routedQuery] of variants) {
+    for (const [driver, bareQuery, routedQuery, replicaQueries] of variants) {
       // warm up connections and JIT
       await measure(bareQuery, connections, 300);
       await measure(routedQuery, connections, 300);
-      const bareRuns: number[] = [];
-      const routedRuns: number[] = [];
+      const bareRuns: Sample[] = [];
+      const routedRuns: Sample[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         // alternate the order so drift on the shared machine hits both sides alike
         if (round % 2 === 0) {
@@ -89,20 +109,19 @@ try {
           bareRuns.push(await measure(bareQuery, connections, ROUND_MS));
         }
         log(
-          `${driver} x${connections} round ${round + 1}: bare ${bareRuns.at(-1)!.toFixed(0)} q/s, routed ${routedRuns.at(-1)!.toFixed(0)} q/s`,
+          `${driver} x${connections} round ${round + 1}: bare ${bareRuns.at(-1)!.qps.toFixed(0)} q/s ${bareRuns.at(-1)!.cpu.toFixed(1)} µs CPU, ` +
+            `routed ${routedRuns.at(-1)!.qps.toFixed(0)} q/s ${routedRuns.at(-1)!.cpu.toFixed(1)} µs CPU`,
         );
       }
-      const b = median(bareRuns);
-      const r = median(routedRuns);
-      const overhead = (b / r - 1) * 100;
+      const b = median(bareRuns.map((x) => x.qps));
+      const r = median(routedRuns.map((x) => x.qps));
+      const bc = median(bareRuns.map((x) => x.cpu));
+      const rc = median(routedRuns.map((x) => x.cpu));
       rows.push(
-        `| ${driver}, read-only loop | ${connections} | ${b.toFixed(0)} q/s | ${r.toFixed(0)} q/s | ${(r / b).toFixed(3)} | ${overhead.toFixed(1)}% |`,
+        `| ${driver}, read-only loop | ${connections} | ${b.toFixed(0)} q/s | ${r.toFixed(0)} q/s | ${((b / r - 1) * 100).toFixed(1)}% | ` +
+          `${bc.toFixed(1)} µs | ${rc.toFixed(1)} µs | ${(rc - bc).toFixed(1)} µs (${(((rc - bc) / bc) * 100).toFixed(1)}%) |`,
       );
-      const replicaQueries =
-        driver === 'pg'
-          ? routed.router.stats().replicas[0]!.queries
-          : routedSql.router.stats().replicas[0]!.queries;
-      if (replicaQueries === 0)
+      if (replicaQueries() === 0)
         throw new Error(`${driver}: the routed side never reached the replica`);
     }
     await bare.end();
@@ -135,72 +154,90 @@ try {
     'SELECT a, b, c, d, e, f, g, h FROM wide_table WHERE a = $1 AND b = $2 AND c IN ($3, $4, $5) ORDER BY d DESC, e ASC LIMIT 50 OFFSET 100',
   ];
   let sink = 0;
+  /** Statements per CPU-second of this process: waiting for a core on a busy machine does not count. */
   const throughput = (label: string, classify: (sql: string) => { role: string }): number => {
     for (let i = 0; i < 200_000; i++)
       sink += classify(corpus[i % corpus.length]!).role === 'read' ? 1 : 0; // warm-up
     const runs: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       let n = 0;
-      const start = performance.now();
-      const deadline = start + ROUND_MS;
+      const deadline = performance.now() + ROUND_MS;
+      const cpu = process.cpuUsage();
       while (performance.now() < deadline) {
         for (let k = 0; k < 1000; k++)
           sink += classify(corpus[(n + k) % corpus.length]!).role === 'read' ? 1 : 0;
         n += 1000;
       }
-      runs.push(n / ((performance.now() - start) / 1000));
-      log(`${label} round ${round + 1}: ${runs.at(-1)!.toFixed(0)} statements/s`);
+      const used = process.cpuUsage(cpu);
+      runs.push(n / ((used.user + used.system) / 1e6));
+      log(`${label} round ${round + 1}: ${runs.at(-1)!.toFixed(0)} statements per CPU-second`);
     }
     return median(runs);
   };
+  // The router's own cost per statement, without a network: router.execute around a no-op run
+  // (context lookup, cached classification, replica choice, counters, one promise hop) against
+  // awaiting the same no-op directly.
+  const core = createRoutedPool({ primary: cluster.primary.url, replicas: [replica.url] });
+  const noop = (): Promise<number> => Promise.resolve(1);
+  const cpuPerCall = async (call: () => Promise<number>): Promise<number> => {
+    for (let i = 0; i < 100_000; i++) sink += await call();
+    const runs: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const cpu = process.cpuUsage();
+      for (let i = 0; i < 200_000; i++) sink += await call();
+      const used = process.cpuUsage(cpu);
+      runs.push(((used.user + used.system) * 1000) / 200_000);
+    }
+    return median(runs);
+  };
+  const directNs = await cpuPerCall(noop);
+  const routedNs = await cpuPerCall(() => core.router.execute(text, noop));
+  await core.end();
+  log(`execute: ${routedNs.toFixed(0)} ns vs direct ${directNs.toFixed(0)} ns`);
+
   const perSecond = throughput('classifySql', classifySql);
-  const router = createRoutedPool({
-    primary: cluster.primary.url,
-    replicas: [cluster.replicas[0]!.url],
-  });
+  const router = createRoutedPool({ primary: cluster.primary.url, replicas: [replica.url] });
   const cachedPerSecond = throughput('router.classify (cached)', (sql) =>
     router.router.classify(sql),
   );
   await router.end();
-  // Machine calibration: the cost of touching each character once, to read the figures above against.
-  const calibration = (): number => {
-    const text = corpus.join(' ');
-    const start = process.cpuUsage();
-    let h = 0;
-    for (let i = 0; i < 20_000; i++)
-      for (let j = 0; j < text.length; j++) h = (Math.imul(h, 31) + text.charCodeAt(j)) | 0;
-    const used = process.cpuUsage(start);
-    sink += h & 1;
-    return ((used.user + used.system) * 1000) / (20_000 * text.length);
-  };
-  const nsPerChar = calibration();
+  // Machine calibration: the CPU cost of touching each character once, to read the figures against.
+  const joined = corpus.join(' ');
+  const calibrationStart = process.cpuUsage();
+  let h = 0;
+  for (let i = 0; i < 20_000; i++)
+    for (let j = 0; j < joined.length; j++) h = (Math.imul(h, 31) + joined.charCodeAt(j)) | 0;
+  const calibrationUsed = process.cpuUsage(calibrationStart);
+  const nsPerChar =
+    ((calibrationUsed.user + calibrationUsed.system) * 1000) / (20_000 * joined.length);
+  sink += h & 1;
   if (sink < 0) log('unreachable');
   const avgLength = corpus.reduce((n, s) => n + s.length, 0) / corpus.length;
 
   console.log(`## @koyo/router
 
-Routing overhead: a read-only loop (\`SELECT id, note FROM items WHERE id = $1\`, 1,000-row table) run
-for ${ROUND_MS / 1000} s per round by N concurrent callers, once through the bare driver connected to the replica
-and once through the routed pool/sql (primary + that one replica, default options), alternating,
-${ROUNDS} rounds each in the same process against the same ${cluster.binaries.flavour} PostgreSQL ${cluster.binaries.version}
-servers; medians. Goal: overhead under 5%. Classifier: \`classifySql\` over a mixed corpus of
-${corpus.length} statements (average ${avgLength.toFixed(0)} characters), ${ROUNDS} rounds of ${ROUND_MS / 1000} s; goal > 1M statements/s.
+Routing overhead: a read-only loop (\`SELECT id, note FROM items WHERE id = $1\` on a 1,000-row table) run for
+${ROUND_MS / 1000} s per round by N concurrent callers, through the bare driver connected to the replica and through
+the routed pool/sql (primary + that one replica, default options), alternating, ${ROUNDS} rounds each, in one process
+against the same ${cluster.binaries.flavour} PostgreSQL ${cluster.binaries.version} servers; medians. Goal: under 5%.
+"Client CPU/query" is this process's CPU time divided by the queries it ran: it isolates the router's own cost
+from waiting on a shared, busy machine, which dominates the throughput columns. Classifier: \`classifySql\` over a
+mixed corpus of ${corpus.length} statements (average ${avgLength.toFixed(0)} characters), ${ROUNDS} rounds of ${ROUND_MS / 1000} s, per CPU-second; goal > 1M statements/s.
 
-| workload | connections | bare driver | routed | routed / bare | overhead |
-| --- | --- | --- | --- | --- | --- |
+| workload | connections | bare driver | routed | throughput overhead | client CPU/query, bare | client CPU/query, routed | routing CPU/query |
+| --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
-| classifier | statements/s | ns/statement | goal (> 1M/s) |
+Routing decision alone (no network): \`router.execute\` around a no-op costs ${routedNs.toFixed(0)} ns of CPU per statement,
+against ${directNs.toFixed(0)} ns for awaiting the no-op directly: ${((routedNs - directNs) / 1000).toFixed(2)} µs added per statement.
+
+| classifier | statements per CPU-second | CPU ns/statement | goal (> 1M/s) |
 | --- | --- | --- | --- |
 | \`classifySql\` (lexes every time), mixed corpus | ${(perSecond / 1e6).toFixed(2)}M | ${(1e9 / perSecond).toFixed(0)} | ${perSecond > 1e6 ? 'met' : 'missed'} |
 | \`router.classify\` (what routing uses: per-text cache), same corpus | ${(cachedPerSecond / 1e6).toFixed(2)}M | ${(1e9 / cachedPerSecond).toFixed(0)} | ${cachedPerSecond > 1e6 ? 'met' : 'missed'} |
 
-Calibration: a bare loop hashing each character costs ${nsPerChar.toFixed(2)} ns/char of CPU on this machine during this run.
-Load average during the run: ${loadStart} at the start, ${loadavg()
-    .map((x) => x.toFixed(1))
-    .join(
-      ' / ',
-    )} at the end (${cpus().length} cores; other work on the machine slows both sides of every comparison alike but makes absolute numbers low and noisy).`);
+Calibration: a bare loop hashing each character cost ${nsPerChar.toFixed(2)} ns/char of CPU during this run. Load average:
+${loadStart} at the start, ${loads()} at the end, on ${cpus().length} cores shared with other work.`);
 } finally {
   await cluster.stop();
 }
