@@ -1,0 +1,183 @@
+// `pnpm demo`: koyo's main job, end to end. Starts a throwaway primary + replica (or uses
+// DATABASE_URL / REPLICA_URLS), runs the search-sync (Drizzle) and orders-knex (Knex) services
+// on local ports, sends them traffic over HTTP and narrates what koyo does. Ends by itself with a
+// summary line and exit 0; `--watch` keeps traffic going until Ctrl-C.
+import { serve, type ServerType } from '@hono/node-server';
+import { createCatalog, createCatalogApp, RYW_HEADER, type Catalog } from '@koyo/demo-search-sync';
+import { createOrders, createOrdersApp, type Orders } from '@koyo/demo-orders-knex';
+import { createSlotManager } from '@koyo/slot';
+import { startCluster, type Cluster } from '@koyo/testing';
+import pg from 'pg';
+import { HttpClient } from './http-client.js';
+import { Narrator } from './narrator.js';
+
+const USAGE = 'usage: pnpm demo [--watch]\n  env DATABASE_URL=postgres://... [REPLICA_URLS=url,url] runs against your own servers';
+const args = process.argv.slice(2);
+if (args.some((arg) => arg !== '--watch')) {
+  console.error(`demo: unknown argument ${args.find((arg) => arg !== '--watch')}\n${USAGE}`);
+  process.exit(2);
+}
+const watch = args.includes('--watch');
+const SLOTS = { search: 'koyo_demo_search', orders: 'koyo_demo_orders' };
+
+const say = new Narrator();
+const started = Date.now();
+let cluster: Cluster | undefined;
+let catalog: Catalog | undefined;
+let orders: Orders | undefined;
+const servers: ServerType[] = [];
+
+async function connectTargets(): Promise<{ primaryUrl: string; replicaUrls: string[] }> {
+  const primaryUrl = process.env.DATABASE_URL;
+  if (primaryUrl) {
+    const replicaUrls = (process.env.REPLICA_URLS ?? '').split(',').map((url) => url.trim()).filter(Boolean);
+    say.line('setup', `your servers: primary from DATABASE_URL, ${replicaUrls.length} replica(s) from REPLICA_URLS`);
+    return { primaryUrl, replicaUrls };
+  }
+  say.line('setup', 'no DATABASE_URL: starting a throwaway PostgreSQL primary + 1 streaming replica ...');
+  cluster = await startCluster({ replicas: 1 });
+  say.line('setup', `PostgreSQL ${cluster.binaries.version} (${cluster.binaries.flavour}), primary :${cluster.primary.port}, replica :${cluster.replicas[0]!.port}, ready in ${Date.now() - started} ms`);
+  return { primaryUrl: cluster.primary.url, replicaUrls: cluster.replicas.map((replica) => replica.url) };
+}
+
+function listen(app: { fetch: (request: Request) => Response | Promise<Response> }): Promise<string> {
+  return new Promise((resolve) => {
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(`http://127.0.0.1:${info.port}`));
+    servers.push(server);
+  });
+}
+
+async function query(url: string, sql: string): Promise<string> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    return String((await client.query<{ v: string }>(sql)).rows[0]?.v);
+  } finally {
+    await client.end();
+  }
+}
+
+async function countRows(url: string, table: string): Promise<number> {
+  return Number(await query(url, `SELECT count(*)::text AS v FROM ${table}`));
+}
+
+async function replicaLagBytes(primaryUrl: string, replicaUrl: string): Promise<number> {
+  const head = await query(primaryUrl, 'SELECT pg_current_wal_lsn()::text AS v');
+  const lag = await query(replicaUrl, `SELECT pg_wal_lsn_diff('${head}', pg_last_wal_replay_lsn())::bigint::text AS v`);
+  return Number(lag);
+}
+
+async function tour(primaryUrl: string, replicaUrls: string[]): Promise<void> {
+  catalog = await createCatalog({ primaryUrl, replicaUrls, slot: SLOTS.search, publication: SLOTS.search, onQueryLog: (line) => say.query('search', line) });
+  orders = await createOrders({ primaryUrl, replicaUrls, slot: SLOTS.orders, publication: SLOTS.orders, onQueryLog: (line) => say.query('orders', line) });
+  for (const dispatcher of [catalog.dispatcher, orders.dispatcher]) dispatcher.onChange((change) => say.change(change.table, change.kind, change.id));
+  await catalog.start();
+  await orders.start();
+  const shop = new HttpClient(await listen(createCatalogApp(catalog, catalog.db.$router)), RYW_HEADER);
+  const till = new HttpClient(await listen(createOrdersApp(orders)), undefined);
+  say.line('setup', `search-sync (Drizzle) on ${shop.base}, orders-knex (Knex) on ${till.base}; change handlers streaming from slots ${SLOTS.search} and ${SLOTS.orders}`);
+  const { catalog: shopCatalog, orders: tillOrders } = { catalog, orders };
+
+  say.section('1. A row changes, the app reacts: the search index follows the products table');
+  const created: { id: number; name: string }[] = [];
+  for (const product of [
+    { name: 'Cast iron teapot', description: 'Keeps tea hot for an hour', priceCents: 4900 },
+    { name: 'Gooseneck kettle', description: 'Pour-over precision', priceCents: 6500 },
+    { name: 'Bamboo whisk', description: 'For matcha', priceCents: 1200 },
+  ]) {
+    const response = await shop.send('POST', '/products', product);
+    created.push(response.body as { id: number; name: string });
+  }
+  await shopCatalog.dispatcher.drain();
+  const teapots = (await shop.send('GET', '/search?q=teapot')).body as unknown[];
+  say.line('search', `GET /search?q=teapot -> ${teapots.length} hit(s): the index was filled only by change handlers`);
+  await shop.send('PATCH', `/products/${created[0]!.id}`, { name: 'Cast iron tetsubin' });
+  await shopCatalog.dispatcher.drain();
+  const renamed = (await shop.send('GET', '/search?q=tetsubin')).body as unknown[];
+  say.line('search', `PATCH renamed it; GET /search?q=tetsubin -> ${renamed.length} hit(s)`);
+
+  say.section('2. Reads go to the replica, writes and transactions to the primary');
+  await shop.send('GET', '/products', undefined, { fresh: true });
+  const order = (await till.send('POST', '/orders', { customer: 'ada', lines: [{ sku: 'TEA-1', quantity: 2, priceCents: 4900 }, { sku: 'WSK-1', quantity: 1, priceCents: 1200 }] })).body as { id: number };
+  await till.send('GET', '/orders');
+  const cancel = await till.send('POST', `/orders/${order.id}/cancel`);
+  say.line('orders', `order ${order.id} placed in a transaction, then cancelled (HTTP ${cancel.status}) after reading its status with readFromPrimary`);
+
+  say.section('3. Read-your-writes: a read right after a write still sees it');
+  const replica = cluster?.replicas[0];
+  if (replica) {
+    await replica.pauseReplay();
+    say.line('replica', 'replay paused on the replica: it now lags behind the primary');
+  }
+  const fresh = (await shop.send('POST', '/products', { name: 'Copper kettle', priceCents: 8900 })).body as { id: number };
+  if (replicaUrls[0]) say.line('replica', `replica lag now ${await replicaLagBytes(primaryUrl, replicaUrls[0])} bytes`);
+  const own = await shop.send('GET', `/products/${fresh.id}`);
+  say.line('search', `GET /products/${fresh.id} with the client's read-your-writes token -> HTTP ${own.status}`);
+  const stranger = await shop.send('GET', `/products/${fresh.id}`, undefined, { fresh: true });
+  say.line('search', `the same GET from a client without the token -> HTTP ${stranger.status}${replica ? ' (the paused replica has not replayed the insert yet)' : ''}`);
+  if (replica) {
+    await replica.resumeReplay();
+    await cluster!.syncReplicas();
+    const later = await shop.send('GET', `/products/${fresh.id}`, undefined, { fresh: true });
+    say.line('replica', `replay resumed; the token-less GET -> HTTP ${later.status} from the replica`);
+  }
+
+  say.section('4. An audit log written by a change handler, exactly once per change');
+  await shop.send('DELETE', `/products/${created[2]!.id}`);
+  await Promise.all([shopCatalog.dispatcher.drain(), tillOrders.dispatcher.drain()]);
+  const audited = await countRows(primaryUrl, 'audit_log');
+  const latest = (await till.send('GET', '/audit')).body as unknown[];
+  say.line('orders', `audit_log holds ${audited} entries on the primary (GET /audit from the replica shows ${latest.length}), keyed by (commit_lsn, position): a redelivered change adds nothing`);
+  const whisk = (await shop.send('GET', '/search?q=whisk')).body as unknown[];
+  say.line('search', `deleted the whisk; GET /search?q=whisk -> ${whisk.length} hit(s)`);
+
+  if (watch) {
+    say.section('watching: a new order and product every 2 s; Ctrl-C to stop');
+    let n = 0;
+    for (;;) {
+      n += 1;
+      await till.send('POST', '/orders', { customer: `watcher${n}`, lines: [{ sku: `SKU-${n}`, quantity: 1, priceCents: 100 * n }] });
+      await shop.send('POST', '/products', { name: `Watch product ${n}`, priceCents: 100 * n });
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  }
+  const stats = say.stats();
+  say.summary(
+    `summary: ok in ${((Date.now() - started) / 1000).toFixed(1)} s; ${stats.changes} changes handled (${stats.perTable}); ` +
+      `queries: ${stats.replica} on replicas, ${stats.primary} on the primary; search index ${shopCatalog.index.size} products; audit log ${audited} entries`,
+  );
+}
+
+async function cleanup(primaryUrl: string | undefined): Promise<void> {
+  for (const server of servers) server.close();
+  await catalog?.stop().catch(() => undefined);
+  await orders?.stop().catch(() => undefined);
+  if (primaryUrl && !cluster) {
+    // On your own server the demo removes its slots, so they cannot pin WAL after it exits.
+    const manager = createSlotManager(primaryUrl);
+    for (const slot of Object.values(SLOTS)) await manager.dropSlot(slot, { force: true }).catch(() => undefined);
+    await manager.close();
+  }
+  await cluster?.stop();
+}
+
+let targets: { primaryUrl: string; replicaUrls: string[] } | undefined;
+let stopping = false;
+async function finish(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    await cleanup(targets?.primaryUrl);
+  }
+  process.exit(code);
+}
+process.once('SIGINT', () => void finish(0));
+process.once('SIGTERM', () => void finish(0));
+
+try {
+  targets = await connectTargets();
+  await tour(targets.primaryUrl, targets.replicaUrls);
+  await finish(0);
+} catch (error) {
+  console.error(`demo: failed: ${error instanceof Error ? error.message : String(error)}`);
+  await finish(1);
+}

@@ -1,0 +1,40 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { expect, test } from 'vitest';
+
+const tour = fileURLToPath(new URL('../src/tour.ts', import.meta.url));
+
+function runTour(args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--conditions=@koyo/source', '--import', 'tsx', tour, ...args], {
+      env: { ...process.env, DATABASE_URL: '', REPLICA_URLS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+// What CI checks of `pnpm demo`: the short tour on this project's PostgreSQL flavour ends by
+// itself with exit 0 and a summary that shows each part of koyo's job happened.
+test('the short tour exits 0 with a summary of changes, routing and the audit log', async () => {
+  const { code, out } = await runTour([]);
+  expect(code, out).toBe(0);
+  const summary = out.split('\n').find((line) => line.startsWith('summary: ok'));
+  expect(summary, out).toBeDefined();
+  expect(summary).toMatch(/products: \d+/);
+  expect(summary).toMatch(/orders: \d+/);
+  expect(summary).toMatch(/queries: [1-9]\d* on replicas, [1-9]\d* on the primary/);
+  expect(out).toMatch(/GET \/products\/\d+ with the client's read-your-writes token -> HTTP 200/);
+  expect(out).toMatch(/the same GET from a client without the token -> HTTP 404/);
+  expect(out).toMatch(/GET \/search\?q=tetsubin -> 1 hit/);
+  expect(out).toMatch(/GET \/search\?q=whisk -> 0 hit/);
+});
+
+test('an unknown flag exits 2 with usage', async () => {
+  const { code, out } = await runTour(['--fast']);
+  expect(code).toBe(2);
+  expect(out).toContain('usage: pnpm demo [--watch]');
+});
