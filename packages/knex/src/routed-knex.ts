@@ -135,7 +135,6 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
   const probePools: pg.Pool[] = [];
 
   // Set right after the root client is built; no statement can run before.
-  // eslint-disable-next-line prefer-const
   let router!: Router<Knex.Client>;
   // eslint-disable-next-line prefer-const
   let root!: PgClientLike;
@@ -392,7 +391,7 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
     override async destroy(callback?: unknown): Promise<void> {
       if (this !== root) return super.destroy(callback);
       router.close();
-      await Promise.all([...replicaKnexes.map((k) => k.destroy()), ...probePools.map((p) => p.end())]);
+      await Promise.all([...replicaKnexes.map((k) => k.destroy()), ...probePools.splice(0).map((p) => p.end())]);
       return super.destroy(callback);
     }
   }
@@ -404,14 +403,14 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
   root.config.client = typeof primaryEntry.config.client === 'string' ? primaryEntry.config.client : 'pg';
 
   const node = (entry: NodeEntry, client: PgClientLike): RouterNode<Knex.Client> => {
-    let pool: pg.Pool | undefined;
+    let pool: Promise<pg.Pool> | undefined;
     return {
       name: entry.name,
       handle: client as unknown as Knex.Client,
       ...(entry.weight === undefined ? {} : { weight: entry.weight }),
       probe: async (sql) => {
         pool ??= probePool(client, probePools);
-        const result = await pool.query({ text: sql, rowMode: 'array' });
+        const result = await (await pool).query({ text: sql, rowMode: 'array' });
         const value = (result.rows[0] as unknown[] | undefined)?.[0];
         return value === null || value === undefined ? null : String(value);
       },
@@ -464,10 +463,15 @@ function onPrimary<T extends object>(target: T): T {
   });
 }
 
-function probePool(client: PgClientLike, pools: pg.Pool[]): pg.Pool {
-  const c = client as unknown as { driver: typeof pg; connectionSettings: unknown };
-  const settings = c.connectionSettings;
-  const config: pg.PoolConfig = typeof settings === 'string' ? { connectionString: settings } : { ...(settings as pg.PoolConfig) };
+async function probePool(client: PgClientLike, pools: pg.Pool[]): Promise<pg.Pool> {
+  const c = client as unknown as { driver: typeof pg; connectionSettings: unknown; connectionConfigProvider?: () => Promise<unknown> };
+  let settings = c.connectionSettings;
+  // Knex's `connection: async () => config` form: resolved on first use.
+  if (settings === undefined && typeof c.connectionConfigProvider === 'function') settings = await c.connectionConfigProvider();
+  const { expirationChecker: _expirationChecker, ...rest } = (typeof settings === 'string' ? { connectionString: settings } : (settings ?? {})) as pg.PoolConfig & {
+    expirationChecker?: unknown;
+  };
+  const config: pg.PoolConfig = rest;
   const pool = new c.driver.Pool({ ...config, max: 1, idleTimeoutMillis: 30_000, allowExitOnIdle: true });
   // A node that goes away kills the idle probe connection; the next probe reports the failure.
   pool.on('error', () => undefined);

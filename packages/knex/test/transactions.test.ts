@@ -227,6 +227,20 @@ describe('Knex features through the routed client', () => {
     }, 'the timed-out query to be cancelled', 20_000);
   });
 
+  it('accepts connection functions (probes included) and can be destroyed twice', async () => {
+    const k = routedKnex({
+      primary: { client: 'pg', connection: (async () => ({ connectionString: db.url })) as NonNullable<Knex.Config['connection']>, pool: { min: 0, max: 2 } },
+      replicas: [{ connection: (() => Promise.resolve({ connectionString: db.replicaUrls[0] })) as NonNullable<Knex.Config['connection']>, pool: { min: 0, max: 1 } }],
+      maxLag: { bytes: 1024 ** 3 },
+    });
+    const status = await k.router.probe(); // lag probes on both nodes, before any query
+    expect(status[0]).toMatchObject({ healthy: true, withinLag: true });
+    expect(status[0]!.replayLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    expect((await proofOf(k)).port).toBe(db.cluster.replicas[0]!.port);
+    await k.destroy();
+    await k.destroy();
+  });
+
   it('keeps routing on instances made with withUserParams', async () => {
     const k = knex.withUserParams({ tenant: 1 });
     expect((await proof(k)).r).toBe(true);
