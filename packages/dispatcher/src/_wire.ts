@@ -99,7 +99,14 @@ export interface WireStreamAbort {
 }
 /** Any other message (origin, type, two-phase ...): only its tag matters here. */
 export interface WireOther {
-  tag: 'origin' | 'type' | 'begin_prepare' | 'prepare' | 'commit_prepared' | 'rollback_prepared' | 'stream_prepare';
+  tag:
+    | 'origin'
+    | 'type'
+    | 'begin_prepare'
+    | 'prepare'
+    | 'commit_prepared'
+    | 'rollback_prepared'
+    | 'stream_prepare';
 }
 
 export type WireMessageUnion =

@@ -1,6 +1,15 @@
 import { isoMicros, lsnText } from './_lsn.js';
 import type { WireEvent, WireMessage, WireMessageUnion, WireRelation } from './_wire.js';
-import { deleteChange, insertChange, needsPrimaryKey, relationInfo, truncateChange, updateChange, type RelationInfo, type TxnFields } from './change.js';
+import {
+  deleteChange,
+  insertChange,
+  needsPrimaryKey,
+  relationInfo,
+  truncateChange,
+  updateChange,
+  type RelationInfo,
+  type TxnFields,
+} from './change.js';
 import { cacheFor, type Engine, type OpenTxn } from './engine.js';
 import { KoyoDispatcherError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -21,13 +30,21 @@ export type DomainLookup = (oids: number[]) => Promise<Map<number, (text: string
 const FIRST_USER_OID = 16_384;
 
 function isThenable(value: unknown): value is Promise<void> {
-  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 const PLACEHOLDER: TxnFields = { xid: 0, commitLsn: '0/0', commitTime: '' };
 
 function toMessage(message: WireMessage, txn: TxnFields | null, position: number): LogicalMessage {
-  const content = Buffer.from(message.content.buffer, message.content.byteOffset, message.content.byteLength);
+  const content = Buffer.from(
+    message.content.buffer,
+    message.content.byteOffset,
+    message.content.byteLength,
+  );
   return {
     kind: 'message',
     prefix: message.prefix,
@@ -82,7 +99,10 @@ export class Assembler {
   /** Forgets every half-received transaction (their changes will be sent again). */
   reset(reason: string): void {
     if (this.current) {
-      this.logger.info({ xid: this.current.fields.xid, reason }, 'dropping a half-received transaction; the server sends it again');
+      this.logger.info(
+        { xid: this.current.fields.xid, reason },
+        'dropping a half-received transaction; the server sends it again',
+      );
       this.engine.drop(this.current);
       this.current = null;
     }
@@ -113,7 +133,11 @@ export class Assembler {
           return undefined;
         }
         this.skipping = false;
-        this.current = this.engine.begin({ xid: message.xid, commitLsn: lsnText(message.finalLsn), commitTime: isoMicros(message.commitTimeMicros) });
+        this.current = this.engine.begin({
+          xid: message.xid,
+          commitLsn: lsnText(message.finalLsn),
+          commitTime: isoMicros(message.commitTimeMicros),
+        });
         return undefined;
       }
       case 'commit': {
@@ -136,7 +160,10 @@ export class Assembler {
         this.streamXid = message.xid;
         if (!this.streams.has(message.xid)) {
           if (!message.firstSegment) {
-            throw new KoyoDispatcherError('PROTOCOL_ERROR', `A streamed transaction (xid ${message.xid}) continued without its first segment; restart the dispatcher so the server sends it again from the start.`);
+            throw new KoyoDispatcherError(
+              'PROTOCOL_ERROR',
+              `A streamed transaction (xid ${message.xid}) continued without its first segment; restart the dispatcher so the server sends it again from the start.`,
+            );
           }
           this.streams.set(message.xid, new StreamedTxn(message.xid, this.spillThreshold));
         }
@@ -165,10 +192,17 @@ export class Assembler {
         }
         if (!stream) {
           // Acknowledging past a transaction whose changes never arrived would lose them.
-          throw new KoyoDispatcherError('PROTOCOL_ERROR', `Streamed transaction ${message.xid} committed but none of its changes were received; restart the dispatcher so the server sends it again.`);
+          throw new KoyoDispatcherError(
+            'PROTOCOL_ERROR',
+            `Streamed transaction ${message.xid} committed but none of its changes were received; restart the dispatcher so the server sends it again.`,
+          );
         }
         this.lastCommitLsn = message.commitLsn;
-        const fields: TxnFields = { xid: message.xid, commitLsn: lsnText(message.commitLsn), commitTime: isoMicros(message.commitTimeMicros) };
+        const fields: TxnFields = {
+          xid: message.xid,
+          commitLsn: lsnText(message.commitLsn),
+          commitTime: isoMicros(message.commitTimeMicros),
+        };
         return this.replay(stream, fields, message.endLsn);
       }
       case 'origin':
@@ -183,7 +217,9 @@ export class Assembler {
   }
 
   private relation(message: WireRelation): void | Promise<void> {
-    const userTypes = message.columns.filter((c) => c.typeOid >= FIRST_USER_OID).map((c) => c.typeOid);
+    const userTypes = message.columns
+      .filter((c) => c.typeOid >= FIRST_USER_OID)
+      .map((c) => c.typeOid);
     if (!needsPrimaryKey(message) && userTypes.length === 0) {
       this.remember(message, relationInfo(message));
       return undefined;
@@ -204,11 +240,17 @@ export class Assembler {
       if (needsPrimaryKey(message)) primaryKey = await this.lookupPrimaryKey(message.oid);
       if (userTypes.length > 0) domains = await this.lookupDomains(userTypes);
     } catch (error) {
-      throw new KoyoDispatcherError('STREAM_FAILED', `Could not read the catalog entry of ${table} (primary key, domain types): ${(error as Error).message}`, { cause: error });
+      throw new KoyoDispatcherError(
+        'STREAM_FAILED',
+        `Could not read the catalog entry of ${table} (primary key, domain types): ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     const info = relationInfo(message, primaryKey);
     if (domains && domains.size > 0) {
-      info.converters = message.columns.filter((c) => domains.has(c.typeOid)).map((c) => ({ name: c.name, parse: domains.get(c.typeOid)! }));
+      info.converters = message.columns
+        .filter((c) => domains.has(c.typeOid))
+        .map((c) => ({ name: c.name, parse: domains.get(c.typeOid)! }));
     }
     this.remember(message, info);
   }
@@ -227,11 +269,15 @@ export class Assembler {
     return info;
   }
 
-  private rowChange(message: Extract<WireMessageUnion, { tag: 'insert' | 'update' | 'delete' }>): void | Promise<void> {
+  private rowChange(
+    message: Extract<WireMessageUnion, { tag: 'insert' | 'update' | 'delete' }>,
+  ): void | Promise<void> {
     const info = this.info(message.relation);
     const cache = cacheFor(this.registry, info);
     if (this.streamXid !== null) {
-      const item: StreamedItem = cache.wanted ? { kind: 'change', value: this.build(message, info, PLACEHOLDER, 0) } : { kind: 'skip' };
+      const item: StreamedItem = cache.wanted
+        ? { kind: 'change', value: this.build(message, info, PLACEHOLDER, 0) }
+        : { kind: 'skip' };
       this.streamed().add(item, message.xid ?? this.streamXid);
       return undefined;
     }
@@ -241,7 +287,12 @@ export class Assembler {
     return this.engine.change(txn, this.build(message, info, txn.fields, position), cache);
   }
 
-  private build(message: Extract<WireMessageUnion, { tag: 'insert' | 'update' | 'delete' }>, info: RelationInfo, txn: TxnFields, position: number): Change {
+  private build(
+    message: Extract<WireMessageUnion, { tag: 'insert' | 'update' | 'delete' }>,
+    info: RelationInfo,
+    txn: TxnFields,
+    position: number,
+  ): Change {
     if (message.tag === 'insert') return insertChange(info, message.new, txn, position);
     if (message.tag === 'update') return updateChange(info, message, txn, position);
     return deleteChange(info, message, txn, position);
@@ -254,11 +305,17 @@ export class Assembler {
       const info = this.info(relation);
       const cache = cacheFor(this.registry, info);
       if (this.streamXid !== null) {
-        this.streamed().add(cache.wanted ? { kind: 'truncate', value: truncateChange(info, PLACEHOLDER, 0) } : { kind: 'skip' }, xid ?? this.streamXid);
+        this.streamed().add(
+          cache.wanted
+            ? { kind: 'truncate', value: truncateChange(info, PLACEHOLDER, 0) }
+            : { kind: 'skip' },
+          xid ?? this.streamXid,
+        );
         continue;
       }
       const position = this.position++;
-      if (txn && cache.wanted) changes.push({ change: truncateChange(info, txn.fields, position), cache });
+      if (txn && cache.wanted)
+        changes.push({ change: truncateChange(info, txn.fields, position), cache });
     }
     if (!txn || changes.length === 0) return undefined;
     return this.engine.truncate(txn, changes);
@@ -267,7 +324,10 @@ export class Assembler {
   private logicalMessage(message: WireMessage): void | Promise<void> {
     if (!message.transactional) return this.engine.message(null, toMessage(message, null, 0));
     if (this.streamXid !== null) {
-      this.streamed().add({ kind: 'message', value: toMessage(message, PLACEHOLDER, 0) }, message.xid ?? this.streamXid);
+      this.streamed().add(
+        { kind: 'message', value: toMessage(message, PLACEHOLDER, 0) },
+        message.xid ?? this.streamXid,
+      );
       return undefined;
     }
     const position = this.position++;
@@ -278,7 +338,11 @@ export class Assembler {
 
   private streamed(): StreamedTxn {
     const stream = this.streams.get(this.streamXid!);
-    if (!stream) throw new KoyoDispatcherError('PROTOCOL_ERROR', `Changes of streamed transaction ${this.streamXid} arrived outside its stream.`);
+    if (!stream)
+      throw new KoyoDispatcherError(
+        'PROTOCOL_ERROR',
+        `Changes of streamed transaction ${this.streamXid} arrived outside its stream.`,
+      );
     return stream;
   }
 
@@ -288,7 +352,11 @@ export class Assembler {
     const caches = new Map<string, HandlerCache>();
     const cacheOf = (change: Change): HandlerCache => {
       const name = `${change.schema}\u0000${change.table}`;
-      const cache = this.registry.handlersFor(change.schema, change.table, caches.get(name) ?? null);
+      const cache = this.registry.handlersFor(
+        change.schema,
+        change.table,
+        caches.get(name) ?? null,
+      );
       caches.set(name, cache);
       return cache;
     };
@@ -308,7 +376,8 @@ export class Assembler {
         value.position = at;
         let result: void | Promise<void>;
         if (item.kind === 'message') result = this.engine.message(txn, item.value);
-        else if (item.kind === 'truncate') result = this.engine.truncate(txn, [{ change: item.value, cache: cacheOf(item.value) }]);
+        else if (item.kind === 'truncate')
+          result = this.engine.truncate(txn, [{ change: item.value, cache: cacheOf(item.value) }]);
         else result = this.engine.change(txn, item.value, cacheOf(item.value));
         if (isThenable(result)) await result;
       }

@@ -34,21 +34,39 @@ export function needsPrimaryKey(relation: WireRelation): boolean {
  * (only looked up for FULL / NOTHING identities): FULL marks every column as key, which makes a
  * useless identity, so the primary key wins when every one of its columns is published.
  */
-export function relationInfo(relation: WireRelation, primaryKey: string[] | null = null): RelationInfo {
+export function relationInfo(
+  relation: WireRelation,
+  primaryKey: string[] | null = null,
+): RelationInfo {
   const columns = relation.columns.map((c) => ({ name: c.name, typeOid: c.typeOid }));
   const names = new Set(columns.map((c) => c.name));
   let keyColumns: string[] | null;
-  const pkUsable = primaryKey !== null && primaryKey.length > 0 && primaryKey.every((c) => names.has(c));
-  if (relation.replicaIdentity === 'full') keyColumns = pkUsable ? primaryKey : columns.map((c) => c.name);
+  const pkUsable =
+    primaryKey !== null && primaryKey.length > 0 && primaryKey.every((c) => names.has(c));
+  if (relation.replicaIdentity === 'full')
+    keyColumns = pkUsable ? primaryKey : columns.map((c) => c.name);
   else if (relation.replicaIdentity === 'nothing') keyColumns = pkUsable ? primaryKey : null;
   else {
     const flagged = relation.columns.filter((c) => c.isKey).map((c) => c.name);
     keyColumns = flagged.length > 0 ? flagged : pkUsable ? primaryKey : null;
   }
-  return { oid: relation.oid, schema: relation.schema, table: relation.name, columns, keyColumns, replicaIdentity: relation.replicaIdentity, cache: null, converters: null };
+  return {
+    oid: relation.oid,
+    schema: relation.schema,
+    table: relation.name,
+    columns,
+    keyColumns,
+    replicaIdentity: relation.replicaIdentity,
+    cache: null,
+    converters: null,
+  };
 }
 
-function pickKey(columns: string[] | null, primary: WireRow | null, fallback: WireRow | null): { key: Record<string, unknown> | null; id: unknown } {
+function pickKey(
+  columns: string[] | null,
+  primary: WireRow | null,
+  fallback: WireRow | null,
+): { key: Record<string, unknown> | null; id: unknown } {
   if (columns === null || primary === null) return { key: null, id: null };
   const key: Record<string, unknown> = {};
   for (const name of columns) {
@@ -103,13 +121,23 @@ function convert(info: RelationInfo, row: WireRow | null): void {
 }
 
 /** An INSERT's change. The decoded row is used as is (it is never shared). */
-export function insertChange(info: RelationInfo, row: WireRow, txn: TxnFields, position: number): Change {
+export function insertChange(
+  info: RelationInfo,
+  row: WireRow,
+  txn: TxnFields,
+  position: number,
+): Change {
   convert(info, row);
   return make('insert', info, pickKey(info.keyColumns, row, null), row, null, [], txn, position);
 }
 
 /** An UPDATE's change: unchanged TOAST values are listed and filled from `old` or removed. */
-export function updateChange(info: RelationInfo, message: WireUpdate, txn: TxnFields, position: number): Change {
+export function updateChange(
+  info: RelationInfo,
+  message: WireUpdate,
+  txn: TxnFields,
+  position: number,
+): Change {
   const row = message.new;
   const old = cleanOld(message.old ?? message.key);
   convert(info, row);
@@ -121,11 +149,25 @@ export function updateChange(info: RelationInfo, message: WireUpdate, txn: TxnFi
     if (message.old && old && name in old) row[name] = old[name];
     else delete row[name];
   }
-  return make('update', info, pickKey(info.keyColumns, row, old), row, old, unchanged, txn, position);
+  return make(
+    'update',
+    info,
+    pickKey(info.keyColumns, row, old),
+    row,
+    old,
+    unchanged,
+    txn,
+    position,
+  );
 }
 
 /** A DELETE's change: the key comes from the key or old tuple the server sent. */
-export function deleteChange(info: RelationInfo, message: WireDelete, txn: TxnFields, position: number): Change {
+export function deleteChange(
+  info: RelationInfo,
+  message: WireDelete,
+  txn: TxnFields,
+  position: number,
+): Change {
   const old = cleanOld(message.old ?? message.key);
   convert(info, old);
   return make('delete', info, pickKey(info.keyColumns, old, null), null, old, [], txn, position);

@@ -8,7 +8,8 @@ export interface DeliveryPolicy {
   attempts: number;
   backoffMs: number;
   maxBackoffMs: number;
-  onError: ((error: Error, item: DeliveryItem) => ErrorDecision | Promise<ErrorDecision>) | undefined;
+  onError:
+    ((error: Error, item: DeliveryItem) => ErrorDecision | Promise<ErrorDecision>) | undefined;
   deadLetter: ((item: DeliveryItem, error: Error) => void | Promise<void>) | undefined;
 }
 
@@ -29,12 +30,17 @@ export class Cancelled extends Error {
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /** A short description of an item for logs and error messages. */
 export function describeItem(item: DeliveryItem): string {
-  if (item.kind === 'transaction') return `transaction chunk ${item.chunk} of xid ${item.xid} (commitLsn ${item.commitLsn}, ${item.changes.length} changes)`;
+  if (item.kind === 'transaction')
+    return `transaction chunk ${item.chunk} of xid ${item.xid} (commitLsn ${item.commitLsn}, ${item.changes.length} changes)`;
   if (item.kind === 'message') {
     return item.commitLsn === null
       ? `non-transactional message ${JSON.stringify(item.prefix)} at ${item.lsn}`
@@ -58,7 +64,11 @@ export class Deliverer {
   ) {}
 
   /** Runs every handler on the item, in order. */
-  deliver<T extends DeliveryItem>(item: T, handlers: readonly Registered<(item: T) => HandlerResult>[], from = 0): void | Promise<void> {
+  deliver<T extends DeliveryItem>(
+    item: T,
+    handlers: readonly Registered<(item: T) => HandlerResult>[],
+    from = 0,
+  ): void | Promise<void> {
     for (let i = from; i < handlers.length; i++) {
       const handler = handlers[i]!;
       let result: HandlerResult;
@@ -96,7 +106,12 @@ export class Deliverer {
     this.timers.clear();
   }
 
-  private async recover<T extends DeliveryItem>(item: T, handlers: readonly Registered<(item: T) => HandlerResult>[], index: number, first: unknown): Promise<void> {
+  private async recover<T extends DeliveryItem>(
+    item: T,
+    handlers: readonly Registered<(item: T) => HandlerResult>[],
+    index: number,
+    first: unknown,
+  ): Promise<void> {
     const handler = handlers[index]!;
     let error = asError(first);
     let attempt = 1;
@@ -105,7 +120,14 @@ export class Deliverer {
       if (attempt >= this.policy.attempts) break;
       const delay = Math.min(this.policy.maxBackoffMs, this.policy.backoffMs * 2 ** (attempt - 1));
       this.logger.warn(
-        { handler: handler.label, item: describeItem(item), attempt, attempts: this.policy.attempts, retryInMs: delay, error: error.message },
+        {
+          handler: handler.label,
+          item: describeItem(item),
+          attempt,
+          attempts: this.policy.attempts,
+          retryInMs: delay,
+          error: error.message,
+        },
         'handler failed, retrying',
       );
       await this.sleep(delay);
@@ -125,7 +147,12 @@ export class Deliverer {
     return this.deliver(item, handlers, index + 1);
   }
 
-  private async giveUp(item: DeliveryItem, label: string, error: Error, attempts: number): Promise<void> {
+  private async giveUp(
+    item: DeliveryItem,
+    label: string,
+    error: Error,
+    attempts: number,
+  ): Promise<void> {
     if (this.cancelled) throw new Cancelled();
     const what = describeItem(item);
     let decision: ErrorDecision = this.policy.deadLetter ? 'skip' : 'stop';
@@ -133,17 +160,28 @@ export class Deliverer {
       try {
         decision = await this.policy.onError(error, item);
       } catch (policyError) {
-        throw new KoyoDispatcherError('ON_ERROR_FAILED', `The onError policy threw while handling the failure of ${label} on ${what}; the dispatcher stops and the item will be delivered again after a restart.`, {
-          cause: policyError,
-          item,
-        });
+        throw new KoyoDispatcherError(
+          'ON_ERROR_FAILED',
+          `The onError policy threw while handling the failure of ${label} on ${what}; the dispatcher stops and the item will be delivered again after a restart.`,
+          {
+            cause: policyError,
+            item,
+          },
+        );
       }
       if (decision !== 'skip' && decision !== 'stop') {
-        throw new KoyoDispatcherError('ON_ERROR_FAILED', `onError must return 'skip' or 'stop', got ${JSON.stringify(decision)} for ${what}.`, { cause: error, item });
+        throw new KoyoDispatcherError(
+          'ON_ERROR_FAILED',
+          `onError must return 'skip' or 'stop', got ${JSON.stringify(decision)} for ${what}.`,
+          { cause: error, item },
+        );
       }
     }
     if (decision === 'stop') {
-      this.logger.error({ handler: label, item: what, attempts, error: error.message }, 'handler failed on every attempt, stopping');
+      this.logger.error(
+        { handler: label, item: what, attempts, error: error.message },
+        'handler failed on every attempt, stopping',
+      );
       throw new KoyoDispatcherError(
         'HANDLER_FAILED',
         `${label} failed ${attempts} time(s) on ${what}: ${error.message}. The dispatcher stopped without acknowledging it, so it is delivered again after a restart; pass \`deadLetter\` or \`onError\` to park such items and go on.`,
@@ -154,17 +192,27 @@ export class Deliverer {
       try {
         await this.policy.deadLetter(item, error);
       } catch (parkError) {
-        throw new KoyoDispatcherError('DEAD_LETTER_FAILED', `The deadLetter handler failed to park ${what} (after ${label} failed: ${error.message}); the dispatcher stops and the item will be delivered again after a restart.`, {
-          cause: parkError,
-          item,
-        });
+        throw new KoyoDispatcherError(
+          'DEAD_LETTER_FAILED',
+          `The deadLetter handler failed to park ${what} (after ${label} failed: ${error.message}); the dispatcher stops and the item will be delivered again after a restart.`,
+          {
+            cause: parkError,
+            item,
+          },
+        );
       }
       this.counters.deadLettered++;
-      this.logger.warn({ handler: label, item: what, attempts, error: error.message }, 'handler failed on every attempt, item parked with deadLetter');
+      this.logger.warn(
+        { handler: label, item: what, attempts, error: error.message },
+        'handler failed on every attempt, item parked with deadLetter',
+      );
       return;
     }
     this.counters.skipped++;
-    this.logger.warn({ handler: label, item: what, attempts, error: error.message }, 'handler failed on every attempt, item skipped by onError');
+    this.logger.warn(
+      { handler: label, item: what, attempts, error: error.message },
+      'handler failed on every attempt, item skipped by onError',
+    );
   }
 
   private sleep(ms: number): Promise<void> {

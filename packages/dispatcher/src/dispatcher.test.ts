@@ -51,10 +51,26 @@ class FakeStream implements WireStream {
   }
 }
 
-const column = (name: string, isKey = false): WireColumn => ({ name, typeOid: 23, typeMod: -1, isKey, flags: isKey ? 1 : 0 });
-const relation: WireRelation = { tag: 'relation', oid: 1, schema: 'public', name: 'items', replicaIdentity: 'default', columns: [column('id', true), column('v')] };
+const column = (name: string, isKey = false): WireColumn => ({
+  name,
+  typeOid: 23,
+  typeMod: -1,
+  isKey,
+  flags: isKey ? 1 : 0,
+});
+const relation: WireRelation = {
+  tag: 'relation',
+  oid: 1,
+  schema: 'public',
+  name: 'items',
+  replicaIdentity: 'default',
+  columns: [column('id', true), column('v')],
+};
 
-function setup(options: Partial<DispatcherOptions> = {}): { dispatcher: DispatcherImpl; stream: FakeStream } {
+function setup(options: Partial<DispatcherOptions> = {}): {
+  dispatcher: DispatcherImpl;
+  stream: FakeStream;
+} {
   const stream = new FakeStream();
   const backend: Backend = {
     setup: () => Promise.resolve(),
@@ -64,7 +80,10 @@ function setup(options: Partial<DispatcherOptions> = {}): { dispatcher: Dispatch
     lookupDomains: () => Promise.resolve(new Map()),
     close: () => Promise.resolve(),
   };
-  const dispatcher = new DispatcherImpl({ connection: 'postgres://x', slot: 's', publication: 'p', logger: false, ...options }, () => backend);
+  const dispatcher = new DispatcherImpl(
+    { connection: 'postgres://x', slot: 's', publication: 'p', logger: false, ...options },
+    () => backend,
+  );
   return { dispatcher, stream };
 }
 
@@ -74,9 +93,16 @@ function transaction(stream: FakeStream, rows: [number, number][], xid = 1): big
   const commitLsn = (lsnCounter += 0x100n);
   const endLsn = commitLsn + 0x30n;
   const time = new Date(0);
-  stream.push({ tag: 'begin', finalLsn: commitLsn, commitTime: time, commitTimeMicros: 0n, xid }, commitLsn - 0x80n);
-  for (const [id, v] of rows) stream.push({ tag: 'insert', relation, new: { id, v } }, commitLsn - 0x40n);
-  stream.push({ tag: 'commit', flags: 0, commitLsn, endLsn, commitTime: time, commitTimeMicros: 0n }, endLsn);
+  stream.push(
+    { tag: 'begin', finalLsn: commitLsn, commitTime: time, commitTimeMicros: 0n, xid },
+    commitLsn - 0x80n,
+  );
+  for (const [id, v] of rows)
+    stream.push({ tag: 'insert', relation, new: { id, v } }, commitLsn - 0x40n);
+  stream.push(
+    { tag: 'commit', flags: 0, commitLsn, endLsn, commitTime: time, commitTimeMicros: 0n },
+    endLsn,
+  );
   return endLsn;
 }
 
@@ -143,19 +169,54 @@ describe('acknowledgement', () => {
     const first = transaction(stream, [[1, 1]]);
     // half of a second transaction, then the connection is lost
     const commitLsn = (lsnCounter += 0x100n);
-    stream.push({ tag: 'begin', finalLsn: commitLsn, commitTime: new Date(0), commitTimeMicros: 0n, xid: 2 }, commitLsn - 0x80n);
+    stream.push(
+      { tag: 'begin', finalLsn: commitLsn, commitTime: new Date(0), commitTimeMicros: 0n, xid: 2 },
+      commitLsn - 0x80n,
+    );
     stream.push({ tag: 'insert', relation, new: { id: 2, v: 1 } }, commitLsn - 0x40n);
     await dispatcher.start();
     await tick();
     stream.reconnect();
     // the server sends both again (the first was not acknowledged), in full
     stream.push(relation);
-    stream.push({ tag: 'begin', finalLsn: first - 0x30n, commitTime: new Date(0), commitTimeMicros: 0n, xid: 1 }, first - 0xb0n);
+    stream.push(
+      {
+        tag: 'begin',
+        finalLsn: first - 0x30n,
+        commitTime: new Date(0),
+        commitTimeMicros: 0n,
+        xid: 1,
+      },
+      first - 0xb0n,
+    );
     stream.push({ tag: 'insert', relation, new: { id: 1, v: 1 } }, first - 0x70n);
-    stream.push({ tag: 'commit', flags: 0, commitLsn: first - 0x30n, endLsn: first, commitTime: new Date(0), commitTimeMicros: 0n }, first);
-    stream.push({ tag: 'begin', finalLsn: commitLsn, commitTime: new Date(0), commitTimeMicros: 0n, xid: 2 }, commitLsn - 0x80n);
+    stream.push(
+      {
+        tag: 'commit',
+        flags: 0,
+        commitLsn: first - 0x30n,
+        endLsn: first,
+        commitTime: new Date(0),
+        commitTimeMicros: 0n,
+      },
+      first,
+    );
+    stream.push(
+      { tag: 'begin', finalLsn: commitLsn, commitTime: new Date(0), commitTimeMicros: 0n, xid: 2 },
+      commitLsn - 0x80n,
+    );
     stream.push({ tag: 'insert', relation, new: { id: 2, v: 1 } }, commitLsn - 0x40n);
-    stream.push({ tag: 'commit', flags: 0, commitLsn, endLsn: commitLsn + 0x30n, commitTime: new Date(0), commitTimeMicros: 0n }, commitLsn + 0x30n);
+    stream.push(
+      {
+        tag: 'commit',
+        flags: 0,
+        commitLsn,
+        endLsn: commitLsn + 0x30n,
+        commitTime: new Date(0),
+        commitTimeMicros: 0n,
+      },
+      commitLsn + 0x30n,
+    );
     await tick();
     g.open();
     await tick();
@@ -195,10 +256,15 @@ describe('failures', () => {
     });
     stream.push(relation);
     let end = 0n;
-    for (let v = 1; v <= 20; v++) end = transaction(stream, Array.from({ length: 6 }, (_, id): [number, number] => [id, v]));
+    for (let v = 1; v <= 20; v++)
+      end = transaction(
+        stream,
+        Array.from({ length: 6 }, (_, id): [number, number] => [id, v]),
+      );
     await dispatcher.start();
     for (let i = 0; i < 200 && stream.flushedLsn < end; i++) await tick();
-    for (let id = 0; id < 6; id++) expect(seen.get(id)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    for (let id = 0; id < 6; id++)
+      expect(seen.get(id)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(stream.flushedLsn).toBe(end);
     await dispatcher.stop();
   });

@@ -9,50 +9,19 @@ import { DRAIN_PREFIX, Engine } from './engine.js';
 import { asError, KoyoDispatcherError } from './errors.js';
 import { createKoyoLogger, silentLogger, type Logger } from './logger.js';
 import { resolveOptions, type DispatcherOptions, type ResolvedOptions } from './options.js';
+import type { Dispatcher } from './dispatcher-api.js';
 import { HandlerRegistry } from './registry.js';
 import type { TableRef } from './table-name.js';
-import type { ChangeHandler, DispatcherState, DispatcherStats, MessageHandler, TableHandlers, TransactionHandler } from './types.js';
+import type {
+  ChangeHandler,
+  DispatcherState,
+  DispatcherStats,
+  MessageHandler,
+  TableHandlers,
+  TransactionHandler,
+} from './types.js';
 
-/**
- * Calls your code for every committed row change of a publication, in commit order, and
- * acknowledges a transaction to PostgreSQL only once every handler of it (and of every earlier
- * transaction) has finished. See {@link createDispatcher}.
- */
-export interface Dispatcher {
-  /**
-   * Handles every change of every dispatched table (the gem's `koyo_handle_all_replication`).
-   * Returns a function that unsubscribes.
-   */
-  onChange(handler: ChangeHandler): () => void;
-  /**
-   * Handles the changes of one table: `'users'` (any schema) or `'public.users'`; a function for
-   * every kind or an object `{ insert, update, delete, truncate }`. Returns an unsubscribe function.
-   */
-  onTable<Row = Record<string, unknown>>(table: string, handler: ChangeHandler<Row> | TableHandlers<Row>): () => void;
-  /** Handles whole committed transactions in bounded chunks (see `TransactionBatch`). */
-  onTransaction(handler: TransactionHandler): () => void;
-  /** Handles `pg_logical_emit_message(transactional, prefix, content)` payloads with this prefix. */
-  onMessage(prefix: string, handler: MessageHandler): () => void;
-  /**
-   * Creates the slot/publication when asked, checks them, and starts streaming. Resolves once
-   * set up; later failures reject {@link Dispatcher.closed}.
-   */
-  start(): Promise<void>;
-  /**
-   * Stops gracefully: no new handler call starts, running ones finish, everything finished is
-   * acknowledged, the stream closes. Unfinished work is redelivered on the next start.
-   */
-  stop(): Promise<void>;
-  /**
-   * Resolves once every change committed before the call has been handled (by emitting a
-   * logical message and waiting for it). What an integration test calls after a write.
-   */
-  drain(): Promise<void>;
-  /** Progress counters. */
-  stats(): DispatcherStats;
-  /** Settles when the dispatcher has stopped: resolves after `stop()`, rejects with the error that stopped it. */
-  readonly closed: Promise<void>;
-}
+export type { Dispatcher } from './dispatcher-api.js';
 
 const RATE_WINDOW = 10;
 
@@ -69,7 +38,13 @@ export class DispatcherImpl implements Dispatcher {
   private readonly registry: HandlerRegistry;
   private readonly resolved: ResolvedOptions;
   private readonly logger: Logger;
-  private readonly counters: DeliveryCounters = { handlerErrors: 0, retries: 0, skipped: 0, deadLettered: 0, inFlight: 0 };
+  private readonly counters: DeliveryCounters = {
+    handlerErrors: 0,
+    retries: 0,
+    skipped: 0,
+    deadLettered: 0,
+    inFlight: 0,
+  };
   private readonly deliverer: Deliverer;
   private engine: Engine | null = null;
   private assembler: Assembler | null = null;
@@ -79,7 +54,10 @@ export class DispatcherImpl implements Dispatcher {
   private stopping = false;
   private shutdownPromise: Promise<void> | null = null;
   private error: KoyoDispatcherError | null = null;
-  private readonly drains = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
+  private readonly drains = new Map<
+    string,
+    { resolve: () => void; reject: (error: Error) => void }
+  >();
   private rateSamples: number[] = [];
   private rateTimer: NodeJS.Timeout | null = null;
   private resolveClosed!: () => void;
@@ -111,7 +89,10 @@ export class DispatcherImpl implements Dispatcher {
     return this.registry.addChangeHandler(handler);
   }
 
-  onTable<Row = Record<string, unknown>>(table: string, handler: ChangeHandler<Row> | TableHandlers<Row>): () => void {
+  onTable<Row = Record<string, unknown>>(
+    table: string,
+    handler: ChangeHandler<Row> | TableHandlers<Row>,
+  ): () => void {
     return this.registry.addTableHandler(table, handler as ChangeHandler | TableHandlers);
   }
 
@@ -120,14 +101,21 @@ export class DispatcherImpl implements Dispatcher {
   }
 
   onMessage(prefix: string, handler: MessageHandler): () => void {
-    if (prefix === DRAIN_PREFIX) throw new KoyoDispatcherError('INVALID_OPTION', `The message prefix ${JSON.stringify(DRAIN_PREFIX)} is reserved for drain(); choose another prefix.`);
+    if (prefix === DRAIN_PREFIX)
+      throw new KoyoDispatcherError(
+        'INVALID_OPTION',
+        `The message prefix ${JSON.stringify(DRAIN_PREFIX)} is reserved for drain(); choose another prefix.`,
+      );
     return this.registry.addMessageHandler(prefix, handler);
   }
 
   start(): Promise<void> {
     if (this.state !== 'idle') {
       return Promise.reject(
-        new KoyoDispatcherError('ALREADY_STARTED', `start() was called on a dispatcher that is ${this.state}; create a new dispatcher to start again.`),
+        new KoyoDispatcherError(
+          'ALREADY_STARTED',
+          `start() was called on a dispatcher that is ${this.state}; create a new dispatcher to start again.`,
+        ),
       );
     }
     this.starting = this.doStart();
@@ -136,7 +124,10 @@ export class DispatcherImpl implements Dispatcher {
 
   private async doStart(): Promise<void> {
     if (this.registry.empty) {
-      this.logger.warn({ slot: this.options.slot }, 'starting a dispatcher with no handler: changes are acknowledged without being handled');
+      this.logger.warn(
+        { slot: this.options.slot },
+        'starting a dispatcher with no handler: changes are acknowledged without being handled',
+      );
     }
     this.state = 'starting';
     const signal = this.options.signal;
@@ -149,7 +140,14 @@ export class DispatcherImpl implements Dispatcher {
       await this.backend.setup();
     } catch (error) {
       this.state = 'failed';
-      this.error = error instanceof KoyoDispatcherError ? error : new KoyoDispatcherError('SETUP_FAILED', `Setting up slot ${this.options.slot} / publication ${this.options.publication} failed: ${asError(error).message}`, { cause: error });
+      this.error =
+        error instanceof KoyoDispatcherError
+          ? error
+          : new KoyoDispatcherError(
+              'SETUP_FAILED',
+              `Setting up slot ${this.options.slot} / publication ${this.options.publication} failed: ${asError(error).message}`,
+              { cause: error },
+            );
       this.rejectClosed(this.error);
       await this.backend.close().catch(() => undefined);
       throw this.error;
@@ -164,13 +162,30 @@ export class DispatcherImpl implements Dispatcher {
         this.fail(error);
       }
     });
-    this.engine = new Engine(this.registry, this.deliverer, tracker, this.resolved, (error) => this.fail(error));
-    this.assembler = new Assembler(this.registry, this.engine, this.backend.lookupPrimaryKey, this.backend.lookupDomains, this.logger, this.resolved.spillThreshold, () => this.stopping);
+    this.engine = new Engine(this.registry, this.deliverer, tracker, this.resolved, (error) =>
+      this.fail(error),
+    );
+    this.assembler = new Assembler(
+      this.registry,
+      this.engine,
+      this.backend.lookupPrimaryKey,
+      this.backend.lookupDomains,
+      this.logger,
+      this.resolved.spillThreshold,
+      () => this.stopping,
+    );
     this.state = 'running';
     signal?.addEventListener('abort', this.onAbort, { once: true });
     this.rateTimer = setInterval(() => this.sampleRate(), 1000);
     this.rateTimer.unref();
-    this.logger.info({ slot: this.options.slot, publication: this.options.publication, concurrency: this.resolved.concurrency }, 'dispatcher started');
+    this.logger.info(
+      {
+        slot: this.options.slot,
+        publication: this.options.publication,
+        concurrency: this.resolved.concurrency,
+      },
+      'dispatcher started',
+    );
     this.loop = this.run(stream, this.assembler);
   }
 
@@ -189,7 +204,10 @@ export class DispatcherImpl implements Dispatcher {
   async drain(): Promise<void> {
     if (this.state !== 'running') {
       if (this.error) throw this.error;
-      throw new KoyoDispatcherError('NOT_RUNNING', `drain() needs a running dispatcher (it is ${this.state}); call start() first.`);
+      throw new KoyoDispatcherError(
+        'NOT_RUNNING',
+        `drain() needs a running dispatcher (it is ${this.state}); call start() first.`,
+      );
     }
     const token = randomUUID();
     const done = new Promise<void>((resolve, reject) => {
@@ -204,7 +222,11 @@ export class DispatcherImpl implements Dispatcher {
     } catch (error) {
       this.drains.delete(token);
       this.engine?.forgetDrain(token);
-      throw new KoyoDispatcherError('STREAM_FAILED', `drain() could not emit its marker (pg_logical_emit_message): ${asError(error).message}. The role needs EXECUTE on pg_logical_emit_message.`, { cause: error });
+      throw new KoyoDispatcherError(
+        'STREAM_FAILED',
+        `drain() could not emit its marker (pg_logical_emit_message): ${asError(error).message}. The role needs EXECUTE on pg_logical_emit_message.`,
+        { cause: error },
+      );
     }
     return done;
   }
@@ -250,7 +272,13 @@ export class DispatcherImpl implements Dispatcher {
         if (this.stopping) return;
         const next: IteratorResult<WireEvent> = await iterator.next();
         if (next.done) {
-          if (!this.stopping) this.fail(new KoyoDispatcherError('STREAM_FAILED', 'The replication stream ended unexpectedly; start the dispatcher again.'));
+          if (!this.stopping)
+            this.fail(
+              new KoyoDispatcherError(
+                'STREAM_FAILED',
+                'The replication stream ended unexpectedly; start the dispatcher again.',
+              ),
+            );
           return;
         }
         if (this.stopping) return;
@@ -273,8 +301,15 @@ export class DispatcherImpl implements Dispatcher {
       this.error =
         error instanceof KoyoDispatcherError
           ? error
-          : new KoyoDispatcherError('STREAM_FAILED', `The replication stream failed: ${asError(error).message}`, { cause: error });
-      this.logger.error({ slot: this.options.slot, error: this.error.message, code: this.error.code }, 'dispatcher failed, stopping');
+          : new KoyoDispatcherError(
+              'STREAM_FAILED',
+              `The replication stream failed: ${asError(error).message}`,
+              { cause: error },
+            );
+      this.logger.error(
+        { slot: this.options.slot, error: this.error.message, code: this.error.code },
+        'dispatcher failed, stopping',
+      );
     }
     void this.shutdown();
   }
@@ -302,14 +337,22 @@ export class DispatcherImpl implements Dispatcher {
       try {
         await this.stream.stop();
       } catch (error) {
-        this.logger.warn({ slot: this.options.slot, error: asError(error).message }, 'closing the replication stream failed');
+        this.logger.warn(
+          { slot: this.options.slot, error: asError(error).message },
+          'closing the replication stream failed',
+        );
       }
     }
     if (this.loop) await this.loop;
     this.assembler?.close();
     if (this.rateTimer) clearInterval(this.rateTimer);
     await this.backend.close().catch(() => undefined);
-    const reason = this.error ?? new KoyoDispatcherError('STOPPED', 'The dispatcher stopped before the drained changes were handled.');
+    const reason =
+      this.error ??
+      new KoyoDispatcherError(
+        'STOPPED',
+        'The dispatcher stopped before the drained changes were handled.',
+      );
     for (const waiter of this.drains.values()) waiter.reject(reason);
     this.drains.clear();
     if (this.error) {
@@ -317,7 +360,14 @@ export class DispatcherImpl implements Dispatcher {
       this.rejectClosed(this.error);
     } else {
       this.state = 'stopped';
-      if (wasRunning) this.logger.info({ slot: this.options.slot, acknowledged: lsnText(this.engine?.tracker.acknowledged ?? 0n) }, 'dispatcher stopped');
+      if (wasRunning)
+        this.logger.info(
+          {
+            slot: this.options.slot,
+            acknowledged: lsnText(this.engine?.tracker.acknowledged ?? 0n),
+          },
+          'dispatcher stopped',
+        );
       this.resolveClosed();
     }
   }

@@ -32,7 +32,11 @@ export interface EngineCounters {
 }
 
 function isThenable(value: unknown): value is Promise<void> {
-  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 function laneValue(value: unknown): string {
@@ -46,7 +50,8 @@ function laneValue(value: unknown): string {
       return `${typeof value}${String(value)}`;
     default:
       if (value instanceof Date) return `d${value.getTime()}`;
-      if (value instanceof Uint8Array) return `b${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
+      if (value instanceof Uint8Array)
+        return `b${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
       return `j${JSON.stringify(value)}`;
   }
 }
@@ -107,11 +112,17 @@ export class Engine {
       const lanes = [laneOf(change, change.key)];
       if (change.kind === 'update' && change.old !== null && change.key !== null) {
         const oldKey: Record<string, unknown> = {};
-        for (const name in change.key) oldKey[name] = name in change.old ? change.old[name] : change.key[name];
+        for (const name in change.key)
+          oldKey[name] = name in change.old ? change.old[name] : change.key[name];
         const oldLane = laneOf(change, oldKey);
         if (oldLane !== lanes[0]) lanes.push(oldLane);
       }
-      this.schedule(txn.tracked, lanes, () => this.deliverer.deliver(change, handlers), () => this.counters.changes++);
+      this.schedule(
+        txn.tracked,
+        lanes,
+        () => this.deliverer.deliver(change, handlers),
+        () => this.counters.changes++,
+      );
     } else {
       this.counters.changes++;
     }
@@ -132,14 +143,21 @@ export class Engine {
     });
   }
 
-  private truncateNow(txn: OpenTxn, changes: { change: Change; cache: HandlerCache }[], from: number): void | Promise<void> {
+  private truncateNow(
+    txn: OpenTxn,
+    changes: { change: Change; cache: HandlerCache }[],
+    from: number,
+  ): void | Promise<void> {
     for (let i = from; i < changes.length; i++) {
       const { change, cache } = changes[i]!;
-      const result = cache.truncate.length > 0 ? this.deliverer.deliver(change, cache.truncate) : undefined;
+      const result =
+        cache.truncate.length > 0 ? this.deliverer.deliver(change, cache.truncate) : undefined;
       if (isThenable(result)) {
         return result.then(() => {
           const after = this.afterChange(txn, change);
-          return isThenable(after) ? after.then(() => this.truncateNow(txn, changes, i + 1)) : this.truncateNow(txn, changes, i + 1);
+          return isThenable(after)
+            ? after.then(() => this.truncateNow(txn, changes, i + 1))
+            : this.truncateNow(txn, changes, i + 1);
         });
       }
       const after = this.afterChange(txn, change);
@@ -172,7 +190,12 @@ export class Engine {
       return undefined;
     }
     const tracked = txn ? txn.tracked : this.tracker.open(null);
-    this.schedule(tracked, [`\u0001message\u0000${message.prefix}`], () => this.deliverer.deliver(message, handlers), () => this.counters.messages++);
+    this.schedule(
+      tracked,
+      [`\u0001message\u0000${message.prefix}`],
+      () => this.deliverer.deliver(message, handlers),
+      () => this.counters.messages++,
+    );
     if (!txn) this.tracker.commit(tracked, null);
     return this.backpressure();
   }
@@ -232,11 +255,21 @@ export class Engine {
       final,
     };
     if (this.scheduler === null) return this.deliverer.deliver(batch, handlers);
-    this.schedule(txn.tracked, ['\u0001transaction'], () => this.deliverer.deliver(batch, handlers), null);
+    this.schedule(
+      txn.tracked,
+      ['\u0001transaction'],
+      () => this.deliverer.deliver(batch, handlers),
+      null,
+    );
     return this.backpressure();
   }
 
-  private schedule(tracked: TrackedTxn, lanes: string[], run: () => void | Promise<void>, onDone: (() => void) | null): void {
+  private schedule(
+    tracked: TrackedTxn,
+    lanes: string[],
+    run: () => void | Promise<void>,
+    onDone: (() => void) | null,
+  ): void {
     tracked.pending++;
     this.scheduler!.add({
       lanes,

@@ -44,7 +44,11 @@ export class KoyoDispatcherError extends Error {
   /** For HANDLER_FAILED / DEAD_LETTER_FAILED / ON_ERROR_FAILED: the change, chunk or message that failed. */
   readonly item: DeliveryItem | undefined;
 
-  constructor(code: KoyoDispatcherErrorCode, message: string, options?: { cause?: unknown; item?: DeliveryItem }) {
+  constructor(
+    code: KoyoDispatcherErrorCode,
+    message: string,
+    options?: { cause?: unknown; item?: DeliveryItem },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.item = options?.item;

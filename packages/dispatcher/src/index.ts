@@ -18,4 +18,10 @@ export type {
   TransactionHandler,
 } from './types.js';
 export { KoyoDispatcherError, type KoyoDispatcherErrorCode } from './errors.js';
-export { createKoyoLogger, silentLogger, type KoyoLogLevel, type KoyoLoggerOptions, type Logger } from './logger.js';
+export {
+  createKoyoLogger,
+  silentLogger,
+  type KoyoLogLevel,
+  type KoyoLoggerOptions,
+  type Logger,
+} from './logger.js';

@@ -24,7 +24,13 @@ export interface KoyoLoggerOptions {
   source?: string;
 }
 
-const RANK: Record<KoyoLogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+const RANK: Record<KoyoLogLevel, number> = {
+  debug: 10,
+  info: 20,
+  warn: 30,
+  error: 40,
+  silent: 100,
+};
 
 function isLevel(value: unknown): value is KoyoLogLevel {
   return typeof value === 'string' && value in RANK;
@@ -34,7 +40,12 @@ function isLevel(value: unknown): value is KoyoLogLevel {
 function formatValue(value: unknown): string {
   if (value instanceof Error) return formatValue(value.message);
   if (typeof value === 'bigint') return value.toString();
-  const text = typeof value === 'string' ? value : value === undefined ? 'undefined' : JSON.stringify(value) ?? String(value);
+  const text =
+    typeof value === 'string'
+      ? value
+      : value === undefined
+        ? 'undefined'
+        : (JSON.stringify(value) ?? String(value));
   return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
 }
 

@@ -85,7 +85,10 @@ export interface ResolvedOptions {
 function positiveInt(value: unknown, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new KoyoDispatcherError('INVALID_OPTION', `${name} must be an integer >= ${min}, got ${JSON.stringify(value)}.`);
+    throw new KoyoDispatcherError(
+      'INVALID_OPTION',
+      `${name} must be an integer >= ${min}, got ${JSON.stringify(value)}.`,
+    );
   }
   return value;
 }
@@ -93,7 +96,10 @@ function positiveInt(value: unknown, name: string, fallback: number, min = 1): n
 function nonNegative(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new KoyoDispatcherError('INVALID_OPTION', `${name} must be a number >= 0, got ${JSON.stringify(value)}.`);
+    throw new KoyoDispatcherError(
+      'INVALID_OPTION',
+      `${name} must be a number >= 0, got ${JSON.stringify(value)}.`,
+    );
   }
   return value;
 }
@@ -104,22 +110,51 @@ const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
 /** Checks options and applies defaults; throws `INVALID_OPTION` naming the bad one. */
 export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
-    throw new KoyoDispatcherError('INVALID_OPTION', 'createDispatcher(options) needs an options object: { connection, slot, publication }.');
+    throw new KoyoDispatcherError(
+      'INVALID_OPTION',
+      'createDispatcher(options) needs an options object: { connection, slot, publication }.',
+    );
   }
-  if (typeof options.connection !== 'string' && (options.connection === null || typeof options.connection !== 'object')) {
-    throw new KoyoDispatcherError('INVALID_OPTION', 'connection must be a connection string (postgres://user@host/db) or a pg ClientConfig object.');
+  if (
+    typeof options.connection !== 'string' &&
+    (options.connection === null || typeof options.connection !== 'object')
+  ) {
+    throw new KoyoDispatcherError(
+      'INVALID_OPTION',
+      'connection must be a connection string (postgres://user@host/db) or a pg ClientConfig object.',
+    );
   }
   if (typeof options.slot !== 'string' || !SLOT_NAME.test(options.slot)) {
-    throw new KoyoDispatcherError('INVALID_OPTION', `slot must be 1-63 lower-case letters, digits or underscores (PostgreSQL's rule for slot names), got ${JSON.stringify(options.slot)}.`);
+    throw new KoyoDispatcherError(
+      'INVALID_OPTION',
+      `slot must be 1-63 lower-case letters, digits or underscores (PostgreSQL's rule for slot names), got ${JSON.stringify(options.slot)}.`,
+    );
   }
   if (typeof options.publication !== 'string' || !PUBLICATION_NAME.test(options.publication)) {
-    throw new KoyoDispatcherError('INVALID_OPTION', `publication must be 1-63 letters, digits, _, $ or - (used exactly as written, case included), got ${JSON.stringify(options.publication)}.`);
+    throw new KoyoDispatcherError(
+      'INVALID_OPTION',
+      `publication must be 1-63 letters, digits, _, $ or - (used exactly as written, case included), got ${JSON.stringify(options.publication)}.`,
+    );
   }
-  if (options.tables !== undefined && (!Array.isArray(options.tables) || options.tables.length === 0)) {
-    throw new KoyoDispatcherError('INVALID_OPTION', 'tables must be a non-empty array of table names; leave it out to dispatch every table of the publication.');
+  if (
+    options.tables !== undefined &&
+    (!Array.isArray(options.tables) || options.tables.length === 0)
+  ) {
+    throw new KoyoDispatcherError(
+      'INVALID_OPTION',
+      'tables must be a non-empty array of table names; leave it out to dispatch every table of the publication.',
+    );
   }
-  if (options.onError !== undefined && typeof options.onError !== 'function') throw new KoyoDispatcherError('INVALID_OPTION', 'onError must be a function (error, item) => "skip" | "stop".');
-  if (options.deadLetter !== undefined && typeof options.deadLetter !== 'function') throw new KoyoDispatcherError('INVALID_OPTION', 'deadLetter must be a function (item, error) => void | Promise<void>.');
+  if (options.onError !== undefined && typeof options.onError !== 'function')
+    throw new KoyoDispatcherError(
+      'INVALID_OPTION',
+      'onError must be a function (error, item) => "skip" | "stop".',
+    );
+  if (options.deadLetter !== undefined && typeof options.deadLetter !== 'function')
+    throw new KoyoDispatcherError(
+      'INVALID_OPTION',
+      'deadLetter must be a function (item, error) => void | Promise<void>.',
+    );
   const retry = options.retry ?? {};
   return {
     concurrency: positiveInt(options.concurrency, 'concurrency', 1),

@@ -1,4 +1,8 @@
-import { createSlotManager, openReplicationStream, type ReplicationStreamOptions } from '@koyo/slot';
+import {
+  createSlotManager,
+  openReplicationStream,
+  type ReplicationStreamOptions,
+} from '@koyo/slot';
 import pg from 'pg';
 import type { Backend } from './_backend.js';
 import type { WireStream } from './_wire.js';
@@ -12,8 +16,11 @@ const DEFAULT_MAX_RECONNECT_DELAY_MS = 5_000;
 
 /** The connection config for ordinary (non-replication) sessions. */
 function plainConfig(connection: string | pg.ClientConfig): pg.ClientConfig {
-  if (typeof connection === 'string') return { connectionString: connection, fallback_application_name: 'koyo-dispatcher' };
-  const { replication: _replication, ...rest } = connection as pg.ClientConfig & { replication?: unknown };
+  if (typeof connection === 'string')
+    return { connectionString: connection, fallback_application_name: 'koyo-dispatcher' };
+  const { replication: _replication, ...rest } = connection as pg.ClientConfig & {
+    replication?: unknown;
+  };
   return { fallback_application_name: 'koyo-dispatcher', ...rest };
 }
 
@@ -65,7 +72,11 @@ class HelperSession {
 }
 
 /** The backend of a real dispatcher: `@koyo/slot` for the slot, publication and stream. */
-export function pgBackend(options: DispatcherOptions, tables: readonly TableRef[] | null, logger: Logger): Backend {
+export function pgBackend(
+  options: DispatcherOptions,
+  tables: readonly TableRef[] | null,
+  logger: Logger,
+): Backend {
   const helper = new HelperSession(plainConfig(options.connection));
   return {
     async setup() {
@@ -75,9 +86,24 @@ export function pgBackend(options: DispatcherOptions, tables: readonly TableRef[
         // Without `tables`, an existing publication is used as it is (whatever it lists); with
         // `tables`, missing ones are added to it.
         if (options.createPublication !== false && (tables !== null || !existing)) {
-          const spec = tables ? { tables: tables.map((ref) => (ref.schema === null ? { name: ref.table } : { schema: ref.schema, name: ref.table })) } : { allTables: true as const };
+          const spec = tables
+            ? {
+                tables: tables.map((ref) =>
+                  ref.schema === null
+                    ? { name: ref.table }
+                    : { schema: ref.schema, name: ref.table },
+                ),
+              }
+            : { allTables: true as const };
           const result = await manager.ensurePublication(options.publication, spec);
-          if (result.created) logger.info({ publication: options.publication, tables: tables ? tables.map((t) => quoteTableRef(t)).join(',') : 'ALL' }, 'publication created');
+          if (result.created)
+            logger.info(
+              {
+                publication: options.publication,
+                tables: tables ? tables.map((t) => quoteTableRef(t)).join(',') : 'ALL',
+              },
+              'publication created',
+            );
         } else if (!existing) {
           throw new KoyoDispatcherError(
             'SETUP_FAILED',
@@ -107,10 +133,22 @@ export function pgBackend(options: DispatcherOptions, tables: readonly TableRef[
         logger,
       };
       // A standby dispatcher retries every few seconds at most, so it takes over quickly.
-      streamOptions.reconnect = { maxDelayMs: DEFAULT_MAX_RECONNECT_DELAY_MS, ...options.reconnect };
-      const passthrough = ['startLsn', 'protocolVersion', 'origin', 'streaming', 'statusIntervalMs', 'bufferSize', 'typeParsers'] as const;
+      streamOptions.reconnect = {
+        maxDelayMs: DEFAULT_MAX_RECONNECT_DELAY_MS,
+        ...options.reconnect,
+      };
+      const passthrough = [
+        'startLsn',
+        'protocolVersion',
+        'origin',
+        'streaming',
+        'statusIntervalMs',
+        'bufferSize',
+        'typeParsers',
+      ] as const;
       for (const key of passthrough) {
-        if (options[key] !== undefined) (streamOptions as unknown as Record<string, unknown>)[key] = options[key];
+        if (options[key] !== undefined)
+          (streamOptions as unknown as Record<string, unknown>)[key] = options[key];
       }
       // Assigned without a cast: the compiler checks that @koyo/slot's stream fits the shapes in _wire.ts.
       const stream: WireStream = openReplicationStream(streamOptions);
@@ -146,7 +184,10 @@ export function pgBackend(options: DispatcherOptions, tables: readonly TableRef[
       );
       for (const row of rows) {
         const custom = options.typeParsers?.[row.base];
-        parsers.set(row.oid, custom ?? (pg.types.getTypeParser(row.base, 'text') as (text: string) => unknown));
+        parsers.set(
+          row.oid,
+          custom ?? (pg.types.getTypeParser(row.base, 'text') as (text: string) => unknown),
+        );
       }
       return parsers;
     },

@@ -1,6 +1,12 @@
 import { KoyoDispatcherError } from './errors.js';
 import { parseTableName, tableMatches, type TableRef } from './table-name.js';
-import type { ChangeHandler, ChangeKind, MessageHandler, TableHandlers, TransactionHandler } from './types.js';
+import type {
+  ChangeHandler,
+  ChangeKind,
+  MessageHandler,
+  TableHandlers,
+  TransactionHandler,
+} from './types.js';
 
 /** A registered function with a label for logs and errors. */
 export interface Registered<F> {
@@ -10,7 +16,11 @@ export interface Registered<F> {
 
 type Entry =
   | { type: 'all'; handler: Registered<ChangeHandler<any>> }
-  | { type: 'table'; ref: TableRef; byKind: Partial<Record<ChangeKind, Registered<ChangeHandler<any>>>> };
+  | {
+      type: 'table';
+      ref: TableRef;
+      byKind: Partial<Record<ChangeKind, Registered<ChangeHandler<any>>>>;
+    };
 
 /** What the registry caches on a relation: handler lists per kind for one registry version. */
 export interface HandlerCache {
@@ -52,7 +62,10 @@ export class HandlerRegistry {
 
   addChangeHandler(fn: ChangeHandler<any>): () => void {
     assertFunction(fn, 'onChange(handler)');
-    const entry: Entry = { type: 'all', handler: { fn, label: `onChange handler #${++this.counter}` } };
+    const entry: Entry = {
+      type: 'all',
+      handler: { fn, label: `onChange handler #${++this.counter}` },
+    };
     return this.addEntry(entry);
   }
 
@@ -61,11 +74,15 @@ export class HandlerRegistry {
     const byKind: Partial<Record<ChangeKind, Registered<ChangeHandler<any>>>> = {};
     const n = ++this.counter;
     if (typeof handler === 'function') {
-      for (const kind of KINDS) byKind[kind] = { fn: handler, label: `onTable(${JSON.stringify(name)}) handler #${n}` };
+      for (const kind of KINDS)
+        byKind[kind] = { fn: handler, label: `onTable(${JSON.stringify(name)}) handler #${n}` };
     } else if (handler !== null && typeof handler === 'object') {
       for (const key of Object.keys(handler)) {
         if (!(KINDS as string[]).includes(key)) {
-          throw new KoyoDispatcherError('INVALID_OPTION', `onTable(${JSON.stringify(name)}, { ${key} }) is not a change kind: use insert, update, delete or truncate.`);
+          throw new KoyoDispatcherError(
+            'INVALID_OPTION',
+            `onTable(${JSON.stringify(name)}, { ${key} }) is not a change kind: use insert, update, delete or truncate.`,
+          );
         }
       }
       for (const kind of KINDS) {
@@ -75,7 +92,10 @@ export class HandlerRegistry {
         byKind[kind] = { fn, label: `onTable(${JSON.stringify(name)}).${kind} handler #${n}` };
       }
     } else {
-      throw new KoyoDispatcherError('INVALID_OPTION', `onTable(${JSON.stringify(name)}, handler) needs a function or an object { insert, update, delete, truncate }.`);
+      throw new KoyoDispatcherError(
+        'INVALID_OPTION',
+        `onTable(${JSON.stringify(name)}, handler) needs a function or an object { insert, update, delete, truncate }.`,
+      );
     }
     if (this.filter && !this.filter.some((f) => refsOverlap(f, ref))) {
       throw new KoyoDispatcherError(
@@ -99,10 +119,16 @@ export class HandlerRegistry {
 
   addMessageHandler(prefix: string, fn: MessageHandler): () => void {
     if (typeof prefix !== 'string' || prefix === '') {
-      throw new KoyoDispatcherError('INVALID_OPTION', `onMessage(prefix, handler) needs a non-empty prefix string (the one given to pg_logical_emit_message), got ${JSON.stringify(prefix)}.`);
+      throw new KoyoDispatcherError(
+        'INVALID_OPTION',
+        `onMessage(prefix, handler) needs a non-empty prefix string (the one given to pg_logical_emit_message), got ${JSON.stringify(prefix)}.`,
+      );
     }
     assertFunction(fn, `onMessage(${JSON.stringify(prefix)}, handler)`);
-    const registered = { fn, label: `onMessage(${JSON.stringify(prefix)}) handler #${++this.counter}` };
+    const registered = {
+      fn,
+      label: `onMessage(${JSON.stringify(prefix)}) handler #${++this.counter}`,
+    };
     this.messageHandlers.set(prefix, [...(this.messageHandlers.get(prefix) ?? []), registered]);
     this.version++;
     return once(() => {
@@ -121,7 +147,15 @@ export class HandlerRegistry {
   handlersFor(schema: string, table: string, cache: HandlerCache | null): HandlerCache {
     if (cache && cache.version === this.version) return cache;
     const included = !this.filter || this.filter.some((f) => tableMatches(f, schema, table));
-    const next: HandlerCache = { version: this.version, insert: [], update: [], delete: [], truncate: [], wanted: false, included };
+    const next: HandlerCache = {
+      version: this.version,
+      insert: [],
+      update: [],
+      delete: [],
+      truncate: [],
+      wanted: false,
+      included,
+    };
     if (included) {
       for (const entry of this.entries) {
         if (entry.type === 'all') {
@@ -133,14 +167,19 @@ export class HandlerRegistry {
           }
         }
       }
-      next.wanted = this.transactionHandlers.length > 0 || KINDS.some((kind) => next[kind].length > 0);
+      next.wanted =
+        this.transactionHandlers.length > 0 || KINDS.some((kind) => next[kind].length > 0);
     }
     return next;
   }
 
   /** True when nothing at all is registered (a dispatcher with no handlers is a mistake). */
   get empty(): boolean {
-    return this.entries.length === 0 && this.transactionHandlers.length === 0 && this.messageHandlers.size === 0;
+    return (
+      this.entries.length === 0 &&
+      this.transactionHandlers.length === 0 &&
+      this.messageHandlers.size === 0
+    );
   }
 
   private addEntry(entry: Entry): () => void {
@@ -158,7 +197,11 @@ function refsOverlap(a: TableRef, b: TableRef): boolean {
 }
 
 function assertFunction(fn: unknown, where: string): void {
-  if (typeof fn !== 'function') throw new KoyoDispatcherError('INVALID_OPTION', `${where}: the handler must be a function, got ${typeof fn}.`);
+  if (typeof fn !== 'function')
+    throw new KoyoDispatcherError(
+      'INVALID_OPTION',
+      `${where}: the handler must be a function, got ${typeof fn}.`,
+    );
 }
 
 function once(fn: () => void): () => void {

@@ -1,4 +1,12 @@
-import { closeSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  ftruncateSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
@@ -27,7 +35,13 @@ function isPlainProto(proto: unknown): boolean {
 
 function pack(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
-  if (value instanceof Date || ArrayBuffer.isView(value) || value instanceof Map || value instanceof Set) return value;
+  if (
+    value instanceof Date ||
+    ArrayBuffer.isView(value) ||
+    value instanceof Map ||
+    value instanceof Set
+  )
+    return value;
   if (Array.isArray(value)) {
     let out: unknown[] | null = null;
     for (let i = 0; i < value.length; i++) {
@@ -75,7 +89,10 @@ function unpack(value: unknown): unknown {
 function packItem(item: StreamedItem): unknown {
   if (item.kind === 'skip' || item.kind === 'message') return item;
   const c = item.value;
-  return { kind: item.kind, value: { ...c, key: pack(c.key), id: pack(c.id), new: pack(c.new), old: pack(c.old) } };
+  return {
+    kind: item.kind,
+    value: { ...c, key: pack(c.key), id: pack(c.id), new: pack(c.new), old: pack(c.old) },
+  };
 }
 
 function unpackItem(raw: unknown): StreamedItem {
@@ -147,7 +164,11 @@ export class StreamedTxn {
       try {
         ftruncateSync(this.fd!, offset);
       } catch (error) {
-        throw new KoyoDispatcherError('SPILL_FAILED', `Could not truncate the spill file ${this.path} of streamed transaction ${this.xid}.`, { cause: error });
+        throw new KoyoDispatcherError(
+          'SPILL_FAILED',
+          `Could not truncate the spill file ${this.path} of streamed transaction ${this.xid}.`,
+          { cause: error },
+        );
       }
       this.fileSize = offset;
       this.spilled = first;
@@ -183,7 +204,11 @@ export class StreamedTxn {
         } else if (start === end && position >= this.fileSize) {
           break;
         }
-        if (position >= this.fileSize) throw new KoyoDispatcherError('SPILL_FAILED', `The spill file ${this.path} of streamed transaction ${this.xid} is truncated.`);
+        if (position >= this.fileSize)
+          throw new KoyoDispatcherError(
+            'SPILL_FAILED',
+            `The spill file ${this.path} of streamed transaction ${this.xid} is truncated.`,
+          );
         if (need > buffer.length) {
           const bigger = Buffer.alloc(Math.max(need, buffer.length * 2));
           buffer.copy(bigger, 0, start, end);
@@ -193,8 +218,18 @@ export class StreamedTxn {
         }
         end -= start;
         start = 0;
-        const read = readSync(this.fd, buffer, end, Math.min(buffer.length - end, this.fileSize - position), position);
-        if (read === 0) throw new KoyoDispatcherError('SPILL_FAILED', `Unexpected end of the spill file ${this.path}.`);
+        const read = readSync(
+          this.fd,
+          buffer,
+          end,
+          Math.min(buffer.length - end, this.fileSize - position),
+          position,
+        );
+        if (read === 0)
+          throw new KoyoDispatcherError(
+            'SPILL_FAILED',
+            `Unexpected end of the spill file ${this.path}.`,
+          );
         position += read;
         end += read;
       }
@@ -218,7 +253,10 @@ export class StreamedTxn {
   private spill(): void {
     try {
       if (this.fd === null) {
-        this.path = join(spillDir(), `xid-${this.xid}-${Date.now()}-${Math.random().toString(36).slice(2)}.bin`);
+        this.path = join(
+          spillDir(),
+          `xid-${this.xid}-${Date.now()}-${Math.random().toString(36).slice(2)}.bin`,
+        );
         this.fd = openSync(this.path, 'w+');
       }
       const chunks: Buffer[] = [];
@@ -234,14 +272,24 @@ export class StreamedTxn {
       }
       const data = Buffer.concat(chunks, size);
       let written = 0;
-      while (written < data.length) written += writeSync(this.fd, data, written, data.length - written, this.fileSize + written);
+      while (written < data.length)
+        written += writeSync(
+          this.fd,
+          data,
+          written,
+          data.length - written,
+          this.fileSize + written,
+        );
       this.fileSize += size;
       this.spilled += this.memory.length;
       this.memory = [];
     } catch (error) {
       if (error instanceof KoyoDispatcherError) throw error;
-      throw new KoyoDispatcherError('SPILL_FAILED', `Could not spill streamed transaction ${this.xid} to ${this.path ?? tmpdir()}: ${(error as Error).message}. Free disk space or lower the transaction size.`, { cause: error });
+      throw new KoyoDispatcherError(
+        'SPILL_FAILED',
+        `Could not spill streamed transaction ${this.xid} to ${this.path ?? tmpdir()}: ${(error as Error).message}. Free disk space or lower the transaction size.`,
+        { cause: error },
+      );
     }
   }
-
 }

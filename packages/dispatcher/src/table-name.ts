@@ -13,7 +13,10 @@ export interface TableRef {
  */
 export function parseTableName(name: string): TableRef {
   if (typeof name !== 'string' || name.trim() === '') {
-    throw new KoyoDispatcherError('INVALID_TABLE_NAME', `A table name must be a non-empty string like 'users' or 'public.users', got ${JSON.stringify(name)}.`);
+    throw new KoyoDispatcherError(
+      'INVALID_TABLE_NAME',
+      `A table name must be a non-empty string like 'users' or 'public.users', got ${JSON.stringify(name)}.`,
+    );
   }
   const parts: string[] = [];
   let i = 0;
@@ -44,7 +47,8 @@ export function parseTableName(name: string): TableRef {
     if (part === '') throw bad(name, 'an identifier is empty');
     parts.push(part);
     if (i === text.length) break;
-    if (text[i] !== '.') throw bad(name, `unexpected ${JSON.stringify(text[i])} after an identifier`);
+    if (text[i] !== '.')
+      throw bad(name, `unexpected ${JSON.stringify(text[i])} after an identifier`);
     i++;
     if (i === text.length) throw bad(name, 'it ends with a dot');
   }
@@ -54,7 +58,10 @@ export function parseTableName(name: string): TableRef {
 }
 
 function bad(name: string, why: string): KoyoDispatcherError {
-  return new KoyoDispatcherError('INVALID_TABLE_NAME', `Cannot parse table name ${JSON.stringify(name)}: ${why}. Write 'table', 'schema.table' or '"Quoted"."Names"'.`);
+  return new KoyoDispatcherError(
+    'INVALID_TABLE_NAME',
+    `Cannot parse table name ${JSON.stringify(name)}: ${why}. Write 'table', 'schema.table' or '"Quoted"."Names"'.`,
+  );
 }
 
 /** True when the reference names this table (an unqualified reference matches any schema). */

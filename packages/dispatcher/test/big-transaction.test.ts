@@ -34,10 +34,25 @@ describe('a 1M-row transaction', () => {
     const end = await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['--conditions=@koyo/source', '--import', 'tsx', join(here, 'fixtures/big-txn-child.ts'), db.url, slot, publication, String(ROWS)],
+      [
+        '--conditions=@koyo/source',
+        '--import',
+        'tsx',
+        join(here, 'fixtures/big-txn-child.ts'),
+        db.url,
+        slot,
+        publication,
+        String(ROWS),
+      ],
       { maxBuffer: 1 << 20 },
     );
-    const result = JSON.parse(stdout.trim().split('\n').pop()!) as { changes: number; chunks: number; biggestChunk: number; finals: number; peakRss: number };
+    const result = JSON.parse(stdout.trim().split('\n').pop()!) as {
+      changes: number;
+      chunks: number;
+      biggestChunk: number;
+      finals: number;
+      peakRss: number;
+    };
     expect(result.changes).toBe(ROWS);
     expect(result.chunks).toBe(ROWS / 1000);
     expect(result.biggestChunk).toBe(1000);

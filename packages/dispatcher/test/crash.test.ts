@@ -30,7 +30,9 @@ const publication = uniqueName('crash_pub');
 beforeAll(async () => {
   db = await openDb('disp_crash');
   dir = mkdtempSync(join(tmpdir(), 'koyo-crash-'));
-  await db.query('CREATE TABLE events (id bigserial PRIMARY KEY, k int NOT NULL, seq int NOT NULL, pad text)');
+  await db.query(
+    'CREATE TABLE events (id bigserial PRIMARY KEY, k int NOT NULL, seq int NOT NULL, pad text)',
+  );
   await db.query('CREATE TABLE counters (k int PRIMARY KEY, v int NOT NULL)');
   await db.query(`INSERT INTO counters SELECT g, 0 FROM generate_series(1, ${KEYS}) g`);
   await db.query(`CREATE PUBLICATION ${publication} FOR TABLE events, counters`);
@@ -47,8 +49,20 @@ function startChild(outFile: string, run: number): ChildProcess {
   const concurrency = run % 2 === 0 ? 4 : 1;
   const child = spawn(
     process.execPath,
-    ['--conditions=@koyo/source', '--import', 'tsx', join(here, 'fixtures/crash-child.ts'), db.url, slot, publication, outFile, String(concurrency), String(run)],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    [
+      '--conditions=@koyo/source',
+      '--import',
+      'tsx',
+      join(here, 'fixtures/crash-child.ts'),
+      db.url,
+      slot,
+      publication,
+      outFile,
+      String(concurrency),
+      String(run),
+    ],
+    // No tsx transform cache: a child SIGKILLed while tsx writes it could leave a truncated entry.
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TSX_DISABLE_CACHE: '1' } },
   );
   return child;
 }
@@ -88,7 +102,14 @@ describe('crash safety', () => {
         // kill, so every kill lands while rows are being written.
         const trickle = written >= TOTAL_ROWS;
         const r = trickle ? 0 : Math.random();
-        const size = r < 0.4 ? 1 : r < 0.7 ? 1 + Math.floor(Math.random() * 10) : r < 0.95 ? 20 + Math.floor(Math.random() * 200) : 1000 + Math.floor(Math.random() * 1000);
+        const size =
+          r < 0.4
+            ? 1
+            : r < 0.7
+              ? 1 + Math.floor(Math.random() * 10)
+              : r < 0.95
+                ? 20 + Math.floor(Math.random() * 200)
+                : 1000 + Math.floor(Math.random() * 1000);
         const rows: [number, number][] = [];
         const nextSeqs = seqs.slice();
         for (let i = 0; i < size; i++) {
@@ -97,7 +118,10 @@ describe('crash safety', () => {
         }
         const bump = 1 + Math.floor(Math.random() * KEYS);
         await writer.query('BEGIN');
-        await writer.query('INSERT INTO events (k, seq, pad) SELECT k, s, repeat(\'x\', 20) FROM unnest($1::int[], $2::int[]) AS t(k, s)', [rows.map((x) => x[0]), rows.map((x) => x[1])]);
+        await writer.query(
+          "INSERT INTO events (k, seq, pad) SELECT k, s, repeat('x', 20) FROM unnest($1::int[], $2::int[]) AS t(k, s)",
+          [rows.map((x) => x[0]), rows.map((x) => x[1])],
+        );
         await writer.query('UPDATE counters SET v = v + 1 WHERE k = $1', [bump]);
         await writer.query('COMMIT');
         for (let k = 1; k <= KEYS; k++) seqs[k] = nextSeqs[k]!;
@@ -143,16 +167,27 @@ describe('crash safety', () => {
     const text = readFileSync(outFile, 'utf8');
     const lines = text.split('\n').filter((line) => line !== '' && !line.startsWith('start'));
     // None missing: every committed event row and every committed counter value was handled.
-    const dbEvents = await db.query<{ id: string; k: number; seq: number }>('SELECT id::text, k, seq FROM events');
+    const dbEvents = await db.query<{ id: string; k: number; seq: number }>(
+      'SELECT id::text, k, seq FROM events',
+    );
     expect(dbEvents.length).toBe(totalEvents);
-    const handledEvents = new Set(lines.filter((l) => l.split(' ')[3] === 'e').map((l) => l.split(' ')[6]));
+    const handledEvents = new Set(
+      lines.filter((l) => l.split(' ')[3] === 'e').map((l) => l.split(' ')[6]),
+    );
     const missing = dbEvents.filter((row) => !handledEvents.has(row.id));
     expect(missing).toEqual([]);
-    const dbCounters = await db.query<{ k: number; v: number }>('SELECT k, v FROM counters ORDER BY k');
+    const dbCounters = await db.query<{ k: number; v: number }>(
+      'SELECT k, v FROM counters ORDER BY k',
+    );
     for (const { k, v } of dbCounters) {
       expect(v).toBe(counters[k]);
-      const handled = new Set(lines.filter((l) => l.split(' ')[3] === 'c' && l.split(' ')[4] === String(k)).map((l) => Number(l.split(' ')[5])));
-      for (let value = 1; value <= v; value++) expect(handled.has(value), `counter ${k} value ${value}`).toBe(true);
+      const handled = new Set(
+        lines
+          .filter((l) => l.split(' ')[3] === 'c' && l.split(' ')[4] === String(k))
+          .map((l) => Number(l.split(' ')[5])),
+      );
+      for (let value = 1; value <= v; value++)
+        expect(handled.has(value), `counter ${k} value ${value}`).toBe(true);
     }
     // Order within each process lifetime (redelivery after a crash starts over): the changes of
     // one row (counters, keyed by k) in the order of their updates, always; and, in the runs
@@ -175,12 +210,17 @@ describe('crash safety', () => {
       if (p[3] === 'c') {
         const value = Number(p[5]);
         const before = lastValue.get(p[4]!);
-        if (before !== undefined && value <= before) violations.push(`run ${run}: counter ${p[4]} ${value} after ${before}`);
+        if (before !== undefined && value <= before)
+          violations.push(`run ${run}: counter ${p[4]} ${value} after ${before}`);
         lastValue.set(p[4]!, value);
       }
       if (run % 2 === 1) {
         const at: [bigint, number] = [lsn(p[1]!), Number(p[2])];
-        if (lastPosition && (at[0] < lastPosition[0] || (at[0] === lastPosition[0] && at[1] <= lastPosition[1]))) violations.push(`run ${run}: ${p[1]}:${p[2]} out of order`);
+        if (
+          lastPosition &&
+          (at[0] < lastPosition[0] || (at[0] === lastPosition[0] && at[1] <= lastPosition[1]))
+        )
+          violations.push(`run ${run}: ${p[1]}:${p[2]} out of order`);
         lastPosition = at;
       }
     }

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KoyoDispatcherError, type Change, type DeliveryItem } from '../src/index.js';
-import { confirmedFlush, dispatcherFor, dropSlot, lsn, openDb, uniqueName, type Db } from './helpers.js';
+import {
+  confirmedFlush,
+  dispatcherFor,
+  dropSlot,
+  lsn,
+  openDb,
+  uniqueName,
+  type Db,
+} from './helpers.js';
 
 let db: Db;
 beforeAll(async () => {
@@ -59,7 +67,12 @@ describe('a handler that keeps failing', () => {
   it('goes to deadLetter, and later changes continue', async () => {
     const slot = uniqueName('err_dl');
     const parked: DeliveryItem[] = [];
-    const d = dispatcherFor(db, { slot, tables: ['jobs'], retry, deadLetter: (item) => void parked.push(item) });
+    const d = dispatcherFor(db, {
+      slot,
+      tables: ['jobs'],
+      retry,
+      deadLetter: (item) => void parked.push(item),
+    });
     const handled: number[] = [];
     d.onTable('jobs', {
       update: async (change) => {
@@ -75,7 +88,12 @@ describe('a handler that keeps failing', () => {
     const after = await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
     await d.drain();
     expect(parked).toHaveLength(1);
-    expect(parked[0]).toMatchObject({ kind: 'update', table: 'jobs', id: 1, new: { id: 1, name: 'poison' } });
+    expect(parked[0]).toMatchObject({
+      kind: 'update',
+      table: 'jobs',
+      id: 1,
+      new: { id: 1, name: 'poison' },
+    });
     expect(handled).toEqual([3]);
     expect(d.stats()).toMatchObject({ state: 'running', deadLettered: 1, handlerErrors: 3 });
     await d.stop();
@@ -115,7 +133,9 @@ describe('a handler that keeps failing', () => {
     expect(decisions).toEqual(['no deletes of 1 1']);
     expect(handled).toEqual([2]);
     expect(d.stats().skipped).toBe(1);
-    expect(lines.some((line) => line.includes('skipped') && line.includes('no deletes of 1'))).toBe(true);
+    expect(lines.some((line) => line.includes('skipped') && line.includes('no deletes of 1'))).toBe(
+      true,
+    );
     await d.stop();
     await dropSlot(db, slot);
   });
@@ -137,7 +157,9 @@ describe('a handler that keeps failing', () => {
     });
     await d.start();
     await d.drain();
-    const rows = await db.query<{ lsn: string }>("INSERT INTO jobs VALUES (10, 'slow') RETURNING pg_current_wal_lsn()::text AS lsn");
+    const rows = await db.query<{ lsn: string }>(
+      "INSERT INTO jobs VALUES (10, 'slow') RETURNING pg_current_wal_lsn()::text AS lsn",
+    );
     await inHandler;
     const stopped = d.stop();
     setTimeout(release, 50);

@@ -60,13 +60,17 @@ const COLUMNS: [string, string, string][] = [
 describe('value fidelity', () => {
   it(`change.new deep-equals pg's SELECT of the row for ${COLUMNS.length} types`, async () => {
     const table = 't_values';
-    await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, ${COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')})`);
+    await db.query(
+      `CREATE TABLE ${table} (id int PRIMARY KEY, ${COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')})`,
+    );
     const slot = uniqueName('values');
     const d = dispatcherFor(db, { slot, tables: [table] });
     const changes: Change[] = [];
     d.onChange((c) => void changes.push(c));
     await d.start();
-    await db.query(`INSERT INTO ${table} VALUES (1, ${COLUMNS.map(([, , value]) => value).join(', ')})`);
+    await db.query(
+      `INSERT INTO ${table} VALUES (1, ${COLUMNS.map(([, , value]) => value).join(', ')})`,
+    );
     await db.query(`INSERT INTO ${table} (id) VALUES (2)`);
     await db.query(`UPDATE ${table} SET c_int4 = 1 WHERE id = 1`);
     await d.drain();
@@ -75,7 +79,8 @@ describe('value fidelity', () => {
     expect(changes[1]!.new).toEqual(rows[1]);
     expect(changes[2]!.new).toEqual(rows[0]);
     // Column by column, for a readable failure.
-    for (const [name] of COLUMNS) expect({ [name]: changes[2]!.new![name] }).toEqual({ [name]: rows[0]![name] });
+    for (const [name] of COLUMNS)
+      expect({ [name]: changes[2]!.new![name] }).toEqual({ [name]: rows[0]![name] });
     await d.stop();
     await dropSlot(db, slot);
   });

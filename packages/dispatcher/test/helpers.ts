@@ -11,7 +11,10 @@ export function uniqueName(prefix: string): string {
 
 /** A test database with a small query helper. */
 export interface Db extends TestDatabase {
-  query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+  query<R extends pg.QueryResultRow = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+  ): Promise<R[]>;
   close(): Promise<void>;
 }
 
@@ -42,7 +45,10 @@ export function dispatcherFor(db: Db, options: Partial<DispatcherOptions> = {}):
 
 /** The slot's confirmed_flush_lsn as a bigint (server truth). */
 export async function confirmedFlush(db: Db, slot: string): Promise<bigint> {
-  const rows = await db.query<{ lsn: string | null }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+  const rows = await db.query<{ lsn: string | null }>(
+    'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
   const text = rows[0]?.lsn;
   if (!text) throw new Error(`slot ${slot} not found`);
   const [hi, lo] = text.split('/');
@@ -56,7 +62,12 @@ export function lsn(text: string): bigint {
 }
 
 /** Polls `check` until it returns true (a budget, not an assertion). */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000, intervalMs = 25): Promise<void> {
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 60_000,
+  intervalMs = 25,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -67,8 +78,14 @@ export async function waitFor(check: () => boolean | Promise<boolean>, what: str
 /** Drops a slot once no process holds it (tests clean up their slots on the shared cluster). */
 export async function dropSlot(db: Db, slot: string): Promise<void> {
   await waitFor(async () => {
-    const rows = await db.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    const rows = await db.query<{ active: boolean }>(
+      'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
+      [slot],
+    );
     return rows.length === 0 || !rows[0]!.active;
   }, `slot ${slot} to be released`);
-  await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+  await db.query(
+    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
 }

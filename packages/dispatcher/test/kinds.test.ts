@@ -40,9 +40,24 @@ describe('change kinds', () => {
     await db.query('TRUNCATE t_a, t_b');
     await db.query("INSERT INTO t_a VALUES (3, 'z')");
     await d.drain();
-    expect(changes.map((c) => `${c.kind}:${c.table}:${String(c.id)}`)).toEqual(['insert:t_a:1', 'insert:t_a:2', 'insert:t_b:1', 'truncate:t_a:null', 'truncate:t_b:null', 'insert:t_a:3']);
+    expect(changes.map((c) => `${c.kind}:${c.table}:${String(c.id)}`)).toEqual([
+      'insert:t_a:1',
+      'insert:t_a:2',
+      'insert:t_b:1',
+      'truncate:t_a:null',
+      'truncate:t_b:null',
+      'insert:t_a:3',
+    ]);
     const truncate = changes[3]!;
-    expect(truncate).toMatchObject({ kind: 'truncate', schema: 'public', key: null, id: null, new: null, old: null, unchanged: [] });
+    expect(truncate).toMatchObject({
+      kind: 'truncate',
+      schema: 'public',
+      key: null,
+      id: null,
+      new: null,
+      old: null,
+      unchanged: [],
+    });
     expect(changes[4]!.commitLsn).toBe(truncate.commitLsn);
     expect(changes[4]!.position).toBe(truncate.position + 1);
     expect(truncated).toEqual(['t_a']);
@@ -55,7 +70,9 @@ describe('change kinds', () => {
     await db.query("INSERT INTO t_alter VALUES (1, 'a1')");
     await db.query('ALTER TABLE t_alter ADD COLUMN b int DEFAULT 7');
     await db.query("INSERT INTO t_alter VALUES (2, 'a2', 8)");
-    await db.query('BEGIN; ALTER TABLE t_alter DROP COLUMN a; INSERT INTO t_alter VALUES (3, 9); ALTER TABLE t_alter ADD COLUMN c text; UPDATE t_alter SET c = \'x\' WHERE id = 1; COMMIT');
+    await db.query(
+      "BEGIN; ALTER TABLE t_alter DROP COLUMN a; INSERT INTO t_alter VALUES (3, 9); ALTER TABLE t_alter ADD COLUMN c text; UPDATE t_alter SET c = 'x' WHERE id = 1; COMMIT",
+    );
     await d.drain();
     expect(changes.map((c) => c.new)).toEqual([
       { id: 1, a: 'a1' },
@@ -72,7 +89,9 @@ describe('change kinds', () => {
     await db.query('CREATE TABLE t_toast_full (id int PRIMARY KEY, big text, n int)');
     await db.query('ALTER TABLE t_toast_full REPLICA IDENTITY FULL');
     // Random text does not compress, so it is stored out of line (TOASTed).
-    const big = await db.query<{ s: string }>("SELECT string_agg(md5(g::text || random()::text), '') AS s FROM generate_series(1, 2000) g");
+    const big = await db.query<{ s: string }>(
+      "SELECT string_agg(md5(g::text || random()::text), '') AS s FROM generate_series(1, 2000) g",
+    );
     const value = big[0]!.s;
     const { d, changes, done } = await collecting(['t_toast', 't_toast_full']);
     for (const table of ['t_toast', 't_toast_full']) {
@@ -123,14 +142,24 @@ describe('onTable, onTransaction and onMessage', () => {
     const d = dispatcherFor(db, { slot, tables: ['public.t_route', 'other.t_route'] });
     const log: string[] = [];
     d.onTable('t_route', (c) => void log.push(`any ${c.schema} ${c.kind}`));
-    d.onTable('other.t_route', { insert: (c) => void log.push(`other insert ${c.id}`), delete: (c) => void log.push(`other delete ${c.id}`) });
+    d.onTable('other.t_route', {
+      insert: (c) => void log.push(`other insert ${c.id}`),
+      delete: (c) => void log.push(`other delete ${c.id}`),
+    });
     await d.start();
     await db.query('INSERT INTO t_route VALUES (1)');
     await db.query('INSERT INTO other.t_route VALUES (2)');
     await db.query('UPDATE other.t_route SET id = 3');
     await db.query('DELETE FROM other.t_route');
     await d.drain();
-    expect(log).toEqual(['any public insert', 'any other insert', 'other insert 2', 'any other update', 'any other delete', 'other delete 3']);
+    expect(log).toEqual([
+      'any public insert',
+      'any other insert',
+      'other insert 2',
+      'any other update',
+      'any other delete',
+      'other delete 3',
+    ]);
     await d.stop();
     await dropSlot(db, slot);
   });
@@ -152,7 +181,12 @@ describe('onTable, onTransaction and onMessage', () => {
       [0, true, true, 1],
     ]);
     expect(batches[0]!.commitLsn).toBe(batches[2]!.commitLsn);
-    expect(batches[1]!.changes[0]).toMatchObject({ position: 100, id: 101, commitLsn: batches[0]!.commitLsn, xid: batches[0]!.xid });
+    expect(batches[1]!.changes[0]).toMatchObject({
+      position: 100,
+      id: 101,
+      commitLsn: batches[0]!.commitLsn,
+      xid: batches[0]!.xid,
+    });
     await d.stop();
     await dropSlot(db, slot);
   });
@@ -169,15 +203,30 @@ describe('onTable, onTransaction and onMessage', () => {
       log.push(`message ${m.text} @${m.position}`);
     });
     await d.start();
-    await db.query(`BEGIN; INSERT INTO t_outbox VALUES (1); SELECT pg_logical_emit_message(true, 'orders', '{"id":1}'); SELECT pg_logical_emit_message(true, 'ignored', 'x'); INSERT INTO t_outbox VALUES (2); COMMIT`);
+    await db.query(
+      `BEGIN; INSERT INTO t_outbox VALUES (1); SELECT pg_logical_emit_message(true, 'orders', '{"id":1}'); SELECT pg_logical_emit_message(true, 'ignored', 'x'); INSERT INTO t_outbox VALUES (2); COMMIT`,
+    );
     await db.query("SELECT pg_logical_emit_message(false, 'orders', 'now')");
-    await db.query("BEGIN; SELECT pg_logical_emit_message(true, 'orders', 'rolled back'); ROLLBACK");
+    await db.query(
+      "BEGIN; SELECT pg_logical_emit_message(true, 'orders', 'rolled back'); ROLLBACK",
+    );
     await d.drain();
     expect(log).toEqual(['change 1 @0', 'message {"id":1} @1', 'change 2 @3', 'message now @0']);
-    expect(messages[0]).toMatchObject({ kind: 'message', prefix: 'orders', transactional: true, text: '{"id":1}', position: 1 });
+    expect(messages[0]).toMatchObject({
+      kind: 'message',
+      prefix: 'orders',
+      transactional: true,
+      text: '{"id":1}',
+      position: 1,
+    });
     expect(messages[0]!.commitLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
     expect(Buffer.from(messages[0]!.content).toString()).toBe('{"id":1}');
-    expect(messages[1]).toMatchObject({ transactional: false, commitLsn: null, xid: null, text: 'now' });
+    expect(messages[1]).toMatchObject({
+      transactional: false,
+      commitLsn: null,
+      xid: null,
+      text: 'now',
+    });
     await d.stop();
     await dropSlot(db, slot);
   });
@@ -196,7 +245,13 @@ describe('onTable, onTransaction and onMessage', () => {
     await d.drain();
     expect(handled).toHaveLength(200);
     const stats = d.stats();
-    expect(stats).toMatchObject({ state: 'running', changes: 200, inFlight: 0, pending: 0, handlerErrors: 0 });
+    expect(stats).toMatchObject({
+      state: 'running',
+      changes: 200,
+      inFlight: 0,
+      pending: 0,
+      handlerErrors: 0,
+    });
     await d.stop();
     await expect(d.drain()).rejects.toMatchObject({ code: 'NOT_RUNNING' });
     await dropSlot(db, slot);

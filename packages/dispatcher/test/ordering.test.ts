@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { confirmedFlush, dispatcherFor, dropSlot, lsn, openDb, uniqueName, type Db } from './helpers.js';
+import {
+  confirmedFlush,
+  dispatcherFor,
+  dropSlot,
+  lsn,
+  openDb,
+  uniqueName,
+  type Db,
+} from './helpers.js';
 
 let db: Db;
 beforeAll(async () => {
@@ -22,7 +30,8 @@ describe('concurrency: 8', () => {
       running++;
       maxRunning = Math.max(maxRunning, running);
       // Uneven handler times, so a scheduler that ignored keys would reorder them.
-      if (Math.random() < 0.05) await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 3)));
+      if (Math.random() < 0.05)
+        await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 3)));
       else await Promise.resolve();
       const row = change.new as { k: number; v: number };
       const list = seen.get(row.k) ?? [];
@@ -60,7 +69,12 @@ describe('concurrency: 8', () => {
 
   it('never acknowledges past an earlier transaction whose handler is still running', async () => {
     const slot = uniqueName('order_lwm');
-    const d = dispatcherFor(db, { slot, tables: ['counters'], concurrency: 8, statusIntervalMs: 50 });
+    const d = dispatcherFor(db, {
+      slot,
+      tables: ['counters'],
+      concurrency: 8,
+      statusIntervalMs: 50,
+    });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const handled: number[] = [];
@@ -94,5 +108,6 @@ describe('concurrency: 8', () => {
 });
 
 async function waitUntil(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 2000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  for (let i = 0; i < 2000 && !check(); i++)
+    await new Promise((resolve) => setTimeout(resolve, 10));
 }

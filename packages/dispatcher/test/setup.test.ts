@@ -17,7 +17,13 @@ describe('setup', () => {
     const slot = uniqueName('setup');
     const publication = uniqueName('setup_pub');
     const lines: string[] = [];
-    const d = createDispatcher({ connection: db.url, slot, publication, tables: ['a'], logger: createKoyoLogger({ write: (line) => void lines.push(line) }) });
+    const d = createDispatcher({
+      connection: db.url,
+      slot,
+      publication,
+      tables: ['a'],
+      logger: createKoyoLogger({ write: (line) => void lines.push(line) }),
+    });
     const ids: number[] = [];
     d.onChange((c) => void ids.push(c.id as number));
     await d.start();
@@ -25,13 +31,29 @@ describe('setup', () => {
     await db.query('INSERT INTO b VALUES (1)');
     await d.drain();
     expect(ids).toEqual([1]);
-    const tables = await db.query<{ tablename: string }>('SELECT tablename FROM pg_publication_tables WHERE pubname = $1', [publication]);
+    const tables = await db.query<{ tablename: string }>(
+      'SELECT tablename FROM pg_publication_tables WHERE pubname = $1',
+      [publication],
+    );
     expect(tables.map((t) => t.tablename)).toEqual(['a']);
-    const slots = await db.query<{ plugin: string }>('SELECT plugin FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    const slots = await db.query<{ plugin: string }>(
+      'SELECT plugin FROM pg_replication_slots WHERE slot_name = $1',
+      [slot],
+    );
     expect(slots).toEqual([{ plugin: 'pgoutput' }]);
     await d.stop();
-    expect(lines.some((line) => /^source=koyo logid=[0-9a-f]{10} level=info message="dispatcher started" slot=\w+/.test(line))).toBe(true);
-    expect(lines.some((line) => /^source=koyo logid=[0-9a-f]{10} level=info message="dispatcher stopped"/.test(line))).toBe(true);
+    expect(
+      lines.some((line) =>
+        /^source=koyo logid=[0-9a-f]{10} level=info message="dispatcher started" slot=\w+/.test(
+          line,
+        ),
+      ),
+    ).toBe(true);
+    expect(
+      lines.some((line) =>
+        /^source=koyo logid=[0-9a-f]{10} level=info message="dispatcher stopped"/.test(line),
+      ),
+    ).toBe(true);
     await dropSlot(db, slot);
   });
 
@@ -54,18 +76,32 @@ describe('setup', () => {
   it('says what to do when the slot or publication is missing and creating them is off', async () => {
     const noSlot = dispatcherFor(db, { tables: ['a'], createSlot: false });
     noSlot.onChange(() => undefined);
-    await expect(noSlot.start()).rejects.toMatchObject({ code: 'SETUP_FAILED', message: expect.stringContaining('pg_create_logical_replication_slot') });
+    await expect(noSlot.start()).rejects.toMatchObject({
+      code: 'SETUP_FAILED',
+      message: expect.stringContaining('pg_create_logical_replication_slot'),
+    });
     await expect(noSlot.closed).rejects.toBeInstanceOf(KoyoDispatcherError);
     const noPublication = dispatcherFor(db, { createPublication: false });
     noPublication.onChange(() => undefined);
-    await expect(noPublication.start()).rejects.toMatchObject({ code: 'SETUP_FAILED', message: expect.stringContaining('CREATE PUBLICATION') });
+    await expect(noPublication.start()).rejects.toMatchObject({
+      code: 'SETUP_FAILED',
+      message: expect.stringContaining('CREATE PUBLICATION'),
+    });
   });
 
   it('rejects bad options with INVALID_OPTION naming the option', () => {
-    expect(() => createDispatcher({ connection: db.url, slot: 'Bad-Slot', publication: 'p' })).toThrow(/slot must be/);
-    expect(() => createDispatcher({ connection: db.url, slot: 'ok', publication: 'p', concurrency: 0 })).toThrow(/concurrency must be an integer >= 1/);
+    expect(() =>
+      createDispatcher({ connection: db.url, slot: 'Bad-Slot', publication: 'p' }),
+    ).toThrow(/slot must be/);
+    expect(() =>
+      createDispatcher({ connection: db.url, slot: 'ok', publication: 'p', concurrency: 0 }),
+    ).toThrow(/concurrency must be an integer >= 1/);
     const d = dispatcherFor(db, { tables: ['a'] });
-    expect(() => d.onTable('b', () => undefined)).toThrow(/outside the dispatcher's `tables` option/);
-    expect(() => d.onTable('a', { inserts: () => undefined } as never)).toThrow(/not a change kind/);
+    expect(() => d.onTable('b', () => undefined)).toThrow(
+      /outside the dispatcher's `tables` option/,
+    );
+    expect(() => d.onTable('a', { inserts: () => undefined } as never)).toThrow(
+      /not a change kind/,
+    );
   });
 });

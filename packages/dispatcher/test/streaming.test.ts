@@ -4,7 +4,15 @@
 // are dropped.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Change } from '../src/index.js';
-import { confirmedFlush, dispatcherFor, dropSlot, lsn, openDb, uniqueName, type Db } from './helpers.js';
+import {
+  confirmedFlush,
+  dispatcherFor,
+  dropSlot,
+  lsn,
+  openDb,
+  uniqueName,
+  type Db,
+} from './helpers.js';
 
 let db: Db;
 beforeAll(async () => {
@@ -19,7 +27,13 @@ describe('streaming: true', () => {
   it('delivers streamed transactions at commit, without aborted parts, with spilled changes intact', async () => {
     const slot = uniqueName('stream');
     const url = `${db.url}?options=${encodeURIComponent('-c logical_decoding_work_mem=64kB')}`;
-    const d = dispatcherFor(db, { connection: url, slot, tables: ['t_st'], streaming: true, spillThreshold: 500 });
+    const d = dispatcherFor(db, {
+      connection: url,
+      slot,
+      tables: ['t_st'],
+      streaming: true,
+      spillThreshold: 500,
+    });
     const changes: Change[] = [];
     d.onChange((c) => void changes.push(c));
     await d.start();
@@ -33,7 +47,11 @@ describe('streaming: true', () => {
       INSERT INTO t_st SELECT g, repeat('b', 50) FROM generate_series(3001, 6000) g;
       COMMIT`);
     // 2: a big aborted transaction
-    await db.query(`BEGIN; INSERT INTO t_st SELECT g, 'aborted' FROM generate_series(200001, 206000) g; ROLLBACK`).catch(() => undefined);
+    await db
+      .query(
+        `BEGIN; INSERT INTO t_st SELECT g, 'aborted' FROM generate_series(200001, 206000) g; ROLLBACK`,
+      )
+      .catch(() => undefined);
     // 3: a small one after it
     await db.query(`INSERT INTO t_st VALUES (7000, 'small')`);
     const end = await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
@@ -46,7 +64,10 @@ describe('streaming: true', () => {
     expect(big[4000]!.new).toEqual({ id: 4001, v: 'b'.repeat(50) });
     await d.stop();
     expect(await confirmedFlush(db, slot)).toBeGreaterThanOrEqual(lsn(end[0]!.lsn));
-    const stats = await db.query<{ stream_txns: string }>('SELECT stream_txns::text FROM pg_stat_replication_slots WHERE slot_name = $1', [slot]);
+    const stats = await db.query<{ stream_txns: string }>(
+      'SELECT stream_txns::text FROM pg_stat_replication_slots WHERE slot_name = $1',
+      [slot],
+    );
     expect(Number(stats[0]?.stream_txns ?? 0)).toBeGreaterThan(0); // the server did stream
     await dropSlot(db, slot);
   });

@@ -18,7 +18,9 @@ const publication = uniqueName('standby_pub');
 beforeAll(async () => {
   db = await openDb('disp_standby');
   dir = mkdtempSync(join(tmpdir(), 'koyo-standby-'));
-  await db.query('CREATE TABLE events (id bigserial PRIMARY KEY, k int NOT NULL, seq int NOT NULL, pad text)');
+  await db.query(
+    'CREATE TABLE events (id bigserial PRIMARY KEY, k int NOT NULL, seq int NOT NULL, pad text)',
+  );
   await db.query('CREATE TABLE counters (k int PRIMARY KEY, v int NOT NULL)');
   await db.query(`CREATE PUBLICATION ${publication} FOR TABLE events, counters`);
   await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
@@ -44,11 +46,36 @@ describe('hot standby', () => {
     const file = join(dir, 'active.log');
     const active: ChildProcess = spawn(
       process.execPath,
-      ['--conditions=@koyo/source', '--import', 'tsx', join(here, 'fixtures/crash-child.ts'), db.url, slot, publication, file, '1', '1'],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+      [
+        '--conditions=@koyo/source',
+        '--import',
+        'tsx',
+        join(here, 'fixtures/crash-child.ts'),
+        db.url,
+        slot,
+        publication,
+        file,
+        '1',
+        '1',
+      ],
+      // No tsx transform cache: a child SIGKILLed while tsx writes it could leave a truncated entry.
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TSX_DISABLE_CACHE: '1' } },
     );
-    await new Promise<void>((resolve) => active.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('started') && resolve()));
-    await waitFor(async () => (await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot])).length === 1, 'the first dispatcher to hold the slot');
+    await new Promise<void>((resolve) =>
+      active.stdout!.on(
+        'data',
+        (chunk: Buffer) => chunk.toString().includes('started') && resolve(),
+      ),
+    );
+    await waitFor(
+      async () =>
+        (
+          await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [
+            slot,
+          ])
+        ).length === 1,
+      'the first dispatcher to hold the slot',
+    );
 
     const standby = createDispatcher({
       connection: db.url,
@@ -60,11 +87,17 @@ describe('hot standby', () => {
       reconnect: { initialDelayMs: 100, maxDelayMs: 500 },
     });
     const seen: number[] = [];
-    standby.onTable('events', (change) => void seen.push(Number((change.new as { id: string }).id)));
+    standby.onTable(
+      'events',
+      (change) => void seen.push(Number((change.new as { id: string }).id)),
+    );
     await standby.start();
 
     await db.query('INSERT INTO events (k, seq) SELECT 1, g FROM generate_series(1, 10) g');
-    await waitFor(() => handledIds(file).size === 10, 'the active dispatcher to handle the first rows');
+    await waitFor(
+      () => handledIds(file).size === 10,
+      'the active dispatcher to handle the first rows',
+    );
     await new Promise((resolve) => setTimeout(resolve, 500)); // the standby keeps retrying meanwhile
     expect(seen).toEqual([]);
     expect(standby.stats().state).toBe('running');
@@ -76,7 +109,10 @@ describe('hot standby', () => {
     const all = new Set([...handledIds(file), ...seen]);
     for (let id = 1; id <= 20; id++) expect(all.has(id), `row ${id}`).toBe(true);
     expect(seen.filter((id) => id > 10)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
-    const holder = await db.query<{ pid: number }>('SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    const holder = await db.query<{ pid: number }>(
+      'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1',
+      [slot],
+    );
     expect(holder[0]!.pid).not.toBeNull();
     await standby.stop();
   });

@@ -52,14 +52,22 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 /** The dispatcher with a no-op handler: from start() until the last commit is acknowledged and it stopped. */
 async function runDispatcher(url: string, slot: string, target: bigint): Promise<number> {
   const started = performance.now();
-  const dispatcher = createDispatcher({ connection: url, slot, publication: PUBLICATION, createSlot: false, createPublication: false, logger: false });
+  const dispatcher = createDispatcher({
+    connection: url,
+    slot,
+    publication: PUBLICATION,
+    createSlot: false,
+    createPublication: false,
+    logger: false,
+  });
   let rows = 0;
   dispatcher.onChange(() => {
     rows++;
   });
   await dispatcher.start();
   while (parseLsn(dispatcher.stats().acknowledgedLsn) < target) {
-    if (dispatcher.stats().state === 'failed') throw new Error(`dispatcher failed: ${dispatcher.stats().error}`);
+    if (dispatcher.stats().state === 'failed')
+      throw new Error(`dispatcher failed: ${dispatcher.stats().error}`);
     await sleep(2);
   }
   await dispatcher.stop();
@@ -69,18 +77,41 @@ async function runDispatcher(url: string, slot: string, target: bigint): Promise
 }
 
 /** pg_recvlogical with the same options, until it reaches the last commit's end (--endpos). */
-async function runRecvlogical(binary: string, url: string, slot: string, protocolVersion: number, target: bigint): Promise<number> {
+async function runRecvlogical(
+  binary: string,
+  url: string,
+  slot: string,
+  protocolVersion: number,
+  target: bigint,
+): Promise<number> {
   const started = performance.now();
   await new Promise<void>((resolve, reject) => {
     const child = spawn(
       binary,
-      ['-d', url, `--slot=${slot}`, '--start', '--no-loop', '-f', '/dev/null', '-o', `proto_version=${protocolVersion}`, '-o', `publication_names=${PUBLICATION}`, '-o', 'messages=true', `--endpos=${lsnText(target)}`],
+      [
+        '-d',
+        url,
+        `--slot=${slot}`,
+        '--start',
+        '--no-loop',
+        '-f',
+        '/dev/null',
+        '-o',
+        `proto_version=${protocolVersion}`,
+        '-o',
+        `publication_names=${PUBLICATION}`,
+        '-o',
+        'messages=true',
+        `--endpos=${lsnText(target)}`,
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`pg_recvlogical exited with ${code}: ${stderr}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`pg_recvlogical exited with ${code}: ${stderr}`)),
+    );
   });
   return performance.now() - started;
 }
@@ -89,13 +120,20 @@ async function catchUp(cluster: Cluster): Promise<string[]> {
   const url = cluster.primary.url;
   const recvlogical = join(cluster.binaries.binDir, 'pg_recvlogical');
   if (!existsSync(recvlogical)) throw new Error(`pg_recvlogical not found at ${recvlogical}`);
-  await query(url, 'CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL, amount numeric(12,2) NOT NULL, created_at timestamptz NOT NULL, note text)');
+  await query(
+    url,
+    'CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL, amount numeric(12,2) NOT NULL, created_at timestamptz NOT NULL, note text)',
+  );
   await query(url, `CREATE PUBLICATION ${PUBLICATION} FOR TABLE orders`);
   await query(url, "SELECT pg_create_logical_replication_slot('bench_base', 'pgoutput')");
   const tools = ['dispatcher', 'pg_recvlogical'] as const;
-  const slotName = (tool: (typeof tools)[number], round: number): string => `bench_${tool.replace(/[^a-z]/g, '')}_${round}`;
+  const slotName = (tool: (typeof tools)[number], round: number): string =>
+    `bench_${tool.replace(/[^a-z]/g, '')}_${round}`;
   for (let round = 0; round < ROUNDS; round++) {
-    for (const tool of tools) await query(url, "SELECT pg_copy_logical_replication_slot('bench_base', $1)", [slotName(tool, round)]);
+    for (const tool of tools)
+      await query(url, "SELECT pg_copy_logical_replication_slot('bench_base', $1)", [
+        slotName(tool, round),
+      ]);
   }
   log(`inserting ${ROWS} rows in ${TRANSACTIONS} transactions`);
   const perTransaction = ROWS / TRANSACTIONS;
@@ -125,7 +163,10 @@ async function catchUp(cluster: Cluster): Promise<string[]> {
     const order = round % 2 === 0 ? tools : ([...tools].reverse() as unknown as typeof tools);
     for (const tool of order) {
       const slot = slotName(tool, round);
-      const ms = tool === 'dispatcher' ? await runDispatcher(url, slot, target) : await runRecvlogical(recvlogical, url, slot, protocolVersion, target);
+      const ms =
+        tool === 'dispatcher'
+          ? await runDispatcher(url, slot, target)
+          : await runRecvlogical(recvlogical, url, slot, protocolVersion, target);
       times[tool].push(ms);
       log(`catch-up round ${round + 1}: ${tool} ${ms.toFixed(0)} ms`);
       globalThis.gc?.();
@@ -173,9 +214,15 @@ function writer(url: string, seconds: number): Promise<void> {
     await Promise.all(clients.map((c) => c.end()));
   `;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script, url, String(RATE), String(seconds)], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', script, url, String(RATE), String(seconds)],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`writer exited with ${code}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`writer exited with ${code}`)),
+    );
   });
 }
 
@@ -183,7 +230,12 @@ async function latency(cluster: Cluster): Promise<string[]> {
   const url = cluster.primary.url;
   await query(url, 'CREATE TABLE ticks (id bigserial PRIMARY KEY, n int NOT NULL)');
   await query(url, 'CREATE PUBLICATION ticks_pub FOR TABLE ticks');
-  const dispatcher = createDispatcher({ connection: url, slot: 'bench_latency', publication: 'ticks_pub', logger: false });
+  const dispatcher = createDispatcher({
+    connection: url,
+    slot: 'bench_latency',
+    publication: 'ticks_pub',
+    logger: false,
+  });
   const latencies: number[] = [];
   let handled = 0;
   dispatcher.onChange((change) => {
@@ -223,16 +275,29 @@ async function latency(cluster: Cluster): Promise<string[]> {
 
 async function memory(cluster: Cluster): Promise<string[]> {
   const url = cluster.primary.url;
-  await query(url, 'CREATE TABLE big (id int PRIMARY KEY, customer text NOT NULL, amount numeric(12,2) NOT NULL, note text)');
+  await query(
+    url,
+    'CREATE TABLE big (id int PRIMARY KEY, customer text NOT NULL, amount numeric(12,2) NOT NULL, note text)',
+  );
   await query(url, 'CREATE PUBLICATION big_pub FOR TABLE big');
   await query(url, "SELECT pg_create_logical_replication_slot('bench_big', 'pgoutput')");
   log(`memory: inserting ${BIG_ROWS} rows in one transaction`);
-  await query(url, `INSERT INTO big SELECT g, 'customer ' || (g % 1000), (g % 10000) / 100.0, 'note for order ' || g FROM generate_series(1, ${BIG_ROWS}) g`);
+  await query(
+    url,
+    `INSERT INTO big SELECT g, 'customer ' || (g % 1000), (g % 10000) / 100.0, 'note for order ' || g FROM generate_series(1, ${BIG_ROWS}) g`,
+  );
   globalThis.gc?.();
   const baseline = process.memoryUsage().rss;
   let peak = baseline;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
-  const dispatcher = createDispatcher({ connection: url, slot: 'bench_big', publication: 'big_pub', createSlot: false, createPublication: false, logger: false });
+  const dispatcher = createDispatcher({
+    connection: url,
+    slot: 'bench_big',
+    publication: 'big_pub',
+    createSlot: false,
+    createPublication: false,
+    logger: false,
+  });
   let rows = 0;
   let chunks = 0;
   dispatcher.onChange(() => {

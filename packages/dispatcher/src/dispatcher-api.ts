@@ -1,0 +1,51 @@
+import type {
+  ChangeHandler,
+  DispatcherStats,
+  MessageHandler,
+  TableHandlers,
+  TransactionHandler,
+} from './types.js';
+
+/**
+ * Calls your code for every committed row change of a publication, in commit order, and
+ * acknowledges a transaction to PostgreSQL only once every handler of it (and of every earlier
+ * transaction) has finished. See {@link createDispatcher}.
+ */
+export interface Dispatcher {
+  /**
+   * Handles every change of every dispatched table (the gem's `koyo_handle_all_replication`).
+   * Returns a function that unsubscribes.
+   */
+  onChange(handler: ChangeHandler): () => void;
+  /**
+   * Handles the changes of one table: `'users'` (any schema) or `'public.users'`; a function for
+   * every kind or an object `{ insert, update, delete, truncate }`. Returns an unsubscribe function.
+   */
+  onTable<Row = Record<string, unknown>>(
+    table: string,
+    handler: ChangeHandler<Row> | TableHandlers<Row>,
+  ): () => void;
+  /** Handles whole committed transactions in bounded chunks (see `TransactionBatch`). */
+  onTransaction(handler: TransactionHandler): () => void;
+  /** Handles `pg_logical_emit_message(transactional, prefix, content)` payloads with this prefix. */
+  onMessage(prefix: string, handler: MessageHandler): () => void;
+  /**
+   * Creates the slot/publication when asked, checks them, and starts streaming. Resolves once
+   * set up; later failures reject {@link Dispatcher.closed}.
+   */
+  start(): Promise<void>;
+  /**
+   * Stops gracefully: no new handler call starts, running ones finish, everything finished is
+   * acknowledged, the stream closes. Unfinished work is redelivered on the next start.
+   */
+  stop(): Promise<void>;
+  /**
+   * Resolves once every change committed before the call has been handled (by emitting a
+   * logical message and waiting for it). What an integration test calls after a write.
+   */
+  drain(): Promise<void>;
+  /** Progress counters. */
+  stats(): DispatcherStats;
+  /** Settles when the dispatcher has stopped: resolves after `stop()`, rejects with the error that stopped it. */
+  readonly closed: Promise<void>;
+}
