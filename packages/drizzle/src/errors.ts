@@ -7,6 +7,9 @@
  *   `drizzle-orm/node-postgres` or `drizzle-orm/postgres-js`, or databases of different drivers.
  * - `VALUE_MAPPING_FAILED`: a column's own `mapFromDriverValue` (e.g. a `customType`'s
  *   `fromDriver`) threw on a value of a change; `cause` is its error.
+ *
+ * @example
+ * if (error instanceof KoyoDrizzleError && error.code === 'VALUE_MAPPING_FAILED') console.error(error.cause);
  */
 export type KoyoDrizzleErrorCode = 'INVALID_ARGUMENT' | 'UNSUPPORTED_DRIVER' | 'VALUE_MAPPING_FAILED';
 

@@ -4,12 +4,27 @@ import { PgTable } from 'drizzle-orm/pg-core';
 import { KoyoDrizzleError } from './errors.js';
 import { TableRowMapper, type ColumnCasing } from './table-rows.js';
 
-/** What {@link onTable} needs of a dispatcher: its `onTable(name, handler)` (a `@koyo/dispatcher` `Dispatcher` has it). */
+/**
+ * What {@link onTable} needs of a dispatcher: its `onTable(name, handler)` (a `@koyo/dispatcher`
+ * `Dispatcher` has it).
+ *
+ * @example
+ * const source: ChangeSource = createDispatcher({ connection, slot: 'app', publication: 'app' });
+ */
 export interface ChangeSource {
   onTable(name: string, handler: (change: Change) => void | Promise<void>): () => void;
 }
 
-/** What every typed change carries besides its rows. */
+/**
+ * What every typed change carries besides its rows.
+ *
+ * @example
+ * const seen = new Set<string>();
+ * onTable(dispatcher, users, (change) => {
+ *   const key = `${change.commitLsn}/${change.position}`; // idempotency key of a redelivery
+ *   if (!seen.has(key)) seen.add(key);
+ * });
+ */
 export interface TableChangeBase {
   /** Schema of the table, e.g. `'public'`. */
   schema: string;
@@ -25,10 +40,20 @@ export interface TableChangeBase {
   commitTime: string;
 }
 
-/** Property names of a row type. */
+/**
+ * Property names of a row type, e.g. of `change.unchanged`.
+ *
+ * @example
+ * const keys: RowKey<typeof users.$inferSelect>[] = ['id', 'createdAt'];
+ */
 export type RowKey<Row> = Extract<keyof Row, string>;
 
-/** A row inserted into a Drizzle table. `new` is the row as `db.select()` returns it. */
+/**
+ * A row inserted into a Drizzle table. `new` is the row as `db.select()` returns it.
+ *
+ * @example
+ * onTable(dispatcher, users, { insert: (change: InsertChange<typeof users.$inferSelect>) => mailer.welcome(change.new.email) });
+ */
 export interface InsertChange<Row> extends TableChangeBase {
   kind: 'insert';
   /** The replica-identity (primary key) properties of the row. */
@@ -55,7 +80,13 @@ export interface UpdateChange<Row> extends TableChangeBase {
   unchanged: RowKey<Row>[];
 }
 
-/** A row deleted from a Drizzle table: `old` holds the key properties (every property with `REPLICA IDENTITY FULL`). */
+/**
+ * A row deleted from a Drizzle table: `old` holds the key properties (every property with
+ * `REPLICA IDENTITY FULL`).
+ *
+ * @example
+ * onTable(dispatcher, users, { delete: (change) => search.remove(change.old?.id) });
+ */
 export interface DeleteChange<Row> extends TableChangeBase {
   kind: 'delete';
   key: Partial<Row> | null;
@@ -65,7 +96,12 @@ export interface DeleteChange<Row> extends TableChangeBase {
   unchanged: RowKey<Row>[];
 }
 
-/** The table was truncated. */
+/**
+ * The table was truncated (no rows).
+ *
+ * @example
+ * onTable(dispatcher, users, { truncate: () => search.clear('users') });
+ */
 export interface TruncateChange<Row> extends TableChangeBase {
   kind: 'truncate';
   key: null;
@@ -75,13 +111,33 @@ export interface TruncateChange<Row> extends TableChangeBase {
   unchanged: RowKey<Row>[];
 }
 
-/** Any typed change of a table whose rows are `Row` (a Drizzle table's `$inferSelect`). */
+/**
+ * Any typed change of a table whose rows are `Row` (a Drizzle table's `$inferSelect`); narrowing
+ * on `kind` types `new` and `old`.
+ *
+ * @example
+ * onTable(dispatcher, users, (change: TableChange<typeof users.$inferSelect>) => {
+ *   if (change.kind === 'update') audit.log(change.old, change.new);
+ * });
+ */
 export type TableChange<Row> = InsertChange<Row> | UpdateChange<Row> | DeleteChange<Row> | TruncateChange<Row>;
 
-/** A handler's result: handlers may be sync or async. */
+/**
+ * A handler's result: handlers may be sync or async; the dispatcher acknowledges a change only
+ * once the returned promise settles.
+ *
+ * @example
+ * const handler = async (): Promise<void> => {}; // HandlerResult
+ */
 export type HandlerResult = void | Promise<void>;
 
-/** Per-kind handlers for one Drizzle table; every key is optional. */
+/**
+ * Per-kind handlers for one Drizzle table; every key is optional.
+ *
+ * @example
+ * const handlers: TableChangeHandlers<typeof users.$inferSelect> = { insert: (c) => queue.add(c.new.id) };
+ * onTable(dispatcher, users, handlers);
+ */
 export interface TableChangeHandlers<Row> {
   insert?: (change: InsertChange<Row>) => HandlerResult;
   update?: (change: UpdateChange<Row>) => HandlerResult;
@@ -89,7 +145,12 @@ export interface TableChangeHandlers<Row> {
   truncate?: (change: TruncateChange<Row>) => HandlerResult;
 }
 
-/** Options of {@link onTable}. */
+/**
+ * Options of {@link onTable}.
+ *
+ * @example
+ * onTable(dispatcher, users, handler, { casing: 'snake_case' }); // as drizzle(url, { casing: 'snake_case' })
+ */
 export interface OnTableOptions {
   /**
    * The `casing` given to `drizzle()`, when columns are declared without explicit names

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Router } from '@koyo/router';
 import { DrizzleQueryError, entityKind, type SQL } from 'drizzle-orm';
 import { PgPreparedQuery, PgSession, PgTransaction, type PgDialect, type PgTransactionConfig, type PreparedQueryConfig } from 'drizzle-orm/pg-core';
@@ -7,6 +8,9 @@ type PrepareArgs = Parameters<PgSession['prepareQuery']>;
 
 /** The relational schema Drizzle passes to its database and transaction constructors. */
 export type DrizzleSchemaConfig = ConstructorParameters<typeof PgTransaction>[2];
+
+/** Runs a function in the async context captured when a builder was created. */
+type Context = <R>(fn: () => R) => R;
 
 /** What a routed transaction binds in the router's context: its driver session and the tx given to the user. */
 interface BoundTransaction {
@@ -104,13 +108,24 @@ export class RoutedPreparedQuery<T extends PreparedQueryConfig = PreparedQueryCo
   readonly #core: RoutingCore;
   readonly #args: PrepareArgs;
   readonly #pinned: PgSession | undefined;
+  readonly #context: Context | undefined;
   readonly #prepared = new WeakMap<PgSession, PgPreparedQuery<T>>();
 
-  constructor(core: RoutingCore, args: PrepareArgs, pinned: PgSession | undefined) {
+  constructor(core: RoutingCore, args: PrepareArgs, pinned: PgSession | undefined, context: Context | undefined) {
     super(args[0], undefined, undefined);
     this.#core = core;
     this.#args = args;
     this.#pinned = pinned;
+    // A statement runs in the routing context where its builder was written (so
+    // `readFromPrimary(() => db.select()...)` holds even though Drizzle's builders run when
+    // awaited), except a named prepared statement, which runs in the context of each execution.
+    this.#context = args[2] === undefined ? context : undefined;
+  }
+
+  #run<R>(fn: (session: PgSession) => Promise<R>): Promise<R> {
+    const context = this.#context;
+    const run = (): Promise<R> => this.#core.run(this.#args[0].sql, this.#pinned, fn);
+    return context === undefined ? run() : context(run);
   }
 
   #on(session: PgSession): PgPreparedQuery<T> & PreparedInternals {
@@ -128,12 +143,12 @@ export class RoutedPreparedQuery<T extends PreparedQueryConfig = PreparedQueryCo
 
   /** Runs the query on the node the router picks (Drizzle's mapping of rows included). */
   execute(placeholderValues?: Record<string, unknown>): Promise<T['execute']> {
-    return this.#core.run(this.#args[0].sql, this.#pinned, (session) => this.#on(session).execute(placeholderValues));
+    return this.#run((session) => this.#on(session).execute(placeholderValues));
   }
 
   /** Runs the query on the node the router picks and returns the driver's rows. */
   all(placeholderValues?: Record<string, unknown>): Promise<T['all']> {
-    return this.#core.run(this.#args[0].sql, this.#pinned, (session) => {
+    return this.#run((session) => {
       const query = this.#on(session);
       return (query.all ?? query.execute).call(query, placeholderValues);
     });
@@ -161,12 +176,24 @@ export class RoutingSession extends PgSession<any, any, any> {
   readonly #core: RoutingCore;
   readonly #schema: DrizzleSchemaConfig;
   readonly #pinned: PgSession | undefined;
+  readonly #context: Context | undefined;
 
-  constructor(core: RoutingCore, dialect: PgDialect, schema: DrizzleSchemaConfig, pinned?: PgSession) {
+  constructor(core: RoutingCore, dialect: PgDialect, schema: DrizzleSchemaConfig, pinned?: PgSession, context?: Context) {
     super(dialect);
     this.#core = core;
     this.#schema = schema;
     this.#pinned = pinned;
+    this.#context = context;
+  }
+
+  /**
+   * This session bound to the current async context: what the routed database hands to each
+   * builder it creates (its `session` is a getter), so the builder's statement is routed in the
+   * context it was written in.
+   */
+  bound(): RoutingSession {
+    if (this.#pinned !== undefined) return this;
+    return new RoutingSession(this.#core, this.dialect, this.#schema, undefined, AsyncLocalStorage.snapshot());
   }
 
   /** The router deciding where this session's statements run. */
@@ -175,7 +202,7 @@ export class RoutingSession extends PgSession<any, any, any> {
   }
 
   prepareQuery<T extends PreparedQueryConfig = PreparedQueryConfig>(...args: PrepareArgs): PgPreparedQuery<T> {
-    return new RoutedPreparedQuery<T>(this.#core, args, this.#pinned);
+    return new RoutedPreparedQuery<T>(this.#core, args, this.#pinned, this.#context);
   }
 
   override async count(sql: SQL): Promise<number> {

@@ -4,7 +4,12 @@ import { getTableConfig, type PgColumn, type PgTable } from 'drizzle-orm/pg-core
 import { rawTypeOf, toDriverValue } from './driver-values.js';
 import { KoyoDrizzleError } from './errors.js';
 
-/** How Drizzle derives column names from property keys: the `casing` option of `drizzle()`. */
+/**
+ * How Drizzle derives column names from property keys: the `casing` option of `drizzle()`.
+ *
+ * @example
+ * const casing: ColumnCasing = 'snake_case'; // createdAt -> created_at
+ */
 export type ColumnCasing = 'snake_case' | 'camelCase';
 
 interface ColumnEntry {

@@ -4,12 +4,22 @@ import { PgDatabase, type PgDialect, type PgSession } from 'drizzle-orm/pg-core'
 import { KoyoDrizzleError } from './errors.js';
 import { RoutingCore, RoutingSession, type DrizzleSchemaConfig } from './routing-session.js';
 
-/** Any Drizzle PostgreSQL database (`drizzle()` of `drizzle-orm/node-postgres` or `drizzle-orm/postgres-js`). */
+/**
+ * Any Drizzle PostgreSQL database (`drizzle()` of `drizzle-orm/node-postgres` or `drizzle-orm/postgres-js`).
+ *
+ * @example
+ * function report(db: AnyPgDatabase) { return db.select().from(users); }
+ */
 export type AnyPgDatabase = PgDatabase<any, any, any>;
 
 /**
  * A database returned by {@link withRouting}: the same Drizzle database type as the primary (a real
  * instance of its class), plus explicit handles.
+ *
+ * @example
+ * const db: RoutedDatabase<NodePgDatabase<typeof schema>> = withRouting(primaryDb, [replicaDb]);
+ * await db.$primary.select().from(users); // always the primary, unrouted
+ * db.$router.stats();
  */
 export type RoutedDatabase<TDatabase extends AnyPgDatabase, TReplica extends AnyPgDatabase = TDatabase> = TDatabase & {
   /** The primary database as given: every statement through it runs on the primary, unrouted. */
@@ -27,6 +37,9 @@ export type RoutedDatabase<TDatabase extends AnyPgDatabase, TReplica extends Any
  * Options of {@link withRouting}: every `@koyo/router` option (`strategy`, `maxLag`,
  * `readYourWrites`, `fallback`, `logger`, `ejectMs`, `probeIntervalMs`, `defaultRole`,
  * `ignoreTransactions`, `volatileFunctions`, ...) plus node names and weights.
+ *
+ * @example
+ * const options: WithRoutingOptions = { strategy: 'weighted', replicaNames: ['eu-1', 'eu-2'], replicaWeights: [3, 1], logger: console.log };
  */
 export interface WithRoutingOptions extends RouterOptions {
   /** Name of the primary in logs, reasons and stats. Default `'primary'`. */
@@ -148,6 +161,11 @@ export function withRouting<TDatabase extends AnyPgDatabase, TReplica extends An
   const writable = db as unknown as Record<string, unknown>;
   writable['$client'] = (primaryDb as unknown as Record<string, unknown>)['$client'];
   writable['$cache'] = (primaryDb as unknown as Record<string, unknown>)['$cache'];
+  // Builders take `db.session` (and relational builders their own `session`) when created: hand
+  // them the session bound to the context they are created in.
+  const bound = { configurable: true, enumerable: false, get: () => session.bound() };
+  Object.defineProperty(db, 'session', bound);
+  for (const builder of Object.values((db as unknown as { query: Record<string, object> }).query)) Object.defineProperty(builder, 'session', bound);
   Object.defineProperties(db, {
     $primary: { value: primaryDb, enumerable: false },
     $replicas: { value: Object.freeze([...replicaDbs]), enumerable: false },

@@ -4,10 +4,10 @@
  */
 import { startCluster, type Cluster } from '@koyo/testing';
 import { eq, sql } from 'drizzle-orm';
-import { withReplicas } from 'drizzle-orm/pg-core';
+import { PgDatabase, withReplicas } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withRouting, type RoutedDatabase } from '../src/index.js';
-import { DRIVERS, openNodes, type AnyDb } from './_helpers.js';
+import { DRIVERS, openNodes, rowsOf, type AnyDb } from './_helpers.js';
 import { DDL, users, WHERE } from './_schema.js';
 
 let cluster: Cluster;
@@ -136,6 +136,21 @@ describe.each(DRIVERS)('withRouting vs withReplicas over drizzle-orm/%s', (drive
       await cluster.replicas[0]!.resumeReplay();
       await cluster.syncReplicas();
     }
+  });
+
+  it('execute: koyo routes by the SQL, withReplicas always uses the primary', async () => {
+    const probe = sql`select pg_is_in_recovery() as r`;
+    const plain = withRouting(nodes.primary, nodes.replicas); // no read-your-writes state from earlier tests
+    expect(rowsOf<{ r: boolean }>(await plain.execute(probe))[0]).toEqual({ r: true });
+    expect(rowsOf<{ r: boolean }>(await plain.execute(sql`insert into users (name) values ('exec') returning pg_is_in_recovery() as r`))[0]).toEqual({ r: false });
+    plain.$router.close();
+    expect(rowsOf<{ r: boolean }>(await drizzleDb.execute(probe))[0]).toEqual({ r: false });
+  });
+
+  it('result type: koyo returns a real database of the primary’s class, withReplicas a plain object', () => {
+    expect(koyo).toBeInstanceOf(PgDatabase);
+    expect(koyo).toBeInstanceOf(nodes.primary.constructor);
+    expect(drizzleDb).not.toBeInstanceOf(PgDatabase);
   });
 
   it('failover: koyo retries a read on the primary when the replica dies, withReplicas throws', async () => {
