@@ -1,6 +1,6 @@
 import { createDispatcher, type Dispatcher } from '@koyo/dispatcher';
 import { createTestDatabase } from '@koyo/testing/vitest';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { pgTable, serial, text, timestamp } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drizzleTypeParsers, onTable, type TableChange } from '../src/index.js';
@@ -23,7 +23,7 @@ const cleanup: (() => Promise<void>)[] = [];
 beforeAll(async () => {
   const test = await createTestDatabase('drz_on_table');
   url = test.url;
-  await queryUrl(url, `${KINDS_DDL}; CREATE TABLE people (id serial PRIMARY KEY, full_name text NOT NULL, signed_up_at timestamptz NOT NULL);`);
+  await queryUrl(url, `${KINDS_DDL}; CREATE TABLE people (id serial PRIMARY KEY, full_name text NOT NULL, signed_up_at timestamptz NOT NULL); ALTER TABLE people REPLICA IDENTITY FULL;`);
 });
 
 afterAll(async () => {
@@ -100,6 +100,8 @@ describe.each(DRIVERS)('onTable rows equal db.select() rows (drizzle-orm/%s)', (
     const db = open(driver, 'snake_case');
     const inserts: (typeof people.$inferSelect)[] = [];
     const deletes: unknown[] = [];
+    const truncates: string[] = [];
+    const updates: { old: unknown; new: unknown }[] = [];
     const dispatcher = await startDispatcher(
       (d) =>
         onTable(
@@ -107,16 +109,24 @@ describe.each(DRIVERS)('onTable rows equal db.select() rows (drizzle-orm/%s)', (
           people,
           {
             insert: (change) => void inserts.push(change.new),
+            update: (change) => void updates.push({ old: change.old, new: change.new }),
             delete: (change) => void deletes.push(change.old),
+            truncate: (change) => void truncates.push(`${change.schema}.${change.table}`),
           },
           { casing: 'snake_case' },
         ),
       false,
     );
     const [row] = await db.insert(people).values({ fullName: `Ada ${driver}`, signedUpAt: new Date('2024-01-02T03:04:05.678Z') }).returning();
+    await db.update(people).set({ fullName: 'Grace' }).where(eq(people.id, row!.id));
+    const [after] = await db.select().from(people).where(eq(people.id, row!.id));
     await db.delete(people).where(eq(people.id, row!.id));
+    await db.execute(sql`truncate ${people}`);
     await dispatcher.drain();
     expect(inserts).toEqual([{ id: row!.id, fullName: `Ada ${driver}`, signedUpAt: new Date('2024-01-02T03:04:05.678Z') }]);
-    expect(deletes).toEqual([{ id: row!.id }]);
+    // REPLICA IDENTITY FULL: old rows are whole, mapped like new ones.
+    expect(updates).toEqual([{ old: row, new: after }]);
+    expect(deletes).toEqual([after]);
+    expect(truncates).toEqual(['public.people']);
   });
 });
