@@ -77,6 +77,31 @@ async function runDispatcher(url: string, slot: string, target: bigint): Promise
   return elapsed;
 }
 
+/** The raw @koyo/slot stream the dispatcher is built on (decodes every row, acknowledges each commit). */
+async function runSlot(url: string, slot: string, target: bigint): Promise<number> {
+  const started = performance.now();
+  const stream = openReplicationStream({
+    connection: url,
+    slot,
+    publications: [PUBLICATION],
+    messages: true,
+  });
+  let rows = 0;
+  for await (const event of stream) {
+    if (event.kind !== 'message') continue;
+    const m = event.message;
+    if (m.tag === 'insert') rows++;
+    else if (m.tag === 'commit') {
+      stream.acknowledge(m.endLsn);
+      if (m.endLsn >= target) break;
+    }
+  }
+  await stream.stop();
+  const elapsed = performance.now() - started;
+  if (rows !== ROWS) throw new Error(`the stream received ${rows} rows, expected ${ROWS}`);
+  return elapsed;
+}
+
 /** pg_recvlogical with the same options, until it reaches the last commit's end (--endpos). */
 async function runRecvlogical(
   binary: string,
@@ -127,7 +152,7 @@ async function catchUp(cluster: Cluster): Promise<string[]> {
   );
   await query(url, `CREATE PUBLICATION ${PUBLICATION} FOR TABLE orders`);
   await query(url, "SELECT pg_create_logical_replication_slot('bench_base', 'pgoutput')");
-  const tools = ['dispatcher', 'pg_recvlogical'] as const;
+  const tools = ['dispatcher', 'pg_recvlogical', 'slot'] as const;
   const slotName = (tool: (typeof tools)[number], round: number): string =>
     `bench_${tool.replace(/[^a-z]/g, '')}_${round}`;
   for (let round = 0; round < ROUNDS; round++) {
@@ -159,15 +184,22 @@ async function catchUp(cluster: Cluster): Promise<string[]> {
   const target = parseLsn(last.lsn as string);
   log(`last commit ends at ${lsnText(target)}; protocol ${protocolVersion}`);
 
-  const times: Record<(typeof tools)[number], number[]> = { dispatcher: [], pg_recvlogical: [] };
+  const times: Record<(typeof tools)[number], number[]> = {
+    dispatcher: [],
+    pg_recvlogical: [],
+    slot: [],
+  };
   for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? tools : ([...tools].reverse() as unknown as typeof tools);
+    // Rotate the order each round so no tool always runs first.
+    const order = [...tools.slice(round % tools.length), ...tools.slice(0, round % tools.length)];
     for (const tool of order) {
       const slot = slotName(tool, round);
       const ms =
         tool === 'dispatcher'
           ? await runDispatcher(url, slot, target)
-          : await runRecvlogical(recvlogical, url, slot, protocolVersion, target);
+          : tool === 'slot'
+            ? await runSlot(url, slot, target)
+            : await runRecvlogical(recvlogical, url, slot, protocolVersion, target);
       times[tool].push(ms);
       log(`catch-up round ${round + 1}: ${tool} ${ms.toFixed(0)} ms`);
       globalThis.gc?.();
@@ -182,11 +214,12 @@ async function catchUp(cluster: Cluster): Promise<string[]> {
   return [
     '## Dispatcher catch-up (@koyo/dispatcher)',
     '',
-    `${ROWS.toLocaleString('en-US')} rows (int, text, numeric, timestamptz, nullable text) inserted in ${TRANSACTIONS} transactions before the consumer starts; time from starting it until the last commit is acknowledged and it has stopped, median of ${ROUNDS} rounds in alternating order, each run on its own copy of the same slot (\`pg_copy_logical_replication_slot\`), pgoutput protocol ${protocolVersion}, PostgreSQL ${cluster.binaries.version} on loopback. The dispatcher decodes every row, builds a \`Change\` for it and calls a no-op \`onChange\` handler; pg_recvlogical (same options) writes the raw payload to /dev/null and stops at \`--endpos\`.`,
+    `${ROWS.toLocaleString('en-US')} rows (int, text, numeric, timestamptz, nullable text) inserted in ${TRANSACTIONS} transactions before the consumer starts; time from starting it until the last commit is acknowledged and it has stopped, median of ${ROUNDS} rounds in rotating order, each run on its own copy of the same slot (\`pg_copy_logical_replication_slot\`), pgoutput protocol ${protocolVersion}, PostgreSQL ${cluster.binaries.version} on loopback. The dispatcher decodes every row, builds a \`Change\` for it and calls a no-op \`onChange\` handler; the raw \`@koyo/slot\` stream it is built on shows what the dispatcher layer adds; pg_recvlogical (same options) writes the raw payload to /dev/null and stops at \`--endpos\`.`,
     '',
     '| consumer | what it does | median ms | runs (ms) | rows/s | vs pg_recvlogical |',
     '| --- | --- | ---: | --- | ---: | ---: |',
     row('pg_recvlogical', 'C, no decoding'),
+    row('slot', 'the @koyo/slot stream underneath: decodes, acknowledges each commit'),
     row('dispatcher', 'createDispatcher + no-op onChange, concurrency 1'),
     '',
     `Goal: within 1.15x of pg_recvlogical: ${ratio <= 1.15 ? 'met' : 'not met'} (${ratio.toFixed(2)}x).`,
@@ -237,113 +270,91 @@ function changeCommitMicros(commitTime: string): number {
   return Date.parse(`${commitTime.slice(0, 19)}Z`) * 1000 + Number(commitTime.slice(20, 26));
 }
 
-interface LatencyRun {
-  sorted: number[];
-  achieved: number;
-}
-
-/** Writes for LATENCY_SECONDS from a second process while `consume` records latencies. */
-async function measureLatency(
-  url: string,
-  table: string,
-  consume: (
-    record: (ms: number) => void,
-  ) => Promise<{ drain: () => Promise<void>; stop: () => Promise<void> }>,
-): Promise<LatencyRun> {
-  const latencies: number[] = [];
-  let seen = 0;
-  const consumer = await consume((ms) => {
-    // The first second of writes (RATE changes) is warm-up.
-    if (++seen > RATE) latencies.push(ms);
-  });
-  const before = (await query(url, `SELECT count(*)::int AS n FROM ${table}`))[0].n as number;
-  const started = performance.now();
-  await writer(url, table, LATENCY_SECONDS);
-  const writeSeconds = (performance.now() - started) / 1000;
-  await consumer.drain();
-  await consumer.stop();
-  const after = (await query(url, `SELECT count(*)::int AS n FROM ${table}`))[0].n as number;
-  return { sorted: latencies.sort((a, b) => a - b), achieved: (after - before) / writeSeconds };
-}
-
 async function latency(cluster: Cluster): Promise<string[]> {
   const url = cluster.primary.url;
-  const runs: [string, string, LatencyRun][] = [];
-
-  // The raw stream (@koyo/slot) as the baseline: decode, acknowledge each commit.
-  await query(url, 'CREATE TABLE ticks_raw (id bigserial PRIMARY KEY, n int NOT NULL)');
-  await query(url, 'CREATE PUBLICATION ticks_raw_pub FOR TABLE ticks_raw');
-  await query(url, "SELECT pg_create_logical_replication_slot('bench_latency_raw', 'pgoutput')");
-  log(`latency: raw stream, ${RATE} transactions/s for ${LATENCY_SECONDS} s from a second process`);
-  const raw = await measureLatency(url, 'ticks_raw', async (record) => {
-    const stream = openReplicationStream({
-      connection: url,
-      slot: 'bench_latency_raw',
-      publications: ['ticks_raw_pub'],
-    });
-    let commitMicros = 0;
-    let inserts = 0;
-    const loop = (async () => {
-      for await (const event of stream) {
-        if (event.kind !== 'message') continue;
-        const m = event.message;
-        if (m.tag === 'begin') commitMicros = Number(m.commitTimeMicros);
-        else if (m.tag === 'insert') {
-          inserts++;
-          record(sinceCommit(commitMicros));
-        } else if (m.tag === 'commit') stream.acknowledge(m.endLsn);
-      }
-    })();
-    await stream.ready();
-    return {
-      drain: async () => {
-        const total = (await query(url, 'SELECT count(*)::int AS n FROM ticks_raw'))[0].n as number;
-        while (inserts < total) await sleep(20);
-      },
-      stop: async () => {
-        await stream.stop();
-        await loop;
-      },
-    };
-  });
-  runs.push([
-    '@koyo/slot stream (baseline)',
-    'openReplicationStream, acknowledge each commit',
-    raw,
-  ]);
-
+  // Both consumers run at the same time on the same writes, each on its own slot, so machine
+  // load affects them alike: the raw @koyo/slot stream is the baseline of what the dispatcher adds.
   await query(url, 'CREATE TABLE ticks (id bigserial PRIMARY KEY, n int NOT NULL)');
   await query(url, 'CREATE PUBLICATION ticks_pub FOR TABLE ticks');
-  log(`latency: dispatcher, ${RATE} transactions/s for ${LATENCY_SECONDS} s from a second process`);
-  const dispatched = await measureLatency(url, 'ticks', async (record) => {
-    const dispatcher = createDispatcher({
-      connection: url,
-      slot: 'bench_latency',
-      publication: 'ticks_pub',
-      logger: false,
-    });
-    dispatcher.onChange((change) => record(sinceCommit(changeCommitMicros(change.commitTime))));
-    await dispatcher.start();
-    await dispatcher.drain();
-    return { drain: () => dispatcher.drain(), stop: () => dispatcher.stop() };
-  });
-  runs.push(['dispatcher', 'createDispatcher + onChange, concurrency 1', dispatched]);
+  await query(url, "SELECT pg_create_logical_replication_slot('bench_latency_raw', 'pgoutput')");
+  const rawLatencies: number[] = [];
+  const dispatcherLatencies: number[] = [];
+  let rawSeen = 0;
+  let dispatcherSeen = 0;
 
-  const p99 = percentile(dispatched.sorted, 99);
-  for (const [name, , run] of runs)
+  const stream = openReplicationStream({
+    connection: url,
+    slot: 'bench_latency_raw',
+    publications: ['ticks_pub'],
+  });
+  let commitMicros = 0;
+  const loop = (async () => {
+    for await (const event of stream) {
+      if (event.kind !== 'message') continue;
+      const m = event.message;
+      if (m.tag === 'begin') commitMicros = Number(m.commitTimeMicros);
+      else if (m.tag === 'insert') {
+        const ms = sinceCommit(commitMicros);
+        // The first second of writes (RATE changes) is warm-up.
+        if (++rawSeen > RATE) rawLatencies.push(ms);
+      } else if (m.tag === 'commit') stream.acknowledge(m.endLsn);
+    }
+  })();
+  await stream.ready();
+
+  const dispatcher = createDispatcher({
+    connection: url,
+    slot: 'bench_latency',
+    publication: 'ticks_pub',
+    logger: false,
+  });
+  dispatcher.onChange((change) => {
+    const ms = sinceCommit(changeCommitMicros(change.commitTime));
+    if (++dispatcherSeen > RATE) dispatcherLatencies.push(ms);
+  });
+  await dispatcher.start();
+  await dispatcher.drain();
+
+  log(`latency: ${RATE} transactions/s for ${LATENCY_SECONDS} s from a second process`);
+  const started = performance.now();
+  await writer(url, 'ticks', LATENCY_SECONDS);
+  const achieved =
+    ((await query(url, 'SELECT count(*)::int AS n FROM ticks'))[0].n as number) /
+    ((performance.now() - started) / 1000);
+  await dispatcher.drain();
+  await dispatcher.stop();
+  const total = (await query(url, 'SELECT count(*)::int AS n FROM ticks'))[0].n as number;
+  while (rawSeen < total) await sleep(20);
+  await stream.stop();
+  await loop;
+
+  const runs: [string, string, number[]][] = [
+    [
+      '@koyo/slot stream (baseline)',
+      'openReplicationStream, acknowledge each commit',
+      rawLatencies.sort((a, b) => a - b),
+    ],
+    [
+      'dispatcher',
+      'createDispatcher + onChange, concurrency 1',
+      dispatcherLatencies.sort((a, b) => a - b),
+    ],
+  ];
+  for (const [name, , sorted] of runs)
     log(
-      `latency: ${name} p50 ${percentile(run.sorted, 50).toFixed(2)} ms, p99 ${percentile(run.sorted, 99).toFixed(2)} ms over ${run.sorted.length} changes`,
+      `latency: ${name} p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms over ${sorted.length} changes`,
     );
+  const p99 = percentile(runs[1]![2], 99);
   return [
     '## Dispatcher commit-to-handler latency (@koyo/dispatcher)',
     '',
-    `A second process (8 connections) commits single-row INSERT transactions at a steady ${RATE.toLocaleString('en-US')}/s for ${LATENCY_SECONDS} s; the consumer measures, when it gets the row, the time since the transaction's commit timestamp (microseconds, same machine clock). The first ${RATE.toLocaleString('en-US')} changes (one second of writes) are warm-up and not counted. The raw \`@koyo/slot\` stream runs first, as the baseline of what the dispatcher adds. PostgreSQL ${cluster.binaries.version} on loopback; "achieved" is the writer's rate including its process start.`,
+    `A second process (8 connections) commits single-row INSERT transactions aiming at a steady ${RATE.toLocaleString('en-US')}/s for ${LATENCY_SECONDS} s (achieved ${Math.round(achieved).toLocaleString('en-US')}/s, including its process start). Two consumers run at the same time, each on its own slot of the same publication: the dispatcher and, as the baseline of what it adds, the raw \`@koyo/slot\` stream. Each measures, when it gets a row, the time since the transaction's commit timestamp (microseconds, same machine clock). The first ${RATE.toLocaleString('en-US')} changes (one second of writes) are warm-up and not counted. PostgreSQL ${cluster.binaries.version} on loopback.`,
     '',
-    '| consumer | what it does | achieved txn/s | changes measured | p50 ms | p90 ms | p99 ms | max ms |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| consumer | what it does | changes measured | p50 ms | p90 ms | p99 ms | max ms |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
     ...runs.map(
-      ([name, note, run]) =>
-        `| ${name} | ${note} | ${Math.round(run.achieved).toLocaleString('en-US')} | ${run.sorted.length.toLocaleString('en-US')} | ${percentile(run.sorted, 50).toFixed(2)} | ${percentile(run.sorted, 90).toFixed(2)} | ${percentile(run.sorted, 99).toFixed(2)} | ${run.sorted[run.sorted.length - 1]!.toFixed(2)} |`,
+      ([name, note, sorted]) =>
+        `| ${name} | ${note} | ${sorted.length.toLocaleString('en-US')} | ${percentile(sorted, 50).toFixed(2)} | ${percentile(sorted, 90).toFixed(2)} | ${percentile(sorted, 99).toFixed(2)} | ${sorted[sorted.length - 1]!.toFixed(2)} |`,
     ),
     '',
     `Goal: dispatcher p99 under 20 ms: ${p99 < 20 ? 'met' : 'not met'}.`,
