@@ -201,6 +201,19 @@ describe.each(DRIVERS)('withRouting over drizzle-orm/%s', (driver) => {
     });
   });
 
+  it('ignoreTransactions lets reads through the outer db go to replicas; tx itself stays on the primary', async () => {
+    const relaxed = withRouting(nodes.primary, nodes.replicas, { ignoreTransactions: true });
+    try {
+      await relaxed.transaction(async (tx) => {
+        onPrimary((await tx.select({ r: WHERE.r, port: WHERE.port }).from(users).limit(1))[0]);
+        onReplica((await relaxed.select({ r: WHERE.r, port: WHERE.port }).from(users).limit(1))[0]);
+        onPrimary((await relaxed.select({ r: WHERE.r, port: WHERE.port }).from(users).limit(1).for('update'))[0]);
+      });
+    } finally {
+      relaxed.$router.close();
+    }
+  });
+
   it('counts and explains with the router', () => {
     const stats = db.$router.stats();
     expect(stats.primary.writes).toBeGreaterThan(0);
