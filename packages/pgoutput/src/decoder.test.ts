@@ -47,6 +47,12 @@ describe('PgoutputDecoder', () => {
     expect(UNCHANGED_TOAST).toBe(Symbol.for('@koyo/pgoutput/unchanged-toast'));
   });
 
+  it('reuses one row builder for the same columns (re-sent Relation messages)', () => {
+    expect(rowBuilder(['a', 'b'], [0, 1])).toBe(rowBuilder(['a', 'b'], [0, 1]));
+    expect(rowBuilder(['a', 'b'], [0, 1])).not.toBe(rowBuilder(['a', 'c'], [0, 1]));
+    expect(rowBuilder(['a', 'b'], [1])).not.toBe(rowBuilder(['a', 'b'], [0, 1]));
+  });
+
   it('builds the same rows without code generation', () => {
     const names = ['__proto__', 'a"b', 'c'];
     const fast = rowBuilder(names, [0, 1, 2], true)(['x', 'y', 'z']);

@@ -28,6 +28,23 @@ function compiled(names: readonly string[], indexes: readonly number[]): RowBuil
  * @internal
  */
 export function rowBuilder(names: readonly string[], indexes: readonly number[], generate = true): RowBuilder {
+  // The server re-sends a table's Relation message, e.g. for every streamed transaction: reuse
+  // the builder rather than compile the same code again (slow, and every new function makes the
+  // call site in the tuple reader more polymorphic).
+  const key = `${generate ? 'g' : 'l'}${JSON.stringify(indexes.map((i) => [i, names[i]]))}`;
+  const cached = BUILDERS.get(key);
+  if (cached) return cached;
+  const builder = build(names, indexes, generate);
+  if (BUILDERS.size >= MAX_BUILDERS) BUILDERS.clear();
+  BUILDERS.set(key, builder);
+  return builder;
+}
+
+/** Row builders by the columns they pick, shared by all decoders (bounded). */
+const BUILDERS = new Map<string, RowBuilder>();
+const MAX_BUILDERS = 1000;
+
+function build(names: readonly string[], indexes: readonly number[], generate: boolean): RowBuilder {
   const fast = generate ? compiled(names, indexes) : undefined;
   if (fast) return fast;
   return (values) => {

@@ -189,10 +189,25 @@ export function parseDateFast(buf: Buffer, start: number, end: number, fallback:
       p += 3;
     }
   }
-  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms));
-  if (year >= 0 && year < 100) date.setUTCFullYear(year);
-  if (offset !== 0) date.setTime(date.getTime() - (sign === 0x2d ? -offset : offset) * 1000);
-  return date;
+  if (month < 1 || month > 12) return fallback(utf8(buf, start, end));
+  // postgres-date builds Date.UTC(...) (fixing years 0-99) and then subtracts the offset; the
+  // same arithmetic without the Date calls, with the same range checks (TimeClip) at both steps.
+  const utc = daysFromCivil(year, month, day) * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + Math.trunc(ms);
+  if (!(Math.abs(utc) <= MAX_TIME)) return new Date(NaN);
+  return new Date(offset === 0 ? utc : utc - (sign === 0x2d ? -offset : offset) * 1000);
+}
+
+/** ECMAScript's largest time value (TimeClip). */
+const MAX_TIME = 8.64e15;
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (astronomical year, month 1-12), as Date.UTC counts them. */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
 }
 
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];

@@ -113,7 +113,7 @@ function attempt(decoder: PgoutputDecoder, payload: Uint8Array): PgoutputDecodeE
 
 /** After an error, the decoder decodes the rest of the session exactly like a decoder that never saw the bad payload. */
 function continues(session: Session, decoder: PgoutputDecoder, index: number): void {
-  const end = Math.min(session.payloads.length, index + 20);
+  const end = Math.min(session.payloads.length, index + 10);
   for (let i = index; i < end; i++) expect(decoder.decode(session.payloads[i]!)).toEqual(session.decoded[i]);
 }
 
@@ -143,7 +143,7 @@ describe('malformed payloads', () => {
         if (session.decoded[index]!.tag !== 'stream_abort') expect(error?.code).toMatch(/TRUNCATED|UNKNOWN_MESSAGE|INVALID_MESSAGE/);
         if (error) continues(session, decoder, index);
       }),
-      { numRuns: 800, endOnFailure: true },
+      { numRuns: 400, endOnFailure: true },
     );
   });
 
@@ -155,7 +155,7 @@ describe('malformed payloads', () => {
         const decoder = primed(session, index);
         if (attempt(decoder, payload)) continues(session, decoder, index);
       }),
-      { numRuns: 1500, endOnFailure: true },
+      { numRuns: 600, endOnFailure: true },
     );
   });
 
@@ -168,7 +168,7 @@ describe('malformed payloads', () => {
         const decoder = primed(session, index);
         if (attempt(decoder, payload)) continues(session, decoder, index);
       }),
-      { numRuns: 800, endOnFailure: true },
+      { numRuns: 400, endOnFailure: true },
     );
   });
 
@@ -180,7 +180,7 @@ describe('malformed payloads', () => {
         if (attempt(decoder, Uint8Array.of(tag, ...rest))) continues(session, decoder, index);
         attempt(new PgoutputDecoder(), rest);
       }),
-      { numRuns: 800, endOnFailure: true },
+      { numRuns: 400, endOnFailure: true },
     );
   });
 });
