@@ -5,7 +5,7 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { onTable, withRouting } from '@koyo/drizzle';
+import { drizzleTypeParsers, onTable, withRouting } from '@koyo/drizzle';
 import { products, type NewProduct, type Product } from './schema.js';
 import { ProductIndex } from './search-index.js';
 
@@ -56,6 +56,8 @@ export async function createCatalog(options: CatalogOptions) {
     slot,
     publication,
     tables: ['products'],
+    // Change rows then equal db.select() rows exactly (timestamps to the microsecond).
+    typeParsers: drizzleTypeParsers,
     logger: options.logger ?? false,
   });
   onTable(dispatcher, products, {

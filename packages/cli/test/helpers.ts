@@ -160,12 +160,28 @@ export interface Db extends TestDatabase {
 export async function openDb(prefix: string): Promise<Db> {
   const db = await createTestDatabase(prefix);
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  // An idle session terminated by the server (a test's pg_terminate_backend, the final drop) is expected.
+  pool.on('error', () => undefined);
   return Object.assign(db, {
     async query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]> {
       return (await pool.query<R>(sql, params)).rows;
     },
     async close(): Promise<void> {
       await pool.end();
+      // pool.end() resolves before the server has closed the sessions; a DROP DATABASE ... WITH
+      // (FORCE) right after would terminate them and their 57P01 would surface as an unhandled error.
+      const admin = new pg.Client(db.cluster.primary.url);
+      await admin.connect();
+      try {
+        await waitUntil(
+          async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE datname = $1', [db.name])).rowCount === 0,
+          `the sessions of ${db.name} to close`,
+          10_000,
+        ).catch(() => undefined); // drop() terminates whatever is left
+
+      } finally {
+        await admin.end();
+      }
     },
   });
 }
