@@ -390,6 +390,22 @@ describe('adapter specifics', () => {
       const seen: boolean[] = [];
       await sql`SELECT pg_is_in_recovery() AS r`.forEach((row) => seen.push(row.r as boolean));
       expect(seen).toEqual([true]);
+      // begin with options; a begin through the outer sql inside it is a savepoint of the same transaction
+      await sql.begin('read write', async (tx) => {
+        await tx`INSERT INTO users VALUES (${401}, ${'outer'})`;
+        await sql
+          .begin(async (inner) => {
+            await inner`INSERT INTO users VALUES (${402}, ${'inner'})`;
+            expect(await sql`SELECT count(*)::int AS n FROM users WHERE id IN (401, 402)`).toEqual([
+              { n: 2 },
+            ]);
+            throw new Error('undo the savepoint');
+          })
+          .catch((error: Error) => expect(error.message).toBe('undo the savepoint'));
+      });
+      expect(
+        await queryUrl(db.url, 'SELECT id FROM users WHERE id IN (401, 402) ORDER BY id'),
+      ).toEqual([{ id: 401 }]);
       for await (const rows of sql`SELECT g, pg_is_in_recovery() AS r FROM generate_series(1, 3) g`.cursor(
         2,
       )) {
