@@ -4,12 +4,30 @@
  * now), 53300 (too many connections), the socket errors of Node, and the connection errors of
  * `pg` and postgres.js.
  *
+ * Wrapped errors (an ORM's error whose `cause` is the driver's, e.g. Drizzle's
+ * `DrizzleQueryError`) are judged by their causes too.
+ *
  * @example
  * isConnectionError({ code: 'ECONNREFUSED' }); // true
  * isConnectionError({ code: '23505' });        // false
+ * isConnectionError(new Error('Failed query', { cause: { code: '57P01' } })); // true
  */
 export function isConnectionError(error: unknown): boolean {
-  if (error === null || typeof error !== 'object') return false;
+  return causes(error).some(isOwnConnectionError);
+}
+
+/** The error and its `cause` chain (bounded, so a cyclic chain cannot loop). */
+function causes(error: unknown): object[] {
+  const chain: object[] = [];
+  let current = error;
+  while (current !== null && typeof current === 'object' && chain.length < 8 && !chain.includes(current)) {
+    chain.push(current);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return chain;
+}
+
+function isOwnConnectionError(error: object): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') {
     if (code.startsWith('08') && code.length === 5) return true;
@@ -50,11 +68,13 @@ const CONNECTION_CODES = new Set([
   'PROBE_TIMEOUT',
 ]);
 
-/** @internal SQLSTATE of a driver error, if any. */
+/** @internal SQLSTATE of a driver error (or of the first error in its `cause` chain that has one). */
 export function sqlstateOf(error: unknown): string | undefined {
-  if (error === null || typeof error !== 'object') return undefined;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  for (const candidate of causes(error)) {
+    const code = (candidate as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
 }
 
 /** @internal rejects with `onTimeout()` when `promise` takes longer than `ms`. */
