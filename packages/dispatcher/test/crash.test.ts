@@ -1,11 +1,10 @@
 // Crash safety: a dispatcher in a child process (tsx) appends each handled change's idempotency
-// key to a file (fsync before the handler resolves). The test writes rows in transactions of
+// key to a file (written before the handler resolves). The test writes rows in transactions of
 // varied size while it SIGKILLs the child at random moments and restarts it, 5 times; then it
 // lets a last child catch up and checks that every committed row was handled at least once and
 // that, within each process lifetime, the changes of every key arrived in order.
 //
-// Scale: the issue asks for 50k rows; on the 2 shared cores of the CI machine this test writes
-// 12k rows (events inserts + counter updates), which keeps it under ~1 minute per flavour. Runs
+// Scale: 50k event rows (plus counter updates), as the issue asks. Runs
 // alternate concurrency 1 and 4, so both the sequential path and the low-water-mark acks of
 // the concurrent path are crashed.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { confirmedFlush, dropSlot, lsn, openDb, uniqueName, waitFor, type Db } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const TOTAL_ROWS = 12_000;
+const TOTAL_ROWS = 50_000;
 const KILLS = 5;
 const KEYS = 40;
 
@@ -157,7 +156,7 @@ describe('crash safety', () => {
     await waitFor(
       () => allHandled(outFile, totalEvents, totalUpdates),
       'the last run to catch up',
-      90_000,
+      400_000,
       250,
     );
     final.kill('SIGTERM');
@@ -240,7 +239,7 @@ describe('crash safety', () => {
     // Server truth: the slot confirmed everything written.
     expect(await confirmedFlush(db, slot)).toBeGreaterThanOrEqual(lastCommit);
     expect(kills).toBe(KILLS);
-  });
+  }, 600_000);
 });
 
 function allHandled(file: string, totalEvents: number, totalUpdates: number): boolean {
