@@ -1,4 +1,4 @@
-import type { Buffer } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import pgTypes from 'pg-types';
 import { OID } from './oids.js';
 import { latin1, utf8 } from './reader.js';
@@ -15,12 +15,52 @@ function pgTextParser(oid: number): PgTypeParser {
   return pgTypes.getTypeParser(oid, 'text') as PgTypeParser;
 }
 
+/** OID of `bytea[]`. */
+const BYTEA_ARRAY = 1001;
+
+const arrayParser = (pgTypes as unknown as {
+  arrayParser: { create(source: string, transform: (value: string | null) => unknown): { parse(): unknown } };
+}).arrayParser;
+
+/**
+ * pg-types' bytea parser (`postgres-bytea`), rewritten to refuse malformed input: for a lone
+ * backslash that is not followed by three octal digits or another backslash, the original never
+ * advances and loops forever. Well-formed hex (`\x..`) and escape output decode to the same
+ * bytes as pg-types.
+ *
+ * @internal
+ */
+export function parseByteaText(text: string): Buffer {
+  if (text.startsWith('\\x')) {
+    const hex = text.slice(2);
+    if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new Error('malformed bytea hex value');
+    return Buffer.from(hex, 'hex');
+  }
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; ) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x5c) {
+      bytes.push(c & 0xff);
+      i += 1;
+    } else if (text.charCodeAt(i + 1) === 0x5c) {
+      bytes.push(0x5c);
+      i += 2;
+    } else if (/^[0-7]{3}$/.test(text.slice(i + 1, i + 4))) {
+      bytes.push(parseInt(text.slice(i + 1, i + 4), 8) & 0xff);
+      i += 4;
+    } else {
+      throw new Error(`malformed bytea escape at character ${i}`);
+    }
+  }
+  return Buffer.from(bytes);
+}
+
 /** pg-types' identity parser, returned for every type it does not know. */
 const NO_PARSE = pgTextParser(-1);
 
 /** The parsers pg-types had when this module loaded, to tell defaults from user overrides. */
 const DEFAULTS = new Map<number, PgTypeParser>(
-  [OID.bool, OID.bytea, OID.int2, OID.int4, OID.oid, OID.int8, OID.float4, OID.float8, OID.json, OID.jsonb, OID.date, OID.timestamp, OID.timestamptz].map(
+  [OID.bool, OID.bytea, BYTEA_ARRAY, OID.int2, OID.int4, OID.oid, OID.int8, OID.float4, OID.float8, OID.json, OID.jsonb, OID.date, OID.timestamp, OID.timestamptz].map(
     (oid) => [oid, pgTextParser(oid)],
   ),
 );
@@ -67,6 +107,11 @@ export function textValueParser(oid: number, custom: TextParser | undefined): Va
       case OID.timestamp:
       case OID.timestamptz:
         return (buf, start, end) => parseDateFast(buf, start, end, parser);
+      case OID.bytea:
+        return (buf, start, end) => parseByteaText(utf8(buf, start, end));
+      case BYTEA_ARRAY:
+        return (buf, start, end) =>
+          arrayParser.create(utf8(buf, start, end), (value) => (value === null ? null : parseByteaText(value))).parse();
     }
   }
   return (buf, start, end) => parser(utf8(buf, start, end));
