@@ -26,6 +26,20 @@ export type PrimaryKeyLookup = (oid: number) => Promise<string[] | null>;
  */
 export type DomainLookup = (oids: number[]) => Promise<Map<number, (text: string) => unknown>>;
 
+/** A committed transaction, as the server names it. */
+export interface CommittedTxn {
+  xid: number;
+  commitLsn: bigint;
+  /** End of its commit record. */
+  endLsn: bigint;
+}
+
+/**
+ * The WAL positions of the transactional logical messages this committed transaction contains,
+ * as the server decodes it without streaming (messages of rolled-back subtransactions excluded).
+ */
+export type CommittedMessagesLookup = (txn: CommittedTxn) => Promise<Set<bigint>>;
+
 /** OIDs from here on are user-defined (FirstNormalObjectId). */
 const FIRST_USER_OID = 16_384;
 
@@ -82,6 +96,7 @@ export class Assembler {
     private readonly engine: Engine,
     private readonly lookupPrimaryKey: PrimaryKeyLookup,
     private readonly lookupDomains: DomainLookup,
+    private readonly lookupCommittedMessages: CommittedMessagesLookup,
     private readonly logger: Logger,
     private readonly spillThreshold: number,
     private readonly stopping: () => boolean,
@@ -203,7 +218,11 @@ export class Assembler {
           commitLsn: lsnText(message.commitLsn),
           commitTime: isoMicros(message.commitTimeMicros),
         };
-        return this.replay(stream, fields, message.endLsn);
+        return this.replay(stream, fields, {
+          xid: message.xid,
+          commitLsn: message.commitLsn,
+          endLsn: message.endLsn,
+        });
       }
       case 'origin':
       case 'type':
@@ -336,6 +355,22 @@ export class Assembler {
     return this.engine.message(txn, toMessage(message, txn.fields, position));
   }
 
+  /** The committed messages' LSNs in the dispatcher's text form, or why they are unknown. */
+  private async committedMessages(committed: CommittedTxn): Promise<Set<string>> {
+    let lsns: Set<bigint>;
+    try {
+      lsns = await this.lookupCommittedMessages(committed);
+    } catch (error) {
+      if (error instanceof KoyoDispatcherError) throw error;
+      throw new KoyoDispatcherError(
+        'STREAM_FAILED',
+        `Could not read which logical messages streamed transaction ${committed.xid} kept: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    return new Set([...lsns].map(lsnText));
+  }
+
   private streamed(): StreamedTxn {
     const stream = this.streams.get(this.streamXid!);
     if (!stream)
@@ -346,7 +381,13 @@ export class Assembler {
     return stream;
   }
 
-  private async replay(stream: StreamedTxn, fields: TxnFields, endLsn: bigint): Promise<void> {
+  private async replay(
+    stream: StreamedTxn,
+    fields: TxnFields,
+    committed: CommittedTxn,
+  ): Promise<void> {
+    // Tracked from here on, so nothing at or after this commit is acknowledged meanwhile: the
+    // server still has the transaction to decode for the lookup below.
     const txn = this.engine.begin(fields);
     this.current = txn;
     const caches = new Map<string, HandlerCache>();
@@ -361,11 +402,17 @@ export class Assembler {
       return cache;
     };
     try {
+      const kept = stream.messagesUncertain ? await this.committedMessages(committed) : null;
       let position = 0;
+      let keptSeen = 0;
       for (const item of stream.items()) {
         if (this.stopping()) {
           this.engine.drop(txn); // not acknowledged: the server sends it again next time
           return;
+        }
+        if (kept && item.kind === 'message') {
+          if (!kept.has(item.value.lsn)) continue; // from a rolled-back subtransaction
+          keptSeen++;
         }
         const at = position++;
         if (item.kind === 'skip') continue;
@@ -381,8 +428,16 @@ export class Assembler {
         else result = this.engine.change(txn, item.value, cacheOf(item.value));
         if (isThenable(result)) await result;
       }
+      if (kept && keptSeen !== kept.size) {
+        // The server's transaction has a message the stream did not bring: acknowledging it
+        // would lose that message.
+        throw new KoyoDispatcherError(
+          'PROTOCOL_ERROR',
+          `Streamed transaction ${fields.xid} (commit ${fields.commitLsn}) has ${kept.size} logical messages on the server but ${keptSeen} of them arrived; restart the dispatcher so the server sends it again.`,
+        );
+      }
       this.current = null;
-      await this.engine.commit(txn, endLsn);
+      await this.engine.commit(txn, committed.endLsn);
     } finally {
       stream.discard();
       if (this.current === txn) this.current = null;

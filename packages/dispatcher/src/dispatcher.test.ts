@@ -78,6 +78,7 @@ function setup(options: Partial<DispatcherOptions> = {}): {
     emitMarker: () => Promise.resolve(),
     lookupPrimaryKey: () => Promise.resolve(null),
     lookupDomains: () => Promise.resolve(new Map()),
+    lookupCommittedMessages: () => Promise.resolve(new Set()),
     close: () => Promise.resolve(),
   };
   const dispatcher = new DispatcherImpl(

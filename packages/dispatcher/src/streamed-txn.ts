@@ -133,6 +133,9 @@ export class StreamedTxn {
   private readonly subStarts = new Set<number>();
   /** File offset of spilled items that start a subtransaction. */
   private readonly offsets = new Map<number, number>();
+  /** Indices of the buffered logical messages, ascending. */
+  private readonly messageIndices: number[] = [];
+  private uncertain = false;
 
   constructor(
     readonly xid: number,
@@ -144,11 +147,24 @@ export class StreamedTxn {
     return this.spilled + this.memory.length;
   }
 
+  /**
+   * True when a buffered logical message may belong to a rolled-back subtransaction. pgoutput
+   * sends a streamed change with its subtransaction's xid but a transactional message with the
+   * top-level xid, so a subtransaction abort cannot say whether the messages just before its
+   * first change were its own. Then only the committed transaction itself can tell which
+   * messages it kept (see `Backend.committedMessages`).
+   */
+  get messagesUncertain(): boolean {
+    return this.uncertain;
+  }
+
+  /** Appends an item of subtransaction `subXid` (the top-level xid for messages). */
   add(item: StreamedItem, subXid: number): void {
     if (!this.subFirst.has(subXid)) {
       this.subFirst.set(subXid, this.count);
       this.subStarts.add(this.count);
     }
+    if (item.kind === 'message') this.messageIndices.push(this.count);
     this.memory.push(item);
     if (this.memory.length >= this.threshold) this.spill();
   }
@@ -156,7 +172,20 @@ export class StreamedTxn {
   /** A subtransaction rolled back: forget its items and those of any later subtransaction. */
   abortSub(subXid: number): void {
     const first = this.subFirst.get(subXid);
-    if (first === undefined) return;
+    if (first !== undefined) this.cut(first);
+    // Everything a backend writes after a subtransaction starts belongs to it (or to its nested
+    // subtransactions) until it ends, and items arrive in WAL order. So a message of the aborted
+    // subtransaction that survived the cut can only sit in the run of messages that now ends
+    // the buffer: uncertain exactly when the last remaining item is a message. A message
+    // followed by any change of another subtransaction is certainly not the aborted one's.
+    const last = this.messageIndices[this.messageIndices.length - 1];
+    if (last !== undefined && last === this.count - 1) this.uncertain = true;
+  }
+
+  /** Forgets the items from index `first` on. */
+  private cut(first: number): void {
+    while ((this.messageIndices[this.messageIndices.length - 1] ?? -1) >= first)
+      this.messageIndices.pop();
     if (first >= this.spilled) {
       this.memory.length = first - this.spilled;
     } else {

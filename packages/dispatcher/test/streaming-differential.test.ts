@@ -5,7 +5,7 @@
 // transactional messages with rolled-back savepoints: pgoutput sends a streamed message with the
 // top-level xid, so a subtransaction abort alone cannot tell whether a message belonged to it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Change, Dispatcher, LogicalMessage } from '../src/index.js';
+import { silentLogger, type Change, type Dispatcher, type LogicalMessage } from '../src/index.js';
 import { dispatcherFor, dropSlot, openDb, uniqueName, type Db } from './helpers.js';
 
 const PREFIX = 'diff';
@@ -62,9 +62,12 @@ function record(dispatcher: Dispatcher, into: Delivery[]): void {
 
 const msg = (text: string, transactional = true): string =>
   `SELECT pg_logical_emit_message(${transactional}, '${PREFIX}', '${text}');`;
-/** About 80 kB of WAL: more than logical_decoding_work_mem, so the transaction streams. */
+/**
+ * About 90 kB of changes: more than logical_decoding_work_mem, so the transaction streams.
+ * (Values stay below the TOAST threshold: a compressed 2 kB value would take only bytes.)
+ */
 const big = (from: number, tag: string): string =>
-  `INSERT INTO t_sd SELECT g, '${tag}' || repeat('x', 2000) FROM generate_series(${from}, ${from + 39}) g;`;
+  `INSERT INTO t_sd SELECT g, '${tag}' || repeat('x', 1500) FROM generate_series(${from}, ${from + 59}) g;`;
 const small = (from: number, tag: string, n = 3): string =>
   `INSERT INTO t_sd SELECT g, '${tag}' FROM generate_series(${from}, ${from + n - 1}) g;`;
 
@@ -101,15 +104,15 @@ const WORKLOADS: Record<string, string> = {
   'non-transactional messages': `BEGIN; ${msg('nt-top', false)} ${msg('t-top')} SAVEPOINT s1;
     ${msg('nt-s1', false)} ${msg('t-s1')} ${big(4000, 'gone')} ROLLBACK TO s1; ${msg('t-after')} ${small(4100, 'kept')} COMMIT;`,
   // Many chunks (past the spill threshold) with rollbacks and messages spread across them.
-  'large chunks': `BEGIN; ${msg('l0')} ${big(5000, 'l-a')} ${big(5040, 'l-b')}
-    SAVEPOINT s1; ${msg('l1')} ${big(5100, 'gone-1')} ${big(5140, 'gone-2')} ROLLBACK TO s1;
-    ${big(5200, 'l-c')} ${msg('l2')}
-    SAVEPOINT s2; ${big(5300, 'l-d')} RELEASE s2;
-    SAVEPOINT s3; ${msg('l3')} ${big(5400, 'gone-3')} ROLLBACK TO s3;
-    ${msg('l4')} ${big(5500, 'l-e')}
+  'large chunks': `BEGIN; ${msg('l0')} ${big(5000, 'l-a')} ${big(5100, 'l-b')}
+    SAVEPOINT s1; ${msg('l1')} ${big(5200, 'gone-1')} ${big(5300, 'gone-2')} ROLLBACK TO s1;
+    ${big(5400, 'l-c')} ${msg('l2')}
+    SAVEPOINT s2; ${big(5500, 'l-d')} RELEASE s2;
+    SAVEPOINT s3; ${msg('l3')} ${big(5600, 'gone-3')} ROLLBACK TO s3;
+    ${msg('l4')} ${big(5700, 'l-e')}
     UPDATE t_sd SET v = 'updated' WHERE id BETWEEN 5000 AND 5010;
-    SAVEPOINT s4; DELETE FROM t_sd WHERE id BETWEEN 5200 AND 5239; ${msg('l5')} ROLLBACK TO s4;
-    DELETE FROM t_sd WHERE id BETWEEN 5040 AND 5045; COMMIT;`,
+    SAVEPOINT s4; DELETE FROM t_sd WHERE id BETWEEN 5400 AND 5459; ${msg('l5')} ROLLBACK TO s4;
+    DELETE FROM t_sd WHERE id BETWEEN 5100 AND 5105; COMMIT;`,
   // Messages and rollbacks without uncertainty, and a transaction that is all rolled back.
   'no uncertainty': `BEGIN; ${big(6000, 'k')} SAVEPOINT s1; ${big(6100, 'gone')} ROLLBACK TO s1; ${small(6200, 'k')}
     ${msg('plain')} COMMIT;
@@ -132,12 +135,19 @@ describe('streaming: true delivers exactly what streaming: false delivers', () =
     const url = db.url + SMALL_WORK_MEM;
     const slots = { on: uniqueName('sd_on'), off: uniqueName('sd_off') };
     const tables = ['t_sd', 'stream_test'];
+    const lookups: object[] = [];
     const streamed = dispatcherFor(db, {
       connection: url,
       slot: slots.on,
       tables,
       streaming: true,
       spillThreshold: 50,
+      logger: {
+        ...silentLogger,
+        info: (fields: object, message?: string) => {
+          if (message?.includes('temporary copy')) lookups.push(fields);
+        },
+      },
     });
     const plain = dispatcherFor(db, { connection: url, slot: slots.off, tables });
     const seen = { on: [] as Delivery[], off: [] as Delivery[] };
@@ -185,6 +195,10 @@ describe('streaming: true delivers exactly what streaming: false delivers', () =
     expect(Number(stats[0]?.stream_txns ?? 0)).toBeGreaterThan(0);
 
     expect(seen.on).toEqual(seen.off);
+    // The slot copy is made only where the stream cannot tell: a message right before a
+    // rolled-back subtransaction's changes (every workload but the first transaction of 'no
+    // uncertainty' and the aborted one).
+    expect(lookups).toHaveLength(7);
 
     // Nothing is left behind on the server: only the two slots of this test remain of it.
     const leftovers = await db.query<{ slot_name: string }>(
