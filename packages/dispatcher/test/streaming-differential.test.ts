@@ -130,82 +130,91 @@ afterAll(async () => {
   await db.close();
 });
 
-describe('streaming: true delivers exactly what streaming: false delivers', () => {
-  it('for messages, savepoint rollbacks and streamed chunks, positions and commit LSNs included', async () => {
-    const url = db.url + SMALL_WORK_MEM;
-    const slots = { on: uniqueName('sd_on'), off: uniqueName('sd_off') };
-    const tables = ['t_sd', 'stream_test'];
-    const lookups: object[] = [];
-    const streamed = dispatcherFor(db, {
-      connection: url,
-      slot: slots.on,
-      tables,
-      streaming: true,
-      spillThreshold: 50,
-      logger: {
-        ...silentLogger,
-        info: (fields: object, message?: string) => {
-          if (message?.includes('temporary copy')) lookups.push(fields);
+describe('streaming delivers exactly what streaming: false delivers', () => {
+  it.for([true, 'parallel'] as const)(
+    'streaming: %s, for messages, savepoint rollbacks and streamed chunks, positions and commit LSNs included',
+    async (streaming, { skip }) => {
+      const version = await db.query<{ v: number }>(
+        "SELECT current_setting('server_version_num')::int AS v",
+      );
+      if (streaming === 'parallel' && version[0]!.v < 160000)
+        skip('streaming parallel needs PostgreSQL 16+');
+      await db.query('TRUNCATE t_sd, stream_test'); // before the slots exist: not delivered
+      const url = db.url + SMALL_WORK_MEM;
+      const slots = { on: uniqueName('sd_on'), off: uniqueName('sd_off') };
+      const tables = ['t_sd', 'stream_test'];
+      const lookups: object[] = [];
+      const streamed = dispatcherFor(db, {
+        connection: url,
+        slot: slots.on,
+        tables,
+        streaming,
+        spillThreshold: 50,
+        logger: {
+          ...silentLogger,
+          info: (fields: object, message?: string) => {
+            if (message?.includes('temporary copy')) lookups.push(fields);
+          },
         },
-      },
-    });
-    const plain = dispatcherFor(db, { connection: url, slot: slots.off, tables });
-    const seen = { on: [] as Delivery[], off: [] as Delivery[] };
-    record(streamed, seen.on);
-    record(plain, seen.off);
-    await streamed.start();
-    await plain.start();
-    await Promise.all([streamed.drain(), plain.drain()]);
+      });
+      const plain = dispatcherFor(db, { connection: url, slot: slots.off, tables });
+      const seen = { on: [] as Delivery[], off: [] as Delivery[] };
+      record(streamed, seen.on);
+      record(plain, seen.off);
+      await streamed.start();
+      await plain.start();
+      await Promise.all([streamed.drain(), plain.drain()]);
 
-    for (const sql of Object.values(WORKLOADS)) await db.query(sql);
-    await Promise.all([streamed.drain(), plain.drain()]);
-    await Promise.all([streamed.stop(), plain.stop()]);
+      for (const sql of Object.values(WORKLOADS)) await db.query(sql);
+      await Promise.all([streamed.drain(), plain.drain()]);
+      await Promise.all([streamed.stop(), plain.stop()]);
 
-    // The reference is right on its own: the issue's transaction is its 3 inserts at 0, 1, 2.
-    const texts = seen.off.filter((d) => d.type === 'message').map((d) => d.text);
-    expect(texts).not.toContain('from-rolled-back-subxact');
-    const issue = seen.off.filter((d) => d.type === 'change' && d.table === 'stream_test');
-    expect(issue.map((d) => d.position)).toEqual([0, 1, 2]);
-    expect(texts).toEqual([
-      'top-before-s1',
-      'top-after-s1',
-      'top-first',
-      'top-after',
-      'n0',
-      'a1',
-      'a2',
-      'n1',
-      'f1',
-      'n2',
-      'nt-top',
-      'nt-s1',
-      't-top',
-      't-after',
-      'l0',
-      'l2',
-      'l4',
-      'plain',
-    ]);
+      // The reference is right on its own: the issue's transaction is its 3 inserts at 0, 1, 2.
+      const texts = seen.off.filter((d) => d.type === 'message').map((d) => d.text);
+      expect(texts).not.toContain('from-rolled-back-subxact');
+      const issue = seen.off.filter((d) => d.type === 'change' && d.table === 'stream_test');
+      expect(issue.map((d) => d.position)).toEqual([0, 1, 2]);
+      expect(texts).toEqual([
+        'top-before-s1',
+        'top-after-s1',
+        'top-first',
+        'top-after',
+        'n0',
+        'a1',
+        'a2',
+        'n1',
+        'f1',
+        'n2',
+        'nt-top',
+        'nt-s1',
+        't-top',
+        't-after',
+        'l0',
+        'l2',
+        'l4',
+        'plain',
+      ]);
 
-    // The server did stream (so the comparison means something), and every transaction came.
-    const stats = await db.query<{ stream_txns: string }>(
-      'SELECT stream_txns::text FROM pg_stat_replication_slots WHERE slot_name = $1',
-      [slots.on],
-    );
-    expect(Number(stats[0]?.stream_txns ?? 0)).toBeGreaterThan(0);
+      // The server did stream, so the comparison means something.
+      const stats = await db.query<{ stream_txns: string }>(
+        'SELECT stream_txns::text FROM pg_stat_replication_slots WHERE slot_name = $1',
+        [slots.on],
+      );
+      expect(Number(stats[0]?.stream_txns ?? 0)).toBeGreaterThan(0);
 
-    expect(seen.on).toEqual(seen.off);
-    // The slot copy is made only where the stream cannot tell: a message right before a
-    // rolled-back subtransaction's changes (every workload but the first transaction of 'no
-    // uncertainty' and the aborted one).
-    expect(lookups).toHaveLength(7);
+      expect(seen.on).toEqual(seen.off);
+      // The slot copy is made only where the stream cannot tell: a message right before a
+      // rolled-back subtransaction's changes (every workload but the first transaction of 'no
+      // uncertainty' and the aborted one).
+      expect(lookups).toHaveLength(7);
 
-    // Nothing is left behind on the server: only the two slots of this test remain of it.
-    const leftovers = await db.query<{ slot_name: string }>(
-      `SELECT slot_name FROM pg_replication_slots WHERE temporary AND database = current_database()`,
-    );
-    expect(leftovers).toEqual([]);
-    await dropSlot(db, slots.on);
-    await dropSlot(db, slots.off);
-  });
+      // No temporary copy of the slot is left behind.
+      const leftovers = await db.query<{ slot_name: string }>(
+        `SELECT slot_name FROM pg_replication_slots WHERE temporary AND database = current_database()`,
+      );
+      expect(leftovers).toEqual([]);
+      await dropSlot(db, slots.on);
+      await dropSlot(db, slots.off);
+    },
+  );
 });
