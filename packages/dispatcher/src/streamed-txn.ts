@@ -133,8 +133,10 @@ export class StreamedTxn {
   private readonly subStarts = new Set<number>();
   /** File offset of spilled items that start a subtransaction. */
   private readonly offsets = new Map<number, number>();
-  /** Indices of the buffered logical messages, ascending. */
-  private readonly messageIndices: number[] = [];
+  /** Whether the item just before each subtransaction's first item is a logical message. */
+  private readonly messageBefore = new Map<number, boolean>();
+  /** Whether the last buffered item is a logical message. */
+  private lastIsMessage = false;
   private uncertain = false;
 
   constructor(
@@ -152,7 +154,7 @@ export class StreamedTxn {
    * sends a streamed change with its subtransaction's xid but a transactional message with the
    * top-level xid, so a subtransaction abort cannot say whether the messages just before its
    * first change were its own. Then only the committed transaction itself can tell which
-   * messages it kept (see `Backend.committedMessages`).
+   * messages it kept (see `Backend.lookupCommittedMessages`).
    */
   get messagesUncertain(): boolean {
     return this.uncertain;
@@ -163,8 +165,9 @@ export class StreamedTxn {
     if (!this.subFirst.has(subXid)) {
       this.subFirst.set(subXid, this.count);
       this.subStarts.add(this.count);
+      this.messageBefore.set(this.count, this.lastIsMessage);
     }
-    if (item.kind === 'message') this.messageIndices.push(this.count);
+    this.lastIsMessage = item.kind === 'message';
     this.memory.push(item);
     if (this.memory.length >= this.threshold) this.spill();
   }
@@ -172,20 +175,20 @@ export class StreamedTxn {
   /** A subtransaction rolled back: forget its items and those of any later subtransaction. */
   abortSub(subXid: number): void {
     const first = this.subFirst.get(subXid);
-    if (first !== undefined) this.cut(first);
+    if (first !== undefined) {
+      this.lastIsMessage = this.messageBefore.get(first)!;
+      this.cut(first);
+    }
     // Everything a backend writes after a subtransaction starts belongs to it (or to its nested
     // subtransactions) until it ends, and items arrive in WAL order. So a message of the aborted
     // subtransaction that survived the cut can only sit in the run of messages that now ends
-    // the buffer: uncertain exactly when the last remaining item is a message. A message
-    // followed by any change of another subtransaction is certainly not the aborted one's.
-    const last = this.messageIndices[this.messageIndices.length - 1];
-    if (last !== undefined && last === this.count - 1) this.uncertain = true;
+    // the buffer: uncertain exactly when the last remaining item is a message. A message with
+    // any change after it that remains is certainly not the aborted subtransaction's.
+    if (this.lastIsMessage) this.uncertain = true;
   }
 
   /** Forgets the items from index `first` on. */
   private cut(first: number): void {
-    while ((this.messageIndices[this.messageIndices.length - 1] ?? -1) >= first)
-      this.messageIndices.pop();
     if (first >= this.spilled) {
       this.memory.length = first - this.spilled;
     } else {
@@ -210,6 +213,8 @@ export class StreamedTxn {
       }
     }
     for (const index of this.offsets.keys()) if (index >= first) this.offsets.delete(index);
+    for (const index of this.messageBefore.keys())
+      if (index >= first) this.messageBefore.delete(index);
   }
 
   /** Every item in order (file first, then memory). Call {@link discard} afterwards. */
