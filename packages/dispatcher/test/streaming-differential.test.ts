@@ -130,6 +130,95 @@ afterAll(async () => {
   await db.close();
 });
 
+/** Runs `workloads` under two dispatchers, streaming and not, each on its own new slot. */
+async function compare(
+  streaming: true | 'parallel',
+  workloads: string[],
+): Promise<{ on: Delivery[]; off: Delivery[]; lookups: object[]; streamedTxns: number }> {
+  await db.query('TRUNCATE t_sd, stream_test'); // before the slots exist: not delivered
+  const url = db.url + SMALL_WORK_MEM;
+  const slots = { on: uniqueName('sd_on'), off: uniqueName('sd_off') };
+  const tables = ['t_sd', 'stream_test'];
+  const lookups: object[] = [];
+  const streamed = dispatcherFor(db, {
+    connection: url,
+    slot: slots.on,
+    tables,
+    streaming,
+    spillThreshold: 50,
+    logger: {
+      ...silentLogger,
+      info: (fields: object, message?: string) => {
+        if (message?.includes('temporary copy')) lookups.push(fields);
+      },
+    },
+  });
+  const plain = dispatcherFor(db, { connection: url, slot: slots.off, tables });
+  const seen = { on: [] as Delivery[], off: [] as Delivery[] };
+  record(streamed, seen.on);
+  record(plain, seen.off);
+  await streamed.start();
+  await plain.start();
+  await Promise.all([streamed.drain(), plain.drain()]);
+  for (const sql of workloads) await db.query(sql);
+  await Promise.all([streamed.drain(), plain.drain()]);
+  await Promise.all([streamed.stop(), plain.stop()]);
+  const stats = await db.query<{ stream_txns: string }>(
+    'SELECT stream_txns::text FROM pg_stat_replication_slots WHERE slot_name = $1',
+    [slots.on],
+  );
+  // No temporary copy of the slot is left behind.
+  const leftovers = await db.query<{ slot_name: string }>(
+    `SELECT slot_name FROM pg_replication_slots WHERE temporary AND database = current_database()`,
+  );
+  expect(leftovers).toEqual([]);
+  await dropSlot(db, slots.on);
+  await dropSlot(db, slots.off);
+  return { ...seen, lookups, streamedTxns: Number(stats[0]?.stream_txns ?? 0) };
+}
+
+/** A deterministic pseudo-random generator (mulberry32), so a failing seed can be replayed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Transactions of random messages, inserts (some streaming), nested savepoints and rollbacks. */
+function randomWorkloads(seed: number, transactions: number): string[] {
+  const next = random(seed);
+  let id = 100_000;
+  const out: string[] = [];
+  for (let t = 0; t < transactions; t++) {
+    const sql = ['BEGIN;'];
+    const open: string[] = [];
+    const steps = 4 + Math.floor(next() * 12);
+    for (let step = 0; step < steps; step++) {
+      const r = next();
+      if (r < 0.22) sql.push(msg(`r${seed}-${t}-${step}`));
+      else if (r < 0.27) sql.push(msg(`r${seed}-${t}-${step}-nt`, false));
+      else if (r < 0.42) sql.push(big((id += 100), `r${t}`));
+      else if (r < 0.55) sql.push(small((id += 100), `r${t}`));
+      else if (r < 0.75 && open.length < 4) {
+        const name = `sp_${t}_${step}`;
+        open.push(name);
+        sql.push(`SAVEPOINT ${name};`);
+      } else if (open.length > 0) {
+        const name = open.pop()!;
+        sql.push(next() < 0.65 ? `ROLLBACK TO ${name};` : `RELEASE ${name};`);
+      }
+    }
+    sql.push(next() < 0.1 ? 'ROLLBACK;' : 'COMMIT;');
+    out.push(sql.join(' '));
+  }
+  return out;
+}
+
 describe('streaming delivers exactly what streaming: false delivers', () => {
   it.for([true, 'parallel'] as const)(
     'streaming: %s, for messages, savepoint rollbacks and streamed chunks, positions and commit LSNs included',
@@ -139,35 +228,7 @@ describe('streaming delivers exactly what streaming: false delivers', () => {
       );
       if (streaming === 'parallel' && version[0]!.v < 160000)
         skip('streaming parallel needs PostgreSQL 16+');
-      await db.query('TRUNCATE t_sd, stream_test'); // before the slots exist: not delivered
-      const url = db.url + SMALL_WORK_MEM;
-      const slots = { on: uniqueName('sd_on'), off: uniqueName('sd_off') };
-      const tables = ['t_sd', 'stream_test'];
-      const lookups: object[] = [];
-      const streamed = dispatcherFor(db, {
-        connection: url,
-        slot: slots.on,
-        tables,
-        streaming,
-        spillThreshold: 50,
-        logger: {
-          ...silentLogger,
-          info: (fields: object, message?: string) => {
-            if (message?.includes('temporary copy')) lookups.push(fields);
-          },
-        },
-      });
-      const plain = dispatcherFor(db, { connection: url, slot: slots.off, tables });
-      const seen = { on: [] as Delivery[], off: [] as Delivery[] };
-      record(streamed, seen.on);
-      record(plain, seen.off);
-      await streamed.start();
-      await plain.start();
-      await Promise.all([streamed.drain(), plain.drain()]);
-
-      for (const sql of Object.values(WORKLOADS)) await db.query(sql);
-      await Promise.all([streamed.drain(), plain.drain()]);
-      await Promise.all([streamed.stop(), plain.stop()]);
+      const seen = await compare(streaming, Object.values(WORKLOADS));
 
       // The reference is right on its own: the issue's transaction is its 3 inserts at 0, 1, 2.
       const texts = seen.off.filter((d) => d.type === 'message').map((d) => d.text);
@@ -194,27 +255,20 @@ describe('streaming delivers exactly what streaming: false delivers', () => {
         'l4',
         'plain',
       ]);
-
-      // The server did stream, so the comparison means something.
-      const stats = await db.query<{ stream_txns: string }>(
-        'SELECT stream_txns::text FROM pg_stat_replication_slots WHERE slot_name = $1',
-        [slots.on],
-      );
-      expect(Number(stats[0]?.stream_txns ?? 0)).toBeGreaterThan(0);
+      expect(seen.streamedTxns).toBeGreaterThan(0); // the server did stream
 
       expect(seen.on).toEqual(seen.off);
       // The slot copy is made only where the stream cannot tell: a message right before a
       // rolled-back subtransaction's changes (every workload but the first transaction of 'no
       // uncertainty' and the aborted one).
-      expect(lookups).toHaveLength(7);
-
-      // No temporary copy of the slot is left behind.
-      const leftovers = await db.query<{ slot_name: string }>(
-        `SELECT slot_name FROM pg_replication_slots WHERE temporary AND database = current_database()`,
-      );
-      expect(leftovers).toEqual([]);
-      await dropSlot(db, slots.on);
-      await dropSlot(db, slots.off);
+      expect(seen.lookups).toHaveLength(7);
     },
   );
+
+  it.for([1, 2, 3])('seeded random transactions (seed %i)', async (seed) => {
+    const seen = await compare(true, randomWorkloads(seed, 25));
+    expect(seen.streamedTxns).toBeGreaterThan(0);
+    expect(seen.off.length).toBeGreaterThan(0);
+    expect(seen.on).toEqual(seen.off);
+  });
 });
