@@ -10,6 +10,7 @@ import {
   type RelationInfo,
   type TxnFields,
 } from './change.js';
+import { CommittedArrangement } from './committed-order.js';
 import { cacheFor, type Engine, type OpenTxn } from './engine.js';
 import { KoyoDispatcherError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -35,10 +36,18 @@ export interface CommittedTxn {
 }
 
 /**
- * The WAL positions of the transactional logical messages this committed transaction contains,
- * as the server decodes it without streaming (messages of rolled-back subtransactions excluded).
+ * Where a committed transaction has its transactional logical messages, as the server decodes
+ * it without streaming (messages of rolled-back subtransactions are not there).
  */
-export type CommittedMessagesLookup = (txn: CommittedTxn) => Promise<Set<bigint>>;
+export interface CommittedMessages {
+  /** Position of each message, by the message's LSN. */
+  positions: Map<bigint, number>;
+  /** Positions in the transaction: changes (one per truncated table) and messages. */
+  total: number;
+}
+
+/** Reads a committed transaction's {@link CommittedMessages} from the server. */
+export type CommittedMessagesLookup = (txn: CommittedTxn) => Promise<CommittedMessages>;
 
 /** OIDs from here on are user-defined (FirstNormalObjectId). */
 const FIRST_USER_OID = 16_384;
@@ -90,6 +99,8 @@ export class Assembler {
   private lastCommitLsn = 0n;
   private readonly streams = new Map<number, StreamedTxn>();
   private streamXid: number | null = null;
+  /** LSN of the event being handled: a streamed change's own LSN. */
+  private eventLsn = 0n;
 
   constructor(
     private readonly registry: HandlerRegistry,
@@ -108,6 +119,7 @@ export class Assembler {
       this.reset(`reconnected at ${lsnText(event.startLsn)} (attempt ${event.attempt})`);
       return undefined;
     }
+    this.eventLsn = event.lsn;
     return this.handleMessage(event.message);
   }
 
@@ -295,8 +307,8 @@ export class Assembler {
     const cache = cacheFor(this.registry, info);
     if (this.streamXid !== null) {
       const item: StreamedItem = cache.wanted
-        ? { kind: 'change', value: this.build(message, info, PLACEHOLDER, 0) }
-        : { kind: 'skip' };
+        ? { kind: 'change', value: this.build(message, info, PLACEHOLDER, 0), lsn: this.eventLsn }
+        : { kind: 'skip', lsn: this.eventLsn };
       this.streamed().add(item, message.xid ?? this.streamXid);
       return undefined;
     }
@@ -326,8 +338,8 @@ export class Assembler {
       if (this.streamXid !== null) {
         this.streamed().add(
           cache.wanted
-            ? { kind: 'truncate', value: truncateChange(info, PLACEHOLDER, 0) }
-            : { kind: 'skip' },
+            ? { kind: 'truncate', value: truncateChange(info, PLACEHOLDER, 0), lsn: this.eventLsn }
+            : { kind: 'skip', lsn: this.eventLsn },
           xid ?? this.streamXid,
         );
         continue;
@@ -344,7 +356,7 @@ export class Assembler {
     if (!message.transactional) return this.engine.message(null, toMessage(message, null, 0));
     if (this.streamXid !== null) {
       this.streamed().add(
-        { kind: 'message', value: toMessage(message, PLACEHOLDER, 0) },
+        { kind: 'message', value: toMessage(message, PLACEHOLDER, 0), lsn: message.lsn },
         message.xid ?? this.streamXid,
       );
       return undefined;
@@ -355,11 +367,10 @@ export class Assembler {
     return this.engine.message(txn, toMessage(message, txn.fields, position));
   }
 
-  /** The committed messages' LSNs in the dispatcher's text form, or why they are unknown. */
-  private async committedMessages(committed: CommittedTxn): Promise<Set<string>> {
-    let lsns: Set<bigint>;
+  /** Where the committed transaction has its messages, or why that is unknown. */
+  private async committedMessages(committed: CommittedTxn): Promise<CommittedMessages> {
     try {
-      lsns = await this.lookupCommittedMessages(committed);
+      return await this.lookupCommittedMessages(committed);
     } catch (error) {
       if (error instanceof KoyoDispatcherError) throw error;
       throw new KoyoDispatcherError(
@@ -368,7 +379,6 @@ export class Assembler {
         { cause: error },
       );
     }
-    return new Set([...lsns].map(lsnText));
   }
 
   private streamed(): StreamedTxn {
@@ -401,39 +411,44 @@ export class Assembler {
       caches.set(name, cache);
       return cache;
     };
+    const deliver = (item: StreamedItem, at: number): void | Promise<void> => {
+      if (item.kind === 'skip') return undefined;
+      const value = item.value;
+      value.xid = fields.xid;
+      value.commitLsn = fields.commitLsn;
+      value.commitTime = fields.commitTime;
+      value.position = at;
+      if (item.kind === 'message') return this.engine.message(txn, item.value);
+      if (item.kind === 'truncate')
+        return this.engine.truncate(txn, [{ change: item.value, cache: cacheOf(item.value) }]);
+      return this.engine.change(txn, item.value, cacheOf(item.value));
+    };
     try {
-      const kept = stream.messagesUncertain ? await this.committedMessages(committed) : null;
+      const arrangement = stream.messagesUncertain
+        ? new CommittedArrangement(await this.committedMessages(committed))
+        : null;
       let position = 0;
-      let keptSeen = 0;
       for (const item of stream.items()) {
         if (this.stopping()) {
           this.engine.drop(txn); // not acknowledged: the server sends it again next time
           return;
         }
-        if (kept && item.kind === 'message') {
-          if (!kept.has(item.value.lsn)) continue; // from a rolled-back subtransaction
-          keptSeen++;
+        if (arrangement) {
+          for (const ready of arrangement.place(item)) {
+            const result = deliver(ready.item, ready.position);
+            if (isThenable(result)) await result;
+          }
+        } else {
+          const result = deliver(item, position++);
+          if (isThenable(result)) await result;
         }
-        const at = position++;
-        if (item.kind === 'skip') continue;
-        const value = item.value;
-        value.xid = fields.xid;
-        value.commitLsn = fields.commitLsn;
-        value.commitTime = fields.commitTime;
-        value.position = at;
-        let result: void | Promise<void>;
-        if (item.kind === 'message') result = this.engine.message(txn, item.value);
-        else if (item.kind === 'truncate')
-          result = this.engine.truncate(txn, [{ change: item.value, cache: cacheOf(item.value) }]);
-        else result = this.engine.change(txn, item.value, cacheOf(item.value));
-        if (isThenable(result)) await result;
       }
-      if (kept && keptSeen !== kept.size) {
-        // The server's transaction has a message the stream did not bring: acknowledging it
-        // would lose that message.
+      if (arrangement && !arrangement.complete) {
+        // The server's transaction has something the stream did not bring: acknowledging it
+        // would lose that.
         throw new KoyoDispatcherError(
           'PROTOCOL_ERROR',
-          `Streamed transaction ${fields.xid} (commit ${fields.commitLsn}) has ${kept.size} logical messages on the server but ${keptSeen} of them arrived; restart the dispatcher so the server sends it again.`,
+          `Streamed transaction ${fields.xid} (commit ${fields.commitLsn}) did not arrive as the server has it; restart the dispatcher so the server sends it again.`,
         );
       }
       this.current = null;

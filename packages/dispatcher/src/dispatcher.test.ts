@@ -69,7 +69,8 @@ const relation: WireRelation = {
 
 function setup(
   options: Partial<DispatcherOptions> = {},
-  lookupCommittedMessages: Backend['lookupCommittedMessages'] = () => Promise.resolve(new Set()),
+  lookupCommittedMessages: Backend['lookupCommittedMessages'] = () =>
+    Promise.resolve({ positions: new Map(), total: 0 }),
 ): {
   dispatcher: DispatcherImpl;
   stream: FakeStream;
@@ -285,6 +286,8 @@ describe('streamed transactions with logical messages', () => {
     content: Buffer.from(text),
     xid: XID, // pgoutput sends a streamed message with the top-level xid
   });
+  /** Changes at LSNs apart from the messages' (a message tied with a change is another case). */
+  let changeLsn = 0x1_0000_0000n;
   const insert = (id: number, xid: number): WireMessageUnion => ({
     tag: 'insert',
     relation,
@@ -305,7 +308,7 @@ describe('streamed transactions with logical messages', () => {
         stream.push({ tag: 'stream_stop' });
         stream.push({ tag: 'stream_abort', xid: XID, subXid: SUB });
         stream.push({ tag: 'stream_start', xid: XID, firstSegment: false });
-      } else stream.push(item);
+      } else stream.push(item, item.tag === 'message' ? item.lsn : (changeLsn += 0x10n));
     }
     stream.push({ tag: 'stream_stop' });
     const time = new Date(0);
@@ -334,7 +337,14 @@ describe('streamed transactions with logical messages', () => {
     const asked: unknown[] = [];
     const { dispatcher, stream } = setup({ streaming: true }, (txn) => {
       asked.push(txn);
-      return Promise.resolve(new Set([0x2000n, 0x4000n]));
+      // The server's order: message 'top', change 2, message 'after'.
+      return Promise.resolve({
+        positions: new Map([
+          [0x2000n, 0],
+          [0x4000n, 2],
+        ]),
+        total: 3,
+      });
     });
     const seen = record(dispatcher);
     const txn = streamed(stream, [
@@ -357,7 +367,7 @@ describe('streamed transactions with logical messages', () => {
     const asked: unknown[] = [];
     const { dispatcher, stream } = setup({ streaming: true }, (txn) => {
       asked.push(txn);
-      return Promise.resolve(new Set());
+      return Promise.resolve({ positions: new Map(), total: 0 });
     });
     const seen = record(dispatcher);
     const txn = streamed(stream, [
@@ -389,7 +399,13 @@ describe('streamed transactions with logical messages', () => {
 
   it('stops with PROTOCOL_ERROR, unacknowledged, when the server kept a message the stream did not bring', async () => {
     const { dispatcher, stream } = setup({ streaming: true }, () =>
-      Promise.resolve(new Set([0x2000n, 0x9000n])),
+      Promise.resolve({
+        positions: new Map([
+          [0x2000n, 0],
+          [0x9000n, 1],
+        ]),
+        total: 3,
+      }),
     );
     streamed(stream, [message(0x2000n, 'm'), insert(1, SUB), 'abort-sub', insert(2, XID)]);
     await dispatcher.start();

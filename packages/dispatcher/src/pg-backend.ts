@@ -6,7 +6,7 @@ import {
 import pg from 'pg';
 import type { Backend } from './_backend.js';
 import type { WireStream } from './_wire.js';
-import { readCommittedMessages } from './committed-messages.js';
+import { readCommittedMessages } from './committed-order.js';
 import { KoyoDispatcherError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { DispatcherOptions } from './options.js';

@@ -5,10 +5,17 @@ import { StreamedTxn, type StreamedItem } from './streamed-txn.js';
 import type { Change, LogicalMessage } from './types.js';
 
 const TOP = 100;
-const change = (id: number): StreamedItem => ({ kind: 'change', value: { id } as Change });
-const message = (text: string): StreamedItem => ({
+let lsn = 0n;
+/** Items at increasing LSNs unless told otherwise. */
+const change = (id: number, at = (lsn += 0x10n)): StreamedItem => ({
+  kind: 'change',
+  value: { id } as Change,
+  lsn: at,
+});
+const message = (text: string, at = (lsn += 0x10n)): StreamedItem => ({
   kind: 'message',
   value: { kind: 'message', text } as LogicalMessage,
+  lsn: at,
 });
 const label = (item: StreamedItem): string =>
   item.kind === 'message'
@@ -87,6 +94,28 @@ describe.each([
     txn.abortSub(21);
     txn.abortSub(20);
     expect([...txn.items()].map(label)).toEqual(['c:1', 'm:parent']);
+    expect(txn.messagesUncertain).toBe(true);
+  });
+
+  it('keeps a message that the server sent after a tied first change of a rolled-back subtransaction', () => {
+    // The message's record ends where the subtransaction's first record starts: same LSN, and
+    // the server may send either first. It may not be the subtransaction's: keep it, uncertain.
+    const txn = buffer(threshold);
+    txn.add(change(1), TOP);
+    const first = change(2);
+    txn.add(first, 11);
+    txn.add(message('tied', first.lsn), TOP);
+    txn.add(change(3), 11);
+    txn.abortSub(11);
+    expect(txn.messagesUncertain).toBe(true);
+    expect([...txn.items()].map(label)).toEqual(['c:1', 'm:tied']);
+  });
+
+  it('is uncertain when a message and a following change tie, even without a rollback', () => {
+    const txn = buffer(threshold);
+    const tied = message('m');
+    txn.add(tied, TOP);
+    txn.add(change(1, tied.lsn), 11);
     expect(txn.messagesUncertain).toBe(true);
   });
 

@@ -265,7 +265,7 @@ describe('streaming delivers exactly what streaming: false delivers', () => {
     },
   );
 
-  it.for([1, 2, 3])('seeded random transactions (seed %i)', async (seed) => {
+  it.for([1, 2, 5, 7, 9, 11])('seeded random transactions (seed %i)', async (seed) => {
     const seen = await compare(true, randomWorkloads(seed, 25));
     expect(seen.streamedTxns).toBeGreaterThan(0);
     expect(seen.off.length).toBeGreaterThan(0);
