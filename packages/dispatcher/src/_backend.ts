@@ -17,9 +17,10 @@ export interface Backend {
   /** Parsers for the domain types among these type OIDs (parsing like their base type). */
   lookupDomains: DomainLookup;
   /**
-   * Which logical messages a committed streamed transaction really contains, when the stream
-   * cannot tell (a message next to a rolled-back subtransaction). Called before any of the
-   * transaction is delivered, so the slot has not confirmed it yet.
+   * Which logical messages a committed streamed transaction really contains, and at which
+   * positions, when the stream cannot tell (a message next to a rolled-back subtransaction, or
+   * tied with a change on one LSN). Called before any of the transaction is delivered, so the
+   * slot has not confirmed it yet.
    */
   lookupCommittedMessages: CommittedMessagesLookup;
   /** Closes helper connections. */

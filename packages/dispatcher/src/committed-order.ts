@@ -25,10 +25,7 @@ export interface CommittedMessagesSource {
   logger: Logger;
 }
 
-/**
- * The transactional logical messages among pgoutput payloads: the LSN of each transactional
- * `M` payload. Other payloads are ignored.
- */
+/** The LSN of a transactional logical message's pgoutput payload; null for any other payload. */
 export function transactionalMessageLsn(payload: Uint8Array): bigint | null {
   if (payload[0] !== MESSAGE_TAG) return null;
   const message = new PgoutputDecoder({ protocolVersion: 1, parse: false }).decode(payload);
@@ -159,7 +156,7 @@ export async function readCommittedMessages(
     throw new KoyoDispatcherError(
       'STREAM_FAILED',
       state === SLOTS_IN_USE
-        ? `Streamed transaction ${txn.xid} has logical messages next to a rolled-back subtransaction; telling which ones it kept takes a temporary copy of slot ${source.slot}, but every replication slot is in use. Raise max_replication_slots by one, or turn streaming off.`
+        ? `Streamed transaction ${txn.xid} has logical messages the stream cannot place (next to a rolled-back savepoint or tied with a change); reading them back takes a temporary copy of slot ${source.slot}, but every replication slot is in use. Raise max_replication_slots by one, or turn streaming off.`
         : `Could not read the logical messages of streamed transaction ${txn.xid} from a temporary copy of slot ${source.slot}: ${(error as Error).message}`,
       { cause: error },
     );

@@ -163,7 +163,7 @@ export class StreamedTxn {
    * ordered by the end of its WAL record, which is the start of the next record: when that is a
    * change of another subtransaction, the server orders the two arbitrarily, and not
    * necessarily as it does without streaming. Then only the committed transaction itself can
-   * tell (see `Backend.lookupCommittedOrder`).
+   * tell (see `Backend.lookupCommittedMessages`).
    */
   get messagesUncertain(): boolean {
     return this.uncertain;
