@@ -48,7 +48,7 @@ function startChild(outFile: string, run: number): Promise<ChildProcess> {
   );
   return new Promise((resolve, reject) => {
     let text = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       text += chunk.toString();
       if (text.includes('started')) resolve(child);
     });

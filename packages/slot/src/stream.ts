@@ -82,8 +82,8 @@ export interface ReplicationStream extends AsyncIterable<ReplicationEvent> {
    * Confirms that everything up to `lsn` (a commit's `endLsn`) is processed and may be released
    * by the server. Monotonic (a lower value is ignored); throws `INVALID_ACK` for a position
    * beyond {@link ReplicationStream.deliveredLsn} (what this iterator has handed out), so a
-   * position that is still buffered can never be confirmed by mistake. Sent with the next status
-   * update and on `stop()`.
+   * position that is still buffered can never be confirmed by mistake. Sent to the server within
+   * `ackDelayMs` (one status update for all acknowledgements in that window) and on `stop()`.
    */
   acknowledge(lsn: bigint): void;
   /** Sends a final status update, ends COPY and closes the connection. Unconsumed messages are dropped (they were not acknowledged, so the server keeps them). */
