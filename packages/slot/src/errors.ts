@@ -204,7 +204,7 @@ export function publicationMissingError(notice: ServerNotice, context: { slot: s
   const names = context.publications.map((n) => `"${n}"`).join(', ');
   return new KoyoSlotError(
     'PUBLICATION_MISSING',
-    `A publication of replication slot "${context.slot}" (${names}) went missing while streaming: PostgreSQL said "${notice.message}". ` +
+    `A publication of replication slot "${context.slot}" (${names}) went missing while streaming (${notice.message}). ` +
       `The stream stopped without confirming anything past ${context.confirmedLsn}, so the slot still holds the changes made since. ` +
       'Recreate the publication (re-run setup, e.g. `koyo setup --apply`, or createSlotManager(...).ensurePublication(name, { tables })) and start again; ' +
       'changes written while it did not exist are not in it, so if the server still reports it missing at that position, resynchronise those tables and move the slot past it (pg_replication_slot_advance).',

@@ -432,6 +432,8 @@ class ReplicationStreamImpl implements ReplicationStream {
     clearInterval(this.#statusTimer);
     this.#statusTimer = setInterval(() => this.#onStatusTimer(), this.#statusIntervalMs);
     this.#statusTimer.unref();
+    // An acknowledgement made while reconnecting is not known to the server yet.
+    if (this.#flushed > facts.confirmedFlushLsn) this.#scheduleAckStatus();
     this.#push({ frame: false, reconnect, startLsn: facts.startLsn, attempt, protocolVersion: facts.protocolVersion }, 0);
     this.#logger.info(
       { slot: this.#options.slot, startLsn: facts.startLsn.toString(), protocolVersion: facts.protocolVersion, serverVersionNum: facts.serverVersionNum, statusIntervalMs: this.#statusIntervalMs },
