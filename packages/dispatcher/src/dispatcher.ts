@@ -301,11 +301,13 @@ export class DispatcherImpl implements Dispatcher {
       this.error =
         error instanceof KoyoDispatcherError
           ? error
-          : new KoyoDispatcherError(
-              'STREAM_FAILED',
-              `The replication stream failed: ${asError(error).message}`,
-              { cause: error },
-            );
+          : isPublicationMissing(error)
+            ? new KoyoDispatcherError('PUBLICATION_MISSING', error.message, { cause: error })
+            : new KoyoDispatcherError(
+                'STREAM_FAILED',
+                `The replication stream failed: ${asError(error).message}`,
+                { cause: error },
+              );
       this.logger.error(
         { slot: this.options.slot, error: this.error.message, code: this.error.code },
         'dispatcher failed, stopping',
@@ -371,4 +373,9 @@ export class DispatcherImpl implements Dispatcher {
       this.resolveClosed();
     }
   }
+}
+
+/** `@koyo/slot`'s error for a publication dropped under the stream: its code is kept, not wrapped. */
+function isPublicationMissing(error: unknown): error is Error {
+  return error instanceof Error && (error as { code?: unknown }).code === 'PUBLICATION_MISSING';
 }

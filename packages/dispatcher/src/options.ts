@@ -58,8 +58,14 @@ export interface DispatcherOptions {
    * transaction after its commit, and the dispatcher delivers it as it arrives.
    */
   streaming?: boolean | 'parallel';
-  /** Interval of status updates to the server. */
+  /** Interval of status updates (keepalives) to the server. */
   statusIntervalMs?: number;
+  /**
+   * How soon, in ms, an acknowledged position is sent to the server after the handlers of its
+   * transaction finished. Default 100; acknowledgements within this window share one status
+   * update. `Infinity` sends them only with the periodic status updates (`statusIntervalMs`).
+   */
+  ackDelayMs?: number;
   /** Messages buffered by the stream before the socket is paused. */
   bufferSize?: number;
   /**
@@ -154,6 +160,16 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     throw new KoyoDispatcherError(
       'INVALID_OPTION',
       'deadLetter must be a function (item, error) => void | Promise<void>.',
+    );
+  if (
+    options.ackDelayMs !== undefined &&
+    (typeof options.ackDelayMs !== 'number' ||
+      Number.isNaN(options.ackDelayMs) ||
+      options.ackDelayMs < 1)
+  )
+    throw new KoyoDispatcherError(
+      'INVALID_OPTION',
+      `ackDelayMs must be a number >= 1 (or Infinity to send acknowledgements only with the periodic status updates), got ${JSON.stringify(options.ackDelayMs)}.`,
     );
   const retry = options.retry ?? {};
   return {

@@ -143,6 +143,7 @@ export function pgBackend(
         'origin',
         'streaming',
         'statusIntervalMs',
+        'ackDelayMs',
         'bufferSize',
         'typeParsers',
       ] as const;

@@ -16,6 +16,12 @@ export type KoyoSlotErrorCode =
   | 'SLOT_ACTIVE'
   /** A publication does not exist. */
   | 'PUBLICATION_NOT_FOUND'
+  /**
+   * A publication the stream reads went missing while it was streaming (dropped; PostgreSQL 16+
+   * warns `skipped loading publication` and skips changes, 15 fails with 42704). Never retried,
+   * and nothing from that position on is confirmed.
+   */
+  | 'PUBLICATION_MISSING'
   /** An existing publication cannot be made to match what was asked. */
   | 'PUBLICATION_MISMATCH'
   /** A table named for a publication does not exist. */
@@ -171,6 +177,39 @@ export function classifyError(error: unknown, context: { slot?: string; publicat
     };
   }
   return fatal('SERVER_ERROR', `PostgreSQL reported an error: ${message}`);
+}
+
+/** @internal a NOTICE/WARNING or error from the walsender: only its SQLSTATE and text matter. */
+export interface ServerNotice {
+  message: string;
+  code?: string | undefined;
+  detail?: string | undefined;
+  hint?: string | undefined;
+}
+
+/**
+ * @internal whether the walsender says a publication of the stream does not exist (any more):
+ * the WARNING `skipped loading publication "x"` (55000, PostgreSQL 16+; it then skips the
+ * changes) or the error `publication "x" does not exist` (42704).
+ */
+export function isPublicationMissing(notice: ServerNotice): boolean {
+  return (notice.code === '55000' && /skipped loading publication/i.test(notice.message)) || (notice.code === '42704' && /publication/i.test(notice.message));
+}
+
+/**
+ * @internal the error that ends a stream whose publication went missing. `confirmedLsn` is the
+ * acknowledged position when the server said so: the stream confirms nothing beyond it.
+ */
+export function publicationMissingError(notice: ServerNotice, context: { slot: string; publications: readonly string[]; confirmedLsn: string; cause?: unknown }): KoyoSlotError {
+  const names = context.publications.map((n) => `"${n}"`).join(', ');
+  return new KoyoSlotError(
+    'PUBLICATION_MISSING',
+    `A publication of replication slot "${context.slot}" (${names}) went missing while streaming (${notice.message}). ` +
+      `The stream stopped without confirming anything past ${context.confirmedLsn}, so the slot still holds the changes made since. ` +
+      'Recreate the publication (re-run setup, e.g. `koyo setup --apply`, or createSlotManager(...).ensurePublication(name, { tables })) and start again; ' +
+      'changes written while it did not exist are not in it, so if the server still reports it missing at that position, resynchronise those tables and move the slot past it (pg_replication_slot_advance).',
+    { cause: context.cause, sqlState: notice.code, detail: notice.detail, hint: notice.hint },
+  );
 }
 
 function capitalize(text: string): string {
