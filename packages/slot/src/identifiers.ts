@@ -1,7 +1,7 @@
 import { KoyoSlotError } from './errors.js';
 
-/** A table: `"name"`, `"schema.name"`, or an object for names that contain a dot. */
-export type TableName = string | { schema?: string; name: string };
+/** A table: `"name"`, `"schema.name"`, `'"Quoted"."Names"'`, or `{ schema?, name }` (`schema` null or absent: found on the search_path). */
+export type TableName = string | { schema?: string | null | undefined; name: string };
 
 /**
  * A parsed table name. `schema` is `null` when the name was unqualified: it is then found on the

@@ -4,6 +4,7 @@ import { asPgError, classifyError, KoyoSlotError } from './errors.js';
 import {
   assertPublicationName,
   assertSlotName,
+  parseTableName,
   quoteIdent,
   quoteLiteral,
   quoteTable,
@@ -133,6 +134,8 @@ function assertTables(tables: unknown): TableName[] {
   if (!Array.isArray(tables)) {
     throw new KoyoSlotError('INVALID_OPTION', 'tables must be an array of table names, like ["public.orders", "items"].');
   }
+  // Parsed here so that a malformed name is refused before anything reaches the server.
+  for (const table of tables as TableName[]) parseTableName(table);
   return tables as TableName[];
 }
 

@@ -152,3 +152,46 @@ describe('ensureSetup and resolveTables on a good server', () => {
     expect(await serverObjects(db.url)).toEqual(before);
   });
 });
+
+describe('stored generated columns', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('slot_gencols');
+    await sql(db.url, 'CREATE TABLE priced (id int PRIMARY KEY, net int, gross int GENERATED ALWAYS AS (net * 2) STORED)');
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('are published on PostgreSQL 18+ (unless turned off); diagnose names the tables that lack them', async () => {
+    const manager = createSlotManager(db.url);
+    try {
+      const [{ v }] = (await sql(db.url, "SELECT current_setting('server_version_num')::int AS v")) as [{ v: number }];
+      const created = await manager.ensurePublication('gen_on', { tables: ['priced'] });
+      const off = await manager.ensurePublication('gen_off', { tables: ['priced'] }, { publishGeneratedColumns: false });
+      const on = (await manager.diagnose({ publication: 'gen_on' })).filter((c) => c.id.startsWith('generated_columns'));
+      const without = (await manager.diagnose({ publication: 'gen_off' })).filter((c) => c.id.startsWith('generated_columns'));
+      if (v >= 180000) {
+        expect(created.value.publishGeneratedColumns).toBe(true);
+        expect(await sql(db.url, "SELECT pubname::text, pubgencols::text FROM pg_publication WHERE pubname LIKE 'gen_%' ORDER BY 1")).toEqual([
+          { pubname: 'gen_off', pubgencols: 'n' },
+          { pubname: 'gen_on', pubgencols: 's' },
+        ]);
+        expect(on).toMatchObject([{ id: 'generated_columns', ok: true }]);
+        expect(without).toEqual([
+          expect.objectContaining({ id: 'generated_columns:public.priced', ok: false, severity: 'warning', fix: 'ALTER PUBLICATION "gen_off" SET (publish_generated_columns = stored);' }),
+        ]);
+      } else {
+        expect(created.value.publishGeneratedColumns).toBe(false);
+        expect(off.value.publishGeneratedColumns).toBe(false);
+        for (const checks of [on, without]) {
+          expect(checks).toEqual([
+            expect.objectContaining({ id: 'generated_columns:public.priced', ok: false, severity: 'warning', message: expect.stringContaining('(gross): PostgreSQL before 18 never sends generated columns') }),
+          ]);
+        }
+      }
+    } finally {
+      await manager.close();
+    }
+  });
+});
