@@ -15,6 +15,8 @@ export function parseTable(name: string, command?: string): TableRef {
   } catch (error) {
     if (!(error instanceof KoyoSlotError)) throw error;
     const message = error.message.charAt(0).toLowerCase() + error.message.slice(1);
-    throw command === undefined ? new KoyoCliError('CONFIG_INVALID', message, { cause: error }) : new KoyoCliError('USAGE', message, { command, cause: error });
+    throw command === undefined
+      ? new KoyoCliError('CONFIG_INVALID', message, { cause: error })
+      : new KoyoCliError('USAGE', message, { command, cause: error });
   }
 }

@@ -24,7 +24,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await replicaLevel?.stop();
-  await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active', [db.name]);
+  await db.query(
+    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active',
+    [db.name],
+  );
   await db.close();
   await db.drop();
 });
@@ -37,20 +40,40 @@ describe('koyo setup --apply checks everything before it changes anything', () =
     const result = await koyo(['setup', '--apply', '--url', url.toString(), '--table', 'items']);
     expect(result.code, result.stdout + result.stderr).toBe(1);
     expect(result.stdout).toContain('nothing was changed');
-    expect(result.stdout).toContain('wal_level = replica: logical replication needs wal_level = logical.');
+    expect(result.stdout).toContain(
+      'wal_level = replica: logical replication needs wal_level = logical.',
+    );
     expect(await replicaLevel.primary.query(SERVER_STATE)).toEqual(before);
   });
 
   it('a table that does not exist: refuses before ALTER SYSTEM, naming the schemas searched', async () => {
     const before = await replicaLevel.primary.query(SERVER_STATE);
-    const result = await koyo(['setup', '--apply', '--url', replicaLevel.primary.url, '--table', 'items', '--table', 'nosuch']);
+    const result = await koyo([
+      'setup',
+      '--apply',
+      '--url',
+      replicaLevel.primary.url,
+      '--table',
+      'items',
+      '--table',
+      'nosuch',
+    ]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('"nosuch" does not exist in any schema of the connection\'s search_path (searched: "public")');
+    expect(result.stderr).toContain(
+      '"nosuch" does not exist in any schema of the connection\'s search_path (searched: "public")',
+    );
     expect(await replicaLevel.primary.query(SERVER_STATE)).toEqual(before);
   });
 
   it('as a superuser: applies the server settings, and leaves the publication and slot for after the restart', async () => {
-    const result = await koyo(['setup', '--apply', '--url', replicaLevel.primary.url, '--table', 'items']);
+    const result = await koyo([
+      'setup',
+      '--apply',
+      '--url',
+      replicaLevel.primary.url,
+      '--table',
+      'items',
+    ]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toContain('✓ ALTER SYSTEM SET wal_level = logical;');
     expect(result.stdout).toContain('after the restart: run koyo setup --apply again');
@@ -65,11 +88,27 @@ describe('koyo setup resolves table names like PostgreSQL', () => {
     const printed = await koyo(['setup', '--url', db.url, '--slot', slot, '--table', 'users']);
     expect(printed.code, printed.stderr).toBe(0);
     expect(printed.stdout).toContain(`CREATE PUBLICATION "${slot}" FOR TABLE "app"."users";`);
-    const applied = await koyo(['setup', '--apply', '--url', db.url, '--slot', slot, '--table', 'users']);
-    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
-    expect(await db.query('SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1', [slot])).toEqual([
-      { schemaname: 'app', tablename: 'users' },
+    const applied = await koyo([
+      'setup',
+      '--apply',
+      '--url',
+      db.url,
+      '--slot',
+      slot,
+      '--table',
+      'users',
     ]);
-    expect(await db.query('SELECT slot_name::text FROM pg_replication_slots WHERE slot_name = $1', [slot])).toEqual([{ slot_name: slot }]);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    expect(
+      await db.query(
+        'SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1',
+        [slot],
+      ),
+    ).toEqual([{ schemaname: 'app', tablename: 'users' }]);
+    expect(
+      await db.query('SELECT slot_name::text FROM pg_replication_slots WHERE slot_name = $1', [
+        slot,
+      ]),
+    ).toEqual([{ slot_name: slot }]);
   });
 });

@@ -1,5 +1,11 @@
 import { KoyoSlotError } from './errors.js';
-import { parseTableName, quoteTableRef, type QualifiedTable, type TableName, type TableRef } from './identifiers.js';
+import {
+  parseTableName,
+  quoteTableRef,
+  type QualifiedTable,
+  type TableName,
+  type TableRef,
+} from './identifiers.js';
 
 /** Anything that runs a query the way `pg.Client` and `pg.Pool` do. */
 export interface Queryable {
@@ -48,15 +54,27 @@ export async function lookupTables(
   const found = refs.map((ref, index): TableFacts | undefined => {
     const row = rows[index];
     if (!row || row.oid === null) return undefined;
-    return { schema: row.schema, name: row.name, oid: Number(row.oid), ref, kind: row.kind, persistence: row.persistence, owned: row.owned === true };
+    return {
+      schema: row.schema,
+      name: row.name,
+      oid: Number(row.oid),
+      ref,
+      kind: row.kind,
+      persistence: row.persistence,
+      owned: row.owned === true,
+    };
   });
   return { found, refs, searchPath };
 }
 
 /** @internal the sentence saying where a name was looked for. */
 export function notFoundMessage(ref: TableRef, searchPath: readonly string[]): string {
-  if (ref.schema !== null) return `Table ${quoteTableRef(ref)} does not exist (looked in schema "${ref.schema}" only, as the name is qualified).`;
-  const path = searchPath.length > 0 ? searchPath.map((schema) => `"${schema}"`).join(', ') : 'none: the search_path names no existing schema';
+  if (ref.schema !== null)
+    return `Table ${quoteTableRef(ref)} does not exist (looked in schema "${ref.schema}" only, as the name is qualified).`;
+  const path =
+    searchPath.length > 0
+      ? searchPath.map((schema) => `"${schema}"`).join(', ')
+      : 'none: the search_path names no existing schema';
   return `Table ${quoteTableRef(ref)} does not exist in any schema of the connection's search_path (searched: ${path}). Qualify it as "schema.${ref.name}", or add its schema to the role's search_path.`;
 }
 
@@ -71,19 +89,40 @@ export function notFoundMessage(ref: TableRef, searchPath: readonly string[]): s
  * const client = new pg.Client(url); await client.connect();
  * const [users] = await resolveTables(client, ['users']); // { schema: 'app', name: 'users', oid: 16411, ... }
  */
-export async function resolveTables(client: Queryable, tables: readonly TableName[]): Promise<ResolvedTable[]> {
+export async function resolveTables(
+  client: Queryable,
+  tables: readonly TableName[],
+): Promise<ResolvedTable[]> {
   if (!Array.isArray(tables)) {
-    throw new KoyoSlotError('INVALID_OPTION', 'tables must be an array of table names, like ["public.orders", "items"].');
+    throw new KoyoSlotError(
+      'INVALID_OPTION',
+      'tables must be an array of table names, like ["public.orders", "items"].',
+    );
   }
-  const { found, refs, searchPath } = await lookupTables(async (sql, params) => (await client.query(sql, params)).rows, tables);
+  const { found, refs, searchPath } = await lookupTables(
+    async (sql, params) => (await client.query(sql, params)).rows,
+    tables,
+  );
   return requireFound(found, refs, searchPath);
 }
 
 /** @internal throws TABLE_NOT_FOUND for the references that matched nothing. */
-export function requireFound(found: readonly (TableFacts | undefined)[], refs: readonly TableRef[], searchPath: readonly string[]): ResolvedTable[] {
+export function requireFound(
+  found: readonly (TableFacts | undefined)[],
+  refs: readonly TableRef[],
+  searchPath: readonly string[],
+): ResolvedTable[] {
   const missing = refs.filter((_, index) => found[index] === undefined);
   if (missing.length > 0) {
-    throw new KoyoSlotError('TABLE_NOT_FOUND', missing.map((ref) => notFoundMessage(ref, searchPath)).join(' '));
+    throw new KoyoSlotError(
+      'TABLE_NOT_FOUND',
+      missing.map((ref) => notFoundMessage(ref, searchPath)).join(' '),
+    );
   }
-  return found.map((table) => ({ schema: table!.schema, name: table!.name, oid: table!.oid, ref: table!.ref }));
+  return found.map((table) => ({
+    schema: table!.schema,
+    name: table!.name,
+    oid: table!.oid,
+    ref: table!.ref,
+  }));
 }
