@@ -1,3 +1,4 @@
+import { diagnose } from '@koyo/slot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Change } from '../src/index.js';
 import { dispatcherFor, dropSlot, openDb, uniqueName, type Db } from './helpers.js';
@@ -39,6 +40,13 @@ describe('stored generated columns', () => {
       // pgoutput before 18 never sends generated columns; diagnose() reports such tables.
       const { gross: _gross, ...withoutGenerated } = rows[0]!;
       expect(changes[1]!.new).toEqual(withoutGenerated);
+      expect(await diagnose(db.url, { publication })).toContainEqual(
+        expect.objectContaining({
+          id: 'generated_columns:public.priced',
+          ok: false,
+          severity: 'warning',
+        }),
+      );
     }
     await dropSlot(db, slot);
   });
