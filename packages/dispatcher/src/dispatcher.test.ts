@@ -73,6 +73,8 @@ function setup(options: Partial<DispatcherOptions> = {}): {
 } {
   const stream = new FakeStream();
   const backend: Backend = {
+    resolveTables: (refs) =>
+      Promise.resolve(refs.map((ref) => ({ schema: ref.schema ?? 'public', name: ref.name }))),
     setup: () => Promise.resolve(),
     openStream: () => stream,
     emitMarker: () => Promise.resolve(),

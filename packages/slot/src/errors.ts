@@ -28,6 +28,8 @@ export type KoyoSlotErrorCode =
   | 'TABLE_NOT_FOUND'
   /** `wal_level` is not `logical`. */
   | 'WAL_LEVEL'
+  /** Every replication slot (`max_replication_slots`) or WAL sender (`max_wal_senders`) is in use. */
+  | 'SLOT_LIMIT'
   /** The role lacks a privilege (REPLICATION, CREATE on the database, table ownership, ...). */
   | 'PERMISSION_DENIED'
   /** Authentication failed. */
@@ -55,6 +57,18 @@ export interface KoyoSlotErrorOptions {
   detail?: string | undefined;
   /** PostgreSQL's HINT, when not taken from `cause`. */
   hint?: string | undefined;
+  /** For a setup that was refused before it changed anything: every precondition that failed. */
+  problems?: readonly SetupProblem[] | undefined;
+}
+
+/** A precondition of a setup that does not hold (see `checkSetup`). */
+export interface SetupProblem {
+  /** The error code this problem has on its own. */
+  code: KoyoSlotErrorCode;
+  /** What was found, in a sentence. */
+  message: string;
+  /** The SQL or setting that fixes it; `null` when there is no single fix. */
+  fix: string | null;
 }
 
 /**
@@ -78,6 +92,8 @@ export class KoyoSlotError extends Error {
   readonly detail: string | undefined;
   /** PostgreSQL's HINT, if any. */
   readonly hint: string | undefined;
+  /** For a setup refused before it changed anything (`ensureSetup`): every failed precondition. */
+  readonly problems: readonly SetupProblem[] | undefined;
 
   constructor(code: KoyoSlotErrorCode, message: string, options: KoyoSlotErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -86,6 +102,7 @@ export class KoyoSlotError extends Error {
     this.sqlState = options.sqlState ?? pgError?.code;
     this.detail = options.detail ?? pgError?.detail;
     this.hint = options.hint ?? pgError?.hint;
+    this.problems = options.problems;
   }
 }
 
