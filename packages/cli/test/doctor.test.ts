@@ -10,6 +10,7 @@ beforeAll(async () => {
   db = await openDb('cli_doctor');
   // A server that cannot do logical decoding (same PostgreSQL flavour as this project's).
   replicaLevel = await startCluster({ replicas: 0, settings: { wal_level: 'replica' } });
+  await replicaLevel.primary.query('CREATE TABLE users (id int PRIMARY KEY)');
 });
 
 afterAll(async () => {
@@ -47,7 +48,7 @@ describe('koyo doctor', () => {
     const result = await koyo(['setup', '--url', replicaLevel.primary.url, '--table', 'users']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('ALTER SYSTEM SET wal_level = logical;  -- now replica');
-    expect(result.stdout).toContain('CREATE PUBLICATION "koyo" FOR TABLE "users";');
+    expect(result.stdout).toContain('CREATE PUBLICATION "koyo" FOR TABLE "public"."users";');
     expect(result.stdout).toMatch(/SELECT pg_create_logical_replication_slot\('koyo', 'pgoutput'\);\s+-- after the restart/);
     expect(result.stdout).toContain('CREATE ROLE "koyo" WITH LOGIN REPLICATION');
     const [row] = await replicaLevel.primary.query("SELECT setting FROM pg_settings WHERE name = 'wal_level'");
@@ -65,7 +66,7 @@ describe('koyo doctor', () => {
 
     const setup = await koyo(['setup', '--apply', '--url', db.url, '--slot', slot, '--table', 'users', '--role', role]);
     expect(setup.code, setup.stderr).toBe(0);
-    expect(setup.stdout).toContain(`✓ CREATE PUBLICATION "${slot}" FOR TABLE "users";`);
+    expect(setup.stdout).toContain(`✓ CREATE PUBLICATION "${slot}" FOR TABLE "public"."users";`);
     expect(setup.stdout).toContain(`✓ SELECT pg_create_logical_replication_slot('${slot}', 'pgoutput');`);
     expect(await db.query('SELECT rolreplication, rolcanlogin, rolsuper FROM pg_roles WHERE rolname = $1', [role])).toEqual([{ rolreplication: true, rolcanlogin: true, rolsuper: false }]);
     expect(await db.query("SELECT tablename FROM pg_publication_tables WHERE pubname = $1", [slot])).toEqual([{ tablename: 'users' }]);

@@ -103,7 +103,7 @@ describe('koyo tail refuses what would print nothing', () => {
     await db.query(`CREATE PUBLICATION ${publication} FOR TABLE items`);
     const notIn = await koyo(['tail', '--url', db.url, '--publication', publication, '--table', 'other']);
     expect(notIn.code).toBe(1);
-    expect(notIn.stderr.trim()).toBe(`koyo tail: error: table "other" is not in publication "${publication}" (it has: public.items): tail would never print anything`);
+    expect(notIn.stderr.trim()).toBe(`koyo tail: error: table "public"."other" is not in publication "${publication}" (it has: public.items): tail would never print anything`);
     const missing = await koyo(['tail', '--url', db.url, '--publication', 'no_such_pub']);
     expect(missing.code).toBe(1);
     expect(missing.stderr.trim()).toMatch(/^koyo tail: error: publication "no_such_pub" does not exist in this database/);

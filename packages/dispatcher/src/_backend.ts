@@ -1,3 +1,4 @@
+import type { QualifiedTable, TableRef } from '@koyo/slot';
 import type { WireStream } from './_wire.js';
 import type { CommittedMessagesLookup, DomainLookup, PrimaryKeyLookup } from './assembler.js';
 
@@ -6,8 +7,16 @@ import type { CommittedMessagesLookup, DomainLookup, PrimaryKeyLookup } from './
  * `@koyo/slot`; unit tests pass a synthetic one.
  */
 export interface Backend {
-  /** Creates/verifies the slot and publication. */
-  setup(): Promise<void>;
+  /**
+   * Resolves table names like PostgreSQL (the connection's `search_path` for unqualified ones),
+   * in order; a name that matches nothing is an error. Changes nothing on the server.
+   */
+  resolveTables(refs: readonly TableRef[]): Promise<QualifiedTable[]>;
+  /**
+   * Checks every precondition, then creates/verifies the publication (for `tables`, already
+   * resolved; `null`: every table) and the slot. A failed setup leaves the server as it was.
+   */
+  setup(tables: readonly QualifiedTable[] | null): Promise<void>;
   /** Opens the replication stream (connects lazily, reconnects by itself). */
   openStream(): WireStream;
   /** Commits a transactional `pg_logical_emit_message(true, prefix, token)`. */

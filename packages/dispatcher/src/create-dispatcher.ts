@@ -17,5 +17,5 @@ import { pgBackend } from './pg-backend.js';
  * process.on('SIGTERM', () => void dispatcher.stop());
  */
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
-  return new DispatcherImpl(options, ({ logger, tables }) => pgBackend(options, tables, logger));
+  return new DispatcherImpl(options, ({ logger }) => pgBackend(options, logger));
 }

@@ -77,6 +77,8 @@ function setup(
 } {
   const stream = new FakeStream();
   const backend: Backend = {
+    resolveTables: (refs) =>
+      Promise.resolve(refs.map((ref) => ({ schema: ref.schema ?? 'public', name: ref.name }))),
     setup: () => Promise.resolve(),
     openStream: () => stream,
     emitMarker: () => Promise.resolve(),

@@ -10,8 +10,8 @@ import { asError, KoyoDispatcherError } from './errors.js';
 import { createKoyoLogger, silentLogger, type Logger } from './logger.js';
 import { resolveOptions, type DispatcherOptions, type ResolvedOptions } from './options.js';
 import type { Dispatcher } from './dispatcher-api.js';
+import type { QualifiedTable } from '@koyo/slot';
 import { HandlerRegistry } from './registry.js';
-import type { TableRef } from './table-name.js';
 import type {
   ChangeHandler,
   DispatcherState,
@@ -28,7 +28,6 @@ const RATE_WINDOW = 10;
 /** What a backend factory gets. */
 export interface BackendContext {
   logger: Logger;
-  tables: readonly TableRef[] | null;
 }
 
 /** The dispatcher; {@link createDispatcher} wires it to PostgreSQL. */
@@ -74,7 +73,7 @@ export class DispatcherImpl implements Dispatcher {
     this.resolved = resolveOptions(options);
     this.registry = new HandlerRegistry(options.tables);
     this.logger = options.logger === false ? silentLogger : (options.logger ?? createKoyoLogger());
-    this.backend = backend({ logger: this.logger, tables: this.registry.tables });
+    this.backend = backend({ logger: this.logger });
     this.deliverer = new Deliverer(this.resolved.policy, this.logger, this.counters);
     this.closed = new Promise<void>((resolve, reject) => {
       this.resolveClosed = resolve;
@@ -137,7 +136,11 @@ export class DispatcherImpl implements Dispatcher {
       return;
     }
     try {
-      await this.backend.setup();
+      // Names first (read-only), so that a table that does not exist, or an onTable outside
+      // `tables`, stops the start before anything is created.
+      this.registry.resolve(await this.backend.resolveTables(this.registry.tableRefs));
+      const tables = this.registry.tables as readonly QualifiedTable[] | null;
+      await this.backend.setup(tables);
     } catch (error) {
       this.state = 'failed';
       this.error =
@@ -183,6 +186,7 @@ export class DispatcherImpl implements Dispatcher {
       {
         slot: this.options.slot,
         publication: this.options.publication,
+        tables: tablesLabel(this.registry.tables),
         concurrency: this.resolved.concurrency,
       },
       'dispatcher started',
@@ -302,11 +306,13 @@ export class DispatcherImpl implements Dispatcher {
       this.error =
         error instanceof KoyoDispatcherError
           ? error
-          : new KoyoDispatcherError(
-              'STREAM_FAILED',
-              `The replication stream failed: ${asError(error).message}`,
-              { cause: error },
-            );
+          : isPublicationMissing(error)
+            ? new KoyoDispatcherError('PUBLICATION_MISSING', error.message, { cause: error })
+            : new KoyoDispatcherError(
+                'STREAM_FAILED',
+                `The replication stream failed: ${asError(error).message}`,
+                { cause: error },
+              );
       this.logger.error(
         { slot: this.options.slot, error: this.error.message, code: this.error.code },
         'dispatcher failed, stopping',
@@ -372,4 +378,14 @@ export class DispatcherImpl implements Dispatcher {
       this.resolveClosed();
     }
   }
+}
+
+/** `@koyo/slot`'s error for a publication dropped under the stream: its code is kept, not wrapped. */
+function isPublicationMissing(error: unknown): error is Error {
+  return error instanceof Error && (error as { code?: unknown }).code === 'PUBLICATION_MISSING';
+}
+
+/** `app.users,public.orders` (qualified, as resolved), or `ALL`: for the log. */
+function tablesLabel(tables: readonly { schema: string | null; name: string }[] | null): string {
+  return tables ? tables.map((t) => `${t.schema ?? ''}.${t.name}`).join(',') : 'ALL';
 }

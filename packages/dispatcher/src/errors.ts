@@ -22,6 +22,11 @@ export type KoyoDispatcherErrorCode =
   | 'SETUP_FAILED'
   /** The replication stream failed and could not reconnect. */
   | 'STREAM_FAILED'
+  /**
+   * The publication was dropped while the dispatcher streamed it (`@koyo/slot`'s code, passed
+   * through). Nothing from that position on was acknowledged; recreate the publication or re-run setup.
+   */
+  | 'PUBLICATION_MISSING'
   /** The server sent something the dispatcher cannot handle (e.g. two-phase messages). */
   | 'PROTOCOL_ERROR'
   /** A streamed transaction could not be spilled to or read back from disk. */

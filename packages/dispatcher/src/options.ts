@@ -13,15 +13,22 @@ export interface DispatcherOptions {
   /** Publication name (created when missing unless `createPublication: false`). */
   publication: string;
   /**
-   * Tables to dispatch (`'users'` or `'schema.table'`); default: every table of the publication.
-   * When the dispatcher creates the publication, it is created `FOR TABLE` these tables
-   * (or `FOR ALL TABLES` without this option).
+   * Tables to dispatch (`'users'`, `'schema.table'`, `'"Quoted"."Names"'`); default: every table
+   * of the publication. An unqualified name is resolved like PostgreSQL resolves it, on the
+   * `search_path` of `connection`, when the dispatcher starts. When the dispatcher creates the
+   * publication, it is created `FOR TABLE` these tables (or `FOR ALL TABLES` without this option).
    */
   tables?: string[];
   /** Create the slot (pgoutput) if it does not exist. Default true. */
   createSlot?: boolean;
   /** Create the publication if it does not exist. Default true. */
   createPublication?: boolean;
+  /**
+   * PostgreSQL 18+: a publication the dispatcher creates publishes stored generated columns
+   * (`publish_generated_columns = stored`), so `change.new` has them. Default true. Before 18,
+   * pgoutput never sends generated columns (`diagnose()` lists the tables that have them).
+   */
+  publishGeneratedColumns?: boolean;
   /**
    * Handler calls running at once. Default 1: strictly one after the other in commit and WAL
    * order. With n > 1, changes of different (table, key) run in parallel; changes of one row
@@ -58,8 +65,14 @@ export interface DispatcherOptions {
    * transaction after its commit, and the dispatcher delivers it as it arrives.
    */
   streaming?: boolean | 'parallel';
-  /** Interval of status updates to the server. */
+  /** Interval of status updates (keepalives) to the server. */
   statusIntervalMs?: number;
+  /**
+   * How soon, in ms, an acknowledged position is sent to the server after the handlers of its
+   * transaction finished. Default 100; acknowledgements within this window share one status
+   * update. `Infinity` sends them only with the periodic status updates (`statusIntervalMs`).
+   */
+  ackDelayMs?: number;
   /** Messages buffered by the stream before the socket is paused. */
   bufferSize?: number;
   /**
@@ -145,6 +158,10 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
       'tables must be a non-empty array of table names; leave it out to dispatch every table of the publication.',
     );
   }
+  for (const key of ['createSlot', 'createPublication', 'publishGeneratedColumns'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean')
+      throw new KoyoDispatcherError('INVALID_OPTION', `${key} must be true or false.`);
+  }
   if (options.onError !== undefined && typeof options.onError !== 'function')
     throw new KoyoDispatcherError(
       'INVALID_OPTION',
@@ -154,6 +171,16 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     throw new KoyoDispatcherError(
       'INVALID_OPTION',
       'deadLetter must be a function (item, error) => void | Promise<void>.',
+    );
+  if (
+    options.ackDelayMs !== undefined &&
+    (typeof options.ackDelayMs !== 'number' ||
+      Number.isNaN(options.ackDelayMs) ||
+      options.ackDelayMs < 1)
+  )
+    throw new KoyoDispatcherError(
+      'INVALID_OPTION',
+      `ackDelayMs must be a number >= 1 (or Infinity to send acknowledgements only with the periodic status updates), got ${JSON.stringify(options.ackDelayMs)}.`,
     );
   const retry = options.retry ?? {};
   return {

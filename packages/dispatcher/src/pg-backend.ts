@@ -1,6 +1,7 @@
 import {
   createSlotManager,
   openReplicationStream,
+  type QualifiedTable,
   type ReplicationStreamOptions,
 } from '@koyo/slot';
 import pg from 'pg';
@@ -10,7 +11,6 @@ import { readCommittedMessages } from './committed-order.js';
 import { KoyoDispatcherError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { DispatcherOptions } from './options.js';
-import { quoteTableRef, type TableRef } from './table-name.js';
 
 /** Upper bound of the reconnect delay unless `reconnect.maxDelayMs` says otherwise. */
 const DEFAULT_MAX_RECONNECT_DELAY_MS = 5_000;
@@ -73,53 +73,39 @@ class HelperSession {
 }
 
 /** The backend of a real dispatcher: `@koyo/slot` for the slot, publication and stream. */
-export function pgBackend(
-  options: DispatcherOptions,
-  tables: readonly TableRef[] | null,
-  logger: Logger,
-): Backend {
+export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
   const helper = new HelperSession(plainConfig(options.connection));
+  const label = (tables: readonly QualifiedTable[] | null): string =>
+    tables ? tables.map((t) => `${t.schema}.${t.name}`).join(',') : 'ALL';
   return {
-    async setup() {
+    async resolveTables(refs) {
+      if (refs.length === 0) return [];
       const manager = createSlotManager(options.connection);
       try {
-        const existing = await manager.getPublication(options.publication);
-        // Without `tables`, an existing publication is used as it is (whatever it lists); with
-        // `tables`, missing ones are added to it.
-        if (options.createPublication !== false && (tables !== null || !existing)) {
-          const spec = tables
-            ? {
-                tables: tables.map((ref) =>
-                  ref.schema === null
-                    ? { name: ref.table }
-                    : { schema: ref.schema, name: ref.table },
-                ),
-              }
-            : { allTables: true as const };
-          const result = await manager.ensurePublication(options.publication, spec);
-          if (result.created)
-            logger.info(
-              {
-                publication: options.publication,
-                tables: tables ? tables.map((t) => quoteTableRef(t)).join(',') : 'ALL',
-              },
-              'publication created',
-            );
-        } else if (!existing) {
-          throw new KoyoDispatcherError(
-            'SETUP_FAILED',
-            `Publication "${options.publication}" does not exist in this database. Create it (CREATE PUBLICATION ${options.publication} FOR TABLE ...;) or pass createPublication: true.`,
+        return await manager.resolveTables([...refs]);
+      } finally {
+        await manager.close();
+      }
+    },
+    async setup(tables) {
+      const manager = createSlotManager(options.connection);
+      try {
+        // Checks every precondition before creating anything; without `tables`, an existing
+        // publication is used as it is, a missing one is created FOR ALL TABLES.
+        const result = await manager.ensureSetup({
+          publication: options.publication,
+          slot: options.slot,
+          ...(tables === null ? {} : { tables: [...tables] }),
+          createPublication: options.createPublication !== false,
+          createSlot: options.createSlot !== false,
+          publishGeneratedColumns: options.publishGeneratedColumns !== false,
+        });
+        if (result.publication.created)
+          logger.info(
+            { publication: options.publication, tables: label(result.tables) },
+            'publication created',
           );
-        }
-        if (options.createSlot !== false) {
-          const result = await manager.ensureSlot(options.slot);
-          if (result.created) logger.info({ slot: options.slot }, 'replication slot created');
-        } else if (!(await manager.getSlot(options.slot))) {
-          throw new KoyoDispatcherError(
-            'SETUP_FAILED',
-            `Replication slot "${options.slot}" does not exist. Create it (SELECT pg_create_logical_replication_slot('${options.slot}', 'pgoutput');) or pass createSlot: true.`,
-          );
-        }
+        if (result.slot.created) logger.info({ slot: options.slot }, 'replication slot created');
       } finally {
         await manager.close();
       }
@@ -144,6 +130,7 @@ export function pgBackend(
         'origin',
         'streaming',
         'statusIntervalMs',
+        'ackDelayMs',
         'bufferSize',
         'typeParsers',
       ] as const;

@@ -1,5 +1,11 @@
+import {
+  KoyoSlotError,
+  parseTableName,
+  quoteTableRef,
+  type QualifiedTable,
+  type TableRef,
+} from '@koyo/slot';
 import { KoyoDispatcherError } from './errors.js';
-import { parseTableName, tableMatches, type TableRef } from './table-name.js';
 import type {
   ChangeHandler,
   ChangeKind,
@@ -42,18 +48,53 @@ export class HandlerRegistry {
   private entries: Entry[] = [];
   private transactionHandlers: Registered<TransactionHandler>[] = [];
   private messageHandlers = new Map<string, Registered<MessageHandler>[]>();
-  private readonly filter: TableRef[] | null;
+  private filter: TableRef[] | null;
+  /** Set by {@link resolve}: what each unqualified name means on the connection's search_path. */
+  private resolved: Map<string, QualifiedTable> | null = null;
   private counter = 0;
   /** Bumped on every change of registrations; caches compare against it. */
   version = 0;
 
   constructor(tables: readonly string[] | undefined) {
-    this.filter = tables ? tables.map((name) => parseTableName(name)) : null;
+    this.filter = tables ? tables.map((name) => parseTable(name)) : null;
   }
 
-  /** The parsed `tables` option (null: every table of the publication). */
+  /** The `tables` option (null: every table of the publication); qualified after {@link resolve}. */
   get tables(): readonly TableRef[] | null {
     return this.filter;
+  }
+
+  /** Every table name registered so far (`tables` first, then `onTable` names), as parsed. */
+  get tableRefs(): TableRef[] {
+    const refs = [...(this.filter ?? [])];
+    for (const entry of this.entries) if (entry.type === 'table') refs.push(entry.ref);
+    return refs;
+  }
+
+  /**
+   * Replaces every table name by the table PostgreSQL resolved it to (`resolved[i]` for
+   * `tableRefs[i]`), so that `'users'` means one table, the one the search_path finds, in
+   * `tables` and in `onTable` alike. Throws `INVALID_OPTION` when an `onTable` table is outside
+   * `tables`.
+   */
+  resolve(resolved: readonly QualifiedTable[]): void {
+    const refs = this.tableRefs;
+    const map = new Map<string, QualifiedTable>();
+    refs.forEach((ref, index) => {
+      const table = resolved[index];
+      if (table) map.set(quoteTableRef(ref), { schema: table.schema, name: table.name });
+    });
+    const qualify = (ref: TableRef): TableRef => map.get(quoteTableRef(ref)) ?? ref;
+    const filter = this.filter?.map(qualify) ?? null;
+    for (const entry of this.entries) {
+      if (entry.type === 'table')
+        assertInFilter(filter, qualify(entry.ref), quoteTableRef(entry.ref));
+    }
+    // In place: each entry's unsubscribe function finds it by identity.
+    for (const entry of this.entries) if (entry.type === 'table') entry.ref = qualify(entry.ref);
+    this.filter = filter;
+    this.resolved = map;
+    this.version++;
   }
 
   get transactions(): Registered<TransactionHandler>[] {
@@ -70,7 +111,18 @@ export class HandlerRegistry {
   }
 
   addTableHandler(name: string, handler: ChangeHandler<any> | TableHandlers<any>): () => void {
-    const ref = parseTableName(name);
+    let ref = parseTable(name);
+    if (this.resolved && ref.schema === null) {
+      // After start() the search_path was read once; a name it did not resolve then is unknown.
+      const known = this.resolved.get(quoteTableRef(ref));
+      if (!known) {
+        throw new KoyoDispatcherError(
+          'INVALID_OPTION',
+          `onTable(${JSON.stringify(name)}) after start(): an unqualified name is resolved on the search_path when the dispatcher starts. Qualify it ('schema.${ref.name}') or register it before start().`,
+        );
+      }
+      ref = known;
+    }
     const byKind: Partial<Record<ChangeKind, Registered<ChangeHandler<any>>>> = {};
     const n = ++this.counter;
     if (typeof handler === 'function') {
@@ -97,12 +149,8 @@ export class HandlerRegistry {
         `onTable(${JSON.stringify(name)}, handler) needs a function or an object { insert, update, delete, truncate }.`,
       );
     }
-    if (this.filter && !this.filter.some((f) => refsOverlap(f, ref))) {
-      throw new KoyoDispatcherError(
-        'INVALID_OPTION',
-        `onTable(${JSON.stringify(name)}) names a table outside the dispatcher's \`tables\` option; add it to \`tables\` or its changes will never arrive.`,
-      );
-    }
+    if (this.resolved) assertInFilter(this.filter, ref, name);
+    else if (this.filter && !this.filter.some((f) => refsOverlap(f, ref))) throw outside(name);
     return this.addEntry({ type: 'table', ref, byKind });
   }
 
@@ -192,8 +240,43 @@ export class HandlerRegistry {
   }
 }
 
+/** Before start(), an unqualified name may still turn out to be any schema's table. */
 function refsOverlap(a: TableRef, b: TableRef): boolean {
-  return a.table === b.table && (a.schema === null || b.schema === null || a.schema === b.schema);
+  return a.name === b.name && (a.schema === null || b.schema === null || a.schema === b.schema);
+}
+
+/** After start(), every name is qualified: a reference names exactly one table. */
+function tableMatches(ref: TableRef, schema: string, table: string): boolean {
+  return ref.name === table && ref.schema === schema;
+}
+
+function assertInFilter(filter: readonly TableRef[] | null, ref: TableRef, name: string): void {
+  if (filter && !filter.some((f) => f.schema === ref.schema && f.name === ref.name))
+    throw outside(name);
+}
+
+function outside(name: string): KoyoDispatcherError {
+  return new KoyoDispatcherError(
+    'INVALID_OPTION',
+    `onTable(${JSON.stringify(name)}) names a table outside the dispatcher's \`tables\` option; add it to \`tables\` or its changes will never arrive.`,
+  );
+}
+
+/** @koyo/slot's parser, with the dispatcher's error code for a malformed name. */
+function parseTable(name: string): TableRef {
+  if (typeof name !== 'string') {
+    throw new KoyoDispatcherError(
+      'INVALID_TABLE_NAME',
+      `A table name must be a string like 'users' or 'public.users', got ${JSON.stringify(name)}.`,
+    );
+  }
+  try {
+    return parseTableName(name);
+  } catch (error) {
+    if (error instanceof KoyoSlotError)
+      throw new KoyoDispatcherError('INVALID_TABLE_NAME', error.message, { cause: error });
+    throw error;
+  }
 }
 
 function assertFunction(fn: unknown, where: string): void {

@@ -134,7 +134,7 @@ describe('change kinds', () => {
 });
 
 describe('onTable, onTransaction and onMessage', () => {
-  it('routes per table and per kind, by bare or schema-qualified name', async () => {
+  it('routes per table and per kind; a bare name is the table the search_path finds', async () => {
     await db.query('CREATE SCHEMA IF NOT EXISTS other');
     await db.query('CREATE TABLE t_route (id int PRIMARY KEY)');
     await db.query('CREATE TABLE other.t_route (id int PRIMARY KEY)');
@@ -152,14 +152,8 @@ describe('onTable, onTransaction and onMessage', () => {
     await db.query('UPDATE other.t_route SET id = 3');
     await db.query('DELETE FROM other.t_route');
     await d.drain();
-    expect(log).toEqual([
-      'any public insert',
-      'any other insert',
-      'other insert 2',
-      'any other update',
-      'any other delete',
-      'other delete 3',
-    ]);
+    // 't_route' is public.t_route (search_path "$user", public), never other.t_route.
+    expect(log).toEqual(['any public insert', 'other insert 2', 'other delete 3']);
     await d.stop();
     await dropSlot(db, slot);
   });

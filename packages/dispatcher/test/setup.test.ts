@@ -1,3 +1,4 @@
+import { startCluster, type Cluster } from '@koyo/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDispatcher, createKoyoLogger, KoyoDispatcherError } from '../src/index.js';
 import { dispatcherFor, dropSlot, openDb, uniqueName, type Db } from './helpers.js';
@@ -103,5 +104,42 @@ describe('setup', () => {
     expect(() => d.onTable('a', { inserts: () => undefined } as never)).toThrow(
       /not a change kind/,
     );
+  });
+});
+
+describe('a setup that cannot succeed changes nothing', () => {
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = await startCluster({ replicas: 0, settings: { wal_level: 'replica' } });
+    await cluster.primary.query('CREATE TABLE a (id int PRIMARY KEY)');
+  });
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it('wal_level = replica: start() fails with SETUP_FAILED (WAL_LEVEL) and leaves no publication behind', async () => {
+    const before = await cluster.primary.query(
+      'SELECT (SELECT count(*)::int FROM pg_publication) AS publications, (SELECT count(*)::int FROM pg_replication_slots) AS slots',
+    );
+    const d = createDispatcher({
+      connection: cluster.primary.url,
+      slot: 'wl_slot',
+      publication: 'wl_pub',
+      tables: ['a'],
+      logger: false,
+    });
+    d.onChange(() => undefined);
+    await expect(d.start()).rejects.toMatchObject({
+      code: 'SETUP_FAILED',
+      cause: { code: 'WAL_LEVEL' },
+      message: expect.stringContaining('ALTER SYSTEM SET wal_level = logical'),
+    });
+    await expect(d.closed).rejects.toMatchObject({ code: 'SETUP_FAILED' });
+    expect(before).toEqual([{ publications: 0, slots: 0 }]);
+    expect(
+      await cluster.primary.query(
+        'SELECT (SELECT count(*)::int FROM pg_publication) AS publications, (SELECT count(*)::int FROM pg_replication_slots) AS slots',
+      ),
+    ).toEqual(before);
   });
 });

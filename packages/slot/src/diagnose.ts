@@ -2,7 +2,7 @@ import type { ConnectionOptions } from './connection.js';
 import { KoyoSlotError } from './errors.js';
 import { assertPublicationName, assertSlotName, quoteIdent, quoteLiteral } from './identifiers.js';
 import { highestProtocolVersion } from './protocol.js';
-import { readPublication } from './publication-info.js';
+import { readPublication, type PublicationInfo } from './publication-info.js';
 import { SqlSession } from './session.js';
 import { readSlots } from './slot-info.js';
 
@@ -147,6 +147,7 @@ async function checkPublication(session: SqlSession, name: string, facts: Record
   } else {
     pass('publication', `Publication "${name}" ${publication.allTables ? 'is FOR ALL TABLES and covers' : 'covers'} ${list.length} table${list.length === 1 ? '' : 's'}: ${shown}; publishes ${publication.publish.join(', ')}.`);
   }
+  await checkGeneratedColumns(session, publication, facts.version_num as number, pass, fail);
   if (!publication.publish.includes('update') && !publication.publish.includes('delete')) return;
   const rows = await session.query<{ schema: string; name: string; ident: string; has_pk: boolean }>(
     `SELECT pt.schemaname::text AS schema, pt.tablename::text AS name, c.relreplident::text AS ident,
@@ -171,6 +172,32 @@ async function checkPublication(session: SqlSession, name: string, facts: Record
   }
   if (problems === 0) {
     pass('replica_identity', `Every published table has a usable replica identity (primary key, index or FULL).`);
+  }
+}
+
+/** pgoutput sends stored generated columns only on PostgreSQL 18+ with publish_generated_columns = stored. */
+async function checkGeneratedColumns(session: SqlSession, publication: PublicationInfo, version: number, pass: Pass, fail: Fail): Promise<void> {
+  const rows = await session.query<{ schema: string; name: string; columns: string }>(
+    `SELECT pt.schemaname::text AS schema, pt.tablename::text AS name, string_agg(a.attname::text, ', ' ORDER BY a.attnum) AS columns
+       FROM pg_publication_tables pt
+       JOIN pg_namespace n ON n.nspname = pt.schemaname
+       JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = 's'
+      WHERE pt.pubname = $1
+      GROUP BY 1, 2 ORDER BY 1, 2`,
+    [publication.name],
+  );
+  if (rows.length === 0 || publication.publishGeneratedColumns) {
+    if (rows.length > 0) pass('generated_columns', `Publication "${publication.name}" publishes stored generated columns: they are in change.new.`);
+    return;
+  }
+  const fix =
+    version >= 180000
+      ? `ALTER PUBLICATION ${quoteIdent(publication.name)} SET (publish_generated_columns = stored);`
+      : 'Upgrade to PostgreSQL 18 (koyo then publishes them), or read the columns back from the table in your handler.';
+  const why = version >= 180000 ? `publication "${publication.name}" does not publish them (publish_generated_columns = none)` : `PostgreSQL before 18 never sends generated columns`;
+  for (const row of rows) {
+    fail(`generated_columns:${row.schema}.${row.name}`, 'warning', `Table ${row.schema}.${row.name} has stored generated columns (${row.columns}): ${why}, so changes lack them.`, fix);
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyError, KoyoSlotError } from './errors.js';
+import { classifyError, isPublicationMissing, KoyoSlotError, publicationMissingError } from './errors.js';
 
 const pgError = (code: string, message: string): Error => Object.assign(new Error(message), { code, detail: 'd', hint: 'h' });
 
@@ -19,5 +19,25 @@ describe('classifyError', () => {
     expect(error).toBeInstanceOf(KoyoSlotError);
     expect(error).toMatchObject({ code: 'PERMISSION_DENIED', detail: 'd', hint: 'h', name: 'KoyoSlotError' });
     expect(error.cause).toBeInstanceOf(Error);
+  });
+});
+
+describe('a missing publication while streaming', () => {
+  it('is recognised by SQLSTATE and text: the PostgreSQL 16+ warning and the 15 error, nothing else', () => {
+    expect(isPublicationMissing({ code: '55000', message: 'skipped loading publication "p"' })).toBe(true);
+    expect(isPublicationMissing({ code: '42704', message: 'publication "p" does not exist' })).toBe(true);
+    expect(isPublicationMissing({ code: '42704', message: 'replication slot "s" does not exist' })).toBe(false);
+    expect(isPublicationMissing({ code: '55000', message: 'can no longer get changes from replication slot "s"' })).toBe(false);
+    expect(isPublicationMissing({ code: '01000', message: 'skipped loading publication "p"' })).toBe(false);
+  });
+
+  it('becomes PUBLICATION_MISSING with the server\'s SQLSTATE, detail and hint and says what to do', () => {
+    const error = publicationMissingError(
+      { code: '55000', message: 'skipped loading publication "p"', detail: 'The publication does not exist at this point in the WAL.', hint: 'Create the publication if it does not exist.' },
+      { slot: 's', publications: ['p'], confirmedLsn: '0/16B3748' },
+    );
+    expect(error).toMatchObject({ name: 'KoyoSlotError', code: 'PUBLICATION_MISSING', sqlState: '55000', hint: 'Create the publication if it does not exist.' });
+    expect(error.message).toMatch(/0\/16B3748/);
+    expect(error.message).toMatch(/Recreate the publication/);
   });
 });

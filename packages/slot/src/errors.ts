@@ -16,12 +16,20 @@ export type KoyoSlotErrorCode =
   | 'SLOT_ACTIVE'
   /** A publication does not exist. */
   | 'PUBLICATION_NOT_FOUND'
+  /**
+   * A publication the stream reads went missing while it was streaming (dropped; PostgreSQL 16+
+   * warns `skipped loading publication` and skips changes, 15 fails with 42704). Never retried,
+   * and nothing from that position on is confirmed.
+   */
+  | 'PUBLICATION_MISSING'
   /** An existing publication cannot be made to match what was asked. */
   | 'PUBLICATION_MISMATCH'
   /** A table named for a publication does not exist. */
   | 'TABLE_NOT_FOUND'
   /** `wal_level` is not `logical`. */
   | 'WAL_LEVEL'
+  /** Every replication slot (`max_replication_slots`) or WAL sender (`max_wal_senders`) is in use. */
+  | 'SLOT_LIMIT'
   /** The role lacks a privilege (REPLICATION, CREATE on the database, table ownership, ...). */
   | 'PERMISSION_DENIED'
   /** Authentication failed. */
@@ -49,6 +57,18 @@ export interface KoyoSlotErrorOptions {
   detail?: string | undefined;
   /** PostgreSQL's HINT, when not taken from `cause`. */
   hint?: string | undefined;
+  /** For a setup that was refused before it changed anything: every precondition that failed. */
+  problems?: readonly SetupProblem[] | undefined;
+}
+
+/** A precondition of a setup that does not hold (see `checkSetup`). */
+export interface SetupProblem {
+  /** The error code this problem has on its own. */
+  code: KoyoSlotErrorCode;
+  /** What was found, in a sentence. */
+  message: string;
+  /** The SQL or setting that fixes it; `null` when there is no single fix. */
+  fix: string | null;
 }
 
 /**
@@ -72,6 +92,8 @@ export class KoyoSlotError extends Error {
   readonly detail: string | undefined;
   /** PostgreSQL's HINT, if any. */
   readonly hint: string | undefined;
+  /** For a setup refused before it changed anything (`ensureSetup`): every failed precondition. */
+  readonly problems: readonly SetupProblem[] | undefined;
 
   constructor(code: KoyoSlotErrorCode, message: string, options: KoyoSlotErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -80,6 +102,7 @@ export class KoyoSlotError extends Error {
     this.sqlState = options.sqlState ?? pgError?.code;
     this.detail = options.detail ?? pgError?.detail;
     this.hint = options.hint ?? pgError?.hint;
+    this.problems = options.problems;
   }
 }
 
@@ -171,6 +194,39 @@ export function classifyError(error: unknown, context: { slot?: string; publicat
     };
   }
   return fatal('SERVER_ERROR', `PostgreSQL reported an error: ${message}`);
+}
+
+/** @internal a NOTICE/WARNING or error from the walsender: only its SQLSTATE and text matter. */
+export interface ServerNotice {
+  message: string;
+  code?: string | undefined;
+  detail?: string | undefined;
+  hint?: string | undefined;
+}
+
+/**
+ * @internal whether the walsender says a publication of the stream does not exist (any more):
+ * the WARNING `skipped loading publication "x"` (55000, PostgreSQL 16+; it then skips the
+ * changes) or the error `publication "x" does not exist` (42704).
+ */
+export function isPublicationMissing(notice: ServerNotice): boolean {
+  return (notice.code === '55000' && /skipped loading publication/i.test(notice.message)) || (notice.code === '42704' && /publication/i.test(notice.message));
+}
+
+/**
+ * @internal the error that ends a stream whose publication went missing. `confirmedLsn` is the
+ * acknowledged position when the server said so: the stream confirms nothing beyond it.
+ */
+export function publicationMissingError(notice: ServerNotice, context: { slot: string; publications: readonly string[]; confirmedLsn: string; cause?: unknown }): KoyoSlotError {
+  const names = context.publications.map((n) => `"${n}"`).join(', ');
+  return new KoyoSlotError(
+    'PUBLICATION_MISSING',
+    `A publication of replication slot "${context.slot}" (${names}) went missing while streaming (${notice.message}). ` +
+      `The stream stopped without confirming anything past ${context.confirmedLsn}, so the slot still holds the changes made since. ` +
+      'Recreate the publication (re-run setup, e.g. `koyo setup --apply`, or createSlotManager(...).ensurePublication(name, { tables })) and start again; ' +
+      'changes written while it did not exist are not in it, so if the server still reports it missing at that position, resynchronise those tables and move the slot past it (pg_replication_slot_advance).',
+    { cause: context.cause, sqlState: notice.code, detail: notice.detail, hint: notice.hint },
+  );
 }
 
 function capitalize(text: string): string {

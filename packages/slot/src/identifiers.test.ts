@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KoyoSlotError } from './errors.js';
-import { assertPublicationName, assertSlotName, parseTableName, quoteIdent, quoteLiteral } from './identifiers.js';
+import { assertPublicationName, assertSlotName, parseTableName, quoteIdent, quoteLiteral, quoteTableRef } from './identifiers.js';
 
 describe('identifiers', () => {
   it('accepts slot names PostgreSQL accepts, and nothing else', () => {
@@ -18,11 +18,17 @@ describe('identifiers', () => {
   });
 
   it('parses table names and quotes them', () => {
-    expect(parseTableName('orders')).toEqual({ schema: 'public', name: 'orders' });
+    // Unqualified names stay unqualified: resolveTables finds them on the search_path.
+    expect(parseTableName('orders')).toEqual({ schema: null, name: 'orders' });
     expect(parseTableName('shop.Orders')).toEqual({ schema: 'shop', name: 'Orders' });
+    expect(parseTableName('"My Schema"."a.b""c"')).toEqual({ schema: 'My Schema', name: 'a.b"c' });
     expect(parseTableName({ schema: 'a.b', name: 'c.d' })).toEqual({ schema: 'a.b', name: 'c.d' });
-    expect(parseTableName({ name: 'x' })).toEqual({ schema: 'public', name: 'x' });
-    for (const bad of ['', 'a.b.c', '.a', 'a.', 'a\nb', 'x'.repeat(64)]) expect(() => parseTableName(bad)).toThrow(KoyoSlotError);
+    expect(parseTableName({ name: 'x' })).toEqual({ schema: null, name: 'x' });
+    expect(quoteTableRef(parseTableName('"My Schema"."a.b""c"'))).toBe('"My Schema"."a.b""c"');
+    expect(quoteTableRef(parseTableName('users'))).toBe('"users"');
+    for (const bad of ['', 'a.b.c', '.a', 'a.', 'a\nb', 'x'.repeat(64), '"a', 'a"b', '"a"x']) {
+      expect(() => parseTableName(bad)).toThrow(expect.objectContaining({ code: 'INVALID_IDENTIFIER' }));
+    }
     expect(quoteIdent('a"b')).toBe('"a""b"');
     expect(quoteLiteral("it's")).toBe("'it''s'");
     expect(() => quoteLiteral('a\u0000')).toThrow(KoyoSlotError);

@@ -1,9 +1,18 @@
 import { KoyoSlotError } from './errors.js';
 
-/** A table: `"name"`, `"schema.name"`, or an object for names that contain a dot. */
-export type TableName = string | { schema?: string; name: string };
+/** A table: `"name"`, `"schema.name"`, `'"Quoted"."Names"'`, or `{ schema?, name }` (`schema` null or absent: found on the search_path). */
+export type TableName = string | { schema?: string | null | undefined; name: string };
 
-/** A table name after validation. */
+/**
+ * A parsed table name. `schema` is `null` when the name was unqualified: it is then found on the
+ * connection's `search_path` ({@link resolveTables}).
+ */
+export interface TableRef {
+  schema: string | null;
+  name: string;
+}
+
+/** A table with its schema, as PostgreSQL resolved it. */
 export interface QualifiedTable {
   schema: string;
   name: string;
@@ -58,33 +67,93 @@ function assertIdentifierPart(part: unknown, what: string, original: unknown): a
   if (!ok) {
     throw new KoyoSlotError(
       'INVALID_IDENTIFIER',
-      `Invalid ${what} in table name ${describe(typeof original === 'object' && original !== null ? JSON.stringify(original) : original)}: a name is 1-63 bytes without control characters. Write tables as "table" or "schema.table", or { schema, name } when a name contains a dot.`,
+      `Invalid ${what} in table name ${describe(typeof original === 'object' && original !== null ? JSON.stringify(original) : original)}: a name is 1-63 bytes without control characters. Write tables as "table", "schema.table" or '"Quoted"."Names"'.`,
     );
   }
 }
 
+function malformed(table: string, why: string): KoyoSlotError {
+  return new KoyoSlotError(
+    'INVALID_IDENTIFIER',
+    `Cannot parse table name ${JSON.stringify(table)}: ${why}. Write 'table', 'schema.table' or '"Quoted"."Names"'.`,
+  );
+}
+
+/** Splits `a.b`, `"A"."b.c"` into identifiers; `""` inside quotes is one `"`. */
+function splitQualifiedName(table: string): string[] {
+  const text = table.trim();
+  if (text === '') throw malformed(table, 'it is empty');
+  const parts: string[] = [];
+  let i = 0;
+  for (;;) {
+    let part = '';
+    if (text[i] === '"') {
+      i++;
+      for (;;) {
+        if (i >= text.length) throw malformed(table, 'a double quote is never closed');
+        if (text[i] === '"') {
+          if (text[i + 1] === '"') {
+            part += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        part += text[i++];
+      }
+    } else {
+      while (i < text.length && text[i] !== '.') {
+        if (text[i] === '"') throw malformed(table, 'a double quote may only start an identifier');
+        part += text[i++];
+      }
+    }
+    if (part === '') throw malformed(table, 'an identifier is empty');
+    parts.push(part);
+    if (i === text.length) return parts;
+    if (text[i] !== '.') throw malformed(table, `unexpected ${JSON.stringify(text[i])} after an identifier`);
+    i++;
+    if (i === text.length) throw malformed(table, 'it ends with a dot');
+  }
+}
+
 /**
- * Parses and checks a table name. A string is `table` (schema `public`) or `schema.table`; names
- * are used exactly as written (quoted, so case matters). Throws `INVALID_IDENTIFIER`.
+ * Parses and checks a table name: `'users'`, `'app.users'`, `'"My Schema"."Users"'` or
+ * `{ schema?, name }`. Parts are used exactly as written (PostgreSQL folds unquoted names to lower
+ * case; koyo does not, so write names as they appear in the catalog). An unqualified name keeps
+ * `schema: null`: {@link resolveTables} finds it on the connection's `search_path`, as PostgreSQL
+ * would. The one table-name parser of koyo. Throws `INVALID_IDENTIFIER`.
+ *
+ * @example
+ * parseTableName('users'); // { schema: null, name: 'users' }
+ * parseTableName('"Billing".invoices'); // { schema: 'Billing', name: 'invoices' }
  */
-export function parseTableName(table: TableName): QualifiedTable {
+export function parseTableName(table: TableName): TableRef {
   if (typeof table === 'object' && table !== null) {
-    const schema = table.schema ?? 'public';
-    assertIdentifierPart(schema, 'schema', table);
+    const schema = table.schema ?? null;
+    if (schema !== null) assertIdentifierPart(schema, 'schema', table);
     assertIdentifierPart(table.name, 'table', table);
     return { schema, name: table.name };
   }
   if (typeof table !== 'string') assertIdentifierPart(table, 'table', table);
-  const parts = table.split('.');
-  if (parts.length > 2) assertIdentifierPart('', 'table', table);
-  const [first, second] = parts;
+  const parts = splitQualifiedName(table);
+  if (parts.length > 2) throw malformed(table, 'use at most schema.table');
+  const [first, second] = parts as [string, string | undefined];
   if (second === undefined) {
     assertIdentifierPart(first, 'table', table);
-    return { schema: 'public', name: first };
+    return { schema: null, name: first };
   }
   assertIdentifierPart(first, 'schema', table);
   assertIdentifierPart(second, 'table', table);
   return { schema: first, name: second };
+}
+
+/**
+ * The SQL form of a table reference, quoted: `"app"."users"`, or `"users"` when unqualified
+ * (PostgreSQL then looks it up on the `search_path`).
+ */
+export function quoteTableRef(ref: TableRef): string {
+  return ref.schema === null ? quoteIdent(ref.name) : `${quoteIdent(ref.schema)}.${quoteIdent(ref.name)}`;
 }
 
 /** Quotes an SQL identifier: `a"b` becomes `"a""b"`. */

@@ -12,7 +12,11 @@ export type {
   EnsureSlotOptions,
   DropSlotOptions,
   Ensured,
+  SetupResult,
 } from './slot-manager.js';
+export type { SetupSpec, SetupCheck } from './setup-check.js';
+export { resolveTables } from './table-resolve.js';
+export type { ResolvedTable, Queryable } from './table-resolve.js';
 export type { SlotInfo } from './slot-info.js';
 export type { PublicationInfo, PublishOperation } from './publication-info.js';
 export { diagnose } from './diagnose.js';
@@ -23,8 +27,8 @@ export type { ReconnectOptions } from './backoff.js';
 export { highestProtocolVersion } from './protocol.js';
 export type { ProtocolVersion } from './protocol.js';
 export { KoyoSlotError } from './errors.js';
-export type { KoyoSlotErrorCode, KoyoSlotErrorOptions } from './errors.js';
-export { assertSlotName, assertPublicationName, parseTableName, quoteIdent, quoteLiteral } from './identifiers.js';
-export type { TableName, QualifiedTable } from './identifiers.js';
+export type { KoyoSlotErrorCode, KoyoSlotErrorOptions, SetupProblem } from './errors.js';
+export { assertSlotName, assertPublicationName, parseTableName, quoteTableRef, quoteIdent, quoteLiteral } from './identifiers.js';
+export type { TableName, TableRef, QualifiedTable } from './identifiers.js';
 export type { Logger } from './logger.js';
 export type { ConnectionOptions } from './connection.js';

@@ -11,6 +11,8 @@ export interface PublicationInfo {
   allTables: boolean;
   /** Which operations it publishes. */
   publish: PublishOperation[];
+  /** PostgreSQL 18+: stored generated columns are published (`publish_generated_columns = stored`); always false before 18. */
+  publishGeneratedColumns: boolean;
   /** Every table it covers (for `FOR ALL TABLES` and `FOR TABLES IN SCHEMA`, the tables that exist now). */
   tables: QualifiedTable[];
 }
@@ -23,7 +25,9 @@ export async function readPublication(session: SqlSession, name: string): Promis
     pubupdate: boolean;
     pubdelete: boolean;
     pubtruncate: boolean;
-  }>('SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_publication WHERE pubname = $1', [name]);
+    gencols: string | null;
+    // pubgencols exists from PostgreSQL 18 on; through to_jsonb the query works on every version.
+  }>("SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate, to_jsonb(p) ->> 'pubgencols' AS gencols FROM pg_publication p WHERE pubname = $1", [name]);
   if (!row) return undefined;
   const tables = await session.query<{ schema: string; name: string }>(
     'SELECT schemaname::text AS schema, tablename::text AS name FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2',
@@ -34,5 +38,5 @@ export async function readPublication(session: SqlSession, name: string): Promis
   if (row.pubupdate) publish.push('update');
   if (row.pubdelete) publish.push('delete');
   if (row.pubtruncate) publish.push('truncate');
-  return { name, allTables: row.puballtables, publish, tables: tables.map((t) => ({ schema: t.schema, name: t.name })) };
+  return { name, allTables: row.puballtables, publish, publishGeneratedColumns: row.gencols === 's', tables: tables.map((t) => ({ schema: t.schema, name: t.name })) };
 }

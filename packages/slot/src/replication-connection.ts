@@ -33,7 +33,7 @@ export interface ConnectionHandlers {
   /** One CopyData body (a view into pg's buffer: copy what you keep). */
   onCopyData(body: Buffer): void;
   /** A NOTICE or WARNING from the server. */
-  onNotice(notice: { message: string; severity?: string | undefined; code?: string | undefined }): void;
+  onNotice(notice: { message: string; severity?: string | undefined; code?: string | undefined; detail?: string | undefined; hint?: string | undefined }): void;
 }
 
 /** @internal settings for one replication connection. */
@@ -79,7 +79,9 @@ export class ReplicationConnection {
       };
       this.client.on('error', finish);
       this.client.on('end', () => finish(new KoyoSlotError('CONNECTION_FAILED', 'The replication connection was closed.')));
-      this.client.on('notice', (notice: { message?: string | undefined; severity?: string | undefined; code?: string | undefined }) => handlers.onNotice({ message: notice.message ?? '', severity: notice.severity, code: notice.code }));
+      this.client.on('notice', (notice: { message?: string | undefined; severity?: string | undefined; code?: string | undefined; detail?: string | undefined; hint?: string | undefined }) =>
+        handlers.onNotice({ message: notice.message ?? '', severity: notice.severity, code: notice.code, detail: notice.detail, hint: notice.hint }),
+      );
       this.#stream(handlers).then(() => finish(), finish);
     });
   }

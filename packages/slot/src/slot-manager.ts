@@ -14,7 +14,9 @@ import {
 } from './identifiers.js';
 import { readPublication, type PublicationInfo, type PublishOperation } from './publication-info.js';
 import { SqlSession } from './session.js';
+import { checkSetupOn, type SetupCheck, type SetupSpec } from './setup-check.js';
 import { readSlots, type SlotInfo } from './slot-info.js';
+import { lookupTables, requireFound, type ResolvedTable } from './table-resolve.js';
 
 /** What a publication should cover: a list of tables, or every table of the database. */
 export type PublicationSpec = { tables: TableName[]; allTables?: never } | { allTables: true; tables?: never };
@@ -23,6 +25,21 @@ export type PublicationSpec = { tables: TableName[]; allTables?: never } | { all
 export interface EnsurePublicationOptions {
   /** Operations to publish. Default: PostgreSQL's default (all four). An existing publication is altered to match. */
   publish?: PublishOperation[];
+  /**
+   * PostgreSQL 18+: when this call creates the publication, publish stored generated columns
+   * (`publish_generated_columns = stored`) so that they are in every change. Default true; an
+   * existing publication is left as it is; ignored before PostgreSQL 18.
+   */
+  publishGeneratedColumns?: boolean;
+}
+
+/** What {@link SlotManager.ensureSetup} did. */
+export interface SetupResult {
+  publication: Ensured<PublicationInfo>;
+  /** The slot (with `createSlot: false`, the existing one, checked). */
+  slot: Ensured<SlotInfo>;
+  /** The `tables` as PostgreSQL resolved them (qualified), or `null` without `tables`. */
+  tables: QualifiedTable[] | null;
 }
 
 /** Options of {@link SlotManager.ensureSlot}. */
@@ -60,6 +77,33 @@ export interface SlotManager {
    * existing one; never removing any) or all tables. Idempotent.
    */
   ensurePublication(name: string, spec: PublicationSpec, options?: EnsurePublicationOptions): Promise<Ensured<PublicationInfo>>;
+  /**
+   * Checks every precondition of {@link SlotManager.ensureSetup} and changes nothing: `wal_level`,
+   * the REPLICATION attribute, free slots and WAL senders, the right to create or alter the
+   * publication, each table (exists on the `search_path`, is a permanent table, is owned by the
+   * role), and that an existing slot fits. Returns every failed precondition, each with a code
+   * and a fix.
+   *
+   * @example
+   * const { ok, problems } = await manager.checkSetup({ publication: 'koyo', slot: 'koyo', tables: ['users'] });
+   * for (const p of problems) console.log(`${p.code}: ${p.message}\n  fix: ${p.fix}`);
+   */
+  checkSetup(spec: SetupSpec): Promise<SetupCheck>;
+  /**
+   * Sets up a publication and a slot, or changes nothing: it runs {@link SlotManager.checkSetup}
+   * first and throws a {@link KoyoSlotError} (the first problem's code, every problem in
+   * `problems`) before creating anything when a precondition fails. If creating the slot still
+   * fails, the publication (or the tables) this call created is dropped again.
+   *
+   * @example
+   * await manager.ensureSetup({ publication: 'koyo', slot: 'koyo', tables: ['users', 'billing.invoices'] });
+   */
+  ensureSetup(spec: SetupSpec): Promise<SetupResult>;
+  /**
+   * Resolves table names as PostgreSQL does on this connection (see {@link resolveTables}).
+   * Throws `TABLE_NOT_FOUND` naming the schemas searched.
+   */
+  resolveTables(tables: TableName[]): Promise<ResolvedTable[]>;
   /** Adds tables to a publication (those already in it are skipped). */
   addTables(name: string, tables: TableName[]): Promise<PublicationInfo>;
   /** Removes tables from a publication (those not in it are skipped). */
@@ -86,11 +130,13 @@ export interface SlotManager {
   close(): Promise<void>;
 }
 
-function assertTables(tables: unknown): QualifiedTable[] {
+function assertTables(tables: unknown): TableName[] {
   if (!Array.isArray(tables)) {
     throw new KoyoSlotError('INVALID_OPTION', 'tables must be an array of table names, like ["public.orders", "items"].');
   }
-  return tables.map((table: TableName) => parseTableName(table));
+  // Parsed here so that a malformed name is refused before anything reaches the server.
+  for (const table of tables as TableName[]) parseTableName(table);
+  return tables as TableName[];
 }
 
 function sameTable(a: QualifiedTable, b: QualifiedTable): boolean {
@@ -103,7 +149,7 @@ function mapSqlError(error: unknown, context: { slot?: string; publication?: str
   const pgError = asPgError(error);
   if (pgError?.code === '42P01' || pgError?.code === '3F000') {
     const list = context.tables?.map(tableLabel).join(', ') ?? '';
-    return new KoyoSlotError('TABLE_NOT_FOUND', `${pgError.message}. Check the table names (${list}); names are case-sensitive and default to schema "public".`, { cause: error });
+    return new KoyoSlotError('TABLE_NOT_FOUND', `${pgError.message}. Check the table names (${list}); names are case-sensitive, and unqualified ones are looked up on the search_path.`, { cause: error });
   }
   if (pgError?.code === '42501') {
     return new KoyoSlotError(
@@ -113,6 +159,16 @@ function mapSqlError(error: unknown, context: { slot?: string; publication?: str
     );
   }
   return classifyError(error, context.slot === undefined ? {} : { slot: context.slot }).error;
+}
+
+function assertSetupSpec(spec: SetupSpec): void {
+  if (typeof spec !== 'object' || spec === null) {
+    throw new KoyoSlotError('INVALID_OPTION', 'checkSetup/ensureSetup need { publication, slot, tables? }.');
+  }
+  if (spec.tables !== undefined) assertTables(spec.tables);
+  for (const key of ['createPublication', 'createSlot', 'publishGeneratedColumns'] as const) {
+    if (spec[key] !== undefined && typeof spec[key] !== 'boolean') throw new KoyoSlotError('INVALID_OPTION', `${key} must be a boolean.`);
+  }
 }
 
 function publishClause(publish: PublishOperation[] | undefined): string {
@@ -136,16 +192,22 @@ class SlotManagerImpl implements SlotManager {
     if (typeof spec !== 'object' || spec === null || (spec.allTables !== true && !Array.isArray(spec.tables))) {
       throw new KoyoSlotError('INVALID_OPTION', 'ensurePublication needs { tables: [...] } or { allTables: true }.');
     }
-    const tables = spec.allTables === true ? [] : assertTables(spec.tables);
+    const tableNames = spec.allTables === true ? [] : assertTables(spec.tables);
     const withPublish = publishClause(options.publish);
+    if (options.publishGeneratedColumns !== undefined && typeof options.publishGeneratedColumns !== 'boolean') {
+      throw new KoyoSlotError('INVALID_OPTION', 'publishGeneratedColumns must be a boolean.');
+    }
+    let tables: QualifiedTable[] = [];
     const context = { publication: name, tables };
     try {
+      tables = await this.#resolve(tableNames);
+      context.tables = tables;
       let existing = await readPublication(this.#session, name);
       let created = false;
       if (!existing) {
         const target = spec.allTables === true ? ' FOR ALL TABLES' : tables.length > 0 ? ` FOR TABLE ${tables.map(quoteTable).join(', ')}` : '';
         try {
-          await this.#session.query(`CREATE PUBLICATION ${quoteIdent(name)}${target}${withPublish}`);
+          await this.#session.query(`CREATE PUBLICATION ${quoteIdent(name)}${target}${await this.#withClause(withPublish, options)}`);
           created = true;
         } catch (error) {
           // Created concurrently by someone else: carry on with theirs.
@@ -176,6 +238,72 @@ class SlotManagerImpl implements SlotManager {
     }
   }
 
+  async checkSetup(spec: SetupSpec): Promise<SetupCheck> {
+    assertSetupSpec(spec);
+    try {
+      return await checkSetupOn(this.#session, spec);
+    } catch (error) {
+      throw mapSqlError(error, { slot: spec.slot, publication: spec.publication });
+    }
+  }
+
+  async ensureSetup(spec: SetupSpec): Promise<SetupResult> {
+    const check = await this.checkSetup(spec);
+    const [first] = check.problems;
+    if (first) {
+      const list = check.problems.map((p) => `- ${p.message}${p.fix ? ` Fix: ${p.fix}` : ''}`).join('\n');
+      throw new KoyoSlotError(
+        first.code,
+        `Cannot set up publication "${spec.publication}" and slot "${spec.slot}"; nothing was changed:\n${list}`,
+        { problems: check.problems },
+      );
+    }
+    const publication = await this.#setupPublication(spec, check);
+    let slot: Ensured<SlotInfo>;
+    try {
+      slot = spec.createSlot === false ? { created: false, value: check.existingSlot! } : await this.ensureSlot(spec.slot);
+    } catch (error) {
+      // Leave the server as it was: undo what this call did to the publication.
+      if (publication.created) await this.dropPublication(spec.publication).catch(() => undefined);
+      else if (check.addsTables.length > 0) await this.removeTables(spec.publication, check.addsTables).catch(() => undefined);
+      throw error;
+    }
+    return { publication, slot, tables: check.tables };
+  }
+
+  async #setupPublication(spec: SetupSpec, check: SetupCheck): Promise<Ensured<PublicationInfo>> {
+    const options = spec.publishGeneratedColumns === undefined ? {} : { publishGeneratedColumns: spec.publishGeneratedColumns };
+    if (check.createsPublication) {
+      return this.ensurePublication(spec.publication, check.tables === null ? { allTables: true } : { tables: check.tables }, options);
+    }
+    if (check.addsTables.length > 0) {
+      return { created: false, value: await this.addTables(spec.publication, check.addsTables) };
+    }
+    return { created: false, value: check.existingPublication! };
+  }
+
+  async resolveTables(tables: TableName[]): Promise<ResolvedTable[]> {
+    const names = assertTables(tables);
+    try {
+      const { found, refs, searchPath } = await lookupTables((sql, params) => this.#session.query(sql, params), names);
+      return requireFound(found, refs, searchPath);
+    } catch (error) {
+      throw mapSqlError(error, {});
+    }
+  }
+
+  async #resolve(tables: TableName[]): Promise<QualifiedTable[]> {
+    if (tables.length === 0) return [];
+    const { found, refs, searchPath } = await lookupTables((sql, params) => this.#session.query(sql, params), tables);
+    return requireFound(found, refs, searchPath).map((t) => ({ schema: t.schema, name: t.name }));
+  }
+
+  /** The WITH clause of CREATE PUBLICATION: publish, and on 18+ publish_generated_columns. */
+  async #withClause(withPublish: string, options: EnsurePublicationOptions): Promise<string> {
+    if (options.publishGeneratedColumns === false || (await this.#session.serverVersionNum()) < 180000) return withPublish;
+    return withPublish === '' ? ' WITH (publish_generated_columns = stored)' : `${withPublish.slice(0, -1)}, publish_generated_columns = stored)`;
+  }
+
   async addTables(name: string, tables: TableName[]): Promise<PublicationInfo> {
     return this.#alterTables(name, tables, 'ADD');
   }
@@ -186,8 +314,10 @@ class SlotManagerImpl implements SlotManager {
 
   async #alterTables(name: string, tableNames: TableName[], action: 'ADD' | 'DROP'): Promise<PublicationInfo> {
     assertPublicationName(name);
-    const tables = assertTables(tableNames);
+    const names = assertTables(tableNames);
+    let tables: QualifiedTable[] = [];
     try {
+      tables = await this.#resolve(names);
       const existing = await this.#requirePublication(name);
       if (existing.allTables) {
         throw new KoyoSlotError('PUBLICATION_MISMATCH', `Publication "${name}" is FOR ALL TABLES: it has no table list to change.`);

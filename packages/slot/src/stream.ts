@@ -1,7 +1,7 @@
-import { encodeStandbyStatusUpdate, parseCopyData, PgoutputDecoder, type PgoutputMessage } from '@koyo/pgoutput';
+import { encodeStandbyStatusUpdate, formatLsn, parseCopyData, PgoutputDecoder, type PgoutputMessage } from '@koyo/pgoutput';
 import { backoffDelay, resolveReconnect, type ReconnectOptions, type ResolvedReconnect } from './backoff.js';
 import type { ConnectionOptions } from './connection.js';
-import { classifyError, KoyoSlotError } from './errors.js';
+import { classifyError, isPublicationMissing, KoyoSlotError, publicationMissingError, type ServerNotice } from './errors.js';
 import { assertPublicationName, assertSlotName } from './identifiers.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { PgoutputOptions, ProtocolVersion } from './protocol.js';
@@ -32,6 +32,13 @@ export interface ReplicationStreamOptions {
   twoPhase?: boolean;
   /** How often a status update is sent, in ms. Default 10 000; never more than half of the server's `wal_sender_timeout`. */
   statusIntervalMs?: number;
+  /**
+   * How long after an `acknowledge()` the new position is sent to the server, in ms. Default 100.
+   * Acknowledgements within this window share one status update, so a busy consumer sends at most
+   * one per `ackDelayMs`; the keepalive timer (`statusIntervalMs`) is independent of it.
+   * `Infinity` sends acknowledged positions only with the periodic status updates.
+   */
+  ackDelayMs?: number;
   /**
    * How many bytes of received messages may wait for the consumer (pgoutput payload bytes plus
    * a fixed overhead per message). When full, the socket is paused. Default 8 MiB.
@@ -75,8 +82,8 @@ export interface ReplicationStream extends AsyncIterable<ReplicationEvent> {
    * Confirms that everything up to `lsn` (a commit's `endLsn`) is processed and may be released
    * by the server. Monotonic (a lower value is ignored); throws `INVALID_ACK` for a position
    * beyond {@link ReplicationStream.deliveredLsn} (what this iterator has handed out), so a
-   * position that is still buffered can never be confirmed by mistake. Sent with the next status
-   * update and on `stop()`.
+   * position that is still buffered can never be confirmed by mistake. Sent to the server within
+   * `ackDelayMs` (one status update for all acknowledgements in that window) and on `stop()`.
    */
   acknowledge(lsn: bigint): void;
   /** Sends a final status update, ends COPY and closes the connection. Unconsumed messages are dropped (they were not acknowledged, so the server keeps them). */
@@ -103,6 +110,9 @@ export interface ReplicationStream extends AsyncIterable<ReplicationEvent> {
 const MESSAGE_OVERHEAD = 160;
 const DEFAULT_BUFFER_SIZE = 8 * 1024 * 1024;
 const DEFAULT_STATUS_INTERVAL_MS = 10_000;
+const DEFAULT_ACK_DELAY_MS = 100;
+/** setTimeout fires at once for longer delays. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 interface FrameItem {
   frame: true;
@@ -152,6 +162,10 @@ function assertOptions(options: ReplicationStreamOptions): void {
     }
   };
   positive('statusIntervalMs', options.statusIntervalMs);
+  const ackDelayMs = options.ackDelayMs;
+  if (ackDelayMs !== undefined && (typeof ackDelayMs !== 'number' || Number.isNaN(ackDelayMs) || ackDelayMs < 1)) {
+    throw new KoyoSlotError('INVALID_OPTION', `ackDelayMs must be a number >= 1 (or Infinity to send acknowledgements only with the periodic status updates); got ${String(ackDelayMs)}.`);
+  }
   positive('bufferSize', options.bufferSize);
   positive('reconnect.initialDelayMs', options.reconnect?.initialDelayMs);
   positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs);
@@ -170,6 +184,7 @@ class ReplicationStreamImpl implements ReplicationStream {
   readonly #reconnect: ResolvedReconnect;
   readonly #logger: Logger;
   readonly #bufferSize: number;
+  readonly #ackDelayMs: number;
   readonly #tracker = new TransactionTracker();
 
   // consumer side
@@ -199,6 +214,7 @@ class ReplicationStreamImpl implements ReplicationStream {
   #paused = false;
   #lastReceiveAt = 0;
   #statusTimer: NodeJS.Timeout | undefined;
+  #ackTimer: NodeJS.Timeout | undefined;
   #statusIntervalMs = 0;
   #deadAfterMs = 0;
   #serverVersionNum = 0;
@@ -215,6 +231,7 @@ class ReplicationStreamImpl implements ReplicationStream {
     this.#logger = options.logger ?? silentLogger;
     this.#reconnect = resolveReconnect(options.reconnect);
     this.#bufferSize = options.bufferSize ?? DEFAULT_BUFFER_SIZE;
+    this.#ackDelayMs = options.ackDelayMs ?? DEFAULT_ACK_DELAY_MS;
     this.#pgoutput = {
       protocolVersion: options.protocolVersion ?? 'auto',
       publications: [...options.publications],
@@ -282,7 +299,23 @@ class ReplicationStreamImpl implements ReplicationStream {
         `acknowledge(${lsn}) is beyond the highest position this stream has delivered (${this.#delivered}): acknowledge a commit's endLsn after processing it, never a position you have not been given.`,
       );
     }
-    if (lsn > this.#flushed) this.#flushed = lsn;
+    if (lsn > this.#flushed) {
+      this.#flushed = lsn;
+      this.#scheduleAckStatus();
+    }
+  }
+
+  /**
+   * Sends the acknowledged position soon, not only at the next periodic status update: a consumer
+   * restarted more often than `statusIntervalMs` would otherwise never move the slot. One timer
+   * at a time coalesces a burst of acknowledgements into one status update.
+   */
+  #scheduleAckStatus(): void {
+    if (this.#ackTimer !== undefined || !this.#streaming || !Number.isFinite(this.#ackDelayMs)) return;
+    this.#ackTimer = setTimeout(() => {
+      this.#ackTimer = undefined;
+      this.#sendStatus();
+    }, Math.min(this.#ackDelayMs, MAX_TIMER_MS));
   }
 
   // ---------------------------------------------------------------- connection loop
@@ -311,7 +344,7 @@ class ReplicationStreamImpl implements ReplicationStream {
             this.#onStart(facts, pgConnection, streamedBefore, failures);
           },
           onCopyData: (body) => this.#onCopyData(body),
-          onNotice: (notice) => this.#logger.warn({ notice: notice.message, code: notice.code }, `PostgreSQL ${notice.severity ?? 'NOTICE'}: ${notice.message}`),
+          onNotice: (notice) => this.#onNotice(notice),
         });
         await this.#connectionRun;
       } catch (error) {
@@ -327,7 +360,7 @@ class ReplicationStreamImpl implements ReplicationStream {
       const { retry, error } =
         outcome === undefined
           ? { retry: true, error: new KoyoSlotError('CONNECTION_FAILED', 'The server ended the replication stream.') }
-          : classifyError(outcome, { slot: this.#options.slot, publications: this.#pgoutput.publications });
+          : this.#classify(outcome, streamedBefore);
       if (!retry) {
         this.#fail(error);
         return;
@@ -351,6 +384,36 @@ class ReplicationStreamImpl implements ReplicationStream {
     }
   }
 
+  /** A publication that is missing after the stream has run is one that was dropped under it. */
+  #classify(error: unknown, streamedBefore: boolean): { retry: boolean; error: KoyoSlotError } {
+    const classified = classifyError(error, { slot: this.#options.slot, publications: this.#pgoutput.publications });
+    if (!streamedBefore || classified.error.code !== 'PUBLICATION_NOT_FOUND') return classified;
+    const cause = classified.error.cause ?? classified.error;
+    const notice: ServerNotice = { message: (cause as Error).message, code: classified.error.sqlState, detail: classified.error.detail, hint: classified.error.hint };
+    return { retry: false, error: publicationMissingError(notice, { slot: this.#options.slot, publications: this.#pgoutput.publications, confirmedLsn: formatLsn(this.#flushed), cause }) };
+  }
+
+  /**
+   * PostgreSQL 16+ only warns when a publication is dropped under a running stream, then skips
+   * every change while it is missing: going on would confirm positions past changes that were
+   * never sent. So the warning ends the stream at once: no status update after it (not even the
+   * idle-WAL keepalive position), no frame after it is read.
+   */
+  #onNotice(notice: ServerNotice & { severity?: string | undefined }): void {
+    if (!isPublicationMissing(notice)) {
+      this.#logger.warn({ notice: notice.message, code: notice.code }, `PostgreSQL ${notice.severity ?? 'NOTICE'}: ${notice.message}`);
+      return;
+    }
+    if (this.#stopping) return;
+    const pgConnection = this.#pgConnection;
+    this.#streaming = false;
+    this.#keepalive = undefined;
+    clearInterval(this.#statusTimer);
+    clearTimeout(this.#ackTimer);
+    this.#fail(publicationMissingError(notice, { slot: this.#options.slot, publications: this.#pgoutput.publications, confirmedLsn: formatLsn(this.#flushed) }));
+    pgConnection?.stream.destroy();
+  }
+
   #onStart(facts: ServerFacts, pgConnection: PgConnection, reconnect: boolean, attempt: number): void {
     this.#pgConnection = pgConnection;
     this.#streaming = true;
@@ -369,6 +432,8 @@ class ReplicationStreamImpl implements ReplicationStream {
     clearInterval(this.#statusTimer);
     this.#statusTimer = setInterval(() => this.#onStatusTimer(), this.#statusIntervalMs);
     this.#statusTimer.unref();
+    // An acknowledgement made while reconnecting is not known to the server yet.
+    if (this.#flushed > facts.confirmedFlushLsn) this.#scheduleAckStatus();
     this.#push({ frame: false, reconnect, startLsn: facts.startLsn, attempt, protocolVersion: facts.protocolVersion }, 0);
     this.#logger.info(
       { slot: this.#options.slot, startLsn: facts.startLsn.toString(), protocolVersion: facts.protocolVersion, serverVersionNum: facts.serverVersionNum, statusIntervalMs: this.#statusIntervalMs },
@@ -386,6 +451,8 @@ class ReplicationStreamImpl implements ReplicationStream {
     this.#paused = false;
     clearInterval(this.#statusTimer);
     this.#statusTimer = undefined;
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
   }
 
   #onCopyData(body: Buffer): void {
@@ -603,6 +670,7 @@ class ReplicationStreamImpl implements ReplicationStream {
       this.#streaming = false;
       const pgConnection = this.#pgConnection;
       clearInterval(this.#statusTimer);
+      clearTimeout(this.#ackTimer);
       // Read (and ignore) what the server still sends, so it can see our CopyDone and finish.
       if (this.#paused) pgConnection.stream.resume();
       try {

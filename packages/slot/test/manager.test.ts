@@ -117,8 +117,9 @@ describe('slot manager', () => {
       await expect(target.ensurePublication('fine', { tables: ['bad\nname'] })).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER' });
     }
     await offline.close();
-    // A table name with quotes is an identifier, not SQL: it is quoted and simply does not exist.
-    await expect(manager.ensurePublication('mgr_quoted', { tables: ['victim"; DROP TABLE victim; --'] })).rejects.toMatchObject({ code: 'TABLE_NOT_FOUND' });
+    // A stray quote cannot be parsed; a quoted name is an identifier, not SQL: it simply does not exist.
+    await expect(manager.ensurePublication('mgr_quoted', { tables: ['victim"; DROP TABLE victim; --'] })).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER' });
+    await expect(manager.ensurePublication('mgr_quoted', { tables: ['"victim""; DROP TABLE victim; --"'] })).rejects.toMatchObject({ code: 'TABLE_NOT_FOUND' });
     expect(await sql(db.url, "SELECT to_regclass('public.victim') IS NOT NULL AS present")).toEqual([{ present: true }]);
     expect(await sql(db.url, "SELECT count(*)::int AS n FROM pg_publication WHERE pubname <> 'mgr_force_pub'")).toEqual([{ n: 0 }]);
   });

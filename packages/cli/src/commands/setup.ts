@@ -1,16 +1,18 @@
-import { createSlotManager } from '@koyo/slot';
+import { createSlotManager, type QualifiedTable, type SetupProblem } from '@koyo/slot';
 import pg from 'pg';
 import { flagValue, listValue, stringValue, type ParsedArgs } from '../args.js';
 import { commandContext, plainClientConfig, publicationName, resolveConnection, slotName, type CliIo, type ResolvedConnection } from '../context.js';
 import { EXIT, KoyoCliError } from '../errors.js';
-import { parseTable, quoteIdent, quoteLiteral, quoteTable } from '../sql.js';
+import { parseTable, quoteIdent, quoteLiteral, quoteTableRef } from '../sql.js';
 import { setupSpec } from '../specs.js';
+import { resolveTableNames } from '../tables.js';
 
 /** What `koyo setup` learnt from the server (absent without a connection). */
 interface Facts {
   database: string;
   user: string;
   superuser: boolean;
+  createRole: boolean;
   walLevel: string;
   maxSlots: number;
   maxSenders: number;
@@ -42,6 +44,7 @@ async function readFacts(client: pg.Client, publication: string, slot: string, r
   const { rows } = await client.query(
     `SELECT current_database()::text AS database, current_user::text AS "user",
             (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
+            (SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user) AS create_role,
             current_setting('wal_level') AS wal_level,
             current_setting('max_replication_slots')::int AS max_slots,
             current_setting('max_wal_senders')::int AS max_senders,
@@ -56,6 +59,7 @@ async function readFacts(client: pg.Client, publication: string, slot: string, r
     database: row.database,
     user: row.user,
     superuser: row.superuser === true,
+    createRole: row.create_role === true,
     walLevel: row.wal_level,
     maxSlots: row.max_slots,
     maxSenders: row.max_senders,
@@ -80,7 +84,7 @@ export async function setupCommand(args: ParsedArgs, io: CliIo): Promise<number>
   const slot = slotName(ctx) ?? 'koyo';
   const publication = publicationName(ctx) ?? slot;
   const flagTables = listValue(args, 'table');
-  const tables = (flagTables.length > 0 ? flagTables : (ctx.config.tables ?? [])).map((table) => parseTable(table, flagTables.length > 0 ? setupSpec.name : undefined));
+  const refs = (flagTables.length > 0 ? flagTables : (ctx.config.tables ?? [])).map((table) => parseTable(table, flagTables.length > 0 ? setupSpec.name : undefined));
   const roleFlag = stringValue(args, 'role');
   if (roleFlag !== undefined && !ROLE_NAME.test(roleFlag)) {
     throw new KoyoCliError('USAGE', `--role must be 1-63 characters of a-z, 0-9 and _, starting with a letter or _ (got "${roleFlag}")`, { command: setupSpec.name });
@@ -99,6 +103,8 @@ export async function setupCommand(args: ParsedArgs, io: CliIo): Promise<number>
   try {
     await client?.connect();
     const facts = client ? await readFacts(client, publication, slot, role) : undefined;
+    // Unqualified names mean what PostgreSQL makes of them on this connection's search_path.
+    const tables: (QualifiedTable | ReturnType<typeof parseTable>)[] = client ? await resolveTableNames(client, refs) : refs;
     const steps = plan({ facts, slot, publication, tables, role, roleGiven: roleFlag !== undefined, client, conn });
     const header = conn
       ? `-- koyo setup for ${conn.display} (slot ${slot}, publication ${publication})`
@@ -121,16 +127,28 @@ export async function setupCommand(args: ParsedArgs, io: CliIo): Promise<number>
       );
       return EXIT.OK;
     }
+    // Every precondition is checked before anything runs: a refused setup changes nothing.
+    const settingsFirst = needed.some((step) => step.section === 1 && step.apply && step.run);
+    const problems = await applyProblems(conn!, { publication, slot, tables, settingsFirst, roleStep: needed.find((step) => step.section === 4 && step.apply), facts: facts! });
+    if (problems.length > 0) {
+      io.stdout.write(`\nNot applied: ${problems.length} problem${problems.length === 1 ? '' : 's'} must be fixed first; nothing was changed.\n`);
+      for (const problem of problems) io.stdout.write(`  ✗ ${problem.message}${problem.fix ? `\n    fix: ${problem.fix}` : ''}\n`);
+      return EXIT.FAILURE;
+    }
     io.stdout.write('\nApplying:\n');
     let restart = false;
     for (const step of needed) {
+      if (settingsFirst && (step.section === 2 || step.section === 3)) {
+        io.stdout.write(`  - skipped: ${step.sql.split('\n')[0]!}  (after the restart: run koyo setup --apply again)\n`);
+        continue;
+      }
       if (!step.apply || !step.run) {
         io.stdout.write(`  - skipped: ${step.sql.split('\n')[0]!.replace(/^-- /, '')}  (${step.skip ?? 'printed only'})\n`);
         continue;
       }
       const result = await step.run();
       if (step.section === 1) restart = true;
-      io.stdout.write(`  ✓ ${result}\n`);
+      if (result !== '') io.stdout.write(`  ✓ ${result}\n`);
     }
     if (restart) {
       await client!.query('SELECT pg_reload_conf()');
@@ -144,11 +162,33 @@ export async function setupCommand(args: ParsedArgs, io: CliIo): Promise<number>
   }
 }
 
+/**
+ * What stops `--apply`: @koyo/slot's `checkSetup` (wal_level, REPLICATION, tables, ownership,
+ * slot limits, an existing slot that does not fit), and the right to create the role. When server
+ * settings are applied first, wal_level and slot limits wait for the restart they need.
+ */
+async function applyProblems(
+  conn: ResolvedConnection,
+  input: { publication: string; slot: string; tables: readonly { schema: string | null; name: string }[]; settingsFirst: boolean; roleStep: Step | undefined; facts: Facts },
+): Promise<SetupProblem[]> {
+  const manager = createSlotManager(conn.connection);
+  try {
+    const check = await manager.checkSetup({ publication: input.publication, slot: input.slot, ...(input.tables.length > 0 ? { tables: [...input.tables] } : {}) });
+    const problems = check.problems.filter((problem) => !(input.settingsFirst && (problem.code === 'WAL_LEVEL' || problem.code === 'SLOT_LIMIT')));
+    if (input.roleStep && !input.facts.superuser && !input.facts.createRole) {
+      problems.push({ code: 'PERMISSION_DENIED', message: `Role "${input.facts.user}" cannot create roles (it has neither CREATEROLE nor superuser).`, fix: 'Run koyo setup --apply --role as a superuser, or leave out --role.' });
+    }
+    return problems;
+  } finally {
+    await manager.close();
+  }
+}
+
 interface PlanInput {
   facts: Facts | undefined;
   slot: string;
   publication: string;
-  tables: ReturnType<typeof parseTable>[];
+  tables: readonly { schema: string | null; name: string }[];
   role: string;
   roleGiven: boolean;
   client: pg.Client | undefined;
@@ -185,44 +225,39 @@ function plan(input: PlanInput): Step[] {
     for (const step of steps) if (step.needed && step.section === 1 && step.run) step.note += `; needs a superuser, ${facts.user} is not one`;
   }
 
-  const target = tables.length > 0 ? `FOR TABLE ${tables.map(quoteTable).join(', ')}` : 'FOR ALL TABLES';
+  const target = tables.length > 0 ? `FOR TABLE ${tables.map(quoteTableRef).join(', ')}` : 'FOR ALL TABLES';
   const pubSql = `CREATE PUBLICATION ${quoteIdent(publication)} ${target};`;
+  const slotSql = `SELECT pg_create_logical_replication_slot(${quoteLiteral(slot)}, 'pgoutput');`;
+  // Publication and slot are made together by @koyo/slot's ensureSetup: if the slot fails, the
+  // publication it just created is dropped again. The slot step prints what the first one did.
+  let ensured: Promise<{ publication: boolean; slot: boolean }> | undefined;
+  const ensure = (): Promise<{ publication: boolean; slot: boolean }> =>
+    (ensured ??= (async () => {
+      const manager = createSlotManager(conn!.connection);
+      try {
+        const result = await manager.ensureSetup({ publication, slot, ...(tables.length > 0 ? { tables: [...tables] } : {}) });
+        return { publication: result.publication.created, slot: result.slot.created };
+      } finally {
+        await manager.close();
+      }
+    })());
   steps.push({
     section: 2,
     sql: pubSql,
     note: facts?.publicationExists ? `publication ${publication} exists` : tables.length > 0 ? '' : 'FOR ALL TABLES needs a superuser; pass --table to list tables',
     needed: !facts?.publicationExists,
     apply: true,
-    run: async () => {
-      const manager = createSlotManager(conn!.connection);
-      try {
-        const spec = tables.length > 0 ? { tables: tables.map((t) => (t.schema === null ? t.table : { schema: t.schema, name: t.table })) } : { allTables: true as const };
-        await manager.ensurePublication(publication, spec);
-      } finally {
-        await manager.close();
-      }
-      return pubSql;
-    },
+    run: async () => ((await ensure()).publication ? pubSql : ''),
   });
 
-  const slotSql = `SELECT pg_create_logical_replication_slot(${quoteLiteral(slot)}, 'pgoutput');`;
   const walReady = facts?.walLevel === 'logical';
   steps.push({
     section: 3,
     sql: slotSql,
     note: facts?.slotExists ? `slot ${slot} exists` : facts && !walReady ? 'after the restart (needs wal_level = logical)' : '',
     needed: !facts?.slotExists,
-    apply: walReady,
-    skip: 'needs wal_level = logical first',
-    run: async () => {
-      const manager = createSlotManager(conn!.connection);
-      try {
-        await manager.ensureSlot(slot);
-      } finally {
-        await manager.close();
-      }
-      return slotSql;
-    },
+    apply: true,
+    run: async () => ((await ensure()).slot ? slotSql : ''),
   });
 
   const database = facts?.database ?? '<database>';

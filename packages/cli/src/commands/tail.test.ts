@@ -1,7 +1,6 @@
 import { UNCHANGED_TOAST, type PgoutputMessage, type RelationMessage } from '@koyo/pgoutput';
 import { describe, expect, it } from 'vitest';
 import { TailAssembler, formatChangeLine } from './tail.js';
-import { parseTable } from '../sql.js';
 
 const users: RelationMessage = {
   tag: 'relation',
@@ -43,7 +42,7 @@ describe('TailAssembler', () => {
   });
 
   it('filters by table and skips transactions already shown (for --peek)', () => {
-    const tail = new TailAssembler([parseTable('other')]);
+    const tail = new TailAssembler([{ schema: other.schema, name: other.name }]);
     const txn = (lsn: bigint): PgoutputMessage[] => [begin(lsn), { tag: 'insert', relation: users, new: { id: 1 } }, { tag: 'insert', relation: other, new: { id: 2 } }, commit(lsn)];
     const first = txn(0x200n).flatMap((message) => tail.handle(message));
     expect(first.map((change) => [change.table, change.position])).toEqual([['other', 1]]);

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { formatLsn, PgoutputDecoder, UNCHANGED_TOAST, type PgoutputMessage, type RelationMessage, type Row } from '@koyo/pgoutput';
+import type { QualifiedTable } from '@koyo/slot';
 import pg from 'pg';
 import { flagValue, listValue, numberValue, stringValue, type ParsedArgs } from '../args.js';
 import { commandContext, plainClientConfig, publicationName, resolveConnection, slotName, type CliIo } from '../context.js';
 import { EXIT, KoyoCliError, findSqlState } from '../errors.js';
 import { toJson } from '../format.js';
-import { parseTable, quoteIdent, quoteTable, tableMatches, type TableRef } from '../sql.js';
+import { parseTable, quoteIdent, quoteTableRef } from '../sql.js';
+import { resolveTableNames } from '../tables.js';
 import { tailSpec } from '../specs.js';
 
 /**
@@ -65,10 +67,11 @@ export class TailAssembler {
   /** Commit LSN of the last transaction passed on (for --peek, which re-reads from the slot's start). */
   lastCommit = 0n;
 
-  constructor(private readonly filter: readonly TableRef[]) {}
+  /** `filter`: the `--table`s as PostgreSQL resolved them (qualified); empty for every table. */
+  constructor(private readonly filter: readonly QualifiedTable[]) {}
 
   #wanted(relation: RelationMessage): boolean {
-    return this.filter.length === 0 || this.filter.some((ref) => tableMatches(ref, relation.schema, relation.name));
+    return this.filter.length === 0 || this.filter.some((table) => table.schema === relation.schema && table.name === relation.name);
   }
 
   /** The changes a message yields (none for begin/commit/relation...). */
@@ -163,7 +166,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** The publication must exist and cover every `--table`: otherwise tail would wait forever for nothing. */
-async function checkPublication(client: pg.Client, publication: string, filter: readonly TableRef[]): Promise<void> {
+async function checkPublication(client: pg.Client, publication: string, filter: readonly QualifiedTable[]): Promise<void> {
   const { rows: found } = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
   if (found.length === 0) {
     throw new KoyoCliError('NOT_FOUND', `publication "${publication}" does not exist in this database: create it (koyo setup prints the SQL), or name tables with --table and no publication`);
@@ -171,9 +174,9 @@ async function checkPublication(client: pg.Client, publication: string, filter: 
   if (filter.length === 0) return;
   const { rows } = await client.query<{ schema: string; name: string }>('SELECT schemaname::text AS schema, tablename::text AS name FROM pg_publication_tables WHERE pubname = $1', [publication]);
   for (const ref of filter) {
-    if (!rows.some((row) => tableMatches(ref, row.schema, row.name))) {
+    if (!rows.some((row) => row.schema === ref.schema && row.name === ref.name)) {
       const list = rows.map((row) => `${row.schema}.${row.name}`).join(', ') || 'none';
-      throw new KoyoCliError('NOT_FOUND', `table ${quoteTable(ref)} is not in publication "${publication}" (it has: ${list}): tail would never print anything`);
+      throw new KoyoCliError('NOT_FOUND', `table ${quoteTableRef(ref)} is not in publication "${publication}" (it has: ${list}): tail would never print anything`);
     }
   }
 }
@@ -188,12 +191,12 @@ export async function tailCommand(args: ParsedArgs, io: CliIo, signal: AbortSign
     throw new KoyoCliError('USAGE', '--slot needs --peek: tail never consumes a named slot (that would take changes from its consumer)', { command: tailSpec.name });
   }
   const peekSlot = peek ? slotName(ctx)! : undefined;
-  const filter = listValue(args, 'table').map((table) => parseTable(table, tailSpec.name));
+  const refs = listValue(args, 'table').map((table) => parseTable(table, tailSpec.name));
   const limit = numberValue(tailSpec, args, 'limit', { min: 1, integer: true, fallback: Infinity });
   const interval = numberValue(tailSpec, args, 'interval', { min: 10, max: 60_000, integer: true, fallback: 250 });
   const json = flagValue(args, 'json');
   let publication = publicationName(ctx);
-  if (publication === undefined && filter.length === 0) {
+  if (publication === undefined && refs.length === 0) {
     throw new KoyoCliError('MISSING_VALUE', 'koyo tail needs a publication: pass --publication NAME, set publication in koyo.config.ts, or name tables with --table (tail then publishes them itself while it runs)');
   }
   const conn = resolveConnection(ctx);
@@ -204,9 +207,10 @@ export async function tailCommand(args: ParsedArgs, io: CliIo, signal: AbortSign
   let ownPublication: string | undefined;
   try {
     await client.connect();
+    const filter = await resolveTableNames(client, refs);
     if (publication === undefined) {
       ownPublication = `koyo_tail_${suffix}`;
-      await client.query(`CREATE PUBLICATION ${quoteIdent(ownPublication)} FOR TABLE ${filter.map(quoteTable).join(', ')}`);
+      await client.query(`CREATE PUBLICATION ${quoteIdent(ownPublication)} FOR TABLE ${filter.map(quoteTableRef).join(', ')}`);
       publication = ownPublication;
     }
     if (ownPublication === undefined) await checkPublication(client, publication, filter);
@@ -223,7 +227,7 @@ export async function tailCommand(args: ParsedArgs, io: CliIo, signal: AbortSign
       slot = `koyo_tail_${suffix}`;
       await client.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput', true)", [slot]);
     }
-    const where = `${peek ? `peeking at slot ${slot}` : 'temporary slot'}, publication ${publication}${filter.length > 0 ? `, tables ${filter.map(quoteTable).join(', ')}` : ''}`;
+    const where = `${peek ? `peeking at slot ${slot}` : 'temporary slot'}, publication ${publication}${filter.length > 0 ? `, tables ${filter.map(quoteTableRef).join(', ')}` : ''}`;
     io.stderr.write(`koyo tail: ${conn.display} (${where}); Ctrl-C to stop\n`);
 
     const fn = peek ? 'pg_logical_slot_peek_binary_changes' : 'pg_logical_slot_get_binary_changes';

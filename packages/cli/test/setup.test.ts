@@ -1,0 +1,114 @@
+import { startCluster, type Cluster } from '@koyo/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, koyo, openDb, uniqueName, type Db } from './helpers.js';
+
+/** Everything a setup could change: publications (with tables), slots, ALTER SYSTEM lines. Server truth. */
+const SERVER_STATE = `
+  SELECT (SELECT coalesce(json_agg(p ORDER BY p.pubname), '[]') FROM (SELECT pubname::text FROM pg_publication) p) AS publications,
+         (SELECT coalesce(json_agg(t ORDER BY t.pubname, t.schemaname, t.tablename), '[]') FROM (SELECT pubname::text, schemaname::text, tablename::text FROM pg_publication_tables) t) AS published,
+         (SELECT coalesce(json_agg(s ORDER BY s.slot_name), '[]') FROM (SELECT slot_name::text FROM pg_replication_slots) s) AS slots,
+         (SELECT coalesce(json_agg(f ORDER BY f.name), '[]') FROM (SELECT name, setting FROM pg_file_settings WHERE sourcefile LIKE '%postgresql.auto.conf') f) AS altered`;
+
+let replicaLevel: Cluster;
+let db: Db;
+beforeAll(async () => {
+  await ensureBuilt();
+  replicaLevel = await startCluster({ replicas: 0, settings: { wal_level: 'replica' } });
+  await replicaLevel.primary.query(`CREATE ROLE table_owner LOGIN REPLICATION;
+    GRANT CREATE ON DATABASE postgres TO table_owner;
+    CREATE TABLE items (id int PRIMARY KEY);
+    ALTER TABLE items OWNER TO table_owner`);
+  db = await openDb('cli_setup');
+  await db.query(`CREATE SCHEMA app; CREATE TABLE app.users (id int PRIMARY KEY)`);
+  await db.query(`ALTER DATABASE "${db.name}" SET search_path = app, public`);
+});
+afterAll(async () => {
+  await replicaLevel?.stop();
+  await db.query(
+    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active',
+    [db.name],
+  );
+  await db.close();
+  await db.drop();
+});
+
+describe('koyo setup --apply checks everything before it changes anything', () => {
+  it('wal_level = replica, as the tables’ owner (not a superuser): refuses, leaving no publication', async () => {
+    const before = await replicaLevel.primary.query(SERVER_STATE);
+    const url = new URL(replicaLevel.primary.url);
+    url.username = 'table_owner';
+    const result = await koyo(['setup', '--apply', '--url', url.toString(), '--table', 'items']);
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    expect(result.stdout).toContain('nothing was changed');
+    expect(result.stdout).toContain(
+      'wal_level = replica: logical replication needs wal_level = logical.',
+    );
+    expect(await replicaLevel.primary.query(SERVER_STATE)).toEqual(before);
+  });
+
+  it('a table that does not exist: refuses before ALTER SYSTEM, naming the schemas searched', async () => {
+    const before = await replicaLevel.primary.query(SERVER_STATE);
+    const result = await koyo([
+      'setup',
+      '--apply',
+      '--url',
+      replicaLevel.primary.url,
+      '--table',
+      'items',
+      '--table',
+      'nosuch',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      '"nosuch" does not exist in any schema of the connection\'s search_path (searched: "public")',
+    );
+    expect(await replicaLevel.primary.query(SERVER_STATE)).toEqual(before);
+  });
+
+  it('as a superuser: applies the server settings, and leaves the publication and slot for after the restart', async () => {
+    const result = await koyo([
+      'setup',
+      '--apply',
+      '--url',
+      replicaLevel.primary.url,
+      '--table',
+      'items',
+    ]);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain('✓ ALTER SYSTEM SET wal_level = logical;');
+    expect(result.stdout).toContain('after the restart: run koyo setup --apply again');
+    const [state] = await replicaLevel.primary.query(SERVER_STATE);
+    expect(state).toMatchObject({ publications: [], slots: [] });
+  });
+});
+
+describe('koyo setup resolves table names like PostgreSQL', () => {
+  it("--table users is the search_path's app.users, printed and published qualified", async () => {
+    const slot = uniqueName('cli_setup');
+    const printed = await koyo(['setup', '--url', db.url, '--slot', slot, '--table', 'users']);
+    expect(printed.code, printed.stderr).toBe(0);
+    expect(printed.stdout).toContain(`CREATE PUBLICATION "${slot}" FOR TABLE "app"."users";`);
+    const applied = await koyo([
+      'setup',
+      '--apply',
+      '--url',
+      db.url,
+      '--slot',
+      slot,
+      '--table',
+      'users',
+    ]);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    expect(
+      await db.query(
+        'SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1',
+        [slot],
+      ),
+    ).toEqual([{ schemaname: 'app', tablename: 'users' }]);
+    expect(
+      await db.query('SELECT slot_name::text FROM pg_replication_slots WHERE slot_name = $1', [
+        slot,
+      ]),
+    ).toEqual([{ slot_name: slot }]);
+  });
+});

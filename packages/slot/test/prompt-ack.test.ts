@@ -1,0 +1,75 @@
+import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createSlotManager,
+  openReplicationStream,
+  type ReplicationStream,
+  type SlotManager,
+} from '../src/index.js';
+import { Collector, confirmedFlush, sql, waitFor } from './_helpers.js';
+
+/** Far longer than the budgets below: only the prompt acknowledgement path can pass them. */
+const STATUS_INTERVAL_MS = 60_000;
+/** How long the server may take to see an acknowledgement; well under STATUS_INTERVAL_MS. */
+const BUDGET_MS = 15_000;
+
+describe('acknowledgements reach the server promptly, not only with the periodic status update', () => {
+  let db: TestDatabase;
+  let manager: SlotManager;
+  const open: ReplicationStream[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('slot_prompt_ack');
+    await sql(db.url, 'CREATE TABLE items (id int PRIMARY KEY)');
+    manager = createSlotManager(db.url);
+    await manager.ensurePublication('prompt_pub', { tables: ['items'] });
+  });
+  afterAll(async () => {
+    await Promise.all(open.map((s) => s.stop()));
+    for (const slot of await manager.listSlots())
+      if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
+    await manager.close();
+    await db.drop();
+  });
+
+  it('confirmed_flush_lsn reaches each acknowledged commit long before statusIntervalMs', async () => {
+    await manager.ensureSlot('prompt_ack');
+    const s = openReplicationStream({
+      connection: db.url,
+      slot: 'prompt_ack',
+      publications: ['prompt_pub'],
+      // wal_sender_timeout (60 s by default) caps it at 30 s: still twice the budget.
+      statusIntervalMs: STATUS_INTERVAL_MS,
+    });
+    open.push(s);
+    const c = new Collector(s);
+    await s.ready();
+    for (let round = 1; round <= 3; round++) {
+      await sql(db.url, 'INSERT INTO items VALUES ($1)', [round]);
+      const commit = await waitFor(`commit ${round}`, () => c.of('commit')[round - 1]);
+      s.acknowledge(commit.endLsn);
+      await waitFor(
+        `confirmed_flush_lsn at commit ${round}`,
+        async () => (await confirmedFlush(db.url, 'prompt_ack')) === commit.endLsn,
+        BUDGET_MS,
+      );
+    }
+    expect(s.statusIntervalMs).toBeGreaterThan(BUDGET_MS);
+    await s.stop();
+    await c.done;
+    expect(c.error).toBeUndefined();
+  });
+
+  it('rejects an ackDelayMs below 1 ms', () => {
+    for (const ackDelayMs of [0, -5, Number.NaN]) {
+      expect(() =>
+        openReplicationStream({
+          connection: db.url,
+          slot: 'prompt_ack',
+          publications: ['prompt_pub'],
+          ackDelayMs,
+        }),
+      ).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    }
+  });
+});
