@@ -1,6 +1,6 @@
 import type { QualifiedTable, TableRef } from '@koyo/slot';
 import type { WireStream } from './_wire.js';
-import type { DomainLookup, PrimaryKeyLookup } from './assembler.js';
+import type { CommittedMessagesLookup, DomainLookup, PrimaryKeyLookup } from './assembler.js';
 
 /**
  * Everything the dispatcher needs from PostgreSQL. The real one (`pg-backend.ts`) uses
@@ -25,6 +25,13 @@ export interface Backend {
   lookupPrimaryKey: PrimaryKeyLookup;
   /** Parsers for the domain types among these type OIDs (parsing like their base type). */
   lookupDomains: DomainLookup;
+  /**
+   * Which logical messages a committed streamed transaction really contains, and at which
+   * positions, when the stream cannot tell (a message next to a rolled-back subtransaction, or
+   * tied with a change on one LSN). Called before any of the transaction is delivered, so the
+   * slot has not confirmed it yet.
+   */
+  lookupCommittedMessages: CommittedMessagesLookup;
   /** Closes helper connections. */
   close(): Promise<void>;
 }

@@ -10,6 +10,7 @@ import {
   type RelationInfo,
   type TxnFields,
 } from './change.js';
+import { CommittedArrangement } from './committed-order.js';
 import { cacheFor, type Engine, type OpenTxn } from './engine.js';
 import { KoyoDispatcherError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -25,6 +26,28 @@ export type PrimaryKeyLookup = (oid: number) => Promise<string[] | null>;
  * domain type, which the decoder does not know, while `pg` gets the base type from a SELECT.
  */
 export type DomainLookup = (oids: number[]) => Promise<Map<number, (text: string) => unknown>>;
+
+/** A committed transaction, as the server names it. */
+export interface CommittedTxn {
+  xid: number;
+  commitLsn: bigint;
+  /** End of its commit record. */
+  endLsn: bigint;
+}
+
+/**
+ * Where a committed transaction has its transactional logical messages, as the server decodes
+ * it without streaming (messages of rolled-back subtransactions are not there).
+ */
+export interface CommittedMessages {
+  /** Position of each message, by the message's LSN. */
+  positions: Map<bigint, number>;
+  /** Positions in the transaction: changes (one per truncated table) and messages. */
+  total: number;
+}
+
+/** Reads a committed transaction's {@link CommittedMessages} from the server. */
+export type CommittedMessagesLookup = (txn: CommittedTxn) => Promise<CommittedMessages>;
 
 /** OIDs from here on are user-defined (FirstNormalObjectId). */
 const FIRST_USER_OID = 16_384;
@@ -76,12 +99,15 @@ export class Assembler {
   private lastCommitLsn = 0n;
   private readonly streams = new Map<number, StreamedTxn>();
   private streamXid: number | null = null;
+  /** LSN of the event being handled: a streamed change's own LSN. */
+  private eventLsn = 0n;
 
   constructor(
     private readonly registry: HandlerRegistry,
     private readonly engine: Engine,
     private readonly lookupPrimaryKey: PrimaryKeyLookup,
     private readonly lookupDomains: DomainLookup,
+    private readonly lookupCommittedMessages: CommittedMessagesLookup,
     private readonly logger: Logger,
     private readonly spillThreshold: number,
     private readonly stopping: () => boolean,
@@ -93,6 +119,7 @@ export class Assembler {
       this.reset(`reconnected at ${lsnText(event.startLsn)} (attempt ${event.attempt})`);
       return undefined;
     }
+    this.eventLsn = event.lsn;
     return this.handleMessage(event.message);
   }
 
@@ -203,7 +230,11 @@ export class Assembler {
           commitLsn: lsnText(message.commitLsn),
           commitTime: isoMicros(message.commitTimeMicros),
         };
-        return this.replay(stream, fields, message.endLsn);
+        return this.replay(stream, fields, {
+          xid: message.xid,
+          commitLsn: message.commitLsn,
+          endLsn: message.endLsn,
+        });
       }
       case 'origin':
       case 'type':
@@ -276,8 +307,8 @@ export class Assembler {
     const cache = cacheFor(this.registry, info);
     if (this.streamXid !== null) {
       const item: StreamedItem = cache.wanted
-        ? { kind: 'change', value: this.build(message, info, PLACEHOLDER, 0) }
-        : { kind: 'skip' };
+        ? { kind: 'change', value: this.build(message, info, PLACEHOLDER, 0), lsn: this.eventLsn }
+        : { kind: 'skip', lsn: this.eventLsn };
       this.streamed().add(item, message.xid ?? this.streamXid);
       return undefined;
     }
@@ -307,8 +338,8 @@ export class Assembler {
       if (this.streamXid !== null) {
         this.streamed().add(
           cache.wanted
-            ? { kind: 'truncate', value: truncateChange(info, PLACEHOLDER, 0) }
-            : { kind: 'skip' },
+            ? { kind: 'truncate', value: truncateChange(info, PLACEHOLDER, 0), lsn: this.eventLsn }
+            : { kind: 'skip', lsn: this.eventLsn },
           xid ?? this.streamXid,
         );
         continue;
@@ -325,7 +356,7 @@ export class Assembler {
     if (!message.transactional) return this.engine.message(null, toMessage(message, null, 0));
     if (this.streamXid !== null) {
       this.streamed().add(
-        { kind: 'message', value: toMessage(message, PLACEHOLDER, 0) },
+        { kind: 'message', value: toMessage(message, PLACEHOLDER, 0), lsn: message.lsn },
         message.xid ?? this.streamXid,
       );
       return undefined;
@@ -334,6 +365,20 @@ export class Assembler {
     const txn = this.current;
     if (!txn) return undefined;
     return this.engine.message(txn, toMessage(message, txn.fields, position));
+  }
+
+  /** Where the committed transaction has its messages, or why that is unknown. */
+  private async committedMessages(committed: CommittedTxn): Promise<CommittedMessages> {
+    try {
+      return await this.lookupCommittedMessages(committed);
+    } catch (error) {
+      if (error instanceof KoyoDispatcherError) throw error;
+      throw new KoyoDispatcherError(
+        'STREAM_FAILED',
+        `Could not read which logical messages streamed transaction ${committed.xid} kept: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
   }
 
   private streamed(): StreamedTxn {
@@ -346,7 +391,13 @@ export class Assembler {
     return stream;
   }
 
-  private async replay(stream: StreamedTxn, fields: TxnFields, endLsn: bigint): Promise<void> {
+  private async replay(
+    stream: StreamedTxn,
+    fields: TxnFields,
+    committed: CommittedTxn,
+  ): Promise<void> {
+    // Tracked from here on, so nothing at or after this commit is acknowledged meanwhile: the
+    // server still has the transaction to decode for the lookup below.
     const txn = this.engine.begin(fields);
     this.current = txn;
     const caches = new Map<string, HandlerCache>();
@@ -360,29 +411,48 @@ export class Assembler {
       caches.set(name, cache);
       return cache;
     };
+    const deliver = (item: StreamedItem, at: number): void | Promise<void> => {
+      if (item.kind === 'skip') return undefined;
+      const value = item.value;
+      value.xid = fields.xid;
+      value.commitLsn = fields.commitLsn;
+      value.commitTime = fields.commitTime;
+      value.position = at;
+      if (item.kind === 'message') return this.engine.message(txn, item.value);
+      if (item.kind === 'truncate')
+        return this.engine.truncate(txn, [{ change: item.value, cache: cacheOf(item.value) }]);
+      return this.engine.change(txn, item.value, cacheOf(item.value));
+    };
     try {
+      const arrangement = stream.messagesUncertain
+        ? new CommittedArrangement(await this.committedMessages(committed))
+        : null;
       let position = 0;
       for (const item of stream.items()) {
         if (this.stopping()) {
           this.engine.drop(txn); // not acknowledged: the server sends it again next time
           return;
         }
-        const at = position++;
-        if (item.kind === 'skip') continue;
-        const value = item.value;
-        value.xid = fields.xid;
-        value.commitLsn = fields.commitLsn;
-        value.commitTime = fields.commitTime;
-        value.position = at;
-        let result: void | Promise<void>;
-        if (item.kind === 'message') result = this.engine.message(txn, item.value);
-        else if (item.kind === 'truncate')
-          result = this.engine.truncate(txn, [{ change: item.value, cache: cacheOf(item.value) }]);
-        else result = this.engine.change(txn, item.value, cacheOf(item.value));
-        if (isThenable(result)) await result;
+        if (arrangement) {
+          for (const ready of arrangement.place(item)) {
+            const result = deliver(ready.item, ready.position);
+            if (isThenable(result)) await result;
+          }
+        } else {
+          const result = deliver(item, position++);
+          if (isThenable(result)) await result;
+        }
+      }
+      if (arrangement && !arrangement.complete) {
+        // The server's transaction has something the stream did not bring: acknowledging it
+        // would lose that.
+        throw new KoyoDispatcherError(
+          'PROTOCOL_ERROR',
+          `Streamed transaction ${fields.xid} (commit ${fields.commitLsn}) did not arrive as the server has it; restart the dispatcher so the server sends it again.`,
+        );
       }
       this.current = null;
-      await this.engine.commit(txn, endLsn);
+      await this.engine.commit(txn, committed.endLsn);
     } finally {
       stream.discard();
       if (this.current === txn) this.current = null;

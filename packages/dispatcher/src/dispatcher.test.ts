@@ -67,7 +67,11 @@ const relation: WireRelation = {
   columns: [column('id', true), column('v')],
 };
 
-function setup(options: Partial<DispatcherOptions> = {}): {
+function setup(
+  options: Partial<DispatcherOptions> = {},
+  lookupCommittedMessages: Backend['lookupCommittedMessages'] = () =>
+    Promise.resolve({ positions: new Map(), total: 0 }),
+): {
   dispatcher: DispatcherImpl;
   stream: FakeStream;
 } {
@@ -80,6 +84,7 @@ function setup(options: Partial<DispatcherOptions> = {}): {
     emitMarker: () => Promise.resolve(),
     lookupPrimaryKey: () => Promise.resolve(null),
     lookupDomains: () => Promise.resolve(new Map()),
+    lookupCommittedMessages,
     close: () => Promise.resolve(),
   };
   const dispatcher = new DispatcherImpl(
@@ -269,5 +274,144 @@ describe('failures', () => {
       expect(seen.get(id)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(stream.flushedLsn).toBe(end);
     await dispatcher.stop();
+  });
+});
+
+describe('streamed transactions with logical messages', () => {
+  const XID = 10;
+  const SUB = 11;
+  const message = (lsn: bigint, text: string): WireMessageUnion => ({
+    tag: 'message',
+    transactional: true,
+    lsn,
+    prefix: 'app',
+    content: Buffer.from(text),
+    xid: XID, // pgoutput sends a streamed message with the top-level xid
+  });
+  /** Changes at LSNs apart from the messages' (a message tied with a change is another case). */
+  let changeLsn = 0x1_0000_0000n;
+  const insert = (id: number, xid: number): WireMessageUnion => ({
+    tag: 'insert',
+    relation,
+    new: { id, v: 0 },
+    xid,
+  });
+  /** A streamed transaction of `items`, then its commit; returns its commit and end LSNs. */
+  function streamed(
+    stream: FakeStream,
+    items: (WireMessageUnion | 'abort-sub')[],
+  ): { commitLsn: bigint; endLsn: bigint } {
+    const commitLsn = (lsnCounter += 0x1000n);
+    const endLsn = commitLsn + 0x30n;
+    stream.push({ tag: 'stream_start', xid: XID, firstSegment: true });
+    stream.push({ ...relation, xid: XID });
+    for (const item of items) {
+      if (item === 'abort-sub') {
+        stream.push({ tag: 'stream_stop' });
+        stream.push({ tag: 'stream_abort', xid: XID, subXid: SUB });
+        stream.push({ tag: 'stream_start', xid: XID, firstSegment: false });
+      } else stream.push(item, item.tag === 'message' ? item.lsn : (changeLsn += 0x10n));
+    }
+    stream.push({ tag: 'stream_stop' });
+    const time = new Date(0);
+    stream.push(
+      {
+        tag: 'stream_commit',
+        xid: XID,
+        flags: 0,
+        commitLsn,
+        endLsn,
+        commitTime: time,
+        commitTimeMicros: 0n,
+      },
+      endLsn,
+    );
+    return { commitLsn, endLsn };
+  }
+  function record(dispatcher: DispatcherImpl): string[] {
+    const seen: string[] = [];
+    dispatcher.onChange((c) => void seen.push(`change ${String(c.id)}@${c.position}`));
+    dispatcher.onMessage('app', (m) => void seen.push(`message ${m.text}@${m.position}`));
+    return seen;
+  }
+
+  it("asks the server which messages the transaction kept when one may be a rolled-back subtransaction's", async () => {
+    const asked: unknown[] = [];
+    const { dispatcher, stream } = setup({ streaming: true }, (txn) => {
+      asked.push(txn);
+      // The server's order: message 'top', change 2, message 'after'.
+      return Promise.resolve({
+        positions: new Map([
+          [0x2000n, 0],
+          [0x4000n, 2],
+        ]),
+        total: 3,
+      });
+    });
+    const seen = record(dispatcher);
+    const txn = streamed(stream, [
+      message(0x2000n, 'top'),
+      message(0x3000n, 'sub'), // top-level or the subtransaction's: the stream cannot tell
+      insert(1, SUB),
+      'abort-sub',
+      insert(2, XID),
+      message(0x4000n, 'after'),
+    ]);
+    await dispatcher.start();
+    for (let i = 0; i < 100 && stream.flushedLsn < txn.endLsn; i++) await tick();
+    expect(asked).toEqual([{ xid: XID, ...txn }]);
+    expect(seen).toEqual(['message top@0', 'change 2@1', 'message after@2']);
+    expect(stream.acks).toEqual([txn.endLsn]);
+    await dispatcher.stop();
+  });
+
+  it('does not ask when a change of another subtransaction separates the messages from the rolled-back one', async () => {
+    const asked: unknown[] = [];
+    const { dispatcher, stream } = setup({ streaming: true }, (txn) => {
+      asked.push(txn);
+      return Promise.resolve({ positions: new Map(), total: 0 });
+    });
+    const seen = record(dispatcher);
+    const txn = streamed(stream, [
+      message(0x2000n, 'top'),
+      insert(1, XID),
+      insert(2, SUB),
+      message(0x3000n, 'sub'), // after the subtransaction's first change: cut with it
+      'abort-sub',
+      insert(3, XID),
+    ]);
+    await dispatcher.start();
+    for (let i = 0; i < 100 && stream.flushedLsn < txn.endLsn; i++) await tick();
+    expect(asked).toEqual([]);
+    expect(seen).toEqual(['message top@0', 'change 1@1', 'change 3@2']);
+    await dispatcher.stop();
+  });
+
+  it('stops with STREAM_FAILED and acknowledges nothing when the server cannot be asked', async () => {
+    const { dispatcher, stream } = setup({ streaming: true }, () =>
+      Promise.reject(new Error('all replication slots are in use')),
+    );
+    const seen = record(dispatcher);
+    streamed(stream, [message(0x2000n, 'm'), insert(1, SUB), 'abort-sub', insert(2, XID)]);
+    await dispatcher.start();
+    await expect(dispatcher.closed).rejects.toMatchObject({ code: 'STREAM_FAILED' });
+    expect(seen).toEqual([]);
+    expect(stream.acks).toEqual([]);
+  });
+
+  it('stops with PROTOCOL_ERROR, unacknowledged, when the server kept a message the stream did not bring', async () => {
+    const { dispatcher, stream } = setup({ streaming: true }, () =>
+      Promise.resolve({
+        positions: new Map([
+          [0x2000n, 0],
+          [0x9000n, 1],
+        ]),
+        total: 3,
+      }),
+    );
+    streamed(stream, [message(0x2000n, 'm'), insert(1, SUB), 'abort-sub', insert(2, XID)]);
+    await dispatcher.start();
+    await expect(dispatcher.closed).rejects.toMatchObject({ code: 'PROTOCOL_ERROR' });
+    expect(stream.acks).toEqual([]);
   });
 });

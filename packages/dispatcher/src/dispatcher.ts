@@ -173,6 +173,7 @@ export class DispatcherImpl implements Dispatcher {
       this.engine,
       this.backend.lookupPrimaryKey,
       this.backend.lookupDomains,
+      this.backend.lookupCommittedMessages,
       this.logger,
       this.resolved.spillThreshold,
       () => this.stopping,

@@ -7,6 +7,7 @@ import {
 import pg from 'pg';
 import type { Backend } from './_backend.js';
 import type { WireStream } from './_wire.js';
+import { readCommittedMessages } from './committed-order.js';
 import { KoyoDispatcherError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { DispatcherOptions } from './options.js';
@@ -177,6 +178,17 @@ export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
         );
       }
       return parsers;
+    },
+    lookupCommittedMessages(txn) {
+      return readCommittedMessages(
+        {
+          config: plainConfig(options.connection),
+          slot: options.slot,
+          publication: options.publication,
+          logger,
+        },
+        txn,
+      );
     },
     async close() {
       await helper.close();

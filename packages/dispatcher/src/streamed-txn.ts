@@ -13,13 +13,16 @@ import { deserialize, serialize } from 'node:v8';
 import { KoyoDispatcherError } from './errors.js';
 import type { Change, LogicalMessage } from './types.js';
 
-/** One buffered item of a streamed transaction. */
+/**
+ * One buffered item of a streamed transaction, with the LSN the server sent it at (a change's
+ * record start, a message's record end), which is how a non-streamed decoding names it too.
+ */
 export type StreamedItem =
-  | { kind: 'change'; value: Change }
-  | { kind: 'truncate'; value: Change }
-  | { kind: 'message'; value: LogicalMessage }
+  | { kind: 'change'; value: Change; lsn: bigint }
+  | { kind: 'truncate'; value: Change; lsn: bigint }
+  | { kind: 'message'; value: LogicalMessage; lsn: bigint }
   /** A change nobody wants (filtered out): it still takes a position. */
-  | { kind: 'skip' };
+  | { kind: 'skip'; lsn: bigint };
 
 // Values are serialised with v8 (keeps Date, Buffer, bigint, nested arrays/objects). Instances
 // of other classes (e.g. pg's interval objects, user typeParsers' results) lose their prototype
@@ -92,6 +95,7 @@ function packItem(item: StreamedItem): unknown {
   return {
     kind: item.kind,
     value: { ...c, key: pack(c.key), id: pack(c.id), new: pack(c.new), old: pack(c.old) },
+    lsn: item.lsn,
   };
 }
 
@@ -133,6 +137,13 @@ export class StreamedTxn {
   private readonly subStarts = new Set<number>();
   /** File offset of spilled items that start a subtransaction. */
   private readonly offsets = new Map<number, number>();
+  /** The last item before each subtransaction's first item: a message? its LSN. */
+  private readonly before = new Map<number, { message: boolean; lsn: bigint }>();
+  /** A message sent right after a subtransaction's first item at the same LSN (see `add`). */
+  private readonly tiedAfter = new Map<number, StreamedItem>();
+  /** The last buffered item: a message? its LSN. */
+  private last = { message: false, lsn: -1n };
+  private uncertain = false;
 
   constructor(
     readonly xid: number,
@@ -144,11 +155,35 @@ export class StreamedTxn {
     return this.spilled + this.memory.length;
   }
 
+  /**
+   * True when the stream cannot tell which logical messages the transaction kept, or where
+   * they stand among its changes. pgoutput sends a streamed change with its subtransaction's
+   * xid but a transactional message with the top-level xid, so a subtransaction abort cannot
+   * say whether the messages just before its first change were its own. And a message is
+   * ordered by the end of its WAL record, which is the start of the next record: when that is a
+   * change of another subtransaction, the server orders the two arbitrarily, and not
+   * necessarily as it does without streaming. Then only the committed transaction itself can
+   * tell (see `Backend.lookupCommittedMessages`).
+   */
+  get messagesUncertain(): boolean {
+    return this.uncertain;
+  }
+
+  /** Appends an item of subtransaction `subXid` (the top-level xid for messages). */
   add(item: StreamedItem, subXid: number): void {
+    const message = item.kind === 'message';
+    if (item.lsn === this.last.lsn && (message || this.last.message)) {
+      this.uncertain = true; // a message and a change tied on one LSN: order unknown
+      // Right after a subtransaction's first change, a tied message may be another's that the
+      // server sent late: kept aside so a rollback of that subtransaction does not take it.
+      if (message && this.subStarts.has(this.count - 1)) this.tiedAfter.set(this.count - 1, item);
+    }
     if (!this.subFirst.has(subXid)) {
       this.subFirst.set(subXid, this.count);
       this.subStarts.add(this.count);
+      this.before.set(this.count, this.last);
     }
+    this.last = { message, lsn: item.lsn };
     this.memory.push(item);
     if (this.memory.length >= this.threshold) this.spill();
   }
@@ -156,7 +191,22 @@ export class StreamedTxn {
   /** A subtransaction rolled back: forget its items and those of any later subtransaction. */
   abortSub(subXid: number): void {
     const first = this.subFirst.get(subXid);
-    if (first === undefined) return;
+    if (first !== undefined) {
+      const tied = this.tiedAfter.get(first);
+      this.last = this.before.get(first)!;
+      this.cut(first);
+      if (tied) this.add(tied, this.xid); // the stream cannot tell: the server will
+    }
+    // Everything a backend writes after a subtransaction starts belongs to it (or to its nested
+    // subtransactions) until it ends, and items arrive in WAL order. So a message of the aborted
+    // subtransaction that survived the cut can only sit in the run of messages that now ends
+    // the buffer: uncertain exactly when the last remaining item is a message. A message with
+    // any change after it that remains is certainly not the aborted subtransaction's.
+    if (this.last.message) this.uncertain = true;
+  }
+
+  /** Forgets the items from index `first` on. */
+  private cut(first: number): void {
     if (first >= this.spilled) {
       this.memory.length = first - this.spilled;
     } else {
@@ -181,6 +231,8 @@ export class StreamedTxn {
       }
     }
     for (const index of this.offsets.keys()) if (index >= first) this.offsets.delete(index);
+    for (const index of this.before.keys()) if (index >= first) this.before.delete(index);
+    for (const index of this.tiedAfter.keys()) if (index >= first) this.tiedAfter.delete(index);
   }
 
   /** Every item in order (file first, then memory). Call {@link discard} afterwards. */
