@@ -55,8 +55,8 @@ export class HandlerRegistry {
   /** Bumped on every change of registrations; caches compare against it. */
   version = 0;
 
-  constructor(tables: readonly string[] | undefined) {
-    this.filter = tables ? tables.map((name) => parseTable(name)) : null;
+  constructor(tables: readonly string[] | '*' | undefined) {
+    this.filter = tables && tables !== '*' ? tables.map((name) => parseTable(name)) : null;
   }
 
   /** The `tables` option (null: every table of the publication); qualified after {@link resolve}. */
