@@ -1,7 +1,7 @@
 // Compile-time checks of onTable's row types (run by `pnpm typecheck`, never executed).
 import type { Change } from '@koyo/dispatcher';
 import type { Knex } from 'knex';
-import { onTable, type ChangeSource } from './index.js';
+import { onTable, type ChangeSource } from './changes.js';
 
 interface KoyoTypedExample {
   id: number;

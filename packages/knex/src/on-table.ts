@@ -34,7 +34,7 @@ export interface OnTableOptions {
  *
  * @example
  * import { createDispatcher } from '@koyo/dispatcher';
- * import { onTable } from '@koyo/knex';
+ * import { onTable } from '@koyo/knex/changes';
  *
  * const dispatcher = createDispatcher({ connection: process.env.DATABASE_URL!, slot: 'app', publication: 'app' });
  * onTable(dispatcher, 'users', {
