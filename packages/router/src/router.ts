@@ -145,7 +145,7 @@ export interface RouterStats {
   readonly replicas: readonly NodeStats[];
   /** Reads that wanted a replica and went to the primary because none was usable. */
   readonly fallbacks: number;
-  /** Reads retried after a replica failed (connection error, 25006, 40001). */
+  /** Retry attempts of reads after a replica failed (connection error, or rejected by a standby in recovery). */
   readonly retries: number;
   /** Reads sent to the primary by read-your-writes. */
   readonly readYourWrites: number;
@@ -376,8 +376,10 @@ export class Router<N = unknown> {
   /**
    * Routes and runs one statement: decides the node, calls `run` with the decision, counts and logs
    * it, records writes for read-your-writes, ejects a replica that fails with a connection error and
-   * retries the read elsewhere, and retries a read that a replica rejects with 25006 or 40001 once on
-   * the primary. This is the hook for driver bindings (Drizzle, Knex): call it from the session or
+   * retries the read on the next healthy replica it has not tried, then on the primary (at most
+   * once per node), and retries a read that a replica rejects because it is in recovery
+   * ({@link standbyRejection}: 25006, 40001, 55000 `recovery is in progress`, ...) on the primary.
+   * `run` may be called once per node; writes are never retried. This is the hook for driver bindings (Drizzle, Knex): call it from the session or
    * driver layer with the statement's SQL and a function that runs it on the decided target.
    *
    * @example
