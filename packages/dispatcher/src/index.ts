@@ -17,6 +17,7 @@ export type {
   TransactionBatch,
   TransactionHandler,
 } from './types.js';
+export { OriginPool, type OriginTransactionOptions } from './origin-pool.js';
 export { KoyoDispatcherError, type KoyoDispatcherErrorCode } from './errors.js';
 export {
   createKoyoLogger,
