@@ -217,7 +217,7 @@ export class DispatcherImpl implements Dispatcher {
     if (this.state === 'idle') {
       this.state = 'stopped';
       this.resolveClosed();
-      return Promise.resolve();
+      return this.endOriginPool();
     }
     if (this.state === 'starting') {
       this.stopping = true;
@@ -282,6 +282,11 @@ export class DispatcherImpl implements Dispatcher {
       pending: this.engine ? this.engine.pending : 0,
       error: this.error ? this.error.message : null,
     };
+  }
+
+  private async endOriginPool(): Promise<void> {
+    const pool = this.originPool;
+    if (pool && !pool.ended) await pool.end().catch(() => undefined);
   }
 
   private sampleRate(): void {
@@ -373,7 +378,7 @@ export class DispatcherImpl implements Dispatcher {
     this.assembler?.close();
     if (this.rateTimer) clearInterval(this.rateTimer);
     await this.backend.close().catch(() => undefined);
-    await this.originPool?.end().catch(() => undefined);
+    await this.endOriginPool();
     const reason =
       this.error ??
       new KoyoDispatcherError(

@@ -78,16 +78,23 @@ export class OriginPool extends pg.Pool {
     options: OriginTransactionOptions = {},
   ): Promise<T> {
     const client = await this.connect();
+    const progress = options.recordOriginProgress;
     let broken = false;
+    let recorded = false;
     try {
       await client.query('BEGIN');
-      const progress = options.recordOriginProgress;
-      if (progress)
+      const result = await fn(client);
+      if (progress) {
+        // Set up last, with deferred constraints checked first: PostgreSQL 16+ also records the
+        // position when a transaction set up this way aborts, so nothing may fail after it but
+        // the COMMIT itself.
+        await client.query('SET CONSTRAINTS ALL IMMEDIATE');
+        recorded = true;
         await client.query('SELECT pg_catalog.pg_replication_origin_xact_setup($1, $2)', [
           progress.commitLsn,
           progress.commitTime,
         ]);
-      const result = await fn(client);
+      }
       await client.query('COMMIT');
       return result;
     } catch (error) {
@@ -98,6 +105,11 @@ export class OriginPool extends pg.Pool {
       }
       throw broken ? asError(error) : await this.#typed(error, client);
     } finally {
+      // The setup outlives the transaction: later writes of this session must not record it.
+      if (recorded && !broken)
+        await client.query('SELECT pg_catalog.pg_replication_origin_xact_reset()').catch(() => {
+          broken = true;
+        });
       client.release(broken);
     }
   }
@@ -181,8 +193,11 @@ async function privilegeError(
   const state = (inner as { sqlState?: unknown })?.sqlState ?? code;
   if (state !== '42501' && (cause as { code?: unknown })?.code !== 'PERMISSION_DENIED')
     return undefined;
+  // Only a refused origin function or catalog is ours to explain; a table privilege is not.
+  if (!/replication_origin/.test(String((inner as { message?: unknown })?.message)))
+    return undefined;
   try {
-    await assertPrivileges(client, undefined, origin);
+    await assertPrivileges(client, undefined, origin, cause);
   } catch (error) {
     if (error instanceof KoyoDispatcherError) return error;
   }
@@ -193,6 +208,7 @@ async function assertPrivileges(
   client: Queryable,
   functions: readonly OriginFunction[] | undefined,
   origin: string,
+  cause?: unknown,
 ): Promise<void> {
   const { role, missing } = await missingOriginPrivileges(client, functions);
   if (missing.length === 0) return;
@@ -200,5 +216,6 @@ async function assertPrivileges(
     'PERMISSION_DENIED',
     `Role "${role}" may not use replication origins, which loop-safe writes from handlers (dispatcher.db, origin "${origin}") need: ` +
       `it lacks EXECUTE on ${missing.join(', ')}. Run as a superuser:\n${originGrantStatements(role, missing).join('\n')}`,
+    cause === undefined ? undefined : { cause },
   );
 }

@@ -73,16 +73,23 @@ export function originGrantStatements(
   role: string,
   functions: readonly OriginFunction[] = ORIGIN_FUNCTIONS,
 ): string[] {
-  return functions.map((fn) => `GRANT EXECUTE ON FUNCTION pg_catalog.${fn} TO ${quoteIdent(role)};`);
+  return functions.map(
+    (fn) => `GRANT EXECUTE ON FUNCTION pg_catalog.${fn} TO ${quoteIdent(role)};`,
+  );
 }
 
 /** Every replication origin of the server (the catalog is readable by every role). */
 export async function listOrigins(client: Queryable): Promise<OriginInfo[]> {
+  // The status view is checked at plan time, even in a branch not taken: ask first.
+  const { rows: access } = await client.query(
+    "SELECT has_table_privilege('pg_catalog.pg_replication_origin_status', 'SELECT') AS ok",
+  );
+  const progress = access[0]?.ok
+    ? `(SELECT s.remote_lsn::text FROM pg_catalog.pg_replication_origin_status s
+         WHERE s.local_id = o.roident AND s.remote_lsn <> '0/0')`
+    : 'NULL::text';
   const { rows } = await client.query(
-    `SELECT o.roident::int AS id, o.roname::text AS name,
-            CASE WHEN has_table_privilege('pg_catalog.pg_replication_origin_status', 'SELECT')
-                 THEN (SELECT s.remote_lsn::text FROM pg_catalog.pg_replication_origin_status s
-                        WHERE s.local_id = o.roident AND s.remote_lsn <> '0/0') END AS progress
+    `SELECT o.roident::int AS id, o.roname::text AS name, ${progress} AS progress
        FROM pg_catalog.pg_replication_origin o ORDER BY o.roname`,
   );
   return rows.map((r) => ({ id: r.id, name: r.name, progress: r.progress ?? null }));
@@ -115,7 +122,11 @@ export async function ensureOrigin(client: Queryable, name: string): Promise<boo
  * to let go (a killed client's backend exits once the server notices), then throws
  * `ORIGIN_ACTIVE`.
  */
-export async function dropOrigin(client: Queryable, name: string, waitMs = 10_000): Promise<boolean> {
+export async function dropOrigin(
+  client: Queryable,
+  name: string,
+  waitMs = 10_000,
+): Promise<boolean> {
   assertOriginName(name);
   const deadline = Date.now() + waitMs;
   for (;;) {
@@ -126,7 +137,8 @@ export async function dropOrigin(client: Queryable, name: string, waitMs = 10_00
     } catch (error) {
       const code = asPgError(error)?.code;
       if (code === '42704') return false; // dropped meanwhile
-      if (code !== '55006' || Date.now() > deadline) throw originError(error, name, await currentRole(client));
+      if (code !== '55006' || Date.now() > deadline)
+        throw originError(error, name, await currentRole(client));
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
@@ -152,7 +164,11 @@ export function originError(error: unknown, name: string, role?: string): KoyoSl
       { cause: error },
     );
   }
-  return new KoyoSlotError('SERVER_ERROR', `PostgreSQL reported an error for replication origin "${name}": ${message}`, { cause: error });
+  return new KoyoSlotError(
+    'SERVER_ERROR',
+    `PostgreSQL reported an error for replication origin "${name}": ${message}`,
+    { cause: error },
+  );
 }
 
 async function currentRole(client: Queryable): Promise<string | undefined> {
@@ -165,6 +181,9 @@ async function currentRole(client: Queryable): Promise<string | undefined> {
 
 function assertOriginName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name.length === 0 || name.length > 512) {
-    throw new KoyoSlotError('INVALID_IDENTIFIER', `A replication origin name is 1-512 characters; got ${JSON.stringify(name)}.`);
+    throw new KoyoSlotError(
+      'INVALID_IDENTIFIER',
+      `A replication origin name is 1-512 characters; got ${JSON.stringify(name)}.`,
+    );
   }
 }
