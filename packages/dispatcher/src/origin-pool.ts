@@ -53,6 +53,9 @@ export class OriginPool extends pg.Pool {
     super({
       ...config.connection,
       max: 1,
+      // pg-pool (3.14+, which our pinned pg brings) awaits onConnect and fails the checkout when
+      // it rejects, so no statement ever runs on a session that is not tagged.
+      // eslint-disable-next-line @typescript-eslint/no-misused-promises -- awaited by pg-pool
       onConnect: (client: pg.ClientBase) => setUpOrigin(client, config.origin, config.waitMs),
     });
     this.origin = config.origin;
