@@ -120,12 +120,13 @@ export async function ensureOrigin(client: Queryable, name: string): Promise<boo
  * Drops the replication origin; returns false when it did not exist. A session that still has it
  * set up (`pg_replication_origin_session_setup`) blocks the drop: this waits up to `waitMs` for it
  * to let go (a killed client's backend exits once the server notices), then throws
- * `ORIGIN_ACTIVE`.
+ * `ORIGIN_ACTIVE`; with `force`, it terminates that session instead (`pg_terminate_backend`).
  */
 export async function dropOrigin(
   client: Queryable,
   name: string,
   waitMs = 10_000,
+  force = false,
 ): Promise<boolean> {
   assertOriginName(name);
   const deadline = Date.now() + waitMs;
@@ -137,8 +138,12 @@ export async function dropOrigin(
     } catch (error) {
       const code = asPgError(error)?.code;
       if (code === '42704') return false; // dropped meanwhile
-      if (code !== '55006' || Date.now() > deadline)
+      const holder = /PID (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
+      if (code === '55006' && force && holder !== undefined) {
+        await client.query('SELECT pg_terminate_backend($1)', [Number(holder)]);
+      } else if (code !== '55006' || Date.now() > deadline) {
         throw originError(error, name, await currentRole(client));
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }

@@ -59,7 +59,10 @@ export interface EnsureSlotOptions {
 
 /** Options of {@link SlotManager.dropSlot}. */
 export interface DropSlotOptions {
-  /** Terminate the process holding the slot, then drop it. Default false (an active slot is an error). */
+  /**
+   * Terminate the process holding the slot (and the session holding its replication origin),
+   * then drop it. Default false (an active slot is an error).
+   */
   force?: boolean;
   /**
    * Keep the slot's replication origin (`koyo_<slot>`, see {@link originNameForSlot}). Default
@@ -133,9 +136,10 @@ export interface SlotManager {
   listOrigins(): Promise<OriginInfo[]>;
   /**
    * Drops a replication origin; resolves `false` when it did not exist. Waits up to `waitMs`
-   * (default 10 s) for a session that has it set up to let go, then throws `ORIGIN_ACTIVE`.
+   * (default 10 s) for a session that has it set up to let go, then throws `ORIGIN_ACTIVE`;
+   * `force: true` terminates that session instead.
    */
-  dropOrigin(name: string, options?: { waitMs?: number }): Promise<boolean>;
+  dropOrigin(name: string, options?: { waitMs?: number; force?: boolean }): Promise<boolean>;
   /** Every replication slot of the server (logical and physical), with lag. */
   listSlots(): Promise<SlotInfo[]>;
   /** One slot, or `undefined`. */
@@ -444,7 +448,7 @@ class SlotManagerImpl implements SlotManager {
 
   async dropSlot(name: string, options: DropSlotOptions = {}): Promise<boolean> {
     const dropped = await this.#dropSlot(name, options);
-    if (!options.keepOrigin) await this.dropOrigin(originNameForSlot(name));
+    if (!options.keepOrigin) await this.dropOrigin(originNameForSlot(name), { force: options.force === true });
     return dropped;
   }
 
@@ -452,8 +456,8 @@ class SlotManagerImpl implements SlotManager {
     return listOrigins(this.#queryable);
   }
 
-  async dropOrigin(name: string, options: { waitMs?: number } = {}): Promise<boolean> {
-    return dropOrigin(this.#queryable, name, options.waitMs);
+  async dropOrigin(name: string, options: { waitMs?: number; force?: boolean } = {}): Promise<boolean> {
+    return dropOrigin(this.#queryable, name, options.waitMs, options.force);
   }
 
   get #queryable() {
