@@ -665,6 +665,11 @@ export class Router<N = unknown> {
         ? undefined
         : this.#select(sql, c, candidates);
     if (chosen !== undefined) return this.#decision('replica', chosen, c.reason, c);
+    return this.#fallbackDecision(c);
+  }
+
+  /** The read goes to the primary, or throws `NO_REPLICA_AVAILABLE` with `fallback: 'error'`. */
+  #fallbackDecision(c: Classification): RouteDecision<N> {
     if (this.#fallback === 'error') {
       throw new KoyoRouterError(
         'NO_REPLICA_AVAILABLE',
@@ -838,7 +843,7 @@ export class Router<N = unknown> {
         next = this.#pick(sql, c, candidates);
         // A strategy function may name a replica that already failed this read: use the fallback.
         if (next.target === 'replica' && tried.has(this.#replicas[next.replica]!))
-          next = this.#pick(sql, c, []);
+          next = this.#fallbackDecision(c);
       } catch (noReplica) {
         if (noReplica instanceof KoyoRouterError && noReplica.code === 'NO_REPLICA_AVAILABLE') {
           throw new KoyoRouterError(

@@ -337,6 +337,29 @@ describe.each([
     }
   });
 
+  it('a strategy function that keeps naming a dead replica: the retry goes to the primary, once per read', async () => {
+    const s = make({ strategy: () => 'replica1', ejectMs: 60_000, probeIntervalMs: 100 });
+    try {
+      expect(await portOf(s)).toBe(port(r1));
+      // the lag probe's connection has started up too (see the README's limits on postgres.js)
+      await s.router.probe();
+      await cluster.replicas[r1]!.kill();
+      for (let i = 0; i < 3; i++) {
+        const before = s.rec.entries.length;
+        expect(await portOf(s)).toBe(cluster.primary.port);
+        expect(
+          s.rec.entries.slice(before).filter((e) => e.event === 'query' || e.event === 'retry'),
+        ).toMatchObject([
+          { event: 'query', node: 'replica1' },
+          { event: 'retry', node: 'primary', reason: 'retry:connection-error from replica1' },
+        ]);
+      }
+    } finally {
+      if (cluster.replicas[r1]!.pid === undefined) await cluster.replicas[r1]!.start();
+      await s.end();
+    }
+  });
+
   it("fallback: 'error' throws NO_REPLICA_AVAILABLE when the only replica is down", async () => {
     const s = make({
       replicaUrls: [cluster.replicas[r1]!.url],
