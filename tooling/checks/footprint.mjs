@@ -6,7 +6,21 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { footprint, npmInstall, packAll } from './lib/packages.mjs';
+import { footprint, npmInstall, packAll, publishedPackages } from './lib/packages.mjs';
+
+/** `names` and the @koyo packages they depend on (dependencies, not peers), as npm would fetch them. */
+function withKoyoDependencies(names) {
+  const manifests = new Map(publishedPackages().map(({ manifest }) => [manifest.name, manifest]));
+  const all = new Set();
+  const add = (name) => {
+    if (all.has(name)) return;
+    all.add(name);
+    for (const dep of Object.keys(manifests.get(name)?.dependencies ?? {}))
+      if (manifests.has(dep)) add(dep);
+  };
+  names.forEach(add);
+  return [...all];
+}
 
 /** What each row installs: koyo packages (from tarballs) and the app's own packages (npm). */
 export const SCENARIOS = [
@@ -49,7 +63,10 @@ export function measure(scenarios = SCENARIOS, inspect = () => undefined) {
     const tarballs = packAll(work);
     return scenarios.map((scenario) => {
       const withKoyo = mkdtempSync(join(work, 'with-'));
-      npmInstall(withKoyo, [...scenario.koyo.map((name) => tarballs[name]), ...scenario.app]);
+      npmInstall(withKoyo, [
+        ...withKoyoDependencies(scenario.koyo).map((name) => tarballs[name]),
+        ...scenario.app,
+      ]);
       const baseline = mkdtempSync(join(work, 'app-'));
       if (scenario.app.length > 0) npmInstall(baseline, scenario.app);
       const total = footprint(withKoyo);

@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const root = join(import.meta.dirname, '..', '..', '..');
+/** The repository (KOYO_CHECKS_ROOT: another checkout, e.g. to measure a baseline). */
+export const root = process.env.KOYO_CHECKS_ROOT ?? join(import.meta.dirname, '..', '..', '..');
 
 /** Published packages: every packages/* package.json that is not private, by directory name. */
 export function publishedPackages() {
