@@ -10,7 +10,9 @@ import { asError, KoyoDispatcherError } from './errors.js';
 import { createKoyoLogger, silentLogger, type Logger } from './logger.js';
 import { resolveOptions, type DispatcherOptions, type ResolvedOptions } from './options.js';
 import type { Dispatcher } from './dispatcher-api.js';
-import type { QualifiedTable } from '@koyo/slot';
+import { originNameForSlot, type QualifiedTable } from '@koyo/slot';
+import { OriginPool } from './origin-pool.js';
+import { plainConfig } from './pg-backend.js';
 import { HandlerRegistry } from './registry.js';
 import type {
   ChangeHandler,
@@ -65,12 +67,15 @@ export class DispatcherImpl implements Dispatcher {
 
   private readonly backend: Backend;
   private starting: Promise<void> | null = null;
+  private originPool: OriginPool | null = null;
+  readonly origin: string;
 
   constructor(
     private readonly options: DispatcherOptions,
     backend: (context: BackendContext) => Backend,
   ) {
     this.resolved = resolveOptions(options);
+    this.origin = originNameForSlot(options.slot);
     this.registry = new HandlerRegistry(options.tables);
     this.logger = options.logger === false ? silentLogger : (options.logger ?? createKoyoLogger());
     this.backend = backend({ logger: this.logger });
@@ -82,6 +87,16 @@ export class DispatcherImpl implements Dispatcher {
     // Marks the promise handled: a failure is reported through logs, stats() and drain() even
     // when nobody awaits `closed`, without crashing the process with an unhandled rejection.
     this.closed.catch(() => undefined);
+  }
+
+  get db(): OriginPool {
+    // Created on first access; a dispatcher that never uses it needs no origin privileges.
+    this.originPool ??= new OriginPool({
+      connection: plainConfig(this.options.connection),
+      origin: this.origin,
+      waitMs: this.resolved.originWaitMs,
+    });
+    return this.originPool;
   }
 
   onChange(handler: ChangeHandler): () => void {
@@ -139,6 +154,9 @@ export class DispatcherImpl implements Dispatcher {
       // Names first (read-only), so that a table that does not exist, or an onTable outside
       // `tables`, stops the start before anything is created.
       this.registry.resolve(await this.backend.resolveTables(this.registry.tableRefs));
+      // db taken before start(): its privileges are checked before anything is created.
+      if (this.originPool)
+        await this.originPool.checkPrivileges(plainConfig(this.options.connection));
       const tables = this.registry.tables as readonly QualifiedTable[] | null;
       await this.backend.setup(tables);
     } catch (error) {
@@ -177,6 +195,7 @@ export class DispatcherImpl implements Dispatcher {
       this.logger,
       this.resolved.spillThreshold,
       () => this.stopping,
+      (name) => this.resolved.ignoredOrigins === null || this.resolved.ignoredOrigins.has(name),
     );
     this.state = 'running';
     signal?.addEventListener('abort', this.onAbort, { once: true });
@@ -198,7 +217,7 @@ export class DispatcherImpl implements Dispatcher {
     if (this.state === 'idle') {
       this.state = 'stopped';
       this.resolveClosed();
-      return Promise.resolve();
+      return this.endOriginPool();
     }
     if (this.state === 'starting') {
       this.stopping = true;
@@ -263,6 +282,11 @@ export class DispatcherImpl implements Dispatcher {
       pending: this.engine ? this.engine.pending : 0,
       error: this.error ? this.error.message : null,
     };
+  }
+
+  private async endOriginPool(): Promise<void> {
+    const pool = this.originPool;
+    if (pool && !pool.ended) await pool.end().catch(() => undefined);
   }
 
   private sampleRate(): void {
@@ -354,6 +378,7 @@ export class DispatcherImpl implements Dispatcher {
     this.assembler?.close();
     if (this.rateTimer) clearInterval(this.rateTimer);
     await this.backend.close().catch(() => undefined);
+    await this.endOriginPool();
     const reason =
       this.error ??
       new KoyoDispatcherError(

@@ -40,7 +40,18 @@ export type KoyoDispatcherErrorCode =
   /** The server sent something the dispatcher cannot handle (e.g. two-phase messages). */
   | 'PROTOCOL_ERROR'
   /** A streamed transaction could not be spilled to or read back from disk. */
-  | 'SPILL_FAILED';
+  | 'SPILL_FAILED'
+  /**
+   * The role may not use replication origins (`dispatcher.db`); the message lists the GRANT
+   * statements that fix it. Nothing was created.
+   */
+  | 'PERMISSION_DENIED'
+  /**
+   * Another session still has the dispatcher's replication origin set up after `originWaitMs`
+   * (a second process writing through `dispatcher.db` of the same slot, or a killed one the
+   * server has not reaped yet).
+   */
+  | 'ORIGIN_ACTIVE';
 
 /**
  * The one error class of `@koyo/dispatcher`. `code` says what failed, `cause` carries the

@@ -23,6 +23,7 @@ export type {
   TruncateChange,
   UpdateChange,
 } from './types.js';
+export { OriginPool, type OriginTransactionOptions } from './origin-pool.js';
 export { KoyoDispatcherError, type KoyoDispatcherErrorCode } from './errors.js';
 export {
   createKoyoLogger,

@@ -1,3 +1,4 @@
+import { originNameForSlot } from '@koyo/slot';
 import type { ClientConfig } from 'pg';
 import type { DeliveryPolicy } from './delivery.js';
 import { KoyoDispatcherError } from './errors.js';
@@ -67,6 +68,20 @@ export interface DispatcherOptions {
   /** Changes by origin: `'none'` skips changes applied by other replication (PostgreSQL 16+). */
   origin?: 'any' | 'none';
   /**
+   * Transactions not delivered, by replication origin. `'own'` (default): those written through
+   * `dispatcher.db` (origin `koyo_<slot>`), so a handler never hears its own writes. `'all'`:
+   * every transaction that carries an origin (writes of any dispatcher's `db`, of a logical
+   * replication subscriber, ...); on PostgreSQL 16+ the server filters them (`origin: 'none'`).
+   * A list: these origin names, besides the own one.
+   */
+  ignoreOrigins?: 'own' | 'all' | readonly string[];
+  /**
+   * How long a new `dispatcher.db` session waits, in ms, for another session to let go of the
+   * replication origin (one session at a time may use it) before failing with `ORIGIN_ACTIVE`.
+   * Default 10 000: after a SIGKILL, the old backend holds it until the server notices.
+   */
+  originWaitMs?: number;
+  /**
    * Let the server stream large in-progress transactions (protocol 2+). The dispatcher buffers
    * them (spilling to disk) until they commit. Default false: the server spills and sends each
    * transaction after its commit, and the dispatcher delivers it as it arrives.
@@ -95,6 +110,9 @@ export interface DispatcherOptions {
 
 /** Options with defaults applied. */
 export interface ResolvedOptions {
+  /** Origin names whose transactions are skipped; `null`: every origin. */
+  ignoredOrigins: ReadonlySet<string> | null;
+  originWaitMs: number;
   concurrency: number;
   batchSize: number;
   maxPending: number;
@@ -192,6 +210,8 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     );
   const retry = options.retry ?? {};
   return {
+    ignoredOrigins: resolveIgnoredOrigins(options.ignoreOrigins, originNameForSlot(options.slot)),
+    originWaitMs: nonNegative(options.originWaitMs, 'originWaitMs', 10_000),
     concurrency: positiveInt(options.concurrency, 'concurrency', 1),
     batchSize: positiveInt(options.batchSize, 'batchSize', 1000),
     maxPending: positiveInt(options.maxPending, 'maxPending', 10_000),
@@ -204,4 +224,18 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
       deadLetter: options.deadLetter,
     },
   };
+}
+
+function resolveIgnoredOrigins(
+  value: DispatcherOptions['ignoreOrigins'],
+  own: string,
+): ReadonlySet<string> | null {
+  if (value === undefined || value === 'own') return new Set([own]);
+  if (value === 'all') return null;
+  if (!Array.isArray(value) || value.some((name) => typeof name !== 'string' || name === ''))
+    throw new KoyoDispatcherError(
+      'INVALID_OPTION',
+      `ignoreOrigins must be 'own', 'all' or an array of replication origin names, got ${JSON.stringify(value)}.`,
+    );
+  return new Set([own, ...value]);
 }

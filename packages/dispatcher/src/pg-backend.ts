@@ -17,7 +17,7 @@ import type { DispatcherOptions } from './options.js';
 const DEFAULT_MAX_RECONNECT_DELAY_MS = 5_000;
 
 /** The connection config for ordinary (non-replication) sessions. */
-function plainConfig(connection: string | pg.ClientConfig): pg.ClientConfig {
+export function plainConfig(connection: string | pg.ClientConfig): pg.ClientConfig {
   if (typeof connection === 'string')
     return { connectionString: connection, fallback_application_name: 'koyo-dispatcher' };
   const { replication: _replication, ...rest } = connection as pg.ClientConfig & {
@@ -76,6 +76,7 @@ class HelperSession {
 /** The backend of a real dispatcher: `@koyo/slot` for the slot, publication and stream. */
 export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
   const helper = new HelperSession(plainConfig(options.connection));
+  let serverVersion = 0;
   const label = (tables: readonly QualifiedTable[] | null): string =>
     tables ? tables.map((t) => `${t.schema}.${t.name}`).join(',') : 'ALL';
   return {
@@ -113,6 +114,11 @@ export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
             'publication created',
           );
         if (result.slot.created) logger.info({ slot: options.slot }, 'replication slot created');
+        const [version] = await helper.query<{ v: number }>(
+          "SELECT current_setting('server_version_num')::int AS v",
+          [],
+        );
+        serverVersion = version?.v ?? 0;
       } finally {
         await manager.close();
       }
@@ -145,6 +151,14 @@ export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
         if (options[key] !== undefined)
           (streamOptions as unknown as Record<string, unknown>)[key] = options[key];
       }
+      // ignoreOrigins: 'all' is what pgoutput's origin = none does (16+): the server then skips
+      // those transactions instead of sending them to be dropped here.
+      if (
+        options.ignoreOrigins === 'all' &&
+        options.origin === undefined &&
+        serverVersion >= 160_000
+      )
+        streamOptions.origin = 'none';
       // Assigned without a cast: the compiler checks that @koyo/slot's stream fits the shapes in _wire.ts.
       const stream: WireStream = openReplicationStream(streamOptions);
       return stream;

@@ -16,6 +16,8 @@ export type KoyoSlotErrorCode =
   | 'SLOT_ACTIVE'
   /** A publication does not exist. */
   | 'PUBLICATION_NOT_FOUND'
+  /** A replication origin is set up by another session (one session per origin); dropping it waits, then fails with this. */
+  | 'ORIGIN_ACTIVE'
   /**
    * A publication the stream reads went missing while it was streaming (dropped; PostgreSQL 16+
    * warns `skipped loading publication` and skips changes, 15 fails with 42704). Never retried,
