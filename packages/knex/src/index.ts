@@ -14,6 +14,7 @@ export {
   KoyoRouterError,
   setDefaultRole,
   type RouteDecision,
+  type RouteExplanation,
   type RouteLogEntry,
   type Router,
   type RouterOptions,

@@ -37,6 +37,7 @@ export {
   type NodeStats,
   type ReadYourWritesOption,
   type RouteDecision,
+  type RouteExplanation,
   type RouteLogEntry,
   type RouterNode,
   type RouterOptions,

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import postgres from 'postgres';
+import { assertConnectionString } from './connection-string.js';
 import { KoyoRouterError } from './errors.js';
 import { storage, type Frame } from './context.js';
 import { Router, type RouteDecision, type RouterNode, type RouterOptions } from './router.js';
@@ -416,6 +417,7 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
     defaults: postgres.Options<any> = {},
   ): { sql: AnySql; name: string; weight: number | undefined } => {
     if (typeof input === 'function') return { sql: input, name: fallbackName, weight: undefined };
+    assertConnectionString(input, fallbackName);
     if (typeof input === 'string') {
       const sql = postgres(input, { ...defaults, ...options.postgres });
       owned.push(sql);

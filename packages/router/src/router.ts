@@ -110,6 +110,15 @@ export interface RouteDecision<N = unknown> {
   readonly replica: number;
 }
 
+/**
+ * What {@link Router.explain} reports: the decision without the node's handle (a whole pool) or
+ * the transaction handle, so it prints and serialises as a short plain object.
+ *
+ * @example
+ * console.log(router.explain('SELECT 1')); // { target: 'replica', node: 'replica1', reason: 'classified:SELECT', ... }
+ */
+export type RouteExplanation = Omit<RouteDecision, 'handle' | 'transaction'>;
+
 /** Options of {@link Router.execute}. */
 export interface ExecuteOptions<R> {
   /**
@@ -360,8 +369,13 @@ export class Router<N = unknown> {
    * @example
    * router.explain('SELECT * FROM jobs FOR UPDATE SKIP LOCKED'); // { target: 'primary', reason: 'classified:FOR UPDATE', ... }
    */
-  explain(sql: string): RouteDecision<N> {
-    return this.#route(sql, currentFrame(), true) as RouteDecision<N>;
+  explain(sql: string): RouteExplanation {
+    const { target, node, reason, classification, replica } = this.#route(
+      sql,
+      currentFrame(),
+      true,
+    ) as RouteDecision<N>;
+    return { target, node, reason, classification, replica };
   }
 
   /**
