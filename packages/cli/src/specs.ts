@@ -61,6 +61,7 @@ export const setupSpec: CommandSpec = {
     slot,
     publication,
     table: { type: 'string', multiple: true, value: 'TABLE', description: 'Tables of the publication. Default: tables in the config.' },
+    'all-tables': { type: 'boolean', description: "Create the publication FOR ALL TABLES (as tables: '*' in the config). Needs a superuser; refused while a table has no primary key or replica identity." },
     role: { type: 'string', value: 'ROLE', description: 'Name of the replication role to create (with --apply it is created when missing). Default in the printed SQL: koyo.' },
     apply: { type: 'boolean', description: 'Run the statements instead of only printing them.' },
     help,

@@ -39,13 +39,13 @@ export default defineConfig({
   slot: ${literal(values.slot)},
 
   // The publication: which tables (and operations) the slot streams. \`koyo run\` creates it when
-  // it does not exist (FOR TABLE the tables below, or FOR ALL TABLES without them, which needs a
-  // superuser). The name is used exactly as written, case included.
+  // it does not exist, FOR TABLE the tables below (FOR ALL TABLES only with tables: '*', which
+  // needs a superuser). The name is used exactly as written, case included.
   publication: ${literal(values.publication)},
 
-  // Tables to stream: 'users' (found in any schema) or 'schema.table'. Leave it out to stream
-  // every table of the publication. Tables need a primary key (or REPLICA IDENTITY FULL) for
-  // updates and deletes to be published; \`koyo doctor\` checks it.
+  // Tables to stream: 'users' (found in any schema) or 'schema.table', or '*' for every table.
+  // Leave it out to stream every table of an existing publication. A table without a primary key
+  // (or REPLICA IDENTITY FULL) is refused: once published, its updates and deletes would fail.
 ${tables}
 
   // The handlers file, relative to this file.

@@ -286,7 +286,7 @@ export class DispatcherImpl implements Dispatcher {
 
   private async endOriginPool(): Promise<void> {
     const pool = this.originPool;
-    if (pool && !pool.ended) await pool.end().catch(() => undefined);
+    if (pool) await pool.close();
   }
 
   private sampleRate(): void {

@@ -27,6 +27,16 @@ export type KoyoDispatcherErrorCode =
    * through). Nothing from that position on was acknowledged; recreate the publication or re-run setup.
    */
   | 'PUBLICATION_MISSING'
+  /**
+   * The publication does not exist and `tables` was not given (`@koyo/slot`'s code, passed
+   * through): list the tables, or pass `tables: '*'` to create it `FOR ALL TABLES`.
+   */
+  | 'PUBLICATION_TABLES_REQUIRED'
+  /**
+   * A table to publish has no primary key or replica identity (`@koyo/slot`'s code, passed
+   * through): add a primary key or `ALTER TABLE ... REPLICA IDENTITY FULL`, then start again.
+   */
+  | 'REPLICA_IDENTITY_MISSING'
   /** The server sent something the dispatcher cannot handle (e.g. two-phase messages). */
   | 'PROTOCOL_ERROR'
   /** A streamed transaction could not be spilled to or read back from disk. */

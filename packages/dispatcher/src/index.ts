@@ -3,19 +3,25 @@ export type { Dispatcher } from './dispatcher.js';
 export type { DispatcherOptions } from './options.js';
 export type {
   Change,
+  ChangeBase,
+  ChangeByKind,
   ChangeHandler,
   ChangeKind,
+  DeleteChange,
   DeliveryItem,
   DispatcherState,
   DispatcherStats,
   ErrorDecision,
   HandlerResult,
+  InsertChange,
   LogicalMessage,
   MessageHandler,
   RetryOptions,
   TableHandlers,
   TransactionBatch,
   TransactionHandler,
+  TruncateChange,
+  UpdateChange,
 } from './types.js';
 export { OriginPool, type OriginTransactionOptions } from './origin-pool.js';
 export { KoyoDispatcherError, type KoyoDispatcherErrorCode } from './errors.js';

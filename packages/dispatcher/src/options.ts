@@ -14,12 +14,19 @@ export interface DispatcherOptions {
   /** Publication name (created when missing unless `createPublication: false`). */
   publication: string;
   /**
-   * Tables to dispatch (`'users'`, `'schema.table'`, `'"Quoted"."Names"'`); default: every table
-   * of the publication. An unqualified name is resolved like PostgreSQL resolves it, on the
-   * `search_path` of `connection`, when the dispatcher starts. When the dispatcher creates the
-   * publication, it is created `FOR TABLE` these tables (or `FOR ALL TABLES` without this option).
+   * Tables to dispatch (`'users'`, `'schema.table'`, `'"Quoted"."Names"'`). An unqualified name is
+   * resolved like PostgreSQL resolves it, on the `search_path` of `connection`, when the
+   * dispatcher starts. When the dispatcher creates the publication, it is created `FOR TABLE`
+   * these tables; a table without a primary key or replica identity is refused
+   * (`REPLICA_IDENTITY_MISSING`), since publishing it would make PostgreSQL reject its UPDATE and
+   * DELETE statements.
+   *
+   * `'*'`: every table of the publication, and a missing publication is created
+   * `FOR ALL TABLES` (needs a superuser; refused while a table of the database has no replica
+   * identity). Omitted: every table of an existing publication; a missing publication is a
+   * `PUBLICATION_TABLES_REQUIRED` error (koyo never publishes every table unless asked).
    */
-  tables?: string[];
+  tables?: string[] | '*';
   /** Create the slot (pgoutput) if it does not exist. Default true. */
   createSlot?: boolean;
   /** Create the publication if it does not exist. Default true. */
@@ -169,11 +176,12 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
   }
   if (
     options.tables !== undefined &&
+    options.tables !== '*' &&
     (!Array.isArray(options.tables) || options.tables.length === 0)
   ) {
     throw new KoyoDispatcherError(
       'INVALID_OPTION',
-      'tables must be a non-empty array of table names; leave it out to dispatch every table of the publication.',
+      "tables must be a non-empty array of table names, or '*' for every table (FOR ALL TABLES); leave it out to dispatch every table of an existing publication.",
     );
   }
   for (const key of ['createSlot', 'createPublication', 'publishGeneratedColumns'] as const) {

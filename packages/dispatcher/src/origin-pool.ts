@@ -151,6 +151,26 @@ export class OriginPool extends pg.Pool {
     }
   }
 
+  /**
+   * @internal Lets go of the origin, then ends the pool (the dispatcher's `stop()`). A backend
+   * frees its origin only when its process exits, some time after the socket closes; resetting
+   * first means a `koyo slots drop` or a new dispatcher right after `stop()` finds it free.
+   */
+  async close(): Promise<void> {
+    if (this.ended) return;
+    if (this.totalCount > 0) {
+      const client = await this.connect().catch(() => null);
+      if (client) {
+        const failed = await client
+          .query('SELECT pg_catalog.pg_replication_origin_session_reset()')
+          .then(() => false)
+          .catch(() => true);
+        client.release(failed);
+      }
+    }
+    await this.end().catch(() => undefined);
+  }
+
   async #typed(error: unknown, client: Queryable): Promise<Error> {
     if (error instanceof KoyoDispatcherError) return error;
     if ((error as { code?: unknown }).code !== '42501') return asError(error);

@@ -1,5 +1,6 @@
 import {
   createSlotManager,
+  KoyoSlotError,
   openReplicationStream,
   type QualifiedTable,
   type ReplicationStreamOptions,
@@ -92,15 +93,21 @@ export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
       const manager = createSlotManager(options.connection);
       try {
         // Checks every precondition before creating anything; without `tables`, an existing
-        // publication is used as it is, a missing one is created FOR ALL TABLES.
-        const result = await manager.ensureSetup({
-          publication: options.publication,
-          slot: options.slot,
-          ...(tables === null ? {} : { tables: [...tables] }),
-          createPublication: options.createPublication !== false,
-          createSlot: options.createSlot !== false,
-          publishGeneratedColumns: options.publishGeneratedColumns !== false,
-        });
+        // publication is used as it is; FOR ALL TABLES only with `tables: '*'`.
+        const result = await manager
+          .ensureSetup({
+            publication: options.publication,
+            slot: options.slot,
+            ...(tables !== null
+              ? { tables: [...tables] }
+              : options.tables === '*'
+                ? { tables: '*' as const }
+                : {}),
+            createPublication: options.createPublication !== false,
+            createSlot: options.createSlot !== false,
+            publishGeneratedColumns: options.publishGeneratedColumns !== false,
+          })
+          .catch(passThroughRefusal);
         if (result.publication.created)
           logger.info(
             { publication: options.publication, tables: label(result.tables) },
@@ -208,4 +215,16 @@ export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
       await helper.close();
     },
   };
+}
+
+/** A setup refused for a reason the user must choose about keeps its `@koyo/slot` code. */
+function passThroughRefusal(error: unknown): never {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (
+    error instanceof KoyoSlotError &&
+    (code === 'PUBLICATION_TABLES_REQUIRED' || code === 'REPLICA_IDENTITY_MISSING')
+  ) {
+    throw new KoyoDispatcherError(code, error.message, { cause: error });
+  }
+  throw error;
 }

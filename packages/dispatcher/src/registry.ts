@@ -55,8 +55,8 @@ export class HandlerRegistry {
   /** Bumped on every change of registrations; caches compare against it. */
   version = 0;
 
-  constructor(tables: readonly string[] | undefined) {
-    this.filter = tables ? tables.map((name) => parseTable(name)) : null;
+  constructor(tables: readonly string[] | '*' | undefined) {
+    this.filter = tables && tables !== '*' ? tables.map((name) => parseTable(name)) : null;
   }
 
   /** The `tables` option (null: every table of the publication); qualified after {@link resolve}. */
@@ -138,7 +138,8 @@ export class HandlerRegistry {
         }
       }
       for (const kind of KINDS) {
-        const fn = handler[kind];
+        // The registry files it under `kind`, so it only ever gets changes of that kind.
+        const fn = handler[kind] as ChangeHandler<any> | undefined;
         if (fn === undefined) continue;
         assertFunction(fn, `onTable(${JSON.stringify(name)}, { ${kind} })`);
         byKind[kind] = { fn, label: `onTable(${JSON.stringify(name)}).${kind} handler #${n}` };

@@ -254,6 +254,23 @@ describe('dispatcher.db', () => {
   });
 });
 
+describe('stop()', () => {
+  it('lets go of the origin at once: it can be dropped right after stop()', async () => {
+    // A backend frees its origin only when its process exits; without a reset in stop() the
+    // drop below races the exiting backend and fails with "in use by PID ...".
+    for (let round = 0; round < 20; round += 1) {
+      const dispatcher = dispatcherFor(db, { slot: uniqueName('o_stop'), publication });
+      await dispatcher.db.query('SELECT 1');
+      await dispatcher.stop();
+      await db.query('SELECT pg_replication_origin_drop($1)', [dispatcher.origin]);
+    }
+    const left = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_replication_origin WHERE roname LIKE 'koyo_o_stop%'",
+    );
+    expect(left[0]!.n).toBe(0);
+  });
+});
+
 describe('privileges', () => {
   const role = `origin_role_${process.pid}`;
   beforeAll(async () => {

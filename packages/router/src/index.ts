@@ -28,6 +28,7 @@ export { KoyoRouterError, type KoyoRouterErrorCode } from './errors.js';
 export { DEFAULT_VOLATILE_FUNCTIONS } from './functions.js';
 export { isConnectionError } from './health.js';
 export { formatLsn, parseLsn } from './lsn.js';
+export { standbyRejection } from './standby-errors.js';
 export {
   Router,
   createRouter,

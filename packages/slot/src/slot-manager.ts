@@ -185,7 +185,7 @@ function assertSetupSpec(spec: SetupSpec): void {
   if (typeof spec !== 'object' || spec === null) {
     throw new KoyoSlotError('INVALID_OPTION', 'checkSetup/ensureSetup need { publication, slot, tables? }.');
   }
-  if (spec.tables !== undefined) assertTables(spec.tables);
+  if (spec.tables !== undefined && spec.tables !== '*') assertTables(spec.tables);
   for (const key of ['createPublication', 'createSlot', 'publishGeneratedColumns'] as const) {
     if (spec[key] !== undefined && typeof spec[key] !== 'boolean') throw new KoyoSlotError('INVALID_OPTION', `${key} must be a boolean.`);
   }

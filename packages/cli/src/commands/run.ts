@@ -175,7 +175,7 @@ export async function runCommand(args: ParsedArgs, io: CliIo): Promise<number> {
     connection: conn.connection,
     slot,
     publication,
-    ...(tables !== undefined && tables.length > 0 ? { tables } : {}),
+    ...(tables === '*' || (tables !== undefined && tables.length > 0) ? { tables } : {}),
     logger: configured === false ? false : logger,
   });
   const cleanup: HandlersCleanup | void = await handlers.setup(dispatcher, { config, logger });
