@@ -53,6 +53,9 @@ export class OriginPool extends pg.Pool {
     super({
       ...config.connection,
       max: 1,
+      // An idle session gives the origin back soon, so a standby that takes the slot over after
+      // this process lost its stream (but lives on) gets the origin within originWaitMs.
+      idleTimeoutMillis: 5_000,
       // pg-pool (3.14+, which our pinned pg brings) awaits onConnect and fails the checkout when
       // it rejects, so no statement ever runs on a session that is not tagged.
       // eslint-disable-next-line @typescript-eslint/no-misused-promises -- awaited by pg-pool

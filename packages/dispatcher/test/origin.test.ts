@@ -34,11 +34,25 @@ async function withDispatcher(
   } finally {
     await dispatcher.stop();
     await dropSlot(db, slot);
-    await db.query(
-      'SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = $1',
-      [dispatcher.origin],
-    );
+    await dropOrigin(dispatcher.origin);
   }
+}
+
+/** Drops an origin once no session holds it (a closed pool's backend may still be exiting). */
+async function dropOrigin(name: string): Promise<void> {
+  await waitFor(
+    () =>
+      db
+        .query(
+          'SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = $1',
+          [name],
+        )
+        .then(
+          () => true,
+          () => false,
+        ),
+    `origin ${name} to be released`,
+  );
 }
 
 /** Inserts `count` orders from a plain session, in transactions of 100. */
@@ -153,10 +167,8 @@ describe('dispatcher.db', () => {
         await dispatcher.stop();
         await dropSlot(db, originSlot(dispatcher));
       }
-      await db.query(
-        "SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = $1 OR roname LIKE 'koyo_o\\_%'",
-        [other],
-      );
+      for (const name of [other, ...[own, all, listed].map((d) => d.origin)])
+        await dropOrigin(name);
     }
   });
 

@@ -46,6 +46,7 @@ export const ORIGIN_FUNCTIONS = [
   'pg_replication_origin_xact_setup(pg_lsn, timestamp with time zone)',
   'pg_replication_origin_progress(text, boolean)',
   'pg_replication_origin_drop(text)',
+  'pg_replication_origin_session_reset()',
 ] as const;
 
 /** One of {@link ORIGIN_FUNCTIONS}. */
