@@ -61,4 +61,14 @@ if (task === 'check') {
   }
 }
 
+// Ctrl-C reaches the whole process group: the task handles it (the demo prints a summary and
+// cleans up), so this wrapper waits for it and exits with its code instead of dying first (which
+// made pnpm print ELIFECYCLE after a clean stop).
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => undefined);
+if (task === 'demo') {
+  // Node directly, not through another `pnpm run`: that one would report the Ctrl-C as a failure.
+  const demo = spawnSync(process.execPath, ['--conditions=@koyo/source', '--import', 'tsx', join(root, 'apps', 'demo', 'src', 'tour.ts'), ...rest], { cwd: root, stdio: 'inherit', env });
+  if (demo.status === null) console.error(`demo: ended by ${demo.signal}`);
+  process.exit(demo.status ?? 1);
+}
 process.exit(pnpm([...tasks[task], ...rest]));

@@ -8,6 +8,7 @@ import { createOrders, createOrdersApp, type Orders } from '@koyo/demo-orders-kn
 import { createSlotManager } from '@koyo/slot';
 import { startCluster, type Cluster } from '@koyo/testing';
 import pg from 'pg';
+import { indexPage, curl, ORDERS_ENDPOINTS, SEARCH_ENDPOINTS, type Endpoint } from './endpoints.js';
 import { HttpClient } from './http-client.js';
 import { Narrator } from './narrator.js';
 
@@ -40,9 +41,16 @@ async function connectTargets(): Promise<{ primaryUrl: string; replicaUrls: stri
   return { primaryUrl: cluster.primary.url, replicaUrls: cluster.replicas.map((replica) => replica.url) };
 }
 
-function listen(app: { fetch: (request: Request) => Response | Promise<Response> }): Promise<string> {
+/** Serves `app` on a free local port, with `GET /` listing its endpoints; resolves with its base URL. */
+function listen(app: { fetch: (request: Request) => Response | Promise<Response> }, title: string, endpoints: Endpoint[]): Promise<string> {
   return new Promise((resolve) => {
-    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(`http://127.0.0.1:${info.port}`));
+    let base = '';
+    const fetch = (request: Request): Response | Promise<Response> =>
+      request.method === 'GET' && new URL(request.url).pathname === '/' ? new Response(indexPage(title, base, endpoints)) : app.fetch(request);
+    const server = serve({ fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
+      base = `http://127.0.0.1:${info.port}`;
+      resolve(base);
+    });
     servers.push(server);
   });
 }
@@ -73,9 +81,10 @@ async function tour(primaryUrl: string, replicaUrls: string[]): Promise<void> {
   for (const dispatcher of [catalog.dispatcher, orders.dispatcher]) dispatcher.onChange((change) => say.change(change.table, change.kind, change.id));
   await catalog.start();
   await orders.start();
-  const shop = new HttpClient(await listen(createCatalogApp(catalog, catalog.db.$router)), RYW_HEADER);
-  const till = new HttpClient(await listen(createOrdersApp(orders)), undefined);
+  const shop = new HttpClient(await listen(createCatalogApp(catalog, catalog.db.$router), 'search-sync (Drizzle)', SEARCH_ENDPOINTS), RYW_HEADER);
+  const till = new HttpClient(await listen(createOrdersApp(orders), 'orders-knex (Knex)', ORDERS_ENDPOINTS), undefined);
   say.line('setup', `search-sync (Drizzle) on ${shop.base}, orders-knex (Knex) on ${till.base}; change handlers streaming from slots ${SLOTS.search} and ${SLOTS.orders}`);
+  say.line('setup', `try them (GET / on each lists every endpoint): curl '${shop.base}/'  or  ${curl(shop.base, SEARCH_ENDPOINTS[0]!)}  or  ${curl(till.base, ORDERS_ENDPOINTS[0]!)}`);
   const { catalog: shopCatalog, orders: tillOrders } = { catalog, orders };
 
   say.section('1. A row changes, the app reacts: the search index follows the products table');
@@ -108,6 +117,13 @@ async function tour(primaryUrl: string, replicaUrls: string[]): Promise<void> {
   if (replica) {
     await replica.pauseReplay();
     say.line('replica', 'replay paused on the replica: it now lags behind the primary');
+  } else {
+    say.line(
+      'replica',
+      replicaUrls.length === 0
+        ? 'your servers, no REPLICA_URLS: every read goes to the primary, so this step cannot show a replica lagging behind'
+        : "your servers: the demo does not pause replay on your replica, so the read below proves read-your-writes only if the replica happens to lag (run without DATABASE_URL to see it on a paused replica)",
+    );
   }
   const fresh = (await shop.send('POST', '/products', { name: 'Copper kettle', priceCents: 8900 })).body as { id: number };
   if (replicaUrls[0]) say.line('replica', `replica lag now ${await replicaLagBytes(primaryUrl, replicaUrls[0])} bytes`);
@@ -156,7 +172,10 @@ async function cleanup(primaryUrl: string | undefined): Promise<void> {
     // On your own server the demo removes its slots, so they cannot pin WAL after it exits.
     const manager = createSlotManager(primaryUrl);
     for (const slot of Object.values(SLOTS)) await manager.dropSlot(slot, { force: true }).catch(() => undefined);
+    // The publications are the demo's own (named like its slots): they go too, so runs do not pile up.
+    for (const publication of Object.values(SLOTS)) await manager.dropPublication(publication).catch(() => undefined);
     await manager.close();
+    say.line('setup', `removed the demo's slots and publications (${Object.values(SLOTS).join(', ')}) from your server; its tables stay (products, orders, audit_log, ...)`);
   }
   await cluster?.stop();
 }
@@ -166,12 +185,28 @@ let stopping = false;
 async function finish(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
+    // While the throwaway servers shut down, an idle pooled connection of the apps may report
+    // the lost connection after its pool was let go: that is the shutdown itself, not a failure.
+    process.on('uncaughtException', (error) => {
+      if (!/Connection terminated|terminating connection/.test(error.message)) throw error;
+    });
     await cleanup(targets?.primaryUrl);
   }
   process.exit(code);
 }
-process.once('SIGINT', () => void finish(0));
-process.once('SIGTERM', () => void finish(0));
+/** Ctrl-C (or SIGTERM): a summary of what ran, the clean-up, exit 0. */
+function interrupted(signal: NodeJS.Signals): void {
+  if (stopping) return;
+  const stats = say.stats();
+  say.summary(
+    `summary: stopped by ${signal === 'SIGINT' ? 'Ctrl-C' : signal} after ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
+      `${stats.changes} changes handled (${stats.perTable}); queries: ${stats.replica} on replicas, ${stats.primary} on the primary; cleaning up`,
+  );
+  void finish(0);
+}
+// `on`, not `once`: pnpm forwards the terminal's Ctrl-C a second time, which must not kill the clean-up.
+process.on('SIGINT', interrupted);
+process.on('SIGTERM', interrupted);
 
 try {
   targets = await connectTargets();

@@ -38,3 +38,37 @@ test('an unknown flag exits 2 with usage', async () => {
   expect(code).toBe(2);
   expect(out).toContain('usage: pnpm demo [--watch]');
 });
+
+// `pnpm demo --watch`, stopped with Ctrl-C as a terminal sends it (SIGINT to the whole process
+// group): a summary, the clean-up, exit 0, and no "ELIFECYCLE Command failed" from pnpm.
+test('pnpm demo --watch ends cleanly on Ctrl-C with a summary; the services list their endpoints', async () => {
+  const root = fileURLToPath(new URL('../../..', import.meta.url));
+  const child = spawn('pnpm', ['demo', '--watch'], {
+    cwd: root,
+    env: { ...process.env, DATABASE_URL: '', REPLICA_URLS: '', FORCE_COLOR: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group, like a terminal's foreground job
+  });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const check = (chunk: Buffer): void => {
+      out += chunk.toString();
+      if (out.includes('watching: a new order')) resolve();
+    };
+    child.stdout.on('data', check);
+    child.stderr.on('data', check);
+    child.on('close', () => reject(new Error(`the demo ended before watching:\n${out}`)));
+  });
+  const base = /search-sync \(Drizzle\) on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+  expect(base, out).toBeDefined();
+  const index = await fetch(`${base}/`);
+  expect(index.status).toBe(200);
+  expect(await index.text()).toContain(`curl '${base}/search?q=teapot'`);
+  expect(out).toContain(`curl '${base}/'`);
+  process.kill(-child.pid!, 'SIGINT');
+  const code = await exited;
+  expect(code, out).toBe(0);
+  expect(out).toMatch(/summary: stopped by Ctrl-C after [\d.]+ s; \d+ changes handled/);
+  expect(out).not.toMatch(/ELIFECYCLE|Command failed/);
+});

@@ -8,7 +8,7 @@ import { pgBackend } from './pg-backend.js';
  * PostgreSQL only after every handler of it and of every earlier transaction has finished).
  *
  * @example
- * const dispatcher = createDispatcher({ connection: process.env.DATABASE_URL!, slot: 'app', publication: 'app' });
+ * const dispatcher = createDispatcher({ connection: process.env.DATABASE_URL!, slot: 'app', publication: 'app', tables: ['users'] });
  * dispatcher.onTable('users', {
  *   insert: (change) => jobs.enqueue('welcome', { userId: change.id }),
  *   delete: (change) => search.remove('users', change.id),

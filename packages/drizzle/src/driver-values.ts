@@ -39,7 +39,7 @@ const identity = (value: string): string => value;
  * Other handlers of the same dispatcher then also see these types as text, as Drizzle does.
  *
  * @example
- * const dispatcher = createDispatcher({ connection, slot: 'app', publication: 'app', typeParsers: drizzleTypeParsers });
+ * const dispatcher = createDispatcher({ connection, slot: 'app', publication: 'app', tables: ['users'], typeParsers: drizzleTypeParsers });
  */
 export const drizzleTypeParsers: Readonly<Record<number, (value: string) => unknown>> = Object.freeze(
   Object.fromEntries(Object.values(RAW_TYPES).map((oid) => [oid, identity])),

@@ -9,7 +9,7 @@ import { TableRowMapper, type ColumnCasing } from './table-rows.js';
  * `Dispatcher` has it).
  *
  * @example
- * const source: ChangeSource = createDispatcher({ connection, slot: 'app', publication: 'app' });
+ * const source: ChangeSource = createDispatcher({ connection, slot: 'app', publication: 'app', tables: ['users'] });
  */
 export interface ChangeSource {
   onTable(name: string, handler: (change: Change) => void | Promise<void>): () => void;

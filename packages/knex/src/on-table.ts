@@ -36,7 +36,7 @@ export interface OnTableOptions {
  * import { createDispatcher } from '@koyo/dispatcher';
  * import { onTable } from '@koyo/knex/changes';
  *
- * const dispatcher = createDispatcher({ connection: process.env.DATABASE_URL!, slot: 'app', publication: 'app' });
+ * const dispatcher = createDispatcher({ connection: process.env.DATABASE_URL!, slot: 'app', publication: 'app', tables: ['users'] });
  * onTable(dispatcher, 'users', {
  *   insert: async (change) => { await mailer.welcome(change.new.email); },
  *   delete: async (change) => { await search.remove('users', change.id); },

@@ -486,14 +486,25 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
         // Settle what fn returns inside the scope, so queries it returns unawaited still see the transaction.
         const run = (tx: postgres.TransactionSql<any>): Promise<unknown> =>
           router.inTransaction(tx, async () => {
-            const value = await fn(tx);
+            const value = await fn(loggedTransaction(router, tx));
             return Array.isArray(value) ? Promise.all(value) : value;
           });
         if (d.target === 'transaction') {
           // begin inside a transaction of this router: a savepoint, as postgres.js does for nested calls
           return (d.transaction as postgres.TransactionSql<any>).savepoint(run);
         }
-        return beginOptions === undefined ? p.begin(run) : p.begin(beginOptions, run);
+        // postgres.js sends COMMIT (or ROLLBACK) itself: log it, so a transaction's end shows.
+        const begun = beginOptions === undefined ? p.begin(run) : p.begin(beginOptions, run);
+        return begun.then(
+          (value) => {
+            router.logStatement('COMMIT', 'in-transaction');
+            return value;
+          },
+          (error: unknown) => {
+            router.logStatement('ROLLBACK', 'in-transaction');
+            throw error;
+          },
+        );
       },
     );
     await router.noteWrite();
@@ -548,3 +559,26 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
 }
 
 export { KoyoRouterError } from './errors.js';
+
+/**
+ * The transaction `sql` handed to a `begin()` callback, logging each tagged-template statement it
+ * runs (`tx\`...\``) like the router logs routed ones: they go to the transaction's connection
+ * directly, so the router would not see them otherwise. Everything else is the driver's own.
+ */
+function loggedTransaction(
+  router: Router<AnySql>,
+  tx: postgres.TransactionSql<any>,
+): postgres.TransactionSql<any> {
+  return new Proxy(tx, {
+    apply(target, thisArg, args: unknown[]) {
+      const strings = args[0];
+      if (Array.isArray(strings) && 'raw' in strings) {
+        router.logStatement(
+          strings.map((part, i) => (i === 0 ? part : `$${i}${part}`)).join(''),
+          'in-transaction',
+        );
+      }
+      return Reflect.apply(target, thisArg, args) as unknown;
+    },
+  });
+}

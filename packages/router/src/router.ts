@@ -457,6 +457,26 @@ export class Router<N = unknown> {
     return withTransaction(this, handle, fn);
   }
 
+  /**
+   * Logs (never counts or runs) a statement a binding's driver sent on the primary by itself, such
+   * as the COMMIT or ROLLBACK that ends postgres.js's `sql.begin()`, or a statement run on a
+   * transaction's own handle, so the log shows a transaction from BEGIN to its end.
+   *
+   * @example
+   * router.logStatement('COMMIT', 'in-transaction');
+   */
+  logStatement(sql: string, reason: string): void {
+    const node = this.#primary.node.name;
+    this.#logger?.(`Primary: ${node} (${reason}) ${sql}`, {
+      event: 'query',
+      node,
+      role: 'primary',
+      reason,
+      sql,
+      error: undefined,
+    });
+  }
+
   /** The transaction handle bound for this router in the current context, if any. */
   currentTransaction(): unknown {
     return transactionOf(currentFrame(), this);

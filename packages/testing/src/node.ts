@@ -95,7 +95,9 @@ export class PgNode {
   async start(): Promise<void> {
     if (this.pid) return;
     const log = openSync(this.logFile, 'a');
-    const spawnOptions: SpawnOptions = { stdio: ['ignore', log, log], env: childEnv(), cwd: '/' };
+    // detached: its own process group, so a Ctrl-C meant for the app (the terminal signals the
+    // whole foreground group) does not shut the server down under it; stop() still ends it.
+    const spawnOptions: SpawnOptions = { stdio: ['ignore', log, log], env: childEnv(), cwd: '/', detached: true };
     if (this.#spec.runAs) {
       spawnOptions.uid = this.#spec.runAs.uid;
       spawnOptions.gid = this.#spec.runAs.gid;
