@@ -33,6 +33,7 @@ beforeAll(async () => {
     connection: db.url,
     slot: name,
     publication: name,
+    tables: ['orders', 'audit'],
     logger: false,
     statusIntervalMs: 200,
   });
