@@ -11,8 +11,12 @@ import { createKoyoLogger, silentLogger, type Logger } from './logger.js';
 import { resolveOptions, type DispatcherOptions, type ResolvedOptions } from './options.js';
 import type { Dispatcher } from './dispatcher-api.js';
 import type { QualifiedTable } from '@koyo/slot';
-import { HandlerRegistry } from './registry.js';
+import { BackfillRunner, DEFAULT_CHUNK_SIZE } from './backfill-runner.js';
+import { positiveInt } from './options.js';
+import { HandlerRegistry, parseTable } from './registry.js';
 import type {
+  BackfillOptions,
+  BackfillResult,
   ChangeHandler,
   DispatcherState,
   DispatcherStats,
@@ -65,6 +69,9 @@ export class DispatcherImpl implements Dispatcher {
 
   private readonly backend: Backend;
   private starting: Promise<void> | null = null;
+  private runner: BackfillRunner | null = null;
+  /** Backfills run one after the other. */
+  private backfills: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly options: DispatcherOptions,
@@ -140,6 +147,9 @@ export class DispatcherImpl implements Dispatcher {
       // `tables`, stops the start before anything is created.
       this.registry.resolve(await this.backend.resolveTables(this.registry.tableRefs));
       const tables = this.registry.tables as readonly QualifiedTable[] | null;
+      // Recorded before the slot exists, so a crash right after its creation still owes it.
+      if (this.options.backfill === 'initial' && !(await this.backend.slotExists()))
+        await this.backend.backfill.markInitial();
       await this.backend.setup(tables);
     } catch (error) {
       this.state = 'failed';
@@ -192,6 +202,78 @@ export class DispatcherImpl implements Dispatcher {
       'dispatcher started',
     );
     this.loop = this.run(stream, this.assembler);
+    this.runner = new BackfillRunner(
+      this.backend.backfill,
+      this.engine.windows,
+      this.logger,
+      this.options.slot,
+    );
+    void this.resumeBackfills();
+  }
+
+  backfill(tables?: string | string[], options: BackfillOptions = {}): Promise<BackfillResult> {
+    return this.startBackfill(async () => {
+      if (tables === undefined) return this.dispatchedTables();
+      const refs = (Array.isArray(tables) ? tables : [tables]).map((name) => parseTable(name));
+      const resolved = await this.backend.resolveTables(refs);
+      const dispatched = this.registry.tables;
+      for (const table of resolved) {
+        if (
+          dispatched &&
+          !dispatched.some((d) => d.schema === table.schema && d.name === table.name)
+        )
+          throw new KoyoDispatcherError(
+            'INVALID_OPTION',
+            `backfill(${JSON.stringify(`${table.schema}.${table.name}`)}): the table is outside the dispatcher's \`tables\` option; its rows would reach no handler.`,
+          );
+      }
+      return resolved;
+    }, options);
+  }
+
+  private async startBackfill(
+    list: () => Promise<readonly QualifiedTable[]>,
+    options: BackfillOptions,
+  ): Promise<BackfillResult> {
+    const chunkSize = positiveInt(options.chunkSize, 'chunkSize', DEFAULT_CHUNK_SIZE);
+    if (this.state === 'starting' && this.starting) await this.starting.catch(() => undefined);
+    const runner = this.runner;
+    if (this.state !== 'running' || !runner) {
+      if (this.error) throw this.error;
+      throw new KoyoDispatcherError(
+        'NOT_RUNNING',
+        `backfill() needs a running dispatcher (it is ${this.state}); call start() first.`,
+      );
+    }
+    const tables = await list();
+    const run = this.backfills.then(() => runner.backfill(tables, chunkSize, options.signal));
+    this.backfills = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Every dispatched table: the `tables` option, or the publication's tables. */
+  private async dispatchedTables(): Promise<QualifiedTable[]> {
+    const filter = this.registry.tables as readonly QualifiedTable[] | null;
+    return filter ? [...filter] : this.backend.backfill.publicationTables();
+  }
+
+  /** Runs the initial backfill owed, or resumes an interrupted one, in the background. */
+  private async resumeBackfills(): Promise<void> {
+    try {
+      const dispatched = await this.dispatchedTables();
+      const owed = await this.backend.backfill.unfinished(async () => dispatched);
+      const tables = owed.filter((t) =>
+        dispatched.some((d) => d.schema === t.schema && d.name === t.name),
+      );
+      if (tables.length === 0) return;
+      this.logger.info(
+        { slot: this.options.slot, tables: tablesLabel(tables) },
+        'backfill owed: starting it',
+      );
+      await this.startBackfill(async () => tables, {});
+    } catch (error) {
+      if (!this.stopping) this.fail(error);
+    }
   }
 
   stop(): Promise<void> {
@@ -262,6 +344,7 @@ export class DispatcherImpl implements Dispatcher {
       inFlight: this.counters.inFlight,
       pending: this.engine ? this.engine.pending : 0,
       error: this.error ? this.error.message : null,
+      backfill: this.runner ? this.runner.stats() : [],
     };
   }
 
@@ -333,6 +416,13 @@ export class DispatcherImpl implements Dispatcher {
     // Synchronously, before any await: no queued handler call may start once stopping.
     this.deliverer.cancel();
     this.engine?.halt();
+    this.runner?.stop(
+      this.error ??
+        new KoyoDispatcherError(
+          'STOPPED',
+          'The dispatcher stopped during a backfill; its progress is kept and the next start resumes it after the last acknowledged chunk.',
+        ),
+    );
     if (this.starting) await this.starting.catch(() => undefined);
     this.options.signal?.removeEventListener('abort', this.onAbort);
     this.deliverer.cancel();

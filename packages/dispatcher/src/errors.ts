@@ -30,7 +30,11 @@ export type KoyoDispatcherErrorCode =
   /** The server sent something the dispatcher cannot handle (e.g. two-phase messages). */
   | 'PROTOCOL_ERROR'
   /** A streamed transaction could not be spilled to or read back from disk. */
-  | 'SPILL_FAILED';
+  | 'SPILL_FAILED'
+  /** A table to backfill has no primary key and no usable unique key; the message says what to add. */
+  | 'NO_USABLE_KEY'
+  /** A backfill could not read a chunk, write a watermark or record its progress. */
+  | 'BACKFILL_FAILED';
 
 /**
  * The one error class of `@koyo/dispatcher`. `code` says what failed, `cause` carries the

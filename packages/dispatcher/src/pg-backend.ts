@@ -8,6 +8,7 @@ import pg from 'pg';
 import type { Backend } from './_backend.js';
 import type { WireStream } from './_wire.js';
 import { readCommittedMessages } from './committed-order.js';
+import { pgBackfillSource } from './pg-backfill-source.js';
 import { KoyoDispatcherError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { DispatcherOptions } from './options.js';
@@ -16,7 +17,7 @@ import type { DispatcherOptions } from './options.js';
 const DEFAULT_MAX_RECONNECT_DELAY_MS = 5_000;
 
 /** The connection config for ordinary (non-replication) sessions. */
-function plainConfig(connection: string | pg.ClientConfig): pg.ClientConfig {
+export function plainConfig(connection: string | pg.ClientConfig): pg.ClientConfig {
   if (typeof connection === 'string')
     return { connectionString: connection, fallback_application_name: 'koyo-dispatcher' };
   const { replication: _replication, ...rest } = connection as pg.ClientConfig & {
@@ -26,7 +27,7 @@ function plainConfig(connection: string | pg.ClientConfig): pg.ClientConfig {
 }
 
 /** One lazily opened helper connection, reopened after it is lost. */
-class HelperSession {
+export class HelperSession {
   private client: pg.Client | null = null;
   private connecting: Promise<pg.Client> | null = null;
   private closed = false;
@@ -36,6 +37,12 @@ class HelperSession {
   async query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
     const client = await this.connect();
     return (await client.query<R>(sql, params)).rows;
+  }
+
+  /** Runs a full query config (named statements, row mode, type parsers). */
+  async run(config: pg.QueryArrayConfig): Promise<pg.QueryArrayResult> {
+    const client = await this.connect();
+    return client.query(config);
   }
 
   private async connect(): Promise<pg.Client> {
@@ -75,6 +82,7 @@ class HelperSession {
 /** The backend of a real dispatcher: `@koyo/slot` for the slot, publication and stream. */
 export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
   const helper = new HelperSession(plainConfig(options.connection));
+  const backfill = pgBackfillSource(options);
   const label = (tables: readonly QualifiedTable[] | null): string =>
     tables ? tables.map((t) => `${t.schema}.${t.name}`).join(',') : 'ALL';
   return {
@@ -190,8 +198,15 @@ export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
         txn,
       );
     },
+    async slotExists() {
+      const rows = await helper.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [
+        options.slot,
+      ]);
+      return rows.length > 0;
+    },
+    backfill,
     async close() {
-      await helper.close();
+      await Promise.all([helper.close(), backfill.close()]);
     },
   };
 }

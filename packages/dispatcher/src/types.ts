@@ -1,5 +1,5 @@
-/** The kind of a {@link Change}. */
-export type ChangeKind = 'insert' | 'update' | 'delete' | 'truncate';
+/** The kind of a {@link Change}; `'snapshot'` is an existing row brought by a backfill. */
+export type ChangeKind = 'insert' | 'update' | 'delete' | 'truncate' | 'snapshot';
 
 /**
  * One committed row change (the gem's `DataRow`): a plain, JSON-serialisable object.
@@ -50,6 +50,24 @@ export interface Change<Row = Record<string, unknown>> {
   xid: number;
   /** Commit time, ISO 8601 with microseconds (`'2024-05-01T10:00:00.123456Z'`). */
   commitTime: string;
+}
+
+/**
+ * An existing row delivered by a backfill (`dispatcher.backfill()` or `backfill: 'initial'`):
+ * `new` is the row, with values exactly as for an insert; `old` is `null`.
+ *
+ * Its idempotency key `(commitLsn, position)` is the high watermark's: `commitLsn` is the commit
+ * LSN of the backfill's own watermark transaction (which holds nothing else) and `position` is
+ * 1, 2, ... for the rows of the chunk, so it never collides with a streamed change and orders
+ * after everything the stream delivered before it.
+ *
+ * @example
+ * dispatcher.onTable('users', { snapshot: (change) => search.index('users', change.new) });
+ */
+export interface SnapshotChange<Row = Record<string, unknown>> extends Change<Row> {
+  kind: 'snapshot';
+  new: Row;
+  old: null;
 }
 
 /**
@@ -116,6 +134,8 @@ export interface TableHandlers<Row = Record<string, unknown>> {
   update?: ChangeHandler<Row>;
   delete?: ChangeHandler<Row>;
   truncate?: ChangeHandler<Row>;
+  /** Existing rows brought by a backfill; without it, this object receives no snapshot rows. */
+  snapshot?: (change: SnapshotChange<Row>) => HandlerResult;
 }
 
 /** A handler of transaction chunks (see {@link TransactionBatch}). */
@@ -174,4 +194,33 @@ export interface DispatcherStats {
   pending: number;
   /** The error that stopped the dispatcher, when `state` is 'failed'. */
   error: string | null;
+  /** Backfills of this process, one entry per table (empty when none ran). */
+  backfill: BackfillTableStats[];
+}
+
+/** Progress of one table's backfill, in {@link DispatcherStats.backfill}. */
+export interface BackfillTableStats {
+  /** `schema.table`. */
+  table: string;
+  /** Snapshot rows delivered (handled) so far, including those of earlier runs it resumed. */
+  rows: number;
+  /** Estimated rows of the table (`pg_class.reltuples`), `null` when never analyzed. */
+  estimatedTotal: number | null;
+  /** Rows delivered per second since this table's backfill started in this process. */
+  rowsPerSecond: number;
+  /** `'running'`, `'done'` or `'failed'`. */
+  state: 'running' | 'done' | 'failed';
+}
+
+/** Options of `dispatcher.backfill()`. */
+export interface BackfillOptions {
+  /** Rows read per chunk (one short transaction each). Default 10 000. */
+  chunkSize?: number;
+  /** Aborting stops the backfill after the chunk in flight; progress is kept for a resume. */
+  signal?: AbortSignal;
+}
+
+/** What `dispatcher.backfill()` resolves with: one entry per table, in order. */
+export interface BackfillResult {
+  tables: { table: string; rows: number; chunks: number; ms: number }[];
 }

@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import type { QualifiedTable } from '@koyo/slot';
+import type { BackfillSource, ReadChunk } from './_backfill-source.js';
+import { watermark, type BackfillWindows, type ChunkOutcome } from './backfill-windows.js';
+import { KoyoDispatcherError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { BackfillResult, BackfillTableStats } from './types.js';
+
+/** Default rows per chunk. */
+export const DEFAULT_CHUNK_SIZE = 10_000;
+
+/** Live progress of one table (what `stats().backfill` shows). */
+interface TableProgress {
+  stats: BackfillTableStats;
+  started: number;
+  startRows: number;
+}
+
+/**
+ * Runs backfills: per table, chunk after chunk in key order, each between a low and a high
+ * watermark written into the slot; the stream's side ({@link BackfillWindows}) delivers the
+ * rows. Progress is recorded once a chunk is acknowledged, so a restart resumes after it.
+ */
+export class BackfillRunner {
+  private readonly progress = new Map<string, TableProgress>();
+  private readonly run = randomBytes(6).toString('hex');
+  private sequence = 0;
+  private stopped: Error | null = null;
+
+  constructor(
+    private readonly source: BackfillSource,
+    private readonly windows: BackfillWindows,
+    private readonly logger: Logger,
+    private readonly slot: string,
+  ) {}
+
+  /** Per-table progress for `stats()`. */
+  stats(): BackfillTableStats[] {
+    const now = Date.now();
+    return [...this.progress.values()].map(({ stats, started, startRows }) => ({
+      ...stats,
+      rowsPerSecond:
+        stats.state === 'running' || stats.rowsPerSecond === 0
+          ? Math.round(((stats.rows - startRows) * 1000) / Math.max(1, now - started))
+          : stats.rowsPerSecond,
+    }));
+  }
+
+  /** No chunk starts from now on; chunks waiting for their high watermark fail with `error`. */
+  stop(error: Error): void {
+    this.stopped ??= error;
+    this.windows.failAll(error);
+  }
+
+  /** Backfills the tables one after the other. */
+  async backfill(
+    tables: readonly QualifiedTable[],
+    chunkSize: number,
+    signal: AbortSignal | undefined,
+  ): Promise<BackfillResult> {
+    const result: BackfillResult = { tables: [] };
+    for (const table of tables) result.tables.push(await this.table(table, chunkSize, signal));
+    return result;
+  }
+
+  private async table(
+    table: QualifiedTable,
+    chunkSize: number,
+    signal: AbortSignal | undefined,
+  ): Promise<BackfillResult['tables'][number]> {
+    const label = `${table.schema}.${table.name}`;
+    const started = Date.now();
+    const shape = await this.source.describe(table);
+    let progress = await this.source.loadProgress(table);
+    const resumed = progress !== null && !progress.done;
+    if (progress === null || progress.done) {
+      progress = { lastKey: null, rows: 0, done: false };
+      await this.source.saveProgress(table, progress);
+    }
+    const live: TableProgress = {
+      stats: {
+        table: label,
+        rows: progress.rows,
+        estimatedTotal: shape.estimatedRows,
+        rowsPerSecond: 0,
+        state: 'running',
+      },
+      started,
+      startRows: progress.rows,
+    };
+    this.progress.set(label, live);
+    this.logger.info(
+      {
+        slot: this.slot,
+        table: label,
+        resumed,
+        rows: progress.rows,
+        estimated: shape.estimatedRows,
+      },
+      resumed ? 'backfill resumed' : 'backfill started',
+    );
+    let chunks = 0;
+    try {
+      for (;;) {
+        this.checkStopped(signal);
+        const id = `${this.run}.${this.sequence++}`;
+        const outcome = this.windows.add(id, shape);
+        outcome.catch(() => undefined); // awaited below; a stop() may reject it before that
+        let read: ReadChunk;
+        try {
+          await this.source.emitWatermark(watermark(id, 'low'));
+          read = await this.source.readChunk(shape, progress.lastKey, chunkSize);
+        } catch (error) {
+          this.windows.cancel(id);
+          throw error;
+        }
+        if (read.rows.length === 0) {
+          this.windows.cancel(id);
+          break;
+        }
+        this.windows.fill(id, read.rows);
+        let ended: ChunkOutcome;
+        try {
+          await this.source.emitWatermark(watermark(id, 'high'));
+          ended = await outcome;
+        } catch (error) {
+          this.windows.cancel(id);
+          throw error;
+        }
+        if (ended.redo) continue; // same range again, with new watermarks
+        chunks++;
+        progress = {
+          lastKey: read.lastKey,
+          rows: progress.rows + ended.delivered,
+          done: false,
+        };
+        // Only after the chunk's rows were handled and acknowledged: a crash before this
+        // line redelivers the chunk (at-least-once), never skips it.
+        await this.source.saveProgress(table, progress);
+        live.stats.rows = progress.rows;
+        if (read.rows.length < chunkSize) break;
+      }
+      await this.source.saveProgress(table, { ...progress, done: true });
+    } catch (error) {
+      live.stats.state = 'failed';
+      throw this.stopped ?? error;
+    }
+    const ms = Date.now() - started;
+    live.stats.state = 'done';
+    live.stats.rowsPerSecond = Math.round(
+      ((progress.rows - live.startRows) * 1000) / Math.max(1, ms),
+    );
+    this.logger.info(
+      { slot: this.slot, table: label, rows: progress.rows, chunks, ms },
+      'backfill done',
+    );
+    return { table: label, rows: progress.rows, chunks, ms };
+  }
+
+  private checkStopped(signal: AbortSignal | undefined): void {
+    if (this.stopped) throw this.stopped;
+    if (signal?.aborted)
+      throw new KoyoDispatcherError(
+        'STOPPED',
+        'The backfill was aborted; its progress is kept and the next backfill of these tables resumes after the last acknowledged chunk.',
+      );
+  }
+}
