@@ -19,6 +19,8 @@ export interface BackfillProgress {
   lastKey: string[] | null;
   /** Rows delivered so far. */
   rows: number;
+  /** Rows per chunk of this backfill (a resume goes on with the same size). */
+  chunkSize: number;
   done: boolean;
 }
 

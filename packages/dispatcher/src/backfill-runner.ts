@@ -52,10 +52,13 @@ export class BackfillRunner {
     this.windows.failAll(error);
   }
 
-  /** Backfills the tables one after the other. */
+  /**
+   * Backfills the tables one after the other. Without `chunkSize`, a resumed table goes on with
+   * the size it was started with, a new one uses {@link DEFAULT_CHUNK_SIZE}.
+   */
   async backfill(
     tables: readonly QualifiedTable[],
-    chunkSize: number,
+    chunkSize: number | undefined,
     signal: AbortSignal | undefined,
   ): Promise<BackfillResult> {
     const result: BackfillResult = { tables: [] };
@@ -65,7 +68,7 @@ export class BackfillRunner {
 
   private async table(
     table: QualifiedTable,
-    chunkSize: number,
+    requestedChunkSize: number | undefined,
     signal: AbortSignal | undefined,
   ): Promise<BackfillResult['tables'][number]> {
     const label = `${table.schema}.${table.name}`;
@@ -73,8 +76,11 @@ export class BackfillRunner {
     const shape = await this.source.describe(table);
     let progress = await this.source.loadProgress(table);
     const resumed = progress !== null && !progress.done;
+    const chunkSize =
+      requestedChunkSize ??
+      (resumed && progress!.chunkSize > 0 ? progress!.chunkSize : DEFAULT_CHUNK_SIZE);
     if (progress === null || progress.done) {
-      progress = { lastKey: null, rows: 0, done: false };
+      progress = { lastKey: null, rows: 0, chunkSize, done: false };
       await this.source.saveProgress(table, progress);
     }
     const live: TableProgress = {
@@ -132,11 +138,16 @@ export class BackfillRunner {
         progress = {
           lastKey: read.lastKey,
           rows: progress.rows + ended.delivered,
+          chunkSize,
           done: false,
         };
         // Only after the chunk's rows were handled and acknowledged: a crash before this
         // line redelivers the chunk (at-least-once), never skips it.
         await this.source.saveProgress(table, progress);
+        this.logger.debug(
+          { slot: this.slot, table: label, chunk: id, lastKey: read.lastKey, rows: progress.rows },
+          'backfill chunk acknowledged',
+        );
         live.stats.rows = progress.rows;
         if (read.rows.length < chunkSize) break;
       }

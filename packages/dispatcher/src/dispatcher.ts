@@ -11,7 +11,7 @@ import { createKoyoLogger, silentLogger, type Logger } from './logger.js';
 import { resolveOptions, type DispatcherOptions, type ResolvedOptions } from './options.js';
 import type { Dispatcher } from './dispatcher-api.js';
 import type { QualifiedTable } from '@koyo/slot';
-import { BackfillRunner, DEFAULT_CHUNK_SIZE } from './backfill-runner.js';
+import { BackfillRunner } from './backfill-runner.js';
 import { positiveInt } from './options.js';
 import { HandlerRegistry, parseTable } from './registry.js';
 import type {
@@ -235,7 +235,8 @@ export class DispatcherImpl implements Dispatcher {
     list: () => Promise<readonly QualifiedTable[]>,
     options: BackfillOptions,
   ): Promise<BackfillResult> {
-    const chunkSize = positiveInt(options.chunkSize, 'chunkSize', DEFAULT_CHUNK_SIZE);
+    const chunkSize =
+      options.chunkSize === undefined ? undefined : positiveInt(options.chunkSize, 'chunkSize', 1);
     if (this.state === 'starting' && this.starting) await this.starting.catch(() => undefined);
     const runner = this.runner;
     if (this.state !== 'running' || !runner) {

@@ -26,6 +26,7 @@ const CREATE_PROGRESS = `
     table_name text NOT NULL,
     last_key text[],
     rows bigint NOT NULL DEFAULT 0,
+    chunk_size int,
     done boolean NOT NULL DEFAULT false,
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (slot, table_schema, table_name)
@@ -101,13 +102,25 @@ export function pgBackfillSource(options: DispatcherOptions): BackfillSource {
     async loadProgress(table) {
       await ensureProgressTable();
       try {
-        const rows = await helper.query<{ last_key: string[] | null; rows: string; done: boolean }>(
-          `SELECT last_key, rows::text AS rows, done FROM ${PROGRESS_TABLE}
+        const rows = await helper.query<{
+          last_key: string[] | null;
+          rows: string;
+          chunk_size: number | null;
+          done: boolean;
+        }>(
+          `SELECT last_key, rows::text AS rows, chunk_size, done FROM ${PROGRESS_TABLE}
             WHERE slot = $1 AND table_schema = $2 AND table_name = $3`,
           [options.slot, table.schema, table.name],
         );
         const row = rows[0];
-        return row ? { lastKey: row.last_key, rows: Number(row.rows), done: row.done } : null;
+        return row
+          ? {
+              lastKey: row.last_key,
+              rows: Number(row.rows),
+              chunkSize: row.chunk_size ?? 0,
+              done: row.done,
+            }
+          : null;
       } catch (error) {
         throw failed(`reading the progress of ${qualified(table)}`, error);
       }
@@ -117,11 +130,20 @@ export function pgBackfillSource(options: DispatcherOptions): BackfillSource {
       await ensureProgressTable();
       try {
         await helper.query(
-          `INSERT INTO ${PROGRESS_TABLE} (slot, table_schema, table_name, last_key, rows, done)
-           VALUES ($1, $2, $3, $4, $5, $6)
+          `INSERT INTO ${PROGRESS_TABLE} (slot, table_schema, table_name, last_key, rows, chunk_size, done)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
            ON CONFLICT (slot, table_schema, table_name) DO UPDATE
-             SET last_key = excluded.last_key, rows = excluded.rows, done = excluded.done, updated_at = now()`,
-          [options.slot, table.schema, table.name, progress.lastKey, progress.rows, progress.done],
+             SET last_key = excluded.last_key, rows = excluded.rows, chunk_size = excluded.chunk_size,
+                 done = excluded.done, updated_at = now()`,
+          [
+            options.slot,
+            table.schema,
+            table.name,
+            progress.lastKey,
+            progress.rows,
+            progress.chunkSize,
+            progress.done,
+          ],
         );
       } catch (error) {
         throw failed(`recording the progress of ${qualified(table)}`, error);
