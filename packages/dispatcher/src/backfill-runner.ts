@@ -6,6 +6,9 @@ import { KoyoDispatcherError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { BackfillResult, BackfillTableStats } from './types.js';
 
+/** One table's entry of a {@link BackfillResult}. */
+export type TableResult = BackfillResult['tables'][number];
+
 /** Default rows per chunk. */
 export const DEFAULT_CHUNK_SIZE = 10_000;
 
@@ -34,7 +37,7 @@ export class BackfillRunner {
     private readonly slot: string,
   ) {}
 
-  /** Per-table progress for `stats()`. */
+  /** Per-table progress for `stats()`, in the order the tables started. */
   stats(): BackfillTableStats[] {
     const now = Date.now();
     return [...this.progress.values()].map(({ stats, started, startRows }) => ({
@@ -53,24 +56,14 @@ export class BackfillRunner {
   }
 
   /**
-   * Backfills the tables one after the other. Without `chunkSize`, a resumed table goes on with
-   * the size it was started with, a new one uses {@link DEFAULT_CHUNK_SIZE}.
+   * Backfills one table. Without `chunkSize`, a resumed table goes on with the size it was
+   * started with, a new one uses {@link DEFAULT_CHUNK_SIZE}.
    */
-  async backfill(
-    tables: readonly QualifiedTable[],
-    chunkSize: number | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<BackfillResult> {
-    const result: BackfillResult = { tables: [] };
-    for (const table of tables) result.tables.push(await this.table(table, chunkSize, signal));
-    return result;
-  }
-
-  private async table(
+  async table(
     table: QualifiedTable,
     requestedChunkSize: number | undefined,
     signal: AbortSignal | undefined,
-  ): Promise<BackfillResult['tables'][number]> {
+  ): Promise<TableResult> {
     const label = `${table.schema}.${table.name}`;
     const started = Date.now();
     const shape = await this.source.describe(table);

@@ -11,7 +11,7 @@ import { createKoyoLogger, silentLogger, type Logger } from './logger.js';
 import { resolveOptions, type DispatcherOptions, type ResolvedOptions } from './options.js';
 import type { Dispatcher } from './dispatcher-api.js';
 import type { QualifiedTable } from '@koyo/slot';
-import { BackfillRunner } from './backfill-runner.js';
+import { BackfillRunner, type TableResult } from './backfill-runner.js';
 import { positiveInt } from './options.js';
 import { HandlerRegistry, parseTable } from './registry.js';
 import type {
@@ -70,8 +70,10 @@ export class DispatcherImpl implements Dispatcher {
   private readonly backend: Backend;
   private starting: Promise<void> | null = null;
   private runner: BackfillRunner | null = null;
-  /** Backfills run one after the other. */
+  /** Backfills run one table after the other. */
   private backfills: Promise<unknown> = Promise.resolve();
+  /** Tables queued or being backfilled: a second request joins the first. */
+  private readonly tableRuns = new Map<string, Promise<TableResult>>();
 
   constructor(
     private readonly options: DispatcherOptions,
@@ -247,9 +249,21 @@ export class DispatcherImpl implements Dispatcher {
       );
     }
     const tables = await list();
-    const run = this.backfills.then(() => runner.backfill(tables, chunkSize, options.signal));
-    this.backfills = run.catch(() => undefined);
-    return run;
+    const runs = tables.map((table) => {
+      const name = `${table.schema}.${table.name}`;
+      let run = this.tableRuns.get(name);
+      if (!run) {
+        run = this.backfills.then(() => runner.table(table, chunkSize, options.signal));
+        this.backfills = run.catch(() => undefined);
+        this.tableRuns.set(name, run);
+        const forget = (): void => void this.tableRuns.delete(name);
+        run.then(forget, forget);
+      }
+      return run;
+    });
+    const result: BackfillResult = { tables: [] };
+    for (const run of runs) result.tables.push(await run);
+    return result;
   }
 
   /** Every dispatched table: the `tables` option, or the publication's tables. */
