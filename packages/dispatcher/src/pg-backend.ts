@@ -39,6 +39,12 @@ export class HelperSession {
     return (await client.query<R>(sql, params)).rows;
   }
 
+  /** Runs a query config whose rows are objects (type parsers, ...). */
+  async runObjects(config: pg.QueryConfig): Promise<pg.QueryResult> {
+    const client = await this.connect();
+    return client.query(config);
+  }
+
   /** Runs a full query config (named statements, row mode, type parsers). */
   async run(config: pg.QueryArrayConfig): Promise<pg.QueryArrayResult> {
     const client = await this.connect();

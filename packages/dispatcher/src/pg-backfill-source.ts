@@ -15,6 +15,8 @@ import type { DispatcherOptions } from './options.js';
 const PROGRESS_TABLE = 'koyo.backfill_progress';
 /** Marks "the initial backfill of every dispatched table is owed" until it is expanded. */
 const INITIAL = '*';
+/** int8, int2, int4, text, varchar, uuid: `pg`'s value prints exactly as PostgreSQL's text. */
+const PRINTS_AS_TEXT = new Set([20, 21, 23, 25, 1043, 2950]);
 /** Tries of a chunk read that saw a committed transaction it could not see yet. */
 const INVISIBLE_COMMIT_TRIES = 50;
 
@@ -93,7 +95,7 @@ export function pgBackfillSource(options: DispatcherOptions): BackfillSource {
 
     async describe(table) {
       try {
-        return await describeTable(helper, options.publication, table);
+        return await describeTable(helper, options.publication, table, options.typeParsers);
       } catch (error) {
         throw failed(`reading the catalog entry of ${qualified(table)}`, error);
       }
@@ -255,14 +257,20 @@ async function readOnce(
       `(${keys.join(', ')}) > (${shape.keyTypes.map((type, i) => `$${i + 1}::${type}`).join(', ')})`,
     );
   if (shape.rowFilter !== null) filters.push(`(${shape.rowFilter})`);
-  const text = `SELECT ${shape.columns.map(quoteIdent).join(', ')}, ${keys.map((k, i) => `${k}::text AS "koyo.k${i}"`).join(', ')}
+  const keyColumns = shape.keyPrintsAsText
+    ? ''
+    : `, ${keys.map((k, i) => `${k}::text AS "koyo.k${i}"`).join(', ')}`;
+  const text = `SELECT ${shape.columns.map(quoteIdent).join(', ')}${keyColumns}
     FROM ${qualified({ schema: shape.schema, name: shape.table })}
     ${filters.length > 0 ? `WHERE ${filters.join(' AND ')}` : ''}
     ORDER BY ${keys.join(', ')} LIMIT ${limit}`;
   await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', []);
   let ok = false;
   try {
-    const result = await reader.run({ text, values: after ?? [], rowMode: 'array', types });
+    // Rows as objects straight from pg when nothing extra is selected; else arrays, cut below.
+    const result = shape.keyPrintsAsText
+      ? await reader.runObjects({ text, values: after ?? [], types })
+      : await reader.run({ text, values: after ?? [], rowMode: 'array', types });
     const invisible = await reader.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_snapshot_xip(pg_current_snapshot()) AS x
         WHERE pg_xact_status(x) = 'committed'`,
@@ -271,6 +279,11 @@ async function readOnce(
     await reader.query('COMMIT', []);
     ok = true;
     if (invisible[0]!.n > 0) return null;
+    if (shape.keyPrintsAsText) {
+      const rows = result.rows as Record<string, unknown>[];
+      const last = rows[rows.length - 1];
+      return { rows, lastKey: last ? shape.keyColumns.map((c) => String(last[c])) : null };
+    }
     const columns = shape.columns;
     const width = columns.length;
     const raw = result.rows as unknown[][];
@@ -293,6 +306,7 @@ async function describeTable(
   helper: HelperSession,
   publication: string,
   table: QualifiedTable,
+  typeParsers: DispatcherOptions['typeParsers'],
 ): Promise<TableShape> {
   const name = qualified(table);
   const [rel] = await helper.query<{
@@ -315,12 +329,14 @@ async function describeTable(
     usable: boolean;
     columns: string[];
     types: string[];
+    oids: number[];
   }>(
     `SELECT i.indisprimary AS primary, i.indisreplident AS identity,
             (i.indisunique AND i.indimmediate AND i.indisvalid AND i.indpred IS NULL
               AND i.indexprs IS NULL AND bool_and(a.attnotnull)) AS usable,
             array_agg(a.attname::text ORDER BY k.ord) AS columns,
-            array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.ord) AS types
+            array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.ord) AS types,
+            array_agg(a.atttypid::int ORDER BY k.ord) AS oids
        FROM pg_index i
        CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
@@ -362,6 +378,9 @@ async function describeTable(
     table: table.name,
     keyColumns: key.columns,
     keyTypes: key.types,
+    keyPrintsAsText: key.oids.every(
+      (oid) => PRINTS_AS_TEXT.has(oid) && typeParsers?.[oid] === undefined,
+    ),
     changeKey,
     columns: published.columns,
     rowFilter: published.rowFilter,

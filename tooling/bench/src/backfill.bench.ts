@@ -11,7 +11,9 @@ import pg from 'pg';
 
 const ROWS = Number(process.env.KOYO_BENCH_BACKFILL_ROWS ?? 1_000_000);
 const ROUNDS = Number(process.env.KOYO_BENCH_ROUNDS ?? 3);
-const CHUNK_SIZES = [1_000, 10_000, 50_000];
+const CHUNK_SIZES = (process.env.KOYO_BENCH_BACKFILL_CHUNKS ?? '1000,10000,50000')
+  .split(',')
+  .map(Number);
 const WRITER_RATE = 1_000;
 
 const log = (message: string): void => void process.stderr.write(`backfill.bench: ${message}\n`);
@@ -79,6 +81,7 @@ async function backfill(
     },
   });
   await dispatcher.start();
+  (globalThis as { gc?: () => void }).gc?.(); // run.mjs passes --expose-gc: start from a clean heap
   let rss = process.memoryUsage().rss;
   const sampler = setInterval(() => {
     rss = Math.max(rss, process.memoryUsage().rss);
@@ -150,7 +153,9 @@ try {
       keyset.set(size, [...(keyset.get(size) ?? []), k]);
       const r = await backfill(url, `bench_backfill_${slots++}`, size);
       runs.set(size, [...(runs.get(size) ?? []), r]);
-      log(`round ${round + 1}: chunk ${size}: keyset ${Math.round(k)} ms, backfill ${Math.round(r.ms)} ms, RSS ${Math.round(r.rss / 2 ** 20)} MB`);
+      log(
+        `round ${round + 1}: chunk ${size}: keyset ${Math.round(k)} ms, backfill ${Math.round(r.ms)} ms, RSS ${Math.round(r.rss / 2 ** 20)} MB`,
+      );
     }
   }
   const copyMs = median(copy);
@@ -164,7 +169,9 @@ try {
   log(`with writer: ${Math.round(busy.ms)} ms, ${written} rows written`);
 
   for (let i = 0; i < slots; i++)
-    await setup.query('SELECT pg_drop_replication_slot($1)', [`bench_backfill_${i}`]).catch(() => undefined);
+    await setup
+      .query('SELECT pg_drop_replication_slot($1)', [`bench_backfill_${i}`])
+      .catch(() => undefined);
   await setup.end();
 
   const lines = [
@@ -190,7 +197,9 @@ try {
       `| dispatcher.backfill() | ${fmt(size)} | ${fmt(ms)} | ${list.map((r) => fmt(r.ms)).join(', ')} | ${fmt((ROWS * 1000) / ms)} | ${((ROWS * 1000) / ms / copyRate).toFixed(2)}x | ${Math.round(rss / 2 ** 20)} MB |`,
     );
   }
-  const best = Math.max(...CHUNK_SIZES.map((s) => (ROWS * 1000) / median(runs.get(s)!.map((r) => r.ms))));
+  const best = Math.max(
+    ...CHUNK_SIZES.map((s) => (ROWS * 1000) / median(runs.get(s)!.map((r) => r.ms))),
+  );
   const defaultRate = (ROWS * 1000) / median(runs.get(10_000)!.map((r) => r.ms));
   const peak = Math.max(...[...runs.values()].flat().map((r) => r.rss));
   lines.push(
