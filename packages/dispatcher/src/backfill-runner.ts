@@ -35,6 +35,10 @@ export class BackfillRunner {
   private readonly run = randomBytes(6).toString('hex');
   private sequence = 0;
   private stopped: Error | null = null;
+  /** Tables run one after the other. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Tables queued or being backfilled: a second request joins the first. */
+  private readonly queued = new Map<string, Promise<TableResult>>();
 
   constructor(
     private readonly source: BackfillSource,
@@ -62,10 +66,36 @@ export class BackfillRunner {
   }
 
   /**
+   * Backfills the tables, one table after the other (after any backfill already queued); a
+   * table already queued or running is not backfilled twice: the request joins that run.
+   */
+  async backfill(
+    tables: readonly QualifiedTable[],
+    chunkSize: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<BackfillResult> {
+    const runs = tables.map((table) => {
+      const name = `${table.schema}.${table.name}`;
+      let run = this.queued.get(name);
+      if (!run) {
+        run = this.queue.then(() => this.table(table, chunkSize, signal));
+        this.queue = run.catch(() => undefined);
+        this.queued.set(name, run);
+        const forget = (): void => void this.queued.delete(name);
+        run.then(forget, forget);
+      }
+      return run;
+    });
+    const result: BackfillResult = { tables: [] };
+    for (const run of runs) result.tables.push(await run);
+    return result;
+  }
+
+  /**
    * Backfills one table. Without `chunkSize`, a resumed table goes on with the size it was
    * started with, a new one uses {@link DEFAULT_CHUNK_SIZE}.
    */
-  async table(
+  private async table(
     table: QualifiedTable,
     requestedChunkSize: number | undefined,
     signal: AbortSignal | undefined,

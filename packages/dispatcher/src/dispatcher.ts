@@ -11,7 +11,8 @@ import { createKoyoLogger, silentLogger, type Logger } from './logger.js';
 import { resolveOptions, type DispatcherOptions, type ResolvedOptions } from './options.js';
 import type { Dispatcher } from './dispatcher-api.js';
 import type { QualifiedTable } from '@koyo/slot';
-import { BackfillRunner, type TableResult } from './backfill-runner.js';
+import { BackfillRunner } from './backfill-runner.js';
+import { BACKFILL_PREFIX } from './backfill-windows.js';
 import { positiveInt } from './options.js';
 import { HandlerRegistry, parseTable } from './registry.js';
 import type {
@@ -70,10 +71,6 @@ export class DispatcherImpl implements Dispatcher {
   private readonly backend: Backend;
   private starting: Promise<void> | null = null;
   private runner: BackfillRunner | null = null;
-  /** Backfills run one table after the other. */
-  private backfills: Promise<unknown> = Promise.resolve();
-  /** Tables queued or being backfilled: a second request joins the first. */
-  private readonly tableRuns = new Map<string, Promise<TableResult>>();
 
   constructor(
     private readonly options: DispatcherOptions,
@@ -109,10 +106,10 @@ export class DispatcherImpl implements Dispatcher {
   }
 
   onMessage(prefix: string, handler: MessageHandler): () => void {
-    if (prefix === DRAIN_PREFIX)
+    if (prefix === DRAIN_PREFIX || prefix === BACKFILL_PREFIX)
       throw new KoyoDispatcherError(
         'INVALID_OPTION',
-        `The message prefix ${JSON.stringify(DRAIN_PREFIX)} is reserved for drain(); choose another prefix.`,
+        `The message prefix ${JSON.stringify(prefix)} is reserved for ${prefix === DRAIN_PREFIX ? 'drain()' : "backfill()'s watermarks"}; choose another prefix.`,
       );
     return this.registry.addMessageHandler(prefix, handler);
   }
@@ -248,22 +245,7 @@ export class DispatcherImpl implements Dispatcher {
         `backfill() needs a running dispatcher (it is ${this.state}); call start() first.`,
       );
     }
-    const tables = await list();
-    const runs = tables.map((table) => {
-      const name = `${table.schema}.${table.name}`;
-      let run = this.tableRuns.get(name);
-      if (!run) {
-        run = this.backfills.then(() => runner.table(table, chunkSize, options.signal));
-        this.backfills = run.catch(() => undefined);
-        this.tableRuns.set(name, run);
-        const forget = (): void => void this.tableRuns.delete(name);
-        run.then(forget, forget);
-      }
-      return run;
-    });
-    const result: BackfillResult = { tables: [] };
-    for (const run of runs) result.tables.push(await run);
-    return result;
+    return runner.backfill(await list(), chunkSize, options.signal);
   }
 
   /** Every dispatched table: the `tables` option, or the publication's tables. */

@@ -5,10 +5,12 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createDispatcher } from '@koyo/dispatcher';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startCluster } from '@koyo/testing';
 import pg from 'pg';
 
+const here = dirname(fileURLToPath(import.meta.url));
 const ROWS = Number(process.env.KOYO_BENCH_BACKFILL_ROWS ?? 1_000_000);
 const ROUNDS = Number(process.env.KOYO_BENCH_ROUNDS ?? 3);
 const CHUNK_SIZES = (process.env.KOYO_BENCH_BACKFILL_CHUNKS ?? '1000,10000,50000')
@@ -61,39 +63,37 @@ async function keysetOnly(url: string, chunkSize: number): Promise<number> {
   return ms;
 }
 
-/** A full backfill through a dispatcher with a no-op handler; peak RSS sampled meanwhile. */
-async function backfill(
+/** A full backfill with a no-op handler, in a fresh child process (its peak RSS is the backfill's). */
+function backfill(
   url: string,
   slot: string,
   chunkSize: number,
 ): Promise<{ ms: number; rows: number; rss: number }> {
-  const dispatcher = createDispatcher({
-    connection: url,
-    slot,
-    publication: 'bench_pub',
-    tables: ['t'],
-    logger: false,
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions=@koyo/source',
+        '--import',
+        'tsx',
+        join(here, 'backfill-child.ts'),
+        url,
+        slot,
+        String(chunkSize),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`backfill child exited ${code}`));
+      const result = JSON.parse(out.trim()) as { ms: number; rows: number; rss: number };
+      if (result.rows < ROWS)
+        return reject(new Error(`backfill delivered ${result.rows} rows, expected ${ROWS}`));
+      resolve(result);
+    });
   });
-  let handled = 0;
-  dispatcher.onTable('t', {
-    snapshot: () => {
-      handled++;
-    },
-  });
-  await dispatcher.start();
-  (globalThis as { gc?: () => void }).gc?.(); // run.mjs passes --expose-gc: start from a clean heap
-  let rss = process.memoryUsage().rss;
-  const sampler = setInterval(() => {
-    rss = Math.max(rss, process.memoryUsage().rss);
-  }, 20);
-  const started = performance.now();
-  const result = await dispatcher.backfill('t', { chunkSize });
-  const ms = performance.now() - started;
-  clearInterval(sampler);
-  await dispatcher.stop();
-  if (result.tables[0]!.rows < ROWS || handled !== result.tables[0]!.rows)
-    throw new Error(`backfill delivered ${handled} rows, expected ${ROWS}`);
-  return { ms, rows: handled, rss };
 }
 
 /** Inserts WRITER_RATE rows/s (10 every 10 ms) until stopped. */
@@ -177,7 +177,7 @@ try {
   const lines = [
     '## Backfill (@koyo/dispatcher)',
     '',
-    `\`dispatcher.backfill('t')\` of ${fmt(ROWS)} rows (bigint key, int, text, numeric, timestamptz) with a no-op \`snapshot\` handler, beside \`COPY (SELECT * FROM t) TO STDOUT\` read by psql into /dev/null, on the same server in one run; median of ${ROUNDS} rounds. Each backfill chunk is one keyset query (\`WHERE (id) > ($1) ORDER BY id LIMIT n\`, text format) between a low and a high watermark written with \`pg_logical_emit_message\`, then its rows are delivered through the dispatcher's handler path when the stream reaches the high watermark. "keyset query only" runs the same chunk queries with \`pg\` and nothing else (what reading costs). RSS is the peak of the benchmark process during the backfill. PostgreSQL ${cluster.binaries.version} on loopback.`,
+    `\`dispatcher.backfill('t')\` of ${fmt(ROWS)} rows (bigint key, int, text, numeric, timestamptz) with a no-op \`snapshot\` handler, beside \`COPY (SELECT * FROM t) TO STDOUT\` read by psql into /dev/null, on the same server in one run; median of ${ROUNDS} rounds. Each backfill chunk is one keyset query (\`WHERE (id) > ($1) ORDER BY id LIMIT n\`, text format) between a low and a high watermark written with \`pg_logical_emit_message\`, then its rows are delivered through the dispatcher's handler path when the stream reaches the high watermark. "keyset query only" runs the same chunk queries with \`pg\` and nothing else (what reading costs). Each backfill runs in a fresh child process; RSS is that process's peak during the backfill. PostgreSQL ${cluster.binaries.version} on loopback.`,
     '',
     '| reader | chunk size | median ms | runs (ms) | rows/s | vs COPY | peak RSS |',
     '| --- | ---: | ---: | --- | ---: | ---: | ---: |',
