@@ -14,7 +14,8 @@ import type { QualifiedTable } from '@koyo/slot';
 import { BackfillRunner } from './backfill-runner.js';
 import { BACKFILL_PREFIX } from './backfill-windows.js';
 import { positiveInt } from './options.js';
-import { HandlerRegistry, parseTable } from './registry.js';
+import { backfillTables, owedTables } from './backfill-tables.js';
+import { HandlerRegistry } from './registry.js';
 import type {
   BackfillOptions,
   BackfillResult,
@@ -211,23 +212,7 @@ export class DispatcherImpl implements Dispatcher {
   }
 
   backfill(tables?: string | string[], options: BackfillOptions = {}): Promise<BackfillResult> {
-    return this.startBackfill(async () => {
-      if (tables === undefined) return this.dispatchedTables();
-      const refs = (Array.isArray(tables) ? tables : [tables]).map((name) => parseTable(name));
-      const resolved = await this.backend.resolveTables(refs);
-      const dispatched = this.registry.tables;
-      for (const table of resolved) {
-        if (
-          dispatched &&
-          !dispatched.some((d) => d.schema === table.schema && d.name === table.name)
-        )
-          throw new KoyoDispatcherError(
-            'INVALID_OPTION',
-            `backfill(${JSON.stringify(`${table.schema}.${table.name}`)}): the table is outside the dispatcher's \`tables\` option; its rows would reach no handler.`,
-          );
-      }
-      return resolved;
-    }, options);
+    return this.startBackfill(() => backfillTables(tables, this.registry, this.backend), options);
   }
 
   private async startBackfill(
@@ -248,20 +233,10 @@ export class DispatcherImpl implements Dispatcher {
     return runner.backfill(await list(), chunkSize, options.signal);
   }
 
-  /** Every dispatched table: the `tables` option, or the publication's tables. */
-  private async dispatchedTables(): Promise<QualifiedTable[]> {
-    const filter = this.registry.tables as readonly QualifiedTable[] | null;
-    return filter ? [...filter] : this.backend.backfill.publicationTables();
-  }
-
   /** Runs the initial backfill owed, or resumes an interrupted one, in the background. */
   private async resumeBackfills(): Promise<void> {
     try {
-      const dispatched = await this.dispatchedTables();
-      const owed = await this.backend.backfill.unfinished(async () => dispatched);
-      const tables = owed.filter((t) =>
-        dispatched.some((d) => d.schema === t.schema && d.name === t.name),
-      );
+      const tables = await owedTables(this.registry, this.backend);
       if (tables.length === 0) return;
       this.logger.info(
         { slot: this.options.slot, tables: tablesLabel(tables) },

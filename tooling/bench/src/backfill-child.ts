@@ -30,6 +30,8 @@ const result = await dispatcher.backfill('t', { chunkSize: Number(chunkText) });
 const ms = performance.now() - started;
 clearInterval(sampler);
 rss = Math.max(rss, process.memoryUsage().rss);
+if (process.env.KOYO_BENCH_MEMORY)
+  process.stderr.write(`${JSON.stringify(process.memoryUsage())}\n`);
 await dispatcher.stop();
 if (handled !== result.tables[0]!.rows)
   throw new Error(`handled ${handled}, result says ${result.tables[0]!.rows}`);

@@ -17,6 +17,8 @@ const CHUNK_SIZES = (process.env.KOYO_BENCH_BACKFILL_CHUNKS ?? '1000,10000,50000
   .split(',')
   .map(Number);
 const WRITER_RATE = 1_000;
+/** Old-space limit of the backfill process (MB); unset: Node's default. */
+const HEAP_MB = process.env.KOYO_BENCH_BACKFILL_HEAP_MB;
 
 const log = (message: string): void => void process.stderr.write(`backfill.bench: ${message}\n`);
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
