@@ -1,5 +1,6 @@
 import { createDispatcher, type Change, type Dispatcher, type Logger } from '@koyo/dispatcher';
-import { onTable, readFromPrimary, routedKnex } from '@koyo/knex';
+import { readFromPrimary, routedKnex } from '@koyo/knex';
+import { onTable } from '@koyo/knex/changes';
 import { migrationSource } from './migrations.js';
 
 /** Options of {@link createOrders}. */

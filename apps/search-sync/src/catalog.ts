@@ -5,7 +5,8 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { drizzleTypeParsers, onTable, withRouting } from '@koyo/drizzle';
+import { withRouting } from '@koyo/drizzle';
+import { drizzleTypeParsers, onTable } from '@koyo/drizzle/changes';
 import { products, type NewProduct, type Product } from './schema.js';
 import { ProductIndex } from './search-index.js';
 

@@ -43,8 +43,13 @@ export interface KoyoConfig {
   slot: string;
   /** The publication the slot streams. */
   publication: string;
-  /** Tables of the publication (`'users'` or `'schema.users'`), for `koyo setup` and `createPublication`. */
-  tables?: string[];
+  /**
+   * Tables of the publication (`'users'` or `'schema.users'`), for `koyo setup` and the
+   * publication `koyo run` creates. `'*'`: every table (`FOR ALL TABLES`, asked explicitly).
+   * Omitted: the existing publication is used as it is (`koyo run` and `koyo setup --apply`
+   * refuse to create one without tables).
+   */
+  tables?: string[] | '*';
   /** The handlers file, relative to the config file. Default `'./koyo.handlers.ts'`. */
   handlers?: string;
   /** Options passed to `createDispatcher` (concurrency, retry, onError, deadLetter, ...). */
@@ -110,8 +115,8 @@ export function validateConfig(value: unknown, file: string): Partial<KoyoConfig
   if (publication !== undefined && (typeof publication !== 'string' || !PUBLICATION_NAME.test(publication))) {
     throw invalid(file, `publication must be 1-63 characters of letters, digits, _, $ and - (got ${JSON.stringify(publication)})`);
   }
-  if (tables !== undefined && (!Array.isArray(tables) || tables.some((t) => typeof t !== 'string' || t.length === 0))) {
-    throw invalid(file, "tables must be an array of table names, e.g. ['users', 'billing.invoices']");
+  if (tables !== undefined && tables !== '*' && (!Array.isArray(tables) || tables.some((t) => typeof t !== 'string' || t.length === 0))) {
+    throw invalid(file, "tables must be an array of table names, e.g. ['users', 'billing.invoices'], or '*' for every table (FOR ALL TABLES)");
   }
   if (handlers !== undefined && (typeof handlers !== 'string' || handlers.length === 0)) {
     throw invalid(file, "handlers must be a path relative to the config file, e.g. './koyo.handlers.ts'");

@@ -19,4 +19,17 @@ export type { DoctorReport } from './commands/doctor.js';
 export type { SlotRow } from './commands/slots.js';
 export type { TailChange } from './commands/tail.js';
 // What handler files need, so a project imports only @koyo/cli.
-export type { Change, ChangeKind, Dispatcher, DispatcherStats, Logger, TableHandlers, TransactionBatch, LogicalMessage } from '@koyo/dispatcher';
+export type {
+  Change,
+  ChangeKind,
+  DeleteChange,
+  Dispatcher,
+  DispatcherStats,
+  InsertChange,
+  Logger,
+  LogicalMessage,
+  TableHandlers,
+  TransactionBatch,
+  TruncateChange,
+  UpdateChange,
+} from '@koyo/dispatcher';

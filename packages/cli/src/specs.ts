@@ -36,8 +36,16 @@ export const doctorSpec: CommandSpec = {
   description:
     "Runs every check of @koyo/slot's diagnose (connection, server version, wal_level, free slots and WAL senders, REPLICATION attribute, publication and replica identity, slot state and lag) and prints a checklist: ✓ or ✗, what was found, and the exact SQL that fixes it. Exits 1 when any check fails.",
   positionals: [],
-  options: { url, config, slot, publication, json, help },
-  examples: ['koyo doctor', 'koyo doctor --url postgres://app@db/shop --slot koyo_shop --publication koyo_shop', 'koyo doctor --json | jq .checks'],
+  options: {
+    url,
+    config,
+    slot,
+    publication,
+    origins: { type: 'boolean', description: 'Also check replication origins: privileges for loop-safe writes from handlers (dispatcher.db), the GRANTs when missing, and origins left without their slot.' },
+    json,
+    help,
+  },
+  examples: ['koyo doctor', 'koyo doctor --origins', 'koyo doctor --url postgres://app@db/shop --slot koyo_shop --publication koyo_shop', 'koyo doctor --json | jq .checks'],
 };
 
 /** `koyo setup`. */
@@ -53,6 +61,7 @@ export const setupSpec: CommandSpec = {
     slot,
     publication,
     table: { type: 'string', multiple: true, value: 'TABLE', description: 'Tables of the publication. Default: tables in the config.' },
+    'all-tables': { type: 'boolean', description: "Create the publication FOR ALL TABLES (as tables: '*' in the config). Needs a superuser; refused while a table has no primary key or replica identity." },
     role: { type: 'string', value: 'ROLE', description: 'Name of the replication role to create (with --apply it is created when missing). Default in the printed SQL: koyo.' },
     apply: { type: 'boolean', description: 'Run the statements instead of only printing them.' },
     help,
@@ -96,7 +105,7 @@ export const slotsDropSpec: CommandSpec = {
   name: 'slots drop',
   summary: 'Drop a replication slot',
   description:
-    'Drops a replication slot, releasing the WAL it keeps. The changes it kept are gone for good: its consumer must resynchronise. A slot held by a running consumer is refused unless --force, which terminates the holder first.',
+    'Drops a replication slot, releasing the WAL it keeps, and its replication origin (koyo_NAME, used by loop-safe writes from handlers) when there is one. The changes it kept are gone for good: its consumer must resynchronise. A slot held by a running consumer is refused unless --force, which terminates the holder first.',
   positionals: [{ name: 'NAME', required: true, description: 'The slot to drop.' }],
   options: { url, config, force: { type: 'boolean', short: 'f', description: 'Terminate the process holding the slot, then drop it.' }, help },
   examples: ['koyo slots drop old_consumer', 'koyo slots drop stuck_slot --force'],

@@ -39,13 +39,13 @@ export default defineConfig({
   slot: ${literal(values.slot)},
 
   // The publication: which tables (and operations) the slot streams. \`koyo run\` creates it when
-  // it does not exist (FOR TABLE the tables below, or FOR ALL TABLES without them, which needs a
-  // superuser). The name is used exactly as written, case included.
+  // it does not exist, FOR TABLE the tables below (FOR ALL TABLES only with tables: '*', which
+  // needs a superuser). The name is used exactly as written, case included.
   publication: ${literal(values.publication)},
 
-  // Tables to stream: 'users' (found in any schema) or 'schema.table'. Leave it out to stream
-  // every table of the publication. Tables need a primary key (or REPLICA IDENTITY FULL) for
-  // updates and deletes to be published; \`koyo doctor\` checks it.
+  // Tables to stream: 'users' (found in any schema) or 'schema.table', or '*' for every table.
+  // Leave it out to stream every table of an existing publication. A table without a primary key
+  // (or REPLICA IDENTITY FULL) is refused: once published, its updates and deletes would fail.
 ${tables}
 
   // The handlers file, relative to this file.
@@ -106,8 +106,10 @@ export function handlersTemplate(values: TemplateValues): string {
 // - A handler that throws is retried (see retry in koyo.config.ts), then koyo run stops
 //   (or the change goes to deadLetter). A change is never skipped silently.
 // - Keep handlers fast: while one runs, the changes after it wait. For slow work (mail, HTTP
-//   calls) enqueue a job (BullMQ, pg-boss, ...) and return. Writing to the same tables from a
-//   handler makes a loop: each write is a new change.
+//   calls) enqueue a job (BullMQ, pg-boss, ...) and return.
+// - Write to the database through koyo.db (see below): those writes are not delivered back to
+//   these handlers, so a handler may update the very table it listens to. Through any other
+//   connection, each write is a new change, and a handler that writes its own table loops.
 // - ALWAYS await (or return) your promises: an un-awaited promise is a change acknowledged
 //   before it was handled.
 import { defineHandlers, type Change } from '@koyo/cli';
@@ -144,6 +146,12 @@ export default defineHandlers((koyo, { logger }) => {
     },
     // truncate: async (change) => { /* one call per truncated table, no row */ },
   });
+
+  // Loop-safe writes: koyo.db is a pg pool (one connection) tagged with the dispatcher's
+  // replication origin. Needs a superuser or the GRANTs \`koyo doctor --origins\` prints.
+  // koyo.onTable('orders', {
+  //   insert: (change) => koyo.db.query('UPDATE orders SET total = price * qty WHERE id = $1', [change.id]),
+  // });
 
   // Whole transactions, in chunks of batchSize changes (for bulk writes to a search index, ...).
   // koyo.onTransaction(async (batch) => {

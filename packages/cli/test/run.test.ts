@@ -141,7 +141,7 @@ export default defineHandlers((koyo) => {
     // eslint-disable-next-line no-control-regex -- the terminal escape that redraws the bar line
     await live.waitFor(/\r\x1b\[2Kcatching up \[░+\] 0% lag [\d.]+ (B|kB|MB)/, 'the progress bar');
     writeFileSync(gate, '');
-    await live.waitFor(/message="caught up" lag="0 B" lagBytes=0 changes=200/, 'catch-up to finish');
+    await live.waitFor(/message="caught up" lag="[^"]+" lagBytes=\d+ changes=200/, 'catch-up to finish');
     live.child.kill('SIGINT');
     const result = await live.exited;
     expect(result.code, result.stderr).toBe(0);
@@ -152,10 +152,13 @@ export default defineHandlers((koyo) => {
   it('a handler that keeps failing stops koyo run with exit 1, one error line, and the change not acknowledged', async () => {
     const [before] = await db.query<{ lsn: string }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot]);
     await db.query('INSERT INTO events VALUES (666)');
-    const result = await koyo(['run', '--progress', 'lines', '--stats-interval', '0'], { cwd: project2.dir, env: { DATABASE_URL: db.url } });
+    const result = await koyo(['run', '--progress', 'lines', '--stats-interval', '0'], { cwd: project2.dir, env: { DATABASE_URL: db.url, KOYO_LOG_LEVEL: 'debug' } });
     expect(result.code).toBe(1);
     const last = result.stderr.trim().split('\n').at(-1)!;
     expect(last).toMatch(/^koyo run: error: .*boom: event 666 is cursed/);
+    // At debug level the handler's stack is there too, down to the line in koyo.handlers.ts.
+    expect(result.stderr).toMatch(/level=debug message="stack of the error that stopped koyo run" stack="Error: boom: event 666 is cursed"/);
+    expect(result.stderr).toMatch(/level=debug message="stack of the error that stopped koyo run" stack="at .*koyo\.handlers\.ts:\d+/);
     const [after] = await db.query<{ lsn: string }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot]);
     // Every try was made on the same change, and the slot did not move past its commit.
     const failed = readFileSync(seen, 'utf8').split('\n').filter((line) => line.startsWith('failed '));
@@ -163,5 +166,32 @@ export default defineHandlers((koyo) => {
     const commitLsn = lsn(failed[0]!.slice('failed '.length));
     expect(lsn(after!.lsn)).toBeLessThanOrEqual(commitLsn);
     expect(lsn(after!.lsn)).toBeGreaterThanOrEqual(lsn(before!.lsn));
+  });
+});
+
+describe('koyo run on an idle slot', () => {
+  const project3 = tempProject('idle');
+  const slot = uniqueName('cli_idle');
+  afterAll(() => project3.remove());
+
+  it('says "caught up" once the server decoded past the start and nothing waits, without waiting for an acknowledgement', async () => {
+    await db.query('CREATE TABLE idle_published (id int PRIMARY KEY); CREATE TABLE idle_other (id int PRIMARY KEY)');
+    const init = await koyo(['init', '--slot', slot, '--table', 'idle_published'], { cwd: project3.dir });
+    expect(init.code).toBe(0);
+    // No status update for a minute: "caught up" cannot come from the slot's confirmed position.
+    const config = join(project3.dir, 'koyo.config.ts');
+    writeFileSync(config, readFileSync(config, 'utf8').replace(/dispatcher: \{/, 'dispatcher: {\n    statusIntervalMs: 60_000,'));
+    await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
+    await db.query(`CREATE PUBLICATION ${slot} FOR TABLE idle_published`);
+    // The WAL moves on, with nothing for this slot.
+    await db.query('INSERT INTO idle_other SELECT generate_series(1, 2000)');
+    const [start] = await db.query<{ wal: string }>('SELECT pg_current_wal_lsn()::text AS wal');
+    const live = startKoyo(['run', '--progress', 'lines', '--stats-interval', '0'], { cwd: project3.dir, env: { DATABASE_URL: db.url } });
+    await live.waitFor(/message="caught up" lag="[^"]+" lagBytes=\d+ changes=0/, 'the idle slot to be reported caught up');
+    const [slotRow] = await db.query<{ confirmed: string }>('SELECT confirmed_flush_lsn::text AS confirmed FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    live.child.kill('SIGINT');
+    const result = await live.exited;
+    expect(result.code, result.stderr).toBe(0);
+    expect(lsn(slotRow!.confirmed)).toBeLessThan(lsn(start!.wal));
   });
 });

@@ -112,3 +112,56 @@ describe('koyo setup resolves table names like PostgreSQL', () => {
     ).toEqual([{ slot_name: slot }]);
   });
 });
+
+describe('koyo setup publishes every table only when asked, and never a keyless table', () => {
+  const published = (name: string): Promise<unknown[]> =>
+    db.query('SELECT tablename::text FROM pg_publication_tables WHERE pubname = $1', [name]);
+  const slots = (name: string): Promise<unknown[]> =>
+    db.query('SELECT slot_name FROM pg_replication_slots WHERE slot_name = $1', [name]);
+
+  it('--apply without --table or --all-tables refuses to create a publication', async () => {
+    const slot = uniqueName('cli_notables');
+    const printed = await koyo(['setup', '--url', db.url, '--slot', slot]);
+    expect(printed.stdout).not.toContain('FOR ALL TABLES');
+    expect(printed.stdout).toContain('--all-tables');
+    const applied = await koyo(['setup', '--apply', '--url', db.url, '--slot', slot]);
+    expect(applied.code).toBe(1);
+    expect(applied.stdout).toContain('no tables were given');
+    expect(applied.stdout).toContain('--all-tables');
+    expect(await db.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [slot])).toEqual([]);
+    expect(await slots(slot)).toEqual([]);
+  });
+
+  it('--table with a table without a primary key refuses, naming it and both fixes', async () => {
+    await db.query('CREATE TABLE app.nopk (line text)');
+    const slot = uniqueName('cli_nopk');
+    const applied = await koyo([
+      'setup',
+      '--apply',
+      '--url',
+      db.url,
+      '--slot',
+      slot,
+      '--table',
+      'users,nopk',
+    ]);
+    expect(applied.code).toBe(1);
+    expect(applied.stdout).toContain('app.nopk');
+    expect(applied.stdout).toContain('REPLICA IDENTITY FULL');
+    expect(applied.stdout).toContain('PRIMARY KEY');
+    expect(await published(slot)).toEqual([]);
+    expect(await slots(slot)).toEqual([]);
+    // --all-tables is refused for the same table, and accepted once it has an identity.
+    const every = await koyo(['setup', '--apply', '--url', db.url, '--slot', slot, '--all-tables']);
+    expect(every.code).toBe(1);
+    expect(every.stdout).toContain('app.nopk');
+    await db.query('ALTER TABLE app.nopk REPLICA IDENTITY FULL');
+    const fixed = await koyo(['setup', '--apply', '--url', db.url, '--slot', slot, '--all-tables']);
+    expect(fixed.code, fixed.stdout + fixed.stderr).toBe(0);
+    expect(
+      await db.query('SELECT puballtables FROM pg_publication WHERE pubname = $1', [slot]),
+    ).toEqual([{ puballtables: true }]);
+    await db.query(`DROP PUBLICATION "${slot}"`);
+    await db.query('SELECT pg_drop_replication_slot($1)', [slot]);
+  });
+});

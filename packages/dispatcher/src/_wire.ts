@@ -97,10 +97,14 @@ export interface WireStreamAbort {
   abortLsn?: bigint | undefined;
   abortTime?: Date | undefined;
 }
-/** Any other message (origin, type, two-phase ...): only its tag matters here. */
+/** The replication origin of the transaction (after Begin, or in a stream's first segment). */
+export interface WireOrigin {
+  tag: 'origin';
+  name: string;
+}
+/** Any other message (type, two-phase ...): only its tag matters here. */
 export interface WireOther {
   tag:
-    | 'origin'
     | 'type'
     | 'begin_prepare'
     | 'prepare'
@@ -122,6 +126,7 @@ export type WireMessageUnion =
   | WireStreamStop
   | WireStreamCommit
   | WireStreamAbort
+  | WireOrigin
   | WireOther;
 
 /** An event of a replication stream, as `@koyo/slot` yields it. */

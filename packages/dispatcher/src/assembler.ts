@@ -101,6 +101,10 @@ export class Assembler {
   private streamXid: number | null = null;
   /** LSN of the event being handled: a streamed change's own LSN. */
   private eventLsn = 0n;
+  /** The current transaction comes from an ignored replication origin: nothing of it is delivered. */
+  private ignored = false;
+  /** Streamed transactions (xids) from an ignored origin. */
+  private readonly ignoredStreams = new Set<number>();
 
   constructor(
     private readonly registry: HandlerRegistry,
@@ -111,6 +115,8 @@ export class Assembler {
     private readonly logger: Logger,
     private readonly spillThreshold: number,
     private readonly stopping: () => boolean,
+    /** Whether transactions of this replication origin are skipped (`ignoreOrigins`). */
+    private readonly ignoresOrigin: (name: string) => boolean = () => false,
   ) {}
 
   /** Feeds one event; returns a promise only when something asynchronous is under way. */
@@ -135,6 +141,8 @@ export class Assembler {
     }
     for (const stream of this.streams.values()) stream.discard();
     this.streams.clear();
+    this.ignoredStreams.clear();
+    this.ignored = false;
     this.streamXid = null;
     this.skipping = false;
     this.relations.clear();
@@ -155,6 +163,7 @@ export class Assembler {
       case 'begin': {
         if (this.current) this.reset('begin received inside an open transaction');
         this.position = 0;
+        this.ignored = false;
         if (message.finalLsn <= this.lastCommitLsn) {
           this.skipping = true; // received completely before a reconnect: handled or being handled
           return undefined;
@@ -205,6 +214,7 @@ export class Assembler {
         if (message.subXid === message.xid) {
           stream.discard();
           this.streams.delete(message.xid);
+          this.ignoredStreams.delete(message.xid);
         } else {
           stream.abortSub(message.subXid);
         }
@@ -213,6 +223,7 @@ export class Assembler {
       case 'stream_commit': {
         const stream = this.streams.get(message.xid);
         this.streams.delete(message.xid);
+        this.ignoredStreams.delete(message.xid);
         if (message.commitLsn <= this.lastCommitLsn) {
           stream?.discard(); // received in full before a reconnect: handled or being handled
           return undefined;
@@ -237,6 +248,13 @@ export class Assembler {
         });
       }
       case 'origin':
+        // Sent before the transaction's first change (streamed: in its first segment only), so
+        // everything of the transaction is known to be ignored before any of it is delivered.
+        if (this.ignoresOrigin(message.name)) {
+          if (this.streamXid !== null) this.ignoredStreams.add(this.streamXid);
+          else this.ignored = true;
+        }
+        return undefined;
       case 'type':
         return undefined;
       default:
@@ -306,6 +324,7 @@ export class Assembler {
     const info = this.info(message.relation);
     const cache = cacheFor(this.registry, info);
     if (this.streamXid !== null) {
+      if (this.ignoredStreams.has(this.streamXid)) return undefined;
       const item: StreamedItem = cache.wanted
         ? { kind: 'change', value: this.build(message, info, PLACEHOLDER, 0), lsn: this.eventLsn }
         : { kind: 'skip', lsn: this.eventLsn };
@@ -314,7 +333,7 @@ export class Assembler {
     }
     const position = this.position++;
     const txn = this.current;
-    if (!txn || !cache.wanted) return undefined;
+    if (!txn || !cache.wanted || this.ignored) return undefined;
     return this.engine.change(txn, this.build(message, info, txn.fields, position), cache);
   }
 
@@ -336,6 +355,7 @@ export class Assembler {
       const info = this.info(relation);
       const cache = cacheFor(this.registry, info);
       if (this.streamXid !== null) {
+        if (this.ignoredStreams.has(this.streamXid)) continue;
         this.streamed().add(
           cache.wanted
             ? { kind: 'truncate', value: truncateChange(info, PLACEHOLDER, 0), lsn: this.eventLsn }
@@ -348,13 +368,14 @@ export class Assembler {
       if (txn && cache.wanted)
         changes.push({ change: truncateChange(info, txn.fields, position), cache });
     }
-    if (!txn || changes.length === 0) return undefined;
+    if (!txn || changes.length === 0 || this.ignored) return undefined;
     return this.engine.truncate(txn, changes);
   }
 
   private logicalMessage(message: WireMessage): void | Promise<void> {
     if (!message.transactional) return this.engine.message(null, toMessage(message, null, 0));
     if (this.streamXid !== null) {
+      if (this.ignoredStreams.has(this.streamXid)) return undefined;
       this.streamed().add(
         { kind: 'message', value: toMessage(message, PLACEHOLDER, 0), lsn: message.lsn },
         message.xid ?? this.streamXid,
@@ -363,7 +384,7 @@ export class Assembler {
     }
     const position = this.position++;
     const txn = this.current;
-    if (!txn) return undefined;
+    if (!txn || this.ignored) return undefined;
     return this.engine.message(txn, toMessage(message, txn.fields, position));
   }
 

@@ -1,3 +1,4 @@
+import type { OriginPool } from './origin-pool.js';
 import type {
   BackfillOptions,
   BackfillResult,
@@ -60,6 +61,20 @@ export interface Dispatcher {
   backfill(tables?: string | string[], options?: BackfillOptions): Promise<BackfillResult>;
   /** Progress counters. */
   stats(): DispatcherStats;
+  /**
+   * Loop-safe writes from handlers: a `pg` pool (one connection) whose session is tagged with
+   * the replication origin {@link Dispatcher.origin}. What a handler writes through it is not
+   * delivered back to this dispatcher (`ignoreOrigins`), so a handler may update the very table
+   * it listens to. Taken before `start()`, `start()` checks the role may use origins (else
+   * `PERMISSION_DENIED` with the GRANTs, before anything is created). Closed by `stop()`.
+   *
+   * @example
+   * dispatcher.onTable('orders', { insert: (change) =>
+   *   dispatcher.db.query('UPDATE orders SET total = price * qty WHERE id = $1', [change.id]) });
+   */
+  readonly db: OriginPool;
+  /** The replication origin of {@link Dispatcher.db}: `koyo_<slot>`. */
+  readonly origin: string;
   /** Settles when the dispatcher has stopped: resolves after `stop()`, rejects with the error that stopped it. */
   readonly closed: Promise<void>;
 }

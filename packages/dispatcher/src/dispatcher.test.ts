@@ -427,3 +427,61 @@ describe('streamed transactions with logical messages', () => {
     expect(stream.acks).toEqual([]);
   });
 });
+
+describe('ignoreOrigins', () => {
+  /** A transaction of one row whose Origin message names `origin`; returns its end LSN. */
+  function fromOrigin(stream: FakeStream, id: number, origin: string | null): bigint {
+    const commitLsn = (lsnCounter += 0x100n);
+    const endLsn = commitLsn + 0x30n;
+    const time = new Date(0);
+    stream.push({
+      tag: 'begin',
+      finalLsn: commitLsn,
+      commitTime: time,
+      commitTimeMicros: 0n,
+      xid: id,
+    });
+    if (origin !== null) stream.push({ tag: 'origin', name: origin });
+    stream.push({ tag: 'insert', relation, new: { id, v: 0 } });
+    stream.push(
+      { tag: 'commit', flags: 0, commitLsn, endLsn, commitTime: time, commitTimeMicros: 0n },
+      endLsn,
+    );
+    return endLsn;
+  }
+
+  const run = async (
+    options: Partial<DispatcherOptions>,
+  ): Promise<{ seen: unknown[]; acks: bigint[]; last: bigint }> => {
+    const { dispatcher, stream } = setup(options);
+    const seen: unknown[] = [];
+    dispatcher.onChange((change) => void seen.push(change.id));
+    stream.push(relation);
+    fromOrigin(stream, 1, null);
+    fromOrigin(stream, 2, dispatcher.origin);
+    fromOrigin(stream, 3, 'subscriber');
+    const last = fromOrigin(stream, 4, dispatcher.origin);
+    await dispatcher.start();
+    await tick();
+    await dispatcher.stop();
+    return { seen, acks: stream.acks, last };
+  };
+
+  it("'own' (default) skips the dispatcher's own origin and still acknowledges it", async () => {
+    const { seen, acks, last } = await run({});
+    expect(seen).toEqual([1, 3]);
+    expect(acks.at(-1)).toBe(last);
+  });
+
+  it("'all' skips every origin; a list skips those and the own one", async () => {
+    expect((await run({ ignoreOrigins: 'all' })).seen).toEqual([1]);
+    expect((await run({ ignoreOrigins: ['subscriber'] })).seen).toEqual([1]);
+    expect((await run({ ignoreOrigins: ['elsewhere'] })).seen).toEqual([1, 3]);
+  });
+
+  it('rejects an ignoreOrigins that is not own, all or names', () => {
+    expect(() => setup({ ignoreOrigins: 'none' as 'all' })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION' }),
+    );
+  });
+});

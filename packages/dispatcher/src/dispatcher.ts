@@ -10,11 +10,13 @@ import { asError, KoyoDispatcherError } from './errors.js';
 import { createKoyoLogger, silentLogger, type Logger } from './logger.js';
 import { resolveOptions, type DispatcherOptions, type ResolvedOptions } from './options.js';
 import type { Dispatcher } from './dispatcher-api.js';
-import type { QualifiedTable } from '@koyo/slot';
+import { originNameForSlot, type QualifiedTable } from '@koyo/slot';
 import { BackfillRunner } from './backfill-runner.js';
 import { BACKFILL_PREFIX } from './backfill-windows.js';
 import { positiveInt } from './options.js';
 import { backfillTables, owedTables } from './backfill-tables.js';
+import { OriginPool } from './origin-pool.js';
+import { plainConfig } from './pg-backend.js';
 import { HandlerRegistry } from './registry.js';
 import type {
   BackfillOptions,
@@ -72,12 +74,15 @@ export class DispatcherImpl implements Dispatcher {
   private readonly backend: Backend;
   private starting: Promise<void> | null = null;
   private runner: BackfillRunner | null = null;
+  private originPool: OriginPool | null = null;
+  readonly origin: string;
 
   constructor(
     private readonly options: DispatcherOptions,
     backend: (context: BackendContext) => Backend,
   ) {
     this.resolved = resolveOptions(options);
+    this.origin = originNameForSlot(options.slot);
     this.registry = new HandlerRegistry(options.tables);
     this.logger = options.logger === false ? silentLogger : (options.logger ?? createKoyoLogger());
     this.backend = backend({ logger: this.logger });
@@ -89,6 +94,16 @@ export class DispatcherImpl implements Dispatcher {
     // Marks the promise handled: a failure is reported through logs, stats() and drain() even
     // when nobody awaits `closed`, without crashing the process with an unhandled rejection.
     this.closed.catch(() => undefined);
+  }
+
+  get db(): OriginPool {
+    // Created on first access; a dispatcher that never uses it needs no origin privileges.
+    this.originPool ??= new OriginPool({
+      connection: plainConfig(this.options.connection),
+      origin: this.origin,
+      waitMs: this.resolved.originWaitMs,
+    });
+    return this.originPool;
   }
 
   onChange(handler: ChangeHandler): () => void {
@@ -146,6 +161,9 @@ export class DispatcherImpl implements Dispatcher {
       // Names first (read-only), so that a table that does not exist, or an onTable outside
       // `tables`, stops the start before anything is created.
       this.registry.resolve(await this.backend.resolveTables(this.registry.tableRefs));
+      // db taken before start(): its privileges are checked before anything is created.
+      if (this.originPool)
+        await this.originPool.checkPrivileges(plainConfig(this.options.connection));
       const tables = this.registry.tables as readonly QualifiedTable[] | null;
       // Recorded before the slot exists, so a crash right after its creation still owes it.
       if (this.options.backfill === 'initial' && !(await this.backend.slotExists()))
@@ -187,6 +205,7 @@ export class DispatcherImpl implements Dispatcher {
       this.logger,
       this.resolved.spillThreshold,
       () => this.stopping,
+      (name) => this.resolved.ignoredOrigins === null || this.resolved.ignoredOrigins.has(name),
     );
     this.state = 'running';
     signal?.addEventListener('abort', this.onAbort, { once: true });
@@ -252,7 +271,7 @@ export class DispatcherImpl implements Dispatcher {
     if (this.state === 'idle') {
       this.state = 'stopped';
       this.resolveClosed();
-      return Promise.resolve();
+      return this.endOriginPool();
     }
     if (this.state === 'starting') {
       this.stopping = true;
@@ -318,6 +337,11 @@ export class DispatcherImpl implements Dispatcher {
       error: this.error ? this.error.message : null,
       backfill: this.runner ? this.runner.stats() : [],
     };
+  }
+
+  private async endOriginPool(): Promise<void> {
+    const pool = this.originPool;
+    if (pool) await pool.close();
   }
 
   private sampleRate(): void {
@@ -416,6 +440,7 @@ export class DispatcherImpl implements Dispatcher {
     this.assembler?.close();
     if (this.rateTimer) clearInterval(this.rateTimer);
     await this.backend.close().catch(() => undefined);
+    await this.endOriginPool();
     const reason =
       this.error ??
       new KoyoDispatcherError(

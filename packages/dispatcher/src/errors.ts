@@ -27,6 +27,16 @@ export type KoyoDispatcherErrorCode =
    * through). Nothing from that position on was acknowledged; recreate the publication or re-run setup.
    */
   | 'PUBLICATION_MISSING'
+  /**
+   * The publication does not exist and `tables` was not given (`@koyo/slot`'s code, passed
+   * through): list the tables, or pass `tables: '*'` to create it `FOR ALL TABLES`.
+   */
+  | 'PUBLICATION_TABLES_REQUIRED'
+  /**
+   * A table to publish has no primary key or replica identity (`@koyo/slot`'s code, passed
+   * through): add a primary key or `ALTER TABLE ... REPLICA IDENTITY FULL`, then start again.
+   */
+  | 'REPLICA_IDENTITY_MISSING'
   /** The server sent something the dispatcher cannot handle (e.g. two-phase messages). */
   | 'PROTOCOL_ERROR'
   /** A streamed transaction could not be spilled to or read back from disk. */
@@ -34,7 +44,18 @@ export type KoyoDispatcherErrorCode =
   /** A table to backfill has no primary key and no usable unique key; the message says what to add. */
   | 'NO_USABLE_KEY'
   /** A backfill could not read a chunk, write a watermark or record its progress. */
-  | 'BACKFILL_FAILED';
+  | 'BACKFILL_FAILED'
+  /**
+   * The role may not use replication origins (`dispatcher.db`); the message lists the GRANT
+   * statements that fix it. Nothing was created.
+   */
+  | 'PERMISSION_DENIED'
+  /**
+   * Another session still has the dispatcher's replication origin set up after `originWaitMs`
+   * (a second process writing through `dispatcher.db` of the same slot, or a killed one the
+   * server has not reaped yet).
+   */
+  | 'ORIGIN_ACTIVE';
 
 /**
  * The one error class of `@koyo/dispatcher`. `code` says what failed, `cause` carries the

@@ -6,13 +6,17 @@ export type {
   BackfillResult,
   BackfillTableStats,
   Change,
+  ChangeBase,
+  ChangeByKind,
   ChangeHandler,
   ChangeKind,
+  DeleteChange,
   DeliveryItem,
   DispatcherState,
   DispatcherStats,
   ErrorDecision,
   HandlerResult,
+  InsertChange,
   LogicalMessage,
   MessageHandler,
   RetryOptions,
@@ -20,7 +24,10 @@ export type {
   TableHandlers,
   TransactionBatch,
   TransactionHandler,
+  TruncateChange,
+  UpdateChange,
 } from './types.js';
+export { OriginPool, type OriginTransactionOptions } from './origin-pool.js';
 export { KoyoDispatcherError, type KoyoDispatcherErrorCode } from './errors.js';
 export {
   createKoyoLogger,

@@ -1,3 +1,4 @@
+import { originNameForSlot } from '@koyo/slot';
 import type { ClientConfig } from 'pg';
 import type { DeliveryPolicy } from './delivery.js';
 import { KoyoDispatcherError } from './errors.js';
@@ -13,12 +14,19 @@ export interface DispatcherOptions {
   /** Publication name (created when missing unless `createPublication: false`). */
   publication: string;
   /**
-   * Tables to dispatch (`'users'`, `'schema.table'`, `'"Quoted"."Names"'`); default: every table
-   * of the publication. An unqualified name is resolved like PostgreSQL resolves it, on the
-   * `search_path` of `connection`, when the dispatcher starts. When the dispatcher creates the
-   * publication, it is created `FOR TABLE` these tables (or `FOR ALL TABLES` without this option).
+   * Tables to dispatch (`'users'`, `'schema.table'`, `'"Quoted"."Names"'`). An unqualified name is
+   * resolved like PostgreSQL resolves it, on the `search_path` of `connection`, when the
+   * dispatcher starts. When the dispatcher creates the publication, it is created `FOR TABLE`
+   * these tables; a table without a primary key or replica identity is refused
+   * (`REPLICA_IDENTITY_MISSING`), since publishing it would make PostgreSQL reject its UPDATE and
+   * DELETE statements.
+   *
+   * `'*'`: every table of the publication, and a missing publication is created
+   * `FOR ALL TABLES` (needs a superuser; refused while a table of the database has no replica
+   * identity). Omitted: every table of an existing publication; a missing publication is a
+   * `PUBLICATION_TABLES_REQUIRED` error (koyo never publishes every table unless asked).
    */
-  tables?: string[];
+  tables?: string[] | '*';
   /** Create the slot (pgoutput) if it does not exist. Default true. */
   createSlot?: boolean;
   /** Create the publication if it does not exist. Default true. */
@@ -60,6 +68,20 @@ export interface DispatcherOptions {
   /** Changes by origin: `'none'` skips changes applied by other replication (PostgreSQL 16+). */
   origin?: 'any' | 'none';
   /**
+   * Transactions not delivered, by replication origin. `'own'` (default): those written through
+   * `dispatcher.db` (origin `koyo_<slot>`), so a handler never hears its own writes. `'all'`:
+   * every transaction that carries an origin (writes of any dispatcher's `db`, of a logical
+   * replication subscriber, ...); on PostgreSQL 16+ the server filters them (`origin: 'none'`).
+   * A list: these origin names, besides the own one.
+   */
+  ignoreOrigins?: 'own' | 'all' | readonly string[];
+  /**
+   * How long a new `dispatcher.db` session waits, in ms, for another session to let go of the
+   * replication origin (one session at a time may use it) before failing with `ORIGIN_ACTIVE`.
+   * Default 10 000: after a SIGKILL, the old backend holds it until the server notices.
+   */
+  originWaitMs?: number;
+  /**
    * Let the server stream large in-progress transactions (protocol 2+). The dispatcher buffers
    * them (spilling to disk) until they commit. Default false: the server spills and sends each
    * transaction after its commit, and the dispatcher delivers it as it arrives.
@@ -95,6 +117,9 @@ export interface DispatcherOptions {
 
 /** Options with defaults applied. */
 export interface ResolvedOptions {
+  /** Origin names whose transactions are skipped; `null`: every origin. */
+  ignoredOrigins: ReadonlySet<string> | null;
+  originWaitMs: number;
   concurrency: number;
   batchSize: number;
   maxPending: number;
@@ -159,11 +184,12 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
   }
   if (
     options.tables !== undefined &&
+    options.tables !== '*' &&
     (!Array.isArray(options.tables) || options.tables.length === 0)
   ) {
     throw new KoyoDispatcherError(
       'INVALID_OPTION',
-      'tables must be a non-empty array of table names; leave it out to dispatch every table of the publication.',
+      "tables must be a non-empty array of table names, or '*' for every table (FOR ALL TABLES); leave it out to dispatch every table of an existing publication.",
     );
   }
   for (const key of ['createSlot', 'createPublication', 'publishGeneratedColumns'] as const) {
@@ -197,6 +223,8 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     );
   const retry = options.retry ?? {};
   return {
+    ignoredOrigins: resolveIgnoredOrigins(options.ignoreOrigins, originNameForSlot(options.slot)),
+    originWaitMs: nonNegative(options.originWaitMs, 'originWaitMs', 10_000),
     concurrency: positiveInt(options.concurrency, 'concurrency', 1),
     batchSize: positiveInt(options.batchSize, 'batchSize', 1000),
     maxPending: positiveInt(options.maxPending, 'maxPending', 10_000),
@@ -209,4 +237,18 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
       deadLetter: options.deadLetter,
     },
   };
+}
+
+function resolveIgnoredOrigins(
+  value: DispatcherOptions['ignoreOrigins'],
+  own: string,
+): ReadonlySet<string> | null {
+  if (value === undefined || value === 'own') return new Set([own]);
+  if (value === 'all') return null;
+  if (!Array.isArray(value) || value.some((name) => typeof name !== 'string' || name === ''))
+    throw new KoyoDispatcherError(
+      'INVALID_OPTION',
+      `ignoreOrigins must be 'own', 'all' or an array of replication origin names, got ${JSON.stringify(value)}.`,
+    );
+  return new Set([own, ...value]);
 }

@@ -1,5 +1,6 @@
 import {
   createSlotManager,
+  KoyoSlotError,
   openReplicationStream,
   type QualifiedTable,
   type ReplicationStreamOptions,
@@ -89,6 +90,7 @@ export class HelperSession {
 export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
   const helper = new HelperSession(plainConfig(options.connection));
   const backfill = pgBackfillSource(options);
+  let serverVersion = 0;
   const label = (tables: readonly QualifiedTable[] | null): string =>
     tables ? tables.map((t) => `${t.schema}.${t.name}`).join(',') : 'ALL';
   return {
@@ -105,21 +107,32 @@ export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
       const manager = createSlotManager(options.connection);
       try {
         // Checks every precondition before creating anything; without `tables`, an existing
-        // publication is used as it is, a missing one is created FOR ALL TABLES.
-        const result = await manager.ensureSetup({
-          publication: options.publication,
-          slot: options.slot,
-          ...(tables === null ? {} : { tables: [...tables] }),
-          createPublication: options.createPublication !== false,
-          createSlot: options.createSlot !== false,
-          publishGeneratedColumns: options.publishGeneratedColumns !== false,
-        });
+        // publication is used as it is; FOR ALL TABLES only with `tables: '*'`.
+        const result = await manager
+          .ensureSetup({
+            publication: options.publication,
+            slot: options.slot,
+            ...(tables !== null
+              ? { tables: [...tables] }
+              : options.tables === '*'
+                ? { tables: '*' as const }
+                : {}),
+            createPublication: options.createPublication !== false,
+            createSlot: options.createSlot !== false,
+            publishGeneratedColumns: options.publishGeneratedColumns !== false,
+          })
+          .catch(passThroughRefusal);
         if (result.publication.created)
           logger.info(
             { publication: options.publication, tables: label(result.tables) },
             'publication created',
           );
         if (result.slot.created) logger.info({ slot: options.slot }, 'replication slot created');
+        const [version] = await helper.query<{ v: number }>(
+          "SELECT current_setting('server_version_num')::int AS v",
+          [],
+        );
+        serverVersion = version?.v ?? 0;
       } finally {
         await manager.close();
       }
@@ -152,6 +165,14 @@ export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
         if (options[key] !== undefined)
           (streamOptions as unknown as Record<string, unknown>)[key] = options[key];
       }
+      // ignoreOrigins: 'all' is what pgoutput's origin = none does (16+): the server then skips
+      // those transactions instead of sending them to be dropped here.
+      if (
+        options.ignoreOrigins === 'all' &&
+        options.origin === undefined &&
+        serverVersion >= 160_000
+      )
+        streamOptions.origin = 'none';
       // Assigned without a cast: the compiler checks that @koyo/slot's stream fits the shapes in _wire.ts.
       const stream: WireStream = openReplicationStream(streamOptions);
       return stream;
@@ -215,4 +236,16 @@ export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
       await Promise.all([helper.close(), backfill.close()]);
     },
   };
+}
+
+/** A setup refused for a reason the user must choose about keeps its `@koyo/slot` code. */
+function passThroughRefusal(error: unknown): never {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (
+    error instanceof KoyoSlotError &&
+    (code === 'PUBLICATION_TABLES_REQUIRED' || code === 'REPLICA_IDENTITY_MISSING')
+  ) {
+    throw new KoyoDispatcherError(code, error.message, { cause: error });
+  }
+  throw error;
 }

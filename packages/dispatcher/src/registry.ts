@@ -59,8 +59,8 @@ export class HandlerRegistry {
   /** Bumped on every change of registrations; caches compare against it. */
   version = 0;
 
-  constructor(tables: readonly string[] | undefined) {
-    this.filter = tables ? tables.map((name) => parseTable(name)) : null;
+  constructor(tables: readonly string[] | '*' | undefined) {
+    this.filter = tables && tables !== '*' ? tables.map((name) => parseTable(name)) : null;
   }
 
   /** The `tables` option (null: every table of the publication); qualified after {@link resolve}. */
@@ -142,6 +142,7 @@ export class HandlerRegistry {
         }
       }
       for (const kind of KINDS) {
+        // The registry files it under `kind`, so it only ever gets changes of that kind.
         const fn = handler[kind] as ChangeHandler<any> | undefined;
         if (fn === undefined) continue;
         assertFunction(fn, `onTable(${JSON.stringify(name)}, { ${kind} })`);

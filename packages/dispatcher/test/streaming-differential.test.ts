@@ -125,7 +125,9 @@ let db: Db;
 beforeAll(async () => {
   db = await openDb('disp_stream_diff');
   await db.query('CREATE TABLE t_sd (id int PRIMARY KEY, v text)');
-  await db.query('CREATE TABLE stream_test (data text)');
+  await db.query(
+    'CREATE TABLE stream_test (data text); ALTER TABLE stream_test REPLICA IDENTITY FULL',
+  );
 });
 afterAll(async () => {
   await db.close();

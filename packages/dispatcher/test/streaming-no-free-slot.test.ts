@@ -16,7 +16,9 @@ beforeAll(async () => {
   cluster = await startCluster({ replicas: 0, settings: { max_replication_slots: 1 } });
   admin = new pg.Client(cluster.primary.url);
   await admin.connect();
-  await admin.query('CREATE TABLE stream_test (data text)');
+  await admin.query(
+    'CREATE TABLE stream_test (data text); ALTER TABLE stream_test REPLICA IDENTITY FULL',
+  );
 });
 afterAll(async () => {
   await admin?.end();

@@ -39,7 +39,7 @@ function change(kind: Change['kind'], row: Record<string, unknown> | null, old: 
     position: 0,
     xid: 700,
     commitTime: '2024-05-01T10:00:00.123456Z',
-  };
+  } as Change;
 }
 
 describe('onTable types', () => {

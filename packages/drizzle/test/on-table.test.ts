@@ -3,7 +3,7 @@ import { createTestDatabase } from '@koyo/testing/vitest';
 import { eq, sql } from 'drizzle-orm';
 import { pgTable, serial, text, timestamp } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { drizzleTypeParsers, onTable, type TableChange } from '../src/index.js';
+import { drizzleTypeParsers, onTable, type TableChange } from '../src/changes.js';
 import { DRIVERS, openDb, queryUrl, type AnyDb, type DriverName } from './_helpers.js';
 import { kinds, KINDS_DDL, MICROS, sampleRow } from './_kinds.js';
 

@@ -1,19 +1,20 @@
 /**
  * `@koyo/knex`: Knex bindings for koyo. {@link routedKnex} returns a real Knex instance that sends
- * reads to replicas and writes, transactions, schema changes and migrations to the primary;
- * {@link onTable} handles a table's committed changes with rows as Knex returns them.
+ * reads to replicas and writes, transactions, schema changes and migrations to the primary.
+ * Change handlers (`onTable`) are in `@koyo/knex/changes`, so routing needs no replication package.
  *
  * @packageDocumentation
  */
 export { classifyBuilder, type BuilderClassification } from './classify-builder.js';
 export { KoyoKnexError, type KoyoKnexErrorCode } from './errors.js';
-export { onTable, type ChangeSource, type KnexTableRow, type OnTableOptions } from './on-table.js';
+export { originKnex, type OriginSource } from './origin-knex.js';
 export { explain, routedKnex, routerOf, type KnexNodeConfig, type RoutedKnex, type RoutedKnexOptions } from './routed-knex.js';
 export { blockTransactions, readFromPrimary, readFromReplica, skipTransactions, withSession, type Started } from './scopes.js';
 export {
   KoyoRouterError,
   setDefaultRole,
   type RouteDecision,
+  type RouteExplanation,
   type RouteLogEntry,
   type Router,
   type RouterOptions,

@@ -1,7 +1,7 @@
 // Compile-time checks of onTable's row types (run by `pnpm typecheck`, never executed).
 import type { Change } from '@koyo/dispatcher';
 import type { Knex } from 'knex';
-import { onTable, type ChangeSource } from './index.js';
+import { onTable, type ChangeSource } from './changes.js';
 
 interface KoyoTypedExample {
   id: number;
@@ -34,4 +34,27 @@ onTable(dispatcher, 'not_declared', (_change) => {
 });
 onTable<'anything', { id: string }>(dispatcher, 'anything', (_change) => {
   assert<Equals<typeof _change.new, { id: string } | null>>();
+});
+
+// Object-form handlers get their kind's change: `new` is the row after an insert (the README example).
+declare const mailer: { welcome(email: string): Promise<void> };
+declare const search: { remove(table: string, id: unknown): Promise<void> };
+onTable(dispatcher, 'koyo_typed_example', {
+  insert: async (change) => {
+    assert<Equals<typeof change.new, KoyoTypedExample>>();
+    await mailer.welcome(change.new.email);
+  },
+  update: (_change) => {
+    assert<Equals<typeof _change.old, Partial<KoyoTypedExample> | null>>();
+    assert<Equals<typeof _change.new, KoyoTypedExample>>();
+  },
+  delete: async (change) => {
+    assert<Equals<typeof change.new, null>>();
+    await search.remove('koyo_typed_example', change.id);
+  },
+});
+// A single handler narrows on `kind`.
+onTable(dispatcher, 'koyo_typed_example', (change) => {
+  if (change.kind === 'insert') assert<Equals<typeof change.new, KoyoTypedExample>>();
+  if (change.kind === 'truncate') assert<Equals<typeof change.key, null>>();
 });

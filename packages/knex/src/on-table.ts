@@ -35,7 +35,7 @@ export interface OnTableOptions {
  *
  * @example
  * import { createDispatcher } from '@koyo/dispatcher';
- * import { onTable } from '@koyo/knex';
+ * import { onTable } from '@koyo/knex/changes';
  *
  * const dispatcher = createDispatcher({ connection: process.env.DATABASE_URL!, slot: 'app', publication: 'app' });
  * onTable(dispatcher, 'users', {
@@ -64,18 +64,18 @@ export function onTable<TName extends string, Row = KnexTableRow<TName>>(
   }
   const post = postProcessorOf(options.knex);
   if (post === undefined) return dispatcher.onTable<Row>(table, handler);
-  const map = (change: Change<Row>): Change<Row> => ({
+  // Rows are re-shaped, never nulled or filled: the change keeps its kind's shape.
+  const map = <C extends Change<Row>>(change: C): C => ({
     ...change,
-    key: change.key === null ? null : (post(change.key) as Partial<Row>),
-    new: change.new === null ? null : (post(change.new) as Row),
-    old: change.old === null ? null : (post(change.old) as Partial<Row>),
+    key: change.key === null ? null : post(change.key),
+    new: change.new === null ? null : post(change.new),
+    old: change.old === null ? null : post(change.old),
   });
   if (typeof handler === 'function') return dispatcher.onTable<Row>(table, (change) => handler(map(change)));
-  const mapped: TableHandlers<Row> = {};
+  const mapped: Partial<Record<(typeof kinds)[number], ChangeHandler<Row>>> = {};
   for (const kind of kinds) {
     const h = handler[kind] as ChangeHandler<Row> | undefined;
-    // A snapshot is a Change of kind 'snapshot': mapping keeps its shape.
-    if (h !== undefined) (mapped as Record<string, ChangeHandler<Row>>)[kind] = (change) => h(map(change));
+    if (h !== undefined) mapped[kind] = (change) => h(map(change));
   }
   return dispatcher.onTable<Row>(table, mapped);
 }

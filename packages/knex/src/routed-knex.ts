@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { readFromPrimary, Router, type RouteDecision, type RouterNode, type RouterOptions } from '@koyo/router';
+import { readFromPrimary, Router, type RouteDecision, type RouteExplanation, type RouterNode, type RouterOptions } from '@koyo/router';
 import knexFactory, { type Knex } from 'knex';
 import type pg from 'pg';
 import {
@@ -527,7 +527,7 @@ export function routerOf(knex: Knex | Knex.Transaction): Router<Knex.Client> | u
  * explain(knex, knex('jobs').where({ state: 'ready' }).forUpdate().skipLocked()).target; // 'primary'
  * explain(knex, knex('users').where({ id: 1 })).target;                               // 'replica'
  */
-export function explain(knex: Knex | Knex.Transaction, query: string | { toSQL(): unknown }): RouteDecision<Knex.Client> {
+export function explain(knex: Knex | Knex.Transaction, query: string | { toSQL(): unknown }): RouteExplanation {
   const router = routerOf(knex);
   if (router === undefined) throw new KoyoKnexError('NOT_ROUTED', 'explain: this Knex instance was not created by routedKnex().');
   let sql: string;

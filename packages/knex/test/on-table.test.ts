@@ -1,7 +1,8 @@
 import { createDispatcher, type Change, type Dispatcher } from '@koyo/dispatcher';
 import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { onTable, readFromPrimary, routedKnex, type RoutedKnex } from '../src/index.js';
+import { onTable } from '../src/changes.js';
+import { readFromPrimary, routedKnex, type RoutedKnex } from '../src/index.js';
 import { queryUrl, until } from './_helpers.js';
 
 let db: TestDatabase;

@@ -4,7 +4,12 @@ import { hashText } from './lexer.js';
 /**
  * Functions whose call makes a statement a write (or primary-only), whatever the statement looks
  * like: sequences, advisory locks, transaction ids, WAL positions and WAL control, session
- * settings, notifications, replication slots and origins, large objects, `dblink_exec`.
+ * settings, notifications, replication slots and origins, large objects, `dblink_exec`, writing
+ * built-ins (BRIN/GIN index maintenance, `pg_import_system_collations`, `pg_nextoid`,
+ * `pg_log_standby_snapshot`) and server-local administration (`pg_reload_conf`,
+ * `pg_cancel_backend`, `pg_terminate_backend`, `pg_stat_reset*`, `pg_rotate_logfile`,
+ * `pg_log_backend_memory_contexts`, `pg_promote`), which on a replica would act on the wrong
+ * server.
  * A trailing `*` matches every function whose name starts with the rest.
  *
  * @example
@@ -65,6 +70,22 @@ export const DEFAULT_VOLATILE_FUNCTIONS: readonly string[] = Object.freeze([
   'lo_truncate64',
   'lowrite',
   'dblink_exec',
+  // Built-ins that write although they are called from a SELECT: index maintenance, catalog.
+  'brin_summarize_range',
+  'brin_summarize_new_values',
+  'brin_desummarize_range',
+  'gin_clean_pending_list',
+  'pg_import_system_collations',
+  'pg_nextoid',
+  'pg_log_standby_snapshot',
+  // Server-local administration: on a replica it would act on the wrong server.
+  'pg_reload_conf',
+  'pg_cancel_backend',
+  'pg_terminate_backend',
+  'pg_stat_reset*',
+  'pg_rotate_logfile',
+  'pg_log_backend_memory_contexts',
+  'pg_promote',
 ]);
 
 /** @internal one exact entry of a {@link FunctionTable}. */

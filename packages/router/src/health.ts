@@ -16,8 +16,8 @@ export function isConnectionError(error: unknown): boolean {
   return causes(error).some(isOwnConnectionError);
 }
 
-/** The error and its `cause` chain (bounded, so a cyclic chain cannot loop). */
-function causes(error: unknown): object[] {
+/** @internal the error and its `cause` chain (bounded, so a cyclic chain cannot loop). */
+export function causes(error: unknown): object[] {
   const chain: object[] = [];
   let current = error;
   while (current !== null && typeof current === 'object' && chain.length < 8 && !chain.includes(current)) {

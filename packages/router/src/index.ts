@@ -28,6 +28,7 @@ export { KoyoRouterError, type KoyoRouterErrorCode } from './errors.js';
 export { DEFAULT_VOLATILE_FUNCTIONS } from './functions.js';
 export { isConnectionError } from './health.js';
 export { formatLsn, parseLsn } from './lsn.js';
+export { standbyRejection } from './standby-errors.js';
 export {
   Router,
   createRouter,
@@ -36,6 +37,7 @@ export {
   type NodeStats,
   type ReadYourWritesOption,
   type RouteDecision,
+  type RouteExplanation,
   type RouteLogEntry,
   type RouterNode,
   type RouterOptions,

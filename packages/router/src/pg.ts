@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import pg from 'pg';
+import { assertConnectionString } from './connection-string.js';
 import { KoyoRouterError } from './errors.js';
 import { Router, type RouteDecision, type RouterNode, type RouterOptions } from './router.js';
 
@@ -67,6 +68,10 @@ export class RoutedPool extends pg.Pool {
         'INVALID_OPTION',
         'primary: required (a connection string, a pg.PoolConfig or a pg.Pool).',
       );
+    assertConnectionString(options.primary, 'primary');
+    (options.replicas ?? []).forEach((input, i) =>
+      assertConnectionString(input, `replica${i + 1}`),
+    );
     super(
       options.primary instanceof pg.Pool
         ? options.primary.options

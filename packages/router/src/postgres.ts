@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import postgres from 'postgres';
+import { assertConnectionString } from './connection-string.js';
 import { KoyoRouterError } from './errors.js';
 import { storage, type Frame } from './context.js';
 import { Router, type RouteDecision, type RouterNode, type RouterOptions } from './router.js';
@@ -151,6 +152,7 @@ class RoutedQuery {
 
   #create(d: RouteDecision<AnySql>): postgres.PendingQuery<any> {
     const target = (d.target === 'transaction' ? d.transaction : d.handle) as Target;
+    if (d.target === 'replica') fetchTypesOnce(d.handle!);
     let query = this.build(target);
     for (const modifier of this.#modifiers) query = modifier(query);
     this.#query = query;
@@ -298,6 +300,25 @@ class RoutedQuery {
 
 const plainTexts = new WeakMap<TemplateStringsArray, string>();
 
+/** The replicas' sql that the router created (see {@link fetchTypesOnce}). */
+const ownedReplicaSqls = new WeakSet<AnySql>();
+/** `int4[]`: postgres.js has a parser for it only once it fetched the array types. */
+const INT4_ARRAY_OID = 1007;
+
+/**
+ * Once a replica's sql has fetched the array types (on its first connection), later connections
+ * skip that fetch. postgres.js runs it on every new connection and drops its promise, so a
+ * replica that goes down while a connection starts up raises an unhandled rejection
+ * (porsager/postgres#1192, #1223), which ends a Node process by default. The types fetched
+ * first stay in use: they are the same for every connection to the server.
+ */
+function fetchTypesOnce(sql: AnySql): void {
+  if (!ownedReplicaSqls.has(sql)) return;
+  const options = sql.options;
+  if (options.fetch_types && options.parsers[INT4_ARRAY_OID] !== undefined)
+    options.fetch_types = false;
+}
+
 /** A parameter value, as opposed to a fragment, identifier or helper that changes the text. */
 function isPlainValue(arg: unknown): boolean {
   if (arg === null || typeof arg !== 'object') return true;
@@ -361,6 +382,15 @@ function isPostgresQuery(value: unknown): value is { strings: string[]; args: un
 }
 
 /**
+ * postgres.js settings for the replicas' sql the router creates, unless given: no reconnect
+ * backoff. postgres.js waits up to 20 s (growing with each failed attempt) before it even tries to
+ * connect for a waiting query; the router's ejection already keeps reads and probes off a failing
+ * replica, so a read that does reach one is attempted at once and settles within
+ * `connect_timeout`.
+ */
+const REPLICA_DEFAULTS: postgres.Options<any> = { backoff: () => 0 };
+
+/**
  * Creates a routed postgres.js `sql` over a primary and its streaming replicas.
  *
  * @example
@@ -384,10 +414,12 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
   const make = (
     input: PostgresNodeInput,
     fallbackName: string,
+    defaults: postgres.Options<any> = {},
   ): { sql: AnySql; name: string; weight: number | undefined } => {
     if (typeof input === 'function') return { sql: input, name: fallbackName, weight: undefined };
+    assertConnectionString(input, fallbackName);
     if (typeof input === 'string') {
-      const sql = postgres(input, { ...options.postgres });
+      const sql = postgres(input, { ...defaults, ...options.postgres });
       owned.push(sql);
       return { sql, name: fallbackName, weight: undefined };
     }
@@ -398,13 +430,17 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
       );
     }
     const { url, name, weight, ...config } = input;
-    const merged = { ...options.postgres, ...config };
+    const merged = { ...defaults, ...options.postgres, ...config };
     const sql = url === undefined ? postgres(merged) : postgres(url, merged);
     owned.push(sql);
     return { sql, name: name ?? fallbackName, weight };
   };
   const primary = make(options.primary, 'primary');
-  const replicas = (options.replicas ?? []).map((input, i) => make(input, `replica${i + 1}`));
+  const replicas = (options.replicas ?? []).map((input, i) =>
+    make(input, `replica${i + 1}`, REPLICA_DEFAULTS),
+  );
+  const ownedReplicas = new Set(replicas.map((r) => r.sql).filter((s) => owned.includes(s)));
+  for (const s of ownedReplicas) ownedReplicaSqls.add(s);
   const node = (entry: {
     sql: AnySql;
     name: string;
@@ -414,6 +450,7 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
     handle: entry.sql,
     ...(entry.weight === undefined ? {} : { weight: entry.weight }),
     probe: async (text) => {
+      fetchTypesOnce(entry.sql);
       const rows = (await entry.sql.unsafe(text).values()) as unknown as unknown[][];
       const value = rows[0]?.[0];
       return value === null || value === undefined ? null : String(value);
@@ -493,7 +530,13 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
     PostgresError: postgres.PostgresError,
     end: async (endOptions?: { timeout?: number }) => {
       router.close();
-      await Promise.all(owned.map((s) => s.end(endOptions)));
+      // A replica's sql carries only routed reads and probes: once they settled there is nothing
+      // to wait for, so end it at once. Waiting would hang forever on a connection that was lost
+      // during a query, which postgres.js never finishes ending (porsager/postgres#1097).
+      await router.settled();
+      await Promise.all(
+        owned.map((s) => s.end(ownedReplicas.has(s) ? { timeout: 0 } : endOptions)),
+      );
     },
     router,
     primary: p,

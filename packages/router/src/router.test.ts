@@ -53,7 +53,6 @@ describe('routing scopes', () => {
       expect(router.inTransaction('tx', () => router.explain('SELECT 1'))).toMatchObject({
         target: 'transaction',
         reason: 'in-transaction',
-        transaction: 'tx',
       });
       expect(skipTransactions(() => router.transactionMode())).toBe('skip');
       expect(() => blockTransactions(() => router.transactionMode())).toThrow(KoyoRouterError);

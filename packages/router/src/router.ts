@@ -11,8 +11,9 @@ import {
   type WriteMark,
 } from './context.js';
 import { KoyoRouterError } from './errors.js';
-import { isConnectionError, sqlstateOf, withTimeout } from './health.js';
+import { isConnectionError, withTimeout } from './health.js';
 import { formatBytes, formatLsn, parseLsn } from './lsn.js';
+import { standbyRejection } from './standby-errors.js';
 import { selectReplica, type ReplicaStatus, type Strategy } from './strategy.js';
 
 /** One database node as an adapter hands it to {@link createRouter}. */
@@ -109,6 +110,15 @@ export interface RouteDecision<N = unknown> {
   readonly replica: number;
 }
 
+/**
+ * What {@link Router.explain} reports: the decision without the node's handle (a whole pool) or
+ * the transaction handle, so it prints and serialises as a short plain object.
+ *
+ * @example
+ * console.log(router.explain('SELECT 1')); // { target: 'replica', node: 'replica1', reason: 'classified:SELECT', ... }
+ */
+export type RouteExplanation = Omit<RouteDecision, 'handle' | 'transaction'>;
+
 /** Options of {@link Router.execute}. */
 export interface ExecuteOptions<R> {
   /**
@@ -144,7 +154,7 @@ export interface RouterStats {
   readonly replicas: readonly NodeStats[];
   /** Reads that wanted a replica and went to the primary because none was usable. */
   readonly fallbacks: number;
-  /** Reads retried after a replica failed (connection error, 25006, 40001). */
+  /** Retry attempts of reads after a replica failed (connection error, or rejected by a standby in recovery). */
   readonly retries: number;
   /** Reads sent to the primary by read-your-writes. */
   readonly readYourWrites: number;
@@ -234,6 +244,8 @@ export class Router<N = unknown> {
   #timer: NodeJS.Timeout | undefined;
   #probing: Promise<void> | undefined;
   #closed = false;
+  /** Statements and probes started and not settled yet (see {@link Router.settled}). */
+  readonly #pending = new Set<Promise<unknown>>();
   #fallbacks = 0;
   #retries = 0;
   #rywCount = 0;
@@ -357,8 +369,13 @@ export class Router<N = unknown> {
    * @example
    * router.explain('SELECT * FROM jobs FOR UPDATE SKIP LOCKED'); // { target: 'primary', reason: 'classified:FOR UPDATE', ... }
    */
-  explain(sql: string): RouteDecision<N> {
-    return this.#route(sql, currentFrame(), true) as RouteDecision<N>;
+  explain(sql: string): RouteExplanation {
+    const { target, node, reason, classification, replica } = this.#route(
+      sql,
+      currentFrame(),
+      true,
+    ) as RouteDecision<N>;
+    return { target, node, reason, classification, replica };
   }
 
   /**
@@ -373,8 +390,10 @@ export class Router<N = unknown> {
   /**
    * Routes and runs one statement: decides the node, calls `run` with the decision, counts and logs
    * it, records writes for read-your-writes, ejects a replica that fails with a connection error and
-   * retries the read elsewhere, and retries a read that a replica rejects with 25006 or 40001 once on
-   * the primary. This is the hook for driver bindings (Drizzle, Knex): call it from the session or
+   * retries the read on the next healthy replica it has not tried, then on the primary (at most
+   * once per node), and retries a read that a replica rejects because it is in recovery
+   * ({@link standbyRejection}: 25006, 40001, 55000 `recovery is in progress`, ...) on the primary.
+   * `run` may be called once per node; writes are never retried. This is the hook for driver bindings (Drizzle, Knex): call it from the session or
    * driver layer with the statement's SQL and a function that runs it on the decided target.
    *
    * @example
@@ -406,8 +425,8 @@ export class Router<N = unknown> {
       }
     }
     if (decision instanceof Promise)
-      return decision.then((d) => this.#run(d, sql, run, frame, options));
-    return this.#run(decision, sql, run, frame, options);
+      return this.#track(decision.then((d) => this.#run(d, sql, run, frame, options)));
+    return this.#track(this.#run(decision, sql, run, frame, options));
   }
 
   /**
@@ -550,6 +569,15 @@ export class Router<N = unknown> {
     this.#timer = undefined;
   }
 
+  /**
+   * Resolves when every statement started through {@link Router.execute} and every probe has
+   * settled (resolved or rejected). Adapters call it after {@link Router.close} so that `end()`
+   * can close connections without cutting off a routed statement.
+   */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
   /** True after {@link Router.close}. */
   get closed(): boolean {
     return this.#closed;
@@ -651,6 +679,11 @@ export class Router<N = unknown> {
         ? undefined
         : this.#select(sql, c, candidates);
     if (chosen !== undefined) return this.#decision('replica', chosen, c.reason, c);
+    return this.#fallbackDecision(c);
+  }
+
+  /** The read goes to the primary, or throws `NO_REPLICA_AVAILABLE` with `fallback: 'error'`. */
+  #fallbackDecision(c: Classification): RouteDecision<N> {
     if (this.#fallback === 'error') {
       throw new KoyoRouterError(
         'NO_REPLICA_AVAILABLE',
@@ -771,21 +804,62 @@ export class Router<N = unknown> {
     return result;
   }
 
+  /**
+   * The retry chain of a read that failed on a replica. After a connection error the replica is
+   * ejected and the read goes to another healthy replica not tried yet, then (per `fallback`) to
+   * the primary; after an error a standby raises because it is in recovery (see
+   * {@link standbyRejection}) it goes to the primary. Each node is tried at most once, so the chain
+   * ends after at most `replicas + 1` attempts; any other error is the caller's.
+   */
   async #retry<R>(
-    d: RouteDecision<N>,
-    node: NodeState<N>,
+    first: RouteDecision<N>,
+    failed: NodeState<N>,
     sql: string,
     run: (decision: RouteDecision<N>) => R | PromiseLike<R>,
     frame: Frame,
-    error: unknown,
+    firstError: unknown,
   ): Promise<R> {
+    const tried = new Set<NodeState<N>>([failed]);
+    let node = failed;
+    let error = firstError;
+    for (;;) {
+      const next = this.#nextAttempt(first.classification, node, sql, frame, error, tried);
+      this.#retries++;
+      const target = next.replica < 0 ? this.#primary : this.#replicas[next.replica]!;
+      this.#count(target, next, sql, 'retry', error);
+      try {
+        return await run(next);
+      } catch (again) {
+        target.errors++;
+        if (next.target !== 'replica') throw again;
+        tried.add(target);
+        node = target;
+        error = again;
+      }
+    }
+  }
+
+  /** Where the retry chain goes after `node` failed with `error`; rethrows errors that are not retried. */
+  #nextAttempt(
+    c: Classification,
+    node: NodeState<N>,
+    sql: string,
+    frame: Frame,
+    error: unknown,
+    tried: ReadonlySet<NodeState<N>>,
+  ): RouteDecision<N> {
     let next: RouteDecision<N>;
     if (isConnectionError(error)) {
       this.#eject(node, error);
+      const reason = `retry:connection-error from ${node.node.name}`;
+      const candidates = this.#retryCandidates(frame).filter((r) => !tried.has(r));
       try {
-        next = this.#pick(sql, d.classification, this.#eligible);
+        next = this.#pick(sql, c, candidates);
+        // A strategy function may name a replica that already failed this read: use the fallback.
+        if (next.target === 'replica' && tried.has(this.#replicas[next.replica]!))
+          next = this.#fallbackDecision(c);
       } catch (noReplica) {
-        if (noReplica instanceof KoyoRouterError) {
+        if (noReplica instanceof KoyoRouterError && noReplica.code === 'NO_REPLICA_AVAILABLE') {
           throw new KoyoRouterError(
             'NO_REPLICA_AVAILABLE',
             `${noReplica.message} The last one failed with: ${errorMessage(error)}`,
@@ -794,27 +868,26 @@ export class Router<N = unknown> {
         }
         throw noReplica;
       }
-      next = { ...next, reason: `retry:connection-error from ${node.node.name}` };
+      next = { ...next, reason };
     } else {
-      const state = sqlstateOf(error);
-      if (state !== '25006' && state !== '40001') throw error;
-      next = this.#decision(
-        'primary',
-        this.#primary,
-        `retry:${state} from ${node.node.name}`,
-        d.classification,
-      );
+      const state = standbyRejection(error);
+      if (state === undefined) throw error;
+      next = this.#decision('primary', this.#primary, `retry:${state} from ${node.node.name}`, c);
     }
-    this.#retries++;
-    const target = next.replica < 0 ? this.#primary : this.#replicas[next.replica]!;
-    this.#count(target, next, sql, 'retry', error);
-    try {
-      return await run(next);
-    } catch (again) {
-      target.errors++;
-      if (next.target === 'replica' && isConnectionError(again)) this.#eject(target, again);
-      throw again;
-    }
+    if (next.target !== 'primary') return next;
+    // A read of a transaction (ignoreTransactions) that ends up on the primary uses the transaction.
+    const tx = transactionOf(frame, this);
+    return tx === undefined
+      ? next
+      : this.#decision('transaction', this.#primary, next.reason, c, tx);
+  }
+
+  /** Replicas a retry may use: the eligible ones, and with `lsn` read-your-writes only those that replayed the session's write. */
+  #retryCandidates(frame: Frame): readonly NodeState<N>[] {
+    const ryw = this.#ryw;
+    const lsn = ryw !== false && ryw.mode === 'lsn' ? this.#peekMark(frame)?.lsn : undefined;
+    if (lsn === undefined) return this.#eligible;
+    return this.#eligible.filter((r) => r.replayLsn !== undefined && r.replayLsn >= lsn);
   }
 
   /** Whether a statement that just succeeded committed a write (for read-your-writes). */
@@ -989,15 +1062,25 @@ export class Router<N = unknown> {
     return 0;
   }
 
+  /** Records `promise` as pending until it settles. */
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#pending.add(promise);
+    const done = (): void => void this.#pending.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+
   #probeNode(node: NodeState<N>, sql: string): Promise<string | null> {
-    return withTimeout(
-      node.node.probe(sql),
-      this.#probeTimeoutMs,
-      () =>
-        new KoyoRouterError(
-          'PROBE_TIMEOUT',
-          `Probe of ${node.node.name} timed out after ${this.#probeTimeoutMs}ms.`,
-        ),
+    return this.#track(
+      withTimeout(
+        node.node.probe(sql),
+        this.#probeTimeoutMs,
+        () =>
+          new KoyoRouterError(
+            'PROBE_TIMEOUT',
+            `Probe of ${node.node.name} timed out after ${this.#probeTimeoutMs}ms.`,
+          ),
+      ),
     );
   }
 

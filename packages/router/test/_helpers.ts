@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { PgNode } from '@koyo/testing';
 import type { RouteLogEntry } from '../src/index.js';
 
 /** Waits until every replica URL has replayed the primary's current WAL position. */
@@ -91,4 +92,15 @@ export async function queryUrl<R extends pg.QueryResultRow = Record<string, unkn
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Stops servers the way `pg_ctl stop -m immediate` does (SIGQUIT to each postmaster: backends
+ * exit at once, no checkpoint), all at the same moment, and waits until they are gone. The next
+ * `start()` runs crash recovery. (pg_ctl itself refuses to run as root, which tests may be.)
+ */
+export async function stopImmediately(nodes: readonly PgNode[]): Promise<void> {
+  const pids = nodes.map((node) => node.pid);
+  for (const pid of pids) if (pid !== undefined) process.kill(pid, 'SIGQUIT');
+  await until(() => nodes.every((node) => node.pid === undefined), 'servers stopped');
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KoyoRouterError, withSession, type RouterOptions, type Router } from '../src/index.js';
 import { createRoutedPool } from '../src/pg.js';
 import { createRoutedSql } from '../src/postgres.js';
-import { recorder, until } from './_helpers.js';
+import { recorder, stopImmediately, until } from './_helpers.js';
 
 let cluster: Cluster;
 beforeAll(async () => {
@@ -295,6 +295,67 @@ describe.each([
     } finally {
       if (cluster.replicas[r1]!.pid === undefined) await cluster.replicas[r1]!.start();
       if (cluster.replicas[r2]!.pid === undefined) await cluster.replicas[r2]!.start();
+      await s.end();
+    }
+  });
+
+  it('both replicas stopped at the same moment (immediate shutdown) under 4 concurrent readers: no read fails, reads move to the primary', async () => {
+    const s = make({ strategy: 'round-robin', ejectMs: 60_000, probeIntervalMs: 100 });
+    const replicas = [cluster.replicas[r1]!, cluster.replicas[r2]!];
+    try {
+      await until(
+        async () => new Set(await Promise.all([1, 2, 3, 4].map(() => portOf(s)))).size === 2,
+        'both replicas in use',
+      );
+      const failures: unknown[] = [];
+      let stopped = false;
+      const readsAfterStop = [0, 0, 0, 0];
+      const reader = async (n: number): Promise<void> => {
+        // Each reader keeps reading until it has done 20 reads that started after the stop.
+        while (readsAfterStop[n]! < 20) {
+          const after = stopped;
+          try {
+            await portOf(s);
+          } catch (error) {
+            failures.push(error);
+          }
+          if (after) readsAfterStop[n]!++;
+        }
+      };
+      const readers = [0, 1, 2, 3].map(reader);
+      await until(() => s.router.stats().replicas.every((r) => r.reads >= 10), 'reads on both');
+      await stopImmediately(replicas);
+      stopped = true;
+      await Promise.all(readers);
+      expect(failures).toEqual([]);
+      // the replicas really were down: the reads after the stop ran on the primary
+      expect(await portOf(s)).toBe(cluster.primary.port);
+      expect(s.router.replicaStatus().map((r) => r.healthy)).toEqual([false, false]);
+    } finally {
+      for (const replica of replicas) if (replica.pid === undefined) await replica.start();
+      await s.end();
+    }
+  });
+
+  it('a strategy function that keeps naming a dead replica: the retry goes to the primary, once per read', async () => {
+    const s = make({ strategy: () => 'replica1', ejectMs: 60_000, probeIntervalMs: 100 });
+    try {
+      expect(await portOf(s)).toBe(port(r1));
+      // the lag probe's connection has started up too (see the README's limits on postgres.js)
+      await s.router.probe();
+      await cluster.replicas[r1]!.kill();
+      for (let i = 0; i < 3; i++) {
+        const before = s.rec.entries.length;
+        expect(await portOf(s)).toBe(cluster.primary.port);
+        expect(
+          s.rec.entries.slice(before).filter((e) => e.event === 'query' || e.event === 'retry'),
+        ).toMatchObject([
+          { event: 'query', node: 'replica1' },
+          { event: 'retry', node: 'primary', reason: 'retry:connection-error from replica1' },
+        ]);
+      }
+    } finally {
+      if (cluster.replicas[r1]!.pid === undefined) await cluster.replicas[r1]!.start();
       await s.end();
     }
   });

@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from './connection.js';
 import { KoyoSlotError } from './errors.js';
 import { assertPublicationName, assertSlotName, quoteIdent, quoteLiteral } from './identifiers.js';
+import { listOrigins, missingOriginPrivileges, ORIGIN_PREFIX, originGrantStatements, originNameForSlot } from './origins.js';
 import { highestProtocolVersion } from './protocol.js';
 import { readPublication, type PublicationInfo } from './publication-info.js';
 import { SqlSession } from './session.js';
@@ -12,6 +13,12 @@ export interface DiagnoseTarget {
   slot?: string;
   /** The publication to check (exists, tables covered, replica identity, right to create it). */
   publication?: string;
+  /**
+   * Also check replication origins (loop-safe writes from handlers): that the role may use the
+   * origin functions (with the GRANTs when not), the slot's origin, and koyo origins whose slot is
+   * gone (orphans).
+   */
+  origins?: boolean;
 }
 
 /** The result of one check of {@link diagnose}. */
@@ -121,11 +128,35 @@ export async function runDiagnostics(session: SqlSession, target: DiagnoseTarget
 
   if (target.publication !== undefined) await checkPublication(session, target.publication, facts, pass, fail);
   if (target.slot !== undefined) checkSlot(target.slot, slot, facts, pass, fail);
+  if (target.origins) await checkOrigins(session, target.slot, pass, fail);
   return checks;
 }
 
 type Pass = (id: string, message: string, fix?: string) => void;
 type Fail = (id: string, severity: 'error' | 'warning', message: string, fix?: string) => void;
+
+/** Privileges for origin-tagged writes, the slot's origin, and koyo origins left without their slot. */
+async function checkOrigins(session: SqlSession, slotName: string | undefined, pass: Pass, fail: Fail): Promise<void> {
+  const client = { query: async (sql: string, params?: unknown[]) => ({ rows: await session.query(sql, params) }) };
+  const { role, missing } = await missingOriginPrivileges(client);
+  if (missing.length === 0) {
+    pass('origin_privileges', `Role "${role}" may use replication origins (loop-safe writes from handlers).`);
+  } else {
+    fail('origin_privileges', 'error', `Role "${role}" may not execute ${missing.join(', ')}: loop-safe writes from handlers (dispatcher.db) need them.`, originGrantStatements(role, missing).join(' '));
+  }
+  const origins = await listOrigins(client);
+  if (slotName !== undefined) {
+    const name = originNameForSlot(slotName);
+    const own = origins.find((o) => o.name === name);
+    pass('origin', own ? `Replication origin "${name}" exists${own.progress ? ` (progress ${own.progress})` : ''}.` : `Replication origin "${name}" does not exist yet; a dispatcher creates it on first use of dispatcher.db.`);
+  }
+  const slots = new Set((await session.query<{ name: string }>('SELECT slot_name::text AS name FROM pg_replication_slots')).map((r) => r.name));
+  const orphans = origins.filter((o) => o.name.startsWith(ORIGIN_PREFIX) && !slots.has(o.name.slice(ORIGIN_PREFIX.length)));
+  for (const orphan of orphans) {
+    fail(`orphan_origin:${orphan.name}`, 'warning', `Replication origin "${orphan.name}" belongs to slot "${orphan.name.slice(ORIGIN_PREFIX.length)}", which no longer exists.`, `SELECT pg_replication_origin_drop(${quoteLiteral(orphan.name)});`);
+  }
+  if (orphans.length === 0) pass('orphan_origins', 'No koyo replication origin is left without its slot.');
+}
 
 async function checkPublication(session: SqlSession, name: string, facts: Record<string, any>, pass: Pass, fail: Fail): Promise<void> {
   const publication = await readPublication(session, name);

@@ -16,12 +16,25 @@ export type KoyoSlotErrorCode =
   | 'SLOT_ACTIVE'
   /** A publication does not exist. */
   | 'PUBLICATION_NOT_FOUND'
+  /** A replication origin is set up by another session (one session per origin); dropping it waits, then fails with this. */
+  | 'ORIGIN_ACTIVE'
   /**
    * A publication the stream reads went missing while it was streaming (dropped; PostgreSQL 16+
    * warns `skipped loading publication` and skips changes, 15 fails with 42704). Never retried,
    * and nothing from that position on is confirmed.
    */
   | 'PUBLICATION_MISSING'
+  /**
+   * The publication does not exist and no tables were given: koyo creates a publication
+   * `FOR ALL TABLES` only when asked (`tables: '*'`), since it makes every table without a primary
+   * key reject UPDATE and DELETE.
+   */
+  | 'PUBLICATION_TABLES_REQUIRED'
+  /**
+   * A table to publish has no primary key or replica identity: once published, PostgreSQL would
+   * reject its UPDATE and DELETE. Add a primary key, or `ALTER TABLE ... REPLICA IDENTITY FULL`.
+   */
+  | 'REPLICA_IDENTITY_MISSING'
   /** An existing publication cannot be made to match what was asked. */
   | 'PUBLICATION_MISMATCH'
   /** A table named for a publication does not exist. */

@@ -21,6 +21,18 @@ export type { SlotInfo } from './slot-info.js';
 export type { PublicationInfo, PublishOperation } from './publication-info.js';
 export { diagnose } from './diagnose.js';
 export type { DiagnoseTarget, DiagnosticCheck } from './diagnose.js';
+export {
+  ORIGIN_FUNCTIONS,
+  ORIGIN_PREFIX,
+  originNameForSlot,
+  missingOriginPrivileges,
+  originGrantStatements,
+  listOrigins,
+  getOrigin,
+  ensureOrigin,
+  dropOrigin,
+} from './origins.js';
+export type { OriginInfo, OriginFunction } from './origins.js';
 export { openReplicationStream } from './stream.js';
 export type { ReplicationStream, ReplicationStreamOptions, ReplicationEvent } from './stream.js';
 export type { ReconnectOptions } from './backoff.js';

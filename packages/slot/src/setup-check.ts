@@ -10,6 +10,7 @@ import {
   type TableName,
 } from './identifiers.js';
 import { readPublication, type PublicationInfo } from './publication-info.js';
+import { findTablesWithoutIdentity, identityProblem } from './replica-identity.js';
 import type { SqlSession } from './session.js';
 import { readSlots, type SlotInfo } from './slot-info.js';
 import { lookupTables, notFoundMessage } from './table-resolve.js';
@@ -22,10 +23,12 @@ export interface SetupSpec {
   slot: string;
   /**
    * Tables the publication must cover; unqualified names are found on the connection's
-   * `search_path`. Omitted: an existing publication is used as it is, a missing one is created
-   * `FOR ALL TABLES` (which needs a superuser).
+   * `search_path`. `'*'`: a missing publication is created `FOR ALL TABLES` (needs a superuser;
+   * asked explicitly because every table without a primary key then rejects UPDATE and DELETE).
+   * Omitted: an existing publication is used as it is; a missing one is a
+   * `PUBLICATION_TABLES_REQUIRED` problem.
    */
-  tables?: TableName[];
+  tables?: TableName[] | '*';
   /** Create the publication when missing, and add missing `tables` to an existing one. Default true. */
   createPublication?: boolean;
   /** Create the slot when missing. Default true. */
@@ -44,7 +47,7 @@ export interface SetupCheck {
   ok: boolean;
   /** Every precondition that does not hold, each with its error code and fix. */
   problems: SetupProblem[];
-  /** The `tables` as PostgreSQL resolves them (qualified), or `null` without `tables`. Unresolvable ones are left out. */
+  /** The `tables` as PostgreSQL resolves them (qualified), or `null` without `tables` or with `'*'`. Unresolvable ones are left out. */
   tables: QualifiedTable[] | null;
   /** The publication as it is now, or `undefined`. */
   existingPublication: PublicationInfo | undefined;
@@ -118,7 +121,7 @@ export async function checkSetupOn(session: SqlSession, spec: SetupSpec): Promis
   // Tables: resolved like PostgreSQL resolves them, each a permanent table the role owns.
   let tables: QualifiedTable[] | null = null;
   const unowned: QualifiedTable[] = [];
-  if (spec.tables !== undefined) {
+  if (spec.tables !== undefined && spec.tables !== '*') {
     const { found, refs, searchPath } = await lookupTables(
       (sql, params) => session.query(sql, params),
       spec.tables,
@@ -174,7 +177,13 @@ export async function checkSetupOn(session: SqlSession, spec: SetupSpec): Promis
           `GRANT CREATE ON DATABASE ${quoteIdent(f.db)} TO ${quoteIdent(f.usr)};`,
         );
       }
-      if (tables === null && !f.superuser) {
+      if (spec.tables === undefined) {
+        problem(
+          'PUBLICATION_TABLES_REQUIRED',
+          `Publication "${spec.publication}" does not exist, and no tables were given: koyo publishes every table only when asked to.`,
+          `List the tables to publish (tables: ['users', ...], or koyo setup --table users,...), or ask for every table with tables: '*' (koyo setup --all-tables): CREATE PUBLICATION ${pub} FOR ALL TABLES;`,
+        );
+      } else if (tables === null && !f.superuser) {
         problem(
           'PERMISSION_DENIED',
           `Creating publication "${spec.publication}" FOR ALL TABLES needs a superuser, and role "${f.usr}" is not one.`,
@@ -203,6 +212,13 @@ export async function checkSetupOn(session: SqlSession, spec: SetupSpec): Promis
         );
       }
     }
+  }
+  // A table without a replica identity rejects UPDATE/DELETE once published: refuse to publish it.
+  const publishesAll = createsPublication && spec.tables === '*';
+  const keyless = await findTablesWithoutIdentity(session, publishesAll ? 'all' : addsTables);
+  if (keyless.length > 0) {
+    const { message, fix } = identityProblem(keyless, publishesAll);
+    problem('REPLICA_IDENTITY_MISSING', message, fix);
   }
   const mustOwn = unowned.filter((t) =>
     addsTables.some((a) => a.schema === t.schema && a.name === t.name),

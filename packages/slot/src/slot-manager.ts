@@ -13,6 +13,7 @@ import {
   type TableName,
 } from './identifiers.js';
 import { readPublication, type PublicationInfo, type PublishOperation } from './publication-info.js';
+import { dropOrigin, listOrigins, originNameForSlot, type OriginInfo } from './origins.js';
 import { SqlSession } from './session.js';
 import { checkSetupOn, type SetupCheck, type SetupSpec } from './setup-check.js';
 import { readSlots, type SlotInfo } from './slot-info.js';
@@ -58,8 +59,16 @@ export interface EnsureSlotOptions {
 
 /** Options of {@link SlotManager.dropSlot}. */
 export interface DropSlotOptions {
-  /** Terminate the process holding the slot, then drop it. Default false (an active slot is an error). */
+  /**
+   * Terminate the process holding the slot (and the session holding its replication origin),
+   * then drop it. Default false (an active slot is an error).
+   */
   force?: boolean;
+  /**
+   * Keep the slot's replication origin (`koyo_<slot>`, see {@link originNameForSlot}). Default
+   * false: it is dropped with the slot, as nothing else uses it.
+   */
+  keepOrigin?: boolean;
 }
 
 /** Result of the `ensure*` methods: the object, and whether this call created it. */
@@ -118,8 +127,19 @@ export interface SlotManager {
    * failover setting) is an error, never silently replaced.
    */
   ensureSlot(name: string, options?: EnsureSlotOptions): Promise<Ensured<SlotInfo>>;
-  /** Drops a slot; resolves `false` when it did not exist. An active slot needs `{ force: true }`. */
+  /**
+   * Drops a slot, and its replication origin (`koyo_<slot>`) when there is one; resolves `false`
+   * when the slot did not exist. An active slot needs `{ force: true }`.
+   */
   dropSlot(name: string, options?: DropSlotOptions): Promise<boolean>;
+  /** Every replication origin of the server, with its recorded progress (see {@link listOrigins}). */
+  listOrigins(): Promise<OriginInfo[]>;
+  /**
+   * Drops a replication origin; resolves `false` when it did not exist. Waits up to `waitMs`
+   * (default 10 s) for a session that has it set up to let go, then throws `ORIGIN_ACTIVE`;
+   * `force: true` terminates that session instead.
+   */
+  dropOrigin(name: string, options?: { waitMs?: number; force?: boolean }): Promise<boolean>;
   /** Every replication slot of the server (logical and physical), with lag. */
   listSlots(): Promise<SlotInfo[]>;
   /** One slot, or `undefined`. */
@@ -165,7 +185,7 @@ function assertSetupSpec(spec: SetupSpec): void {
   if (typeof spec !== 'object' || spec === null) {
     throw new KoyoSlotError('INVALID_OPTION', 'checkSetup/ensureSetup need { publication, slot, tables? }.');
   }
-  if (spec.tables !== undefined) assertTables(spec.tables);
+  if (spec.tables !== undefined && spec.tables !== '*') assertTables(spec.tables);
   for (const key of ['createPublication', 'createSlot', 'publishGeneratedColumns'] as const) {
     if (spec[key] !== undefined && typeof spec[key] !== 'boolean') throw new KoyoSlotError('INVALID_OPTION', `${key} must be a boolean.`);
   }
@@ -427,6 +447,24 @@ class SlotManagerImpl implements SlotManager {
   }
 
   async dropSlot(name: string, options: DropSlotOptions = {}): Promise<boolean> {
+    const dropped = await this.#dropSlot(name, options);
+    if (!options.keepOrigin) await this.dropOrigin(originNameForSlot(name), { force: options.force === true });
+    return dropped;
+  }
+
+  async listOrigins(): Promise<OriginInfo[]> {
+    return listOrigins(this.#queryable);
+  }
+
+  async dropOrigin(name: string, options: { waitMs?: number; force?: boolean } = {}): Promise<boolean> {
+    return dropOrigin(this.#queryable, name, options.waitMs, options.force);
+  }
+
+  get #queryable() {
+    return { query: async (sql: string, params?: unknown[]) => ({ rows: await this.#session.query(sql, params) }) };
+  }
+
+  async #dropSlot(name: string, options: DropSlotOptions): Promise<boolean> {
     assertSlotName(name);
     const deadline = Date.now() + 30_000;
     try {

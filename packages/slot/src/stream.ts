@@ -296,7 +296,7 @@ class ReplicationStreamImpl implements ReplicationStream {
     if (lsn > this.#delivered) {
       throw new KoyoSlotError(
         'INVALID_ACK',
-        `acknowledge(${lsn}) is beyond the highest position this stream has delivered (${this.#delivered}): acknowledge a commit's endLsn after processing it, never a position you have not been given.`,
+        `acknowledge(${formatLsn(lsn)}) is beyond the highest position this stream has delivered (${formatLsn(this.#delivered)}): acknowledge a commit's endLsn after processing it, never a position you have not been given.`,
       );
     }
     if (lsn > this.#flushed) {
@@ -436,7 +436,7 @@ class ReplicationStreamImpl implements ReplicationStream {
     if (this.#flushed > facts.confirmedFlushLsn) this.#scheduleAckStatus();
     this.#push({ frame: false, reconnect, startLsn: facts.startLsn, attempt, protocolVersion: facts.protocolVersion }, 0);
     this.#logger.info(
-      { slot: this.#options.slot, startLsn: facts.startLsn.toString(), protocolVersion: facts.protocolVersion, serverVersionNum: facts.serverVersionNum, statusIntervalMs: this.#statusIntervalMs },
+      { slot: this.#options.slot, startLsn: formatLsn(facts.startLsn), protocolVersion: facts.protocolVersion, serverVersionNum: facts.serverVersionNum, statusIntervalMs: this.#statusIntervalMs },
       reconnect ? 'replication stream reconnected' : 'replication stream started',
     );
     if (!this.#ready.settled) {

@@ -102,7 +102,20 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
     expect(() => s.acknowledge(s.deliveredLsn + 1n)).toThrow(KoyoSlotError);
     expect(() => s.acknowledge(s.deliveredLsn + 1n)).toThrow(expect.objectContaining({ code: 'INVALID_ACK' }));
     expect(() => s.acknowledge(5 as unknown as bigint)).toThrow(expect.objectContaining({ code: 'INVALID_ACK' }));
+    // Positions in messages are in PostgreSQL's X/Y form, as everywhere else.
+    expect(() => s.acknowledge(s.deliveredLsn + 1n)).toThrow(/^acknowledge\([0-9A-F]+\/[0-9A-F]+\) is beyond .* \([0-9A-F]+\/[0-9A-F]+\)/);
     await s.stop();
+  });
+
+  it('logs the start position in X/Y form', async () => {
+    await manager.ensureSlot('ack_logged');
+    const lines: { obj: Record<string, unknown>; msg: string | undefined }[] = [];
+    const keep = (obj: object, msg?: string): void => void lines.push({ obj: obj as Record<string, unknown>, msg });
+    const s = openReplicationStream({ connection: db.url, slot: 'ack_logged', publications: ['ack_pub'], logger: { debug: keep, info: keep, warn: keep, error: keep } });
+    await s.ready();
+    await s.stop();
+    const started = lines.find((line) => line.msg === 'replication stream started');
+    expect(started?.obj.startLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
   });
 
   it('idle WAL: a quiet publication on a busy database advances confirmed_flush_lsn', async () => {

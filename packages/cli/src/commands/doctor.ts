@@ -51,6 +51,7 @@ export async function doctorCommand(args: ParsedArgs, io: CliIo): Promise<number
   const checks = await diagnose(conn.connection, {
     ...(slot === undefined ? {} : { slot }),
     ...(publication === undefined ? {} : { publication }),
+    ...(flagValue(args, 'origins') ? { origins: true } : {}),
   });
   const ok = checks.every((check) => check.ok);
   if (flagValue(args, 'json')) {

@@ -46,6 +46,8 @@ class Monitor {
   #lastLines = 0;
   #lastStats = Date.now();
   #connected = false;
+  /** `changes` at the last tick that found nothing waiting, or undefined. */
+  #drainedAt: number | undefined;
 
   constructor(
     connection: string | pg.ClientConfig,
@@ -72,13 +74,18 @@ class Monitor {
     await this.#client.end().catch(() => undefined);
   }
 
-  async #serverLag(): Promise<{ wal: bigint; lag: number } | undefined> {
+  async #serverLag(): Promise<{ wal: bigint; lag: number; sent: bigint | null } | undefined> {
     if (!this.#connected) {
       await this.#client.connect();
       this.#connected = true;
     }
-    const { rows } = await this.#client.query<{ wal: string; confirmed: string | null }>(
-      'SELECT pg_current_wal_lsn()::text AS wal, (SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1) AS confirmed',
+    // sent: how far the slot's WAL sender has decoded. On an idle slot the WAL moves on (other
+    // tables, other databases) with nothing to send, so the acknowledged position alone lags.
+    const { rows } = await this.#client.query<{ wal: string; confirmed: string | null; sent: string | null }>(
+      `SELECT pg_current_wal_lsn()::text AS wal, s.confirmed_flush_lsn::text AS confirmed, r.sent_lsn::text AS sent
+         FROM (SELECT 1) one
+         LEFT JOIN pg_replication_slots s ON s.slot_name = $1
+         LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid`,
       [this.slot],
     );
     const row = rows[0];
@@ -87,7 +94,7 @@ class Monitor {
     let done = row.confirmed === null ? 0n : parseLsn(row.confirmed);
     const acknowledged = parseLsn(this.dispatcher.stats().acknowledgedLsn);
     if (acknowledged > done) done = acknowledged;
-    return { wal, lag: wal > done ? Number(wal - done) : 0 };
+    return { wal, lag: wal > done ? Number(wal - done) : 0, sent: row.sent === null ? null : parseLsn(row.sent) };
   }
 
   async #tick(): Promise<void> {
@@ -109,7 +116,13 @@ class Monitor {
           this.#lastLines = Date.now();
         }
         const acknowledged = parseLsn(this.dispatcher.stats().acknowledgedLsn);
-        if (position.lag === 0 || acknowledged >= this.#target) {
+        // Caught up: everything up to the start position is acknowledged, or the server has
+        // decoded past it and nothing it sent waited for a handler on two ticks in a row (what
+        // was on the wire at the first tick has arrived by the second).
+        const idle = position.sent !== null && position.sent >= this.#target && stats.pending === 0 && stats.inFlight === 0;
+        const drained = idle && this.#drainedAt === stats.changes;
+        this.#drainedAt = idle ? stats.changes : undefined;
+        if (position.lag === 0 || acknowledged >= this.#target || drained) {
           this.#caughtUp = true;
           this.display.bar(undefined);
           this.logger.info({ lag: formatBytes(position.lag), lagBytes: position.lag, changes: stats.changes, transactions: stats.transactions }, 'caught up');
@@ -187,7 +200,7 @@ export async function openConfiguredDispatcher(spec: CommandSpec, args: ParsedAr
     connection: conn.connection,
     slot,
     publication,
-    ...(tables !== undefined && tables.length > 0 ? { tables } : {}),
+    ...(tables === '*' || (tables !== undefined && tables.length > 0) ? { tables } : {}),
     logger: configured === false ? false : logger,
   });
   const cleanup: HandlersCleanup | void = await handlers.setup(dispatcher, { config, logger });
@@ -227,7 +240,10 @@ export async function runCommand(args: ParsedArgs, io: CliIo): Promise<number> {
         (error: unknown) => logger.error({ error: formatError(error) }, 'backfill failed; the dispatcher keeps streaming, run koyo backfill to resume it'),
       ).finally(() => backfill.stop());
     }
-    await dispatcher.closed;
+    await dispatcher.closed.catch((error: unknown) => {
+      logStack(logger, error);
+      throw error;
+    });
     const stats = dispatcher.stats();
     logger.info({ changes: stats.changes, transactions: stats.transactions, acknowledged: stats.acknowledgedLsn }, 'stopped');
     return EXIT.OK;
@@ -244,4 +260,17 @@ export async function runCommand(args: ParsedArgs, io: CliIo): Promise<number> {
       }
     }
   }
+}
+
+/**
+ * At debug level (`KOYO_LOG_LEVEL=debug`), the stack of what stopped the dispatcher (for a failing
+ * handler: the handler's own error), one log line per frame, before the one-line error `koyo run`
+ * ends with.
+ */
+function logStack(logger: Logger, error: unknown): void {
+  let cause: unknown = error;
+  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+  const stack = cause instanceof Error ? cause.stack : undefined;
+  if (stack === undefined) return;
+  for (const line of stack.split('\n')) logger.debug({ stack: line.trim() }, 'stack of the error that stopped koyo run');
 }

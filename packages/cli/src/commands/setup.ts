@@ -84,7 +84,12 @@ export async function setupCommand(args: ParsedArgs, io: CliIo): Promise<number>
   const slot = slotName(ctx) ?? 'koyo';
   const publication = publicationName(ctx) ?? slot;
   const flagTables = listValue(args, 'table');
-  const refs = (flagTables.length > 0 ? flagTables : (ctx.config.tables ?? [])).map((table) => parseTable(table, flagTables.length > 0 ? setupSpec.name : undefined));
+  const allTables = flagValue(args, 'all-tables') || (flagTables.length === 0 && ctx.config.tables === '*');
+  if (allTables && flagTables.length > 0) {
+    throw new KoyoCliError('USAGE', '--all-tables and --table exclude each other: publish every table, or the tables listed', { command: setupSpec.name });
+  }
+  const configTables = ctx.config.tables === '*' ? [] : (ctx.config.tables ?? []);
+  const refs = (flagTables.length > 0 ? flagTables : configTables).map((table) => parseTable(table, flagTables.length > 0 ? setupSpec.name : undefined));
   const roleFlag = stringValue(args, 'role');
   if (roleFlag !== undefined && !ROLE_NAME.test(roleFlag)) {
     throw new KoyoCliError('USAGE', `--role must be 1-63 characters of a-z, 0-9 and _, starting with a letter or _ (got "${roleFlag}")`, { command: setupSpec.name });
@@ -105,7 +110,7 @@ export async function setupCommand(args: ParsedArgs, io: CliIo): Promise<number>
     const facts = client ? await readFacts(client, publication, slot, role) : undefined;
     // Unqualified names mean what PostgreSQL makes of them on this connection's search_path.
     const tables: (QualifiedTable | ReturnType<typeof parseTable>)[] = client ? await resolveTableNames(client, refs) : refs;
-    const steps = plan({ facts, slot, publication, tables, role, roleGiven: roleFlag !== undefined, client, conn });
+    const steps = plan({ facts, slot, publication, tables, allTables, role, roleGiven: roleFlag !== undefined, client, conn });
     const header = conn
       ? `-- koyo setup for ${conn.display} (slot ${slot}, publication ${publication})`
       : `-- koyo setup (no connection: showing every statement; pass --url or set DATABASE_URL to check the server)`;
@@ -129,7 +134,7 @@ export async function setupCommand(args: ParsedArgs, io: CliIo): Promise<number>
     }
     // Every precondition is checked before anything runs: a refused setup changes nothing.
     const settingsFirst = needed.some((step) => step.section === 1 && step.apply && step.run);
-    const problems = await applyProblems(conn!, { publication, slot, tables, settingsFirst, roleStep: needed.find((step) => step.section === 4 && step.apply), facts: facts! });
+    const problems = await applyProblems(conn!, { publication, slot, tables, allTables, settingsFirst, roleStep: needed.find((step) => step.section === 4 && step.apply), facts: facts! });
     if (problems.length > 0) {
       io.stdout.write(`\nNot applied: ${problems.length} problem${problems.length === 1 ? '' : 's'} must be fixed first; nothing was changed.\n`);
       for (const problem of problems) io.stdout.write(`  ✗ ${problem.message}${problem.fix ? `\n    fix: ${problem.fix}` : ''}\n`);
@@ -169,11 +174,11 @@ export async function setupCommand(args: ParsedArgs, io: CliIo): Promise<number>
  */
 async function applyProblems(
   conn: ResolvedConnection,
-  input: { publication: string; slot: string; tables: readonly { schema: string | null; name: string }[]; settingsFirst: boolean; roleStep: Step | undefined; facts: Facts },
+  input: { publication: string; slot: string; tables: readonly { schema: string | null; name: string }[]; allTables: boolean; settingsFirst: boolean; roleStep: Step | undefined; facts: Facts },
 ): Promise<SetupProblem[]> {
   const manager = createSlotManager(conn.connection);
   try {
-    const check = await manager.checkSetup({ publication: input.publication, slot: input.slot, ...(input.tables.length > 0 ? { tables: [...input.tables] } : {}) });
+    const check = await manager.checkSetup({ publication: input.publication, slot: input.slot, ...tablesSpec(input.tables, input.allTables) });
     const problems = check.problems.filter((problem) => !(input.settingsFirst && (problem.code === 'WAL_LEVEL' || problem.code === 'SLOT_LIMIT')));
     if (input.roleStep && !input.facts.superuser && !input.facts.createRole) {
       problems.push({ code: 'PERMISSION_DENIED', message: `Role "${input.facts.user}" cannot create roles (it has neither CREATEROLE nor superuser).`, fix: 'Run koyo setup --apply --role as a superuser, or leave out --role.' });
@@ -189,6 +194,7 @@ interface PlanInput {
   slot: string;
   publication: string;
   tables: readonly { schema: string | null; name: string }[];
+  allTables: boolean;
   role: string;
   roleGiven: boolean;
   client: pg.Client | undefined;
@@ -196,7 +202,7 @@ interface PlanInput {
 }
 
 function plan(input: PlanInput): Step[] {
-  const { facts, slot, publication, tables, role, client, conn } = input;
+  const { facts, slot, publication, tables, allTables, role, client, conn } = input;
   const steps: Step[] = [];
   const exec = (sql: string) => async (): Promise<string> => {
     await client!.query(sql);
@@ -225,7 +231,7 @@ function plan(input: PlanInput): Step[] {
     for (const step of steps) if (step.needed && step.section === 1 && step.run) step.note += `; needs a superuser, ${facts.user} is not one`;
   }
 
-  const target = tables.length > 0 ? `FOR TABLE ${tables.map(quoteTableRef).join(', ')}` : 'FOR ALL TABLES';
+  const target = tables.length > 0 ? `FOR TABLE ${tables.map(quoteTableRef).join(', ')}` : allTables ? 'FOR ALL TABLES' : 'FOR TABLE <schema.table>, ...';
   const pubSql = `CREATE PUBLICATION ${quoteIdent(publication)} ${target};`;
   const slotSql = `SELECT pg_create_logical_replication_slot(${quoteLiteral(slot)}, 'pgoutput');`;
   // Publication and slot are made together by @koyo/slot's ensureSetup: if the slot fails, the
@@ -235,7 +241,7 @@ function plan(input: PlanInput): Step[] {
     (ensured ??= (async () => {
       const manager = createSlotManager(conn!.connection);
       try {
-        const result = await manager.ensureSetup({ publication, slot, ...(tables.length > 0 ? { tables: [...tables] } : {}) });
+        const result = await manager.ensureSetup({ publication, slot, ...tablesSpec(tables, allTables) });
         return { publication: result.publication.created, slot: result.slot.created };
       } finally {
         await manager.close();
@@ -244,7 +250,13 @@ function plan(input: PlanInput): Step[] {
   steps.push({
     section: 2,
     sql: pubSql,
-    note: facts?.publicationExists ? `publication ${publication} exists` : tables.length > 0 ? '' : 'FOR ALL TABLES needs a superuser; pass --table to list tables',
+    note: facts?.publicationExists
+      ? `publication ${publication} exists`
+      : tables.length > 0
+        ? ''
+        : allTables
+          ? 'FOR ALL TABLES needs a superuser; every table needs a primary key or replica identity'
+          : 'name the tables with --table (or every table with --all-tables)',
     needed: !facts?.publicationExists,
     apply: true,
     run: async () => ((await ensure()).publication ? pubSql : ''),
@@ -279,4 +291,10 @@ function plan(input: PlanInput): Step[] {
     },
   });
   return steps;
+}
+
+/** What @koyo/slot's setup gets for the tables: the list, `'*'` (--all-tables), or nothing (use the existing publication). */
+function tablesSpec(tables: readonly { schema: string | null; name: string }[], allTables: boolean): { tables?: { schema: string | null; name: string }[] | '*' } {
+  if (tables.length > 0) return { tables: [...tables] };
+  return allTables ? { tables: '*' } : {};
 }

@@ -1,5 +1,5 @@
 import { formatLsn } from '@koyo/pgoutput';
-import { createSlotManager, type SlotInfo } from '@koyo/slot';
+import { createSlotManager, originNameForSlot, type SlotInfo } from '@koyo/slot';
 import { flagValue, type ParsedArgs } from '../args.js';
 import { commandContext, resolveConnection, type CliIo } from '../context.js';
 import { EXIT, KoyoCliError } from '../errors.js';
@@ -88,12 +88,14 @@ export async function slotsDropCommand(args: ParsedArgs, io: CliIo): Promise<num
     const slot = await manager.getSlot(name);
     if (!slot) throw new KoyoCliError('NOT_FOUND', `replication slot "${name}" does not exist (koyo slots lists them)`);
     const force = flagValue(args, 'force');
+    const origin = (await manager.listOrigins()).find((o) => o.name === originNameForSlot(name));
     const dropped = await manager.dropSlot(name, { force });
     const terminated = force && slot.activePid !== null;
     // A temporary slot goes away with the session holding it: terminating that session dropped it.
     if (!dropped && !terminated) throw new KoyoCliError('NOT_FOUND', `replication slot "${name}" does not exist (it was dropped meanwhile)`);
     const held = terminated ? ` (terminated PID ${slot.activePid} first)` : '';
     io.stdout.write(`Dropped replication slot "${name}"${held}; it kept ${formatBytes(slot.retainedBytes ?? 0)} of WAL.\n`);
+    if (origin) io.stdout.write(`Dropped its replication origin "${origin.name}" (loop-safe writes of its dispatcher).\n`);
     return EXIT.OK;
   } finally {
     await manager.close();

@@ -1,0 +1,98 @@
+// What a stranger does: every package packed, installed with plain npm into a fresh project next
+// to the app's own pg, postgres.js, Knex, Drizzle and TypeScript, then used from an ESM app, a
+// CommonJS app, a TypeScript project (the READMEs' examples under nodenext, bundler and node10)
+// and the CLI, against a real PostgreSQL.
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startCluster, type Cluster } from '@koyo/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { npmInstall, packAll, publishedPackages } from '../lib/packages.mjs';
+
+const work = mkdtempSync(join(tmpdir(), 'koyo-stranger-'));
+const project = join(work, 'app');
+let cluster: Cluster;
+
+beforeAll(async () => {
+  cluster = await startCluster({ replicas: 0 });
+  mkdirSync(join(work, 'packs'));
+  const names = publishedPackages()
+    .map((p) => p.dir)
+    .filter((dir) => dir !== 'testing');
+  const tarballs = packAll(join(work, 'packs'), names);
+  cpSync(join(import.meta.dirname, 'stranger'), project, { recursive: true });
+  npmInstall(
+    project,
+    [
+      ...Object.values(tarballs),
+      'pg@^8.11.0',
+      'postgres@^3.4.0',
+      'knex@^3.1.0',
+      'drizzle-orm@>=0.45.0 <1',
+      'typescript@5.9.3',
+      '@types/node@^20',
+      '@types/pg@^8',
+    ],
+    { type: 'module' },
+  );
+}, 240_000); // packing and a plain npm install of everything (network on a cold npm cache)
+afterAll(async () => {
+  await cluster?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+function run(command: string, args: string[]): { status: number | null; output: string } {
+  const result = spawnSync(command, args, {
+    cwd: project,
+    encoding: 'utf8',
+    env: { ...process.env, DATABASE_URL: cluster.primary.url, NODE_OPTIONS: '' },
+  });
+  return { status: result.status, output: `${result.stdout}\n${result.stderr}` };
+}
+
+describe('a stranger installs koyo with npm', () => {
+  it('an ESM app uses dispatcher, knex, drizzle, router (pg and postgres.js), slot and pgoutput', () => {
+    const result = run(process.execPath, ['esm.mjs']);
+    expect(result.output).toContain('esm ok');
+    expect(result.status, result.output).toBe(0);
+  });
+
+  it('a CommonJS app requires them', () => {
+    const result = run(process.execPath, ['cjs.cjs']);
+    expect(result.output).toContain('cjs ok');
+    expect(result.status, result.output).toBe(0);
+  });
+
+  it.each(['nodenext', 'bundler', 'node10'])(
+    'the READMEs’ examples compile under strict, moduleResolution %s',
+    (mode) => {
+      const result = run(process.execPath, [
+        join(project, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '-p',
+        `tsconfig.${mode}.json`,
+      ]);
+      expect(result.output.trim()).toBe('');
+      expect(result.status).toBe(0);
+    },
+  );
+
+  it('the CLI runs as npx koyo', () => {
+    const help = run('npx', ['--no-install', 'koyo', '--help']);
+    expect(help.status, help.output).toBe(0);
+    expect(help.output).toMatch(/setup +Print/);
+    const setup = run('npx', [
+      '--no-install',
+      'koyo',
+      'setup',
+      '--url',
+      cluster.primary.url,
+      '--table',
+      'stranger_users',
+    ]);
+    expect(setup.status, setup.output).toBe(0);
+    expect(setup.output).toContain(
+      'CREATE PUBLICATION "koyo" FOR TABLE "public"."stranger_users";',
+    );
+  });
+});
