@@ -20,7 +20,9 @@ beforeAll(async () => {
   await db.query('CREATE TABLE docs (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), body text)');
   await db.query("INSERT INTO docs (body) SELECT 'd' || g FROM generate_series(1, 411) g");
   await db.query('CREATE TABLE empty_t (id int PRIMARY KEY)');
+  // Identity FULL (setup accepts it) but no primary key and no unique index to cut chunks by.
   await db.query('CREATE TABLE keyless (v text)');
+  await db.query('ALTER TABLE keyless REPLICA IDENTITY FULL');
   await db.query("INSERT INTO keyless VALUES ('x')");
 });
 
