@@ -75,13 +75,70 @@ async function replicaLagBytes(primaryUrl: string, replicaUrl: string): Promise<
   return Number(lag);
 }
 
+const EXISTING_PRODUCTS = 40_000;
+
+/** Products that exist before search-sync starts (only into an empty table: your data stays). */
+async function seedExistingProducts(url: string): Promise<number> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM products');
+    if (rows[0]!.n > 0) return rows[0]!.n;
+    await client.query(
+      `INSERT INTO products (name, description, price_cents)
+       SELECT CASE WHEN g = ${EXISTING_PRODUCTS / 2} THEN 'Brass samovar' ELSE 'Catalogue item ' || g END, 'from the old shop', 100 + g % 5000
+         FROM generate_series(1, ${EXISTING_PRODUCTS}) g`,
+    );
+    await client.query('ANALYZE products'); // the estimate the progress bar's percentage uses
+    return EXISTING_PRODUCTS;
+  } finally {
+    await client.end();
+  }
+}
+
+/** A progress bar (a line per second off a terminal) until the backfill of products is done. */
+async function showBackfill(shop: Catalog): Promise<void> {
+  const tty = process.stdout.isTTY === true;
+  let last = 0;
+  const render = (): void => {
+    const table = shop.dispatcher.stats().backfill[0];
+    if (!table) return;
+    const total = Math.max(table.estimatedTotal ?? table.rows, table.rows, 1);
+    const ratio = Math.min(1, table.rows / total);
+    const bar = `${'█'.repeat(Math.round(ratio * 24))}${'░'.repeat(24 - Math.round(ratio * 24))}`;
+    const text = `backfill ${table.table} [${bar}] ${Math.floor(ratio * 100)}% ${table.rows.toLocaleString('en-US')} rows, ${table.rowsPerSecond.toLocaleString('en-US')}/s`;
+    if (tty) process.stdout.write(`\r\x1b[2K${'  koyo'.padEnd(8)}${text}`);
+    else if (Date.now() - last >= 1000 || table.state !== 'running') {
+      last = Date.now();
+      say.line('  koyo', text);
+    }
+  };
+  const timer = setInterval(render, 100);
+  try {
+    await shop.backfilled();
+  } finally {
+    clearInterval(timer);
+  }
+  render();
+  if (tty) process.stdout.write('\n');
+  const done = shop.dispatcher.stats().backfill[0]!;
+  say.line('search', `backfill done: ${done.rows.toLocaleString('en-US')} 'snapshot' changes handled at ${done.rowsPerSecond.toLocaleString('en-US')} rows/s, while the stream kept flowing; the index holds ${shop.index.size.toLocaleString('en-US')} products`);
+}
+
 async function tour(primaryUrl: string, replicaUrls: string[]): Promise<void> {
   catalog = await createCatalog({ primaryUrl, replicaUrls, slot: SLOTS.search, publication: SLOTS.search, onQueryLog: (line) => say.query('search', line) });
   orders = await createOrders({ primaryUrl, replicaUrls, slot: SLOTS.orders, publication: SLOTS.orders, onQueryLog: (line) => say.query('orders', line) });
   for (const dispatcher of [catalog.dispatcher, orders.dispatcher]) dispatcher.onChange((change) => say.change(change.table, change.kind, change.id));
+
+  say.section('0. Rows that existed before the app started become searchable (backfill)');
+  const existing = await seedExistingProducts(primaryUrl);
+  say.line('setup', `${existing.toLocaleString('en-US')} products are in the table before search-sync starts; its index starts empty`);
   await catalog.start();
+  await showBackfill(catalog);
   await orders.start();
   const shop = new HttpClient(await listen(createCatalogApp(catalog, catalog.db.$router), 'search-sync (Drizzle)', SEARCH_ENDPOINTS), RYW_HEADER);
+  const samovar = (await shop.send('GET', '/search?q=samovar')).body as unknown[];
+  say.line('search', `GET /search?q=samovar -> ${samovar.length} hit(s): a product from before the start, brought by backfill: 'initial' through the same handlers`);
   const till = new HttpClient(await listen(createOrdersApp(orders), 'orders-knex (Knex)', ORDERS_ENDPOINTS), undefined);
   say.line('setup', `search-sync (Drizzle) on ${shop.base}, orders-knex (Knex) on ${till.base}; change handlers streaming from slots ${SLOTS.search} and ${SLOTS.orders}`);
   say.line('setup', `try them (GET / on each lists every endpoint): curl '${shop.base}/'  or  ${curl(shop.base, SEARCH_ENDPOINTS[0]!)}  or  ${curl(till.base, ORDERS_ENDPOINTS[0]!)}`);

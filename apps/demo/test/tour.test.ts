@@ -29,6 +29,8 @@ test('the short tour exits 0 with a summary of changes, routing and the audit lo
   expect(summary).toMatch(/queries: [1-9]\d* on replicas, [1-9]\d* on the primary/);
   expect(out).toMatch(/GET \/products\/\d+ with the client's read-your-writes token -> HTTP 200/);
   expect(out).toMatch(/the same GET from a client without the token -> HTTP 404/);
+  expect(out).toMatch(/backfill done: 40,000 'snapshot' changes handled/);
+  expect(out).toMatch(/GET \/search\?q=samovar -> 1 hit/);
   expect(out).toMatch(/GET \/search\?q=tetsubin -> 1 hit/);
   expect(out).toMatch(/GET \/search\?q=whisk -> 0 hit/);
 });

@@ -59,9 +59,13 @@ export async function createCatalog(options: CatalogOptions) {
     tables: ['products'],
     // Change rows then equal db.select() rows exactly (timestamps to the microsecond).
     typeParsers: drizzleTypeParsers,
+    // The slot is created at each start (the index lives in memory), so every existing product
+    // reaches the index as a 'snapshot' change, consistently with the changes streamed meanwhile.
+    backfill: 'initial',
     logger: options.logger ?? false,
   });
   onTable(dispatcher, products, {
+    snapshot: (change) => index.upsert(change.new),
     insert: (change) => index.upsert(change.new),
     update: (change) => index.upsert(change.new),
     delete: (change) => index.remove(Number(change.id)),
@@ -69,20 +73,31 @@ export async function createCatalog(options: CatalogOptions) {
   });
 
   /**
-   * Initial load: the slot exists before the rows are read, so every change committed after the
-   * read is streamed afterwards; changes from before it are replayed in order onto the loaded
-   * rows and the index converges to the table (every index operation is idempotent).
+   * Starts streaming and the backfill of the existing products (the index fills while the
+   * service already answers; {@link backfilled} says when every existing row is in). The index
+   * lives in memory, so a slot left by an earlier run is dropped first: its position belongs to
+   * an index that no longer exists, and a new slot makes the dispatcher backfill again.
    */
   async function start(): Promise<void> {
     const manager = createSlotManager(options.primaryUrl);
     try {
       await manager.ensurePublication(publication, { tables: ['products'] });
-      await manager.ensureSlot(slot);
+      await manager.dropSlot(slot);
     } finally {
       await manager.close();
     }
-    for (const product of await db.$primary.select().from(products)) index.upsert(product);
     await dispatcher.start();
+  }
+
+  /** Resolves once every product that existed at start is in the index. */
+  async function backfilled(): Promise<void> {
+    for (;;) {
+      const stats = dispatcher.stats();
+      if (stats.state === 'failed' || stats.state === 'stopped')
+        throw new Error(`search-sync: the dispatcher ${stats.state} before the backfill finished: ${stats.error ?? ''}`);
+      if (stats.backfill.some((table) => table.state === 'done')) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   async function stop(): Promise<void> {
@@ -96,6 +111,7 @@ export async function createCatalog(options: CatalogOptions) {
     index,
     dispatcher,
     start,
+    backfilled,
     stop,
     create: async (product: NewProduct): Promise<Product> => {
       const [row] = await db.insert(products).values(product).returning();

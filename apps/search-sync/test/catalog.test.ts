@@ -22,13 +22,15 @@ const names = (hits: { name: string }[]): string[] => hits.map((hit) => hit.name
 
 beforeAll(async () => {
   db = await createTestDatabase('search');
-  // Rows that exist before the service starts reach the index through the initial load.
+  // Rows that exist before the service starts reach the index through the backfill.
   catalog = await createCatalog({ primaryUrl: db.url, replicaUrls: db.replicaUrls, slot, publication: slot });
   const client = new pg.Client(db.url);
   await client.connect();
   await client.query(`INSERT INTO products (name, description, price_cents) VALUES ('Stoneware mug', 'holds 300 ml', 1500)`);
+  await client.query(`INSERT INTO products (name, price_cents) SELECT 'Filler ' || g, 100 FROM generate_series(1, 2500) g`);
   await client.end();
   await catalog.start();
+  await catalog.backfilled();
   app = createCatalogApp(catalog, catalog.db.$router);
 });
 
@@ -40,8 +42,10 @@ afterAll(async () => {
   await db?.drop();
 });
 
-test('the initial load indexes rows that existed before start', async () => {
+test("backfill: 'initial' indexes every row that existed before start, as 'snapshot' changes", async () => {
   expect(names((await call('GET', '/search?q=mug')).body)).toEqual(['Stoneware mug']);
+  expect(catalog.index.size).toBe(2501);
+  expect(catalog.dispatcher.stats().backfill).toEqual([expect.objectContaining({ table: 'public.products', rows: 2501, state: 'done' })]);
 });
 
 test('search results follow inserts, updates and deletes once drain() resolves', async () => {
@@ -75,4 +79,18 @@ test('bad input gets a 400 with the field named', async () => {
   const response = await call('POST', '/products', { name: '', priceCents: -1 });
   expect(response.status).toBe(400);
   expect(response.body.error).toMatch(/^name/);
+});
+
+test('a restart on the same slot indexes the existing rows again (the index lives in memory)', async () => {
+  await catalog.stop();
+  catalog = await createCatalog({ primaryUrl: db.url, replicaUrls: db.replicaUrls, slot, publication: slot });
+  await catalog.start();
+  await catalog.backfilled();
+  app = createCatalogApp(catalog, catalog.db.$router);
+  const client = new pg.Client(db.url);
+  await client.connect();
+  const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM products');
+  await client.end();
+  expect(catalog.index.size).toBe(rows[0]!.n);
+  expect(names((await call('GET', '/search?q=mug')).body)).toEqual(['Stoneware mug']);
 });

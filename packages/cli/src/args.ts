@@ -19,6 +19,8 @@ export interface PositionalSpec {
   name: string;
   required: boolean;
   description: string;
+  /** Takes every remaining argument (only the last positional). */
+  variadic?: boolean;
 }
 
 /** What a command accepts, and the text of its `--help`. */
@@ -125,7 +127,7 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
     const missing = spec.positionals[positionals.length]!;
     throw usageError(spec, `missing ${missing.name}: ${missing.description}`);
   }
-  if (positionals.length > spec.positionals.length) {
+  if (positionals.length > spec.positionals.length && !spec.positionals.at(-1)?.variadic) {
     throw usageError(spec, `unexpected argument "${positionals[spec.positionals.length]}"`);
   }
   return { values, positionals };

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { formatHelp, formatShortUsage, parseCommandArgs, suggest, type CommandSpec, type ParsedArgs } from './args.js';
 import type { CliIo } from './context.js';
 import { EXIT, KoyoCliError, formatError } from './errors.js';
-import { COMMANDS, doctorSpec, initSpec, runSpec, setupSpec, slotsDropSpec, slotsSpec, tailSpec } from './specs.js';
+import { COMMANDS, backfillSpec, doctorSpec, initSpec, runSpec, setupSpec, slotsDropSpec, slotsSpec, tailSpec } from './specs.js';
 
 /** What {@link main} may be given besides the arguments; defaults to the process. */
 export interface MainOptions extends Partial<CliIo> {
@@ -18,6 +18,7 @@ const HANDLERS = new Map<CommandSpec, () => Promise<Handler>>([
   [doctorSpec, async () => (await import('./commands/doctor.js')).doctorCommand],
   [setupSpec, async () => (await import('./commands/setup.js')).setupCommand],
   [runSpec, async () => (await import('./commands/run.js')).runCommand],
+  [backfillSpec, async () => (await import('./commands/backfill.js')).backfillCommand],
   [slotsSpec, async () => (await import('./commands/slots.js')).slotsCommand],
   [slotsDropSpec, async () => (await import('./commands/slots.js')).slotsDropCommand],
   [tailSpec, async () => (await import('./commands/tail.js')).tailCommand],

@@ -83,9 +83,10 @@ export const runSpec: CommandSpec = {
     publication,
     'stats-interval': { type: 'string', value: 'SECONDS', description: 'Seconds between stats lines; 0 turns them off. Default: run.statsIntervalSeconds in the config, else 30.' },
     progress: { type: 'string', value: 'MODE', choices: ['auto', 'bar', 'lines', 'off'], description: 'Catch-up display. auto: a bar on a terminal, lines otherwise.' },
+    backfill: { type: 'boolean', description: "Backfill every dispatched table first (existing rows reach the handlers as 'snapshot' changes, consistently with the stream, which keeps flowing meanwhile); an interrupted backfill resumes on the next run." },
     help,
   },
-  examples: ['koyo run', 'DATABASE_URL=postgres://app@db/shop koyo run --stats-interval 10', 'koyo run --config deploy/koyo.config.ts'],
+  examples: ['koyo run', 'koyo run --backfill', 'DATABASE_URL=postgres://app@db/shop koyo run --stats-interval 10', 'koyo run --config deploy/koyo.config.ts'],
 };
 
 /** `koyo slots`. */
@@ -133,4 +134,23 @@ export const tailSpec: CommandSpec = {
 };
 
 /** Every command, in the order of `koyo --help`. */
-export const COMMANDS: readonly CommandSpec[] = [initSpec, doctorSpec, setupSpec, runSpec, slotsSpec, slotsDropSpec, tailSpec];
+/** `koyo backfill`. */
+export const backfillSpec: CommandSpec = {
+  name: 'backfill',
+  summary: "Deliver existing rows to the handlers as 'snapshot' changes, then exit",
+  description:
+    "Loads koyo.config.ts and its handlers like koyo run, starts the dispatcher and backfills the tables (default: every dispatched table): their current rows reach your handlers as 'snapshot' changes, in chunks by primary key, consistent with the changes streamed meanwhile (which are handled too). Shows a progress bar per table on a terminal (rows, %, rows/s, ETA), plain lines otherwise, and exits 0 when every table is done. Progress is kept in the table koyo.backfill_progress: after SIGINT, SIGTERM or a crash, run it again (or koyo run) and it resumes after the last acknowledged chunk.",
+  positionals: [{ name: 'TABLE...', required: false, variadic: true, description: "Tables to backfill ('users' or 'schema.table'). Default: every dispatched table." }],
+  options: {
+    url,
+    config,
+    slot,
+    publication,
+    'chunk-size': { type: 'string', value: 'N', description: 'Rows per chunk (one short read transaction each). Default 10000, or the size an interrupted backfill started with.' },
+    progress: { type: 'string', value: 'MODE', choices: ['auto', 'bar', 'lines', 'off'], description: 'Progress display. auto: a bar on a terminal, lines otherwise.' },
+    help,
+  },
+  examples: ['koyo backfill', 'koyo backfill users orders --chunk-size 5000', 'koyo backfill --progress lines'],
+};
+
+export const COMMANDS: readonly CommandSpec[] = [initSpec, doctorSpec, setupSpec, runSpec, backfillSpec, slotsSpec, slotsDropSpec, tailSpec];

@@ -1,4 +1,5 @@
 import type { QualifiedTable, TableRef } from '@koyo/slot';
+import type { BackfillSource } from './_backfill-source.js';
 import type { WireStream } from './_wire.js';
 import type { CommittedMessagesLookup, DomainLookup, PrimaryKeyLookup } from './assembler.js';
 
@@ -32,6 +33,10 @@ export interface Backend {
    * slot has not confirmed it yet.
    */
   lookupCommittedMessages: CommittedMessagesLookup;
+  /** True when the slot exists already (before setup). */
+  slotExists(): Promise<boolean>;
+  /** The backfill's side of PostgreSQL. */
+  backfill: BackfillSource;
   /** Closes helper connections. */
   close(): Promise<void>;
 }

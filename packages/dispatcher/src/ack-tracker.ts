@@ -69,7 +69,13 @@ export class AckTracker {
         this.completed++;
         if (txn.endLsn > ack) ack = txn.endLsn;
       }
-      if (txn.onDone) for (const fn of txn.onDone) fn();
+      if (txn.onDone) {
+        const callbacks = txn.onDone;
+        // Released: acknowledged entries stay in the queue until it is compacted, and a
+        // callback may hold a whole backfill chunk.
+        txn.onDone = null;
+        for (const fn of callbacks) fn();
+      }
     }
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);

@@ -1,5 +1,7 @@
 import type { OriginPool } from './origin-pool.js';
 import type {
+  BackfillOptions,
+  BackfillResult,
   ChangeHandler,
   DispatcherStats,
   MessageHandler,
@@ -45,6 +47,18 @@ export interface Dispatcher {
    * logical message and waiting for it). What an integration test calls after a write.
    */
   drain(): Promise<void>;
+  /**
+   * While streaming, reads the current rows of the tables (default: every dispatched table) in
+   * chunks by primary key and delivers each as a `'snapshot'` change through the same handlers,
+   * retries and dead letter as streamed changes. Consistent with the stream (DBLog watermarks:
+   * a snapshot row never overtakes a newer change of its key) and resumable (progress is kept
+   * in `koyo.backfill_progress`; an interrupted backfill resumes after its last acknowledged
+   * chunk). Backfills run one after the other.
+   *
+   * @example
+   * const { tables } = await dispatcher.backfill('users', { chunkSize: 5_000 });
+   */
+  backfill(tables?: string | string[], options?: BackfillOptions): Promise<BackfillResult>;
   /** Progress counters. */
   stats(): DispatcherStats;
   /**

@@ -85,6 +85,18 @@ function setup(
     lookupPrimaryKey: () => Promise.resolve(null),
     lookupDomains: () => Promise.resolve(new Map()),
     lookupCommittedMessages,
+    slotExists: () => Promise.resolve(true),
+    backfill: {
+      publicationTables: () => Promise.resolve([]),
+      describe: () => Promise.reject(new Error('no backfill in unit tests')),
+      loadProgress: () => Promise.resolve(null),
+      saveProgress: () => Promise.resolve(),
+      markInitial: () => Promise.resolve(),
+      unfinished: () => Promise.resolve([]),
+      emitWatermark: () => Promise.resolve(),
+      readChunk: () => Promise.reject(new Error('no backfill in unit tests')),
+      close: () => Promise.resolve(),
+    },
     close: () => Promise.resolve(),
   };
   const dispatcher = new DispatcherImpl(

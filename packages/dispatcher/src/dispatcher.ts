@@ -11,10 +11,16 @@ import { createKoyoLogger, silentLogger, type Logger } from './logger.js';
 import { resolveOptions, type DispatcherOptions, type ResolvedOptions } from './options.js';
 import type { Dispatcher } from './dispatcher-api.js';
 import { originNameForSlot, type QualifiedTable } from '@koyo/slot';
+import { BackfillRunner } from './backfill-runner.js';
+import { BACKFILL_PREFIX } from './backfill-windows.js';
+import { positiveInt } from './options.js';
+import { backfillTables, owedTables } from './backfill-tables.js';
 import { OriginPool } from './origin-pool.js';
 import { plainConfig } from './pg-backend.js';
 import { HandlerRegistry } from './registry.js';
 import type {
+  BackfillOptions,
+  BackfillResult,
   ChangeHandler,
   DispatcherState,
   DispatcherStats,
@@ -67,6 +73,7 @@ export class DispatcherImpl implements Dispatcher {
 
   private readonly backend: Backend;
   private starting: Promise<void> | null = null;
+  private runner: BackfillRunner | null = null;
   private originPool: OriginPool | null = null;
   readonly origin: string;
 
@@ -115,10 +122,10 @@ export class DispatcherImpl implements Dispatcher {
   }
 
   onMessage(prefix: string, handler: MessageHandler): () => void {
-    if (prefix === DRAIN_PREFIX)
+    if (prefix === DRAIN_PREFIX || prefix === BACKFILL_PREFIX)
       throw new KoyoDispatcherError(
         'INVALID_OPTION',
-        `The message prefix ${JSON.stringify(DRAIN_PREFIX)} is reserved for drain(); choose another prefix.`,
+        `The message prefix ${JSON.stringify(prefix)} is reserved for ${prefix === DRAIN_PREFIX ? 'drain()' : "backfill()'s watermarks"}; choose another prefix.`,
       );
     return this.registry.addMessageHandler(prefix, handler);
   }
@@ -158,6 +165,9 @@ export class DispatcherImpl implements Dispatcher {
       if (this.originPool)
         await this.originPool.checkPrivileges(plainConfig(this.options.connection));
       const tables = this.registry.tables as readonly QualifiedTable[] | null;
+      // Recorded before the slot exists, so a crash right after its creation still owes it.
+      if (this.options.backfill === 'initial' && !(await this.backend.slotExists()))
+        await this.backend.backfill.markInitial();
       await this.backend.setup(tables);
     } catch (error) {
       this.state = 'failed';
@@ -211,6 +221,50 @@ export class DispatcherImpl implements Dispatcher {
       'dispatcher started',
     );
     this.loop = this.run(stream, this.assembler);
+    this.runner = new BackfillRunner(
+      this.backend.backfill,
+      this.engine.windows,
+      this.logger,
+      this.options.slot,
+    );
+    void this.resumeBackfills();
+  }
+
+  backfill(tables?: string | string[], options: BackfillOptions = {}): Promise<BackfillResult> {
+    return this.startBackfill(() => backfillTables(tables, this.registry, this.backend), options);
+  }
+
+  private async startBackfill(
+    list: () => Promise<readonly QualifiedTable[]>,
+    options: BackfillOptions,
+  ): Promise<BackfillResult> {
+    const chunkSize =
+      options.chunkSize === undefined ? undefined : positiveInt(options.chunkSize, 'chunkSize', 1);
+    if (this.state === 'starting' && this.starting) await this.starting.catch(() => undefined);
+    const runner = this.runner;
+    if (this.state !== 'running' || !runner) {
+      if (this.error) throw this.error;
+      throw new KoyoDispatcherError(
+        'NOT_RUNNING',
+        `backfill() needs a running dispatcher (it is ${this.state}); call start() first.`,
+      );
+    }
+    return runner.backfill(await list(), chunkSize, options.signal);
+  }
+
+  /** Runs the initial backfill owed, or resumes an interrupted one, in the background. */
+  private async resumeBackfills(): Promise<void> {
+    try {
+      const tables = await owedTables(this.registry, this.backend);
+      if (tables.length === 0) return;
+      this.logger.info(
+        { slot: this.options.slot, tables: tablesLabel(tables) },
+        'backfill owed: starting it',
+      );
+      await this.startBackfill(async () => tables, {});
+    } catch (error) {
+      if (!this.stopping) this.fail(error);
+    }
   }
 
   stop(): Promise<void> {
@@ -281,6 +335,7 @@ export class DispatcherImpl implements Dispatcher {
       inFlight: this.counters.inFlight,
       pending: this.engine ? this.engine.pending : 0,
       error: this.error ? this.error.message : null,
+      backfill: this.runner ? this.runner.stats() : [],
     };
   }
 
@@ -357,6 +412,13 @@ export class DispatcherImpl implements Dispatcher {
     // Synchronously, before any await: no queued handler call may start once stopping.
     this.deliverer.cancel();
     this.engine?.halt();
+    this.runner?.stop(
+      this.error ??
+        new KoyoDispatcherError(
+          'STOPPED',
+          'The dispatcher stopped during a backfill; its progress is kept and the next start resumes it after the last acknowledged chunk.',
+        ),
+    );
     if (this.starting) await this.starting.catch(() => undefined);
     this.options.signal?.removeEventListener('abort', this.onAbort);
     this.deliverer.cancel();

@@ -1,8 +1,10 @@
 import type { AckTracker, TrackedTxn } from './ack-tracker.js';
+import { BACKFILL_PREFIX, BackfillWindows, snapshotChanges } from './backfill-windows.js';
 import type { RelationInfo, TxnFields } from './change.js';
 import { Cancelled, type Deliverer } from './delivery.js';
 import { LaneScheduler } from './lane-scheduler.js';
 import type { HandlerCache, HandlerRegistry } from './registry.js';
+import { laneValue } from './_key-text.js';
 import type { Change, LogicalMessage, TransactionBatch } from './types.js';
 
 /** Prefix of the logical messages `drain()` emits. */
@@ -39,23 +41,6 @@ function isThenable(value: unknown): value is Promise<void> {
   );
 }
 
-function laneValue(value: unknown): string {
-  if (value === null || value === undefined) return 'n';
-  switch (typeof value) {
-    case 'string':
-      return `s${value}`;
-    case 'number':
-    case 'bigint':
-    case 'boolean':
-      return `${typeof value}${String(value)}`;
-    default:
-      if (value instanceof Date) return `d${value.getTime()}`;
-      if (value instanceof Uint8Array)
-        return `b${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
-      return `j${JSON.stringify(value)}`;
-  }
-}
-
 function laneOf(change: Change, key: Record<string, unknown> | null): string {
   let lane = `${change.schema}\u0000${change.table}`;
   if (key === null) return lane; // no key: the whole table is one lane
@@ -72,6 +57,8 @@ export class Engine {
   readonly counters: EngineCounters = { changes: 0, messages: 0 };
   private readonly scheduler: LaneScheduler | null;
   private readonly drainTokens = new Map<string, () => void>();
+  /** Backfill chunks between their watermarks. */
+  readonly windows = new BackfillWindows();
 
   constructor(
     private readonly registry: HandlerRegistry,
@@ -102,6 +89,7 @@ export class Engine {
   }
 
   change(txn: OpenTxn, change: Change, cache: HandlerCache): void | Promise<void> {
+    if (this.windows.watching && change.kind !== 'snapshot') this.windows.saw(change);
     const handlers = cache[change.kind];
     if (this.scheduler === null) {
       const result = handlers.length > 0 ? this.deliverer.deliver(change, handlers) : undefined;
@@ -133,6 +121,7 @@ export class Engine {
 
   /** Truncates: every earlier change finishes first, later ones wait for it. */
   truncate(txn: OpenTxn, changes: { change: Change; cache: HandlerCache }[]): void | Promise<void> {
+    if (this.windows.watching) for (const { change } of changes) this.windows.sawTruncate(change);
     if (this.scheduler === null) return this.truncateNow(txn, changes, 0);
     const scheduler = this.scheduler;
     return scheduler.whenIdle().then(() => {
@@ -181,6 +170,7 @@ export class Engine {
       }
       return undefined;
     }
+    if (message.prefix === BACKFILL_PREFIX) return txn ? this.watermark(txn, message) : undefined;
     const handlers = this.registry.messageHandlersFor(message.prefix);
     if (!handlers) return undefined;
     if (this.scheduler === null) {
@@ -205,6 +195,40 @@ export class Engine {
     txn.batch = [];
     if (isThenable(final)) return final.then(() => this.tracker.commit(txn.tracked, endLsn));
     this.tracker.commit(txn.tracked, endLsn);
+    return undefined;
+  }
+
+  /**
+   * A backfill watermark. At a chunk's high watermark its remaining rows are delivered as
+   * `'snapshot'` changes of this transaction (which holds nothing else), through the same path
+   * as streamed changes; the chunk settles once the transaction is acknowledged.
+   */
+  private watermark(txn: OpenTxn, message: LogicalMessage): void | Promise<void> {
+    const closed = this.windows.mark(message);
+    if (closed === null) return undefined;
+    const { chunk, rows } = closed;
+    if (chunk.unsure) {
+      chunk.settle({ redo: true });
+      return undefined;
+    }
+    const changes = snapshotChanges(chunk.shape, rows, txn.fields, message.position + 1);
+    const cache = this.registry.handlersFor(chunk.shape.schema, chunk.shape.table, chunk.cache);
+    chunk.cache = cache;
+    (txn.tracked.onDone ??= []).push(() => chunk.settle({ redo: false, delivered: rows.length }));
+    return this.snapshotRows(txn, changes, cache, 0);
+  }
+
+  private snapshotRows(
+    txn: OpenTxn,
+    changes: Change[],
+    cache: HandlerCache,
+    from: number,
+  ): void | Promise<void> {
+    for (let i = from; i < changes.length; i++) {
+      const result = this.change(txn, changes[i]!, cache);
+      if (isThenable(result))
+        return result.then(() => this.snapshotRows(txn, changes, cache, i + 1));
+    }
     return undefined;
   }
 

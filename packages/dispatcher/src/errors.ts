@@ -41,6 +41,10 @@ export type KoyoDispatcherErrorCode =
   | 'PROTOCOL_ERROR'
   /** A streamed transaction could not be spilled to or read back from disk. */
   | 'SPILL_FAILED'
+  /** A table to backfill has no primary key and no usable unique key; the message says what to add. */
+  | 'NO_USABLE_KEY'
+  /** A backfill could not read a chunk, write a watermark or record its progress. */
+  | 'BACKFILL_FAILED'
   /**
    * The role may not use replication origins (`dispatcher.db`); the message lists the GRANT
    * statements that fix it. Nothing was created.

@@ -2,6 +2,9 @@ export { createDispatcher } from './create-dispatcher.js';
 export type { Dispatcher } from './dispatcher.js';
 export type { DispatcherOptions } from './options.js';
 export type {
+  BackfillOptions,
+  BackfillResult,
+  BackfillTableStats,
   Change,
   ChangeBase,
   ChangeByKind,
@@ -17,6 +20,7 @@ export type {
   LogicalMessage,
   MessageHandler,
   RetryOptions,
+  SnapshotChange,
   TableHandlers,
   TransactionBatch,
   TransactionHandler,

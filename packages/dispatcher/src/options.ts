@@ -106,6 +106,13 @@ export interface DispatcherOptions {
   typeParsers?: Record<number, (value: string) => unknown>;
   /** Aborting the signal stops the dispatcher (like `stop()`). */
   signal?: AbortSignal;
+  /**
+   * `'initial'`: when this dispatcher creates its slot (first start), every existing row of the
+   * dispatched tables is delivered as a `'snapshot'` change, interleaved with the stream and
+   * consistent with it (see `backfill()`); later starts do not backfill again. An interrupted
+   * backfill resumes on the next start whatever this option says.
+   */
+  backfill?: 'initial';
 }
 
 /** Options with defaults applied. */
@@ -120,7 +127,8 @@ export interface ResolvedOptions {
   policy: DeliveryPolicy;
 }
 
-function positiveInt(value: unknown, name: string, fallback: number, min = 1): number {
+/** Checks an optional integer option; throws `INVALID_OPTION` naming it. */
+export function positiveInt(value: unknown, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     throw new KoyoDispatcherError(
@@ -207,6 +215,11 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     throw new KoyoDispatcherError(
       'INVALID_OPTION',
       `ackDelayMs must be a number >= 1 (or Infinity to send acknowledgements only with the periodic status updates), got ${JSON.stringify(options.ackDelayMs)}.`,
+    );
+  if (options.backfill !== undefined && options.backfill !== 'initial')
+    throw new KoyoDispatcherError(
+      'INVALID_OPTION',
+      `backfill must be 'initial' (backfill existing rows when the slot is created) or left out, got ${JSON.stringify(options.backfill)}.`,
     );
   const retry = options.retry ?? {};
   return {

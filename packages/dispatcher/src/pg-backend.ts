@@ -9,6 +9,7 @@ import pg from 'pg';
 import type { Backend } from './_backend.js';
 import type { WireStream } from './_wire.js';
 import { readCommittedMessages } from './committed-order.js';
+import { pgBackfillSource } from './pg-backfill-source.js';
 import { KoyoDispatcherError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { DispatcherOptions } from './options.js';
@@ -27,7 +28,7 @@ export function plainConfig(connection: string | pg.ClientConfig): pg.ClientConf
 }
 
 /** One lazily opened helper connection, reopened after it is lost. */
-class HelperSession {
+export class HelperSession {
   private client: pg.Client | null = null;
   private connecting: Promise<pg.Client> | null = null;
   private closed = false;
@@ -37,6 +38,18 @@ class HelperSession {
   async query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
     const client = await this.connect();
     return (await client.query<R>(sql, params)).rows;
+  }
+
+  /** Runs a query config whose rows are objects (type parsers, ...). */
+  async runObjects(config: pg.QueryConfig): Promise<pg.QueryResult> {
+    const client = await this.connect();
+    return client.query(config);
+  }
+
+  /** Runs a full query config (named statements, row mode, type parsers). */
+  async run(config: pg.QueryArrayConfig): Promise<pg.QueryArrayResult> {
+    const client = await this.connect();
+    return client.query(config);
   }
 
   private async connect(): Promise<pg.Client> {
@@ -76,6 +89,7 @@ class HelperSession {
 /** The backend of a real dispatcher: `@koyo/slot` for the slot, publication and stream. */
 export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
   const helper = new HelperSession(plainConfig(options.connection));
+  const backfill = pgBackfillSource(options);
   let serverVersion = 0;
   const label = (tables: readonly QualifiedTable[] | null): string =>
     tables ? tables.map((t) => `${t.schema}.${t.name}`).join(',') : 'ALL';
@@ -211,8 +225,15 @@ export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
         txn,
       );
     },
+    async slotExists() {
+      const rows = await helper.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [
+        options.slot,
+      ]);
+      return rows.length > 0;
+    },
+    backfill,
     async close() {
-      await helper.close();
+      await Promise.all([helper.close(), backfill.close()]);
     },
   };
 }

@@ -35,13 +35,17 @@ export interface HandlerCache {
   update: Registered<ChangeHandler<any>>[];
   delete: Registered<ChangeHandler<any>>[];
   truncate: Registered<ChangeHandler<any>>[];
+  snapshot: Registered<ChangeHandler<any>>[];
   /** True when the relation passes the `tables` filter and someone wants its changes. */
   wanted: boolean;
   /** True when the relation passes the `tables` filter. */
   included: boolean;
 }
 
-const KINDS: ChangeKind[] = ['insert', 'update', 'delete', 'truncate'];
+const KINDS: ChangeKind[] = ['insert', 'update', 'delete', 'truncate', 'snapshot'];
+
+/** The dispatcher's own progress table: its changes are never delivered. */
+const INTERNAL_TABLES = new Set(['koyo\u0000backfill_progress']);
 
 /** Every handler of a dispatcher, in registration order. */
 export class HandlerRegistry {
@@ -133,7 +137,7 @@ export class HandlerRegistry {
         if (!(KINDS as string[]).includes(key)) {
           throw new KoyoDispatcherError(
             'INVALID_OPTION',
-            `onTable(${JSON.stringify(name)}, { ${key} }) is not a change kind: use insert, update, delete or truncate.`,
+            `onTable(${JSON.stringify(name)}, { ${key} }) is not a change kind: use insert, update, delete, truncate or snapshot.`,
           );
         }
       }
@@ -195,13 +199,16 @@ export class HandlerRegistry {
   /** Handler lists for a relation, recomputed when registrations changed. */
   handlersFor(schema: string, table: string, cache: HandlerCache | null): HandlerCache {
     if (cache && cache.version === this.version) return cache;
-    const included = !this.filter || this.filter.some((f) => tableMatches(f, schema, table));
+    const included =
+      (!this.filter || this.filter.some((f) => tableMatches(f, schema, table))) &&
+      !INTERNAL_TABLES.has(`${schema}\u0000${table}`);
     const next: HandlerCache = {
       version: this.version,
       insert: [],
       update: [],
       delete: [],
       truncate: [],
+      snapshot: [],
       wanted: false,
       included,
     };
@@ -264,7 +271,7 @@ function outside(name: string): KoyoDispatcherError {
 }
 
 /** @koyo/slot's parser, with the dispatcher's error code for a malformed name. */
-function parseTable(name: string): TableRef {
+export function parseTable(name: string): TableRef {
   if (typeof name !== 'string') {
     throw new KoyoDispatcherError(
       'INVALID_TABLE_NAME',

@@ -6,6 +6,7 @@ import type {
   DeleteChange,
   Dispatcher,
   InsertChange,
+  SnapshotChange,
   TableHandlers,
   TruncateChange,
   UpdateChange,
@@ -18,9 +19,15 @@ interface User {
 declare const dispatcher: Dispatcher;
 declare const mailer: { welcome(email: string): Promise<void> };
 
-expectTypeOf<ChangeKind>().toEqualTypeOf<'insert' | 'update' | 'delete' | 'truncate'>();
+expectTypeOf<ChangeKind>().toEqualTypeOf<
+  'insert' | 'update' | 'delete' | 'truncate' | 'snapshot'
+>();
 expectTypeOf<Change<User>>().toEqualTypeOf<
-  InsertChange<User> | UpdateChange<User> | DeleteChange<User> | TruncateChange<User>
+  | InsertChange<User>
+  | UpdateChange<User>
+  | DeleteChange<User>
+  | TruncateChange<User>
+  | SnapshotChange<User>
 >();
 
 // Narrowing a change of any kind.
@@ -35,6 +42,9 @@ dispatcher.onTable<User>('users', (change) => {
   } else if (change.kind === 'delete') {
     expectTypeOf(change.new).toEqualTypeOf<null>();
     expectTypeOf(change.old).toEqualTypeOf<Partial<User> | null>();
+  } else if (change.kind === 'snapshot') {
+    expectTypeOf(change.new).toEqualTypeOf<User>();
+    expectTypeOf(change.old).toEqualTypeOf<null>();
   } else {
     expectTypeOf(change).toEqualTypeOf<TruncateChange<User>>();
     expectTypeOf(change.key).toEqualTypeOf<null>();
@@ -53,6 +63,10 @@ dispatcher.onTable<User>('users', {
   },
   truncate: (change) => {
     expectTypeOf(change).toEqualTypeOf<TruncateChange<User>>();
+  },
+  snapshot: (change) => {
+    expectTypeOf(change).toEqualTypeOf<SnapshotChange<User>>();
+    expectTypeOf(change.new.email).toEqualTypeOf<string>();
   },
 });
 

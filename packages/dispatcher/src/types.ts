@@ -101,6 +101,25 @@ export interface TruncateChange<Row = Record<string, unknown>> extends ChangeBas
 }
 
 /**
+ * An existing row delivered by a backfill (`dispatcher.backfill()` or `backfill: 'initial'`):
+ * `new` is the row, with values exactly as for an insert; `old` is `null`.
+ *
+ * Its idempotency key `(commitLsn, position)` is the high watermark's: `commitLsn` is the commit
+ * LSN of the backfill's own watermark transaction (which holds nothing else) and `position` is
+ * 1, 2, ... for the rows of the chunk, so it never collides with a streamed change and orders
+ * after everything the stream delivered before it.
+ *
+ * @example
+ * dispatcher.onTable('users', { snapshot: (change) => search.index('users', change.new) });
+ */
+export interface SnapshotChange<Row = Record<string, unknown>> extends ChangeBase<Row> {
+  kind: 'snapshot';
+  /** The row as read by the backfill. */
+  new: Row;
+  old: null;
+}
+
+/**
  * Every variant of {@link Change} by its `kind`. {@link Change}, {@link ChangeKind} and
  * {@link TableHandlers} are derived from it, so a new variant is added in one place.
  *
@@ -112,6 +131,7 @@ export interface ChangeByKind<Row = Record<string, unknown>> {
   update: UpdateChange<Row>;
   delete: DeleteChange<Row>;
   truncate: TruncateChange<Row>;
+  snapshot: SnapshotChange<Row>;
 }
 
 /** The kind of a {@link Change}. */
@@ -256,4 +276,33 @@ export interface DispatcherStats {
   pending: number;
   /** The error that stopped the dispatcher, when `state` is 'failed'. */
   error: string | null;
+  /** Backfills of this process, one entry per table (empty when none ran). */
+  backfill: BackfillTableStats[];
+}
+
+/** Progress of one table's backfill, in {@link DispatcherStats.backfill}. */
+export interface BackfillTableStats {
+  /** `schema.table`. */
+  table: string;
+  /** Snapshot rows delivered (handled) so far, including those of earlier runs it resumed. */
+  rows: number;
+  /** Estimated rows of the table (`pg_class.reltuples`), `null` when never analyzed. */
+  estimatedTotal: number | null;
+  /** Rows delivered per second since this table's backfill started in this process. */
+  rowsPerSecond: number;
+  /** `'running'`, `'done'` or `'failed'`. */
+  state: 'running' | 'done' | 'failed';
+}
+
+/** Options of `dispatcher.backfill()`. */
+export interface BackfillOptions {
+  /** Rows read per chunk (one short transaction each). Default 10 000. */
+  chunkSize?: number;
+  /** Aborting stops the backfill after the chunk in flight; progress is kept for a resume. */
+  signal?: AbortSignal;
+}
+
+/** What `dispatcher.backfill()` resolves with: one entry per table, in order. */
+export interface BackfillResult {
+  tables: { table: string; rows: number; chunks: number; ms: number }[];
 }

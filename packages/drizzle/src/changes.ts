@@ -17,6 +17,7 @@ export {
   type DeleteChange,
   type HandlerResult,
   type InsertChange,
+  type SnapshotChange,
   type OnTableOptions,
   type RowKey,
   type TableChange,

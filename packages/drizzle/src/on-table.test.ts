@@ -146,6 +146,15 @@ describe('onTable at runtime (rows as a dispatcher parses them)', () => {
     expect(calls).toEqual(['delete 1']);
   });
 
+  it("types and maps 'snapshot' like an insert; only the snapshot member of an object receives it", async () => {
+    const d = source();
+    const calls: string[] = [];
+    onTable(d, kinds, { insert: () => void calls.push('insert') });
+    onTable(d, kinds, { snapshot: (c) => void calls.push(`snapshot ${c.new.id} ${String(c.new.bigExact)}`) });
+    await d.deliver(change('snapshot', { id: 7, big_exact: '42' }));
+    expect(calls).toEqual(['snapshot 7 42']);
+  });
+
   it('wraps a failing custom mapping in VALUE_MAPPING_FAILED', async () => {
     const d = source();
     const strict = customType<{ data: number; driverData: string }>({
@@ -164,7 +173,7 @@ describe('onTable at runtime (rows as a dispatcher parses them)', () => {
     const users = pgTable('users', { id: serial('id').primaryKey(), name: text('name') });
     expect(() => onTable({} as ChangeSource, users, () => undefined)).toThrow(/dispatcher must be/);
     expect(() => onTable(d, {} as typeof users, () => undefined)).toThrow(/Drizzle PostgreSQL table/);
-    expect(() => onTable(d, users, {})).toThrow(/no insert, update, delete or truncate/);
+    expect(() => onTable(d, users, {})).toThrow(/no insert, update, delete, truncate or snapshot/);
     expect(() => onTable(d, users, { insert: 1 as never })).toThrow(/handler.insert must be a function/);
     expect(() => onTable(d, users, () => undefined, { casing: 'kebab' as never })).toThrow(/casing/);
   });

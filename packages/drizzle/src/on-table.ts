@@ -112,6 +112,22 @@ export interface TruncateChange<Row> extends TableChangeBase {
 }
 
 /**
+ * An existing row brought by a backfill (`dispatcher.backfill()` or `backfill: 'initial'`), typed
+ * like an insert: `new` is the row as `db.select()` returns it.
+ *
+ * @example
+ * onTable(dispatcher, users, { snapshot: (change) => search.index(change.new) });
+ */
+export interface SnapshotChange<Row> extends TableChangeBase {
+  kind: 'snapshot';
+  key: Partial<Row> | null;
+  id: unknown;
+  new: Row;
+  old: null;
+  unchanged: RowKey<Row>[];
+}
+
+/**
  * Any typed change of a table whose rows are `Row` (a Drizzle table's `$inferSelect`); narrowing
  * on `kind` types `new` and `old`.
  *
@@ -120,7 +136,7 @@ export interface TruncateChange<Row> extends TableChangeBase {
  *   if (change.kind === 'update') audit.log(change.old, change.new);
  * });
  */
-export type TableChange<Row> = InsertChange<Row> | UpdateChange<Row> | DeleteChange<Row> | TruncateChange<Row>;
+export type TableChange<Row> = InsertChange<Row> | UpdateChange<Row> | DeleteChange<Row> | TruncateChange<Row> | SnapshotChange<Row>;
 
 /**
  * A handler's result: handlers may be sync or async; the dispatcher acknowledges a change only
@@ -143,6 +159,8 @@ export interface TableChangeHandlers<Row> {
   update?: (change: UpdateChange<Row>) => HandlerResult;
   delete?: (change: DeleteChange<Row>) => HandlerResult;
   truncate?: (change: TruncateChange<Row>) => HandlerResult;
+  /** Existing rows from a backfill; without it, this object receives none. */
+  snapshot?: (change: SnapshotChange<Row>) => HandlerResult;
 }
 
 /**
@@ -159,7 +177,7 @@ export interface OnTableOptions {
   casing?: ColumnCasing;
 }
 
-const KINDS = ['insert', 'update', 'delete', 'truncate'] as const;
+const KINDS = ['insert', 'update', 'delete', 'truncate', 'snapshot'] as const;
 
 /**
  * Registers handlers for the changes of a Drizzle table on a `@koyo/dispatcher` dispatcher, with
@@ -199,11 +217,11 @@ export function onTable<TTable extends PgTable>(
     return dispatcher.onTable(mapper.qualifiedName, (change) => handler(toTableChange(mapper, change) as TableChange<TTable['$inferSelect']>));
   }
   if (handler === null || typeof handler !== 'object') {
-    throw new KoyoDrizzleError('INVALID_ARGUMENT', `${label}: handler must be a function or an object { insert, update, delete, truncate } of functions.`);
+    throw new KoyoDrizzleError('INVALID_ARGUMENT', `${label}: handler must be a function or an object { insert, update, delete, truncate, snapshot } of functions.`);
   }
   for (const key of Object.keys(handler)) {
     if (!(KINDS as readonly string[]).includes(key)) {
-      throw new KoyoDrizzleError('INVALID_ARGUMENT', `${label}: { ${key} } is not a change kind; use insert, update, delete or truncate.`);
+      throw new KoyoDrizzleError('INVALID_ARGUMENT', `${label}: { ${key} } is not a change kind; use insert, update, delete, truncate or snapshot.`);
     }
     if (typeof (handler as Record<string, unknown>)[key] !== 'function' && (handler as Record<string, unknown>)[key] !== undefined) {
       throw new KoyoDrizzleError('INVALID_ARGUMENT', `${label}: handler.${key} must be a function.`);
@@ -211,7 +229,7 @@ export function onTable<TTable extends PgTable>(
   }
   const handlers = handler as Record<string, ((change: TableChange<unknown>) => HandlerResult) | undefined>;
   if (!KINDS.some((kind) => handlers[kind] !== undefined)) {
-    throw new KoyoDrizzleError('INVALID_ARGUMENT', `${label}: the handler object has no insert, update, delete or truncate function.`);
+    throw new KoyoDrizzleError('INVALID_ARGUMENT', `${label}: the handler object has no insert, update, delete, truncate or snapshot function.`);
   }
   return dispatcher.onTable(mapper.qualifiedName, (change) => {
     const fn = handlers[change.kind];

@@ -26,7 +26,8 @@ export interface OnTableOptions {
  * are column names and values are parsed as `pg` parses them in a SELECT (the same parsers Knex
  * uses), so for a row with primary key `id`, `change.new` deep-equals
  * `await knex('users').where({ id }).first()` read right after the change. `handler` is one
- * function for every kind or `{ insert, update, delete, truncate }`. Returns an unsubscribe
+ * function for every kind or `{ insert, update, delete, truncate, snapshot }` (`snapshot`: existing rows
+ * from a backfill, typed like inserts; an object without it receives none). Returns an unsubscribe
  * function.
  *
  * Delivery is the dispatcher's: in commit order, at least once, acknowledged only after the
@@ -55,10 +56,10 @@ export function onTable<TName extends string, Row = KnexTableRow<TName>>(
   if (typeof table !== 'string' || table.trim() === '') {
     throw new KoyoKnexError('INVALID_OPTION', `onTable: expected a table name like 'users' or 'public.users', got ${JSON.stringify(table)}.`);
   }
-  const kinds = ['insert', 'update', 'delete', 'truncate'] as const;
+  const kinds = ['insert', 'update', 'delete', 'truncate', 'snapshot'] as const;
   if (typeof handler !== 'function') {
     if (handler === null || typeof handler !== 'object' || !kinds.some((k) => typeof handler[k] === 'function')) {
-      throw new KoyoKnexError('INVALID_OPTION', 'onTable: expected a handler function or an object with insert, update, delete or truncate handlers.');
+      throw new KoyoKnexError('INVALID_OPTION', 'onTable: expected a handler function or an object with insert, update, delete, truncate or snapshot handlers.');
     }
   }
   const post = postProcessorOf(options.knex);

@@ -152,6 +152,21 @@ describe('onTable', () => {
     await d.stop();
   });
 
+  it("passes backfilled rows to the snapshot handler, equal to what Knex reads", async () => {
+    await camel('kinds').insert({ id: 5, txt: 'existing' });
+    const d = dispatcherFor('public.kinds');
+    const snapshots: Change[] = [];
+    let inserts = 0;
+    onTable(d, 'public.kinds', { snapshot: (c) => void snapshots.push(c), insert: () => void inserts++ }, { knex: camel });
+    await d.start();
+    await d.backfill();
+    await d.stop();
+    const rows = await camel('kinds').orderBy('id');
+    expect(snapshots.map((c) => c.new)).toEqual(rows);
+    expect(snapshots.every((c) => c.kind === 'snapshot')).toBe(true);
+    expect(inserts).toBe(0);
+  });
+
   it('checks its arguments', () => {
     expect(() => onTable({} as Dispatcher, 'kinds', () => undefined)).toThrow(/dispatcher/);
     expect(() => onTable(dispatcherFor('kinds'), '', () => undefined)).toThrow(/table name/);

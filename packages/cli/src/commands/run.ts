@@ -1,17 +1,18 @@
 import { createDispatcher, createKoyoLogger, type Dispatcher, type Logger } from '@koyo/dispatcher';
 import { parseLsn } from '@koyo/pgoutput';
 import pg from 'pg';
-import { numberValue, stringValue, type ParsedArgs } from '../args.js';
+import { numberValue, stringValue, type CommandSpec, type ParsedArgs } from '../args.js';
 import type { KoyoConfig, ProgressMode } from '../config.js';
-import { commandContext, plainClientConfig, requirePublication, requireSlot, resolveConnection, type CliIo, type Output } from '../context.js';
+import { commandContext, plainClientConfig, requirePublication, requireSlot, resolveConnection, type CliIo, type CommandContext, type Output, type ResolvedConnection } from '../context.js';
 import { EXIT, formatError } from '../errors.js';
 import { formatBytes, formatCount, progressBar } from '../format.js';
 import type { HandlersCleanup } from '../handlers.js';
-import { loadHandlers } from '../load.js';
+import { loadHandlers, type LoadedConfig } from '../load.js';
+import { BackfillProgress } from './backfill-progress.js';
 import { runSpec } from '../specs.js';
 
 /** Writes log lines and, on a terminal, keeps a progress bar as the last line. */
-class Display {
+export class Display {
   #bar: string | undefined;
   constructor(private readonly out: Output) {}
 
@@ -161,17 +162,28 @@ class Monitor {
   }
 }
 
-/**
- * `koyo run`: loads the config and handlers, streams changes to them, and on SIGINT/SIGTERM stops
- * gracefully (running handlers finish, their work is acknowledged) and exits 0.
- */
-export async function runCommand(args: ParsedArgs, io: CliIo): Promise<number> {
-  const ctx = await commandContext(runSpec, args, io, { requireConfig: true });
+/** What `koyo run` and `koyo backfill` share: config, handlers, display, logger, dispatcher. */
+export interface ConfiguredDispatcher {
+  ctx: CommandContext;
+  conn: ResolvedConnection;
+  slot: string;
+  publication: string;
+  mode: Exclude<ProgressMode, 'auto'>;
+  display: Display;
+  logger: Logger;
+  dispatcher: Dispatcher;
+  cleanup: HandlersCleanup | void;
+  loaded: LoadedConfig;
+  handlers: Awaited<ReturnType<typeof loadHandlers>>;
+}
+
+/** Loads the config and handlers and creates (does not start) the dispatcher they describe. */
+export async function openConfiguredDispatcher(spec: CommandSpec, args: ParsedArgs, io: CliIo): Promise<ConfiguredDispatcher> {
+  const ctx = await commandContext(spec, args, io, { requireConfig: true });
   const loaded = ctx.loaded!;
   const conn = resolveConnection(ctx);
   const slot = requireSlot(ctx);
   const publication = requirePublication(ctx);
-  const statsSeconds = numberValue(runSpec, args, 'stats-interval', { min: 0, max: 86_400, fallback: ctx.config.run?.statsIntervalSeconds ?? 30 });
   const requested = (stringValue(args, 'progress') as ProgressMode | undefined) ?? ctx.config.run?.progress ?? 'auto';
   const mode = requested === 'auto' ? (io.stderr.isTTY ? 'bar' : 'lines') : requested;
   const handlers = await loadHandlers(loaded, io.cwd);
@@ -192,7 +204,16 @@ export async function runCommand(args: ParsedArgs, io: CliIo): Promise<number> {
     logger: configured === false ? false : logger,
   });
   const cleanup: HandlersCleanup | void = await handlers.setup(dispatcher, { config, logger });
+  return { ctx, conn, slot, publication, mode, display, logger, dispatcher, cleanup, loaded, handlers };
+}
 
+/**
+ * `koyo run`: loads the config and handlers, streams changes to them, and on SIGINT/SIGTERM stops
+ * gracefully (running handlers finish, their work is acknowledged) and exits 0.
+ */
+export async function runCommand(args: ParsedArgs, io: CliIo): Promise<number> {
+  const { ctx, conn, slot, publication, mode, display, logger, dispatcher, cleanup, loaded, handlers } = await openConfiguredDispatcher(runSpec, args, io);
+  const statsSeconds = numberValue(runSpec, args, 'stats-interval', { min: 0, max: 86_400, fallback: ctx.config.run?.statsIntervalSeconds ?? 30 });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
@@ -207,9 +228,18 @@ export async function runCommand(args: ParsedArgs, io: CliIo): Promise<number> {
   process.on('SIGTERM', onSignal);
   const monitor = new Monitor(conn.connection, slot, dispatcher, logger, display, mode, statsSeconds * 1000);
   logger.info({ config: loaded.file, handlers: handlers.file, connection: conn.display, slot, publication }, 'koyo run');
+  const backfill = new BackfillProgress(dispatcher, logger, display, mode === 'bar' ? 'lines' : mode);
   try {
     await dispatcher.start();
     if (mode !== 'off' || statsSeconds > 0) monitor.start();
+    if (args.values.backfill === true) {
+      // Streaming goes on meanwhile; the catch-up display keeps the bar, the backfill logs lines.
+      backfill.start();
+      dispatcher.backfill().then(
+        (result) => logger.info({ tables: result.tables.map((t) => `${t.table}:${t.rows}`).join(',') }, 'backfill done'),
+        (error: unknown) => logger.error({ error: formatError(error) }, 'backfill failed; the dispatcher keeps streaming, run koyo backfill to resume it'),
+      ).finally(() => backfill.stop());
+    }
     await dispatcher.closed.catch((error: unknown) => {
       logStack(logger, error);
       throw error;
@@ -220,6 +250,7 @@ export async function runCommand(args: ParsedArgs, io: CliIo): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    backfill.stop();
     await monitor.stop();
     if (typeof cleanup === 'function') {
       try {

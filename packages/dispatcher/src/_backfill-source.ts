@@ -1,0 +1,59 @@
+import type { QualifiedTable } from '@koyo/slot';
+import type { ChunkShape } from './backfill-windows.js';
+
+/** What a backfill knows about a table: how to cut it into chunks and what to select. */
+export interface TableShape extends ChunkShape {
+  /** SQL types of the key columns (`format_type`), to cast a resumed key back. */
+  keyTypes: readonly string[];
+  /**
+   * True when every key column's parsed value prints as its text form (integers, text, uuid with
+   * `pg`'s parsers): the last key is then taken from the row, with no extra column to read.
+   */
+  keyPrintsAsText: boolean;
+  /** Published columns, in table order (the columns a streamed insert has). */
+  columns: readonly string[];
+  /** The publication's row filter for the table (PostgreSQL 15+), or null. */
+  rowFilter: string | null;
+  /** `pg_class.reltuples`, or null when the table was never analyzed. */
+  estimatedRows: number | null;
+}
+
+/** Persisted progress of one table's backfill. */
+export interface BackfillProgress {
+  /** The last key delivered and acknowledged, as text per key column; null before the first chunk. */
+  lastKey: string[] | null;
+  /** Rows delivered so far. */
+  rows: number;
+  /** Rows per chunk of this backfill (a resume goes on with the same size). */
+  chunkSize: number;
+  done: boolean;
+}
+
+/** One chunk as read: its rows and the key of its last row (as text). */
+export interface ReadChunk {
+  rows: Record<string, unknown>[];
+  lastKey: string[] | null;
+}
+
+/** Everything a backfill needs from PostgreSQL (the real one is `pg-backfill-source.ts`). */
+export interface BackfillSource {
+  /** Every table of the publication (the default set of tables to backfill). */
+  publicationTables(): Promise<QualifiedTable[]>;
+  /** Key, columns and filter of a table; `NO_USABLE_KEY` when rows cannot be identified. */
+  describe(table: QualifiedTable): Promise<TableShape>;
+  /** This slot's progress for a table (null when never backfilled). */
+  loadProgress(table: QualifiedTable): Promise<BackfillProgress | null>;
+  saveProgress(table: QualifiedTable, progress: BackfillProgress): Promise<void>;
+  /** Records that the slot about to be created owes an initial backfill of every dispatched table. */
+  markInitial(): Promise<void>;
+  /**
+   * Tables whose backfill is unfinished (an interrupted run, or the initial backfill owed:
+   * then `tables` are the dispatched tables, recorded here in the same transaction).
+   */
+  unfinished(tables: () => Promise<QualifiedTable[]>): Promise<QualifiedTable[]>;
+  /** Writes a watermark into the slot (a transaction holding only this logical message). */
+  emitWatermark(content: string): Promise<void>;
+  /** Reads up to `limit` rows after `after` in key order, in one short read-only transaction. */
+  readChunk(shape: TableShape, after: string[] | null, limit: number): Promise<ReadChunk>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,212 @@
+import { keyText } from './_key-text.js';
+import type { HandlerCache } from './registry.js';
+import type { Change, LogicalMessage, SnapshotChange } from './types.js';
+
+/** Prefix of the backfill's watermark messages (`pg_logical_emit_message`). */
+export const BACKFILL_PREFIX = 'koyo.backfill';
+
+/** How a table's rows are identified, for a chunk. */
+export interface ChunkShape {
+  schema: string;
+  table: string;
+  /** Columns the chunks are ordered and cut by (primary key or usable unique key). */
+  keyColumns: readonly string[];
+  /** Columns of `Change.key`, as the stream builds it for this table; null when none. */
+  changeKey: readonly string[] | null;
+}
+
+/** How a chunk ended: delivered (how many rows), or to be read again. */
+export type ChunkOutcome = { redo: false; delivered: number } | { redo: true };
+
+/** One chunk between its low and its high watermark. */
+export interface SnapshotChunk {
+  id: string;
+  shape: ChunkShape;
+  /** The rows read between the watermarks; null until read. */
+  rows: Record<string, unknown>[] | null;
+  /** Keys the stream changed since the low watermark; null until the low watermark is seen. */
+  changed: Set<string> | null;
+  /** A truncate of the table after the low watermark: every row read is stale or streamed. */
+  truncated: boolean;
+  /** A change whose key could not be read: the chunk is read again rather than guessed. */
+  unsure: boolean;
+  /** Handler lists, cached by the registry. */
+  cache: HandlerCache | null;
+  settle: (outcome: ChunkOutcome) => void;
+  fail: (error: Error) => void;
+}
+
+/** The watermark payload: `<chunk id>:low` or `<chunk id>:high`. */
+export function watermark(id: string, mark: 'low' | 'high'): string {
+  return `${id}:${mark}`;
+}
+
+/**
+ * The stream's side of the DBLog algorithm: opens a chunk's window at its low watermark,
+ * records every key the stream changes in the window, and at the high watermark hands back
+ * the chunk's rows minus those keys (the stream delivers their newer state itself).
+ */
+export class BackfillWindows {
+  private readonly chunks = new Map<string, SnapshotChunk>();
+  /** Chunks whose window is open, by `schema\0table`. */
+  private readonly open = new Map<string, SnapshotChunk[]>();
+
+  /** True while some window is open: only then are changes looked at. */
+  get watching(): boolean {
+    return this.open.size > 0;
+  }
+
+  /** Registers a chunk before its low watermark is written; the promise settles at its end. */
+  add(id: string, shape: ChunkShape): Promise<ChunkOutcome> {
+    return new Promise<ChunkOutcome>((resolve, reject) => {
+      this.chunks.set(id, {
+        id,
+        shape,
+        rows: null,
+        changed: null,
+        truncated: false,
+        unsure: false,
+        cache: null,
+        settle: (outcome) => {
+          this.forget(id);
+          resolve(outcome);
+        },
+        fail: (error) => {
+          this.forget(id);
+          reject(error);
+        },
+      });
+    });
+  }
+
+  /** The rows read between the watermarks (before the high watermark is written). */
+  fill(id: string, rows: Record<string, unknown>[]): void {
+    const chunk = this.chunks.get(id);
+    if (chunk) chunk.rows = rows;
+  }
+
+  /** Forgets a chunk that will get no high watermark (nothing left to read). */
+  cancel(id: string): void {
+    this.chunks.get(id)?.settle({ redo: false, delivered: 0 });
+  }
+
+  /** Fails every chunk (the dispatcher stops). */
+  failAll(error: Error): void {
+    for (const chunk of [...this.chunks.values()]) chunk.fail(error);
+  }
+
+  /** A streamed row change, in commit order: its keys are recorded by open windows of its table. */
+  saw(change: Change): void {
+    const chunks = this.open.get(`${change.schema}\u0000${change.table}`);
+    if (!chunks) return;
+    for (const chunk of chunks) {
+      const columns = chunk.shape.keyColumns;
+      const changed = chunk.changed!;
+      if (change.new !== null) {
+        const key = keyText(change.new, columns);
+        if (key === null) chunk.unsure = true;
+        else changed.add(key);
+      }
+      if (change.kind === 'delete' || (change.kind === 'update' && change.old !== null)) {
+        // The old key: from `old` (key change, FULL identity, delete), else the new row's.
+        const old = { ...change.key, ...change.new, ...change.old };
+        const key = keyText(old, columns);
+        if (key === null) chunk.unsure = true;
+        else changed.add(key);
+      }
+    }
+  }
+
+  /** A streamed truncate of a table. */
+  sawTruncate(change: Change): void {
+    const chunks = this.open.get(`${change.schema}\u0000${change.table}`);
+    if (chunks) for (const chunk of chunks) chunk.truncated = true;
+  }
+
+  /**
+   * A watermark message. For a low watermark, opens the window and returns null; for a high
+   * one, closes it and returns the chunk with the rows to deliver (null for another run's).
+   */
+  mark(message: LogicalMessage): { chunk: SnapshotChunk; rows: Record<string, unknown>[] } | null {
+    const text = message.text;
+    const at = text.lastIndexOf(':');
+    const chunk = this.chunks.get(text.slice(0, at));
+    if (!chunk) return null; // another run's (before a restart): nothing to do
+    const name = `${chunk.shape.schema}\u0000${chunk.shape.table}`;
+    if (text.slice(at + 1) === 'low') {
+      // Kept on a redelivery after a reconnect: a larger set only drops more rows the stream brings.
+      chunk.changed ??= new Set();
+      const list = this.open.get(name) ?? [];
+      if (!list.includes(chunk)) list.push(chunk);
+      this.open.set(name, list);
+      return null;
+    }
+    this.close(chunk);
+    if (chunk.rows === null || chunk.changed === null) {
+      chunk.fail(
+        new Error(`backfill chunk ${chunk.id}: high watermark without its low watermark or rows`),
+      );
+      return null;
+    }
+    if (chunk.truncated) return { chunk, rows: [] };
+    const changed = chunk.changed;
+    const columns = chunk.shape.keyColumns;
+    const rows =
+      changed.size === 0
+        ? chunk.rows
+        : chunk.rows.filter((row) => !changed.has(keyText(row, columns)!));
+    return { chunk, rows };
+  }
+
+  private close(chunk: SnapshotChunk): void {
+    const name = `${chunk.shape.schema}\u0000${chunk.shape.table}`;
+    const list = this.open.get(name);
+    if (!list) return;
+    const left = list.filter((c) => c !== chunk);
+    if (left.length > 0) this.open.set(name, left);
+    else this.open.delete(name);
+  }
+
+  private forget(id: string): void {
+    const chunk = this.chunks.get(id);
+    if (!chunk) return;
+    this.chunks.delete(id);
+    this.close(chunk);
+  }
+}
+
+/** Builds the `'snapshot'` changes of a chunk at its high watermark's transaction. */
+export function snapshotChanges(
+  shape: ChunkShape,
+  rows: readonly Record<string, unknown>[],
+  txn: { xid: number; commitLsn: string; commitTime: string },
+  firstPosition: number,
+): SnapshotChange[] {
+  const keyColumns = shape.changeKey;
+  const changes: SnapshotChange[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    let key: Record<string, unknown> | null = null;
+    let id: unknown = null;
+    if (keyColumns !== null) {
+      key = {};
+      for (const name of keyColumns) key[name] = row[name];
+      if (keyColumns.length === 1) id = key[keyColumns[0]!] ?? null;
+    }
+    changes[i] = {
+      kind: 'snapshot',
+      schema: shape.schema,
+      table: shape.table,
+      key,
+      id,
+      new: row,
+      old: null,
+      unchanged: [],
+      commitLsn: txn.commitLsn,
+      position: firstPosition + i,
+      xid: txn.xid,
+      commitTime: txn.commitTime,
+    };
+  }
+  return changes;
+}

@@ -1,0 +1,181 @@
+// Backfill: existing rows reach the handlers as 'snapshot' changes (routing, keys, errors,
+// resume after stop(), `backfill: 'initial'`), against a real PostgreSQL.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Change } from '../src/index.js';
+import { dispatcherFor, dropSlot, openDb, uniqueName, waitFor, type Db } from './helpers.js';
+
+let db: Db;
+const slots: string[] = [];
+
+beforeAll(async () => {
+  db = await openDb('disp_backfill');
+  await db.query('CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL)');
+  await db.query("INSERT INTO users SELECT g, 'u' || g || '@x' FROM generate_series(1, 2500) g");
+  await db.query(
+    'CREATE TABLE pairs (a text NOT NULL, b int NOT NULL, v text, PRIMARY KEY (a, b))',
+  );
+  await db.query(
+    "INSERT INTO pairs SELECT chr(97 + g % 5), g, 'v' || g FROM generate_series(1, 733) g",
+  );
+  await db.query('CREATE TABLE docs (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), body text)');
+  await db.query("INSERT INTO docs (body) SELECT 'd' || g FROM generate_series(1, 411) g");
+  await db.query('CREATE TABLE empty_t (id int PRIMARY KEY)');
+  // Identity FULL (setup accepts it) but no primary key and no unique index to cut chunks by.
+  await db.query('CREATE TABLE keyless (v text)');
+  await db.query('ALTER TABLE keyless REPLICA IDENTITY FULL');
+  await db.query("INSERT INTO keyless VALUES ('x')");
+});
+
+afterAll(async () => {
+  for (const slot of slots) await dropSlot(db, slot).catch(() => undefined);
+  await db.close();
+});
+
+function slotName(): string {
+  const slot = uniqueName('bf');
+  slots.push(slot);
+  return slot;
+}
+
+describe('backfill()', () => {
+  it('routes snapshot rows to onChange, function-form onTable and the snapshot member only', async () => {
+    const dispatcher = dispatcherFor(db, { slot: slotName(), tables: ['users'] });
+    const all: Change[] = [];
+    const fn: Change[] = [];
+    const bySnapshot: Change[] = [];
+    let inserts = 0;
+    dispatcher.onChange((c) => void all.push(c));
+    dispatcher.onTable('users', (c) => void fn.push(c));
+    dispatcher.onTable('users', { insert: () => void inserts++ });
+    dispatcher.onTable('users', { snapshot: (c) => void bySnapshot.push(c) });
+    await dispatcher.start();
+    const result = await dispatcher.backfill('users', { chunkSize: 1000 });
+    await dispatcher.stop();
+    expect(result.tables).toEqual([
+      { table: 'public.users', rows: 2500, chunks: 3, ms: expect.any(Number) },
+    ]);
+    expect(all).toHaveLength(2500);
+    expect(fn).toHaveLength(2500);
+    expect(bySnapshot).toHaveLength(2500);
+    expect(inserts).toBe(0);
+    const first = bySnapshot[0]!;
+    expect(first).toMatchObject({
+      kind: 'snapshot',
+      schema: 'public',
+      table: 'users',
+      key: { id: 1 },
+      id: 1,
+      new: { id: 1, email: 'u1@x' },
+      old: null,
+    });
+    // Idempotency keys never collide: distinct pairs, none equal to another change's.
+    const keys = new Set(all.map((c) => `${c.commitLsn}/${c.position}`));
+    expect(keys.size).toBe(2500);
+    const rows = await db.query<{ rows: string; done: boolean }>(
+      'SELECT rows::text, done FROM koyo.backfill_progress WHERE table_name = $1 ORDER BY updated_at DESC LIMIT 1',
+      ['users'],
+    );
+    expect(rows[0]).toEqual({ rows: '2500', done: true });
+  });
+
+  it('backfills composite, uuid-keyed and empty tables', async () => {
+    const dispatcher = dispatcherFor(db, {
+      slot: slotName(),
+      tables: ['pairs', 'docs', 'empty_t'],
+    });
+    const seen = new Map<string, Change[]>();
+    dispatcher.onChange((c) => {
+      const list = seen.get(c.table) ?? [];
+      list.push(c);
+      seen.set(c.table, list);
+    });
+    await dispatcher.start();
+    const result = await dispatcher.backfill(undefined, { chunkSize: 100 });
+    await dispatcher.stop();
+    expect(result.tables.map((t) => [t.table, t.rows])).toEqual([
+      ['public.pairs', 733],
+      ['public.docs', 411],
+      ['public.empty_t', 0],
+    ]);
+    const pairs = seen.get('pairs')!;
+    expect(new Set(pairs.map((c) => `${String(c.key!.a)}:${String(c.key!.b)}`)).size).toBe(733);
+    expect(pairs[0]!.id).toBeNull(); // composite key: no single id
+    const docs = seen.get('docs')!;
+    const ids = (await db.query<{ id: string }>('SELECT id FROM docs ORDER BY id')).map(
+      (r) => r.id,
+    );
+    expect(docs.map((c) => c.id)).toEqual(ids);
+    expect(seen.get('empty_t')).toBeUndefined();
+  });
+
+  it('rejects a table without a usable key with NO_USABLE_KEY, delivering nothing', async () => {
+    const dispatcher = dispatcherFor(db, { slot: slotName(), tables: ['keyless'] });
+    let delivered = 0;
+    dispatcher.onChange(() => void delivered++);
+    await dispatcher.start();
+    const error = await dispatcher.backfill('keyless').catch((e: unknown) => e);
+    await dispatcher.stop();
+    expect(error).toMatchObject({ code: 'NO_USABLE_KEY' });
+    expect((error as Error).message).toContain('ADD PRIMARY KEY');
+    expect(delivered).toBe(0);
+  });
+
+  it('resumes after stop() from the last acknowledged chunk', async () => {
+    const slot = slotName();
+    const publication = uniqueName('bfpub');
+    const first = dispatcherFor(db, { slot, publication, tables: ['users'] });
+    const seenFirst: number[] = [];
+    first.onTable('users', {
+      snapshot: async (c) => {
+        seenFirst.push(c.id as number);
+        if (seenFirst.length === 1200) void first.stop(); // in the middle of the second chunk
+        await Promise.resolve();
+      },
+    });
+    await first.start();
+    const error = await first.backfill('users', { chunkSize: 500 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'STOPPED' });
+    const saved = await db.query<{ last_key: string[]; done: boolean }>(
+      'SELECT last_key, done FROM koyo.backfill_progress WHERE slot = $1',
+      [slot],
+    );
+    expect(saved).toEqual([{ last_key: ['1000'], done: false }]);
+
+    // The next start resumes by itself (no backfill() call), after key 1000.
+    const second = dispatcherFor(db, { slot, publication, tables: ['users'] });
+    const seenSecond: number[] = [];
+    second.onTable('users', { snapshot: (c) => void seenSecond.push(c.id as number) });
+    await second.start();
+    await waitFor(() => second.stats().backfill[0]?.state === 'done', 'the resumed backfill');
+    await second.stop();
+    expect(seenSecond[0]).toBe(1001);
+    expect(seenSecond).toHaveLength(1500);
+    expect(second.stats().backfill[0]).toMatchObject({ table: 'public.users', rows: 2500 });
+  });
+
+  it("backfill: 'initial' delivers every existing row once, then the stream; not again on restart", async () => {
+    const slot = slotName();
+    const publication = uniqueName('bfpub');
+    const options = { slot, publication, tables: ['pairs'], backfill: 'initial' as const };
+    const first = dispatcherFor(db, options);
+    const kinds: string[] = [];
+    first.onChange((c) => void kinds.push(c.kind));
+    await first.start();
+    await waitFor(() => first.stats().backfill[0]?.state === 'done', 'the initial backfill');
+    await db.query("INSERT INTO pairs VALUES ('z', 100000, 'new')");
+    await first.drain();
+    await first.stop();
+    expect(kinds.filter((k) => k === 'snapshot')).toHaveLength(733);
+    expect(kinds.at(-1)).toBe('insert');
+
+    const second = dispatcherFor(db, options);
+    const later: string[] = [];
+    second.onChange((c) => void later.push(c.kind));
+    await second.start();
+    await db.query("DELETE FROM pairs WHERE a = 'z'");
+    await second.drain();
+    await second.stop();
+    expect(later).toEqual(['delete']);
+    expect(second.stats().backfill).toEqual([]);
+  });
+});
