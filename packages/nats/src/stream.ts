@@ -36,12 +36,22 @@ export async function ensureStream(
   const subject = `${wanted.subjectPrefix}.>`;
   const existing = await streamInfo(jsm, wanted.stream);
   if (!existing) {
-    return jsm.streams.add({
-      name: wanted.stream,
-      subjects: [subject],
-      storage: StorageType.File,
-      duplicate_window: nanos(wanted.duplicateWindowMs),
-    });
+    try {
+      return await jsm.streams.add({
+        name: wanted.stream,
+        subjects: [subject],
+        storage: StorageType.File,
+        duplicate_window: nanos(wanted.duplicateWindowMs),
+      });
+    } catch (error) {
+      // 10065: another stream already captures these subjects.
+      if (!(error instanceof JetStreamApiError && error.code === 10065)) throw error;
+      throw new KoyoNatsError(
+        'STREAM_MISMATCH',
+        `Cannot create the stream ${wanted.stream} for '${subject}': another stream already captures these subjects. Use that stream (stream option) or another subjectPrefix.`,
+        { cause: error },
+      );
+    }
   }
   const config = existing.config;
   if (!(config.subjects ?? []).includes(subject)) {
