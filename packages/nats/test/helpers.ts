@@ -82,6 +82,8 @@ export async function dropSlot(db: Db, slot: string): Promise<void> {
 /** A stored message, decoded: subject, headers, body. */
 export interface StreamEntry {
   seq: number;
+  /** When JetStream stored it. */
+  time: Date;
   subject: string;
   id: string | undefined;
   headers: Record<string, string>;
@@ -106,6 +108,7 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<St
     for (const key of message.header?.keys() ?? []) headers[key] = message.header.get(key);
     entries.push({
       seq,
+      time: message.time,
       subject: message.subject,
       id: headers['Nats-Msg-Id'],
       headers,
