@@ -164,6 +164,40 @@ export function createNatsRelay(options: NatsRelayOptions): NatsRelay {
     waitingForNats = false;
   };
 
+  // The stream's last sequence after our last confirmed publish (null: to be read again).
+  let streamSeq: number | null = null;
+
+  // Fast path: the chunk's messages as core publishes, the last one as a JetStream publish. A
+  // server handles one connection's messages in order, so its PubAck at sequence
+  // `streamSeq + n` (not a duplicate) proves all n were stored, in order, with nobody else's in
+  // between. Anything else (another publisher, a duplicate, a timeout) falls back to one
+  // acknowledged publish per message, which stores what is missing and de-duplicates the rest.
+  const publishFast = async (messages: OutgoingMessage[]): Promise<boolean> => {
+    try {
+      streamSeq ??= (await manager!.streams.info(resolved.stream)).state.last_seq;
+      const expected = streamSeq + messages.length;
+      const last = messages[messages.length - 1]!;
+      for (const message of messages.slice(0, -1)) {
+        connection!.publish(message.subject, message.data, { headers: message.headers });
+      }
+      const ack = await js!.publish(last.subject, last.data, {
+        msgID: last.id,
+        headers: last.headers,
+      });
+      if (ack.duplicate || ack.seq !== expected) {
+        streamSeq = null;
+        return false;
+      }
+      streamSeq = ack.seq;
+      counters.published += messages.length;
+      lastPublished = last.place;
+      return true;
+    } catch {
+      streamSeq = null;
+      return false;
+    }
+  };
+
   dispatcher.onTransaction(async (batch: TransactionBatch) => {
     if (stored === undefined)
       stored = await lastStoredPlace(jetstreamManagerFor(), resolved.stream, slot);
@@ -172,7 +206,9 @@ export function createNatsRelay(options: NatsRelayOptions): NatsRelay {
       ? batch.changes.filter((change) => isAfter({ commitLsn, position: change.position }, stored!))
       : batch.changes;
     counters.alreadyStored += batch.changes.length - fresh.length;
-    if (fresh.length > 0) await publishAll(fresh.map(toMessage));
+    if (fresh.length === 0) return;
+    const messages = fresh.map(toMessage);
+    if (!(await publishFast(messages))) await publishAll(messages);
   });
 
   let manager: Awaited<ReturnType<typeof jetstreamManager>> | undefined;
