@@ -1,6 +1,6 @@
 // The relay on a real PostgreSQL and a real nats-server: what it publishes (subjects, partitions,
 // body, headers), the stream it creates, and that a restarted relay skips what the stream holds.
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { startNats, type NatsServer } from '@koyo/testing';
@@ -132,5 +132,52 @@ describe('createNatsRelay', () => {
     expect(new Set(entries.map((entry) => entry.id)).size).toBe(31);
     await dropSlot(db, slot);
     await dropSlot(db, backup);
+  });
+
+  it('stays exactly once and in order while another publisher writes into the same stream', async () => {
+    const slot = uniqueName('shared');
+    const stream = uniqueName('SHARED');
+    const relay = createNatsRelay({
+      dispatcher: {
+        connection: db.url,
+        slot,
+        publication: uniqueName('pub'),
+        tables: ['items'],
+        logger: false,
+      },
+      nats: { servers: nats.url },
+      stream,
+      subjectPrefix: 'shared',
+    });
+    await relay.start();
+    const js = jetstream(nc);
+    let foreign = 0;
+    let writing = true;
+    // Foreign messages land between the relay's chunks and inside them, so the relay's
+    // sequence check fails and it falls back to one acknowledged publish per message.
+    const other = (async () => {
+      while (writing) {
+        await js.publish('shared.other.noise', '{}');
+        foreign += 1;
+      }
+    })();
+    for (let t = 0; t < 40; t++) {
+      await db.query(
+        `INSERT INTO items SELECT g, 'shared', 0 FROM generate_series(${2000 + t * 25}, ${2000 + t * 25 + 24}) g`,
+      );
+    }
+    await relay.dispatcher.drain();
+    writing = false;
+    await other;
+    await relay.stop();
+    const entries = (await readStream(nc, stream)).filter(
+      (entry) => entry.subject !== 'shared.other.noise',
+    );
+    expect(foreign).toBeGreaterThan(0);
+    expect(entries.length).toBe(1000);
+    expect(new Set(entries.map((entry) => entry.id)).size).toBe(1000);
+    const ids = entries.map((entry) => (entry.body as { new: { id: number } }).new.id);
+    expect(ids).toEqual(Array.from({ length: 1000 }, (_, i) => 2000 + i));
+    await dropSlot(db, slot);
   });
 });
