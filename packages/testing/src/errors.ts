@@ -8,7 +8,8 @@ export type KoyoTestingErrorCode =
   | 'COMMAND_FAILED'
   | 'NOT_A_REPLICA'
   | 'TIMEOUT'
-  | 'NO_TEST_CLUSTER';
+  | 'NO_TEST_CLUSTER'
+  | 'NATS_NOT_FOUND';
 
 /**
  * The one error class of `@koyo/testing`. `code` says what failed; for a server that did not

@@ -2,3 +2,4 @@ export { startCluster, type Cluster, type StartClusterOptions } from './cluster.
 export { PgNode, type QueryRow } from './node.js';
 export { resolveBinaries, postgresChoiceFromEnv, type PostgresBinaries, type PostgresChoice } from './binaries.js';
 export { KoyoTestingError, type KoyoTestingErrorCode } from './errors.js';
+export { startNats, findNatsServer, type NatsServer, type StartNatsOptions } from './nats.js';

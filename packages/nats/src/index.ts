@@ -1,0 +1,6 @@
+export { createNatsRelay, type NatsRelay, type NatsRelayStats } from './relay.js';
+export type { NatsRelayOptions, NatsTarget } from './relay-options.js';
+export { partitionOf } from './partition.js';
+export { messageId } from './last-stored.js';
+export { KoyoNatsError, type KoyoNatsErrorCode } from './errors.js';
+export { createNatsWorker, type NatsWorker, type NatsWorkerOptions } from './worker.js';

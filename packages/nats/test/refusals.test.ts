@@ -1,0 +1,149 @@
+// Refusals: hostile stream and subject names, a stream with a too-short duplicate window, a table
+// whose name cannot be a subject token. Each is a typed error, and nothing is published.
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { startNats, type NatsServer } from '@koyo/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNatsRelay, KoyoNatsError } from '../src/index.js';
+import { dropSlot, openDb, readStream, uniqueName, waitFor, type Db } from './helpers.js';
+
+let db: Db;
+let nats: NatsServer;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  db = await openDb('nats_refusals');
+  nats = await startNats();
+  nc = await connect({ servers: nats.url });
+  await db.query('CREATE TABLE plain (id int PRIMARY KEY)');
+  await db.query('CREATE TABLE "we.ird" (id int PRIMARY KEY)');
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await nats?.close();
+  await db?.close();
+});
+
+function relayOptions(overrides: Record<string, unknown>) {
+  return {
+    dispatcher: {
+      connection: db.url,
+      slot: uniqueName('ref'),
+      publication: uniqueName('pub'),
+      tables: ['plain'],
+      logger: false as const,
+    },
+    nats: { servers: nats.url },
+    ...overrides,
+  };
+}
+
+async function slotExists(slot: string): Promise<boolean> {
+  return (
+    (await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot])).length > 0
+  );
+}
+
+describe('refusals', () => {
+  it.each([
+    ['stream', 'KOYO.>'],
+    ['stream', 'a b'],
+    ['stream', ''],
+    ['stream', '../etc'],
+    ['subjectPrefix', 'koyo.*'],
+    ['subjectPrefix', 'koyo.>'],
+    ['subjectPrefix', 'ko yo'],
+    ['subjectPrefix', 'koyo..x'],
+  ])('refuses %s %j with INVALID_NAME before connecting', (option, value) => {
+    const create = () => createNatsRelay(relayOptions({ [option]: value }));
+    expect(create).toThrow(KoyoNatsError);
+    expect(create).toThrow(expect.objectContaining({ code: 'INVALID_NAME' }));
+  });
+
+  it('refuses a stream whose duplicate window is shorter than duplicateWindowMs, before creating the slot', async () => {
+    const stream = uniqueName('SHORT');
+    await (
+      await jetstreamManager(nc)
+    ).streams.add({
+      name: stream,
+      subjects: ['koyo.>'],
+      storage: StorageType.File,
+      duplicate_window: nanos(1000),
+    });
+    const options = relayOptions({ stream });
+    const relay = createNatsRelay(options);
+    await db.query('INSERT INTO plain VALUES (1)');
+    await expect(relay.start()).rejects.toMatchObject({
+      name: 'KoyoNatsError',
+      code: 'DUPLICATE_WINDOW_TOO_SHORT',
+    });
+    expect(await slotExists(options.dispatcher.slot)).toBe(false);
+    expect(await readStream(nc, stream)).toEqual([]);
+  });
+
+  it('refuses to create a stream whose subjects another stream captures', async () => {
+    await (
+      await jetstreamManager(nc)
+    ).streams.add({ name: uniqueName('TAKEN'), subjects: ['taken.>'] });
+    await expect(
+      createNatsRelay(relayOptions({ stream: uniqueName('NEW'), subjectPrefix: 'taken' })).start(),
+    ).rejects.toMatchObject({
+      code: 'STREAM_MISMATCH',
+    });
+  });
+
+  it('refuses a stream that does not capture <prefix>.> or is in memory', async () => {
+    const jsm = await jetstreamManager(nc);
+    const other = uniqueName('OTHER');
+    await jsm.streams.add({ name: other, subjects: ['elsewhere.>'], storage: StorageType.File });
+    await expect(createNatsRelay(relayOptions({ stream: other })).start()).rejects.toMatchObject({
+      code: 'STREAM_MISMATCH',
+    });
+    const memory = uniqueName('MEM');
+    await jsm.streams.add({
+      name: memory,
+      subjects: ['mem.>'],
+      storage: StorageType.Memory,
+      duplicate_window: nanos(600_000),
+    });
+    await expect(
+      createNatsRelay(relayOptions({ stream: memory, subjectPrefix: 'mem' })).start(),
+    ).rejects.toMatchObject({ code: 'STREAM_MISMATCH' });
+  });
+
+  it('stops on a table whose name is not a subject token, publishing nothing and acknowledging nothing', async () => {
+    const stream = uniqueName('WEIRD');
+    const options = relayOptions({ stream, subjectPrefix: 'weird' });
+    options.dispatcher.tables = ['"we.ird"'];
+    const relay = createNatsRelay(options);
+    await relay.start();
+    const before = await db.query<{ lsn: string }>(
+      'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+      [options.dispatcher.slot],
+    );
+    await db.query('INSERT INTO "we.ird" VALUES (1)');
+    await expect(relay.closed).rejects.toMatchObject({
+      name: 'KoyoNatsError',
+      code: 'INVALID_NAME',
+    });
+    expect(await readStream(nc, stream)).toEqual([]);
+    await waitFor(
+      async () =>
+        !(
+          await db.query<{ active: boolean }>(
+            'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
+            [options.dispatcher.slot],
+          )
+        )[0]?.active,
+      'slot released',
+    );
+    const after = await db.query<{ lsn: string }>(
+      'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+      [options.dispatcher.slot],
+    );
+    expect(after).toEqual(before);
+    await dropSlot(db, options.dispatcher.slot);
+  });
+});
