@@ -20,6 +20,7 @@ import {
 const work = mkdtempSync(join(tmpdir(), 'koyo-stranger-'));
 const project = join(work, 'app');
 let cluster: Cluster;
+let tarballs: Record<string, string>;
 // @koyo/testing is not published: its README is compiled by test/readme-examples only.
 const examples = extractReadmeExamples(root).filter((e) => e.dir !== 'testing');
 
@@ -40,15 +41,16 @@ beforeAll(async () => {
   const names = publishedPackages()
     .map((p) => p.dir)
     .filter((dir) => dir !== 'testing');
-  const tarballs = packAll(join(work, 'packs'), names);
+  tarballs = packAll(join(work, 'packs'), names);
   cpSync(join(import.meta.dirname, 'stranger'), project, { recursive: true });
   npmInstall(
     project,
     [
       ...Object.values(tarballs),
+      // The newest version of each peer dependency range (lowestPeers below: the other end).
       'pg@^8.11.0',
       'pg-logical-replication@^2',
-      'postgres@^3.4.0',
+      'postgres@>=3.4',
       'knex@^3.1.0',
       'drizzle-orm@>=0.45.0 <1',
       'typescript@5.9.3',
@@ -64,11 +66,15 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function run(command: string, args: string[]): { status: number | null; output: string } {
+function run(
+  command: string,
+  args: string[],
+  where: { cwd: string; url: string } = { cwd: project, url: cluster.primary.url },
+): { status: number | null; output: string } {
   const result = spawnSync(command, args, {
-    cwd: project,
+    cwd: where.cwd,
     encoding: 'utf8',
-    env: { ...process.env, DATABASE_URL: cluster.primary.url, NODE_OPTIONS: '' },
+    env: { ...process.env, DATABASE_URL: where.url, NODE_OPTIONS: '' },
   });
   return { status: result.status, output: `${result.stdout}\n${result.stderr}` };
 }
@@ -122,5 +128,57 @@ describe('a stranger installs koyo with npm', () => {
     expect(setup.output).toContain(
       'CREATE PUBLICATION "koyo" FOR TABLE "public"."stranger_users";',
     );
+  });
+});
+
+// The lowest version of each runtime peer dependency range the packages declare (pg, postgres.js,
+// Knex, Drizzle): the same ESM and CommonJS apps, installed next to exactly those versions.
+const lowestPeers = { pg: '8.11.0', postgres: '3.4.0', knex: '3.1.0', 'drizzle-orm': '0.45.0' };
+
+describe('at the lowest supported peer dependency versions', () => {
+  const lowest = join(work, 'lowest');
+  let url: string;
+  beforeAll(async () => {
+    cpSync(join(import.meta.dirname, 'stranger'), lowest, { recursive: true });
+    npmInstall(
+      lowest,
+      [...Object.values(tarballs), ...Object.entries(lowestPeers).map(([n, v]) => `${n}@${v}`)],
+      { type: 'module' },
+    );
+    await cluster.primary.query('CREATE DATABASE stranger_lowest');
+    const target = new URL(cluster.primary.url);
+    target.pathname = '/stranger_lowest';
+    url = target.toString();
+  }, 240_000); // a plain npm install (network on a cold npm cache)
+
+  it('installs exactly those versions (no newer copy beside them)', () => {
+    const ls = spawnSync('npm', ['ls', '--all', '--json', ...Object.keys(lowestPeers)], {
+      cwd: lowest,
+      encoding: 'utf8',
+    });
+    const versions = new Map<string, Set<string>>();
+    const walk = (deps: Record<string, { version: string; dependencies?: object }> = {}) => {
+      for (const [name, dep] of Object.entries(deps)) {
+        if (name in lowestPeers)
+          versions.set(name, (versions.get(name) ?? new Set()).add(dep.version));
+        walk(dep.dependencies as typeof deps);
+      }
+    };
+    walk(JSON.parse(ls.stdout).dependencies);
+    expect(Object.fromEntries([...versions].map(([n, v]) => [n, [...v]]))).toEqual(
+      Object.fromEntries(Object.entries(lowestPeers).map(([n, v]) => [n, [v]])),
+    );
+  });
+
+  it('the ESM app runs', () => {
+    const result = run(process.execPath, ['esm.mjs'], { cwd: lowest, url });
+    expect(result.output).toContain('esm ok');
+    expect(result.status, result.output).toBe(0);
+  });
+
+  it('the CommonJS app runs', () => {
+    const result = run(process.execPath, ['cjs.cjs'], { cwd: lowest, url });
+    expect(result.output).toContain('cjs ok');
+    expect(result.status, result.output).toBe(0);
   });
 });
