@@ -4,6 +4,7 @@ import { assertPublicationName, assertSlotName, quoteIdent, quoteLiteral } from 
 import { listOrigins, missingOriginPrivileges, ORIGIN_PREFIX, originGrantStatements, originNameForSlot } from './origins.js';
 import { highestProtocolVersion } from './protocol.js';
 import { readPublication, type PublicationInfo } from './publication-info.js';
+import { needsReplicaIdentity } from './replica-identity.js';
 import { SqlSession } from './session.js';
 import { readSlots } from './slot-info.js';
 
@@ -179,7 +180,7 @@ async function checkPublication(session: SqlSession, name: string, facts: Record
     pass('publication', `Publication "${name}" ${publication.allTables ? 'is FOR ALL TABLES and covers' : 'covers'} ${list.length} table${list.length === 1 ? '' : 's'}: ${shown}; publishes ${publication.publish.join(', ')}.`);
   }
   await checkGeneratedColumns(session, publication, facts.version_num as number, pass, fail);
-  if (!publication.publish.includes('update') && !publication.publish.includes('delete')) return;
+  if (!needsReplicaIdentity(publication.publish)) return;
   const rows = await session.query<{ schema: string; name: string; ident: string; has_pk: boolean }>(
     `SELECT pt.schemaname::text AS schema, pt.tablename::text AS name, c.relreplident::text AS ident,
             EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk

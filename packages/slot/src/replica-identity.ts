@@ -1,4 +1,5 @@
 import { quoteTable, tableLabel, type QualifiedTable } from './identifiers.js';
+import type { PublishOperation } from './publication-info.js';
 import type { SqlSession } from './session.js';
 
 /**
@@ -39,4 +40,13 @@ export function identityProblem(
     message: `${scope} ${names}, which ${tables.length === 1 ? 'has' : 'have'} no primary key or replica identity: PostgreSQL would then reject every UPDATE and DELETE on ${tables.length === 1 ? 'it' : 'them'} ("cannot update table ... because it does not have a replica identity and publishes updates").`,
     fix: `Add a primary key (ALTER TABLE ${quoteTable(tables[0]!)} ADD PRIMARY KEY (...);), or set a replica identity: ${tables.map((t) => `ALTER TABLE ${quoteTable(t)} REPLICA IDENTITY FULL;`).join(' ')} (or REPLICA IDENTITY USING INDEX on a unique index)${allTables ? '; or list the tables to publish instead of every table' : ''}.`,
   };
+}
+
+/**
+ * @internal whether a publication publishing `publish` needs a replica identity on its tables:
+ * PostgreSQL refuses UPDATE (DELETE) on a keyless table only while it publishes updates (deletes),
+ * so an insert-only publication (`WITH (publish = 'insert')`) may carry keyless tables.
+ */
+export function needsReplicaIdentity(publish: readonly PublishOperation[]): boolean {
+  return publish.includes('update') || publish.includes('delete');
 }

@@ -10,7 +10,11 @@ import {
   type TableName,
 } from './identifiers.js';
 import { readPublication, type PublicationInfo } from './publication-info.js';
-import { findTablesWithoutIdentity, identityProblem } from './replica-identity.js';
+import {
+  findTablesWithoutIdentity,
+  identityProblem,
+  needsReplicaIdentity,
+} from './replica-identity.js';
 import type { SqlSession } from './session.js';
 import { readSlots, type SlotInfo } from './slot-info.js';
 import { lookupTables, notFoundMessage } from './table-resolve.js';
@@ -213,9 +217,13 @@ export async function checkSetupOn(session: SqlSession, spec: SetupSpec): Promis
       }
     }
   }
-  // A table without a replica identity rejects UPDATE/DELETE once published: refuse to publish it.
+  // A table without a replica identity rejects UPDATE/DELETE once published: refuse to publish it,
+  // unless the existing publication publishes only inserts (then the server refuses nothing).
   const publishesAll = createsPublication && spec.tables === '*';
-  const keyless = await findTablesWithoutIdentity(session, publishesAll ? 'all' : addsTables);
+  const keyless =
+    existingPublication && !needsReplicaIdentity(existingPublication.publish)
+      ? []
+      : await findTablesWithoutIdentity(session, publishesAll ? 'all' : addsTables);
   if (keyless.length > 0) {
     const { message, fix } = identityProblem(keyless, publishesAll);
     problem('REPLICA_IDENTITY_MISSING', message, fix);

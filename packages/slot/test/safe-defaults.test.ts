@@ -130,6 +130,50 @@ describe('publishing a table without a replica identity', () => {
     await sql(db.url, 'DROP PUBLICATION existing');
   });
 
+  it("is accepted into an existing insert-only publication (publish = 'insert'), whose server accepts UPDATE/DELETE", async () => {
+    await sql(
+      db.url,
+      "CREATE TABLE insert_log (line text); INSERT INTO insert_log VALUES ('a'); CREATE PUBLICATION inserts_only FOR TABLE keyed WITH (publish = 'insert')",
+    );
+    const manager = createSlotManager(db.url);
+    try {
+      const check = await manager.checkSetup({
+        publication: 'inserts_only',
+        slot: 'inserts_only',
+        tables: ['keyed', 'insert_log'],
+      });
+      expect(check.problems).toEqual([]);
+      await manager.ensureSetup({
+        publication: 'inserts_only',
+        slot: 'inserts_only',
+        tables: ['keyed', 'insert_log'],
+      });
+    } finally {
+      await manager.close();
+    }
+    const published = await sql(
+      db.url,
+      "SELECT tablename::text FROM pg_publication_tables WHERE pubname = 'inserts_only' ORDER BY 1",
+    );
+    expect(published).toEqual([{ tablename: 'insert_log' }, { tablename: 'keyed' }]);
+    // The keyless table is published, and PostgreSQL still runs its UPDATE and DELETE.
+    await sql(db.url, "UPDATE insert_log SET line = 'b'; DELETE FROM insert_log");
+    // Publishing updates too would break it: that is still refused.
+    await sql(db.url, "ALTER PUBLICATION inserts_only SET (publish = 'insert, delete')");
+    await sql(db.url, 'ALTER PUBLICATION inserts_only DROP TABLE insert_log');
+    const error = await refusal({
+      publication: 'inserts_only',
+      slot: 'inserts_only',
+      tables: ['insert_log'],
+    });
+    expect(error.code).toBe('REPLICA_IDENTITY_MISSING');
+    expect(error.message).toContain('public.insert_log');
+    await sql(
+      db.url,
+      "DROP PUBLICATION inserts_only; SELECT pg_drop_replication_slot('inserts_only'); DROP TABLE insert_log",
+    );
+  });
+
   it('is accepted with REPLICA IDENTITY FULL or USING INDEX, and UPDATE/DELETE keep working', async () => {
     await sql(db.url, 'ALTER TABLE nopk REPLICA IDENTITY FULL; INSERT INTO nopk VALUES (2)');
     const manager = createSlotManager(db.url);
