@@ -140,4 +140,6 @@ export interface WireStream extends AsyncIterable<WireEvent> {
   stop(): Promise<void>;
   readonly receivedLsn: bigint;
   readonly flushedLsn: bigint;
+  /** Reconnects so far (optional: synthetic streams in unit tests have none). */
+  readonly reconnects?: number;
 }

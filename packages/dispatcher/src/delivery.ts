@@ -20,6 +20,8 @@ export interface DeliveryCounters {
   skipped: number;
   deadLettered: number;
   inFlight: number;
+  /** The latest handler failure (message and time), or null. */
+  lastError: { message: string; at: string } | null;
 }
 
 /** Thrown (internally) when `stop()` interrupts a retry wait: not a failure. */
@@ -117,6 +119,7 @@ export class Deliverer {
     let attempt = 1;
     for (;;) {
       this.counters.handlerErrors++;
+      this.counters.lastError = { message: `${handler.label}: ${error.message}`, at: new Date().toISOString() };
       if (attempt >= this.policy.attempts) break;
       const delay = Math.min(this.policy.maxBackoffMs, this.policy.backoffMs * 2 ** (attempt - 1));
       this.logger.warn(

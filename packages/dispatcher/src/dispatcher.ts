@@ -18,6 +18,7 @@ import { backfillTables, owedTables } from './backfill-tables.js';
 import { OriginPool } from './origin-pool.js';
 import { plainConfig } from './pg-backend.js';
 import { HandlerRegistry } from './registry.js';
+import { DispatcherMetrics } from './metrics.js';
 import type {
   BackfillOptions,
   BackfillResult,
@@ -51,7 +52,9 @@ export class DispatcherImpl implements Dispatcher {
     skipped: 0,
     deadLettered: 0,
     inFlight: 0,
+    lastError: null,
   };
+  private readonly metrics: DispatcherMetrics;
   private readonly deliverer: Deliverer;
   private engine: Engine | null = null;
   private assembler: Assembler | null = null;
@@ -84,6 +87,7 @@ export class DispatcherImpl implements Dispatcher {
     this.resolved = resolveOptions(options);
     this.origin = originNameForSlot(options.slot);
     this.registry = new HandlerRegistry(options.tables);
+    this.metrics = new DispatcherMetrics(options.slot);
     this.logger = options.logger === false ? silentLogger : (options.logger ?? createKoyoLogger());
     this.backend = backend({ logger: this.logger });
     this.deliverer = new Deliverer(this.resolved.policy, this.logger, this.counters);
@@ -193,8 +197,13 @@ export class DispatcherImpl implements Dispatcher {
         this.fail(error);
       }
     });
-    this.engine = new Engine(this.registry, this.deliverer, tracker, this.resolved, (error) =>
-      this.fail(error),
+    this.engine = new Engine(
+      this.registry,
+      this.deliverer,
+      tracker,
+      this.resolved,
+      (error) => this.fail(error),
+      this.metrics,
     );
     this.assembler = new Assembler(
       this.registry,
@@ -211,6 +220,7 @@ export class DispatcherImpl implements Dispatcher {
     signal?.addEventListener('abort', this.onAbort, { once: true });
     this.rateTimer = setInterval(() => this.sampleRate(), 1000);
     this.rateTimer.unref();
+    this.metrics.start(() => this.stats());
     this.logger.info(
       {
         slot: this.options.slot,
@@ -319,6 +329,7 @@ export class DispatcherImpl implements Dispatcher {
     const samples = this.rateSamples;
     const oldest = samples.length > 0 ? samples[0]! : changes;
     const seconds = Math.max(1, samples.length);
+    const handlerTime = this.metrics.window();
     return {
       state: this.state,
       receivedLsn: lsnText(received),
@@ -336,6 +347,12 @@ export class DispatcherImpl implements Dispatcher {
       pending: this.engine ? this.engine.pending : 0,
       error: this.error ? this.error.message : null,
       backfill: this.runner ? this.runner.stats() : [],
+      tables: this.metrics.tableCounts(),
+      handlerP50Ms: handlerTime.p50Ms,
+      handlerP99Ms: handlerTime.p99Ms,
+      lastHandlerError: this.counters.lastError,
+      lastCommitTime: this.metrics.lastCommitTime,
+      reconnects: stream?.reconnects ?? 0,
     };
   }
 
@@ -346,6 +363,7 @@ export class DispatcherImpl implements Dispatcher {
 
   private sampleRate(): void {
     this.rateSamples.push(this.engine ? this.engine.counters.changes : 0);
+    this.metrics.sample();
     if (this.rateSamples.length > RATE_WINDOW + 1) this.rateSamples.shift();
   }
 
@@ -439,6 +457,7 @@ export class DispatcherImpl implements Dispatcher {
     if (this.loop) await this.loop;
     this.assembler?.close();
     if (this.rateTimer) clearInterval(this.rateTimer);
+    this.metrics.stop();
     await this.backend.close().catch(() => undefined);
     await this.endOriginPool();
     const reason =

@@ -3,6 +3,7 @@ import { BACKFILL_PREFIX, BackfillWindows, snapshotChanges } from './backfill-wi
 import type { RelationInfo, TxnFields } from './change.js';
 import { Cancelled, type Deliverer } from './delivery.js';
 import { LaneScheduler } from './lane-scheduler.js';
+import type { DispatcherMetrics } from './metrics.js';
 import type { HandlerCache, HandlerRegistry } from './registry.js';
 import { laneValue } from './_key-text.js';
 import type { Change, LogicalMessage, TransactionBatch } from './types.js';
@@ -66,6 +67,7 @@ export class Engine {
     readonly tracker: AckTracker,
     private readonly options: EngineOptions,
     private readonly onFailure: (error: unknown) => void,
+    private readonly metrics: DispatcherMetrics,
   ) {
     this.scheduler = options.concurrency > 1 ? new LaneScheduler(options.concurrency) : null;
   }
@@ -85,6 +87,7 @@ export class Engine {
   }
 
   begin(fields: TxnFields): OpenTxn {
+    this.metrics.began(fields.commitTime);
     return { fields, tracked: this.tracker.open(), batch: [], chunk: 0 };
   }
 
@@ -92,9 +95,11 @@ export class Engine {
     if (this.windows.watching && change.kind !== 'snapshot') this.windows.saw(change);
     const handlers = cache[change.kind];
     if (this.scheduler === null) {
-      const result = handlers.length > 0 ? this.deliverer.deliver(change, handlers) : undefined;
-      if (isThenable(result)) return result.then(() => this.afterChange(txn, change));
-      return this.afterChange(txn, change);
+      if (handlers.length === 0) return this.afterChange(txn, change, -1);
+      const started = performance.now();
+      const result = this.deliverer.deliver(change, handlers);
+      if (isThenable(result)) return result.then(() => this.afterChange(txn, change, started));
+      return this.afterChange(txn, change, started);
     }
     if (handlers.length > 0) {
       const lanes = [laneOf(change, change.key)];
@@ -105,14 +110,22 @@ export class Engine {
         const oldLane = laneOf(change, oldKey);
         if (oldLane !== lanes[0]) lanes.push(oldLane);
       }
+      let started = -1;
       this.schedule(
         txn.tracked,
         lanes,
-        () => this.deliverer.deliver(change, handlers),
-        () => this.counters.changes++,
+        () => {
+          started = performance.now();
+          return this.deliverer.deliver(change, handlers);
+        },
+        () => {
+          this.counters.changes++;
+          this.metrics.handled(change, started);
+        },
       );
     } else {
       this.counters.changes++;
+      this.metrics.handled(change, -1);
     }
     const chunk = this.addToBatch(txn, change);
     if (isThenable(chunk)) return chunk.then(() => this.backpressure());
@@ -139,17 +152,17 @@ export class Engine {
   ): void | Promise<void> {
     for (let i = from; i < changes.length; i++) {
       const { change, cache } = changes[i]!;
-      const result =
-        cache.truncate.length > 0 ? this.deliverer.deliver(change, cache.truncate) : undefined;
+      const started = cache.truncate.length > 0 ? performance.now() : -1;
+      const result = started >= 0 ? this.deliverer.deliver(change, cache.truncate) : undefined;
       if (isThenable(result)) {
         return result.then(() => {
-          const after = this.afterChange(txn, change);
+          const after = this.afterChange(txn, change, started);
           return isThenable(after)
             ? after.then(() => this.truncateNow(txn, changes, i + 1))
             : this.truncateNow(txn, changes, i + 1);
         });
       }
-      const after = this.afterChange(txn, change);
+      const after = this.afterChange(txn, change, started);
       if (isThenable(after)) return after.then(() => this.truncateNow(txn, changes, i + 1));
     }
     return undefined;
@@ -248,8 +261,9 @@ export class Engine {
     return this.scheduler ? this.scheduler.whenSettled() : Promise.resolve();
   }
 
-  private afterChange(txn: OpenTxn, change: Change): void | Promise<void> {
+  private afterChange(txn: OpenTxn, change: Change, started: number): void | Promise<void> {
     this.counters.changes++;
+    this.metrics.handled(change, started);
     return this.addToBatch(txn, change);
   }
 

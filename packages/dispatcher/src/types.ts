@@ -278,6 +278,21 @@ export interface DispatcherStats {
   error: string | null;
   /** Backfills of this process, one entry per table (empty when none ran). */
   backfill: BackfillTableStats[];
+  /** Changes handled since start per table (`schema.table`), in the order first seen. */
+  tables: { table: string; changes: number }[];
+  /**
+   * Median time (ms) the handlers of one change took over the last ~10 seconds, as the upper
+   * bound of a power-of-two bucket (0.01 ms, 0.02 ms, ...); `null` when no handler ran.
+   */
+  handlerP50Ms: number | null;
+  /** 99th percentile of the same, `null` when no handler ran. */
+  handlerP99Ms: number | null;
+  /** The latest failed handler attempt (`label: message`, ISO time), even if a retry succeeded. */
+  lastHandlerError: { message: string; at: string } | null;
+  /** Commit time (ISO 8601, server clock) of the latest transaction the dispatcher started handling. */
+  lastCommitTime: string | null;
+  /** Times the replication stream reconnected since start. */
+  reconnects: number;
 }
 
 /** Progress of one table's backfill, in {@link DispatcherStats.backfill}. */

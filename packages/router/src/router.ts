@@ -13,6 +13,7 @@ import {
 import { KoyoRouterError } from './errors.js';
 import { isConnectionError, withTimeout } from './health.js';
 import { formatBytes, formatLsn, parseLsn } from './lsn.js';
+import { RouterMetrics } from './metrics.js';
 import { standbyRejection } from './standby-errors.js';
 import { selectReplica, type ReplicaStatus, type Strategy } from './strategy.js';
 
@@ -249,6 +250,7 @@ export class Router<N = unknown> {
   #fallbacks = 0;
   #retries = 0;
   #rywCount = 0;
+  readonly #metrics: RouterMetrics | null;
 
   constructor(
     config: { primary: RouterNode<N>; replicas: readonly RouterNode<N>[] } & RouterOptions,
@@ -339,6 +341,10 @@ export class Router<N = unknown> {
       this.#strategy === 'least-lag' ||
       typeof this.#strategy === 'function' ||
       (ryw !== false && ryw.mode === 'lsn');
+    this.#metrics = RouterMetrics.create(() => ({
+      stats: this.stats(),
+      replicas: this.replicaStatus(),
+    }));
     if (this.#replicas.length > 0) {
       this.#timer = setInterval(() => void this.#tick(), o.probeIntervalMs ?? 1000);
       this.#timer.unref();
@@ -585,6 +591,7 @@ export class Router<N = unknown> {
   /** Stops probing; later statements reject with `CLOSED`. The adapters' `end()` calls it. */
   close(): void {
     this.#closed = true;
+    this.#metrics?.close();
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
   }
@@ -760,7 +767,8 @@ export class Router<N = unknown> {
     if (dryRun || waitMs === 0 || this.#eligible.length === 0) {
       return this.#decision('primary', this.#primary, 'read-your-writes', c);
     }
-    const deadline = Date.now() + waitMs;
+    const started = Date.now();
+    const deadline = started + waitMs;
     let pause = 2;
     for (;;) {
       await Promise.all(
@@ -777,12 +785,16 @@ export class Router<N = unknown> {
         }),
       );
       caughtUp = ready();
-      if (caughtUp.length > 0) return this.#pick(sql, c, caughtUp);
+      if (caughtUp.length > 0) {
+        this.#metrics?.rywWait(Date.now() - started, 'replica');
+        return this.#pick(sql, c, caughtUp);
+      }
       const left = deadline - Date.now();
       if (left <= 0) break;
       await sleep(Math.min(pause, left));
       pause = Math.min(pause * 2, 50);
     }
+    this.#metrics?.rywWait(Date.now() - started, 'primary');
     return this.#decision('primary', this.#primary, 'read-your-writes', c);
   }
 
@@ -937,6 +949,7 @@ export class Router<N = unknown> {
       if (d.reason === this.#fallbackReason) this.#fallbacks++;
       else if (d.reason === 'read-your-writes') this.#rywCount++;
     }
+    this.#metrics?.query(d.node, d.target === 'replica' ? 'replica' : 'primary', d.reason);
     const logger = this.#logger;
     if (logger !== undefined) {
       const role: Role = d.target === 'replica' ? 'replica' : 'primary';

@@ -34,6 +34,7 @@ export {
 } from './origins.js';
 export type { OriginInfo, OriginFunction } from './origins.js';
 export { openReplicationStream } from './stream.js';
+export { koyoMeter } from './otel.js';
 export type { ReplicationStream, ReplicationStreamOptions, ReplicationEvent } from './stream.js';
 export type { ReconnectOptions } from './backoff.js';
 export { highestProtocolVersion } from './protocol.js';

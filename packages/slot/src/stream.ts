@@ -6,6 +6,7 @@ import { assertPublicationName, assertSlotName } from './identifiers.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { PgoutputOptions, ProtocolVersion } from './protocol.js';
 import { ReplicationConnection, type PgConnection, type ServerFacts } from './replication-connection.js';
+import { observeStream } from './stream-metrics.js';
 import { TransactionTracker } from './transaction-tracker.js';
 
 /** Options of {@link openReplicationStream}. */
@@ -104,6 +105,12 @@ export interface ReplicationStream extends AsyncIterable<ReplicationEvent> {
   readonly bufferedBytes: number;
   /** The status update interval in use, after capping at half of `wal_sender_timeout`. */
   readonly statusIntervalMs: number;
+  /** Times the stream reconnected after losing its connection. */
+  readonly reconnects: number;
+  /** Bytes of pgoutput payload received since the stream opened. */
+  readonly bytesReceived: number;
+  /** Whether the socket is paused because the buffer is full (backpressure). */
+  readonly paused: boolean;
 }
 
 /** Bytes counted per buffered message on top of its payload: the objects around it. */
@@ -191,6 +198,9 @@ class ReplicationStreamImpl implements ReplicationStream {
   #queue: (Item | undefined)[] = [];
   #head = 0;
   #bufferedBytes = 0;
+  #bytesReceived = 0;
+  #reconnects = 0;
+  readonly #unobserve: () => void;
   #wake: (() => void) | undefined;
   #decoder: PgoutputDecoder | undefined;
   #decoderVersion = 0;
@@ -232,6 +242,7 @@ class ReplicationStreamImpl implements ReplicationStream {
     this.#reconnect = resolveReconnect(options.reconnect);
     this.#bufferSize = options.bufferSize ?? DEFAULT_BUFFER_SIZE;
     this.#ackDelayMs = options.ackDelayMs ?? DEFAULT_ACK_DELAY_MS;
+    this.#unobserve = observeStream(options.slot, () => this);
     this.#pgoutput = {
       protocolVersion: options.protocolVersion ?? 'auto',
       publications: [...options.publications],
@@ -283,6 +294,18 @@ class ReplicationStreamImpl implements ReplicationStream {
 
   get statusIntervalMs(): number {
     return this.#statusIntervalMs;
+  }
+
+  get reconnects(): number {
+    return this.#reconnects;
+  }
+
+  get bytesReceived(): number {
+    return this.#bytesReceived;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
   }
 
   ready(): Promise<void> {
@@ -417,6 +440,7 @@ class ReplicationStreamImpl implements ReplicationStream {
   #onStart(facts: ServerFacts, pgConnection: PgConnection, reconnect: boolean, attempt: number): void {
     this.#pgConnection = pgConnection;
     this.#streaming = true;
+    if (reconnect) this.#reconnects++;
     this.#serverVersionNum = facts.serverVersionNum;
     this.#protocolVersion = facts.protocolVersion;
     if (facts.confirmedFlushLsn > this.#flushed) this.#flushed = facts.confirmedFlushLsn;
@@ -473,6 +497,7 @@ class ReplicationStreamImpl implements ReplicationStream {
       const lsn = frame.walStart;
       if (lsn > this.#connectionReceived) this.#connectionReceived = lsn;
       if (lsn > this.#received) this.#received = lsn;
+      this.#bytesReceived += payload.length;
       const size = payload.length + MESSAGE_OVERHEAD;
       this.#push({ frame: true, payload, lsn, walEnd: frame.walEnd, size }, size);
       return;
@@ -691,6 +716,7 @@ class ReplicationStreamImpl implements ReplicationStream {
     await connection?.close(5_000);
     await this.#runPromise;
     this.#closed = true;
+    this.#unobserve();
     this.#dropQueue();
     this.#wakeConsumer();
   }
