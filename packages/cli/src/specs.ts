@@ -84,9 +84,12 @@ export const runSpec: CommandSpec = {
     'stats-interval': { type: 'string', value: 'SECONDS', description: 'Seconds between stats lines; 0 turns them off. Default: run.statsIntervalSeconds in the config, else 30.' },
     progress: { type: 'string', value: 'MODE', choices: ['auto', 'bar', 'lines', 'off'], description: 'Catch-up display. auto: a bar on a terminal, lines otherwise.' },
     backfill: { type: 'boolean', description: "Backfill every dispatched table first (existing rows reach the handlers as 'snapshot' changes, consistently with the stream, which keeps flowing meanwhile); an interrupted backfill resumes on the next run." },
+    metrics: { type: 'string', value: '[HOST:]PORT', description: 'Serve the OpenTelemetry metrics in Prometheus text format at http://HOST:PORT/metrics (host default 127.0.0.1).' },
+    ui: { type: 'string', value: '[HOST:]PORT', description: 'Serve the live status page at http://HOST:PORT/ (lag, changes/s per table, handler p50/p99, errors; host default 127.0.0.1).' },
+    'allow-remote': { type: 'boolean', description: 'Let --metrics and --ui listen on a non-loopback address (they have no authentication; a warning is printed).' },
     help,
   },
-  examples: ['koyo run', 'koyo run --backfill', 'DATABASE_URL=postgres://app@db/shop koyo run --stats-interval 10', 'koyo run --config deploy/koyo.config.ts'],
+  examples: ['koyo run', 'koyo run --backfill', 'koyo run --ui 9465 --metrics 9464', 'DATABASE_URL=postgres://app@db/shop koyo run --stats-interval 10', 'koyo run --config deploy/koyo.config.ts'],
 };
 
 /** `koyo slots`. */

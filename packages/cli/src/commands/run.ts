@@ -9,6 +9,7 @@ import { formatBytes, formatCount, progressBar } from '../format.js';
 import type { HandlersCleanup } from '../handlers.js';
 import { loadHandlers, type LoadedConfig } from '../load.js';
 import { BackfillProgress } from './backfill-progress.js';
+import { startObservability } from './observe.js';
 import { runSpec } from '../specs.js';
 
 /** Writes log lines and, on a terminal, keeps a progress bar as the last line. */
@@ -229,6 +230,7 @@ export async function runCommand(args: ParsedArgs, io: CliIo): Promise<number> {
   const monitor = new Monitor(conn.connection, slot, dispatcher, logger, display, mode, statsSeconds * 1000);
   logger.info({ config: loaded.file, handlers: handlers.file, connection: conn.display, slot, publication }, 'koyo run');
   const backfill = new BackfillProgress(dispatcher, logger, display, mode === 'bar' ? 'lines' : mode);
+  const observability = await startObservability(args, dispatcher, { title: `slot ${slot} / publication ${publication}`, connection: conn.display }, logger);
   try {
     await dispatcher.start();
     if (mode !== 'off' || statsSeconds > 0) monitor.start();
@@ -252,6 +254,7 @@ export async function runCommand(args: ParsedArgs, io: CliIo): Promise<number> {
     process.off('SIGTERM', onSignal);
     backfill.stop();
     await monitor.stop();
+    await observability.close();
     if (typeof cleanup === 'function') {
       try {
         await cleanup();

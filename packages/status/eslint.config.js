@@ -1,0 +1,3 @@
+import { koyoEslint } from '@koyo/eslint-config';
+
+export default koyoEslint(import.meta.dirname);

@@ -1,0 +1,80 @@
+import { createServer } from 'node:http';
+import { KoyoStatusError } from './errors.js';
+import { checkExposure, listen, urlPort } from './listen.js';
+
+/** Options of {@link serveMetrics}. */
+export interface ServeMetricsOptions {
+  /** Port; 0 picks a free one (see `url`). Prometheus' convention for exporters is 9464. */
+  port: number;
+  /** Address to bind. Default `127.0.0.1`; anything that is not loopback needs `allowRemote`. */
+  host?: string;
+  /** Allow a non-loopback `host` (no authentication); a warning is printed. Default false. */
+  allowRemote?: boolean;
+  /** Where the warning for a non-loopback host goes. Default `console.warn`. */
+  warn?: (message: string) => void;
+}
+
+/** A running metrics endpoint: {@link serveMetrics}. */
+export interface MetricsServer {
+  /** `http://127.0.0.1:PORT/metrics`. */
+  readonly url: string;
+  /** Stops the endpoint and shuts the meter provider down. */
+  close(): Promise<void>;
+}
+
+/**
+ * Registers an OpenTelemetry `MeterProvider` with a Prometheus exporter as the global one and
+ * serves every koyo instrument (and any other the app records) at `/metrics` in Prometheus
+ * text format. Call it before `dispatcher.start()` and before creating routers: instruments
+ * are taken from the provider registered at that moment. Needs the optional peer dependencies
+ * `@opentelemetry/api`, `@opentelemetry/sdk-metrics` and `@opentelemetry/exporter-prometheus`.
+ * An app that already has an OpenTelemetry SDK does not need this: koyo records into it.
+ *
+ * @example
+ * const metrics = await serveMetrics({ port: 9464 });
+ * await dispatcher.start(); // scrape metrics.url
+ */
+export async function serveMetrics(options: ServeMetricsOptions): Promise<MetricsServer> {
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
+    throw new KoyoStatusError('INVALID_OPTION', `serveMetrics: port must be an integer 0..65535, got ${String(options.port)}.`);
+  const host = options.host ?? '127.0.0.1';
+  checkExposure(host, options.allowRemote, 'The metrics endpoint', options.warn ?? ((m) => console.warn(m)));
+  let modules;
+  try {
+    modules = await Promise.all([
+      import('@opentelemetry/api'),
+      import('@opentelemetry/sdk-metrics'),
+      import('@opentelemetry/exporter-prometheus'),
+    ]);
+  } catch (error) {
+    throw new KoyoStatusError(
+      'MISSING_DEPENDENCY',
+      'serveMetrics needs the OpenTelemetry SDK: npm install @opentelemetry/api @opentelemetry/sdk-metrics @opentelemetry/exporter-prometheus',
+      { cause: error },
+    );
+  }
+  const [api, sdk, prometheus] = modules;
+  const exporter = new prometheus.PrometheusExporter({ preventServerStart: true });
+  const server = createServer((req, res) => {
+    if ((req.url ?? '/').split('?')[0] === '/metrics') exporter.getMetricsRequestHandler(req, res);
+    else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the metrics are at /metrics');
+  });
+  await listen(server, host, options.port, 'The metrics endpoint');
+  server.unref();
+  const provider = new sdk.MeterProvider({ readers: [exporter] });
+  if (!api.metrics.setGlobalMeterProvider(provider)) {
+    await new Promise((resolve) => server.close(resolve));
+    throw new KoyoStatusError(
+      'INVALID_OPTION',
+      'serveMetrics: a global OpenTelemetry MeterProvider is already registered; add a PrometheusExporter reader to it instead (koyo records into it already).',
+    );
+  }
+  return {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${urlPort(server, options.port)}/metrics`,
+    close: async () => {
+      await new Promise((resolve) => server.close(resolve));
+      await provider.shutdown();
+      api.metrics.disable();
+    },
+  };
+}

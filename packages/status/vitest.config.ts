@@ -1,0 +1,3 @@
+import { defineKoyoVitestConfig } from '@koyo/testing/vitest';
+
+export default defineKoyoVitestConfig(import.meta.dirname, { replicas: 0 });
