@@ -2,6 +2,7 @@
 // DATABASE_URL / REPLICA_URLS), runs the search-sync (Drizzle) and orders-knex (Knex) services
 // on local ports, sends them traffic over HTTP and narrates what koyo does. Ends by itself with a
 // summary line and exit 0; `--watch` keeps traffic going until Ctrl-C.
+import { serveStatus, type StatusServer } from '@koyo/status';
 import { serve, type ServerType } from '@hono/node-server';
 import { createCatalog, createCatalogApp, RYW_HEADER, type Catalog } from '@koyo/demo-search-sync';
 import { createOrders, createOrdersApp, type Orders } from '@koyo/demo-orders-knex';
@@ -27,6 +28,7 @@ let cluster: Cluster | undefined;
 let catalog: Catalog | undefined;
 let orders: Orders | undefined;
 const servers: ServerType[] = [];
+const statusPages: StatusServer[] = [];
 
 async function connectTargets(): Promise<{ primaryUrl: string; replicaUrls: string[] }> {
   const primaryUrl = process.env.DATABASE_URL;
@@ -143,6 +145,10 @@ async function tour(primaryUrl: string, replicaUrls: string[]): Promise<void> {
   say.line('setup', `search-sync (Drizzle) on ${shop.base}, orders-knex (Knex) on ${till.base}; change handlers streaming from slots ${SLOTS.search} and ${SLOTS.orders}`);
   say.line('setup', `try them (GET / on each lists every endpoint): curl '${shop.base}/'  or  ${curl(shop.base, SEARCH_ENDPOINTS[0]!)}  or  ${curl(till.base, ORDERS_ENDPOINTS[0]!)}`);
   const { catalog: shopCatalog, orders: tillOrders } = { catalog, orders };
+  const status = await serveStatus({ dispatcher: catalog.dispatcher, router: catalog.db.$router, port: 0, title: `search-sync: slot ${SLOTS.search}`, connection: primaryUrl });
+  const ordersStatus = await serveStatus({ dispatcher: orders.dispatcher, port: 0, title: `orders-knex: slot ${SLOTS.orders}`, connection: primaryUrl });
+  statusPages.push(status, ordersStatus);
+  say.line('setup', `live status pages (lag, changes/s, handler time, replicas): ${status.url}  and  ${ordersStatus.url}${watch ? '' : ' (kept open with --watch)'}`);
 
   say.section('1. A row changes, the app reacts: the search index follows the products table');
   const created: { id: number; name: string }[] = [];
@@ -223,6 +229,7 @@ async function tour(primaryUrl: string, replicaUrls: string[]): Promise<void> {
 
 async function cleanup(primaryUrl: string | undefined): Promise<void> {
   for (const server of servers) server.close();
+  for (const page of statusPages) await page.close();
   await catalog?.stop().catch(() => undefined);
   await orders?.stop().catch(() => undefined);
   if (primaryUrl && !cluster) {
