@@ -1,4 +1,8 @@
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import type * as OtelApi from '@opentelemetry/api';
+import type * as OtelPrometheus from '@opentelemetry/exporter-prometheus';
+import type * as OtelSdk from '@opentelemetry/sdk-metrics';
 import { KoyoStatusError } from './errors.js';
 import { checkExposure, listen, urlPort } from './listen.js';
 
@@ -39,13 +43,15 @@ export async function serveMetrics(options: ServeMetricsOptions): Promise<Metric
     throw new KoyoStatusError('INVALID_OPTION', `serveMetrics: port must be an integer 0..65535, got ${String(options.port)}.`);
   const host = options.host ?? '127.0.0.1';
   checkExposure(host, options.allowRemote, 'The metrics endpoint', options.warn ?? ((m) => console.warn(m)));
-  let modules;
+  let api: typeof OtelApi;
+  let sdk: typeof OtelSdk;
+  let prometheus: typeof OtelPrometheus;
   try {
-    modules = await Promise.all([
-      import('@opentelemetry/api'),
-      import('@opentelemetry/sdk-metrics'),
-      import('@opentelemetry/exporter-prometheus'),
-    ]);
+    // Loaded as CommonJS, like @koyo/slot's koyoMeter: the API's ESM build is not plain Node ESM.
+    const require = createRequire(import.meta.url);
+    api = require('@opentelemetry/api') as typeof OtelApi;
+    sdk = require('@opentelemetry/sdk-metrics') as typeof OtelSdk;
+    prometheus = require('@opentelemetry/exporter-prometheus') as typeof OtelPrometheus;
   } catch (error) {
     throw new KoyoStatusError(
       'MISSING_DEPENDENCY',
@@ -53,7 +59,6 @@ export async function serveMetrics(options: ServeMetricsOptions): Promise<Metric
       { cause: error },
     );
   }
-  const [api, sdk, prometheus] = modules;
   const exporter = new prometheus.PrometheusExporter({ preventServerStart: true });
   const server = createServer((req, res) => {
     if ((req.url ?? '/').split('?')[0] === '/metrics') exporter.getMetricsRequestHandler(req, res);
