@@ -1,4 +1,5 @@
 /** Output helpers shared by the commands: byte sizes, tables, JSON lines, redacted URLs. */
+import { redactConnection } from '@koyo/status';
 
 /** `1536` -> `'1.5 kB'` (binary units, as PostgreSQL's `pg_size_pretty` counts). */
 export function formatBytes(bytes: number): string {
@@ -17,16 +18,8 @@ export function formatCount(value: number): string {
   return Math.round(value).toLocaleString('en-US');
 }
 
-/** A connection string with its password replaced by `***`, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
-  }
-}
+/** A connection string with its password replaced by `***`, for messages (`@koyo/status` owns the rule). */
+export const redactUrl: (url: string) => string = redactConnection;
 
 /**
  * `JSON.stringify` for decoded row values: bigints become strings, byte arrays become
