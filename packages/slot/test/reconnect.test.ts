@@ -121,6 +121,10 @@ describe('reconnect: a lost walsender, a primary restart and a crash mid-stream 
     expect(deliveries).toBeGreaterThanOrEqual(truth.length);
     expect(failure).toBeUndefined();
     for (const event of reconnects) expect(event.startLsn).toBeGreaterThan(0n);
+    // What koyo.slot.reconnects and koyo.slot.received report.
+    expect(stream.reconnects).toBe(reconnects.length);
+    expect(stream.bytesReceived).toBeGreaterThan(truth.length * 10);
+    expect(stream.paused).toBe(false);
 
     await waitFor('the final acknowledgement on the server', async () => (await confirmedFlush(url, 're_slot')) >= stream.deliveredLsn);
     await stream.stop();
