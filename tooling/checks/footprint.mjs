@@ -51,7 +51,7 @@ export const SCENARIOS = [
   },
   {
     label: '@koyo/cli',
-    koyo: ['@koyo/cli', '@koyo/dispatcher', '@koyo/slot', '@koyo/pgoutput'],
+    koyo: ['@koyo/cli', '@koyo/status', '@koyo/dispatcher', '@koyo/slot', '@koyo/pgoutput'],
     app: [],
   },
 ];
