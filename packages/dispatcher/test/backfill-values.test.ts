@@ -114,7 +114,7 @@ describe('backfill values', () => {
     for (const [i, k] of KEYS.entries()) await db.query('INSERT INTO texted VALUES ($1, $2)', [k, i]);
     const dispatcher = dispatcherFor(db, { slot: slotName(), tables: ['texted'] });
     const seen: unknown[] = [];
-    dispatcher.onTable('texted', { snapshot: (c) => void seen.push(c.new!.k) });
+    dispatcher.onTable('texted', { snapshot: (c) => void seen.push(c.new.k) });
     await dispatcher.start();
     const result = await dispatcher.backfill('texted', { chunkSize: 2 });
     await dispatcher.stop();
