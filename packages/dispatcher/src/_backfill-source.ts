@@ -5,13 +5,13 @@ import type { ChunkShape } from './backfill-windows.js';
 export interface TableShape extends ChunkShape {
   /** SQL types of the key columns (`format_type`), to cast a resumed key back. */
   keyTypes: readonly string[];
-  /**
-   * True when every key column's parsed value prints as its text form (integers, text, uuid with
-   * `pg`'s parsers): the last key is then taken from the row, with no extra column to read.
-   */
-  keyPrintsAsText: boolean;
   /** Published columns, in table order (the columns a streamed insert has). */
   columns: readonly string[];
+  /**
+   * Per column, the type OID whose parser the stream applies to it (a domain's base type unless
+   * `typeParsers` has the domain itself).
+   */
+  parserTypes: readonly number[];
   /** The publication's row filter for the table (PostgreSQL 15+), or null. */
   rowFilter: string | null;
   /** `pg_class.reltuples`, or null when the table was never analyzed. */

@@ -7,6 +7,7 @@ import {
 } from '@koyo/slot';
 import pg from 'pg';
 import type { Backend } from './_backend.js';
+import { copyOut } from './_copy-out.js';
 import type { WireStream } from './_wire.js';
 import { readCommittedMessages } from './committed-order.js';
 import { pgBackfillSource } from './pg-backfill-source.js';
@@ -50,6 +51,11 @@ export class HelperSession {
   async run(config: pg.QueryArrayConfig): Promise<pg.QueryArrayResult> {
     const client = await this.connect();
     return client.query(config);
+  }
+
+  /** Runs `COPY (...) TO STDOUT`, handing each row's bytes to `onRow` (see {@link copyOut}). */
+  async copyOut(sql: string, onRow: (bytes: Buffer) => void): Promise<number> {
+    return copyOut(await this.connect(), sql, onRow);
   }
 
   private async connect(): Promise<pg.Client> {

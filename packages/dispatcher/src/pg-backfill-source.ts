@@ -1,5 +1,6 @@
-import { quoteIdent, type QualifiedTable } from '@koyo/slot';
-import pg from 'pg';
+import { quoteIdent, quoteLiteral, type QualifiedTable } from '@koyo/slot';
+import { Buffer } from 'node:buffer';
+import { CopyTextRowDecoder } from '@koyo/pgoutput';
 import type {
   BackfillProgress,
   BackfillSource,
@@ -15,8 +16,6 @@ import type { DispatcherOptions } from './options.js';
 const PROGRESS_TABLE = 'koyo.backfill_progress';
 /** Marks "the initial backfill of every dispatched table is owed" until it is expanded. */
 const INITIAL = '*';
-/** int8, int2, int4, text, varchar, uuid: `pg`'s value prints exactly as PostgreSQL's text. */
-const PRINTS_AS_TEXT = new Set([20, 21, 23, 25, 1043, 2950]);
 /** Tries of a chunk read that saw a committed transaction it could not see yet. */
 const INVISIBLE_COMMIT_TRIES = 50;
 
@@ -52,10 +51,11 @@ export function pgBackfillSource(options: DispatcherOptions): BackfillSource {
   const helper = new HelperSession(plainConfig(options.connection));
   // Chunk reads on their own session: a long read never delays watermarks or progress writes.
   const reader = new HelperSession(plainConfig(options.connection));
-  const custom = options.typeParsers;
-  const types = {
-    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-      custom?.[oid] ?? pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+  const decoders = new WeakMap<TableShape, ChunkDecoder>();
+  const decoderFor = (shape: TableShape): ChunkDecoder => {
+    let decoder = decoders.get(shape);
+    if (!decoder) decoders.set(shape, (decoder = new ChunkDecoder(shape, options.typeParsers)));
+    return decoder;
   };
   let progressReady: Promise<void> | null = null;
   const ensureProgressTable = (): Promise<void> => {
@@ -215,7 +215,7 @@ export function pgBackfillSource(options: DispatcherOptions): BackfillSource {
 
     async readChunk(shape, after, limit) {
       for (let attempt = 1; ; attempt++) {
-        const read = await readOnce(reader, shape, after, limit, types).catch((error: unknown) => {
+        const read = await readOnce(reader, shape, after, limit, decoderFor(shape)).catch((error: unknown) => {
           throw failed(
             `reading a chunk of ${qualified({ schema: shape.schema, name: shape.table })}`,
             error,
@@ -238,39 +238,36 @@ export function pgBackfillSource(options: DispatcherOptions): BackfillSource {
 }
 
 /**
- * One chunk read in a REPEATABLE READ transaction. Returns null when the snapshot missed a
- * transaction that had already committed (its commit record may precede the low watermark, as
- * while a synchronous commit waits for its standby): such a chunk could be older than the
- * stream, so it is read again.
+ * One chunk read in a REPEATABLE READ transaction, with `COPY (SELECT ...) TO STDOUT` (text
+ * format), each row decoded by @koyo/pgoutput as the stream decodes an insert. Returns null
+ * when the snapshot missed a transaction that had already committed (its commit record may
+ * precede the low watermark, as while a synchronous commit waits for its standby): such a chunk
+ * could be older than the stream, so it is read again.
  */
 async function readOnce(
   reader: HelperSession,
   shape: TableShape,
   after: string[] | null,
   limit: number,
-  types: pg.CustomTypesConfig,
+  decoder: ChunkDecoder,
 ): Promise<ReadChunk | null> {
   const keys = shape.keyColumns.map(quoteIdent);
   const filters: string[] = [];
+  // COPY takes no parameters: the last key goes in as literals, cast to the key's types.
   if (after !== null)
     filters.push(
-      `(${keys.join(', ')}) > (${shape.keyTypes.map((type, i) => `$${i + 1}::${type}`).join(', ')})`,
+      `(${keys.join(', ')}) > (${shape.keyTypes.map((type, i) => `${quoteLiteral(after[i]!)}::${type}`).join(', ')})`,
     );
   if (shape.rowFilter !== null) filters.push(`(${shape.rowFilter})`);
-  const keyColumns = shape.keyPrintsAsText
-    ? ''
-    : `, ${keys.map((k, i) => `${k}::text AS "koyo.k${i}"`).join(', ')}`;
-  const text = `SELECT ${shape.columns.map(quoteIdent).join(', ')}${keyColumns}
+  const text = `COPY (SELECT ${shape.columns.map(quoteIdent).join(', ')}
     FROM ${qualified({ schema: shape.schema, name: shape.table })}
     ${filters.length > 0 ? `WHERE ${filters.join(' AND ')}` : ''}
-    ORDER BY ${keys.join(', ')} LIMIT ${limit}`;
+    ORDER BY ${keys.join(', ')} LIMIT ${limit}) TO STDOUT`;
   await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', []);
   let ok = false;
   try {
-    // Rows as objects straight from pg when nothing extra is selected; else arrays, cut below.
-    const result = shape.keyPrintsAsText
-      ? await reader.runObjects({ text, values: after ?? [], types })
-      : await reader.run({ text, values: after ?? [], rowMode: 'array', types });
+    const rows: Record<string, unknown>[] = [];
+    await reader.copyOut(text, (bytes) => rows.push(decoder.row(bytes)));
     const invisible = await reader.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_snapshot_xip(pg_current_snapshot()) AS x
         WHERE pg_xact_status(x) = 'committed'`,
@@ -279,25 +276,42 @@ async function readOnce(
     await reader.query('COMMIT', []);
     ok = true;
     if (invisible[0]!.n > 0) return null;
-    if (shape.keyPrintsAsText) {
-      const rows = result.rows as Record<string, unknown>[];
-      const last = rows[rows.length - 1];
-      return { rows, lastKey: last ? shape.keyColumns.map((c) => String(last[c])) : null };
-    }
-    const columns = shape.columns;
-    const width = columns.length;
-    const raw = result.rows as unknown[][];
-    const rows: Record<string, unknown>[] = new Array(raw.length);
-    for (let r = 0; r < raw.length; r++) {
-      const values = raw[r]!;
-      const row: Record<string, unknown> = {};
-      for (let i = 0; i < width; i++) row[columns[i]!] = values[i];
-      rows[r] = row;
-    }
-    const last = raw[raw.length - 1];
-    return { rows, lastKey: last ? (last.slice(width) as string[]) : null };
+    return { rows, lastKey: rows.length > 0 ? decoder.lastKey() : null };
   } finally {
     if (!ok) await reader.query('ROLLBACK', []).catch(() => undefined);
+  }
+}
+
+/**
+ * Decodes a table's COPY rows and keeps the last row's bytes, whose key columns' text (the
+ * server's output, which casts back exactly) is where the next chunk starts.
+ */
+class ChunkDecoder {
+  private readonly decoder: CopyTextRowDecoder;
+  private readonly keyIndexes: number[];
+  private last = Buffer.allocUnsafe(256);
+  private lastLength = 0;
+
+  constructor(shape: TableShape, typeParsers: DispatcherOptions['typeParsers']) {
+    this.decoder = new CopyTextRowDecoder(
+      shape.columns.map((name, i) => ({ name, typeOid: shape.parserTypes[i]! })),
+      typeParsers === undefined ? {} : { typeParsers },
+    );
+    this.keyIndexes = shape.keyColumns.map((column) => shape.columns.indexOf(column));
+  }
+
+  row(bytes: Buffer): Record<string, unknown> {
+    const row = this.decoder.decode(bytes);
+    // pg reuses its read buffer: the bytes are copied (no allocation) to be read at the end.
+    if (this.last.length < bytes.length) this.last = Buffer.allocUnsafe(bytes.length * 2);
+    bytes.copy(this.last, 0, 0, bytes.length);
+    this.lastLength = bytes.length;
+    return row;
+  }
+
+  lastKey(): string[] {
+    const texts = this.decoder.texts(this.last, 0, this.lastLength);
+    return this.keyIndexes.map((i) => texts[i]!);
   }
 }
 
@@ -329,14 +343,12 @@ async function describeTable(
     usable: boolean;
     columns: string[];
     types: string[];
-    oids: number[];
   }>(
     `SELECT i.indisprimary AS primary, i.indisreplident AS identity,
             (i.indisunique AND i.indimmediate AND i.indisvalid AND i.indpred IS NULL
               AND i.indexprs IS NULL AND bool_and(a.attnotnull)) AS usable,
             array_agg(a.attname::text ORDER BY k.ord) AS columns,
-            array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.ord) AS types,
-            array_agg(a.atttypid::int ORDER BY k.ord) AS oids
+            array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.ord) AS types
        FROM pg_index i
        CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
@@ -378,8 +390,8 @@ async function describeTable(
     table: table.name,
     keyColumns: key.columns,
     keyTypes: key.types,
-    keyPrintsAsText: key.oids.every(
-      (oid) => PRINTS_AS_TEXT.has(oid) && typeParsers?.[oid] === undefined,
+    parserTypes: published.types.map((type) =>
+      typeParsers?.[type.oid] !== undefined ? type.oid : type.base,
     ),
     changeKey,
     columns: published.columns,
@@ -388,12 +400,36 @@ async function describeTable(
   };
 }
 
+/** A column's type and, for a domain, its base type (through domains over domains). */
+interface ColumnType {
+  oid: number;
+  base: number;
+}
+
 async function publishedColumns(
   helper: HelperSession,
   publication: string,
   table: QualifiedTable,
   rel: { oid: number; version: number },
-): Promise<{ columns: string[]; rowFilter: string | null }> {
+): Promise<{ columns: string[]; types: ColumnType[]; rowFilter: string | null }> {
+  const attributes = await helper.query<{ name: string; generated: boolean } & ColumnType>(
+    `WITH RECURSIVE t(attnum, base) AS (
+       SELECT attnum, atttypid FROM pg_attribute
+        WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped
+       UNION ALL
+       SELECT t.attnum, ty.typbasetype FROM t JOIN pg_type ty ON ty.oid = t.base AND ty.typtype = 'd'
+     )
+     SELECT a.attname::text AS name, a.attgenerated <> '' AS generated, a.atttypid::int AS oid,
+            t.base::int AS base
+       FROM pg_attribute a
+       JOIN t ON t.attnum = a.attnum
+       JOIN pg_type b ON b.oid = t.base AND b.typtype <> 'd'
+      WHERE a.attrelid = $1
+      ORDER BY a.attnum`,
+    [rel.oid],
+  );
+  let columns = attributes.filter((a) => !a.generated).map((a) => a.name);
+  let rowFilter: string | null = null;
   // Generated columns are published from PostgreSQL 18 only when the publication says so:
   // pg_publication_tables knows (15+ has column lists and row filters).
   if (rel.version >= 150000) {
@@ -407,22 +443,12 @@ async function publishedColumns(
         'BACKFILL_FAILED',
         `Backfill: table ${qualified(table)} is not in publication ${publication}, so its changes are not streamed; add it (ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${qualified(table)}).`,
       );
-    let columns = entry.columns;
-    if (rel.version < 180000) {
-      const generated = await helper.query<{ name: string }>(
-        `SELECT attname::text AS name FROM pg_attribute WHERE attrelid = $1 AND attgenerated <> ''`,
-        [rel.oid],
-      );
-      const skip = new Set(generated.map((g) => g.name));
-      columns = columns.filter((c) => !skip.has(c));
-    }
-    return { columns, rowFilter: entry.filter };
+    const generated = new Set(
+      rel.version < 180000 ? attributes.filter((a) => a.generated).map((a) => a.name) : [],
+    );
+    columns = entry.columns.filter((c) => !generated.has(c));
+    rowFilter = entry.filter;
   }
-  const rows = await helper.query<{ name: string }>(
-    `SELECT attname::text AS name FROM pg_attribute
-      WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
-      ORDER BY attnum`,
-    [rel.oid],
-  );
-  return { columns: rows.map((r) => r.name), rowFilter: null };
+  const byName = new Map(attributes.map((a) => [a.name, a]));
+  return { columns, types: columns.map((c) => byName.get(c)!), rowFilter };
 }

@@ -24,7 +24,7 @@ import type {
 } from './messages.js';
 import { asBuffer, Reader } from './reader.js';
 import { CompiledRelation, readTuple, type ValueOptions } from './relation.js';
-import type { TextParser } from './text-values.js';
+import { typeParserMap } from './type-parsers.js';
 import { pgMicrosToUnixMicros, unixMicrosToDate } from './time.js';
 
 /** Options of {@link PgoutputDecoder}. */
@@ -92,16 +92,7 @@ export class PgoutputDecoder {
     if (version !== 1 && version !== 2 && version !== 3 && version !== 4) {
       throw new PgoutputDecodeError('INVALID_OPTION', `protocolVersion must be 1, 2, 3 or 4, got ${String(version)}.`);
     }
-    const typeParsers = new Map<number, TextParser>();
-    for (const [oid, parser] of Object.entries(options.typeParsers ?? {})) {
-      if (typeof parser !== 'function' || !/^\d+$/.test(oid)) {
-        throw new PgoutputDecodeError(
-          'INVALID_OPTION',
-          `typeParsers maps type OIDs to functions (value: string) => unknown; the entry ${JSON.stringify(oid)} is not one.`,
-        );
-      }
-      typeParsers.set(Number(oid), parser);
-    }
+    const typeParsers = typeParserMap(options.typeParsers);
     this.protocolVersion = version;
     this.parse = options.parse ?? true;
     this.binary = options.binary ?? false;

@@ -1,3 +1,4 @@
+export { CopyTextRowDecoder, type CopyTextColumn, type CopyTextRowDecoderOptions } from './copy-text.js';
 export { PgoutputDecoder, type DecoderOptions } from './decoder.js';
 export { PgoutputDecodeError, type PgoutputDecodeErrorCode } from './errors.js';
 export { formatLsn, parseLsn } from './lsn.js';

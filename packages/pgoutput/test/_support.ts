@@ -75,3 +75,19 @@ export async function forceStreaming(client: pg.Client, major: number): Promise<
 
 /** Enough rows to exceed 64kB of decoded changes (PG15's smallest logical_decoding_work_mem). */
 export const STREAM_ROWS = 1500;
+
+/** The CopyData messages of `COPY (...) TO STDOUT` (one row each), through pg's submittable hook. */
+export function copyOut(client: pg.Client, sql: string): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const rows: Buffer[] = [];
+    let failed: Error | null = null;
+    const submittable = {
+      submit: (connection: { query(text: string): void }) => connection.query(sql),
+      handleCopyData: (message: { chunk: Buffer }) => void rows.push(Buffer.from(message.chunk)),
+      handleCommandComplete: () => undefined,
+      handleError: (error: Error) => void (failed = error),
+      handleReadyForQuery: () => (failed ? reject(failed) : resolve(rows)),
+    };
+    void client.query(submittable as unknown as pg.Submittable);
+  });
+}

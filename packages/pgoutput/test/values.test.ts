@@ -3,8 +3,8 @@
 import type pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InsertMessage, RelationMessage } from '../src/index.js';
-import { connect, createSlot, decodeAll, dropSlot, peek, type Captured } from './_support.js';
+import { CopyTextRowDecoder, type InsertMessage, type RelationMessage } from '../src/index.js';
+import { connect, copyOut, createSlot, decodeAll, dropSlot, peek, type Captured } from './_support.js';
 
 // Local-time types (date, timestamp) are parsed in the process's zone: pick one with DST.
 process.env.TZ = 'America/New_York';
@@ -190,6 +190,43 @@ describe('value fidelity against pg SELECT', () => {
       // numeric has no binary decoder: a custom text parser cannot apply, the bytes stay.
       if (row.c_numeric !== null) expect(Buffer.isBuffer(row.c_numeric)).toBe(true);
     }
+  });
+});
+
+describe('COPY text rows', () => {
+  function copyDecoder(options: ConstructorParameters<typeof CopyTextRowDecoder>[1] = {}): CopyTextRowDecoder {
+    const columns = relation(text).columns.map((c) => ({ name: c.name, typeOid: c.typeOid }));
+    return new CopyTextRowDecoder(columns, options);
+  }
+
+  it('decode to exactly the rows the stream delivers for the same values (escapes, NULLs, every type)', async () => {
+    const copied = await copyOut(client, 'COPY (SELECT * FROM v ORDER BY id) TO STDOUT');
+    expect(copied).toHaveLength(ROWS.length);
+    const decoder = copyDecoder();
+    const streamed = inserts(text);
+    for (const [i, line] of copied.entries()) expect(decoder.decode(line)).toStrictEqual(streamed[i]);
+    // the same with custom parsers, and unparsed
+    const typeParsers = { 20: BigInt, 1700: (value: string) => `numeric:${value}` };
+    const custom = copyDecoder({ typeParsers });
+    const customStreamed = inserts(text, { typeParsers });
+    for (const [i, line] of copied.entries()) expect(custom.decode(line)).toStrictEqual(customStreamed[i]);
+    const raw = copyDecoder({ parse: false });
+    const rawStreamed = inserts(text, { parse: false });
+    for (const [i, line] of copied.entries()) expect(raw.decode(line)).toStrictEqual(rawStreamed[i]);
+    // texts(): the unescaped text of every column
+    expect(raw.texts(copied[1]!)).toStrictEqual(Object.values(rawStreamed[1]!));
+  });
+
+  it('refuse a row with another number of columns, and a value its parser rejects', () => {
+    const decoder = new CopyTextRowDecoder([
+      { name: 'id', typeOid: 23 },
+      { name: 'j', typeOid: 3802 },
+    ]);
+    expect(decoder.decode(Buffer.from('1\t\\N\n'))).toStrictEqual({ id: 1, j: null });
+    expect(() => decoder.decode(Buffer.from('1\n'))).toThrow(expect.objectContaining({ code: 'INVALID_MESSAGE' }));
+    expect(() => decoder.decode(Buffer.from('1\t2\t3'))).toThrow(expect.objectContaining({ code: 'INVALID_MESSAGE' }));
+    expect(() => decoder.decode(Buffer.from('1\t{oops'))).toThrow(expect.objectContaining({ code: 'INVALID_VALUE' }));
+    expect(() => new CopyTextRowDecoder([])).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
   });
 });
 
