@@ -3,16 +3,19 @@
 // two cores) and writes BENCHMARKS.md at the repo root: a machine header, then each script's
 // Markdown section. A script prints its section (a `## ` heading, a sentence, a table) to stdout;
 // anything it writes to stderr is progress for the console only.
-// Usage: pnpm bench [name-filter]
+// Usage: pnpm bench [name-filter] [--update]
+// --update (with a filter): replaces the matching sections of BENCHMARKS.md (same `## ` heading),
+// or appends them, keeping every other section as it is.
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
-const filter = process.argv[2];
+const update = process.argv.includes('--update');
+const filter = process.argv.slice(2).find((arg) => arg !== '--update');
 const scripts = readdirSync(join(here, 'src'))
   .filter((name) => name.endsWith('.bench.ts') && (!filter || name.includes(filter)))
   .sort();
@@ -66,6 +69,20 @@ const header = [
   '',
 ].join('\n');
 
-if (!filter) writeFileSync(join(root, 'BENCHMARKS.md'), `${header}\n${sections.join('\n\n')}\n`);
-else console.error('bench: a filtered run does not rewrite BENCHMARKS.md');
+const file = join(root, 'BENCHMARKS.md');
+if (!filter) writeFileSync(file, `${header}\n${sections.join('\n\n')}\n`);
+else if (update && existsSync(file) && !failed) {
+  // Split before each `## ` heading; replace the sections whose heading a new one has.
+  let text = readFileSync(file, 'utf8');
+  for (const section of sections) {
+    const heading = section.split('\n', 1)[0];
+    const parts = text.split(/\n(?=## )/);
+    const at = parts.findIndex((part) => part.split('\n', 1)[0] === heading);
+    if (at >= 0) parts[at] = `${section}\n`;
+    else parts.push(`${section}\n`);
+    text = parts.join('\n');
+  }
+  writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`);
+  console.error('bench: updated the matching sections of BENCHMARKS.md');
+} else console.error('bench: a filtered run does not rewrite BENCHMARKS.md (add --update to replace its sections)');
 process.exit(failed ? 1 : 0);

@@ -2,6 +2,7 @@ import type { AckTracker, TrackedTxn } from './ack-tracker.js';
 import { BACKFILL_PREFIX, BackfillWindows, snapshotChanges } from './backfill-windows.js';
 import type { RelationInfo, TxnFields } from './change.js';
 import { Cancelled, type Deliverer } from './delivery.js';
+import { asError, KoyoDispatcherError } from './errors.js';
 import { LaneScheduler } from './lane-scheduler.js';
 import type { DispatcherMetrics } from './metrics.js';
 import type { HandlerCache, HandlerRegistry } from './registry.js';
@@ -60,6 +61,9 @@ export class Engine {
   private readonly drainTokens = new Map<string, () => void>();
   /** Backfill chunks between their watermarks. */
   readonly windows = new BackfillWindows();
+  /** Deferred chunks (`batch.defer()`) not done yet, and who waits for none to be left. */
+  private deferred = 0;
+  private deferredWaiters: (() => void)[] = [];
 
   constructor(
     private readonly registry: HandlerRegistry,
@@ -256,9 +260,33 @@ export class Engine {
     this.scheduler?.halt();
   }
 
-  /** Resolves once no handler task is running (concurrent mode). */
-  settled(): Promise<void> {
-    return this.scheduler ? this.scheduler.whenSettled() : Promise.resolve();
+  /** Resolves once no handler task is running (concurrent mode) and every deferred chunk is done. */
+  async settled(): Promise<void> {
+    if (this.scheduler) await this.scheduler.whenSettled();
+    while (this.deferred > 0)
+      await new Promise<void>((resolve) => this.deferredWaiters.push(resolve));
+  }
+
+  /** A chunk finished later (`batch.defer()`): its transaction waits for `done`. */
+  private defer(tracked: TrackedTxn, commitLsn: string): (error?: unknown) => void {
+    tracked.pending++;
+    this.deferred++;
+    let finished = false;
+    return (error?: unknown) => {
+      if (finished) return;
+      finished = true;
+      this.deferred--;
+      if (error === undefined) this.tracker.done(tracked);
+      else
+        this.onFailure(
+          new KoyoDispatcherError(
+            'HANDLER_FAILED',
+            `A deferred transaction chunk (commitLsn ${commitLsn}) failed: ${asError(error).message}. The dispatcher stopped without acknowledging it, so it is delivered again after a restart.`,
+            { cause: error },
+          ),
+        );
+      if (this.deferred === 0) for (const resolve of this.deferredWaiters.splice(0)) resolve();
+    };
   }
 
   private afterChange(txn: OpenTxn, change: Change, started: number): void | Promise<void> {
@@ -291,6 +319,7 @@ export class Engine {
       chunk,
       first: chunk === 0,
       final,
+      defer: () => this.defer(txn.tracked, txn.fields.commitLsn),
     };
     if (this.scheduler === null) return this.deliverer.deliver(batch, handlers);
     this.schedule(

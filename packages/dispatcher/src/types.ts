@@ -172,6 +172,22 @@ export interface TransactionBatch {
   first: boolean;
   /** True on the last chunk: once it is handled, the whole transaction is. */
   final: boolean;
+  /**
+   * Finishes this chunk later: the handler may return (and the next chunk be delivered) while
+   * its work is still running; the transaction is acknowledged only once the returned `done` was
+   * called for every deferred chunk of it and of every earlier transaction. `done(error)` stops
+   * the dispatcher as a handler that failed on every attempt would (no retry, nothing after it is
+   * acknowledged). For pipelining, e.g. publishes waiting for a broker's acknowledgement; bound
+   * the chunks in flight yourself (return a promise while too many are). `stop()` waits for every
+   * deferred chunk to be done.
+   *
+   * @example
+   * dispatcher.onTransaction((batch) => {
+   *   const done = batch.defer();
+   *   sink.write(batch.changes).then(() => done(), done);
+   * });
+   */
+  defer(): (error?: unknown) => void;
 }
 
 /**

@@ -8,6 +8,7 @@ export type KoyoNatsErrorCode =
   | 'ALREADY_STARTED'
   | 'STOPPED'
   | 'RELAY_FAILED'
+  | 'MESSAGE_TOO_LARGE'
   | 'HANDLER_FAILED';
 
 /**

@@ -15,4 +15,13 @@ describe('partitionOf', () => {
     expect(partitionOf({ id: 7 }, 1)).toBe(0);
     expect(partitionOf({ id: 42 }, 8)).toBe(partitionOf({ id: '42' }, 8));
   });
+  it('hashes the UTF-8 bytes of non-ASCII keys, as Buffer.from encodes them', () => {
+    const fnv = (text: string): number => {
+      let hash = 0x811c9dc5;
+      for (const b of Buffer.from(text, 'utf8')) hash = Math.imul(hash ^ b, 0x01000193) >>> 0;
+      return hash;
+    };
+    for (const text of ['é', 'ü\u001fñ', '日本語', '😀 x', 'a\ud800b', '\udc00'])
+      expect(partitionOf({ id: text }, 0x7fffffff)).toBe(fnv(text) % 0x7fffffff);
+  });
 });

@@ -24,11 +24,37 @@ function keyValueText(value: unknown): string {
  */
 export function partitionOf(key: Record<string, unknown> | null, partitions: number): number {
   if (partitions <= 1 || key === null) return 0;
-  const bytes = Buffer.from(Object.values(key).map(keyValueText).join('\u001f'), 'utf8');
+  const text = Object.values(key).map(keyValueText).join('\u001f');
   let hash = 0x811c9dc5;
-  for (const byte of bytes) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
+  const byte = (b: number): void => {
+    hash = Math.imul(hash ^ b, 0x01000193) >>> 0;
+  };
+  // FNV-1a over the UTF-8 encoding of `text`, without allocating it.
+  for (let i = 0; i < text.length; i++) {
+    let code = text.charCodeAt(i);
+    if (code < 0x80) {
+      byte(code);
+      continue;
+    }
+    if (code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low < 0xe000) {
+        code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+        i++;
+      }
+    }
+    if (code >= 0xd800 && code < 0xe000) code = 0xfffd; // a lone surrogate, as Buffer.from encodes it
+    if (code < 0x800) {
+      byte(0xc0 | (code >> 6));
+    } else if (code < 0x10000) {
+      byte(0xe0 | (code >> 12));
+      byte(0x80 | ((code >> 6) & 0x3f));
+    } else {
+      byte(0xf0 | (code >> 18));
+      byte(0x80 | ((code >> 12) & 0x3f));
+      byte(0x80 | ((code >> 6) & 0x3f));
+    }
+    byte(0x80 | (code & 0x3f));
   }
   return hash % partitions;
 }

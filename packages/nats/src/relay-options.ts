@@ -24,6 +24,11 @@ export interface NatsRelayOptions {
   partitions?: number;
   /** The stream's duplicate window, in ms (and the least an existing stream must have). Default 120 000. */
   duplicateWindowMs?: number;
+  /**
+   * Chunks (transactions, or `batchSize` changes of a big one) published and not yet confirmed by
+   * JetStream before reading the slot waits. Default 16.
+   */
+  publishWindow?: number;
   /** Publish attempts back off from 100 ms, doubling up to this many ms, while NATS is unreachable. Default 5 000. */
   maxBackoffMs?: number;
 }
@@ -37,6 +42,7 @@ export interface ResolvedRelayOptions {
   partitions: number;
   duplicateWindowMs: number;
   maxBackoffMs: number;
+  publishWindow: number;
 }
 
 function positiveInt(value: number | undefined, name: string, fallback: number): number {
@@ -79,6 +85,7 @@ export function resolveRelayOptions(options: NatsRelayOptions): ResolvedRelayOpt
     partitions: positiveInt(options.partitions, 'partitions', 1),
     duplicateWindowMs,
     maxBackoffMs: positiveInt(options.maxBackoffMs, 'maxBackoffMs', 5_000),
+    publishWindow: positiveInt(options.publishWindow, 'publishWindow', 16),
   });
 }
 

@@ -6,13 +6,14 @@ import {
   type TransactionBatch,
 } from '@koyo/dispatcher';
 import { parseLsn } from '@koyo/pgoutput';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { KoyoNatsError } from './errors.js';
-import { isAfter, lastStoredPlace, messageId, type ChangePlace } from './last-stored.js';
+import { isAfter, lastStoredPlace, type ChangePlace } from './last-stored.js';
 import { changeSubject } from './names.js';
 import { partitionOf } from './partition.js';
+import { Publisher } from './publisher.js';
 import {
   isConnection,
   resolveRelayOptions,
@@ -20,6 +21,7 @@ import {
   type ResolvedRelayOptions,
 } from './relay-options.js';
 import { ensureStream } from './stream.js';
+import type { WireMessage } from './wire.js';
 
 /** Progress of a relay, from {@link NatsRelay.stats}. */
 export interface NatsRelayStats {
@@ -53,16 +55,6 @@ export interface NatsRelay {
   readonly dispatcher: Dispatcher;
 }
 
-interface OutgoingMessage {
-  subject: string;
-  data: string;
-  id: string;
-  headers: MsgHdrs;
-  place: string;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Relays every committed change of a publication into a NATS JetStream stream, exactly once:
  * subject `<prefix>.<schema>.<table>[.<partition>]`, body the `Change` as JSON, headers
@@ -88,7 +80,6 @@ export function createNatsRelay(options: NatsRelayOptions): NatsRelay {
   let started = false;
   let stopping = false;
   let connection: NatsConnection | undefined;
-  let js: JetStreamClient | undefined;
   // Learned on the first delivery, when this process holds the slot (a standby learns late).
   let stored: ChangePlace | null | undefined;
 
@@ -103,118 +94,56 @@ export function createNatsRelay(options: NatsRelayOptions): NatsRelay {
   const closed = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
   closed.catch(() => undefined); // observed through `closed` by the caller
 
-  const toMessage = (change: Change): OutgoingMessage => {
+  const subjects = new Map<string, string>();
+  const subjectOf = (change: Change, partition: number | null): string => {
+    const name = `${change.schema}\u0000${change.table}\u0000${partition}`;
+    let subject = subjects.get(name);
+    if (subject === undefined) {
+      subject = changeSubject(resolved.subjectPrefix, change.schema, change.table, partition);
+      subjects.set(name, subject);
+    }
+    return subject;
+  };
+
+  const toMessage = (change: Change): WireMessage => {
     const partition = resolved.partitions > 1 ? partitionOf(change.key, resolved.partitions) : null;
-    const subject = changeSubject(resolved.subjectPrefix, change.schema, change.table, partition);
-    const id = messageId(slot, change.commitLsn, change.position);
-    const h = headers();
-    h.set('Nats-Msg-Id', id);
-    h.set('Koyo-Commit-Lsn', change.commitLsn);
-    h.set('Koyo-Position', String(change.position));
-    h.set('Koyo-Table', `${change.schema}.${change.table}`);
-    h.set('Koyo-Kind', change.kind);
     return {
-      subject,
+      subject: subjectOf(change, partition),
       data: JSON.stringify(change),
-      id,
-      headers: h,
-      place: `${change.commitLsn}:${change.position}`,
+      headerLines: `Nats-Msg-Id: ${slot}:${change.commitLsn}:${change.position}\r\nKoyo-Commit-Lsn: ${change.commitLsn}\r\nKoyo-Position: ${change.position}\r\nKoyo-Table: ${change.schema}.${change.table}\r\nKoyo-Kind: ${change.kind}\r\n`,
     };
   };
 
-  // All messages of a chunk go out in one burst on one connection, and the next chunk only after
-  // every PubAck: a connection that drops loses a suffix of the burst, never a message in the
-  // middle, so retrying from the first failure keeps the stream in commit order.
-  const publishAll = async (messages: OutgoingMessage[]): Promise<void> => {
-    let from = 0;
-    let backoffMs = 100;
-    while (from < messages.length) {
-      if (stopping)
-        throw new KoyoNatsError(
-          'STOPPED',
-          'The relay is stopping; this transaction is not acknowledged and comes again on the next start.',
-        );
-      const burst = messages.slice(from);
-      const results = await Promise.allSettled(
-        burst.map((message) =>
-          js!.publish(message.subject, message.data, {
-            msgID: message.id,
-            headers: message.headers,
-          }),
-        ),
-      );
-      let failedAt = -1;
-      for (const [index, result] of results.entries()) {
-        if (result.status === 'rejected') {
-          if (failedAt < 0) failedAt = index;
-          counters.publishErrors += 1;
-          continue;
-        }
-        if (failedAt >= 0) continue; // re-sent below, then counted
-        if (result.value.duplicate) counters.duplicates += 1;
-        else counters.published += 1;
-        lastPublished = burst[index]!.place;
-      }
-      if (failedAt < 0) break;
-      from += failedAt;
-      waitingForNats = true;
-      await sleep(backoffMs);
-      backoffMs = Math.min(backoffMs * 2, resolved.maxBackoffMs);
-    }
-    waitingForNats = false;
-  };
-
-  // The stream's last sequence after our last confirmed publish (null: to be read again).
-  let streamSeq: number | null = null;
-
-  // Fast path: the chunk's messages as core publishes, the last one as a JetStream publish. A
-  // server handles one connection's messages in order, so its PubAck at sequence
-  // `streamSeq + n` (not a duplicate) proves all n were stored, in order, with nobody else's in
-  // between. Anything else (another publisher, a duplicate, a timeout) falls back to one
-  // acknowledged publish per message, which stores what is missing and de-duplicates the rest.
-  const publishFast = async (messages: OutgoingMessage[]): Promise<boolean> => {
-    try {
-      streamSeq ??= (await manager!.streams.info(resolved.stream)).state.last_seq;
-      const expected = streamSeq + messages.length;
-      const last = messages[messages.length - 1]!;
-      for (const message of messages.slice(0, -1)) {
-        connection!.publish(message.subject, message.data, { headers: message.headers });
-      }
-      const ack = await js!.publish(last.subject, last.data, {
-        msgID: last.id,
-        headers: last.headers,
-      });
-      if (ack.duplicate || ack.seq !== expected) {
-        streamSeq = null;
-        return false;
-      }
-      streamSeq = ack.seq;
-      counters.published += messages.length;
-      lastPublished = last.place;
-      return true;
-    } catch {
-      streamSeq = null;
-      return false;
-    }
-  };
-
-  dispatcher.onTransaction(async (batch: TransactionBatch) => {
-    if (stored === undefined)
-      stored = await lastStoredPlace(jetstreamManagerFor(), resolved.stream, slot);
+  const relayChunk = (batch: TransactionBatch): void | Promise<void> => {
     const commitLsn = parseLsn(batch.commitLsn);
     const fresh = stored
       ? batch.changes.filter((change) => isAfter({ commitLsn, position: change.position }, stored!))
       : batch.changes;
     counters.alreadyStored += batch.changes.length - fresh.length;
-    if (fresh.length === 0) return;
-    const messages = fresh.map(toMessage);
-    if (!(await publishFast(messages))) await publishAll(messages);
+    if (fresh.length === 0) return undefined;
+    const last = fresh[fresh.length - 1]!;
+    const done = batch.defer();
+    try {
+      return publisher!.submit(fresh.map(toMessage), `${last.commitLsn}:${last.position}`, done);
+    } catch (error) {
+      done(error); // nothing was sent: the dispatcher stops without acknowledging it
+      throw error;
+    }
+  };
+
+  dispatcher.onTransaction((batch: TransactionBatch) => {
+    if (stored !== undefined) return relayChunk(batch);
+    return lastStoredPlace(manager!, resolved.stream, slot).then((place) => {
+      stored = place;
+      return relayChunk(batch);
+    });
   });
 
-  let manager: Awaited<ReturnType<typeof jetstreamManager>> | undefined;
-  const jetstreamManagerFor = (): NonNullable<typeof manager> => manager!;
+  let manager: JetStreamManager | undefined;
+  let publisher: Publisher | undefined;
 
   const closeConnection = async (): Promise<void> => {
+    publisher?.close();
     if (connection && !isConnection(resolved.nats)) await connection.close().catch(() => undefined);
   };
 
@@ -251,7 +180,15 @@ export function createNatsRelay(options: NatsRelayOptions): NatsRelay {
         connection = isConnection(resolved.nats) ? resolved.nats : await connectTo(resolved);
         manager = await jetstreamManager(connection);
         await ensureStream(manager, resolved);
-        js = jetstream(connection);
+        publisher = new Publisher(connection, jetstream(connection), manager, counters, {
+          stream: resolved.stream,
+          window: resolved.publishWindow,
+          maxBackoffMs: resolved.maxBackoffMs,
+          ackTimeoutMs: 5_000,
+          isStopping: () => stopping,
+          onProgress: (place) => (lastPublished = place),
+          onWaiting: (waiting) => (waitingForNats = waiting),
+        });
       } catch (error) {
         await closeConnection();
         if (error instanceof KoyoNatsError) throw error;

@@ -2,7 +2,7 @@
 // JetStream; one worker is SIGKILLed mid-way. Every change is handled at least once, the changes
 // of each key in commit order across the fleet, and a failing change is dead-lettered.
 //
-// Scale: 2,000 updates (the issue asks 10,000; reduced to keep the file well under a minute).
+// Scale: 2,000 updates, to keep the file well under a minute; KOYO_FULL=1 runs the issue's 10,000.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { exited, printed, spawnFixture } from './children.js';
 import { dropSlot, openDb, readStream, uniqueName, waitFor, type Db } from './helpers.js';
 
 const KEYS = 50;
-const UPDATES = 2_000;
+const UPDATES = process.env.KOYO_FULL === '1' ? 10_000 : 2_000;
 const PARTITIONS = 8;
 
 let db: Db;

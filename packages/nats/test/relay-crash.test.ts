@@ -2,8 +2,8 @@
 // rows are written in transactions of mixed size; a last relay catches up. The stream then holds
 // exactly one message per committed change, and each subject's messages are in commit order.
 //
-// Scale: 8,000 rows and 5 kills (the issue asks 50,000 and 10; reduced so the file runs in well
-// under a minute per PostgreSQL flavour on a shared 2-core machine).
+// Scale: 8,000 rows and 5 kills, so the file runs in well under a minute per PostgreSQL flavour
+// on a shared 2-core machine; KOYO_FULL=1 runs the issue's 50,000 rows and 10 kills.
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
@@ -13,8 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exited, printed, sleep, spawnFixture } from './children.js';
 import { dropSlot, lsn, openDb, readStream, uniqueName, waitFor, type Db } from './helpers.js';
 
-const TOTAL_ROWS = 8_000;
-const KILLS = 5;
+const FULL = process.env.KOYO_FULL === '1';
+const TOTAL_ROWS = FULL ? 50_000 : 8_000;
+const KILLS = FULL ? 10 : 5;
 const PARTITIONS = 4;
 
 let db: Db;
