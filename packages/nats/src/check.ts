@@ -102,7 +102,13 @@ export async function checkNats(options: NatsCheckOptions): Promise<NatsCheck[]>
       });
       return checks;
     }
-    checks.push({ id: 'jetstream', ok: true, severity: 'info', message: 'JetStream is enabled', fix: null });
+    checks.push({
+      id: 'jetstream',
+      ok: true,
+      severity: 'info',
+      message: 'JetStream is enabled',
+      fix: null,
+    });
     checks.push(await streamCheck(jsm, { stream, subjectPrefix, duplicateWindowMs }));
     return checks;
   } finally {
@@ -119,7 +125,13 @@ async function streamCheck(
   if (info) {
     const mismatch = streamMismatch(info.config, wanted);
     if (mismatch) {
-      return { id: 'nats_stream', ok: false, severity: 'error', message: mismatch.problem, fix: mismatch.fix };
+      return {
+        id: 'nats_stream',
+        ok: false,
+        severity: 'error',
+        message: mismatch.problem,
+        fix: mismatch.fix,
+      };
     }
     return {
       id: 'nats_stream',

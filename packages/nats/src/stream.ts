@@ -66,7 +66,10 @@ export function streamMismatch(
 }
 
 /** The stream's info, or `null` when it does not exist. */
-export async function streamInfo(jsm: JetStreamManager, stream: string): Promise<StreamInfo | null> {
+export async function streamInfo(
+  jsm: JetStreamManager,
+  stream: string,
+): Promise<StreamInfo | null> {
   try {
     return await jsm.streams.info(stream);
   } catch (error) {
