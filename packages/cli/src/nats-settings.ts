@@ -3,6 +3,7 @@
 import { listValue, stringValue, type CommandSpec } from './args.js';
 import type { CommandContext } from './context.js';
 import { KoyoCliError } from './errors.js';
+import { display } from './load.js';
 import type { NatsModule } from './optional.js';
 import { DEFAULT_NATS_SERVERS, isNatsServer, type NatsRelaySettings } from './relay-config.js';
 
@@ -34,7 +35,7 @@ function usage(spec: CommandSpec, message: string): KoyoCliError {
  */
 export function resolveNatsSettings(ctx: CommandContext, nats: NatsModule, flags: NatsFlags): ResolvedNatsSettings {
   const config = ctx.config.relay?.nats ?? {};
-  const file = ctx.loaded ? ctx.loaded.file : 'koyo.config.ts';
+  const file = ctx.loaded ? display(ctx.loaded.file, ctx.io.cwd) : 'koyo.config.ts';
   const serverFlags = listValue(ctx.args, flags.servers);
   for (const server of serverFlags) {
     if (!isNatsServer(server)) throw usage(ctx.spec, `--${flags.servers} must be a NATS URL such as nats://127.0.0.1:4222 (got "${server}")`);
@@ -42,16 +43,16 @@ export function resolveNatsSettings(ctx: CommandContext, nats: NatsModule, flags
   const configured = config.servers === undefined ? [] : Array.isArray(config.servers) ? config.servers : [config.servers];
   const servers = serverFlags.length > 0 ? serverFlags : configured.length > 0 ? configured : [DEFAULT_NATS_SERVERS];
   const streamFlag = stringValue(ctx.args, flags.stream);
-  const check = <T>(run: () => T, fromFlag: boolean, key: string): T => {
+  const check = <T>(run: () => T, fromFlag: boolean): T => {
     try {
       return run();
     } catch (error) {
       if (!(error instanceof nats.KoyoNatsError)) throw error;
       if (fromFlag) throw usage(ctx.spec, error.message);
-      throw new KoyoCliError('CONFIG_INVALID', `${file}: relay.nats.${key}: ${error.message}`, { cause: error });
+      throw new KoyoCliError('CONFIG_INVALID', `${file}: ${error.message}`, { cause: error });
     }
   };
-  const stream = check(() => nats.checkStreamName(streamFlag ?? config.stream ?? 'KOYO', streamFlag ? `--${flags.stream}` : 'relay.nats.stream'), streamFlag !== undefined, 'stream');
-  const subjectPrefix = check(() => nats.checkSubjectPrefix(config.subjectPrefix ?? 'koyo', 'relay.nats.subjectPrefix'), false, 'subjectPrefix');
+  const stream = check(() => nats.checkStreamName(streamFlag ?? config.stream ?? 'KOYO', streamFlag ? `--${flags.stream}` : 'relay.nats.stream'), streamFlag !== undefined);
+  const subjectPrefix = check(() => nats.checkSubjectPrefix(config.subjectPrefix ?? 'koyo', 'relay.nats.subjectPrefix'), false);
   return { ...config, servers, stream, subjectPrefix };
 }

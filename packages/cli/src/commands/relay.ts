@@ -3,6 +3,7 @@ import { numberValue, type ParsedArgs } from '../args.js';
 import { commandContext, requirePublication, requireSlot, resolveConnection, type CliIo } from '../context.js';
 import { EXIT, KoyoCliError, formatError } from '../errors.js';
 import { formatCount } from '../format.js';
+import { display as displayPath } from '../load.js';
 import { resolveNatsSettings } from '../nats-settings.js';
 import { importNats, type NatsModule } from '../optional.js';
 import { relayNatsSpec as spec } from '../specs.js';
@@ -93,7 +94,7 @@ export async function relayNatsCommand(args: ParsedArgs, io: CliIo, signal: Abor
     });
   } catch (error) {
     if (error instanceof nats.KoyoNatsError) {
-      throw new KoyoCliError('CONFIG_INVALID', `${ctx.loaded!.file}: relay.nats: ${error.message}`, { cause: error });
+      throw new KoyoCliError('CONFIG_INVALID', `${displayPath(ctx.loaded!.file, io.cwd)}: relay.nats: ${error.message}`, { cause: error });
     }
     throw error;
   }
