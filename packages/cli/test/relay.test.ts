@@ -36,8 +36,8 @@ afterAll(async () => {
 function startWorker(): { child: ChildProcess; lines: () => Record<string, unknown>[] } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'koyo.worker.ts'], { cwd: project.dir, env: { ...process.env, ...env() }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   const lines = (): Record<string, unknown>[] =>
     out
       .split('\n')
