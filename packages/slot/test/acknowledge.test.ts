@@ -122,7 +122,12 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
     await manager.ensureSlot('ack_idle');
     const start = await confirmedFlush(db.url, 'ack_idle');
     const s = stream('ack_idle');
-    const c = new Collector(s);
+    // PostgreSQL 14's pgoutput still sends an empty BEGIN/COMMIT for every transaction (15+ skips
+    // them): there the consumer moves the slot by acknowledging those, as the dispatcher does.
+    const emptyTransactions = testCluster().major < 15;
+    const c = new Collector(s, (event) => {
+      if (emptyTransactions && event.message.tag === 'commit') s.acknowledge(event.message.endLsn);
+    });
     await s.ready();
     await waitFor(
       'confirmed_flush_lsn to advance past WAL written to another table',
@@ -133,7 +138,8 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
       60_000,
       200,
     );
-    expect(c.messages()).toEqual([]);
+    if (emptyTransactions) expect(new Set(c.messages().map((m) => m.tag))).toEqual(new Set(['begin', 'commit']));
+    else expect(c.messages()).toEqual([]);
     expect(s.flushedLsn).toBeGreaterThan(start);
     await s.stop();
     await c.done;
@@ -157,7 +163,7 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
       if (event.message.tag === 'stream_commit') s.acknowledge(event.message.endLsn);
     });
     await s.ready();
-    expect(s.protocolVersion).toBe(testCluster().major >= 16 ? 4 : 3);
+    expect(s.protocolVersion).toBe(testCluster().major >= 16 ? 4 : testCluster().major >= 15 ? 3 : 2);
     await sql(db.url, "INSERT INTO items SELECT g, repeat('z', 100) FROM generate_series(10001, 15000) g");
     const commit = await waitFor('the stream commit', () => c.of('stream_commit')[0]);
     expect(c.of('stream_start').length).toBeGreaterThan(1);

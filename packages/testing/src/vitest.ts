@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { inject } from 'vitest';
 import type { ViteUserConfig } from 'vitest/config';
-import { findSystemBinDir } from './binaries.js';
+import { execFileSync } from 'node:child_process';
+import { SUPPORTED_MAJORS, findSystemBinDir } from './binaries.js';
 import { KoyoTestingError } from './errors.js';
 import { TEST_CLUSTER_KEY, type TestClusterInfo } from './shared-cluster.js';
 
@@ -17,13 +18,44 @@ export interface KoyoVitestOptions {
   timeoutMs?: number;
   /** Override the flavours to run; default: `KOYO_TEST_POSTGRES` if set, else system (if present) and embedded. */
   flavours?: string[];
+  /**
+   * This package's part of the compatibility suite: test files (globs under the package) that
+   * also run on the other supported majors (see {@link compatibilityMajors}).
+   */
+  compat?: string[];
+  /** Override the majors the compatibility files run on; default {@link compatibilityMajors}. */
+  compatMajors?: string[];
 }
 
 /** The flavours a run covers: the one in KOYO_TEST_POSTGRES, else the machine's (if any) and embedded. */
 export function testFlavours(env: NodeJS.ProcessEnv = process.env): string[] {
   const chosen = env.KOYO_TEST_POSTGRES?.trim();
-  if (chosen) return [chosen];
+  if (chosen && chosen !== 'all') return [chosen];
   return findSystemBinDir() ? ['system', 'embedded'] : ['embedded'];
+}
+
+function systemMajor(): string | undefined {
+  const dir = findSystemBinDir();
+  if (!dir) return undefined;
+  try {
+    const out = execFileSync(join(dir, 'postgres'), ['--version'], { encoding: 'utf8', timeout: 10_000 });
+    return /\(PostgreSQL\)\s+(\d+)/.exec(out)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The majors the compatibility suite runs on besides the full-suite flavours: every supported
+ * major that is neither the machine's nor embedded 18, when `KOYO_TEST_POSTGRES=all` or in CI
+ * (`CI=true`); none otherwise (local runs stay quick), or when one flavour is chosen.
+ */
+export function compatibilityMajors(env: NodeJS.ProcessEnv = process.env): string[] {
+  const chosen = env.KOYO_TEST_POSTGRES?.trim();
+  const wanted = chosen === 'all' || (!chosen && (env.CI === 'true' || env.CI === '1'));
+  if (!wanted) return [];
+  const covered = new Set(['18', systemMajor()]);
+  return SUPPORTED_MAJORS.filter((major) => !covered.has(major));
 }
 
 /**
@@ -31,6 +63,8 @@ export function testFlavours(env: NodeJS.ProcessEnv = process.env): string[] {
  * - project `unit`: `src/**\/*.test.ts`, no database;
  * - one project per PostgreSQL flavour (`pg-system`, `pg-embedded`): `test/**\/*.test.ts`, with a
  *   shared cluster (primary + replicas) started by a global setup and read with {@link testCluster};
+ * - with `compat`, one project per other supported major (`pg-14`, `pg-16`, `pg-17`, in CI or with
+ *   `KOYO_TEST_POSTGRES=all`) running only those files;
  * - the `@koyo/source` export condition, so workspace packages run from source;
  * - a JSON report in `.vitest-report.json` for CI's pass/fail line.
  *
@@ -45,18 +79,21 @@ export function defineKoyoVitestConfig(packageDir: string, options: KoyoVitestOp
   const timeout = options.timeoutMs ?? 120_000;
   // Vite's default server conditions, with ours first so workspace packages resolve to src/.
   const conditions = ['@koyo/source', 'module', 'node', 'development|production'];
-  const pgProjects = (options.flavours ?? testFlavours()).map((flavour) => ({
+  const pgProject = (flavour: string, include: string[]) => ({
     extends: true as const,
     test: {
       name: `pg-${flavour.includes('/') ? 'custom' : flavour}`,
-      include: ['test/**/*.test.ts'],
+      include,
       env: { KOYO_TEST_POSTGRES: flavour },
       globalSetup: [globalSetup],
       provide: { koyoTestReplicas: options.replicas ?? 2 },
       testTimeout: timeout,
       hookTimeout: timeout,
     },
-  }));
+  });
+  const pgProjects = (options.flavours ?? testFlavours()).map((flavour) => pgProject(flavour, ['test/**/*.test.ts']));
+  const compat = options.compat ?? [];
+  const compatProjects = compat.length ? (options.compatMajors ?? compatibilityMajors()).map((major) => pgProject(major, compat)) : [];
   return {
     root: packageDir,
     resolve: { conditions },
@@ -67,6 +104,7 @@ export function defineKoyoVitestConfig(packageDir: string, options: KoyoVitestOp
       projects: [
         { extends: true as const, test: { name: 'unit', include: ['src/**/*.test.ts'] } },
         ...pgProjects,
+        ...compatProjects,
       ],
     },
   };
