@@ -57,6 +57,10 @@ export type KoyoSlotErrorCode =
   | 'DECODE_FAILED'
   /** The stream was used after it stopped, or iterated twice. */
   | 'STREAM_CLOSED'
+  /** The PostgreSQL version cannot do what was asked (e.g. failover slots before 17); the message says what it can do instead. */
+  | 'UNSUPPORTED'
+  /** Several hosts of one connection accept writes: koyo does not guess which is the primary. */
+  | 'SPLIT_BRAIN'
   /** The server reported an error that none of the codes above describes. */
   | 'SERVER_ERROR';
 
@@ -117,6 +121,18 @@ export class KoyoSlotError extends Error {
     this.hint = options.hint ?? pgError?.hint;
     this.problems = options.problems;
   }
+}
+
+/**
+ * What to do about an invalidated slot, in one place: its changes are gone, so the data is
+ * rebuilt from the tables into a new slot.
+ */
+export function invalidatedSlotAdvice(slot: string): string {
+  return (
+    `Drop it (koyo slots drop ${slot}, or dropSlot("${slot}")), create a new slot and backfill: ` +
+    "createDispatcher({ ..., backfill: 'initial' }) or `koyo run --backfill` brings every existing row through your handlers as a 'snapshot' change. " +
+    'Changes made while the slot was lost were not kept; set max_slot_wal_keep_size and watch the retained-WAL warning to avoid it.'
+  );
 }
 
 /** The fields of a `pg` DatabaseError that matter here. */
@@ -184,7 +200,7 @@ export function classifyError(error: unknown, context: { slot?: string; publicat
     return fatal('PUBLICATION_NOT_FOUND', `${message}. Create it with createSlotManager(...).ensurePublication(name, { tables }) or CREATE PUBLICATION.`);
   }
   if (state === '55000' && /(invalidated|can no longer|no longer get changes|conflict)/i.test(message)) {
-    return fatal('SLOT_INVALIDATED', `${capitalize(slot)} was invalidated (${message}); the WAL it needed is gone. Drop it, create a new slot and resynchronise your data: changes made meanwhile were not kept.`);
+    return fatal('SLOT_INVALIDATED', `${capitalize(slot)} was invalidated (${message}); the WAL it needed is gone. ${invalidatedSlotAdvice(context.slot ?? '<slot>')}`);
   }
   if (state === '0A000' || /proto_version|protocol version/i.test(message)) {
     return fatal('PROTOCOL_UNSUPPORTED', `The server does not support what was asked (${message}). Use protocolVersion: 'auto' or drop the option.`);

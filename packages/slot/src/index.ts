@@ -45,3 +45,5 @@ export { assertSlotName, assertPublicationName, parseTableName, quoteTableRef, q
 export type { TableName, TableRef, QualifiedTable } from './identifiers.js';
 export type { Logger } from './logger.js';
 export type { ConnectionOptions } from './connection.js';
+export { connectWritable, hostCandidates, writableClientClass } from './hosts.js';
+export type { HostAddress } from './hosts.js';

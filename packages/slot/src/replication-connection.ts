@@ -2,8 +2,9 @@ import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { parseLsn } from '@koyo/pgoutput';
 import pg from 'pg';
-import { toClientConfig, type ConnectionOptions } from './connection.js';
-import { KoyoSlotError } from './errors.js';
+import type { ConnectionOptions } from './connection.js';
+import { connectWritable } from './hosts.js';
+import { invalidatedSlotAdvice, KoyoSlotError } from './errors.js';
 import { quoteLiteral } from './identifiers.js';
 import { resolveProtocol, startReplicationCommand, type PgoutputOptions, type ProtocolVersion } from './protocol.js';
 
@@ -48,24 +49,21 @@ export interface ConnectionSettings {
 
 /** @internal one replication connection: connect, check, START_REPLICATION, stream until it ends. */
 export class ReplicationConnection {
-  readonly client: pg.Client;
+  #client: pg.Client | undefined;
   #ended = false;
   #closing: Promise<void> | undefined;
 
-  constructor(private readonly settings: ConnectionSettings) {
-    const base = toClientConfig(settings.connection);
-    // A connect attempt that hangs (a silent network) is given up and retried by the stream's backoff.
-    this.client = new pg.Client({ keepAlive: true, connectionTimeoutMillis: 30_000, ...base, replication: 'database' } as pg.ClientConfig);
-  }
+  constructor(private readonly settings: ConnectionSettings) {}
 
-  /** pg's connection object (CopyData in and out). */
-  get connection(): PgConnection {
-    return (this.client as unknown as { connection: PgConnection }).connection;
+  /** pg's connection object (CopyData in and out), once connected. */
+  get connection(): PgConnection | undefined {
+    return (this.#client as unknown as { connection: PgConnection } | undefined)?.connection;
   }
 
   /**
-   * Connects, checks the server, slot and publications, and streams. Resolves when the server
-   * ends the stream (or after our CopyDone); rejects with the error that ended it.
+   * Connects (to the writable host, when the connection names several), checks the server,
+   * slot and publications, and streams. Resolves when the server ends the stream (or after our
+   * CopyDone); rejects with the error that ended it.
    */
   run(handlers: ConnectionHandlers): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -77,31 +75,37 @@ export class ReplicationConnection {
         if (error === undefined) resolve();
         else reject(error);
       };
-      this.client.on('error', finish);
-      this.client.on('end', () => finish(new KoyoSlotError('CONNECTION_FAILED', 'The replication connection was closed.')));
-      this.client.on('notice', (notice: { message?: string | undefined; severity?: string | undefined; code?: string | undefined; detail?: string | undefined; hint?: string | undefined }) =>
-        handlers.onNotice({ message: notice.message ?? '', severity: notice.severity, code: notice.code, detail: notice.detail, hint: notice.hint }),
-      );
-      this.#stream(handlers).then(() => finish(), finish);
+      this.#stream(handlers, finish).then(() => finish(), finish);
     });
   }
 
-  async #stream(handlers: ConnectionHandlers): Promise<void> {
+  async #stream(handlers: ConnectionHandlers, finish: (error?: unknown) => void): Promise<void> {
     const { slot, publications, pgoutput } = this.settings;
-    await this.client.connect();
-    const facts = await this.#preflight();
-    const connection = this.connection;
+    // A connect attempt that hangs (a silent network) is given up and retried by the stream's backoff.
+    const client = await connectWritable(this.settings.connection, { keepAlive: true, connectionTimeoutMillis: 30_000, replication: 'database' } as pg.ClientConfig);
+    this.#client = client;
+    client.on('error', finish);
+    client.on('end', () => finish(new KoyoSlotError('CONNECTION_FAILED', 'The replication connection was closed.')));
+    client.on('notice', (notice: { message?: string | undefined; severity?: string | undefined; code?: string | undefined; detail?: string | undefined; hint?: string | undefined }) =>
+      handlers.onNotice({ message: notice.message ?? '', severity: notice.severity, code: notice.code, detail: notice.detail, hint: notice.hint }),
+    );
+    if (this.#closing) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    const facts = await this.#preflight(client);
+    const connection = this.connection!;
     connection.on('copyData', (message: { chunk: Buffer }) => handlers.onCopyData(message.chunk));
     connection.once('replicationStart', () => handlers.onStart(facts, connection));
     const requested = this.settings.startLsn();
     facts.startLsn = requested > facts.confirmedFlushLsn ? requested : facts.confirmedFlushLsn;
-    await this.client.query(startReplicationCommand(slot, facts.startLsn, facts.protocolVersion, { ...pgoutput, publications }));
+    await client.query(startReplicationCommand(slot, facts.startLsn, facts.protocolVersion, { ...pgoutput, publications }));
   }
 
-  async #preflight(): Promise<ServerFacts> {
+  async #preflight(client: pg.Client): Promise<ServerFacts> {
     const { slot, publications, pgoutput } = this.settings;
     const names = publications.map(quoteLiteral).join(', ');
-    const result = await this.client.query(`
+    const result = await client.query(`
       SELECT current_setting('server_version_num')::int AS version_num,
              current_setting('wal_level') AS wal_level,
              (SELECT setting::int FROM pg_settings WHERE name = 'wal_sender_timeout') AS wal_sender_timeout,
@@ -132,7 +136,7 @@ export class ReplicationConnection {
     }
     const reason = (info.invalidation_reason as string | null | undefined) ?? (info.wal_status === 'lost' ? 'wal_removed' : info.conflicting === true ? 'rows_removed' : null);
     if (reason) {
-      throw new KoyoSlotError('SLOT_INVALIDATED', `Replication slot "${slot}" was invalidated (${reason}): the WAL it needed is gone. Drop it, create a new slot and resynchronise your data; changes made meanwhile were not kept.`);
+      throw new KoyoSlotError('SLOT_INVALIDATED', `Replication slot "${slot}" was invalidated (${reason}): the WAL it needed is gone. ${invalidatedSlotAdvice(slot)}`);
     }
     if (row.missing.length > 0) {
       throw new KoyoSlotError('PUBLICATION_NOT_FOUND', `Publication${row.missing.length > 1 ? 's' : ''} ${row.missing.map((n) => `"${n}"`).join(', ')} not found in database "${row.db}". Create it with createSlotManager(...).ensurePublication(name, { tables }) or CREATE PUBLICATION.`);
@@ -165,7 +169,7 @@ export class ReplicationConnection {
         resolve();
       }, timeoutMs);
     });
-    await Promise.race([this.client.end().catch(() => undefined), timeout]);
+    await Promise.race([this.#client?.end().catch(() => undefined), timeout]);
     clearTimeout(timer);
   }
 }

@@ -1,20 +1,23 @@
 import pg from 'pg';
 import { toClientConfig, type ConnectionOptions } from './connection.js';
 import { classifyError, KoyoSlotError } from './errors.js';
+import { connectWritable, hostCandidates } from './hosts.js';
 
 /**
  * @internal one ordinary (non-replication) connection, opened on first use and reopened after it
  * is lost. Queries run one at a time, in order.
  */
 export class SqlSession {
-  readonly #config: pg.ClientConfig;
+  readonly #connection: ConnectionOptions;
   #client: pg.Client | undefined;
   #connecting: Promise<pg.Client> | undefined;
   #serverVersionNum: number | undefined;
   #closed = false;
 
   constructor(connection: ConnectionOptions) {
-    this.#config = toClientConfig(connection);
+    toClientConfig(connection); // validates now, not at the first query
+    hostCandidates(connection);
+    this.#connection = connection;
   }
 
   /** `server_version_num` of the server, e.g. 150004. */
@@ -37,19 +40,19 @@ export class SqlSession {
     if (this.#closed) throw new KoyoSlotError('STREAM_CLOSED', 'This slot manager was closed: create a new one.');
     if (this.#client) return this.#client;
     this.#connecting ??= (async () => {
-      const client = new pg.Client(this.#config);
+      let client: pg.Client;
+      try {
+        // Several hosts: the writable one, asked again at every reconnect (it follows a failover).
+        client = await connectWritable(this.#connection);
+      } catch (error) {
+        throw classifyError(error).error;
+      }
       const forget = (): void => {
         if (this.#client === client) this.#client = undefined;
       };
       // A lost connection is reopened by the next call; it must not crash the process.
       client.on('error', forget);
       client.on('end', forget);
-      try {
-        await client.connect();
-      } catch (error) {
-        await client.end().catch(() => undefined);
-        throw classifyError(error).error;
-      }
       this.#client = client;
       return client;
     })();

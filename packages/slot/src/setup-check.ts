@@ -43,6 +43,12 @@ export interface SetupSpec {
    * older servers, whose pgoutput never sends generated columns.
    */
   publishGeneratedColumns?: boolean;
+  /**
+   * PostgreSQL 17+: the slot is a failover slot, synchronised to standbys that have
+   * `sync_replication_slots = on`, so it survives a promotion. Default false. Before 17 an
+   * `UNSUPPORTED` problem; an existing slot without it a `SLOT_MISMATCH` problem with the fix.
+   */
+  failover?: boolean;
 }
 
 /** What {@link SlotManager.checkSetup} found: every failed precondition, and what a setup would do. */
@@ -239,6 +245,14 @@ export async function checkSetupOn(session: SqlSession, spec: SetupSpec): Promis
     );
   }
 
+  const version = await session.serverVersionNum();
+  if (spec.failover === true && version < 170000) {
+    problem(
+      'UNSUPPORTED',
+      `Failover slots need PostgreSQL 17 or newer; this server is ${Math.floor(version / 10000)}.`,
+      "Drop the failover option; after a promotion create the slot on the new primary and backfill (backfill: 'initial'), or keep slots with your HA tool (Patroni permanent slots, pg_failover_slots).",
+    );
+  }
   const [existingSlot] = await readSlots(session, spec.slot);
   let createsSlot = false;
   const recreate = `SELECT pg_drop_replication_slot(${quoteLiteral(spec.slot)}); -- the changes it kept are lost; or use another slot name`;
@@ -259,7 +273,13 @@ export async function checkSetupOn(session: SqlSession, spec: SetupSpec): Promis
       problem(
         'SLOT_INVALIDATED',
         `Replication slot "${spec.slot}" was invalidated (${existingSlot.invalidationReason ?? 'wal_status = lost'}): the WAL it needed is gone.`,
-        `${recreate}; then resynchronise your data`,
+        `${recreate}; then backfill your data into the new slot`,
+      );
+    } else if (spec.failover === true && existingSlot.failover === false) {
+      problem(
+        'SLOT_MISMATCH',
+        `Replication slot "${spec.slot}" is not a failover slot, so standbys do not keep it.`,
+        `psql "dbname=${f.db} replication=database" -c 'ALTER_REPLICATION_SLOT ${spec.slot} (FAILOVER true)'`,
       );
     }
   } else if (spec.createSlot === false) {

@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from './connection.js';
 import { runDiagnostics, type DiagnoseTarget, type DiagnosticCheck } from './diagnose.js';
-import { asPgError, classifyError, KoyoSlotError } from './errors.js';
+import { asPgError, classifyError, invalidatedSlotAdvice, KoyoSlotError } from './errors.js';
 import {
   assertPublicationName,
   assertSlotName,
@@ -281,7 +281,7 @@ class SlotManagerImpl implements SlotManager {
     const publication = await this.#setupPublication(spec, check);
     let slot: Ensured<SlotInfo>;
     try {
-      slot = spec.createSlot === false ? { created: false, value: check.existingSlot! } : await this.ensureSlot(spec.slot);
+      slot = spec.createSlot === false ? { created: false, value: check.existingSlot! } : await this.ensureSlot(spec.slot, spec.failover === true ? { failover: true } : {});
     } catch (error) {
       // Leave the server as it was: undo what this call did to the publication.
       if (publication.created) await this.dropPublication(spec.publication).catch(() => undefined);
@@ -391,7 +391,12 @@ class SlotManagerImpl implements SlotManager {
     try {
       const version = await this.#session.serverVersionNum();
       if (options.failover === true && version < 170000) {
-        throw new KoyoSlotError('INVALID_OPTION', `failover slots need PostgreSQL 17 or newer; this server is ${version}. Drop the failover option.`);
+        throw new KoyoSlotError(
+          'UNSUPPORTED',
+          `Failover slots need PostgreSQL 17 or newer; this server is ${Math.floor(version / 10000)}. Drop the failover option. ` +
+            "On this version a slot does not survive a promotion: after a failover, create the slot on the new primary and backfill (createDispatcher({ ..., backfill: 'initial' }) or `koyo run --backfill`), " +
+            "or keep slots across failovers with your HA tool (Patroni's permanent slots, the pg_failover_slots extension).",
+        );
       }
       let created = false;
       let [slot] = await readSlots(this.#session, name);
@@ -426,13 +431,13 @@ class SlotManagerImpl implements SlotManager {
       throw new KoyoSlotError('SLOT_MISMATCH', `Replication slot "${slot.name}" exists but is a ${slot.type} slot with plugin ${slot.plugin ?? 'none'}; koyo needs a logical slot with pgoutput. ${recreate}`);
     }
     if (slot.invalidated) {
-      throw new KoyoSlotError('SLOT_INVALIDATED', `Replication slot "${slot.name}" was invalidated (${slot.invalidationReason ?? 'wal_status = lost'}): the WAL it needed is gone. ${recreate} Then resynchronise your data.`);
+      throw new KoyoSlotError('SLOT_INVALIDATED', `Replication slot "${slot.name}" was invalidated (${slot.invalidationReason ?? 'wal_status = lost'}): the WAL it needed is gone. ${invalidatedSlotAdvice(slot.name)}`);
     }
     if (options.twoPhase !== undefined && options.twoPhase !== slot.twoPhase) {
       throw new KoyoSlotError('SLOT_MISMATCH', `Replication slot "${slot.name}" exists with twoPhase = ${slot.twoPhase}, not ${options.twoPhase}. ${recreate}`);
     }
     if (options.failover !== undefined && slot.failover !== null && options.failover !== slot.failover) {
-      throw new KoyoSlotError('SLOT_MISMATCH', `Replication slot "${slot.name}" exists with failover = ${slot.failover}, not ${options.failover}. Change it with ALTER_REPLICATION_SLOT or ${recreate}`);
+      throw new KoyoSlotError('SLOT_MISMATCH', `Replication slot "${slot.name}" exists with failover = ${slot.failover}, not ${options.failover}. Change it on a replication connection (psql "dbname=... replication=database" -c 'ALTER_REPLICATION_SLOT ${slot.name} (FAILOVER ${String(options.failover)})'), or ${recreate}`);
     }
     if (options.temporary !== undefined && options.temporary !== slot.temporary) {
       throw new KoyoSlotError('SLOT_MISMATCH', `Replication slot "${slot.name}" exists with temporary = ${slot.temporary}, not ${options.temporary}. ${recreate}`);

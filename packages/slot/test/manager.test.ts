@@ -74,7 +74,7 @@ describe('slot manager', () => {
     if (testCluster().major >= 17) {
       expect((await manager.ensureSlot('mgr_failover', { failover: true })).value.failover).toBe(true);
     } else {
-      await expect(manager.ensureSlot('mgr_failover', { failover: true })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+      await expect(manager.ensureSlot('mgr_failover', { failover: true })).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     }
 
     const temp = createSlotManager(db.url);
