@@ -1,17 +1,7 @@
 /** Output helpers shared by the commands: byte sizes, tables, JSON lines, redacted URLs. */
 import { redactConnection } from '@koyo/status';
 
-/** `1536` -> `'1.5 kB'` (binary units, as PostgreSQL's `pg_size_pretty` counts). */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
+export { formatBytes } from '@koyo/slot';
 
 /** `1234567` -> `'1,234,567'`. */
 export function formatCount(value: number): string {

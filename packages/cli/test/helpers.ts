@@ -3,7 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
+import { openPooledDatabase, until, type PooledTestDatabase } from '@koyo/testing/vitest';
 import pg from 'pg';
 
 export const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -151,23 +151,15 @@ export function startKoyo(args: string[], options: { cwd?: string; env?: NodeJS.
 }
 
 /** A test database plus a small pool. */
-export interface Db extends TestDatabase {
-  query<R extends pg.QueryResultRow = Record<string, any>>(sql: string, params?: unknown[]): Promise<R[]>;
-  close(): Promise<void>;
-}
+export type Db = PooledTestDatabase;
 
 /** A fresh database on the shared cluster. */
 export async function openDb(prefix: string): Promise<Db> {
-  const db = await createTestDatabase(prefix);
-  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  // An idle session terminated by the server (a test's pg_terminate_backend, the final drop) is expected.
-  pool.on('error', () => undefined);
+  const db = await openPooledDatabase(prefix, 2);
+  const endPool = db.close;
   return Object.assign(db, {
-    async query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]> {
-      return (await pool.query<R>(sql, params)).rows;
-    },
     async close(): Promise<void> {
-      await pool.end();
+      await endPool();
       // pool.end() resolves before the server has closed the sessions; a DROP DATABASE ... WITH
       // (FORCE) right after would terminate them and their 57P01 would surface as an unhandled error.
       const admin = new pg.Client(db.cluster.primary.url);
@@ -186,11 +178,7 @@ export async function openDb(prefix: string): Promise<Db> {
   });
 }
 
-let counter = 0;
-/** A slot/publication name unique to this process (slots are cluster-wide). */
-export function uniqueName(prefix: string): string {
-  return `${prefix}_${process.pid}_${++counter}_${Math.random().toString(36).slice(2, 6)}`;
-}
+export { uniqueName } from '@koyo/testing/vitest';
 
 /**
  * A temporary project directory for `koyo init`. It lives in packages/cli/.koyo-tmp (git-ignored)
@@ -205,17 +193,11 @@ export function tempProject(prefix: string): { dir: string; remove(): void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Parses `'16/B374D848'` into a bigint. */
-export function lsn(text: string): bigint {
-  const [hi, lo] = text.split('/');
-  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
-}
+export { parseLsn as lsn } from '@koyo/pgoutput';
 
 /** Polls `check` until it is true (a budget for a slow machine, not an assertion). */
-export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+export const waitUntil = (
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> => until(check, what, timeoutMs, 50);

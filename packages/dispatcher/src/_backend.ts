@@ -1,7 +1,15 @@
-import type { QualifiedTable, TableRef } from '@koyo/slot';
+import type { QualifiedTable, ReplicationStream, TableRef } from '@koyo/slot';
 import type { BackfillSource } from './_backfill-source.js';
-import type { WireStream } from './_wire.js';
 import type { CommittedMessagesLookup, DomainLookup, PrimaryKeyLookup } from './assembler.js';
+
+/** The part of `@koyo/slot`'s {@link ReplicationStream} the dispatcher uses (unit tests fake it). */
+export type WireStream = Pick<
+  ReplicationStream,
+  'acknowledge' | 'stop' | 'receivedLsn' | 'flushedLsn' | typeof Symbol.asyncIterator
+> & {
+  /** Reconnects so far (optional: synthetic streams in unit tests have none). */
+  readonly reconnects?: number;
+};
 
 /**
  * Everything the dispatcher needs from PostgreSQL. The real one (`pg-backend.ts`) uses

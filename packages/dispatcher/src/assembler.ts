@@ -1,5 +1,7 @@
-import { isoMicros, lsnText } from './_lsn.js';
-import type { WireEvent, WireMessage, WireMessageUnion, WireRelation } from './_wire.js';
+import type { MessageMessage, PgoutputMessage, RelationMessage } from '@koyo/pgoutput';
+import { formatLsn } from '@koyo/pgoutput';
+import type { ReplicationEvent } from '@koyo/slot';
+import { isoMicros } from './_time.js';
 import {
   deleteChange,
   insertChange,
@@ -17,6 +19,7 @@ import type { Logger } from './logger.js';
 import type { HandlerCache, HandlerRegistry } from './registry.js';
 import { StreamedTxn, type StreamedItem } from './streamed-txn.js';
 import type { Change, LogicalMessage } from './types.js';
+import { isThenable } from './_thenable.js';
 
 /** Looks up a table's primary key columns (null when it has none). */
 export type PrimaryKeyLookup = (oid: number) => Promise<string[] | null>;
@@ -52,17 +55,9 @@ export type CommittedMessagesLookup = (txn: CommittedTxn) => Promise<CommittedMe
 /** OIDs from here on are user-defined (FirstNormalObjectId). */
 const FIRST_USER_OID = 16_384;
 
-function isThenable(value: unknown): value is Promise<void> {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}
-
 const PLACEHOLDER: TxnFields = { xid: 0, commitLsn: '0/0', commitTime: '' };
 
-function toMessage(message: WireMessage, txn: TxnFields | null, position: number): LogicalMessage {
+function toMessage(message: MessageMessage, txn: TxnFields | null, position: number): LogicalMessage {
   const content = Buffer.from(
     message.content.buffer,
     message.content.byteOffset,
@@ -74,7 +69,7 @@ function toMessage(message: WireMessage, txn: TxnFields | null, position: number
     content,
     text: content.toString('utf8'),
     transactional: message.transactional,
-    lsn: lsnText(message.lsn),
+    lsn: formatLsn(message.lsn),
     commitLsn: txn ? txn.commitLsn : null,
     position: txn ? position : 0,
     xid: txn ? txn.xid : null,
@@ -89,7 +84,7 @@ function toMessage(message: WireMessage, txn: TxnFields | null, position: number
  */
 export class Assembler {
   private readonly relations = new Map<number, RelationInfo>();
-  private readonly byObject = new WeakMap<WireRelation, RelationInfo>();
+  private readonly byObject = new WeakMap<RelationMessage, RelationInfo>();
   private current: OpenTxn | null = null;
   /** Position of the next item in the current (non-streamed) transaction. */
   private position = 0;
@@ -120,9 +115,9 @@ export class Assembler {
   ) {}
 
   /** Feeds one event; returns a promise only when something asynchronous is under way. */
-  handle(event: WireEvent): void | Promise<void> {
+  handle(event: ReplicationEvent): void | Promise<void> {
     if (event.kind === 'reconnected') {
-      this.reset(`reconnected at ${lsnText(event.startLsn)} (attempt ${event.attempt})`);
+      this.reset(`reconnected at ${formatLsn(event.startLsn)} (attempt ${event.attempt})`);
       return undefined;
     }
     this.eventLsn = event.lsn;
@@ -154,7 +149,7 @@ export class Assembler {
     this.streams.clear();
   }
 
-  private handleMessage(message: WireMessageUnion): void | Promise<void> {
+  private handleMessage(message: PgoutputMessage): void | Promise<void> {
     switch (message.tag) {
       case 'insert':
       case 'update':
@@ -171,7 +166,7 @@ export class Assembler {
         this.skipping = false;
         this.current = this.engine.begin({
           xid: message.xid,
-          commitLsn: lsnText(message.finalLsn),
+          commitLsn: formatLsn(message.finalLsn),
           commitTime: isoMicros(message.commitTimeMicros),
         });
         return undefined;
@@ -238,7 +233,7 @@ export class Assembler {
         this.lastCommitLsn = message.commitLsn;
         const fields: TxnFields = {
           xid: message.xid,
-          commitLsn: lsnText(message.commitLsn),
+          commitLsn: formatLsn(message.commitLsn),
           commitTime: isoMicros(message.commitTimeMicros),
         };
         return this.replay(stream, fields, {
@@ -265,7 +260,7 @@ export class Assembler {
     }
   }
 
-  private relation(message: WireRelation): void | Promise<void> {
+  private relation(message: RelationMessage): void | Promise<void> {
     const userTypes = message.columns
       .filter((c) => c.typeOid >= FIRST_USER_OID)
       .map((c) => c.typeOid);
@@ -281,7 +276,7 @@ export class Assembler {
    * parsers for domain columns. A failed lookup stops the dispatcher rather than delivering
    * changes with a wrong key (which would break per-row order) or unparsed values.
    */
-  private async describe(message: WireRelation, userTypes: number[]): Promise<void> {
+  private async describe(message: RelationMessage, userTypes: number[]): Promise<void> {
     const table = `${message.schema}.${message.name}`;
     let primaryKey: string[] | null = null;
     let domains: Map<number, (text: string) => unknown> | null = null;
@@ -304,12 +299,12 @@ export class Assembler {
     this.remember(message, info);
   }
 
-  private remember(message: WireRelation, info: RelationInfo): void {
+  private remember(message: RelationMessage, info: RelationInfo): void {
     this.relations.set(message.oid, info);
     this.byObject.set(message, info);
   }
 
-  private info(relation: WireRelation): RelationInfo {
+  private info(relation: RelationMessage): RelationInfo {
     let info = this.byObject.get(relation) ?? this.relations.get(relation.oid);
     if (!info || info.columns.length !== relation.columns.length) {
       info = relationInfo(relation);
@@ -319,7 +314,7 @@ export class Assembler {
   }
 
   private rowChange(
-    message: Extract<WireMessageUnion, { tag: 'insert' | 'update' | 'delete' }>,
+    message: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }>,
   ): void | Promise<void> {
     const info = this.info(message.relation);
     const cache = cacheFor(this.registry, info);
@@ -338,7 +333,7 @@ export class Assembler {
   }
 
   private build(
-    message: Extract<WireMessageUnion, { tag: 'insert' | 'update' | 'delete' }>,
+    message: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }>,
     info: RelationInfo,
     txn: TxnFields,
     position: number,
@@ -348,7 +343,7 @@ export class Assembler {
     return deleteChange(info, message, txn, position);
   }
 
-  private truncate(relations: WireRelation[], xid: number | undefined): void | Promise<void> {
+  private truncate(relations: RelationMessage[], xid: number | undefined): void | Promise<void> {
     const txn = this.current;
     const changes: { change: Change; cache: HandlerCache }[] = [];
     for (const relation of relations) {
@@ -372,7 +367,7 @@ export class Assembler {
     return this.engine.truncate(txn, changes);
   }
 
-  private logicalMessage(message: WireMessage): void | Promise<void> {
+  private logicalMessage(message: MessageMessage): void | Promise<void> {
     if (!message.transactional) return this.engine.message(null, toMessage(message, null, 0));
     if (this.streamXid !== null) {
       if (this.ignoredStreams.has(this.streamXid)) return undefined;

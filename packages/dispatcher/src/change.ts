@@ -1,4 +1,4 @@
-import type { WireDelete, WireRelation, WireRow, WireUpdate } from './_wire.js';
+import type { DeleteMessage, RelationMessage, Row, UpdateMessage } from '@koyo/pgoutput';
 import type { HandlerCache } from './registry.js';
 import type { Change, ChangeKind } from './types.js';
 
@@ -10,7 +10,7 @@ export interface RelationInfo {
   columns: { name: string; typeOid: number }[];
   /** Columns forming `Change.key`; null when the table has no usable key. */
   keyColumns: string[] | null;
-  replicaIdentity: WireRelation['replicaIdentity'];
+  replicaIdentity: RelationMessage['replicaIdentity'];
   /** Handler lists, cached by the registry. */
   cache: HandlerCache | null;
   /** Columns whose text values are parsed here (domains: the decoder does not know them). */
@@ -25,7 +25,7 @@ export interface TxnFields {
 }
 
 /** True when the key must come from the catalog's primary key rather than the Relation message. */
-export function needsPrimaryKey(relation: WireRelation): boolean {
+export function needsPrimaryKey(relation: RelationMessage): boolean {
   return relation.replicaIdentity === 'full' || relation.replicaIdentity === 'nothing';
 }
 
@@ -35,7 +35,7 @@ export function needsPrimaryKey(relation: WireRelation): boolean {
  * useless identity, so the primary key wins when every one of its columns is published.
  */
 export function relationInfo(
-  relation: WireRelation,
+  relation: RelationMessage,
   primaryKey: string[] | null = null,
 ): RelationInfo {
   const columns = relation.columns.map((c) => ({ name: c.name, typeOid: c.typeOid }));
@@ -64,8 +64,8 @@ export function relationInfo(
 
 function pickKey(
   columns: string[] | null,
-  primary: WireRow | null,
-  fallback: WireRow | null,
+  primary: Row | null,
+  fallback: Row | null,
 ): { key: Record<string, unknown> | null; id: unknown } {
   if (columns === null || primary === null) return { key: null, id: null };
   const key: Record<string, unknown> = {};
@@ -82,8 +82,8 @@ function make(
   kind: ChangeKind,
   info: RelationInfo,
   keyed: { key: Record<string, unknown> | null; id: unknown },
-  newRow: WireRow | null,
-  oldRow: WireRow | null,
+  newRow: Row | null,
+  oldRow: Row | null,
   unchanged: string[],
   txn: TxnFields,
   position: number,
@@ -106,14 +106,14 @@ function make(
 }
 
 /** Removes any unchanged-TOAST marker from a row the server sent as "old" (defensive). */
-function cleanOld(row: WireRow | null): WireRow | null {
+function cleanOld(row: Row | null): Row | null {
   if (row === null) return null;
   for (const name in row) if (typeof row[name] === 'symbol') delete row[name];
   return row;
 }
 
 /** Parses the values of domain columns like their base type (as `pg` does for a SELECT). */
-function convert(info: RelationInfo, row: WireRow | null): void {
+function convert(info: RelationInfo, row: Row | null): void {
   if (row === null || info.converters === null) return;
   for (const { name, parse } of info.converters) {
     const value = row[name];
@@ -124,7 +124,7 @@ function convert(info: RelationInfo, row: WireRow | null): void {
 /** An INSERT's change. The decoded row is used as is (it is never shared). */
 export function insertChange(
   info: RelationInfo,
-  row: WireRow,
+  row: Row,
   txn: TxnFields,
   position: number,
 ): Change {
@@ -135,7 +135,7 @@ export function insertChange(
 /** An UPDATE's change: unchanged TOAST values are listed and filled from `old` or removed. */
 export function updateChange(
   info: RelationInfo,
-  message: WireUpdate,
+  message: UpdateMessage,
   txn: TxnFields,
   position: number,
 ): Change {
@@ -165,7 +165,7 @@ export function updateChange(
 /** A DELETE's change: the key comes from the key or old tuple the server sent. */
 export function deleteChange(
   info: RelationInfo,
-  message: WireDelete,
+  message: DeleteMessage,
   txn: TxnFields,
   position: number,
 ): Change {

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { PgoutputDecoder, parseLsn } from '@koyo/pgoutput';
+import { PgoutputDecoder, parseLsn, formatLsn } from '@koyo/pgoutput';
 import { quoteIdent } from '@koyo/slot';
 import pg from 'pg';
-import { lsnText } from './_lsn.js';
 import type { CommittedMessages, CommittedTxn } from './assembler.js';
 import { KoyoDispatcherError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -103,7 +102,7 @@ export async function readCommittedMessages(
     if (from > txn.commitLsn) {
       throw new KoyoDispatcherError(
         'STREAM_FAILED',
-        `Slot ${source.slot} is already confirmed at ${lsnText(from)}, past the commit ${lsnText(txn.commitLsn)} of streamed transaction ${txn.xid}, so its messages cannot be read back; was the slot advanced by another consumer?`,
+        `Slot ${source.slot} is already confirmed at ${formatLsn(from)}, past the commit ${formatLsn(txn.commitLsn)} of streamed transaction ${txn.xid}, so its messages cannot be read back; was the slot advanced by another consumer?`,
       );
     }
     // One row per transactional message with its position (changes, each truncated table and
@@ -125,7 +124,7 @@ export async function readCommittedMessages(
        ) t WHERE get_byte(data, 0) = ${MESSAGE_TAG} AND width = 1
        UNION ALL
        SELECT NULL, coalesce(sum(width), 0)::text FROM items`,
-      [copy, lsnText(txn.endLsn), quoteIdent(source.publication), String(txn.xid)],
+      [copy, formatLsn(txn.endLsn), quoteIdent(source.publication), String(txn.xid)],
     );
     const positions = new Map<bigint, number>();
     let total = 0;
@@ -140,7 +139,7 @@ export async function readCommittedMessages(
       {
         slot: source.slot,
         xid: txn.xid,
-        commitLsn: lsnText(txn.commitLsn),
+        commitLsn: formatLsn(txn.commitLsn),
         messages: positions.size,
         positions: total,
         ms: Date.now() - started,

@@ -2,6 +2,7 @@ import { asError, KoyoDispatcherError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Registered } from './registry.js';
 import type { DeliveryItem, ErrorDecision, HandlerResult } from './types.js';
+import { isThenable } from './_thenable.js';
 
 /** How failing handlers are treated (resolved options). */
 export interface DeliveryPolicy {
@@ -29,14 +30,6 @@ export class Cancelled extends Error {
   constructor() {
     super('delivery cancelled by stop()');
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 /** A short description of an item for logs and error messages. */

@@ -1,8 +1,9 @@
 // The engine fed with synthetic pgoutput messages (no server): acknowledgement, order and failure
 // rules in isolation. Every behaviour here is also tested against PostgreSQL in test/.
 import { describe, expect, it } from 'vitest';
-import type { Backend } from './_backend.js';
-import type { WireColumn, WireEvent, WireMessageUnion, WireRelation, WireStream } from './_wire.js';
+import type { PgoutputMessage, RelationColumn, RelationMessage } from '@koyo/pgoutput';
+import type { ReplicationEvent } from '@koyo/slot';
+import type { Backend, WireStream } from './_backend.js';
 import { DispatcherImpl } from './dispatcher.js';
 import type { DispatcherOptions } from './options.js';
 import type { Change } from './types.js';
@@ -11,11 +12,11 @@ class FakeStream implements WireStream {
   readonly acks: bigint[] = [];
   receivedLsn = 0n;
   flushedLsn = 0n;
-  private queue: WireEvent[] = [];
+  private queue: ReplicationEvent[] = [];
   private wake: (() => void) | null = null;
   private stopped = false;
 
-  push(message: WireMessageUnion, lsn = 0n): void {
+  push(message: PgoutputMessage, lsn = 0n): void {
     if (lsn > this.receivedLsn) this.receivedLsn = lsn;
     this.queue.push({ kind: 'message', lsn, walEnd: lsn, message });
     this.wake?.();
@@ -37,7 +38,7 @@ class FakeStream implements WireStream {
     return Promise.resolve();
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<WireEvent> {
+  [Symbol.asyncIterator](): AsyncIterator<ReplicationEvent> {
     return {
       next: async () => {
         for (;;) {
@@ -51,14 +52,14 @@ class FakeStream implements WireStream {
   }
 }
 
-const column = (name: string, isKey = false): WireColumn => ({
+const column = (name: string, isKey = false): RelationColumn => ({
   name,
   typeOid: 23,
   typeMod: -1,
   isKey,
   flags: isKey ? 1 : 0,
 });
-const relation: WireRelation = {
+const relation: RelationMessage = {
   tag: 'relation',
   oid: 1,
   schema: 'public',
@@ -292,7 +293,7 @@ describe('failures', () => {
 describe('streamed transactions with logical messages', () => {
   const XID = 10;
   const SUB = 11;
-  const message = (lsn: bigint, text: string): WireMessageUnion => ({
+  const message = (lsn: bigint, text: string): PgoutputMessage => ({
     tag: 'message',
     transactional: true,
     lsn,
@@ -302,7 +303,7 @@ describe('streamed transactions with logical messages', () => {
   });
   /** Changes at LSNs apart from the messages' (a message tied with a change is another case). */
   let changeLsn = 0x1_0000_0000n;
-  const insert = (id: number, xid: number): WireMessageUnion => ({
+  const insert = (id: number, xid: number): PgoutputMessage => ({
     tag: 'insert',
     relation,
     new: { id, v: 0 },
@@ -311,7 +312,7 @@ describe('streamed transactions with logical messages', () => {
   /** A streamed transaction of `items`, then its commit; returns its commit and end LSNs. */
   function streamed(
     stream: FakeStream,
-    items: (WireMessageUnion | 'abort-sub')[],
+    items: (PgoutputMessage | 'abort-sub')[],
   ): { commitLsn: bigint; endLsn: bigint } {
     const commitLsn = (lsnCounter += 0x1000n);
     const endLsn = commitLsn + 0x30n;
@@ -441,7 +442,7 @@ describe('ignoreOrigins', () => {
       commitTimeMicros: 0n,
       xid: id,
     });
-    if (origin !== null) stream.push({ tag: 'origin', name: origin });
+    if (origin !== null) stream.push({ tag: 'origin', lsn: 0n, name: origin });
     stream.push({ tag: 'insert', relation, new: { id, v: 0 } });
     stream.push(
       { tag: 'commit', flags: 0, commitLsn, endLsn, commitTime: time, commitTimeMicros: 0n },

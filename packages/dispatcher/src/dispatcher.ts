@@ -1,7 +1,7 @@
+import { formatLsn } from '@koyo/pgoutput';
 import { randomUUID } from 'node:crypto';
-import type { Backend } from './_backend.js';
-import { lsnText } from './_lsn.js';
-import type { WireEvent, WireStream } from './_wire.js';
+import type { ReplicationEvent } from '@koyo/slot';
+import type { Backend, WireStream } from './_backend.js';
 import { AckTracker } from './ack-tracker.js';
 import { Assembler } from './assembler.js';
 import { Cancelled, Deliverer, type DeliveryCounters } from './delivery.js';
@@ -332,8 +332,8 @@ export class DispatcherImpl implements Dispatcher {
     const handlerTime = this.metrics.window();
     return {
       state: this.state,
-      receivedLsn: lsnText(received),
-      acknowledgedLsn: lsnText(acknowledged),
+      receivedLsn: formatLsn(received),
+      acknowledgedLsn: formatLsn(acknowledged),
       lagBytes: received > acknowledged ? Number(received - acknowledged) : 0,
       changes,
       changesPerSecond: Math.round((changes - oldest) / seconds),
@@ -372,7 +372,7 @@ export class DispatcherImpl implements Dispatcher {
     try {
       for (;;) {
         if (this.stopping) return;
-        const next: IteratorResult<WireEvent> = await iterator.next();
+        const next: IteratorResult<ReplicationEvent> = await iterator.next();
         if (next.done) {
           if (!this.stopping)
             this.fail(
@@ -477,7 +477,7 @@ export class DispatcherImpl implements Dispatcher {
         this.logger.info(
           {
             slot: this.options.slot,
-            acknowledged: lsnText(this.engine?.tracker.acknowledged ?? 0n),
+            acknowledged: formatLsn(this.engine?.tracker.acknowledged ?? 0n),
           },
           'dispatcher stopped',
         );

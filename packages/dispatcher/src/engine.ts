@@ -8,6 +8,7 @@ import type { DispatcherMetrics } from './metrics.js';
 import type { HandlerCache, HandlerRegistry } from './registry.js';
 import { laneValue } from './_key-text.js';
 import type { Change, LogicalMessage, TransactionBatch } from './types.js';
+import { isThenable } from './_thenable.js';
 
 /** Prefix of the logical messages `drain()` emits. */
 export const DRAIN_PREFIX = 'koyo.drain';
@@ -33,14 +34,6 @@ export interface EngineOptions {
 export interface EngineCounters {
   changes: number;
   messages: number;
-}
-
-function isThenable(value: unknown): value is Promise<void> {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 function laneOf(change: Change, key: Record<string, unknown> | null): string {

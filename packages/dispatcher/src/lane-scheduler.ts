@@ -1,3 +1,5 @@
+import { isThenable } from './_thenable.js';
+
 /** A unit of work that must run after every earlier task sharing one of its lanes. */
 export interface LaneTask {
   /** Distinct lane names (e.g. table + key). */
@@ -7,14 +9,6 @@ export interface LaneTask {
   finished: (failed: boolean, error: unknown) => void;
   /** Lanes where an earlier task is still queued or running. */
   waiting: number;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 /** A FIFO with O(1) shift. */

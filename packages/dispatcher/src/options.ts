@@ -1,4 +1,9 @@
-import { originNameForSlot } from '@koyo/slot';
+import {
+  assertPublicationName,
+  assertSlotName,
+  KoyoSlotError,
+  originNameForSlot,
+} from '@koyo/slot';
 import type { ClientConfig } from 'pg';
 import type { DeliveryPolicy } from './delivery.js';
 import { KoyoDispatcherError } from './errors.js';
@@ -150,8 +155,16 @@ function nonNegative(value: unknown, name: string, fallback: number): number {
   return value;
 }
 
-const PUBLICATION_NAME = /^[A-Za-z0-9_$-]{1,63}$/;
-const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
+/** Whether `name` passes one of @koyo/slot's name rules (slot owns them; the message stays ours). */
+function follows(rule: (name: unknown) => void, name: unknown): boolean {
+  try {
+    rule(name);
+    return true;
+  } catch (error) {
+    if (error instanceof KoyoSlotError) return false;
+    throw error;
+  }
+}
 
 /** Checks options and applies defaults; throws `INVALID_OPTION` naming the bad one. */
 export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
@@ -170,13 +183,13 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
       'connection must be a connection string (postgres://user@host/db) or a pg ClientConfig object.',
     );
   }
-  if (typeof options.slot !== 'string' || !SLOT_NAME.test(options.slot)) {
+  if (!follows(assertSlotName, options.slot)) {
     throw new KoyoDispatcherError(
       'INVALID_OPTION',
       `slot must be 1-63 lower-case letters, digits or underscores (PostgreSQL's rule for slot names), got ${JSON.stringify(options.slot)}.`,
     );
   }
-  if (typeof options.publication !== 'string' || !PUBLICATION_NAME.test(options.publication)) {
+  if (!follows(assertPublicationName, options.publication)) {
     throw new KoyoDispatcherError(
       'INVALID_OPTION',
       `publication must be 1-63 letters, digits, _, $ or - (used exactly as written, case included), got ${JSON.stringify(options.publication)}.`,

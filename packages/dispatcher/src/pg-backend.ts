@@ -6,9 +6,8 @@ import {
   type ReplicationStreamOptions,
 } from '@koyo/slot';
 import pg from 'pg';
-import type { Backend } from './_backend.js';
 import { copyOut } from './_copy-out.js';
-import type { WireStream } from './_wire.js';
+import type { Backend, WireStream } from './_backend.js';
 import { readCommittedMessages } from './committed-order.js';
 import { pgBackfillSource } from './pg-backfill-source.js';
 import { KoyoDispatcherError } from './errors.js';
@@ -179,7 +178,7 @@ export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
         serverVersion >= 160_000
       )
         streamOptions.origin = 'none';
-      // Assigned without a cast: the compiler checks that @koyo/slot's stream fits the shapes in _wire.ts.
+      // Assigned without a cast: the compiler checks that @koyo/slot's stream fits the WireStream shape it picks.
       const stream: WireStream = openReplicationStream(streamOptions);
       return stream;
     },

@@ -8,12 +8,13 @@
 // compatibility majors). Runs
 // alternate concurrency 1 and 4, so both the sequential path and the low-water-mark acks of
 // the concurrent path are crashed.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { exited, outputSeen, sleep, spawnSource } from '@koyo/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { confirmedFlush, dropSlot, lsn, openDb, uniqueName, waitFor, type Db } from './helpers.js';
 
@@ -49,43 +50,18 @@ afterAll(async () => {
 
 function startChild(outFile: string, run: number): ChildProcess {
   const concurrency = run % 2 === 0 ? 4 : 1;
-  const child = spawn(
-    process.execPath,
-    [
-      '--conditions=@koyo/source',
-      '--import',
-      'tsx',
-      join(here, 'fixtures/crash-child.ts'),
-      db.url,
-      slot,
-      publication,
-      outFile,
-      String(concurrency),
-      String(run),
-    ],
-    // No tsx transform cache: a child SIGKILLed while tsx writes it could leave a truncated entry.
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TSX_DISABLE_CACHE: '1' } },
-  );
+  const child = spawnSource(join(here, 'fixtures/crash-child.ts'), [
+    db.url,
+    slot,
+    publication,
+    outFile,
+    String(concurrency),
+    String(run),
+  ]);
   return child;
 }
 
-function started(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    let text = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      if (text.includes('started')) resolve();
-    });
-    child.once('exit', () => resolve());
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const started = (child: ChildProcess): Promise<void> => outputSeen(child, 'started');
 
 describe('crash safety', () => {
   it('loses nothing when the dispatcher is SIGKILLed at random moments', async () => {

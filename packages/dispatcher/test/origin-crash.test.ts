@@ -2,12 +2,13 @@
 // to through dispatcher.db (with the exactly-once sink pattern) is killed at random moments while
 // orders are written. Afterwards every order was handled, none twice in effect, and none of the
 // handler's own writes came back as a change.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { exited, outputSeen, sleep, spawnSource } from '@koyo/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropSlot, lsn, openDb, uniqueName, waitFor, type Db } from './helpers.js';
 
@@ -48,40 +49,16 @@ afterAll(async () => {
 });
 
 function startChild(run: number): ChildProcess {
-  return spawn(
-    process.execPath,
-    [
-      '--conditions=@koyo/source',
-      '--import',
-      'tsx',
-      join(here, 'fixtures/origin-child.ts'),
-      db.url,
-      slot,
-      publication,
-      String(run % 2 === 0 ? 4 : 1),
-      join(dir, 'calls.log'),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TSX_DISABLE_CACHE: '1' } },
-  );
+  return spawnSource(join(here, 'fixtures/origin-child.ts'), [
+    db.url,
+    slot,
+    publication,
+    String(run % 2 === 0 ? 4 : 1),
+    join(dir, 'calls.log'),
+  ]);
 }
 
-function started(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    let text = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      if (text.includes('started')) resolve();
-    });
-    child.once('exit', () => resolve());
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const started = (child: ChildProcess): Promise<void> => outputSeen(child, 'started');
 
 describe('origin-tagged handler writes under SIGKILL', () => {
   it('no lost change, no duplicate effect, no echo', async () => {

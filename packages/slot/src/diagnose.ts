@@ -38,7 +38,14 @@ export interface DiagnosticCheck {
 
 const MIN_VERSION = 140000;
 
-function formatBytes(bytes: number): string {
+/**
+ * A byte count for people: `1536` -> `'1.5 kB'` (binary units, as PostgreSQL's `pg_size_pretty`
+ * counts). Used by `diagnose` and by the CLI's tables.
+ *
+ * @example
+ * formatBytes(1536); // '1.5 kB'
+ */
+export function formatBytes(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
   let value = bytes;
   let unit = 0;

@@ -19,7 +19,7 @@ export { resolveTables } from './table-resolve.js';
 export type { ResolvedTable, Queryable } from './table-resolve.js';
 export type { SlotInfo } from './slot-info.js';
 export type { PublicationInfo, PublishOperation } from './publication-info.js';
-export { diagnose } from './diagnose.js';
+export { diagnose, formatBytes } from './diagnose.js';
 export type { DiagnoseTarget, DiagnosticCheck } from './diagnose.js';
 export {
   ORIGIN_FUNCTIONS,

@@ -1,17 +1,9 @@
 import { parseLsn, type PgoutputMessage } from '@koyo/pgoutput';
-import pg from 'pg';
+import { queryUrl, sleep, slotConfirmedFlush } from '@koyo/testing/vitest';
 import type { ReplicationEvent, ReplicationStream } from '../src/index.js';
 
 /** Runs one statement on a fresh connection. */
-export async function sql<Row extends pg.QueryResultRow = Record<string, any>>(url: string, text: string, params?: unknown[]): Promise<Row[]> {
-  const client = new pg.Client(url);
-  await client.connect();
-  try {
-    return (await client.query<Row>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
+export const sql = queryUrl;
 
 /** The slot's row in pg_replication_slots: server truth. */
 export async function slotRow(url: string, slot: string): Promise<{ confirmed: bigint; activePid: number | null } | undefined> {
@@ -24,11 +16,7 @@ export async function slotRow(url: string, slot: string): Promise<{ confirmed: b
   return { confirmed: row.confirmed_flush_lsn === null ? 0n : parseLsn(row.confirmed_flush_lsn), activePid: row.active_pid };
 }
 
-export async function confirmedFlush(url: string, slot: string): Promise<bigint> {
-  const row = await slotRow(url, slot);
-  if (!row) throw new Error(`slot ${slot} is gone`);
-  return row.confirmed;
-}
+export const confirmedFlush = (url: string, slot: string): Promise<bigint> => slotConfirmedFlush(url, slot);
 
 /** Polls `check` until it returns a truthy value; throws with `what` after `timeoutMs`. */
 export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 50): Promise<NonNullable<T>> {
@@ -46,7 +34,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T> | T, time
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep };
 
 /** A consumer that records every event of a stream in the background. */
 export class Collector {

@@ -189,3 +189,21 @@ async function waitForDatabase(url: string, timeoutMs = 30_000): Promise<void> {
     }
   }
 }
+
+export {
+  sleep,
+  until,
+  queryUrl,
+  waitForReplay,
+  uniqueName,
+  openPooledDatabase,
+  slotConfirmedFlush,
+  dropSlotWhenReleased,
+  logRecorder,
+  outputSeen,
+  spawnSource,
+  exited,
+  type PooledTestDatabase,
+  type Queryable,
+  type LogRecorder,
+} from './test-helpers.js';

@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isoMicros, lsnText } from './_lsn.js';
-
-describe('lsnText', () => {
-  it('formats like PostgreSQL', () => {
-    expect(lsnText(0x16b374d848n)).toBe('16/B374D848');
-    expect(lsnText(0n)).toBe('0/0');
-    expect(lsnText(0xffffffffffffffffn)).toBe('FFFFFFFF/FFFFFFFF');
-  });
-});
+import { isoMicros } from './_time.js';
 
 describe('isoMicros', () => {
   it('keeps microseconds', () => {

@@ -1,9 +1,4 @@
-// Small LSN and time helpers used on the hot path.
-
-/** `0x16B374D848n` -> `'16/B374D848'` (PostgreSQL's form). */
-export function lsnText(lsn: bigint): string {
-  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
-}
+// Time formatting for Change objects (LSNs are @koyo/pgoutput's: formatLsn/parseLsn).
 
 /** Microseconds since the Unix epoch -> ISO 8601 with microseconds (`...T10:00:00.123456Z`). */
 export function isoMicros(micros: bigint): string {
