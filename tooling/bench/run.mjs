@@ -21,7 +21,9 @@ const scripts = readdirSync(join(here, 'src'))
   .sort();
 
 function postgresVersion() {
-  const probe = spawnSync('bash', ['-c', 'ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1'], { encoding: 'utf8' });
+  const probe = spawnSync('bash', ['-c', 'ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1'], {
+    encoding: 'utf8',
+  });
   const dir = probe.stdout.trim();
   if (!dir) return 'none on the machine';
   return spawnSync(join(dir, 'postgres'), ['--version'], { encoding: 'utf8' }).stdout.trim();
@@ -51,7 +53,9 @@ for (const script of scripts) {
   const result = await run(script);
   if (result.code !== 0) {
     failed += 1;
-    sections.push(`## ${script}\n\nFailed with exit code ${result.code}; see the console output of \`pnpm bench\`.`);
+    sections.push(
+      `## ${script}\n\nFailed with exit code ${result.code}; see the console output of \`pnpm bench\`.`,
+    );
   } else {
     sections.push(result.out);
   }
@@ -84,5 +88,8 @@ else if (update && existsSync(file) && !failed) {
   }
   writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`);
   console.error('bench: updated the matching sections of BENCHMARKS.md');
-} else console.error('bench: a filtered run does not rewrite BENCHMARKS.md (add --update to replace its sections)');
+} else
+  console.error(
+    'bench: a filtered run does not rewrite BENCHMARKS.md (add --update to replace its sections)',
+  );
 process.exit(failed ? 1 : 0);

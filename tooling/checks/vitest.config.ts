@@ -5,6 +5,9 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 300_000,
-    reporters: ['default', ['json', { outputFile: join(import.meta.dirname, '.vitest-report.json') }]],
+    reporters: [
+      'default',
+      ['json', { outputFile: join(import.meta.dirname, '.vitest-report.json') }],
+    ],
   },
 });

@@ -7,7 +7,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const pnpmVersion = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager.split('@')[1];
+const pnpmVersion = JSON.parse(
+  readFileSync(join(root, 'package.json'), 'utf8'),
+).packageManager.split('@')[1];
 const tasks = {
   check: ['run', 'check'],
   demo: ['run', 'demo:run'],
@@ -55,7 +57,9 @@ if (task === 'check') {
   for (const dir of ['packages', 'apps']) {
     const base = join(root, dir);
     if (!existsSync(base)) continue;
-    for (const name of spawnSync('ls', [base], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
+    for (const name of spawnSync('ls', [base], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(Boolean)) {
       rmSync(join(base, name, '.vitest-report.json'), { force: true });
     }
   }
@@ -67,7 +71,17 @@ if (task === 'check') {
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => undefined);
 if (task === 'demo') {
   // Node directly, not through another `pnpm run`: that one would report the Ctrl-C as a failure.
-  const demo = spawnSync(process.execPath, ['--conditions=@koyo/source', '--import', 'tsx', join(root, 'apps', 'demo', 'src', 'tour.ts'), ...rest], { cwd: root, stdio: 'inherit', env });
+  const demo = spawnSync(
+    process.execPath,
+    [
+      '--conditions=@koyo/source',
+      '--import',
+      'tsx',
+      join(root, 'apps', 'demo', 'src', 'tour.ts'),
+      ...rest,
+    ],
+    { cwd: root, stdio: 'inherit', env },
+  );
   if (demo.status === null) console.error(`demo: ended by ${demo.signal}`);
   process.exit(demo.status ?? 1);
 }

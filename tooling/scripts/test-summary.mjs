@@ -32,6 +32,7 @@ for (const dir of ['packages', 'apps', 'tooling']) {
     skipped += (json.numPendingTests ?? 0) + (json.numTodoTests ?? 0);
   }
 }
-if (missing.length) console.log(`no test report from: ${missing.join(', ')} (their tests did not run)`);
+if (missing.length)
+  console.log(`no test report from: ${missing.join(', ')} (their tests did not run)`);
 failed += missing.length;
 console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);

@@ -19,16 +19,26 @@ export class HttpClient {
   /**
    * Sends one request. `fresh` sends it as a client that has no token (and keeps none).
    */
-  async send(method: string, path: string, body?: unknown, options: { fresh?: boolean } = {}): Promise<TourResponse> {
+  async send(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: { fresh?: boolean } = {},
+  ): Promise<TourResponse> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.tokenHeader && this.#token && !options.fresh) headers[this.tokenHeader] = this.#token;
-    const response = await fetch(`${this.base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const response = await fetch(`${this.base}${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
     if (this.tokenHeader && !options.fresh) {
       const token = response.headers.get(this.tokenHeader);
       if (token) this.#token = token;
     }
     const text = await response.text();
-    if (response.status >= 500) throw new Error(`${method} ${path} -> HTTP ${response.status}: ${text}`);
+    if (response.status >= 500)
+      throw new Error(`${method} ${path} -> HTTP ${response.status}: ${text}`);
     return { status: response.status, body: text ? (JSON.parse(text) as unknown) : null };
   }
 }

@@ -36,14 +36,18 @@ export class Narrator {
     else if (line.startsWith('Replica:')) this.#replica += 1;
     else return;
     const flat = line.replace(/\s+/g, ' ');
-    console.log(`${'  route'.padEnd(8)}[${app}] ${flat.length > SQL_WIDTH ? `${flat.slice(0, SQL_WIDTH - 3)}...` : flat}`);
+    console.log(
+      `${'  route'.padEnd(8)}[${app}] ${flat.length > SQL_WIDTH ? `${flat.slice(0, SQL_WIDTH - 3)}...` : flat}`,
+    );
   }
 
   /** One change delivered to a handler (backfilled rows are counted, not printed one by one). */
   change(table: string, kind: string, id: unknown): void {
     this.#changes.set(table, (this.#changes.get(table) ?? 0) + 1);
     if (kind === 'snapshot') return;
-    console.log(`${'  koyo'.padEnd(8)}${kind} ${table}${id === null || id === undefined ? '' : ` id=${String(id)}`} -> handler`);
+    console.log(
+      `${'  koyo'.padEnd(8)}${kind} ${table}${id === null || id === undefined ? '' : ` id=${String(id)}`} -> handler`,
+    );
   }
 
   stats(): TourStats {

@@ -13,7 +13,8 @@ import { indexPage, curl, ORDERS_ENDPOINTS, SEARCH_ENDPOINTS, type Endpoint } fr
 import { HttpClient } from './http-client.js';
 import { Narrator } from './narrator.js';
 
-const USAGE = 'usage: pnpm demo [--watch]\n  env DATABASE_URL=postgres://... [REPLICA_URLS=url,url] runs against your own servers';
+const USAGE =
+  'usage: pnpm demo [--watch]\n  env DATABASE_URL=postgres://... [REPLICA_URLS=url,url] runs against your own servers';
 const args = process.argv.slice(2);
 if (args.some((arg) => arg !== '--watch')) {
   console.error(`demo: unknown argument ${args.find((arg) => arg !== '--watch')}\n${USAGE}`);
@@ -33,22 +34,43 @@ const statusPages: StatusServer[] = [];
 async function connectTargets(): Promise<{ primaryUrl: string; replicaUrls: string[] }> {
   const primaryUrl = process.env.DATABASE_URL;
   if (primaryUrl) {
-    const replicaUrls = (process.env.REPLICA_URLS ?? '').split(',').map((url) => url.trim()).filter(Boolean);
-    say.line('setup', `your servers: primary from DATABASE_URL, ${replicaUrls.length} replica(s) from REPLICA_URLS`);
+    const replicaUrls = (process.env.REPLICA_URLS ?? '')
+      .split(',')
+      .map((url) => url.trim())
+      .filter(Boolean);
+    say.line(
+      'setup',
+      `your servers: primary from DATABASE_URL, ${replicaUrls.length} replica(s) from REPLICA_URLS`,
+    );
     return { primaryUrl, replicaUrls };
   }
-  say.line('setup', 'no DATABASE_URL: starting a throwaway PostgreSQL primary + 1 streaming replica ...');
+  say.line(
+    'setup',
+    'no DATABASE_URL: starting a throwaway PostgreSQL primary + 1 streaming replica ...',
+  );
   cluster = await startCluster({ replicas: 1 });
-  say.line('setup', `PostgreSQL ${cluster.binaries.version} (${cluster.binaries.flavour}), primary :${cluster.primary.port}, replica :${cluster.replicas[0]!.port}, ready in ${Date.now() - started} ms`);
-  return { primaryUrl: cluster.primary.url, replicaUrls: cluster.replicas.map((replica) => replica.url) };
+  say.line(
+    'setup',
+    `PostgreSQL ${cluster.binaries.version} (${cluster.binaries.flavour}), primary :${cluster.primary.port}, replica :${cluster.replicas[0]!.port}, ready in ${Date.now() - started} ms`,
+  );
+  return {
+    primaryUrl: cluster.primary.url,
+    replicaUrls: cluster.replicas.map((replica) => replica.url),
+  };
 }
 
 /** Serves `app` on a free local port, with `GET /` listing its endpoints; resolves with its base URL. */
-function listen(app: { fetch: (request: Request) => Response | Promise<Response> }, title: string, endpoints: Endpoint[]): Promise<string> {
+function listen(
+  app: { fetch: (request: Request) => Response | Promise<Response> },
+  title: string,
+  endpoints: Endpoint[],
+): Promise<string> {
   return new Promise((resolve) => {
     let base = '';
     const fetch = (request: Request): Response | Promise<Response> =>
-      request.method === 'GET' && new URL(request.url).pathname === '/' ? new Response(indexPage(title, base, endpoints)) : app.fetch(request);
+      request.method === 'GET' && new URL(request.url).pathname === '/'
+        ? new Response(indexPage(title, base, endpoints))
+        : app.fetch(request);
     const server = serve({ fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
       base = `http://127.0.0.1:${info.port}`;
       resolve(base);
@@ -73,7 +95,10 @@ async function countRows(url: string, table: string): Promise<number> {
 
 async function replicaLagBytes(primaryUrl: string, replicaUrl: string): Promise<number> {
   const head = await query(primaryUrl, 'SELECT pg_current_wal_lsn()::text AS v');
-  const lag = await query(replicaUrl, `SELECT pg_wal_lsn_diff('${head}', pg_last_wal_replay_lsn())::bigint::text AS v`);
+  const lag = await query(
+    replicaUrl,
+    `SELECT pg_wal_lsn_diff('${head}', pg_last_wal_replay_lsn())::bigint::text AS v`,
+  );
   return Number(lag);
 }
 
@@ -124,31 +149,83 @@ async function showBackfill(shop: Catalog): Promise<void> {
   render();
   if (tty) process.stdout.write('\n');
   const done = shop.dispatcher.stats().backfill[0]!;
-  say.line('search', `backfill done: ${done.rows.toLocaleString('en-US')} 'snapshot' changes handled at ${done.rowsPerSecond.toLocaleString('en-US')} rows/s, while the stream kept flowing; the index holds ${shop.index.size.toLocaleString('en-US')} products`);
+  say.line(
+    'search',
+    `backfill done: ${done.rows.toLocaleString('en-US')} 'snapshot' changes handled at ${done.rowsPerSecond.toLocaleString('en-US')} rows/s, while the stream kept flowing; the index holds ${shop.index.size.toLocaleString('en-US')} products`,
+  );
 }
 
 async function tour(primaryUrl: string, replicaUrls: string[]): Promise<void> {
-  catalog = await createCatalog({ primaryUrl, replicaUrls, slot: SLOTS.search, publication: SLOTS.search, onQueryLog: (line) => say.query('search', line) });
-  orders = await createOrders({ primaryUrl, replicaUrls, slot: SLOTS.orders, publication: SLOTS.orders, onQueryLog: (line) => say.query('orders', line) });
-  for (const dispatcher of [catalog.dispatcher, orders.dispatcher]) dispatcher.onChange((change) => say.change(change.table, change.kind, change.id));
+  catalog = await createCatalog({
+    primaryUrl,
+    replicaUrls,
+    slot: SLOTS.search,
+    publication: SLOTS.search,
+    onQueryLog: (line) => say.query('search', line),
+  });
+  orders = await createOrders({
+    primaryUrl,
+    replicaUrls,
+    slot: SLOTS.orders,
+    publication: SLOTS.orders,
+    onQueryLog: (line) => say.query('orders', line),
+  });
+  for (const dispatcher of [catalog.dispatcher, orders.dispatcher])
+    dispatcher.onChange((change) => say.change(change.table, change.kind, change.id));
 
   say.section('0. Rows that existed before the app started become searchable (backfill)');
   const existing = await seedExistingProducts(primaryUrl);
-  say.line('setup', `${existing.toLocaleString('en-US')} products are in the table before search-sync starts; its index starts empty`);
+  say.line(
+    'setup',
+    `${existing.toLocaleString('en-US')} products are in the table before search-sync starts; its index starts empty`,
+  );
   await catalog.start();
   await showBackfill(catalog);
   await orders.start();
-  const shop = new HttpClient(await listen(createCatalogApp(catalog, catalog.db.$router), 'search-sync (Drizzle)', SEARCH_ENDPOINTS), RYW_HEADER);
+  const shop = new HttpClient(
+    await listen(
+      createCatalogApp(catalog, catalog.db.$router),
+      'search-sync (Drizzle)',
+      SEARCH_ENDPOINTS,
+    ),
+    RYW_HEADER,
+  );
   const samovar = (await shop.send('GET', '/search?q=samovar')).body as unknown[];
-  say.line('search', `GET /search?q=samovar -> ${samovar.length} hit(s): a product from before the start, brought by backfill: 'initial' through the same handlers`);
-  const till = new HttpClient(await listen(createOrdersApp(orders), 'orders-knex (Knex)', ORDERS_ENDPOINTS), undefined);
-  say.line('setup', `search-sync (Drizzle) on ${shop.base}, orders-knex (Knex) on ${till.base}; change handlers streaming from slots ${SLOTS.search} and ${SLOTS.orders}`);
-  say.line('setup', `try them (GET / on each lists every endpoint): curl '${shop.base}/'  or  ${curl(shop.base, SEARCH_ENDPOINTS[0]!)}  or  ${curl(till.base, ORDERS_ENDPOINTS[0]!)}`);
+  say.line(
+    'search',
+    `GET /search?q=samovar -> ${samovar.length} hit(s): a product from before the start, brought by backfill: 'initial' through the same handlers`,
+  );
+  const till = new HttpClient(
+    await listen(createOrdersApp(orders), 'orders-knex (Knex)', ORDERS_ENDPOINTS),
+    undefined,
+  );
+  say.line(
+    'setup',
+    `search-sync (Drizzle) on ${shop.base}, orders-knex (Knex) on ${till.base}; change handlers streaming from slots ${SLOTS.search} and ${SLOTS.orders}`,
+  );
+  say.line(
+    'setup',
+    `try them (GET / on each lists every endpoint): curl '${shop.base}/'  or  ${curl(shop.base, SEARCH_ENDPOINTS[0]!)}  or  ${curl(till.base, ORDERS_ENDPOINTS[0]!)}`,
+  );
   const { catalog: shopCatalog, orders: tillOrders } = { catalog, orders };
-  const status = await serveStatus({ dispatcher: catalog.dispatcher, router: catalog.db.$router, port: 0, title: `search-sync: slot ${SLOTS.search}`, connection: primaryUrl });
-  const ordersStatus = await serveStatus({ dispatcher: orders.dispatcher, port: 0, title: `orders-knex: slot ${SLOTS.orders}`, connection: primaryUrl });
+  const status = await serveStatus({
+    dispatcher: catalog.dispatcher,
+    router: catalog.db.$router,
+    port: 0,
+    title: `search-sync: slot ${SLOTS.search}`,
+    connection: primaryUrl,
+  });
+  const ordersStatus = await serveStatus({
+    dispatcher: orders.dispatcher,
+    port: 0,
+    title: `orders-knex: slot ${SLOTS.orders}`,
+    connection: primaryUrl,
+  });
   statusPages.push(status, ordersStatus);
-  say.line('setup', `live status pages (lag, changes/s, handler time, replicas): ${status.url}  and  ${ordersStatus.url}${watch ? '' : ' (kept open with --watch)'}`);
+  say.line(
+    'setup',
+    `live status pages (lag, changes/s, handler time, replicas): ${status.url}  and  ${ordersStatus.url}${watch ? '' : ' (kept open with --watch)'}`,
+  );
 
   say.section('1. A row changes, the app reacts: the search index follows the products table');
   const created: { id: number; name: string }[] = [];
@@ -162,7 +239,10 @@ async function tour(primaryUrl: string, replicaUrls: string[]): Promise<void> {
   }
   await shopCatalog.dispatcher.drain();
   const teapots = (await shop.send('GET', '/search?q=teapot')).body as unknown[];
-  say.line('search', `GET /search?q=teapot -> ${teapots.length} hit(s): the index was filled only by change handlers`);
+  say.line(
+    'search',
+    `GET /search?q=teapot -> ${teapots.length} hit(s): the index was filled only by change handlers`,
+  );
   await shop.send('PATCH', `/products/${created[0]!.id}`, { name: 'Cast iron tetsubin' });
   await shopCatalog.dispatcher.drain();
   const renamed = (await shop.send('GET', '/search?q=tetsubin')).body as unknown[];
@@ -170,10 +250,21 @@ async function tour(primaryUrl: string, replicaUrls: string[]): Promise<void> {
 
   say.section('2. Reads go to the replica, writes and transactions to the primary');
   await shop.send('GET', '/products', undefined, { fresh: true });
-  const order = (await till.send('POST', '/orders', { customer: 'ada', lines: [{ sku: 'TEA-1', quantity: 2, priceCents: 4900 }, { sku: 'WSK-1', quantity: 1, priceCents: 1200 }] })).body as { id: number };
+  const order = (
+    await till.send('POST', '/orders', {
+      customer: 'ada',
+      lines: [
+        { sku: 'TEA-1', quantity: 2, priceCents: 4900 },
+        { sku: 'WSK-1', quantity: 1, priceCents: 1200 },
+      ],
+    })
+  ).body as { id: number };
   await till.send('GET', '/orders');
   const cancel = await till.send('POST', `/orders/${order.id}/cancel`);
-  say.line('orders', `order ${order.id} placed in a transaction, then cancelled (HTTP ${cancel.status}) after reading its status with readFromPrimary`);
+  say.line(
+    'orders',
+    `order ${order.id} placed in a transaction, then cancelled (HTTP ${cancel.status}) after reading its status with readFromPrimary`,
+  );
 
   say.section('3. Read-your-writes: a read right after a write still sees it');
   const replica = cluster?.replicas[0];
@@ -185,20 +276,34 @@ async function tour(primaryUrl: string, replicaUrls: string[]): Promise<void> {
       'replica',
       replicaUrls.length === 0
         ? 'your servers, no REPLICA_URLS: every read goes to the primary, so this step cannot show a replica lagging behind'
-        : "your servers: the demo does not pause replay on your replica, so the read below proves read-your-writes only if the replica happens to lag (run without DATABASE_URL to see it on a paused replica)",
+        : 'your servers: the demo does not pause replay on your replica, so the read below proves read-your-writes only if the replica happens to lag (run without DATABASE_URL to see it on a paused replica)',
     );
   }
-  const fresh = (await shop.send('POST', '/products', { name: 'Copper kettle', priceCents: 8900 })).body as { id: number };
-  if (replicaUrls[0]) say.line('replica', `replica lag now ${await replicaLagBytes(primaryUrl, replicaUrls[0])} bytes`);
+  const fresh = (await shop.send('POST', '/products', { name: 'Copper kettle', priceCents: 8900 }))
+    .body as { id: number };
+  if (replicaUrls[0])
+    say.line(
+      'replica',
+      `replica lag now ${await replicaLagBytes(primaryUrl, replicaUrls[0])} bytes`,
+    );
   const own = await shop.send('GET', `/products/${fresh.id}`);
-  say.line('search', `GET /products/${fresh.id} with the client's read-your-writes token -> HTTP ${own.status}`);
+  say.line(
+    'search',
+    `GET /products/${fresh.id} with the client's read-your-writes token -> HTTP ${own.status}`,
+  );
   const stranger = await shop.send('GET', `/products/${fresh.id}`, undefined, { fresh: true });
-  say.line('search', `the same GET from a client without the token -> HTTP ${stranger.status}${replica ? ' (the paused replica has not replayed the insert yet)' : ''}`);
+  say.line(
+    'search',
+    `the same GET from a client without the token -> HTTP ${stranger.status}${replica ? ' (the paused replica has not replayed the insert yet)' : ''}`,
+  );
   if (replica) {
     await replica.resumeReplay();
     await cluster!.syncReplicas();
     const later = await shop.send('GET', `/products/${fresh.id}`, undefined, { fresh: true });
-    say.line('replica', `replay resumed; the token-less GET -> HTTP ${later.status} from the replica`);
+    say.line(
+      'replica',
+      `replay resumed; the token-less GET -> HTTP ${later.status} from the replica`,
+    );
   }
 
   say.section('4. An audit log written by a change handler, exactly once per change');
@@ -206,7 +311,10 @@ async function tour(primaryUrl: string, replicaUrls: string[]): Promise<void> {
   await Promise.all([shopCatalog.dispatcher.drain(), tillOrders.dispatcher.drain()]);
   const audited = await countRows(primaryUrl, 'audit_log');
   const latest = (await till.send('GET', '/audit')).body as unknown[];
-  say.line('orders', `audit_log holds ${audited} entries on the primary (GET /audit from the replica shows ${latest.length}), keyed by (commit_lsn, position): a redelivered change adds nothing`);
+  say.line(
+    'orders',
+    `audit_log holds ${audited} entries on the primary (GET /audit from the replica shows ${latest.length}), keyed by (commit_lsn, position): a redelivered change adds nothing`,
+  );
   const whisk = (await shop.send('GET', '/search?q=whisk')).body as unknown[];
   say.line('search', `deleted the whisk; GET /search?q=whisk -> ${whisk.length} hit(s)`);
 
@@ -215,7 +323,10 @@ async function tour(primaryUrl: string, replicaUrls: string[]): Promise<void> {
     let n = 0;
     for (;;) {
       n += 1;
-      await till.send('POST', '/orders', { customer: `watcher${n}`, lines: [{ sku: `SKU-${n}`, quantity: 1, priceCents: 100 * n }] });
+      await till.send('POST', '/orders', {
+        customer: `watcher${n}`,
+        lines: [{ sku: `SKU-${n}`, quantity: 1, priceCents: 100 * n }],
+      });
       await shop.send('POST', '/products', { name: `Watch product ${n}`, priceCents: 100 * n });
       await new Promise((resolve) => setTimeout(resolve, 2000));
     }
@@ -235,11 +346,16 @@ async function cleanup(primaryUrl: string | undefined): Promise<void> {
   if (primaryUrl && !cluster) {
     // On your own server the demo removes its slots, so they cannot pin WAL after it exits.
     const manager = createSlotManager(primaryUrl);
-    for (const slot of Object.values(SLOTS)) await manager.dropSlot(slot, { force: true }).catch(() => undefined);
+    for (const slot of Object.values(SLOTS))
+      await manager.dropSlot(slot, { force: true }).catch(() => undefined);
     // The publications are the demo's own (named like its slots): they go too, so runs do not pile up.
-    for (const publication of Object.values(SLOTS)) await manager.dropPublication(publication).catch(() => undefined);
+    for (const publication of Object.values(SLOTS))
+      await manager.dropPublication(publication).catch(() => undefined);
     await manager.close();
-    say.line('setup', `removed the demo's slots and publications (${Object.values(SLOTS).join(', ')}) from your server; its tables stay (products, orders, audit_log, ...)`);
+    say.line(
+      'setup',
+      `removed the demo's slots and publications (${Object.values(SLOTS).join(', ')}) from your server; its tables stay (products, orders, audit_log, ...)`,
+    );
   }
   await cluster?.stop();
 }

@@ -6,10 +6,14 @@ const tour = fileURLToPath(new URL('../src/tour.ts', import.meta.url));
 
 function runTour(args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=@koyo/source', '--import', 'tsx', tour, ...args], {
-      env: { ...process.env, DATABASE_URL: '', REPLICA_URLS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@koyo/source', '--import', 'tsx', tour, ...args],
+      {
+        env: { ...process.env, DATABASE_URL: '', REPLICA_URLS: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -52,7 +56,9 @@ test('pnpm demo --watch ends cleanly on Ctrl-C with a summary; the services list
     detached: true, // its own process group, like a terminal's foreground job
   });
   let out = '';
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => resolve(code)),
+  );
   await new Promise<void>((resolve, reject) => {
     const check = (chunk: Buffer): void => {
       out += chunk.toString();

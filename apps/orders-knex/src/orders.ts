@@ -58,7 +58,11 @@ export const AUDITED_TABLES = ['orders', 'order_lines'] as const;
 export async function createOrders(options: OrdersOptions) {
   const knex = routedKnex({
     primary: { client: 'pg', connection: options.primaryUrl, pool: { min: 0, max: 5 } },
-    replicas: options.replicaUrls.map((url) => ({ client: 'pg', connection: url, pool: { min: 0, max: 5 } })),
+    replicas: options.replicaUrls.map((url) => ({
+      client: 'pg',
+      connection: url,
+      pool: { min: 0, max: 5 },
+    })),
     readYourWrites: { mode: 'lsn', waitMs: 500 },
     ...(options.onQueryLog ? { logger: (line: string) => options.onQueryLog?.(line) } : {}),
   });
@@ -104,17 +108,26 @@ export async function createOrders(options: OrdersOptions) {
         const total = lines.reduce((sum, line) => sum + line.quantity * line.priceCents, 0);
         const [order] = await trx('orders').insert({ customer, total_cents: total }).returning('*');
         await trx('order_lines').insert(
-          lines.map((line) => ({ order_id: order.id, sku: line.sku, quantity: line.quantity, price_cents: line.priceCents })),
+          lines.map((line) => ({
+            order_id: order.id,
+            sku: line.sku,
+            quantity: line.quantity,
+            price_cents: line.priceCents,
+          })),
         );
         return order as Order;
       }),
     /** The latest orders, read from a replica. */
-    listOrders: async (limit = 20): Promise<Order[]> => knex('orders').orderBy('id', 'desc').limit(limit),
+    listOrders: async (limit = 20): Promise<Order[]> =>
+      knex('orders').orderBy('id', 'desc').limit(limit),
     /** One order with its lines (read-your-writes keeps it fresh right after placing it). */
     getOrder: async (id: number): Promise<Order | undefined> => {
       const order = (await knex('orders').where({ id }).first()) as Order | undefined;
       if (!order) return undefined;
-      order.lines = await knex('order_lines').select('sku', 'quantity', 'price_cents').where({ order_id: id }).orderBy('id');
+      order.lines = await knex('order_lines')
+        .select('sku', 'quantity', 'price_cents')
+        .where({ order_id: id })
+        .orderBy('id');
       return order;
     },
     /**
@@ -122,15 +135,23 @@ export async function createOrders(options: OrdersOptions) {
      * primary (a replica could still show a cancelled order as placed).
      */
     cancelOrder: async (id: number): Promise<'cancelled' | 'not-found' | 'not-cancellable'> => {
-      const order = (await readFromPrimary(() => knex('orders').where({ id }).first())) as Order | undefined;
+      const order = (await readFromPrimary(() => knex('orders').where({ id }).first())) as
+        Order | undefined;
       if (!order) return 'not-found';
       if (order.status !== 'placed') return 'not-cancellable';
-      const updated = await knex('orders').where({ id, status: 'placed' }).update({ status: 'cancelled' });
+      const updated = await knex('orders')
+        .where({ id, status: 'placed' })
+        .update({ status: 'cancelled' });
       return updated === 1 ? 'cancelled' : 'not-cancellable';
     },
     /** Audit entries, newest first (from a replica). */
     auditLog: async (limit = 50): Promise<AuditEntry[]> =>
-      knex('audit_log').orderBy([{ column: 'commit_lsn', order: 'desc' }, { column: 'position', order: 'desc' }]).limit(limit),
+      knex('audit_log')
+        .orderBy([
+          { column: 'commit_lsn', order: 'desc' },
+          { column: 'position', order: 'desc' },
+        ])
+        .limit(limit),
   };
 }
 

@@ -11,7 +11,10 @@ const slot = `orders_${process.pid}_${Date.now() % 100000}`;
 const copy = `${slot}_copy`;
 const delivered: string[] = [];
 
-async function primary<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+async function primary<R extends pg.QueryResultRow>(
+  sql: string,
+  params: unknown[] = [],
+): Promise<R[]> {
   const client = new pg.Client(db.url);
   await client.connect();
   try {
@@ -23,8 +26,15 @@ async function primary<R extends pg.QueryResultRow>(sql: string, params: unknown
 
 beforeAll(async () => {
   db = await createTestDatabase('orders');
-  orders = await createOrders({ primaryUrl: db.url, replicaUrls: db.replicaUrls, slot, publication: slot });
-  orders.dispatcher.onChange((change) => void delivered.push(`${change.commitLsn}/${change.position}`));
+  orders = await createOrders({
+    primaryUrl: db.url,
+    replicaUrls: db.replicaUrls,
+    slot,
+    publication: slot,
+  });
+  orders.dispatcher.onChange(
+    (change) => void delivered.push(`${change.commitLsn}/${change.position}`),
+  );
   await orders.start();
   // A copy of the slot at the same position: reading it later redelivers every change below.
   await primary('SELECT pg_copy_logical_replication_slot($1, $2)', [slot, copy]);
@@ -33,7 +43,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await orders?.stop();
   const manager = createSlotManager(db.url);
-  for (const name of [slot, copy]) await manager.dropSlot(name, { force: true }).catch(() => undefined);
+  for (const name of [slot, copy])
+    await manager.dropSlot(name, { force: true }).catch(() => undefined);
   await manager.close();
   await db?.drop();
 });
@@ -63,12 +74,20 @@ test('the audit log has exactly one entry per change, even after a forced redeli
   await orders.dispatcher.drain();
   // 2 orders inserts + 3 order_lines inserts + 1 cancel update.
   expect(delivered).toHaveLength(6);
-  const audit = await primary<{ key: string; table_name: string }>("SELECT commit_lsn || '/' || position AS key, table_name FROM audit_log");
+  const audit = await primary<{ key: string; table_name: string }>(
+    "SELECT commit_lsn || '/' || position AS key, table_name FROM audit_log",
+  );
   expect(audit.map((row) => row.key).sort()).toEqual([...delivered].sort());
   expect(new Set(audit.map((row) => row.table_name))).toEqual(new Set(['orders', 'order_lines']));
 
   // The copied slot delivers the same changes again, through the same audit handler.
-  const again = createDispatcher({ connection: db.url, slot: copy, publication: slot, createSlot: false, logger: false });
+  const again = createDispatcher({
+    connection: db.url,
+    slot: copy,
+    publication: slot,
+    createSlot: false,
+    logger: false,
+  });
   const redelivered: string[] = [];
   again.onChange(async (change) => {
     redelivered.push(`${change.commitLsn}/${change.position}`);

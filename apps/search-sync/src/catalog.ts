@@ -37,7 +37,9 @@ export async function createCatalog(options: CatalogOptions) {
   const slot = options.slot ?? 'search_sync';
   const publication = options.publication ?? 'search_sync';
   const primaryPool = new pg.Pool({ connectionString: options.primaryUrl, max: 5 });
-  const replicaPools = options.replicaUrls.map((url) => new pg.Pool({ connectionString: url, max: 5 }));
+  const replicaPools = options.replicaUrls.map(
+    (url) => new pg.Pool({ connectionString: url, max: 5 }),
+  );
   const primaryDb = drizzle(primaryPool, { schema: { products } });
   await migrate(primaryDb, { migrationsFolder });
 
@@ -94,7 +96,9 @@ export async function createCatalog(options: CatalogOptions) {
     for (;;) {
       const stats = dispatcher.stats();
       if (stats.state === 'failed' || stats.state === 'stopped')
-        throw new Error(`search-sync: the dispatcher ${stats.state} before the backfill finished: ${stats.error ?? ''}`);
+        throw new Error(
+          `search-sync: the dispatcher ${stats.state} before the backfill finished: ${stats.error ?? ''}`,
+        );
       if (stats.backfill.some((table) => table.state === 'done')) return;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -126,7 +130,10 @@ export async function createCatalog(options: CatalogOptions) {
       return row;
     },
     remove: async (id: number): Promise<boolean> => {
-      const rows = await db.delete(products).where(eq(products.id, id)).returning({ id: products.id });
+      const rows = await db
+        .delete(products)
+        .where(eq(products.id, id))
+        .returning({ id: products.id });
       return rows.length > 0;
     },
     get: async (id: number): Promise<Product | undefined> => {

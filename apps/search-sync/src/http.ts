@@ -15,12 +15,17 @@ function productId(c: Context): number | undefined {
   return Number.isInteger(id) && id > 0 ? id : undefined;
 }
 
-function parseProduct(body: unknown, partial: boolean): { ok: true; value: Record<string, unknown> } | { ok: false; error: string } {
-  if (typeof body !== 'object' || body === null) return { ok: false, error: 'expected a JSON object' };
+function parseProduct(
+  body: unknown,
+  partial: boolean,
+): { ok: true; value: Record<string, unknown> } | { ok: false; error: string } {
+  if (typeof body !== 'object' || body === null)
+    return { ok: false, error: 'expected a JSON object' };
   const input = body as Record<string, unknown>;
   const value: Record<string, unknown> = {};
   if (input.name !== undefined || !partial) {
-    if (typeof input.name !== 'string' || input.name.trim() === '') return { ok: false, error: 'name: a non-empty string' };
+    if (typeof input.name !== 'string' || input.name.trim() === '')
+      return { ok: false, error: 'name: a non-empty string' };
     value.name = input.name;
   }
   if (input.description !== undefined) {
@@ -28,7 +33,8 @@ function parseProduct(body: unknown, partial: boolean): { ok: true; value: Recor
     value.description = input.description;
   }
   if (input.priceCents !== undefined || !partial) {
-    if (!Number.isInteger(input.priceCents) || (input.priceCents as number) < 0) return { ok: false, error: 'priceCents: an integer >= 0' };
+    if (!Number.isInteger(input.priceCents) || (input.priceCents as number) < 0)
+      return { ok: false, error: 'priceCents: an integer >= 0' };
     value.priceCents = input.priceCents;
   }
   if (input.inStock !== undefined) {
@@ -93,7 +99,9 @@ export function createCatalogApp(catalog: Catalog, tokens: ReadYourWritesTokens)
     return c.json(catalog.index.search(q));
   });
 
-  app.get('/health', (c) => c.json({ indexed: catalog.index.size, dispatcher: catalog.dispatcher.stats() }));
+  app.get('/health', (c) =>
+    c.json({ indexed: catalog.index.size, dispatcher: catalog.dispatcher.stats() }),
+  );
 
   return app;
 }

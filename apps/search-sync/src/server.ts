@@ -9,11 +9,23 @@ if (!primaryUrl) {
   console.error('search-sync: set DATABASE_URL to the primary (and REPLICA_URLS to its replicas).');
   process.exit(2);
 }
-const replicaUrls = (process.env.REPLICA_URLS ?? '').split(',').map((url) => url.trim()).filter(Boolean);
-const catalog = await createCatalog({ primaryUrl, replicaUrls, logger: createKoyoLogger(), onQueryLog: (line) => console.log(line) });
+const replicaUrls = (process.env.REPLICA_URLS ?? '')
+  .split(',')
+  .map((url) => url.trim())
+  .filter(Boolean);
+const catalog = await createCatalog({
+  primaryUrl,
+  replicaUrls,
+  logger: createKoyoLogger(),
+  onQueryLog: (line) => console.log(line),
+});
 await catalog.start();
-const server = serve({ fetch: createCatalogApp(catalog, catalog.db.$router).fetch, port: Number(process.env.PORT ?? 3000) }, (info) =>
-  console.log(`search-sync listening on http://localhost:${info.port}`),
+const server = serve(
+  {
+    fetch: createCatalogApp(catalog, catalog.db.$router).fetch,
+    port: Number(process.env.PORT ?? 3000),
+  },
+  (info) => console.log(`search-sync listening on http://localhost:${info.port}`),
 );
 const shutdown = (): void => {
   server.close();

@@ -10,12 +10,25 @@ let catalog: Catalog;
 let app: ReturnType<typeof createCatalogApp>;
 const slot = `search_${process.pid}_${Date.now() % 100000}`;
 
-async function call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any; token: string | null }> {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+): Promise<{ status: number; body: any; token: string | null }> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token) headers[RYW_HEADER] = token;
-  const response = await app.request(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const response = await app.request(path, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
   const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null, token: response.headers.get(RYW_HEADER) };
+  return {
+    status: response.status,
+    body: text ? JSON.parse(text) : null,
+    token: response.headers.get(RYW_HEADER),
+  };
 }
 
 const names = (hits: { name: string }[]): string[] => hits.map((hit) => hit.name).sort();
@@ -23,11 +36,20 @@ const names = (hits: { name: string }[]): string[] => hits.map((hit) => hit.name
 beforeAll(async () => {
   db = await createTestDatabase('search');
   // Rows that exist before the service starts reach the index through the backfill.
-  catalog = await createCatalog({ primaryUrl: db.url, replicaUrls: db.replicaUrls, slot, publication: slot });
+  catalog = await createCatalog({
+    primaryUrl: db.url,
+    replicaUrls: db.replicaUrls,
+    slot,
+    publication: slot,
+  });
   const client = new pg.Client(db.url);
   await client.connect();
-  await client.query(`INSERT INTO products (name, description, price_cents) VALUES ('Stoneware mug', 'holds 300 ml', 1500)`);
-  await client.query(`INSERT INTO products (name, price_cents) SELECT 'Filler ' || g, 100 FROM generate_series(1, 2500) g`);
+  await client.query(
+    `INSERT INTO products (name, description, price_cents) VALUES ('Stoneware mug', 'holds 300 ml', 1500)`,
+  );
+  await client.query(
+    `INSERT INTO products (name, price_cents) SELECT 'Filler ' || g, 100 FROM generate_series(1, 2500) g`,
+  );
   await client.end();
   await catalog.start();
   await catalog.backfilled();
@@ -45,14 +67,25 @@ afterAll(async () => {
 test("backfill: 'initial' indexes every row that existed before start, as 'snapshot' changes", async () => {
   expect(names((await call('GET', '/search?q=mug')).body)).toEqual(['Stoneware mug']);
   expect(catalog.index.size).toBe(2501);
-  expect(catalog.dispatcher.stats().backfill).toEqual([expect.objectContaining({ table: 'public.products', rows: 2501, state: 'done' })]);
+  expect(catalog.dispatcher.stats().backfill).toEqual([
+    expect.objectContaining({ table: 'public.products', rows: 2501, state: 'done' }),
+  ]);
 });
 
 test('search results follow inserts, updates and deletes once drain() resolves', async () => {
-  const teapot = (await call('POST', '/products', { name: 'Cast iron teapot', description: 'keeps tea hot', priceCents: 4900 })).body;
+  const teapot = (
+    await call('POST', '/products', {
+      name: 'Cast iron teapot',
+      description: 'keeps tea hot',
+      priceCents: 4900,
+    })
+  ).body;
   await call('POST', '/products', { name: 'Glass teapot', priceCents: 2900 });
   await catalog.dispatcher.drain();
-  expect(names((await call('GET', '/search?q=teapot')).body)).toEqual(['Cast iron teapot', 'Glass teapot']);
+  expect(names((await call('GET', '/search?q=teapot')).body)).toEqual([
+    'Cast iron teapot',
+    'Glass teapot',
+  ]);
 
   await call('PATCH', `/products/${teapot.id}`, { name: 'Cast iron tetsubin' });
   await catalog.dispatcher.drain();
@@ -83,7 +116,12 @@ test('bad input gets a 400 with the field named', async () => {
 
 test('a restart on the same slot indexes the existing rows again (the index lives in memory)', async () => {
   await catalog.stop();
-  catalog = await createCatalog({ primaryUrl: db.url, replicaUrls: db.replicaUrls, slot, publication: slot });
+  catalog = await createCatalog({
+    primaryUrl: db.url,
+    replicaUrls: db.replicaUrls,
+    slot,
+    publication: slot,
+  });
   await catalog.start();
   await catalog.backfilled();
   app = createCatalogApp(catalog, catalog.db.$router);

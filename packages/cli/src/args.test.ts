@@ -29,9 +29,24 @@ function usageError(argv: string[]): KoyoCliError {
 
 describe('parseCommandArgs', () => {
   it('parses strings, booleans, repeated and comma-separated lists, and positionals', () => {
-    const args = parseCommandArgs(spec, ['x', '--url', 'postgres://a', '--table', 'a,b', '--table=c', '--json', '--mode', 'b']);
+    const args = parseCommandArgs(spec, [
+      'x',
+      '--url',
+      'postgres://a',
+      '--table',
+      'a,b',
+      '--table=c',
+      '--json',
+      '--mode',
+      'b',
+    ]);
     expect(args.positionals).toEqual(['x']);
-    expect(args.values).toEqual({ url: 'postgres://a', table: ['a', 'b', 'c'], json: true, mode: 'b' });
+    expect(args.values).toEqual({
+      url: 'postgres://a',
+      table: ['a', 'b', 'c'],
+      json: true,
+      mode: 'b',
+    });
   });
 
   it('rejects unknown flags with a suggestion, and every other mistake, as USAGE errors', () => {
@@ -59,7 +74,9 @@ describe('numberValue', () => {
     expect(numberValue(spec, { values: {}, positionals: [] }, 'url', rules)).toBe(5);
     expect(numberValue(spec, { values: { url: '7' }, positionals: [] }, 'url', rules)).toBe(7);
     for (const bad of ['0', '11', '2.5', 'abc', '1e3', '']) {
-      expect(() => numberValue(spec, { values: { url: bad }, positionals: [] }, 'url', rules)).toThrow(/--url must be an integer between 1 and 10/);
+      expect(() =>
+        numberValue(spec, { values: { url: bad }, positionals: [] }, 'url', rules),
+      ).toThrow(/--url must be an integer between 1 and 10/);
     }
   });
 });

@@ -44,12 +44,15 @@ export interface ParsedArgs {
 
 /** Edit distance with adjacent transpositions (optimal string alignment), so `tial` is 1 from `tail`. */
 function distance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, d[i - 2]![j - 2]! + 1);
       d[i]![j] = best;
     }
   }
@@ -81,11 +84,24 @@ function usageError(spec: CommandSpec, message: string): KoyoCliError {
  * Every problem is a `USAGE` {@link KoyoCliError}.
  */
 export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): ParsedArgs {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
+  const options: Record<
+    string,
+    { type: 'string' | 'boolean'; short?: string; multiple?: boolean }
+  > = {};
   for (const [name, option] of Object.entries(spec.options)) {
-    options[name] = { type: option.type, ...(option.short ? { short: option.short } : {}), ...(option.multiple ? { multiple: true } : {}) };
+    options[name] = {
+      type: option.type,
+      ...(option.short ? { short: option.short } : {}),
+      ...(option.multiple ? { multiple: true } : {}),
+    };
   }
-  const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   const values: ParsedArgs['values'] = {};
   const positionals: string[] = [];
   const known = Object.keys(spec.options).map((name) => `--${name}`);
@@ -97,12 +113,19 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
     if (token.kind === 'option-terminator') continue;
     const option = spec.options[token.name];
     if (!option) {
-      const hint = suggest(token.rawName.startsWith('--') ? token.rawName : `--${token.name}`, known);
-      throw usageError(spec, `unknown option ${token.rawName}${hint ? ` (did you mean ${hint}?)` : ''}`);
+      const hint = suggest(
+        token.rawName.startsWith('--') ? token.rawName : `--${token.name}`,
+        known,
+      );
+      throw usageError(
+        spec,
+        `unknown option ${token.rawName}${hint ? ` (did you mean ${hint}?)` : ''}`,
+      );
     }
     const flag = `--${token.name}`;
     if (option.type === 'boolean') {
-      if (token.value !== undefined) throw usageError(spec, `${flag} takes no value (got "${token.value}")`);
+      if (token.value !== undefined)
+        throw usageError(spec, `${flag} takes no value (got "${token.value}")`);
       values[token.name] = true;
       continue;
     }
@@ -111,13 +134,22 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
       throw usageError(spec, `${flag} needs a value: ${flag} ${option.value ?? 'VALUE'}`);
     }
     if (value.length === 0) throw usageError(spec, `${flag} needs a non-empty value`);
-    const parts = option.multiple ? value.split(',').map((part) => part.trim()).filter((part) => part.length > 0) : [value];
+    const parts = option.multiple
+      ? value
+          .split(',')
+          .map((part) => part.trim())
+          .filter((part) => part.length > 0)
+      : [value];
     for (const part of parts) {
       if (option.choices && !option.choices.includes(part)) {
-        throw usageError(spec, `${flag} must be one of ${option.choices.join(', ')} (got "${part}")`);
+        throw usageError(
+          spec,
+          `${flag} must be one of ${option.choices.join(', ')} (got "${part}")`,
+        );
       }
     }
-    if (option.multiple) values[token.name] = [...((values[token.name] as string[] | undefined) ?? []), ...parts];
+    if (option.multiple)
+      values[token.name] = [...((values[token.name] as string[] | undefined) ?? []), ...parts];
     else if (values[token.name] !== undefined) throw usageError(spec, `${flag} was given twice`);
     else values[token.name] = value;
   }
@@ -164,8 +196,15 @@ export function numberValue(
   if (text === undefined) return rules.fallback;
   const value = Number(text);
   const kind = rules.integer ? 'an integer' : 'a number';
-  const range = rules.max === undefined ? `>= ${rules.min}` : `between ${rules.min} and ${rules.max}`;
-  if (!/^\s*[0-9.]+\s*$/.test(text) || !Number.isFinite(value) || (rules.integer && !Number.isInteger(value)) || value < rules.min || (rules.max !== undefined && value > rules.max)) {
+  const range =
+    rules.max === undefined ? `>= ${rules.min}` : `between ${rules.min} and ${rules.max}`;
+  if (
+    !/^\s*[0-9.]+\s*$/.test(text) ||
+    !Number.isFinite(value) ||
+    (rules.integer && !Number.isInteger(value)) ||
+    value < rules.min ||
+    (rules.max !== undefined && value > rules.max)
+  ) {
     throw usageError(spec, `--${name} must be ${kind} ${range} (got "${text}")`);
   }
   return value;
@@ -197,7 +236,8 @@ export function formatHelp(spec: CommandSpec): string {
   const out: string[] = [`Usage: ${synopsis(spec)}`, '', wrap(spec.description, 78, ''), ''];
   if (spec.positionals.length > 0) {
     out.push('Arguments:');
-    for (const p of spec.positionals) out.push(`  ${p.name.padEnd(24)}${wrap(p.description, 52, ' '.repeat(26))}`);
+    for (const p of spec.positionals)
+      out.push(`  ${p.name.padEnd(24)}${wrap(p.description, 52, ' '.repeat(26))}`);
     out.push('');
   }
   out.push('Options:');
@@ -207,7 +247,11 @@ export function formatHelp(spec: CommandSpec): string {
     const left = `  ${short}--${name}${value}`;
     const choices = option.choices ? ` (${option.choices.join(', ')})` : '';
     const description = `${option.description}${choices}`;
-    out.push(left.length >= 30 ? `${left}\n${' '.repeat(30)}${wrap(description, 48, ' '.repeat(30))}` : `${left.padEnd(30)}${wrap(description, 48, ' '.repeat(30))}`);
+    out.push(
+      left.length >= 30
+        ? `${left}\n${' '.repeat(30)}${wrap(description, 48, ' '.repeat(30))}`
+        : `${left.padEnd(30)}${wrap(description, 48, ' '.repeat(30))}`,
+    );
   }
   if (spec.examples.length > 0) {
     out.push('', 'Examples:');

@@ -7,7 +7,10 @@ import { KoyoCliError } from './errors.js';
  * Dispatcher options a config file may set: everything `createDispatcher` takes except what the
  * config names at the top level (`connection`, `slot`, `publication`, `tables`).
  */
-export type DispatcherSettings = Omit<DispatcherOptions, 'connection' | 'slot' | 'publication' | 'tables'>;
+export type DispatcherSettings = Omit<
+  DispatcherOptions,
+  'connection' | 'slot' | 'publication' | 'tables'
+>;
 
 /** How `koyo run` reports progress. `auto`: a progress bar on a terminal, plain lines otherwise. */
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'off';
@@ -70,7 +73,15 @@ export function defineConfig(config: KoyoConfig): KoyoConfig {
   return config;
 }
 
-const KEYS = ['connection', 'slot', 'publication', 'tables', 'handlers', 'dispatcher', 'run'] as const;
+const KEYS = [
+  'connection',
+  'slot',
+  'publication',
+  'tables',
+  'handlers',
+  'dispatcher',
+  'run',
+] as const;
 const RUN_KEYS = ['statsIntervalSeconds', 'progress'] as const;
 const PROGRESS: readonly ProgressMode[] = ['auto', 'bar', 'lines', 'off'];
 /** PostgreSQL's rule for slot names. */
@@ -94,49 +105,90 @@ function closest(key: string, keys: readonly string[]): string {
  */
 export function validateConfig(value: unknown, file: string): Partial<KoyoConfig> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid(file, `the default export must be an object (use export default defineConfig({ ... })), got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+    throw invalid(
+      file,
+      `the default export must be an object (use export default defineConfig({ ... })), got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
+    );
   }
   const config = value as Record<string, unknown>;
   for (const key of Object.keys(config)) {
     if (!(KEYS as readonly string[]).includes(key)) {
-      throw invalid(file, `unknown option "${key}"${closest(key, KEYS)}; the options are ${KEYS.join(', ')}`);
+      throw invalid(
+        file,
+        `unknown option "${key}"${closest(key, KEYS)}; the options are ${KEYS.join(', ')}`,
+      );
     }
   }
   const { connection, slot, publication, tables, handlers, dispatcher, run } = config;
-  if (connection !== undefined && typeof connection !== 'string' && (typeof connection !== 'object' || connection === null)) {
+  if (
+    connection !== undefined &&
+    typeof connection !== 'string' &&
+    (typeof connection !== 'object' || connection === null)
+  ) {
     throw invalid(file, 'connection must be a postgres:// URL or a pg ClientConfig object');
   }
   if (typeof connection === 'string' && connection.length === 0) {
-    throw invalid(file, 'connection is an empty string (is the environment variable it reads set?)');
+    throw invalid(
+      file,
+      'connection is an empty string (is the environment variable it reads set?)',
+    );
   }
   if (slot !== undefined && (typeof slot !== 'string' || !SLOT_NAME.test(slot))) {
-    throw invalid(file, `slot must be 1-63 characters of a-z, 0-9 and _, as PostgreSQL requires (got ${JSON.stringify(slot)})`);
+    throw invalid(
+      file,
+      `slot must be 1-63 characters of a-z, 0-9 and _, as PostgreSQL requires (got ${JSON.stringify(slot)})`,
+    );
   }
-  if (publication !== undefined && (typeof publication !== 'string' || !PUBLICATION_NAME.test(publication))) {
-    throw invalid(file, `publication must be 1-63 characters of letters, digits, _, $ and - (got ${JSON.stringify(publication)})`);
+  if (
+    publication !== undefined &&
+    (typeof publication !== 'string' || !PUBLICATION_NAME.test(publication))
+  ) {
+    throw invalid(
+      file,
+      `publication must be 1-63 characters of letters, digits, _, $ and - (got ${JSON.stringify(publication)})`,
+    );
   }
-  if (tables !== undefined && tables !== '*' && (!Array.isArray(tables) || tables.some((t) => typeof t !== 'string' || t.length === 0))) {
-    throw invalid(file, "tables must be an array of table names, e.g. ['users', 'billing.invoices'], or '*' for every table (FOR ALL TABLES)");
+  if (
+    tables !== undefined &&
+    tables !== '*' &&
+    (!Array.isArray(tables) || tables.some((t) => typeof t !== 'string' || t.length === 0))
+  ) {
+    throw invalid(
+      file,
+      "tables must be an array of table names, e.g. ['users', 'billing.invoices'], or '*' for every table (FOR ALL TABLES)",
+    );
   }
   if (handlers !== undefined && (typeof handlers !== 'string' || handlers.length === 0)) {
-    throw invalid(file, "handlers must be a path relative to the config file, e.g. './koyo.handlers.ts'");
+    throw invalid(
+      file,
+      "handlers must be a path relative to the config file, e.g. './koyo.handlers.ts'",
+    );
   }
-  if (dispatcher !== undefined && (typeof dispatcher !== 'object' || dispatcher === null || Array.isArray(dispatcher))) {
+  if (
+    dispatcher !== undefined &&
+    (typeof dispatcher !== 'object' || dispatcher === null || Array.isArray(dispatcher))
+  ) {
     throw invalid(file, 'dispatcher must be an object of createDispatcher options');
   }
   if (dispatcher !== undefined) {
     for (const key of ['connection', 'slot', 'publication', 'tables']) {
-      if (key in (dispatcher)) throw invalid(file, `set ${key} at the top level of the config, not in dispatcher`);
+      if (key in dispatcher)
+        throw invalid(file, `set ${key} at the top level of the config, not in dispatcher`);
     }
   }
   if (run !== undefined) {
-    if (typeof run !== 'object' || run === null || Array.isArray(run)) throw invalid(file, 'run must be an object');
+    if (typeof run !== 'object' || run === null || Array.isArray(run))
+      throw invalid(file, 'run must be an object');
     const settings = run as Record<string, unknown>;
     for (const key of Object.keys(settings)) {
-      if (!(RUN_KEYS as readonly string[]).includes(key)) throw invalid(file, `unknown option "run.${key}"; the options are ${RUN_KEYS.join(', ')}`);
+      if (!(RUN_KEYS as readonly string[]).includes(key))
+        throw invalid(file, `unknown option "run.${key}"; the options are ${RUN_KEYS.join(', ')}`);
     }
     const interval = settings.statsIntervalSeconds;
-    if (interval !== undefined && (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 0)) {
+    if (
+      interval !== undefined &&
+      (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 0)
+    ) {
       throw invalid(file, 'run.statsIntervalSeconds must be a number >= 0 (0 turns stats off)');
     }
     if (settings.progress !== undefined && !PROGRESS.includes(settings.progress as ProgressMode)) {

@@ -38,13 +38,23 @@ export interface CommandContext {
 }
 
 /** Loads the config (required or not) for a command. */
-export async function commandContext(spec: CommandSpec, args: ParsedArgs, io: CliIo, options: { requireConfig?: boolean } = {}): Promise<CommandContext> {
-  const loaded = await loadConfig({ cwd: io.cwd, file: stringValue(args, 'config'), required: options.requireConfig ?? false });
+export async function commandContext(
+  spec: CommandSpec,
+  args: ParsedArgs,
+  io: CliIo,
+  options: { requireConfig?: boolean } = {},
+): Promise<CommandContext> {
+  const loaded = await loadConfig({
+    cwd: io.cwd,
+    file: stringValue(args, 'config'),
+    required: options.requireConfig ?? false,
+  });
   return { spec, args, io, loaded, config: loaded?.config ?? {} };
 }
 
 function describeConfig(connection: pg.ClientConfig): string {
-  if (typeof connection.connectionString === 'string') return redactUrl(connection.connectionString);
+  if (typeof connection.connectionString === 'string')
+    return redactUrl(connection.connectionString);
   const user = connection.user ?? '';
   const host = connection.host ?? 'localhost';
   const port = connection.port ?? 5432;
@@ -63,10 +73,15 @@ export function resolveConnection(ctx: CommandContext): ResolvedConnection {
   }
   const fromConfig = ctx.config.connection;
   if (fromConfig !== undefined) {
-    return { connection: fromConfig, source: 'config', display: typeof fromConfig === 'string' ? redactUrl(fromConfig) : describeConfig(fromConfig) };
+    return {
+      connection: fromConfig,
+      source: 'config',
+      display: typeof fromConfig === 'string' ? redactUrl(fromConfig) : describeConfig(fromConfig),
+    };
   }
   const env = ctx.io.env.DATABASE_URL;
-  if (env !== undefined && env.length > 0) return { connection: env, source: 'DATABASE_URL', display: redactUrl(env) };
+  if (env !== undefined && env.length > 0)
+    return { connection: env, source: 'DATABASE_URL', display: redactUrl(env) };
   throw new KoyoCliError(
     'NO_CONNECTION',
     `no database connection: pass --url postgres://user@host:5432/db, set DATABASE_URL, or set connection in ${ctx.loaded ? 'the config file' : 'koyo.config.ts (koyo init writes one)'}`,
@@ -75,7 +90,11 @@ export function resolveConnection(ctx: CommandContext): ResolvedConnection {
 
 function checkUrl(spec: CommandSpec, url: string): void {
   if (!/^postgres(ql)?:\/\//.test(url)) {
-    throw new KoyoCliError('USAGE', `--url must be a postgres:// or postgresql:// URL (got "${redactUrl(url)}")`, { command: spec.name });
+    throw new KoyoCliError(
+      'USAGE',
+      `--url must be a postgres:// or postgresql:// URL (got "${redactUrl(url)}")`,
+      { command: spec.name },
+    );
   }
 }
 
@@ -83,7 +102,11 @@ function checkUrl(spec: CommandSpec, url: string): void {
 export function slotName(ctx: CommandContext): string | undefined {
   const flag = stringValue(ctx.args, 'slot');
   if (flag !== undefined && !SLOT_NAME.test(flag)) {
-    throw new KoyoCliError('USAGE', `--slot must be 1-63 characters of a-z, 0-9 and _, as PostgreSQL requires (got "${flag}")`, { command: ctx.spec.name });
+    throw new KoyoCliError(
+      'USAGE',
+      `--slot must be 1-63 characters of a-z, 0-9 and _, as PostgreSQL requires (got "${flag}")`,
+      { command: ctx.spec.name },
+    );
   }
   return flag ?? ctx.config.slot;
 }
@@ -92,7 +115,11 @@ export function slotName(ctx: CommandContext): string | undefined {
 export function publicationName(ctx: CommandContext): string | undefined {
   const flag = stringValue(ctx.args, 'publication');
   if (flag !== undefined && !PUBLICATION_NAME.test(flag)) {
-    throw new KoyoCliError('USAGE', `--publication must be 1-63 characters of letters, digits, _, $ and - (got "${flag}")`, { command: ctx.spec.name });
+    throw new KoyoCliError(
+      'USAGE',
+      `--publication must be 1-63 characters of letters, digits, _, $ and - (got "${flag}")`,
+      { command: ctx.spec.name },
+    );
   }
   return flag ?? ctx.config.publication;
 }
@@ -100,7 +127,11 @@ export function publicationName(ctx: CommandContext): string | undefined {
 /** Like {@link slotName}, but a missing value is a `MISSING_VALUE` error. */
 export function requireSlot(ctx: CommandContext): string {
   const name = slotName(ctx);
-  if (name === undefined) throw new KoyoCliError('MISSING_VALUE', `koyo ${ctx.spec.name} needs a slot: pass --slot NAME or set slot in koyo.config.ts`);
+  if (name === undefined)
+    throw new KoyoCliError(
+      'MISSING_VALUE',
+      `koyo ${ctx.spec.name} needs a slot: pass --slot NAME or set slot in koyo.config.ts`,
+    );
   return name;
 }
 
@@ -108,14 +139,20 @@ export function requireSlot(ctx: CommandContext): string {
 export function requirePublication(ctx: CommandContext): string {
   const name = publicationName(ctx);
   if (name === undefined) {
-    throw new KoyoCliError('MISSING_VALUE', `koyo ${ctx.spec.name} needs a publication: pass --publication NAME or set publication in koyo.config.ts`);
+    throw new KoyoCliError(
+      'MISSING_VALUE',
+      `koyo ${ctx.spec.name} needs a publication: pass --publication NAME or set publication in koyo.config.ts`,
+    );
   }
   return name;
 }
 
 /** A `pg` config for an ordinary (non-replication) session on this connection. */
 export function plainClientConfig(connection: string | pg.ClientConfig): pg.ClientConfig {
-  if (typeof connection === 'string') return { connectionString: connection, fallback_application_name: 'koyo-cli' };
-  const { replication: _replication, ...rest } = connection as pg.ClientConfig & { replication?: unknown };
+  if (typeof connection === 'string')
+    return { connectionString: connection, fallback_application_name: 'koyo-cli' };
+  const { replication: _replication, ...rest } = connection as pg.ClientConfig & {
+    replication?: unknown;
+  };
   return { fallback_application_name: 'koyo-cli', ...rest };
 }

@@ -84,7 +84,7 @@ interface ErrorFields {
 }
 
 function fields(error: unknown): ErrorFields | undefined {
-  return typeof error === 'object' && error !== null ? (error) : undefined;
+  return typeof error === 'object' && error !== null ? error : undefined;
 }
 
 /** Five characters of digits and capitals, at least one digit (so `'USAGE'`-like codes are not taken for one). */
@@ -114,7 +114,16 @@ function findString(error: unknown, key: 'hint' | 'detail'): string | undefined 
 }
 
 /** Node's network error codes, as a PostgreSQL connection attempt reports them. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'EAI_AGAIN', 'ENETUNREACH', 'EPIPE']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EPIPE',
+]);
 
 function networkError(error: unknown): ErrorFields | undefined {
   for (let current = error, depth = 0; current !== undefined && depth < 8; depth++) {
@@ -141,11 +150,15 @@ function oneLine(text: string): string {
  */
 export function formatError(error: unknown): string {
   const f = fields(error);
-  let message = error instanceof Error || typeof f?.message === 'string' ? String(f?.message) : String(error);
+  let message =
+    error instanceof Error || typeof f?.message === 'string' ? String(f?.message) : String(error);
   if (message.length === 0 && error instanceof Error) message = error.name;
   const net = networkError(error);
   if (net && !(error instanceof KoyoCliError)) {
-    const where = typeof net.address === 'string' ? ` at ${net.address}${typeof net.port === 'number' ? `:${net.port}` : ''}` : '';
+    const where =
+      typeof net.address === 'string'
+        ? ` at ${net.address}${typeof net.port === 'number' ? `:${net.port}` : ''}`
+        : '';
     message = `cannot connect to PostgreSQL${where}: ${String(net.code)} (${oneLine(String(net.message ?? ''))}). Is the server running, and are the host and port of the connection right?`;
   }
   let line = oneLine(message);

@@ -14,7 +14,9 @@ describe('format helpers', () => {
   });
 
   it('writes bigints and bytes as JSON text', () => {
-    expect(toJson({ n: 12n, b: Buffer.from([1, 255]), d: new Date(0) })).toBe('{"n":"12","b":"\\\\x01ff","d":"1970-01-01T00:00:00.000Z"}');
+    expect(toJson({ n: 12n, b: Buffer.from([1, 255]), d: new Date(0) })).toBe(
+      '{"n":"12","b":"\\\\x01ff","d":"1970-01-01T00:00:00.000Z"}',
+    );
   });
 
   it('aligns tables and clamps progress', () => {

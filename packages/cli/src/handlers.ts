@@ -16,7 +16,10 @@ export type HandlersCleanup = () => unknown;
  * The default export of `koyo.handlers.ts`: registers handlers on the dispatcher `koyo run`
  * starts (`onChange`, `onTable`, `onTransaction`, `onMessage`), and may return a cleanup function.
  */
-export type HandlersSetup = (koyo: Dispatcher, context: HandlersContext) => void | HandlersCleanup | Promise<void | HandlersCleanup>;
+export type HandlersSetup = (
+  koyo: Dispatcher,
+  context: HandlersContext,
+) => void | HandlersCleanup | Promise<void | HandlersCleanup>;
 
 /**
  * Types a `koyo.handlers.ts` file: returns its argument unchanged.

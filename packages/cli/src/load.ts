@@ -7,7 +7,14 @@ import { KoyoCliError, formatError } from './errors.js';
 import type { HandlersSetup } from './handlers.js';
 
 /** File names `koyo` looks for, in this order, in the working directory. */
-export const CONFIG_FILES = ['koyo.config.ts', 'koyo.config.mts', 'koyo.config.cts', 'koyo.config.js', 'koyo.config.mjs', 'koyo.config.cjs'] as const;
+export const CONFIG_FILES = [
+  'koyo.config.ts',
+  'koyo.config.mts',
+  'koyo.config.cts',
+  'koyo.config.js',
+  'koyo.config.mjs',
+  'koyo.config.cjs',
+] as const;
 
 /** The handlers file used when the config names none. */
 export const DEFAULT_HANDLERS_FILE = './koyo.handlers.ts';
@@ -26,7 +33,11 @@ const here = fileURLToPath(import.meta.url);
 const selfEntry = here.replace(/load\.(ts|js)$/, 'index.$1');
 
 function loader() {
-  return createJiti(import.meta.url, { interopDefault: true, moduleCache: false, alias: { '@koyo/cli': selfEntry } });
+  return createJiti(import.meta.url, {
+    interopDefault: true,
+    moduleCache: false,
+    alias: { '@koyo/cli': selfEntry },
+  });
 }
 
 function display(file: string, cwd: string): string {
@@ -38,11 +49,17 @@ function display(file: string, cwd: string): string {
  * Imports a TypeScript or JavaScript module without a build step (through jiti) and returns its
  * default export. Errors thrown while loading become `code` errors naming the file.
  */
-export async function importDefault(file: string, code: 'CONFIG_INVALID' | 'HANDLERS_INVALID', cwd: string): Promise<unknown> {
+export async function importDefault(
+  file: string,
+  code: 'CONFIG_INVALID' | 'HANDLERS_INVALID',
+  cwd: string,
+): Promise<unknown> {
   try {
     return await loader().import(file, { default: true });
   } catch (error) {
-    throw new KoyoCliError(code, `could not load ${display(file, cwd)}: ${formatError(error)}`, { cause: error });
+    throw new KoyoCliError(code, `could not load ${display(file, cwd)}: ${formatError(error)}`, {
+      cause: error,
+    });
   }
 }
 
@@ -50,7 +67,8 @@ export async function importDefault(file: string, code: 'CONFIG_INVALID' | 'HAND
 export function findConfigFile(cwd: string, explicit?: string): string | undefined {
   if (explicit !== undefined) {
     const file = resolve(cwd, explicit);
-    if (!existsSync(file)) throw new KoyoCliError('CONFIG_NOT_FOUND', `config file ${explicit} does not exist`);
+    if (!existsSync(file))
+      throw new KoyoCliError('CONFIG_NOT_FOUND', `config file ${explicit} does not exist`);
     return file;
   }
   for (const name of CONFIG_FILES) {
@@ -68,11 +86,18 @@ export function findConfigFile(cwd: string, explicit?: string): string | undefin
  * const loaded = await loadConfig({ cwd: process.cwd(), required: true });
  * loaded?.config.slot; // 'koyo_app'
  */
-export async function loadConfig(options: { cwd: string; file?: string | undefined; required?: boolean }): Promise<LoadedConfig | undefined> {
+export async function loadConfig(options: {
+  cwd: string;
+  file?: string | undefined;
+  required?: boolean;
+}): Promise<LoadedConfig | undefined> {
   const file = findConfigFile(options.cwd, options.file);
   if (file === undefined) {
     if (options.required) {
-      throw new KoyoCliError('CONFIG_NOT_FOUND', `no koyo.config.ts in ${options.cwd}: run 'koyo init' to create one, or pass --config FILE`);
+      throw new KoyoCliError(
+        'CONFIG_NOT_FOUND',
+        `no koyo.config.ts in ${options.cwd}: run 'koyo init' to create one, or pass --config FILE`,
+      );
     }
     return undefined;
   }
@@ -81,7 +106,10 @@ export async function loadConfig(options: { cwd: string; file?: string | undefin
 }
 
 /** Loads the handlers file a config names (default `./koyo.handlers.ts`, next to the config). */
-export async function loadHandlers(loaded: LoadedConfig, cwd: string): Promise<{ file: string; setup: HandlersSetup }> {
+export async function loadHandlers(
+  loaded: LoadedConfig,
+  cwd: string,
+): Promise<{ file: string; setup: HandlersSetup }> {
   const file = resolve(dirname(loaded.file), loaded.config.handlers ?? DEFAULT_HANDLERS_FILE);
   if (!existsSync(file)) {
     throw new KoyoCliError(

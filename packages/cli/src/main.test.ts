@@ -5,7 +5,12 @@ function io() {
   let stdout = '';
   let stderr = '';
   return {
-    options: { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) }, env: {}, cwd: '/nonexistent' },
+    options: {
+      stdout: { write: (text: string) => (stdout += text) },
+      stderr: { write: (text: string) => (stderr += text) },
+      env: {},
+      cwd: '/nonexistent',
+    },
     out: () => stdout,
     err: () => stderr,
   };
@@ -46,6 +51,8 @@ describe('main', () => {
   it('koyo run without a config says to run koyo init', async () => {
     const run = io();
     expect(await main(['run'], run.options)).toBe(1);
-    expect(run.err()).toBe("koyo run: error: no koyo.config.ts in /nonexistent: run 'koyo init' to create one, or pass --config FILE\n");
+    expect(run.err()).toBe(
+      "koyo run: error: no koyo.config.ts in /nonexistent: run 'koyo init' to create one, or pass --config FILE\n",
+    );
   });
 });

@@ -3,7 +3,16 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, koyo, openDb, startKoyo, tempProject, uniqueName, waitUntil, type Db } from './helpers.js';
+import {
+  ensureBuilt,
+  koyo,
+  openDb,
+  startKoyo,
+  tempProject,
+  uniqueName,
+  waitUntil,
+  type Db,
+} from './helpers.js';
 
 let db: Db;
 const project = tempProject('backfill');
@@ -44,7 +53,10 @@ export default defineHandlers((koyo) => {
 });
 
 afterAll(async () => {
-  await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active', [db.name]);
+  await db.query(
+    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active',
+    [db.name],
+  );
   await db.close();
   await db.drop();
   project.remove();
@@ -52,16 +64,25 @@ afterAll(async () => {
 
 describe('koyo backfill', () => {
   it('SIGINT in the middle keeps the progress; the next koyo backfill resumes and finishes', async () => {
-    const live = startKoyo(['backfill', 'accounts', '--chunk-size', '500', '--progress', 'lines'], { cwd: project.dir, env: { DATABASE_URL: db.url } });
+    const live = startKoyo(['backfill', 'accounts', '--chunk-size', '500', '--progress', 'lines'], {
+      cwd: project.dir,
+      env: { DATABASE_URL: db.url },
+    });
     await waitUntil(() => delivered().length >= 1_200, 'some snapshot rows to be handled');
     live.child.kill('SIGINT');
     const interrupted = await live.exited;
     expect(interrupted.code, interrupted.stderr).toBe(130);
-    const [saved] = await db.query<{ last_key: string[]; done: boolean }>('SELECT last_key, done FROM koyo.backfill_progress WHERE slot = $1', [slot]);
+    const [saved] = await db.query<{ last_key: string[]; done: boolean }>(
+      'SELECT last_key, done FROM koyo.backfill_progress WHERE slot = $1',
+      [slot],
+    );
     expect(saved!.done).toBe(false);
     const before = delivered().length;
 
-    const result = await koyo(['backfill', '--progress', 'lines'], { cwd: project.dir, env: { DATABASE_URL: db.url } });
+    const result = await koyo(['backfill', '--progress', 'lines'], {
+      cwd: project.dir,
+      env: { DATABASE_URL: db.url },
+    });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain('message="backfill resumed"');
     expect(result.stdout).toContain('public.accounts: 3000 rows');
@@ -75,7 +96,10 @@ describe('koyo backfill', () => {
 
   it('koyo run --backfill backfills and keeps streaming', async () => {
     writeFileSync(sink, '');
-    const live = startKoyo(['run', '--backfill', '--stats-interval', '0', '--progress', 'lines'], { cwd: project.dir, env: { DATABASE_URL: db.url } });
+    const live = startKoyo(['run', '--backfill', '--stats-interval', '0', '--progress', 'lines'], {
+      cwd: project.dir,
+      env: { DATABASE_URL: db.url },
+    });
     await live.waitFor(/message="backfill done"/, 'the backfill to finish');
     await db.query("INSERT INTO accounts VALUES (100000, 'late')");
     await waitUntil(() => delivered().some((r) => r.id === 100000), 'the streamed insert');

@@ -15,7 +15,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await replicaLevel?.stop();
-  await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active', [db.name]);
+  await db.query(
+    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active',
+    [db.name],
+  );
   await db.close();
   await db.drop();
 });
@@ -27,8 +30,12 @@ describe('koyo doctor', () => {
     const line = result.stdout.split('\n').findIndex((text) => text.startsWith('✗ wal_level'));
     expect(line).toBeGreaterThan(-1);
     const lines = result.stdout.split('\n');
-    expect(lines[line]).toMatch(/^✗ wal_level\s+wal_level = replica: logical decoding needs wal_level = logical\.$/);
-    expect(lines[line + 1]!.trim()).toBe('fix: ALTER SYSTEM SET wal_level = logical; -- then restart PostgreSQL');
+    expect(lines[line]).toMatch(
+      /^✗ wal_level\s+wal_level = replica: logical decoding needs wal_level = logical\.$/,
+    );
+    expect(lines[line + 1]!.trim()).toBe(
+      'fix: ALTER SYSTEM SET wal_level = logical; -- then restart PostgreSQL',
+    );
     expect(result.stdout).toMatch(/^✓ connect /m);
 
     const json = await koyo(['doctor', '--json', '--url', replicaLevel.primary.url]);
@@ -49,9 +56,13 @@ describe('koyo doctor', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('ALTER SYSTEM SET wal_level = logical;  -- now replica');
     expect(result.stdout).toContain('CREATE PUBLICATION "koyo" FOR TABLE "public"."users";');
-    expect(result.stdout).toMatch(/SELECT pg_create_logical_replication_slot\('koyo', 'pgoutput'\);\s+-- after the restart/);
+    expect(result.stdout).toMatch(
+      /SELECT pg_create_logical_replication_slot\('koyo', 'pgoutput'\);\s+-- after the restart/,
+    );
     expect(result.stdout).toContain('CREATE ROLE "koyo" WITH LOGIN REPLICATION');
-    const [row] = await replicaLevel.primary.query("SELECT setting FROM pg_settings WHERE name = 'wal_level'");
+    const [row] = await replicaLevel.primary.query(
+      "SELECT setting FROM pg_settings WHERE name = 'wal_level'",
+    );
     expect(row).toEqual({ setting: 'replica' });
   });
 
@@ -64,12 +75,32 @@ describe('koyo doctor', () => {
     expect(before.stdout).toMatch(/^✗ publication /m);
     expect(before.stdout).toMatch(/^✗ slot /m);
 
-    const setup = await koyo(['setup', '--apply', '--url', db.url, '--slot', slot, '--table', 'users', '--role', role]);
+    const setup = await koyo([
+      'setup',
+      '--apply',
+      '--url',
+      db.url,
+      '--slot',
+      slot,
+      '--table',
+      'users',
+      '--role',
+      role,
+    ]);
     expect(setup.code, setup.stderr).toBe(0);
     expect(setup.stdout).toContain(`✓ CREATE PUBLICATION "${slot}" FOR TABLE "public"."users";`);
-    expect(setup.stdout).toContain(`✓ SELECT pg_create_logical_replication_slot('${slot}', 'pgoutput');`);
-    expect(await db.query('SELECT rolreplication, rolcanlogin, rolsuper FROM pg_roles WHERE rolname = $1', [role])).toEqual([{ rolreplication: true, rolcanlogin: true, rolsuper: false }]);
-    expect(await db.query("SELECT tablename FROM pg_publication_tables WHERE pubname = $1", [slot])).toEqual([{ tablename: 'users' }]);
+    expect(setup.stdout).toContain(
+      `✓ SELECT pg_create_logical_replication_slot('${slot}', 'pgoutput');`,
+    );
+    expect(
+      await db.query(
+        'SELECT rolreplication, rolcanlogin, rolsuper FROM pg_roles WHERE rolname = $1',
+        [role],
+      ),
+    ).toEqual([{ rolreplication: true, rolcanlogin: true, rolsuper: false }]);
+    expect(
+      await db.query('SELECT tablename FROM pg_publication_tables WHERE pubname = $1', [slot]),
+    ).toEqual([{ tablename: 'users' }]);
 
     const after = await koyo(['doctor', '--url', db.url, '--slot', slot, '--publication', slot]);
     expect(after.code, after.stdout).toBe(0);
@@ -78,7 +109,17 @@ describe('koyo doctor', () => {
     expect(after.stdout).toMatch(/All \d+ checks passed\./);
 
     // Applying again has nothing left to do.
-    const again = await koyo(['setup', '--url', db.url, '--slot', slot, '--table', 'users', '--role', role]);
+    const again = await koyo([
+      'setup',
+      '--url',
+      db.url,
+      '--slot',
+      slot,
+      '--table',
+      'users',
+      '--role',
+      role,
+    ]);
     expect(again.stdout).toContain(`-- ok: publication ${slot} exists`);
     expect(again.stdout).toContain(`-- ok: slot ${slot} exists`);
     expect(again.stdout).toContain(`-- ok: role ${role} exists`);

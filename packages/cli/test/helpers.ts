@@ -1,6 +1,14 @@
 // Helpers for the DB tests: they run the BUILT `koyo` (dist/bin.js) as a subprocess, as a user would.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openPooledDatabase, until, type PooledTestDatabase } from '@koyo/testing/vitest';
@@ -17,7 +25,8 @@ function newestSource(dir: string): number {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts'))
+      newest = Math.max(newest, statSync(path).mtimeMs);
   }
   return newest;
 }
@@ -39,7 +48,8 @@ export async function ensureBuilt(): Promise<void> {
       mkdirSync(lock);
     } catch {
       // Someone else builds; a lock left by a killed run is taken over after two minutes.
-      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 120_000) rmSync(lock, { recursive: true, force: true });
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 120_000)
+        rmSync(lock, { recursive: true, force: true });
       if (Date.now() > deadline) throw new Error('timed out waiting for the koyo build');
       await new Promise((resolve) => setTimeout(resolve, 200));
       continue;
@@ -48,8 +58,12 @@ export async function ensureBuilt(): Promise<void> {
       if (fresh()) break;
       // TypeScript is a dev dependency of the workspace root.
       const tsc = join(packageDir, '..', '..', 'node_modules', 'typescript', 'bin', 'tsc');
-      const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: packageDir, encoding: 'utf8' });
-      if (result.status !== 0) throw new Error(`building @koyo/cli failed:\n${result.stdout}${result.stderr}`);
+      const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
+        cwd: packageDir,
+        encoding: 'utf8',
+      });
+      if (result.status !== 0)
+        throw new Error(`building @koyo/cli failed:\n${result.stdout}${result.stderr}`);
       writeFileSync(stamp, new Date().toISOString());
     } finally {
       rmSync(lock, { recursive: true, force: true });
@@ -66,7 +80,10 @@ export interface CliResult {
 }
 
 /** Runs `koyo ...args` to completion. */
-export function koyo(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export function koyo(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], {
       cwd: options.cwd ?? packageDir,
@@ -100,7 +117,10 @@ export interface LiveCli {
 }
 
 /** Starts `koyo ...args` and returns at once. */
-export function startKoyo(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): LiveCli {
+export function startKoyo(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): LiveCli {
   const child = spawn(process.execPath, [bin, ...args], {
     cwd: options.cwd ?? packageDir,
     env: { ...withoutDatabaseUrl(), ...options.env },
@@ -140,7 +160,11 @@ export function startKoyo(args: string[], options: { cwd?: string; env?: NodeJS.
             resolve();
           } else if (child.exitCode !== null || child.signalCode !== null) {
             waiters.delete(check);
-            reject(new Error(`koyo exited (${child.exitCode ?? child.signalCode}) before ${what}\nstdout:\n${out}\nstderr:\n${err}`));
+            reject(
+              new Error(
+                `koyo exited (${child.exitCode ?? child.signalCode}) before ${what}\nstdout:\n${out}\nstderr:\n${err}`,
+              ),
+            );
           }
         };
         waiters.add(check);
@@ -166,11 +190,12 @@ export async function openDb(prefix: string): Promise<Db> {
       await admin.connect();
       try {
         await waitUntil(
-          async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE datname = $1', [db.name])).rowCount === 0,
+          async () =>
+            (await admin.query('SELECT 1 FROM pg_stat_activity WHERE datname = $1', [db.name]))
+              .rowCount === 0,
           `the sessions of ${db.name} to close`,
           10_000,
         ).catch(() => undefined); // drop() terminates whatever is left
-
       } finally {
         await admin.end();
       }

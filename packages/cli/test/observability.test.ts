@@ -7,7 +7,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, koyo, openDb, packageDir, startKoyo, tempProject, uniqueName, waitUntil, type Db, type LiveCli } from './helpers.js';
+import {
+  ensureBuilt,
+  koyo,
+  openDb,
+  packageDir,
+  startKoyo,
+  tempProject,
+  uniqueName,
+  waitUntil,
+  type Db,
+  type LiveCli,
+} from './helpers.js';
 
 interface PromSample {
   labels?: Record<string, string>;
@@ -19,7 +30,9 @@ interface PromFamily {
   type: string;
   metrics: PromSample[];
 }
-const parsePrometheus = createRequire(import.meta.url)('parse-prometheus-text-format') as (text: string) => PromFamily[];
+const parsePrometheus = createRequire(import.meta.url)('parse-prometheus-text-format') as (
+  text: string,
+) => PromFamily[];
 
 /** Debian's chromium (.ci/run installs it). Flags that keep it off the network. */
 const CHROMIUM = process.env.KOYO_CHROMIUM ?? '/usr/bin/chromium';
@@ -49,12 +62,20 @@ beforeAll(async () => {
   db = await openDb('cli_observe');
   await db.query('CREATE TABLE orders (id int PRIMARY KEY, note text)');
   await db.query('CREATE TABLE audit (id int PRIMARY KEY)');
-  const init = await koyo(['init', '--slot', slot, '--table', 'orders', '--table', 'audit'], { cwd: project.dir });
+  const init = await koyo(['init', '--slot', slot, '--table', 'orders', '--table', 'audit'], {
+    cwd: project.dir,
+  });
   expect(init.code, init.stderr).toBe(0);
   // A failing item is retried once, then parked, so the dispatcher keeps going.
   const configFile = join(project.dir, 'koyo.config.ts');
   const config = readFileSync(configFile, 'utf8');
-  writeFileSync(configFile, config.replace(/^ {2}dispatcher: \{$/m, '  dispatcher: {\n    retry: { attempts: 2, backoffMs: 10 },\n    deadLetter: () => undefined,'));
+  writeFileSync(
+    configFile,
+    config.replace(
+      /^ {2}dispatcher: \{$/m,
+      '  dispatcher: {\n    retry: { attempts: 2, backoffMs: 10 },\n    deadLetter: () => undefined,',
+    ),
+  );
   writeFileSync(
     join(project.dir, 'koyo.handlers.ts'),
     `import { defineHandlers } from '@koyo/cli';
@@ -66,11 +87,14 @@ export default defineHandlers((koyo) => {
 });
 `,
   );
-  live = startKoyo(['run', '--stats-interval', '0', '--progress', 'off', '--ui', '0', '--metrics', '127.0.0.1:0'], {
-    cwd: project.dir,
-    // trust authentication ignores the password: it is there to prove the page never shows it.
-    env: { DATABASE_URL: db.url.replace('://postgres@', '://postgres:s3cret-pw@') },
-  });
+  live = startKoyo(
+    ['run', '--stats-interval', '0', '--progress', 'off', '--ui', '0', '--metrics', '127.0.0.1:0'],
+    {
+      cwd: project.dir,
+      // trust authentication ignores the password: it is there to prove the page never shows it.
+      env: { DATABASE_URL: db.url.replace('://postgres@', '://postgres:s3cret-pw@') },
+    },
+  );
   await live.waitFor(/message="dispatcher started"/, 'the dispatcher to start');
   statusUrl = /message="status page" url=(\S+)/.exec(live.stderr())![1]!;
   metricsUrl = /message="Prometheus metrics" url=(\S+)/.exec(live.stderr())![1]!;
@@ -90,7 +114,10 @@ afterAll(async () => {
     live.child.kill('SIGTERM');
     await live.exited;
   }
-  await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active', [db.name]);
+  await db.query(
+    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active',
+    [db.name],
+  );
   await db.close();
   await db.drop();
   project.remove();
@@ -106,8 +133,14 @@ describe('koyo run --ui: the live status page in a real browser', () => {
       if (!request.url().startsWith(statusUrl)) foreign.push(request.url());
     });
     await page.goto(statusUrl);
-    await page.waitForFunction(() => (window as unknown as { koyoStatus: { samples: number } }).koyoStatus.samples > 0);
-    await waitUntil(async () => (await text('state')) === 'running', 'the state badge to say running', 20_000);
+    await page.waitForFunction(
+      () => (window as unknown as { koyoStatus: { samples: number } }).koyoStatus.samples > 0,
+    );
+    await waitUntil(
+      async () => (await text('state')) === 'running',
+      'the state badge to say running',
+      20_000,
+    );
     expect(await text('title')).toBe(`slot ${slot} / publication ${slot}`);
     expect(foreign).toEqual([]);
   });
@@ -115,10 +148,20 @@ describe('koyo run --ui: the live status page in a real browser', () => {
   it('counters, the per-table chart and the last error move as rows are written', async () => {
     await db.query("INSERT INTO orders SELECT g, 'n' FROM generate_series(1, 50) g");
     await db.query('INSERT INTO audit SELECT generate_series(1, 20)');
-    await waitUntil(async () => (await text('changes')) === '70', 'changes handled to reach 70 on the page', 30_000).catch(async (error: unknown) => {
-      throw new Error(`${String(error)}; the page shows ${await text('changes')} (koyo printed: ${live.stderr().slice(-2000)})`);
+    await waitUntil(
+      async () => (await text('changes')) === '70',
+      'changes handled to reach 70 on the page',
+      30_000,
+    ).catch(async (error: unknown) => {
+      throw new Error(
+        `${String(error)}; the page shows ${await text('changes')} (koyo printed: ${live.stderr().slice(-2000)})`,
+      );
     });
-    await waitUntil(async () => (await text('dead')) === '1', 'one dead letter on the page', 10_000);
+    await waitUntil(
+      async () => (await text('dead')) === '1',
+      'one dead letter on the page',
+      10_000,
+    );
     expect(await text('errors')).toBe('2'); // two attempts of order 13
     expect(await text('last-error')).toContain('boom: order 13 is cursed');
     expect(await page.locator('#error-box').isVisible()).toBe(true);
@@ -126,15 +169,30 @@ describe('koyo run --ui: the live status page in a real browser', () => {
     await waitUntil(
       () =>
         page.evaluate(() => {
-          const chart = (window as unknown as { koyoStatus: { charts: Record<string, { data: (number | null)[][]; series: { label?: string }[] }> } }).koyoStatus.charts.rate!;
+          const chart = (
+            window as unknown as {
+              koyoStatus: {
+                charts: Record<string, { data: (number | null)[][]; series: { label?: string }[] }>;
+              };
+            }
+          ).koyoStatus.charts.rate!;
           const labels = chart.series.slice(1).map((s) => s.label);
-          const peak = Math.max(...chart.data.slice(1).flat().map((v) => v ?? 0));
+          const peak = Math.max(
+            ...chart.data
+              .slice(1)
+              .flat()
+              .map((v) => v ?? 0),
+          );
           return labels.includes('public.orders') && labels.includes('public.audit') && peak > 0;
         }),
       'the changes/s chart to have both tables with a positive rate',
       10_000,
     );
-    const points = await page.evaluate(() => (window as unknown as { koyoStatus: { charts: Record<string, { data: unknown[][] }> } }).koyoStatus.charts.lag!.data[0]!.length);
+    const points = await page.evaluate(
+      () =>
+        (window as unknown as { koyoStatus: { charts: Record<string, { data: unknown[][] }> } })
+          .koyoStatus.charts.lag!.data[0]!.length,
+    );
     expect(points).toBeGreaterThan(1);
     expect(await text('latency')).toMatch(/^[\d.]+ \/ [\d.]+ ms$/);
     expect(await text('ack')).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
@@ -155,7 +213,10 @@ describe('koyo run --ui: the live status page in a real browser', () => {
     expect(dark).not.toBe(light);
     await page.emulateMedia({ colorScheme: 'light' });
     // KOYO_SCREENSHOT=1 refreshes the one in the README; otherwise it goes to a temporary file.
-    const target = process.env.KOYO_SCREENSHOT === '1' ? join(packageDir, 'docs', 'status-page.png') : join(profile, 'status-page.png');
+    const target =
+      process.env.KOYO_SCREENSHOT === '1'
+        ? join(packageDir, 'docs', 'status-page.png')
+        : join(profile, 'status-page.png');
     mkdirSync(join(target, '..'), { recursive: true });
     await page.screenshot({ path: target, fullPage: true });
     expect(readFileSync(target).subarray(1, 4).toString()).toBe('PNG');
@@ -170,7 +231,9 @@ describe('koyo run --metrics: Prometheus text at /metrics', () => {
     const families = new Map(parsePrometheus(body).map((f) => [f.name, f]));
     const changes = families.get('koyo_dispatcher_changes_total');
     expect(changes?.type).toBe('COUNTER');
-    const orders = changes!.metrics.find((m) => m.labels?.table === 'public.orders' && m.labels.kind === 'insert');
+    const orders = changes!.metrics.find(
+      (m) => m.labels?.table === 'public.orders' && m.labels.kind === 'insert',
+    );
     expect(Number(orders?.value)).toBe(50);
     expect(orders?.labels?.slot).toBe(slot);
     expect(Number(families.get('koyo_dispatcher_dead_letters_total')?.metrics[0]?.value)).toBe(1);
@@ -180,19 +243,30 @@ describe('koyo run --metrics: Prometheus text at /metrics', () => {
     expect(duration!.metrics.some((m) => Number(m.buckets?.['+Inf']) > 0)).toBe(true);
     // The exporter writes _count before the buckets, which the parser folds into one series per
     // family; the per-table counts are read from the text itself.
-    const count = (table: string): number => Number(new RegExp(`^koyo_dispatcher_handler_duration_count\\{[^}]*table="${table}"[^}]*\\} (\\d+)$`, 'm').exec(body)?.[1]);
+    const count = (table: string): number =>
+      Number(
+        new RegExp(
+          `^koyo_dispatcher_handler_duration_count\\{[^}]*table="${table}"[^}]*\\} (\\d+)$`,
+          'm',
+        ).exec(body)?.[1],
+      );
     expect(count('public.orders')).toBe(50);
     expect(count('public.audit')).toBe(20);
     expect(families.get('koyo_dispatcher_commit_to_handler')?.type).toBe('HISTOGRAM');
     expect(families.get('koyo_dispatcher_lag')?.type).toBe('GAUGE');
-    expect(Number(families.get('koyo_dispatcher_acknowledged_lsn')?.metrics[0]?.value)).toBeGreaterThan(0);
+    expect(
+      Number(families.get('koyo_dispatcher_acknowledged_lsn')?.metrics[0]?.value),
+    ).toBeGreaterThan(0);
     expect(Number(families.get('koyo_slot_received_total')?.metrics[0]?.value)).toBeGreaterThan(0);
     expect(families.get('koyo_slot_paused')?.metrics[0]?.value).toBe('0');
     expect(families.get('koyo_slot_reconnects_total')?.metrics[0]?.value).toBe('0');
   });
 
   it('refuses a non-loopback address without --allow-remote', async () => {
-    const result = await koyo(['run', '--ui', '0.0.0.0:0'], { cwd: project.dir, env: { DATABASE_URL: db.url } });
+    const result = await koyo(['run', '--ui', '0.0.0.0:0'], {
+      cwd: project.dir,
+      env: { DATABASE_URL: db.url },
+    });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/0\.0\.0\.0.*--allow-remote/);
   });

@@ -1,7 +1,17 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, koyo, lsn, openDb, startKoyo, tempProject, uniqueName, waitUntil, type Db } from './helpers.js';
+import {
+  ensureBuilt,
+  koyo,
+  lsn,
+  openDb,
+  startKoyo,
+  tempProject,
+  uniqueName,
+  waitUntil,
+  type Db,
+} from './helpers.js';
 
 let db: Db;
 const project = tempProject('run');
@@ -13,7 +23,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active', [db.name]);
+  await db.query(
+    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active',
+    [db.name],
+  );
   await db.close();
   await db.drop();
   project.remove();
@@ -40,16 +53,24 @@ describe('koyo init, then koyo run', () => {
     expect(again.stderr).toMatch(/already exist.*--force/);
     expect(readFileSync(join(project.dir, 'koyo.config.ts'), 'utf8')).toBe(config);
 
-    const forced = await koyo(['init', '--force', '--slot', slot, '--table', 'orders'], { cwd: project.dir });
+    const forced = await koyo(['init', '--force', '--slot', slot, '--table', 'orders'], {
+      cwd: project.dir,
+    });
     expect(forced.code).toBe(0);
     expect(forced.stdout).toContain('overwrote koyo.config.ts');
   });
 
   it('the generated handlers file runs as written: koyo run loads it without a build step', async () => {
-    const live = startKoyo(['run', '--stats-interval', '0'], { cwd: project.dir, env: { DATABASE_URL: db.url } });
+    const live = startKoyo(['run', '--stats-interval', '0'], {
+      cwd: project.dir,
+      env: { DATABASE_URL: db.url },
+    });
     await live.waitFor(/message="dispatcher started"/, 'the dispatcher to start');
     await db.query('INSERT INTO orders VALUES (1, 9.5)');
-    await live.waitFor(/message=inserted id=1/, "the generated onTable('orders') insert handler to log");
+    await live.waitFor(
+      /message=inserted id=1/,
+      "the generated onTable('orders') insert handler to log",
+    );
     live.child.kill('SIGTERM');
     const result = await live.exited;
     expect(result.stderr).toContain('message="handlers closed"');
@@ -71,21 +92,42 @@ export default defineHandlers((koyo) => {
 });
 `,
     );
-    const live = startKoyo(['run', '--stats-interval', '1', '--progress', 'lines'], { cwd: project.dir, env: { DATABASE_URL: db.url } });
+    const live = startKoyo(['run', '--stats-interval', '1', '--progress', 'lines'], {
+      cwd: project.dir,
+      env: { DATABASE_URL: db.url },
+    });
     await live.waitFor(/message="dispatcher started"/, 'the dispatcher to start');
-    const [inserted0] = await db.query<{ end: string }>("INSERT INTO orders VALUES (2, 42.25) RETURNING pg_current_wal_insert_lsn()::text AS end");
+    const [inserted0] = await db.query<{ end: string }>(
+      'INSERT INTO orders VALUES (2, 42.25) RETURNING pg_current_wal_insert_lsn()::text AS end',
+    );
     const end = inserted0!.end;
-    await waitUntil(() => existsSync(sink) && readFileSync(sink, 'utf8').includes('"id":2'), 'the change in the sink file');
+    await waitUntil(
+      () => existsSync(sink) && readFileSync(sink, 'utf8').includes('"id":2'),
+      'the change in the sink file',
+    );
     live.child.kill('SIGTERM');
     const result = await live.exited;
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toContain('message="stopping: letting running handlers finish" signal=SIGTERM');
+    expect(result.stderr).toContain(
+      'message="stopping: letting running handlers finish" signal=SIGTERM',
+    );
 
-    const changes = readFileSync(sink, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    const changes = readFileSync(sink, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     const inserted = changes.find((change) => change.new?.id === 2);
-    expect(inserted).toMatchObject({ kind: 'insert', schema: 'public', table: 'orders', new: { id: 2, total: '42.25' } });
+    expect(inserted).toMatchObject({
+      kind: 'insert',
+      schema: 'public',
+      table: 'orders',
+      new: { id: 2, total: '42.25' },
+    });
     // Server truth: the slot's confirmed position is past the insert's commit.
-    const [row] = await db.query<{ confirmed: string; active: boolean }>('SELECT confirmed_flush_lsn::text AS confirmed, active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    const [row] = await db.query<{ confirmed: string; active: boolean }>(
+      'SELECT confirmed_flush_lsn::text AS confirmed, active FROM pg_replication_slots WHERE slot_name = $1',
+      [slot],
+    );
     expect(row!.active).toBe(false);
     expect(lsn(row!.confirmed)).toBeGreaterThan(lsn(inserted.commitLsn));
     expect(lsn(row!.confirmed)).toBeGreaterThan(lsn(end));
@@ -95,7 +137,9 @@ export default defineHandlers((koyo) => {
     writeFileSync(join(project.dir, 'koyo.handlers.ts'), 'export const nothing = 1;\n');
     const result = await koyo(['run'], { cwd: project.dir, env: { DATABASE_URL: db.url } });
     expect(result.code).toBe(1);
-    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^koyo run: error: koyo\.handlers\.ts must export a default function/)]);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^koyo run: error: koyo\.handlers\.ts must export a default function/),
+    ]);
   });
 });
 
@@ -136,32 +180,58 @@ export default defineHandlers((koyo) => {
     await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
     await db.query(`CREATE PUBLICATION ${slot} FOR TABLE events`);
     await db.query('INSERT INTO events SELECT generate_series(1, 200)');
-    const live = startKoyo(['run', '--progress', 'bar', '--stats-interval', '0'], { cwd: project2.dir, env: { DATABASE_URL: db.url } });
-    await live.waitFor(/message="catching up" lag="[\d.]+ (B|kB|MB)" lagBytes=[1-9]\d*/, 'the initial lag');
+    const live = startKoyo(['run', '--progress', 'bar', '--stats-interval', '0'], {
+      cwd: project2.dir,
+      env: { DATABASE_URL: db.url },
+    });
+    await live.waitFor(
+      /message="catching up" lag="[\d.]+ (B|kB|MB)" lagBytes=[1-9]\d*/,
+      'the initial lag',
+    );
     // eslint-disable-next-line no-control-regex -- the terminal escape that redraws the bar line
     await live.waitFor(/\r\x1b\[2Kcatching up \[░+\] 0% lag [\d.]+ (B|kB|MB)/, 'the progress bar');
     writeFileSync(gate, '');
-    await live.waitFor(/message="caught up" lag="[^"]+" lagBytes=\d+ changes=200/, 'catch-up to finish');
+    await live.waitFor(
+      /message="caught up" lag="[^"]+" lagBytes=\d+ changes=200/,
+      'catch-up to finish',
+    );
     live.child.kill('SIGINT');
     const result = await live.exited;
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toContain('message="stopping: letting running handlers finish" signal=SIGINT');
+    expect(result.stderr).toContain(
+      'message="stopping: letting running handlers finish" signal=SIGINT',
+    );
     expect(readFileSync(seen, 'utf8').trim().split('\n')).toHaveLength(200);
   });
 
   it('a handler that keeps failing stops koyo run with exit 1, one error line, and the change not acknowledged', async () => {
-    const [before] = await db.query<{ lsn: string }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    const [before] = await db.query<{ lsn: string }>(
+      'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+      [slot],
+    );
     await db.query('INSERT INTO events VALUES (666)');
-    const result = await koyo(['run', '--progress', 'lines', '--stats-interval', '0'], { cwd: project2.dir, env: { DATABASE_URL: db.url, KOYO_LOG_LEVEL: 'debug' } });
+    const result = await koyo(['run', '--progress', 'lines', '--stats-interval', '0'], {
+      cwd: project2.dir,
+      env: { DATABASE_URL: db.url, KOYO_LOG_LEVEL: 'debug' },
+    });
     expect(result.code).toBe(1);
     const last = result.stderr.trim().split('\n').at(-1)!;
     expect(last).toMatch(/^koyo run: error: .*boom: event 666 is cursed/);
     // At debug level the handler's stack is there too, down to the line in koyo.handlers.ts.
-    expect(result.stderr).toMatch(/level=debug message="stack of the error that stopped koyo run" stack="Error: boom: event 666 is cursed"/);
-    expect(result.stderr).toMatch(/level=debug message="stack of the error that stopped koyo run" stack="at .*koyo\.handlers\.ts:\d+/);
-    const [after] = await db.query<{ lsn: string }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    expect(result.stderr).toMatch(
+      /level=debug message="stack of the error that stopped koyo run" stack="Error: boom: event 666 is cursed"/,
+    );
+    expect(result.stderr).toMatch(
+      /level=debug message="stack of the error that stopped koyo run" stack="at .*koyo\.handlers\.ts:\d+/,
+    );
+    const [after] = await db.query<{ lsn: string }>(
+      'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+      [slot],
+    );
     // Every try was made on the same change, and the slot did not move past its commit.
-    const failed = readFileSync(seen, 'utf8').split('\n').filter((line) => line.startsWith('failed '));
+    const failed = readFileSync(seen, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('failed '));
     expect(failed.length).toBe(3); // retry.attempts defaults to 3
     const commitLsn = lsn(failed[0]!.slice('failed '.length));
     expect(lsn(after!.lsn)).toBeLessThanOrEqual(commitLsn);
@@ -175,20 +245,39 @@ describe('koyo run on an idle slot', () => {
   afterAll(() => project3.remove());
 
   it('says "caught up" once the server decoded past the start and nothing waits, without waiting for an acknowledgement', async () => {
-    await db.query('CREATE TABLE idle_published (id int PRIMARY KEY); CREATE TABLE idle_other (id int PRIMARY KEY)');
-    const init = await koyo(['init', '--slot', slot, '--table', 'idle_published'], { cwd: project3.dir });
+    await db.query(
+      'CREATE TABLE idle_published (id int PRIMARY KEY); CREATE TABLE idle_other (id int PRIMARY KEY)',
+    );
+    const init = await koyo(['init', '--slot', slot, '--table', 'idle_published'], {
+      cwd: project3.dir,
+    });
     expect(init.code).toBe(0);
     // No status update for a minute: "caught up" cannot come from the slot's confirmed position.
     const config = join(project3.dir, 'koyo.config.ts');
-    writeFileSync(config, readFileSync(config, 'utf8').replace(/dispatcher: \{/, 'dispatcher: {\n    statusIntervalMs: 60_000,'));
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8').replace(
+        /dispatcher: \{/,
+        'dispatcher: {\n    statusIntervalMs: 60_000,',
+      ),
+    );
     await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
     await db.query(`CREATE PUBLICATION ${slot} FOR TABLE idle_published`);
     // The WAL moves on, with nothing for this slot.
     await db.query('INSERT INTO idle_other SELECT generate_series(1, 2000)');
     const [start] = await db.query<{ wal: string }>('SELECT pg_current_wal_lsn()::text AS wal');
-    const live = startKoyo(['run', '--progress', 'lines', '--stats-interval', '0'], { cwd: project3.dir, env: { DATABASE_URL: db.url } });
-    await live.waitFor(/message="caught up" lag="[^"]+" lagBytes=\d+ changes=0/, 'the idle slot to be reported caught up');
-    const [slotRow] = await db.query<{ confirmed: string }>('SELECT confirmed_flush_lsn::text AS confirmed FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    const live = startKoyo(['run', '--progress', 'lines', '--stats-interval', '0'], {
+      cwd: project3.dir,
+      env: { DATABASE_URL: db.url },
+    });
+    await live.waitFor(
+      /message="caught up" lag="[^"]+" lagBytes=\d+ changes=0/,
+      'the idle slot to be reported caught up',
+    );
+    const [slotRow] = await db.query<{ confirmed: string }>(
+      'SELECT confirmed_flush_lsn::text AS confirmed FROM pg_replication_slots WHERE slot_name = $1',
+      [slot],
+    );
     live.child.kill('SIGINT');
     const result = await live.exited;
     expect(result.code, result.stderr).toBe(0);

@@ -11,7 +11,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active', [db.name]);
+  await db.query(
+    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active',
+    [db.name],
+  );
   await db.close();
   await db.drop();
 });
@@ -25,16 +28,27 @@ function jsonLines(text: string): any[] {
 }
 
 async function slotNames(): Promise<string[]> {
-  return (await db.query<{ name: string }>('SELECT slot_name::text AS name FROM pg_replication_slots WHERE database = $1', [db.name])).map((row) => row.name);
+  return (
+    await db.query<{ name: string }>(
+      'SELECT slot_name::text AS name FROM pg_replication_slots WHERE database = $1',
+      [db.name],
+    )
+  ).map((row) => row.name);
 }
 
 describe('koyo tail', () => {
   it('--table --json prints one parseable line per insert, update and delete, through a temporary slot', async () => {
     const before = await slotNames();
-    const live = startKoyo(['tail', '--url', db.url, '--table', 'items', '--json', '--limit', '3', '--interval', '50'], {});
+    const live = startKoyo(
+      ['tail', '--url', db.url, '--table', 'items', '--json', '--limit', '3', '--interval', '50'],
+      {},
+    );
     await live.waitFor(/Ctrl-C to stop/, 'tail to be ready');
     // The temporary slot belongs to tail's session.
-    const [temp] = await db.query<{ name: string; temporary: boolean }>("SELECT slot_name::text AS name, temporary FROM pg_replication_slots WHERE database = $1 AND slot_name LIKE 'koyo_tail_%'", [db.name]);
+    const [temp] = await db.query<{ name: string; temporary: boolean }>(
+      "SELECT slot_name::text AS name, temporary FROM pg_replication_slots WHERE database = $1 AND slot_name LIKE 'koyo_tail_%'",
+      [db.name],
+    );
     expect(temp?.temporary).toBe(true);
     await db.query('INSERT INTO other VALUES (1)'); // filtered out by --table
     await db.query("INSERT INTO items VALUES (1, 'pen', 2)");
@@ -44,19 +58,43 @@ describe('koyo tail', () => {
     expect(result.code, result.stderr).toBe(0);
     const lines = jsonLines(result.stdout);
     expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatchObject({ kind: 'insert', schema: 'public', table: 'items', key: { id: 1 }, new: { id: 1, name: 'pen', qty: 2 }, old: null, position: 0 });
-    expect(lines[1]).toMatchObject({ kind: 'update', table: 'items', key: { id: 1 }, new: { id: 1, name: 'pen', qty: 3 } });
-    expect(lines[2]).toMatchObject({ kind: 'delete', table: 'items', key: { id: 1 }, new: null, old: { id: 1 } });
+    expect(lines[0]).toMatchObject({
+      kind: 'insert',
+      schema: 'public',
+      table: 'items',
+      key: { id: 1 },
+      new: { id: 1, name: 'pen', qty: 2 },
+      old: null,
+      position: 0,
+    });
+    expect(lines[1]).toMatchObject({
+      kind: 'update',
+      table: 'items',
+      key: { id: 1 },
+      new: { id: 1, name: 'pen', qty: 3 },
+    });
+    expect(lines[2]).toMatchObject({
+      kind: 'delete',
+      table: 'items',
+      key: { id: 1 },
+      new: null,
+      old: { id: 1 },
+    });
     for (const line of lines) expect(line.commitLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
     // The temporary slot and the publication tail made for --table are gone.
     expect(await slotNames()).toEqual(before);
-    expect(await db.query("SELECT pubname FROM pg_publication WHERE pubname LIKE 'koyo_tail_%'")).toEqual([]);
+    expect(
+      await db.query("SELECT pubname FROM pg_publication WHERE pubname LIKE 'koyo_tail_%'"),
+    ).toEqual([]);
   });
 
   it('text mode prints one line per change; SIGINT stops it with exit 0', async () => {
     const publication = uniqueName('pub_tail');
     await db.query(`CREATE PUBLICATION ${publication} FOR TABLE items, other`);
-    const live = startKoyo(['tail', '--url', db.url, '--publication', publication, '--interval', '50'], {});
+    const live = startKoyo(
+      ['tail', '--url', db.url, '--publication', publication, '--interval', '50'],
+      {},
+    );
     await live.waitFor(/Ctrl-C to stop/, 'tail to be ready');
     await db.query("INSERT INTO items VALUES (2, 'ink', 1)");
     await db.query('INSERT INTO other VALUES (2)');
@@ -65,7 +103,9 @@ describe('koyo tail', () => {
     const result = await live.exited;
     expect(result.code).toBe(0);
     expect(result.stdout.trim().split('\n')).toEqual([
-      expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+ insert public\.items \{"id":2,"name":"ink","qty":1\}$/),
+      expect.stringMatching(
+        /^[0-9A-F]+\/[0-9A-F]+ insert public\.items \{"id":2,"name":"ink","qty":1\}$/,
+      ),
       expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+ insert public\.other \{"id":2\}$/),
     ]);
   });
@@ -75,11 +115,29 @@ describe('koyo tail', () => {
     const publication = uniqueName('pub_peek');
     await db.query(`CREATE PUBLICATION ${publication} FOR TABLE items`);
     await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
-    const confirmed = async (): Promise<string> => (await db.query<{ lsn: string }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot]))[0]!.lsn;
+    const confirmed = async (): Promise<string> =>
+      (
+        await db.query<{ lsn: string }>(
+          'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+          [slot],
+        )
+      )[0]!.lsn;
     const before = await confirmed();
     await db.query("INSERT INTO items VALUES (10, 'a', 1), (11, 'b', 1)");
     for (let run = 0; run < 2; run++) {
-      const result = await koyo(['tail', '--url', db.url, '--slot', slot, '--peek', '--publication', publication, '--json', '--limit', '2']);
+      const result = await koyo([
+        'tail',
+        '--url',
+        db.url,
+        '--slot',
+        slot,
+        '--peek',
+        '--publication',
+        publication,
+        '--json',
+        '--limit',
+        '2',
+      ]);
       expect(result.code, result.stderr).toBe(0);
       expect(jsonLines(result.stdout).map((line) => line.new.id)).toEqual([10, 11]);
     }
@@ -101,11 +159,23 @@ describe('koyo tail refuses what would print nothing', () => {
   it('a --table that is not in the publication, or a missing publication, is one error line, exit 1', async () => {
     const publication = uniqueName('pub_only_items');
     await db.query(`CREATE PUBLICATION ${publication} FOR TABLE items`);
-    const notIn = await koyo(['tail', '--url', db.url, '--publication', publication, '--table', 'other']);
+    const notIn = await koyo([
+      'tail',
+      '--url',
+      db.url,
+      '--publication',
+      publication,
+      '--table',
+      'other',
+    ]);
     expect(notIn.code).toBe(1);
-    expect(notIn.stderr.trim()).toBe(`koyo tail: error: table "public"."other" is not in publication "${publication}" (it has: public.items): tail would never print anything`);
+    expect(notIn.stderr.trim()).toBe(
+      `koyo tail: error: table "public"."other" is not in publication "${publication}" (it has: public.items): tail would never print anything`,
+    );
     const missing = await koyo(['tail', '--url', db.url, '--publication', 'no_such_pub']);
     expect(missing.code).toBe(1);
-    expect(missing.stderr.trim()).toMatch(/^koyo tail: error: publication "no_such_pub" does not exist in this database/);
+    expect(missing.stderr.trim()).toMatch(
+      /^koyo tail: error: publication "no_such_pub" does not exist in this database/,
+    );
   });
 });

@@ -57,7 +57,11 @@ const FIRST_USER_OID = 16_384;
 
 const PLACEHOLDER: TxnFields = { xid: 0, commitLsn: '0/0', commitTime: '' };
 
-function toMessage(message: MessageMessage, txn: TxnFields | null, position: number): LogicalMessage {
+function toMessage(
+  message: MessageMessage,
+  txn: TxnFields | null,
+  position: number,
+): LogicalMessage {
   const content = Buffer.from(
     message.content.buffer,
     message.content.byteOffset,

@@ -112,7 +112,10 @@ export class Deliverer {
     let attempt = 1;
     for (;;) {
       this.counters.handlerErrors++;
-      this.counters.lastError = { message: `${handler.label}: ${error.message}`, at: new Date().toISOString() };
+      this.counters.lastError = {
+        message: `${handler.label}: ${error.message}`,
+        at: new Date().toISOString(),
+      };
       if (attempt >= this.policy.attempts) break;
       const delay = Math.min(this.policy.maxBackoffMs, this.policy.backoffMs * 2 ** (attempt - 1));
       this.logger.warn(

@@ -68,7 +68,8 @@ export class DispatcherMetrics {
     this.lastCommitTime = commitTime;
     if (this.commitToHandler === null) return;
     const at = Date.parse(commitTime);
-    if (at === at) this.commitToHandler.record(Math.max(0, Date.now() - at) / 1000, { slot: this.slot });
+    if (at === at)
+      this.commitToHandler.record(Math.max(0, Date.now() - at) / 1000, { slot: this.slot });
   }
 
   /** Changes handled per table (`schema.table`), for `stats()`. */
@@ -112,12 +113,14 @@ export class DispatcherMetrics {
     if (!meter || this.unobserve) return;
     const slot = { slot: this.slot };
     this.duration = meter.createHistogram('koyo.dispatcher.handler.duration', {
-      description: 'Time the handlers of one change took, from the first handler call to the last one finishing (retries included).',
+      description:
+        'Time the handlers of one change took, from the first handler call to the last one finishing (retries included).',
       unit: 's',
       advice: { explicitBucketBoundaries: SECONDS_BOUNDARIES },
     });
     this.commitToHandler = meter.createHistogram('koyo.dispatcher.commit_to_handler', {
-      description: "Time from a transaction's commit on the server (its commit timestamp) to the dispatcher starting to handle it.",
+      description:
+        "Time from a transaction's commit on the server (its commit timestamp) to the dispatcher starting to handle it.",
       unit: 's',
       advice: { explicitBucketBoundaries: SECONDS_BOUNDARIES },
     });
@@ -137,7 +140,8 @@ export class DispatcherMetrics {
       description: 'Transactions fully handled and acknowledged.',
     });
     const lag = meter.createObservableGauge('koyo.dispatcher.lag', {
-      description: "Bytes of WAL between the server's position (as last received) and the acknowledged position.",
+      description:
+        "Bytes of WAL between the server's position (as last received) and the acknowledged position.",
       unit: 'By',
     });
     const acknowledged = meter.createObservableGauge('koyo.dispatcher.acknowledged_lsn', {
@@ -149,12 +153,23 @@ export class DispatcherMetrics {
     const backfillRows = meter.createObservableCounter('koyo.dispatcher.backfill.rows', {
       description: 'Snapshot rows delivered by backfills, by table.',
     });
-    const observables = [changes, errors, retries, deadLetters, transactions, lag, acknowledged, pending, backfillRows];
+    const observables = [
+      changes,
+      errors,
+      retries,
+      deadLetters,
+      transactions,
+      lag,
+      acknowledged,
+      pending,
+      backfillRows,
+    ];
     const callback = (result: BatchObservableResult): void => {
       for (const entry of this.tables.values()) {
         for (const kind in entry.counts) {
           const count = entry.counts[kind as Change['kind']];
-          if (count > 0) result.observe(changes, count, { slot: this.slot, table: entry.table, kind });
+          if (count > 0)
+            result.observe(changes, count, { slot: this.slot, table: entry.table, kind });
         }
       }
       const stats = read();
@@ -165,7 +180,8 @@ export class DispatcherMetrics {
       result.observe(lag, stats.lagBytes, slot);
       result.observe(acknowledged, Number(parseLsn(stats.acknowledgedLsn)), slot);
       result.observe(pending, stats.pending, slot);
-      for (const b of stats.backfill) result.observe(backfillRows, b.rows, { slot: this.slot, table: b.table });
+      for (const b of stats.backfill)
+        result.observe(backfillRows, b.rows, { slot: this.slot, table: b.table });
     };
     meter.addBatchObservableCallback(callback, observables);
     this.unobserve = () => meter.removeBatchObservableCallback(callback, observables);

@@ -215,12 +215,14 @@ export function pgBackfillSource(options: DispatcherOptions): BackfillSource {
 
     async readChunk(shape, after, limit) {
       for (let attempt = 1; ; attempt++) {
-        const read = await readOnce(reader, shape, after, limit, decoderFor(shape)).catch((error: unknown) => {
-          throw failed(
-            `reading a chunk of ${qualified({ schema: shape.schema, name: shape.table })}`,
-            error,
-          );
-        });
+        const read = await readOnce(reader, shape, after, limit, decoderFor(shape)).catch(
+          (error: unknown) => {
+            throw failed(
+              `reading a chunk of ${qualified({ schema: shape.schema, name: shape.table })}`,
+              error,
+            );
+          },
+        );
         if (read) return read;
         if (attempt >= INVISIBLE_COMMIT_TRIES)
           throw new KoyoDispatcherError(

@@ -49,7 +49,17 @@ const ROWS = [
 ];
 
 /** Text keys that need quoting, escaping and unescaping to cut chunks and resume. */
-const KEYS = ["a'b", 'tab\there', 'nl\nthere', 'back\\slash', '\\N', 'plain', 'é中', "q''", ' lead'];
+const KEYS = [
+  "a'b",
+  'tab\there',
+  'nl\nthere',
+  'back\\slash',
+  '\\N',
+  'plain',
+  'é中',
+  "q''",
+  ' lead',
+];
 
 beforeAll(async () => {
   db = await openDb('disp_backfill_values');
@@ -72,7 +82,10 @@ function slotName(): string {
 }
 
 describe('backfill values', () => {
-  for (const typeParsers of [undefined, { 20: BigInt, 1700: (v: string) => `n:${v}`, 1184: (v: string) => `tz:${v}` }]) {
+  for (const typeParsers of [
+    undefined,
+    { 20: BigInt, 1700: (v: string) => `n:${v}`, 1184: (v: string) => `tz:${v}` },
+  ]) {
     it(`snapshot rows equal the streamed inserts of the same rows${typeParsers ? ' (custom typeParsers)' : ''}`, async () => {
       const table = 'typed';
       await db.query(`TRUNCATE ${table}`);
@@ -111,7 +124,8 @@ describe('backfill values', () => {
   }
 
   it('cuts and resumes chunks at text keys with quotes, tabs, newlines and backslashes', async () => {
-    for (const [i, k] of KEYS.entries()) await db.query('INSERT INTO texted VALUES ($1, $2)', [k, i]);
+    for (const [i, k] of KEYS.entries())
+      await db.query('INSERT INTO texted VALUES ($1, $2)', [k, i]);
     const dispatcher = dispatcherFor(db, { slot: slotName(), tables: ['texted'] });
     const seen: unknown[] = [];
     dispatcher.onTable('texted', { snapshot: (c) => void seen.push(c.new.k) });
@@ -120,6 +134,9 @@ describe('backfill values', () => {
     await dispatcher.stop();
     const rows = await db.query<{ k: string }>('SELECT k FROM texted ORDER BY k');
     expect(seen).toStrictEqual(rows.map((r) => r.k));
-    expect(result.tables[0]).toMatchObject({ rows: KEYS.length, chunks: Math.ceil(KEYS.length / 2) });
+    expect(result.tables[0]).toMatchObject({
+      rows: KEYS.length,
+      chunks: Math.ceil(KEYS.length / 2),
+    });
   });
 });

@@ -126,7 +126,9 @@ beforeAll(async () => {
   db = await openDb('disp_stream_diff');
   await db.query('CREATE TABLE t_sd (id int PRIMARY KEY, v text)');
   // No key: an identity keeps koyo's setup from refusing it (REPLICA_IDENTITY_MISSING); inserts are unchanged.
-  await db.query('CREATE TABLE stream_test (data text); ALTER TABLE stream_test REPLICA IDENTITY FULL');
+  await db.query(
+    'CREATE TABLE stream_test (data text); ALTER TABLE stream_test REPLICA IDENTITY FULL',
+  );
 });
 afterAll(async () => {
   await db.close();

@@ -17,7 +17,9 @@ beforeAll(async () => {
   admin = new pg.Client(cluster.primary.url);
   await admin.connect();
   // No key: an identity keeps koyo's setup from refusing it (REPLICA_IDENTITY_MISSING); inserts are unchanged.
-  await admin.query('CREATE TABLE stream_test (data text); ALTER TABLE stream_test REPLICA IDENTITY FULL');
+  await admin.query(
+    'CREATE TABLE stream_test (data text); ALTER TABLE stream_test REPLICA IDENTITY FULL',
+  );
 });
 afterAll(async () => {
   await admin?.end();

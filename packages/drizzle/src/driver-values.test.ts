@@ -43,14 +43,23 @@ describe('toDriverValue gives back the text Drizzle’s driver reads, from what 
   });
 
   it('maps arrays element by element', () => {
-    expect(toDriverValue(1182, parse(1182, '{2024-01-01,2024-12-31}'))).toEqual(['2024-01-01', '2024-12-31']);
+    expect(toDriverValue(1182, parse(1182, '{2024-01-01,2024-12-31}'))).toEqual([
+      '2024-01-01',
+      '2024-12-31',
+    ]);
     expect(toDriverValue(1231, [1.5, 2])).toEqual(['1.5', '2']);
   });
 
   it('leaves text (drizzleTypeParsers) and other types alone', () => {
-    expect(toDriverValue(1184, '2024-05-01 10:20:30.123456+00')).toBe('2024-05-01 10:20:30.123456+00');
+    expect(toDriverValue(1184, '2024-05-01 10:20:30.123456+00')).toBe(
+      '2024-05-01 10:20:30.123456+00',
+    );
     expect(toDriverValue(23, 5)).toBe(5);
     expect(drizzleTypeParsers[1184]!('x')).toBe('x');
-    expect(Object.keys(drizzleTypeParsers).map(Number).sort((a, b) => a - b)).toEqual([1082, 1114, 1115, 1182, 1184, 1185, 1186, 1187, 1231]);
+    expect(
+      Object.keys(drizzleTypeParsers)
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual([1082, 1114, 1115, 1182, 1184, 1185, 1186, 1187, 1231]);
   });
 });

@@ -41,9 +41,8 @@ const identity = (value: string): string => value;
  * @example
  * const dispatcher = createDispatcher({ connection, slot: 'app', publication: 'app', tables: ['users'], typeParsers: drizzleTypeParsers });
  */
-export const drizzleTypeParsers: Readonly<Record<number, (value: string) => unknown>> = Object.freeze(
-  Object.fromEntries(Object.values(RAW_TYPES).map((oid) => [oid, identity])),
-);
+export const drizzleTypeParsers: Readonly<Record<number, (value: string) => unknown>> =
+  Object.freeze(Object.fromEntries(Object.values(RAW_TYPES).map((oid) => [oid, identity])));
 
 function pad(value: number, width = 2): string {
   return String(value).padStart(width, '0');
@@ -130,7 +129,9 @@ function intervalText(value: ParsedInterval): string {
     const minus = hours < 0 || minutes < 0 || seconds < 0 || micros < 0;
     const sign = minus ? '-' : isBefore ? '+' : '';
     const abs = Math.abs;
-    parts.push(`${sign}${pad(abs(hours))}:${pad(abs(minutes))}:${pad(abs(seconds))}${formatFraction(abs(micros))}`);
+    parts.push(
+      `${sign}${pad(abs(hours))}:${pad(abs(minutes))}:${pad(abs(seconds))}${formatFraction(abs(micros))}`,
+    );
   }
   return parts.join(' ');
 }
@@ -152,7 +153,9 @@ function scalarText(oid: number, value: unknown): unknown {
 }
 
 function mapArray(value: unknown, element: (item: unknown) => unknown): unknown {
-  return Array.isArray(value) ? value.map((item) => (Array.isArray(item) ? mapArray(item, element) : element(item))) : value;
+  return Array.isArray(value)
+    ? value.map((item) => (Array.isArray(item) ? mapArray(item, element) : element(item)))
+    : value;
 }
 
 const SCALAR_BY_NAME: ReadonlyMap<string, number> = new Map([
@@ -180,7 +183,11 @@ const ARRAY_OF: ReadonlyMap<number, number> = new Map([
  * @internal
  */
 export function rawTypeOf(sqlType: string): number | undefined {
-  let text = sqlType.trim().toLowerCase().replace(/\s*\(\s*\d+\s*(,\s*\d+\s*)?\)/g, '').replace(/\s+/g, ' ');
+  let text = sqlType
+    .trim()
+    .toLowerCase()
+    .replace(/\s*\(\s*\d+\s*(,\s*\d+\s*)?\)/g, '')
+    .replace(/\s+/g, ' ');
   let isArray = false;
   while (/\[\d*\]$/.test(text)) {
     isArray = true;
@@ -204,6 +211,7 @@ export function toDriverValue(oid: number, value: unknown): unknown {
   if (typeof value === 'string' || value === null) return value;
   const element = ARRAY_ELEMENT.get(oid);
   if (element !== undefined) return mapArray(value, (item) => scalarText(element, item));
-  if (oid === RAW_TYPES.numericArray) return mapArray(value, (item) => (typeof item === 'number' ? String(item) : item));
+  if (oid === RAW_TYPES.numericArray)
+    return mapArray(value, (item) => (typeof item === 'number' ? String(item) : item));
   return scalarText(oid, value);
 }

@@ -11,7 +11,8 @@
  * @example
  * if (error instanceof KoyoDrizzleError && error.code === 'VALUE_MAPPING_FAILED') console.error(error.cause);
  */
-export type KoyoDrizzleErrorCode = 'INVALID_ARGUMENT' | 'UNSUPPORTED_DRIVER' | 'VALUE_MAPPING_FAILED';
+export type KoyoDrizzleErrorCode =
+  'INVALID_ARGUMENT' | 'UNSUPPORTED_DRIVER' | 'VALUE_MAPPING_FAILED';
 
 /**
  * The one error class of `@koyo/drizzle`. `code` says what failed and the original error, if any,

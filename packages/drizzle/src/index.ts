@@ -6,6 +6,17 @@
  *
  * @packageDocumentation
  */
-export { withRouting, type AnyPgDatabase, type RoutedDatabase, type WithRoutingOptions } from './with-routing.js';
+export {
+  withRouting,
+  type AnyPgDatabase,
+  type RoutedDatabase,
+  type WithRoutingOptions,
+} from './with-routing.js';
 export { KoyoDrizzleError, type KoyoDrizzleErrorCode } from './errors.js';
-export { readFromPrimary, readFromReplica, skipTransactions, blockTransactions, withSession } from '@koyo/router';
+export {
+  readFromPrimary,
+  readFromReplica,
+  skipTransactions,
+  blockTransactions,
+  withSession,
+} from '@koyo/router';

@@ -4,7 +4,14 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { mood } from '../test/_kinds.js';
 import { kinds } from '../test/_kinds.js';
 import { KoyoDrizzleError } from './errors.js';
-import { onTable, type ChangeSource, type DeleteChange, type InsertChange, type TableChange, type UpdateChange } from './on-table.js';
+import {
+  onTable,
+  type ChangeSource,
+  type DeleteChange,
+  type InsertChange,
+  type TableChange,
+  type UpdateChange,
+} from './on-table.js';
 
 type Row = typeof kinds.$inferSelect;
 
@@ -25,7 +32,11 @@ function source(): ChangeSource & { names: string[]; deliver(change: Change): Pr
   };
 }
 
-function change(kind: Change['kind'], row: Record<string, unknown> | null, old: Record<string, unknown> | null = null): Change {
+function change(
+  kind: Change['kind'],
+  row: Record<string, unknown> | null,
+  old: Record<string, unknown> | null = null,
+): Change {
   return {
     kind,
     schema: 'public',
@@ -150,7 +161,9 @@ describe('onTable at runtime (rows as a dispatcher parses them)', () => {
     const d = source();
     const calls: string[] = [];
     onTable(d, kinds, { insert: () => void calls.push('insert') });
-    onTable(d, kinds, { snapshot: (c) => void calls.push(`snapshot ${c.new.id} ${String(c.new.bigExact)}`) });
+    onTable(d, kinds, {
+      snapshot: (c) => void calls.push(`snapshot ${c.new.id} ${String(c.new.bigExact)}`),
+    });
     await d.deliver(change('snapshot', { id: 7, big_exact: '42' }));
     expect(calls).toEqual(['snapshot 7 42']);
   });
@@ -164,17 +177,30 @@ describe('onTable at runtime (rows as a dispatcher parses them)', () => {
         return Number(value);
       },
     });
-    onTable(d, pgTable('kinds', { id: integer('id').primaryKey(), digits: strict('digits') }), () => undefined);
-    await expect(d.deliver(change('insert', { id: 1, digits: 'x1' }))).rejects.toMatchObject({ code: 'VALUE_MAPPING_FAILED', cause: { message: 'not digits: x1' } });
+    onTable(
+      d,
+      pgTable('kinds', { id: integer('id').primaryKey(), digits: strict('digits') }),
+      () => undefined,
+    );
+    await expect(d.deliver(change('insert', { id: 1, digits: 'x1' }))).rejects.toMatchObject({
+      code: 'VALUE_MAPPING_FAILED',
+      cause: { message: 'not digits: x1' },
+    });
   });
 
   it('rejects what it cannot use, saying what to pass', () => {
     const d = source();
     const users = pgTable('users', { id: serial('id').primaryKey(), name: text('name') });
     expect(() => onTable({} as ChangeSource, users, () => undefined)).toThrow(/dispatcher must be/);
-    expect(() => onTable(d, {} as typeof users, () => undefined)).toThrow(/Drizzle PostgreSQL table/);
+    expect(() => onTable(d, {} as typeof users, () => undefined)).toThrow(
+      /Drizzle PostgreSQL table/,
+    );
     expect(() => onTable(d, users, {})).toThrow(/no insert, update, delete, truncate or snapshot/);
-    expect(() => onTable(d, users, { insert: 1 as never })).toThrow(/handler.insert must be a function/);
-    expect(() => onTable(d, users, () => undefined, { casing: 'kebab' as never })).toThrow(/casing/);
+    expect(() => onTable(d, users, { insert: 1 as never })).toThrow(
+      /handler.insert must be a function/,
+    );
+    expect(() => onTable(d, users, () => undefined, { casing: 'kebab' as never })).toThrow(
+      /casing/,
+    );
   });
 });

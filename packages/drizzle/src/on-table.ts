@@ -136,7 +136,12 @@ export interface SnapshotChange<Row> extends TableChangeBase {
  *   if (change.kind === 'update') audit.log(change.old, change.new);
  * });
  */
-export type TableChange<Row> = InsertChange<Row> | UpdateChange<Row> | DeleteChange<Row> | TruncateChange<Row> | SnapshotChange<Row>;
+export type TableChange<Row> =
+  | InsertChange<Row>
+  | UpdateChange<Row>
+  | DeleteChange<Row>
+  | TruncateChange<Row>
+  | SnapshotChange<Row>;
 
 /**
  * A handler's result: handlers may be sync or async; the dispatcher acknowledges a change only
@@ -199,37 +204,76 @@ const KINDS = ['insert', 'update', 'delete', 'truncate', 'snapshot'] as const;
 export function onTable<TTable extends PgTable>(
   dispatcher: ChangeSource,
   table: TTable,
-  handler: ((change: TableChange<TTable['$inferSelect']>) => HandlerResult) | TableChangeHandlers<TTable['$inferSelect']>,
+  handler:
+    | ((change: TableChange<TTable['$inferSelect']>) => HandlerResult)
+    | TableChangeHandlers<TTable['$inferSelect']>,
   options: OnTableOptions = {},
 ): () => void {
-  if (dispatcher === null || typeof dispatcher !== 'object' || typeof dispatcher.onTable !== 'function') {
-    throw new KoyoDrizzleError('INVALID_ARGUMENT', 'onTable(dispatcher, table, handler): dispatcher must be a @koyo/dispatcher dispatcher (from createDispatcher()).');
+  if (
+    dispatcher === null ||
+    typeof dispatcher !== 'object' ||
+    typeof dispatcher.onTable !== 'function'
+  ) {
+    throw new KoyoDrizzleError(
+      'INVALID_ARGUMENT',
+      'onTable(dispatcher, table, handler): dispatcher must be a @koyo/dispatcher dispatcher (from createDispatcher()).',
+    );
   }
   if (!is(table, PgTable)) {
-    throw new KoyoDrizzleError('INVALID_ARGUMENT', 'onTable(dispatcher, table, handler): table must be a Drizzle PostgreSQL table (from pgTable() or pgSchema().table()).');
+    throw new KoyoDrizzleError(
+      'INVALID_ARGUMENT',
+      'onTable(dispatcher, table, handler): table must be a Drizzle PostgreSQL table (from pgTable() or pgSchema().table()).',
+    );
   }
-  if (options.casing !== undefined && options.casing !== 'snake_case' && options.casing !== 'camelCase') {
-    throw new KoyoDrizzleError('INVALID_ARGUMENT', `onTable options.casing must be 'snake_case' or 'camelCase' (the casing given to drizzle()), got ${JSON.stringify(options.casing)}.`);
+  if (
+    options.casing !== undefined &&
+    options.casing !== 'snake_case' &&
+    options.casing !== 'camelCase'
+  ) {
+    throw new KoyoDrizzleError(
+      'INVALID_ARGUMENT',
+      `onTable options.casing must be 'snake_case' or 'camelCase' (the casing given to drizzle()), got ${JSON.stringify(options.casing)}.`,
+    );
   }
   const mapper = new TableRowMapper(table, options.casing);
   const label = `onTable(${mapper.schema}.${mapper.table})`;
   if (typeof handler === 'function') {
-    return dispatcher.onTable(mapper.qualifiedName, (change) => handler(toTableChange(mapper, change) as TableChange<TTable['$inferSelect']>));
+    return dispatcher.onTable(mapper.qualifiedName, (change) =>
+      handler(toTableChange(mapper, change) as TableChange<TTable['$inferSelect']>),
+    );
   }
   if (handler === null || typeof handler !== 'object') {
-    throw new KoyoDrizzleError('INVALID_ARGUMENT', `${label}: handler must be a function or an object { insert, update, delete, truncate, snapshot } of functions.`);
+    throw new KoyoDrizzleError(
+      'INVALID_ARGUMENT',
+      `${label}: handler must be a function or an object { insert, update, delete, truncate, snapshot } of functions.`,
+    );
   }
   for (const key of Object.keys(handler)) {
     if (!(KINDS as readonly string[]).includes(key)) {
-      throw new KoyoDrizzleError('INVALID_ARGUMENT', `${label}: { ${key} } is not a change kind; use insert, update, delete, truncate or snapshot.`);
+      throw new KoyoDrizzleError(
+        'INVALID_ARGUMENT',
+        `${label}: { ${key} } is not a change kind; use insert, update, delete, truncate or snapshot.`,
+      );
     }
-    if (typeof (handler as Record<string, unknown>)[key] !== 'function' && (handler as Record<string, unknown>)[key] !== undefined) {
-      throw new KoyoDrizzleError('INVALID_ARGUMENT', `${label}: handler.${key} must be a function.`);
+    if (
+      typeof (handler as Record<string, unknown>)[key] !== 'function' &&
+      (handler as Record<string, unknown>)[key] !== undefined
+    ) {
+      throw new KoyoDrizzleError(
+        'INVALID_ARGUMENT',
+        `${label}: handler.${key} must be a function.`,
+      );
     }
   }
-  const handlers = handler as Record<string, ((change: TableChange<unknown>) => HandlerResult) | undefined>;
+  const handlers = handler as Record<
+    string,
+    ((change: TableChange<unknown>) => HandlerResult) | undefined
+  >;
   if (!KINDS.some((kind) => handlers[kind] !== undefined)) {
-    throw new KoyoDrizzleError('INVALID_ARGUMENT', `${label}: the handler object has no insert, update, delete, truncate or snapshot function.`);
+    throw new KoyoDrizzleError(
+      'INVALID_ARGUMENT',
+      `${label}: the handler object has no insert, update, delete, truncate or snapshot function.`,
+    );
   }
   return dispatcher.onTable(mapper.qualifiedName, (change) => {
     const fn = handlers[change.kind];

@@ -1,7 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Router } from '@koyo/router';
 import { DrizzleQueryError, entityKind, type SQL } from 'drizzle-orm';
-import { PgPreparedQuery, PgSession, PgTransaction, type PgDialect, type PgTransactionConfig, type PreparedQueryConfig } from 'drizzle-orm/pg-core';
+import {
+  PgPreparedQuery,
+  PgSession,
+  PgTransaction,
+  type PgDialect,
+  type PgTransactionConfig,
+  type PreparedQueryConfig,
+} from 'drizzle-orm/pg-core';
 
 /** The arguments of `PgSession#prepareQuery`, kept to prepare the same query on any node. */
 type PrepareArgs = Parameters<PgSession['prepareQuery']>;
@@ -42,10 +49,19 @@ export class RoutingCore {
    * Runs one statement: routed by the router, or (inside a transaction given to the user) on the
    * transaction's session, counted and logged as `pinned-connection`.
    */
-  run<R>(sql: string, pinned: PgSession | undefined, fn: (session: PgSession) => Promise<R>): Promise<R> {
-    if (pinned !== undefined) return this.router.execute(sql, () => fn(pinned), { pinned, inTransaction: true });
+  run<R>(
+    sql: string,
+    pinned: PgSession | undefined,
+    fn: (session: PgSession) => Promise<R>,
+  ): Promise<R> {
+    if (pinned !== undefined)
+      return this.router.execute(sql, () => fn(pinned), { pinned, inTransaction: true });
     return this.router
-      .execute(sql, (d) => fn(d.target === 'transaction' ? (d.transaction as BoundTransaction).session : d.handle!).catch(unwrapForRouter))
+      .execute(sql, (d) =>
+        fn(
+          d.target === 'transaction' ? (d.transaction as BoundTransaction).session : d.handle!,
+        ).catch(unwrapForRouter),
+      )
       .catch(rewrap);
   }
 
@@ -58,15 +74,27 @@ export class RoutingCore {
     const rawSession = (raw as unknown as { _: { session: PgSession } })._.session;
     const internals = raw as unknown as { schema: DrizzleSchemaConfig; nestedIndex: number };
     const pinned = new RoutingSession(this, this.dialect, internals.schema, rawSession);
-    const Ctor = raw.constructor as new (dialect: PgDialect, session: PgSession, schema: DrizzleSchemaConfig, nestedIndex?: number) => PgTransaction<any, any, any>;
+    const Ctor = raw.constructor as new (
+      dialect: PgDialect,
+      session: PgSession,
+      schema: DrizzleSchemaConfig,
+      nestedIndex?: number,
+    ) => PgTransaction<any, any, any>;
     const tx = new Ctor(this.dialect, pinned, internals.schema, internals.nestedIndex);
     const transaction = <T>(fn: (nested: PgTransaction<any, any, any>) => Promise<T>): Promise<T> =>
       raw.transaction((nestedRaw) => {
         const nested = this.wrapTransaction(nestedRaw);
-        const bound: BoundTransaction = { session: (nestedRaw as unknown as { _: { session: PgSession } })._.session, tx: nested };
+        const bound: BoundTransaction = {
+          session: (nestedRaw as unknown as { _: { session: PgSession } })._.session,
+          tx: nested,
+        };
         return this.router.inTransaction(bound, () => fn(nested));
       });
-    Object.defineProperty(tx, 'transaction', { configurable: true, writable: true, value: transaction });
+    Object.defineProperty(tx, 'transaction', {
+      configurable: true,
+      writable: true,
+      value: transaction,
+    });
     return tx;
   }
 }
@@ -78,14 +106,21 @@ export class RoutingCore {
  */
 class DriverFailure extends Error {
   readonly code: unknown;
-  constructor(readonly original: unknown, driverError: { code?: unknown; message?: unknown }) {
+  constructor(
+    readonly original: unknown,
+    driverError: { code?: unknown; message?: unknown },
+  ) {
     super(typeof driverError.message === 'string' ? driverError.message : String(driverError));
     this.code = driverError.code;
   }
 }
 
 function unwrapForRouter(error: unknown): never {
-  if (error instanceof DrizzleQueryError && error.cause !== null && typeof error.cause === 'object') {
+  if (
+    error instanceof DrizzleQueryError &&
+    error.cause !== null &&
+    typeof error.cause === 'object'
+  ) {
     throw new DriverFailure(error, error.cause);
   }
   throw error;
@@ -101,7 +136,9 @@ function rewrap(error: unknown): never {
  *
  * @internal
  */
-export class RoutedPreparedQuery<T extends PreparedQueryConfig = PreparedQueryConfig> extends PgPreparedQuery<T> {
+export class RoutedPreparedQuery<
+  T extends PreparedQueryConfig = PreparedQueryConfig,
+> extends PgPreparedQuery<T> {
   static override readonly [entityKind]: string = 'KoyoRoutedPreparedQuery';
   /** Set by Drizzle's select/update builders after `prepareQuery`; handed on to the node's query. */
   joinsNotNullableMap: Record<string, boolean> | undefined;
@@ -111,7 +148,12 @@ export class RoutedPreparedQuery<T extends PreparedQueryConfig = PreparedQueryCo
   readonly #context: Context | undefined;
   readonly #prepared = new WeakMap<PgSession, PgPreparedQuery<T>>();
 
-  constructor(core: RoutingCore, args: PrepareArgs, pinned: PgSession | undefined, context: Context | undefined) {
+  constructor(
+    core: RoutingCore,
+    args: PrepareArgs,
+    pinned: PgSession | undefined,
+    context: Context | undefined,
+  ) {
     super(args[0], undefined, undefined);
     this.#core = core;
     this.#args = args;
@@ -178,7 +220,13 @@ export class RoutingSession extends PgSession<any, any, any> {
   readonly #pinned: PgSession | undefined;
   readonly #context: Context | undefined;
 
-  constructor(core: RoutingCore, dialect: PgDialect, schema: DrizzleSchemaConfig, pinned?: PgSession, context?: Context) {
+  constructor(
+    core: RoutingCore,
+    dialect: PgDialect,
+    schema: DrizzleSchemaConfig,
+    pinned?: PgSession,
+    context?: Context,
+  ) {
     super(dialect);
     this.#core = core;
     this.#schema = schema;
@@ -193,7 +241,13 @@ export class RoutingSession extends PgSession<any, any, any> {
    */
   bound(): RoutingSession {
     if (this.#pinned !== undefined) return this;
-    return new RoutingSession(this.#core, this.dialect, this.#schema, undefined, AsyncLocalStorage.snapshot());
+    return new RoutingSession(
+      this.#core,
+      this.dialect,
+      this.#schema,
+      undefined,
+      AsyncLocalStorage.snapshot(),
+    );
   }
 
   /** The router deciding where this session's statements run. */
@@ -201,7 +255,9 @@ export class RoutingSession extends PgSession<any, any, any> {
     return this.#core.router;
   }
 
-  prepareQuery<T extends PreparedQueryConfig = PreparedQueryConfig>(...args: PrepareArgs): PgPreparedQuery<T> {
+  prepareQuery<T extends PreparedQueryConfig = PreparedQueryConfig>(
+    ...args: PrepareArgs
+  ): PgPreparedQuery<T> {
     return new RoutedPreparedQuery<T>(this.#core, args, this.#pinned, this.#context);
   }
 
@@ -215,20 +271,27 @@ export class RoutingSession extends PgSession<any, any, any> {
    * `db.transaction(fn)`: on the primary (a savepoint when already inside a transaction of this
    * router, also when called through the outer db); inside `fn`, the outer db routes into it.
    */
-  async transaction<T>(fn: (tx: PgTransaction<any, any, any>) => Promise<T>, config?: PgTransactionConfig): Promise<T> {
+  async transaction<T>(
+    fn: (tx: PgTransaction<any, any, any>) => Promise<T>,
+    config?: PgTransactionConfig,
+  ): Promise<T> {
     const core = this.#core;
     const router = core.router;
     if (this.#pinned !== undefined) {
       // Not reached through Drizzle's API (a transaction's own transaction() is a savepoint).
       return this.#pinned.transaction((raw) => fn(core.wrapTransaction(raw)), config);
     }
-    if (router.transactionMode() === 'skip') return fn(new SkippedTransaction(core.dialect, this, this.#schema));
+    if (router.transactionMode() === 'skip')
+      return fn(new SkippedTransaction(core.dialect, this, this.#schema));
     const text = config === undefined ? 'BEGIN' : `BEGIN ${transactionConfigText(config)}`;
     const result = await router.execute(text, (d) => {
       if (d.target === 'transaction') return (d.transaction as BoundTransaction).tx.transaction(fn);
       return core.primary.transaction((raw) => {
         const tx = core.wrapTransaction(raw);
-        const bound: BoundTransaction = { session: (raw as unknown as { _: { session: PgSession } })._.session, tx };
+        const bound: BoundTransaction = {
+          session: (raw as unknown as { _: { session: PgSession } })._.session,
+          tx,
+        };
         return router.inTransaction(bound, () => fn(tx));
       }, config);
     });
@@ -250,7 +313,7 @@ function transactionConfigText(config: PgTransactionConfig): string {
   const parts: string[] = [];
   if (config.isolationLevel) parts.push(`ISOLATION LEVEL ${config.isolationLevel.toUpperCase()}`);
   if (config.accessMode) parts.push(config.accessMode.toUpperCase());
-  if (typeof config.deferrable === 'boolean') parts.push(config.deferrable ? 'DEFERRABLE' : 'NOT DEFERRABLE');
+  if (typeof config.deferrable === 'boolean')
+    parts.push(config.deferrable ? 'DEFERRABLE' : 'NOT DEFERRABLE');
   return parts.join(' ');
 }
-

@@ -42,7 +42,9 @@ export class TableRowMapper {
     this.table = config.name;
     const casingCache = new CasingCache(casing);
     const byName = new Map<string, ColumnEntry>();
-    for (const [key, column] of Object.entries(getTableColumns(table) as Record<string, PgColumn>)) {
+    for (const [key, column] of Object.entries(
+      getTableColumns(table) as Record<string, PgColumn>,
+    )) {
       const name = casingCache.getColumnCasing(column);
       byName.set(name, { key, name, column, rawType: rawTypeOf(column.getSQLType()) });
     }

@@ -20,8 +20,16 @@ describe('withRouting (no database needed)', () => {
   });
 
   it('names nodes as told', () => {
-    const db = withRouting(drizzlePg.mock(), [drizzlePg.mock(), drizzlePg.mock()], { primaryName: 'main', replicaNames: ['r-a'], probeIntervalMs: 60_000 });
-    expect([db.$router.primaryName, ...db.$router.replicaNames]).toEqual(['main', 'r-a', 'replica2']);
+    const db = withRouting(drizzlePg.mock(), [drizzlePg.mock(), drizzlePg.mock()], {
+      primaryName: 'main',
+      replicaNames: ['r-a'],
+      probeIntervalMs: 60_000,
+    });
+    expect([db.$router.primaryName, ...db.$router.replicaNames]).toEqual([
+      'main',
+      'r-a',
+      'replica2',
+    ]);
     db.$router.close();
   });
 
@@ -33,6 +41,8 @@ describe('withRouting (no database needed)', () => {
   });
 
   it('passes router option errors through', () => {
-    expect(() => withRouting(drizzlePg.mock(), [], { fallback: 'nowhere' as never })).toThrow(/fallback/);
+    expect(() => withRouting(drizzlePg.mock(), [], { fallback: 'nowhere' as never })).toThrow(
+      /fallback/,
+    );
   });
 });

@@ -21,7 +21,10 @@ export type AnyPgDatabase = PgDatabase<any, any, any>;
  * await db.$primary.select().from(users); // always the primary, unrouted
  * db.$router.stats();
  */
-export type RoutedDatabase<TDatabase extends AnyPgDatabase, TReplica extends AnyPgDatabase = TDatabase> = TDatabase & {
+export type RoutedDatabase<
+  TDatabase extends AnyPgDatabase,
+  TReplica extends AnyPgDatabase = TDatabase,
+> = TDatabase & {
   /** The primary database as given: every statement through it runs on the primary, unrouted. */
   readonly $primary: TDatabase;
   /** The replica databases as given: statements through them run on that replica, unrouted. */
@@ -52,11 +55,17 @@ export interface WithRoutingOptions extends RouterOptions {
 
 type Driver = 'node-postgres' | 'postgres-js';
 
-const DRIVERS: Readonly<Record<string, Driver>> = { NodePgDatabase: 'node-postgres', PostgresJsDatabase: 'postgres-js' };
+const DRIVERS: Readonly<Record<string, Driver>> = {
+  NodePgDatabase: 'node-postgres',
+  PostgresJsDatabase: 'postgres-js',
+};
 
 function driverOf(db: unknown, what: string): Driver {
   if (!is(db, PgDatabase)) {
-    throw new KoyoDrizzleError('INVALID_ARGUMENT', `withRouting(primaryDb, replicaDbs, options): ${what} is not a Drizzle PostgreSQL database; pass what drizzle() returns.`);
+    throw new KoyoDrizzleError(
+      'INVALID_ARGUMENT',
+      `withRouting(primaryDb, replicaDbs, options): ${what} is not a Drizzle PostgreSQL database; pass what drizzle() returns.`,
+    );
   }
   const kind = (db.constructor as unknown as Record<symbol, unknown>)[entityKind];
   const driver = typeof kind === 'string' ? DRIVERS[kind] : undefined;
@@ -73,7 +82,9 @@ function driverOf(db: unknown, what: string): Driver {
 function prober(db: AnyPgDatabase, driver: Driver): (text: string) => Promise<string | null> {
   const client = (db as unknown as { $client: unknown }).$client;
   if (driver === 'node-postgres') {
-    const pgClient = client as { query(config: { text: string; rowMode: 'array' }): Promise<{ rows: unknown[][] }> };
+    const pgClient = client as {
+      query(config: { text: string; rowMode: 'array' }): Promise<{ rows: unknown[][] }>;
+    };
     return async (text) => cell((await pgClient.query({ text, rowMode: 'array' })).rows);
   }
   const sql = client as { unsafe(text: string): { values(): Promise<unknown[][]> } };
@@ -115,14 +126,20 @@ function cell(rows: unknown[][]): string | null {
  *   await db.$count(users);                                   // the same transaction
  * });
  */
-export function withRouting<TDatabase extends AnyPgDatabase, TReplica extends AnyPgDatabase = TDatabase>(
+export function withRouting<
+  TDatabase extends AnyPgDatabase,
+  TReplica extends AnyPgDatabase = TDatabase,
+>(
   primaryDb: TDatabase,
   replicaDbs: readonly TReplica[],
   options: WithRoutingOptions = {},
 ): RoutedDatabase<TDatabase, TReplica> {
   const driver = driverOf(primaryDb, 'primaryDb');
   if (!Array.isArray(replicaDbs)) {
-    throw new KoyoDrizzleError('INVALID_ARGUMENT', 'withRouting(primaryDb, replicaDbs, options): replicaDbs must be an array of Drizzle databases (it may be empty).');
+    throw new KoyoDrizzleError(
+      'INVALID_ARGUMENT',
+      'withRouting(primaryDb, replicaDbs, options): replicaDbs must be an array of Drizzle databases (it may be empty).',
+    );
   }
   replicaDbs.forEach((replica, i) => {
     const replicaDriver = driverOf(replica, `replicaDbs[${i}]`);
@@ -134,11 +151,19 @@ export function withRouting<TDatabase extends AnyPgDatabase, TReplica extends An
     }
   });
   if (options === null || typeof options !== 'object') {
-    throw new KoyoDrizzleError('INVALID_ARGUMENT', 'withRouting(primaryDb, replicaDbs, options): options must be an object.');
+    throw new KoyoDrizzleError(
+      'INVALID_ARGUMENT',
+      'withRouting(primaryDb, replicaDbs, options): options must be an object.',
+    );
   }
   const { primaryName, replicaNames, replicaWeights, ...routerOptions } = options;
-  const sessionOf = (db: AnyPgDatabase): PgSession => (db as unknown as { _: { session: PgSession } })._.session;
-  const node = (db: AnyPgDatabase, name: string, weight: number | undefined): RouterNode<PgSession> => ({
+  const sessionOf = (db: AnyPgDatabase): PgSession =>
+    (db as unknown as { _: { session: PgSession } })._.session;
+  const node = (
+    db: AnyPgDatabase,
+    name: string,
+    weight: number | undefined,
+  ): RouterNode<PgSession> => ({
     name,
     handle: sessionOf(db),
     ...(weight === undefined ? {} : { weight }),
@@ -147,16 +172,35 @@ export function withRouting<TDatabase extends AnyPgDatabase, TReplica extends An
   const router = createRouter<PgSession>({
     ...routerOptions,
     primary: node(primaryDb, primaryName ?? 'primary', undefined),
-    replicas: replicaDbs.map((db, i) => node(db, replicaNames?.[i] ?? `replica${i + 1}`, replicaWeights?.[i])),
+    replicas: replicaDbs.map((db, i) =>
+      node(db, replicaNames?.[i] ?? `replica${i + 1}`, replicaWeights?.[i]),
+    ),
   });
-  const internals = primaryDb as unknown as { dialect: PgDialect; _: { schema: unknown; fullSchema: Record<string, unknown>; tableNamesMap: Record<string, string> } };
+  const internals = primaryDb as unknown as {
+    dialect: PgDialect;
+    _: {
+      schema: unknown;
+      fullSchema: Record<string, unknown>;
+      tableNamesMap: Record<string, string>;
+    };
+  };
   const dialect = internals.dialect;
   const schema = (
-    internals._.schema === undefined ? undefined : { fullSchema: internals._.fullSchema, schema: internals._.schema, tableNamesMap: internals._.tableNamesMap }
+    internals._.schema === undefined
+      ? undefined
+      : {
+          fullSchema: internals._.fullSchema,
+          schema: internals._.schema,
+          tableNamesMap: internals._.tableNamesMap,
+        }
   ) as DrizzleSchemaConfig;
   const core = new RoutingCore(router, sessionOf(primaryDb), dialect);
   const session = new RoutingSession(core, dialect, schema);
-  const Database = primaryDb.constructor as new (dialect: PgDialect, session: PgSession, schema: DrizzleSchemaConfig) => TDatabase;
+  const Database = primaryDb.constructor as new (
+    dialect: PgDialect,
+    session: PgSession,
+    schema: DrizzleSchemaConfig,
+  ) => TDatabase;
   const db = new Database(dialect, session, schema);
   const writable = db as unknown as Record<string, unknown>;
   writable['$client'] = (primaryDb as unknown as Record<string, unknown>)['$client'];
@@ -165,7 +209,8 @@ export function withRouting<TDatabase extends AnyPgDatabase, TReplica extends An
   // them the session bound to the context they are created in.
   const bound = { configurable: true, enumerable: false, get: () => session.bound() };
   Object.defineProperty(db, 'session', bound);
-  for (const builder of Object.values((db as unknown as { query: Record<string, object> }).query)) Object.defineProperty(builder, 'session', bound);
+  for (const builder of Object.values((db as unknown as { query: Record<string, object> }).query))
+    Object.defineProperty(builder, 'session', bound);
   Object.defineProperties(db, {
     $primary: { value: primaryDb, enumerable: false },
     $replicas: { value: Object.freeze([...replicaDbs]), enumerable: false },

@@ -15,7 +15,11 @@ export type DriverName = 'node-postgres' | 'postgres-js';
 export const DRIVERS: readonly DriverName[] = ['node-postgres', 'postgres-js'];
 
 /** A Drizzle database of `driver` on `url` with the test schema, and its closer. */
-export function openDb(driver: DriverName, url: string, casing?: 'snake_case'): { db: AnyDb; close: () => Promise<void> } {
+export function openDb(
+  driver: DriverName,
+  url: string,
+  casing?: 'snake_case',
+): { db: AnyDb; close: () => Promise<void> } {
   const config = casing === undefined ? { schema } : { schema, casing };
   if (driver === 'node-postgres') {
     const pool = new pg.Pool({ connectionString: url, max: 4 });
@@ -27,7 +31,11 @@ export function openDb(driver: DriverName, url: string, casing?: 'snake_case'): 
 }
 
 /** Opens a primary db and one db per replica URL. */
-export function openNodes(driver: DriverName, url: string, replicaUrls: readonly string[]): { primary: AnyDb; replicas: AnyDb[]; close: () => Promise<void> } {
+export function openNodes(
+  driver: DriverName,
+  url: string,
+  replicaUrls: readonly string[],
+): { primary: AnyDb; replicas: AnyDb[]; close: () => Promise<void> } {
   const primary = openDb(driver, url);
   const replicas = replicaUrls.map((u) => openDb(driver, u));
   return {

@@ -13,7 +13,9 @@ export const posts = pgTable('posts', {
 });
 
 export const usersRelations = relations(users, ({ many }) => ({ posts: many(posts) }));
-export const postsRelations = relations(posts, ({ one }) => ({ author: one(users, { fields: [posts.userId], references: [users.id] }) }));
+export const postsRelations = relations(posts, ({ one }) => ({
+  author: one(users, { fields: [posts.userId], references: [users.id] }),
+}));
 
 export const userCount = pgMaterializedView('user_count', { n: integer('n').notNull() }).existing();
 

@@ -33,7 +33,9 @@ describe.each(DRIVERS)('withRouting vs withReplicas over drizzle-orm/%s', (drive
     await pool.close();
     await cluster.syncReplicas();
     nodes = openNodes(driver, cluster.primary.urlFor(name), [cluster.replicas[0]!.urlFor(name)]);
-    koyo = withRouting(nodes.primary, nodes.replicas, { readYourWrites: { mode: 'lsn', waitMs: 0 } });
+    koyo = withRouting(nodes.primary, nodes.replicas, {
+      readYourWrites: { mode: 'lsn', waitMs: 0 },
+    });
     drizzleDb = withReplicas(nodes.primary, nodes.replicas as [AnyDb]);
   });
 
@@ -46,16 +48,27 @@ describe.each(DRIVERS)('withRouting vs withReplicas over drizzle-orm/%s', (drive
     await cluster.replicas[0]!.pauseReplay();
     try {
       await koyo.insert(users).values({ name: 'koyo-ryw' });
-      const [mine] = await koyo.select({ name: users.name, r: WHERE.r }).from(users).where(eq(users.name, 'koyo-ryw'));
+      const [mine] = await koyo
+        .select({ name: users.name, r: WHERE.r })
+        .from(users)
+        .where(eq(users.name, 'koyo-ryw'));
       expect(mine).toEqual({ name: 'koyo-ryw', r: false });
       await drizzleDb.insert(users).values({ name: 'drizzle-ryw' });
-      const theirs = await drizzleDb.select({ name: users.name }).from(users).where(eq(users.name, 'drizzle-ryw'));
+      const theirs = await drizzleDb
+        .select({ name: users.name })
+        .from(users)
+        .where(eq(users.name, 'drizzle-ryw'));
       expect(theirs).toEqual([]); // the write is not there: the read went to the paused replica
       // The same after a transaction commits.
       await koyo.transaction(async (tx) => {
         await tx.insert(users).values({ name: 'koyo-ryw-tx' });
       });
-      expect(await koyo.select({ name: users.name, r: WHERE.r }).from(users).where(eq(users.name, 'koyo-ryw-tx'))).toEqual([{ name: 'koyo-ryw-tx', r: false }]);
+      expect(
+        await koyo
+          .select({ name: users.name, r: WHERE.r })
+          .from(users)
+          .where(eq(users.name, 'koyo-ryw-tx')),
+      ).toEqual([{ name: 'koyo-ryw-tx', r: false }]);
       // Once the replica has replayed the write, reads go back to it.
       await cluster.replicas[0]!.resumeReplay();
       await cluster.syncReplicas();
@@ -63,7 +76,12 @@ describe.each(DRIVERS)('withRouting vs withReplicas over drizzle-orm/%s', (drive
       // be under way from before the replay resumed: the second call starts a fresh one.
       await koyo.$router.probe();
       await koyo.$router.probe();
-      expect(await koyo.select({ name: users.name, r: WHERE.r }).from(users).where(eq(users.name, 'koyo-ryw-tx'))).toEqual([{ name: 'koyo-ryw-tx', r: true }]);
+      expect(
+        await koyo
+          .select({ name: users.name, r: WHERE.r })
+          .from(users)
+          .where(eq(users.name, 'koyo-ryw-tx')),
+      ).toEqual([{ name: 'koyo-ryw-tx', r: true }]);
     } finally {
       await cluster.replicas[0]!.resumeReplay();
       await cluster.syncReplicas();
@@ -71,39 +89,62 @@ describe.each(DRIVERS)('withRouting vs withReplicas over drizzle-orm/%s', (drive
   });
 
   it('FOR UPDATE: koyo locks on the primary, withReplicas sends it to the replica, which refuses', async () => {
-    const [row] = await koyo.select({ r: WHERE.r }).from(users).where(eq(users.id, 1)).for('update');
+    const [row] = await koyo
+      .select({ r: WHERE.r })
+      .from(users)
+      .where(eq(users.id, 1))
+      .for('update');
     expect(row).toEqual({ r: false });
-    await expect(drizzleDb.select({ r: WHERE.r }).from(users).where(eq(users.id, 1)).for('update')).rejects.toThrow();
-    await expect(drizzleDb.select({ r: WHERE.r }).from(users).where(eq(users.id, 1)).for('update')).rejects.toMatchObject({ cause: { code: '25006' } });
+    await expect(
+      drizzleDb.select({ r: WHERE.r }).from(users).where(eq(users.id, 1)).for('update'),
+    ).rejects.toThrow();
+    await expect(
+      drizzleDb.select({ r: WHERE.r }).from(users).where(eq(users.id, 1)).for('update'),
+    ).rejects.toMatchObject({ cause: { code: '25006' } });
   });
 
   it('writable CTE: koyo runs it on the primary, withReplicas on the replica, which refuses', async () => {
-    const cte = (db: AnyDb) => db.$with('ins').as(db.insert(users).values({ name: 'cte' }).returning({ id: users.id }));
+    const cte = (db: AnyDb) =>
+      db.$with('ins').as(db.insert(users).values({ name: 'cte' }).returning({ id: users.id }));
     const koyoCte = cte(koyo);
     const [row] = await koyo.with(koyoCte).select({ r: WHERE.r }).from(koyoCte);
     expect(row).toEqual({ r: false });
     const drizzleCte = cte(drizzleDb);
-    await expect(drizzleDb.with(drizzleCte).select({ r: WHERE.r }).from(drizzleCte)).rejects.toMatchObject({ cause: { code: '25006' } });
+    await expect(
+      drizzleDb.with(drizzleCte).select({ r: WHERE.r }).from(drizzleCte),
+    ).rejects.toMatchObject({ cause: { code: '25006' } });
   });
 
   it('reads through the outer db in a transaction: koyo reads in the transaction, withReplicas on the replica', async () => {
     const koyoSeen = await koyo.transaction(async (tx) => {
       await tx.insert(users).values({ name: 'tx-koyo' });
-      return koyo.select({ name: users.name, r: WHERE.r }).from(users).where(eq(users.name, 'tx-koyo'));
+      return koyo
+        .select({ name: users.name, r: WHERE.r })
+        .from(users)
+        .where(eq(users.name, 'tx-koyo'));
     });
     expect(koyoSeen).toEqual([{ name: 'tx-koyo', r: false }]);
     const drizzleSeen = await drizzleDb.transaction(async (tx) => {
       await tx.insert(users).values({ name: 'tx-drizzle' });
-      return drizzleDb.select({ name: users.name, r: WHERE.r }).from(users).where(eq(users.name, 'tx-drizzle'));
+      return drizzleDb
+        .select({ name: users.name, r: WHERE.r })
+        .from(users)
+        .where(eq(users.name, 'tx-drizzle'));
     });
     expect(drizzleSeen).toEqual([]); // another connection, on the replica: the row is not there
   });
 
   it('$count and $with: koyo keeps them routed and whole, withReplicas drops $with’s selection and counts outside the transaction', async () => {
-    const koyoTyped = koyo.$with('typed', { n: sql<number>`n`.as('n') }).as(sql`select 41 + 1 as n`);
-    expect(await koyo.with(koyoTyped).select({ n: koyoTyped.n }).from(koyoTyped)).toEqual([{ n: 42 }]);
+    const koyoTyped = koyo
+      .$with('typed', { n: sql<number>`n`.as('n') })
+      .as(sql`select 41 + 1 as n`);
+    expect(await koyo.with(koyoTyped).select({ n: koyoTyped.n }).from(koyoTyped)).toEqual([
+      { n: 42 },
+    ]);
     expect(() => {
-      const drizzleTyped = drizzleDb.$with('typed', { n: sql<number>`n`.as('n') }).as(sql`select 41 + 1 as n`);
+      const drizzleTyped = drizzleDb
+        .$with('typed', { n: sql<number>`n`.as('n') })
+        .as(sql`select 41 + 1 as n`);
       return drizzleDb.with(drizzleTyped).select({ n: drizzleTyped.n }).from(drizzleTyped).toSQL();
     }).toThrow();
 
@@ -120,16 +161,27 @@ describe.each(DRIVERS)('withRouting vs withReplicas over drizzle-orm/%s', (drive
   });
 
   it('lag: koyo skips a replica beyond maxLag, withReplicas keeps reading stale rows from it', async () => {
-    const lagAware = withRouting(nodes.primary, nodes.replicas, { maxLag: { bytes: 1024 }, probeIntervalMs: 60_000 });
+    const lagAware = withRouting(nodes.primary, nodes.replicas, {
+      maxLag: { bytes: 1024 },
+      probeIntervalMs: 60_000,
+    });
     await lagAware.$router.probe(); // settles the probe started at creation, before the pause
     await cluster.replicas[0]!.pauseReplay();
     try {
-      await nodes.primary.execute(sql`insert into users (name) select 'lag-' || g from generate_series(1, 200) g`);
+      await nodes.primary.execute(
+        sql`insert into users (name) select 'lag-' || g from generate_series(1, 200) g`,
+      );
       const status = await lagAware.$router.probe();
       expect(status[0]?.withinLag).toBe(false);
-      const [koyoRow] = await lagAware.select({ n: sql<number>`count(*)::int`, r: WHERE.r }).from(users).where(sql`${users.name} like 'lag-%'`);
+      const [koyoRow] = await lagAware
+        .select({ n: sql<number>`count(*)::int`, r: WHERE.r })
+        .from(users)
+        .where(sql`${users.name} like 'lag-%'`);
       expect(koyoRow).toEqual({ n: 200, r: false });
-      const [drizzleRow] = await drizzleDb.select({ n: sql<number>`count(*)::int`, r: WHERE.r }).from(users).where(sql`${users.name} like 'lag-%'`);
+      const [drizzleRow] = await drizzleDb
+        .select({ n: sql<number>`count(*)::int`, r: WHERE.r })
+        .from(users)
+        .where(sql`${users.name} like 'lag-%'`);
       expect(drizzleRow).toEqual({ n: 0, r: true });
     } finally {
       lagAware.$router.close();
@@ -142,7 +194,13 @@ describe.each(DRIVERS)('withRouting vs withReplicas over drizzle-orm/%s', (drive
     const probe = sql`select pg_is_in_recovery() as r`;
     const plain = withRouting(nodes.primary, nodes.replicas); // no read-your-writes state from earlier tests
     expect(rowsOf<{ r: boolean }>(await plain.execute(probe))[0]).toEqual({ r: true });
-    expect(rowsOf<{ r: boolean }>(await plain.execute(sql`insert into users (name) values ('exec') returning pg_is_in_recovery() as r`))[0]).toEqual({ r: false });
+    expect(
+      rowsOf<{ r: boolean }>(
+        await plain.execute(
+          sql`insert into users (name) values ('exec') returning pg_is_in_recovery() as r`,
+        ),
+      )[0],
+    ).toEqual({ r: false });
     plain.$router.close();
     expect(rowsOf<{ r: boolean }>(await drizzleDb.execute(probe))[0]).toEqual({ r: false });
   });

@@ -32,7 +32,12 @@ export interface PgClientLike {
   acquireConnection(): Promise<KnexConnection>;
   releaseConnection(connection: KnexConnection): Promise<void>;
   _query(connection: KnexConnection, obj: KnexQueryObject): Promise<KnexQueryObject>;
-  _stream(connection: KnexConnection, obj: KnexQueryObject, stream: unknown, options: unknown): Promise<unknown>;
+  _stream(
+    connection: KnexConnection,
+    obj: KnexQueryObject,
+    stream: unknown,
+    options: unknown,
+  ): Promise<unknown>;
   cancelQuery(connection: KnexConnection): Promise<unknown>;
   runner(builder: unknown): unknown;
   transaction(container: unknown, config: unknown, outerTx: unknown): unknown;
@@ -49,7 +54,10 @@ export interface RunnerLike {
   client: PgClientLike;
   builder: { _connection?: KnexConnection } & Record<string, unknown>;
   connection: KnexConnection | undefined;
-  ensureConnection(cb: (runner: RunnerLike, params: unknown) => unknown, params?: unknown): Promise<unknown>;
+  ensureConnection(
+    cb: (runner: RunnerLike, params: unknown) => unknown,
+    params?: unknown,
+  ): Promise<unknown>;
 }
 
 /** @internal */
@@ -60,9 +68,10 @@ export const ClientPG = require('knex/lib/dialects/postgres/index.js') as PgClie
 /** @internal Knex's Runner class. */
 export const Runner = require('knex/lib/execution/runner.js') as RunnerClass;
 /** @internal Knex's PostgreSQL transaction class. */
-export const TransactionPG = require('knex/lib/dialects/postgres/execution/pg-transaction.js') as new (
-  client: PgClientLike,
-  container: unknown,
-  config: unknown,
-  outerTx: unknown,
-) => unknown;
+export const TransactionPG =
+  require('knex/lib/dialects/postgres/execution/pg-transaction.js') as new (
+    client: PgClientLike,
+    container: unknown,
+    config: unknown,
+    outerTx: unknown,
+  ) => unknown;

@@ -22,7 +22,12 @@ interface BuilderShape {
 }
 
 function isQueryBuilder(value: unknown): value is BuilderShape {
-  return typeof value === 'object' && value !== null && typeof (value as BuilderShape)._method === 'string' && Array.isArray((value as BuilderShape)._statements);
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as BuilderShape)._method === 'string' &&
+    Array.isArray((value as BuilderShape)._statements)
+  );
 }
 
 /**
@@ -50,13 +55,17 @@ export function classifyBuilder(builder: unknown): BuilderClassification | undef
 
 function classifyQuery(b: BuilderShape, depth: number): BuilderClassification {
   const method = b._method as string;
-  if (!READ_METHODS.has(method)) return { role: 'write', reason: `builder:${depth > 0 ? 'with-' : ''}${method}` };
+  if (!READ_METHODS.has(method))
+    return { role: 'write', reason: `builder:${depth > 0 ? 'with-' : ''}${method}` };
   const lock = b._single?.lock;
   if (typeof lock === 'string' && lock !== '') return { role: 'write', reason: `builder:${lock}` };
   for (const statement of b._statements ?? []) {
     if (statement.grouping !== 'with' || !isQueryBuilder(statement.value) || depth > 16) continue;
     const inner = classifyQuery(statement.value, depth + 1);
-    if (inner.role === 'write') return inner.reason.startsWith('builder:with-') ? inner : { role: 'write', reason: inner.reason.replace('builder:', 'builder:with-') };
+    if (inner.role === 'write')
+      return inner.reason.startsWith('builder:with-')
+        ? inner
+        : { role: 'write', reason: inner.reason.replace('builder:', 'builder:with-') };
   }
   return { role: 'read', reason: `builder:${method}` };
 }

@@ -8,8 +8,22 @@
 export { classifyBuilder, type BuilderClassification } from './classify-builder.js';
 export { KoyoKnexError, type KoyoKnexErrorCode } from './errors.js';
 export { originKnex, type OriginSource } from './origin-knex.js';
-export { explain, routedKnex, routerOf, type KnexNodeConfig, type RoutedKnex, type RoutedKnexOptions } from './routed-knex.js';
-export { blockTransactions, readFromPrimary, readFromReplica, skipTransactions, withSession, type Started } from './scopes.js';
+export {
+  explain,
+  routedKnex,
+  routerOf,
+  type KnexNodeConfig,
+  type RoutedKnex,
+  type RoutedKnexOptions,
+} from './routed-knex.js';
+export {
+  blockTransactions,
+  readFromPrimary,
+  readFromReplica,
+  skipTransactions,
+  withSession,
+  type Started,
+} from './scopes.js';
 export {
   KoyoRouterError,
   setDefaultRole,

@@ -16,7 +16,8 @@ declare module 'knex/types/tables.js' {
 }
 
 declare const dispatcher: ChangeSource;
-type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type Equals<A, B> =
+  (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const assert = <T extends true>(_value?: T): void => undefined;
 
 onTable(dispatcher, 'koyo_typed_example', (change) => {

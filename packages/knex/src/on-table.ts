@@ -6,7 +6,9 @@ import { KoyoKnexError } from './errors.js';
  * The row type of a table name: from Knex's table registry (`declare module 'knex/types/tables'`)
  * when the table is declared there, else a plain record keyed by column name.
  */
-export type KnexTableRow<TName extends string> = TName extends Knex.TableNames ? Knex.ResolveTableType<Knex.TableType<TName>> : Record<string, unknown>;
+export type KnexTableRow<TName extends string> = TName extends Knex.TableNames
+  ? Knex.ResolveTableType<Knex.TableType<TName>>
+  : Record<string, unknown>;
 
 /** What {@link onTable} needs of a dispatcher: its `onTable` (a `@koyo/dispatcher` `Dispatcher`). */
 export type ChangeSource = Pick<Dispatcher, 'onTable'>;
@@ -50,16 +52,33 @@ export function onTable<TName extends string, Row = KnexTableRow<TName>>(
   handler: ChangeHandler<Row> | TableHandlers<Row>,
   options: OnTableOptions = {},
 ): () => void {
-  if (dispatcher === null || typeof dispatcher !== 'object' || typeof dispatcher.onTable !== 'function') {
-    throw new KoyoKnexError('INVALID_OPTION', 'onTable: expected a dispatcher from createDispatcher() (@koyo/dispatcher) as the first argument.');
+  if (
+    dispatcher === null ||
+    typeof dispatcher !== 'object' ||
+    typeof dispatcher.onTable !== 'function'
+  ) {
+    throw new KoyoKnexError(
+      'INVALID_OPTION',
+      'onTable: expected a dispatcher from createDispatcher() (@koyo/dispatcher) as the first argument.',
+    );
   }
   if (typeof table !== 'string' || table.trim() === '') {
-    throw new KoyoKnexError('INVALID_OPTION', `onTable: expected a table name like 'users' or 'public.users', got ${JSON.stringify(table)}.`);
+    throw new KoyoKnexError(
+      'INVALID_OPTION',
+      `onTable: expected a table name like 'users' or 'public.users', got ${JSON.stringify(table)}.`,
+    );
   }
   const kinds = ['insert', 'update', 'delete', 'truncate', 'snapshot'] as const;
   if (typeof handler !== 'function') {
-    if (handler === null || typeof handler !== 'object' || !kinds.some((k) => typeof handler[k] === 'function')) {
-      throw new KoyoKnexError('INVALID_OPTION', 'onTable: expected a handler function or an object with insert, update, delete, truncate or snapshot handlers.');
+    if (
+      handler === null ||
+      typeof handler !== 'object' ||
+      !kinds.some((k) => typeof handler[k] === 'function')
+    ) {
+      throw new KoyoKnexError(
+        'INVALID_OPTION',
+        'onTable: expected a handler function or an object with insert, update, delete, truncate or snapshot handlers.',
+      );
     }
   }
   const post = postProcessorOf(options.knex);
@@ -71,7 +90,8 @@ export function onTable<TName extends string, Row = KnexTableRow<TName>>(
     new: change.new === null ? null : post(change.new),
     old: change.old === null ? null : post(change.old),
   });
-  if (typeof handler === 'function') return dispatcher.onTable<Row>(table, (change) => handler(map(change)));
+  if (typeof handler === 'function')
+    return dispatcher.onTable<Row>(table, (change) => handler(map(change)));
   const mapped: Partial<Record<(typeof kinds)[number], ChangeHandler<Row>>> = {};
   for (const kind of kinds) {
     const h = handler[kind] as ChangeHandler<Row> | undefined;
@@ -82,7 +102,11 @@ export function onTable<TName extends string, Row = KnexTableRow<TName>>(
 
 function postProcessorOf(knex: Knex | undefined): ((row: unknown) => unknown) | undefined {
   if (knex === undefined) return undefined;
-  const client = (knex as { client?: { config?: { postProcessResponse?: unknown }; postProcessResponse?: unknown } }).client;
+  const client = (
+    knex as {
+      client?: { config?: { postProcessResponse?: unknown }; postProcessResponse?: unknown };
+    }
+  ).client;
   if (client === undefined || typeof client.postProcessResponse !== 'function') {
     throw new KoyoKnexError('INVALID_OPTION', 'onTable: options.knex must be a Knex instance.');
   }

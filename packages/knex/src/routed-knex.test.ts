@@ -5,7 +5,10 @@ import { explain, routedKnex, routerOf } from './routed-knex.js';
 
 // Nothing here connects: explain() and the options are checked without a server.
 const nowhere = 'postgres://koyo@127.0.0.1:1/none';
-const knex = routedKnex({ primary: { client: 'pg', connection: nowhere }, replicas: [nowhere, { connection: nowhere, name: 'r2', weight: 2 }] });
+const knex = routedKnex({
+  primary: { client: 'pg', connection: nowhere },
+  replicas: [nowhere, { connection: nowhere, name: 'r2', weight: 2 }],
+});
 const plain = knexFactory({ client: 'pg' });
 afterAll(async () => {
   await knex.destroy();
@@ -25,11 +28,25 @@ describe('routedKnex', () => {
   });
 
   it('explains builders and SQL', () => {
-    expect(explain(knex, knex('users').where({ id: 1 }).first())).toMatchObject({ target: 'replica', reason: 'classified:SELECT' });
-    expect(explain(knex, knex('users').select('*').forUpdate())).toMatchObject({ target: 'primary', reason: 'classified:FOR UPDATE' });
-    expect(explain(knex, knex('users').insert({ id: 1 }))).toMatchObject({ target: 'primary', reason: 'classified:INSERT' });
-    expect(explain(knex, knex.schema.hasTable('users') as unknown as { toSQL(): unknown })).toMatchObject({ target: 'primary', reason: 'builder:schema' });
-    expect(explain(knex, knex.raw("SELECT nextval('s')"))).toMatchObject({ target: 'primary', reason: 'classified:nextval' });
+    expect(explain(knex, knex('users').where({ id: 1 }).first())).toMatchObject({
+      target: 'replica',
+      reason: 'classified:SELECT',
+    });
+    expect(explain(knex, knex('users').select('*').forUpdate())).toMatchObject({
+      target: 'primary',
+      reason: 'classified:FOR UPDATE',
+    });
+    expect(explain(knex, knex('users').insert({ id: 1 }))).toMatchObject({
+      target: 'primary',
+      reason: 'classified:INSERT',
+    });
+    expect(
+      explain(knex, knex.schema.hasTable('users') as unknown as { toSQL(): unknown }),
+    ).toMatchObject({ target: 'primary', reason: 'builder:schema' });
+    expect(explain(knex, knex.raw("SELECT nextval('s')"))).toMatchObject({
+      target: 'primary',
+      reason: 'classified:nextval',
+    });
     expect(explain(knex, 'SELECT 1')).toMatchObject({ target: 'replica' });
     expect(() => explain(plain, 'SELECT 1')).toThrow(KoyoKnexError);
   });
@@ -47,6 +64,8 @@ describe('routedKnex', () => {
   });
 
   it('passes router option errors through', () => {
-    expect(() => routedKnex({ primary: nowhere, strategy: 'nearest' as never })).toThrow(/strategy/);
+    expect(() => routedKnex({ primary: nowhere, strategy: 'nearest' as never })).toThrow(
+      /strategy/,
+    );
   });
 });

@@ -1,5 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { readFromPrimary, Router, type RouteDecision, type RouteExplanation, type RouterNode, type RouterOptions } from '@koyo/router';
+import {
+  readFromPrimary,
+  Router,
+  type RouteDecision,
+  type RouteExplanation,
+  type RouterNode,
+  type RouterOptions,
+} from '@koyo/router';
 import knexFactory, { type Knex } from 'knex';
 import type pg from 'pg';
 import {
@@ -19,7 +26,8 @@ import { KoyoKnexError } from './errors.js';
  * a `name` (for logs and stats) and a `weight` (for the `weighted` strategy), or a connection
  * string.
  */
-export type KnexNodeConfig = string | (Knex.Config & { readonly name?: string; readonly weight?: number });
+export type KnexNodeConfig =
+  string | (Knex.Config & { readonly name?: string; readonly weight?: number });
 
 /** Options of {@link routedKnex}: the nodes, every {@link RouterOptions router option}, and the Knex-specific ones. */
 export interface RoutedKnexOptions extends RouterOptions {
@@ -72,7 +80,12 @@ class TxHolder {
   node: { name: string; role: 'primary' | 'replica' } = { name: '', role: 'primary' };
 
   connection(): Promise<KnexConnection> | undefined {
-    if (this.trxClient === undefined || this.transactor === undefined || this.transactor.isCompleted()) return undefined;
+    if (
+      this.trxClient === undefined ||
+      this.transactor === undefined ||
+      this.transactor.isCompleted()
+    )
+      return undefined;
     return this.trxClient.acquireConnection();
   }
 }
@@ -109,22 +122,37 @@ type Container = (trx: Knex.Transaction) => unknown;
  * });
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- Knex's own constraint
-export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(options: RoutedKnexOptions): RoutedKnex<TRecord, TResult> {
+export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(
+  options: RoutedKnexOptions,
+): RoutedKnex<TRecord, TResult> {
   if (options === null || typeof options !== 'object') {
-    throw new KoyoKnexError('INVALID_OPTION', 'routedKnex: expected options { primary, replicas?, ...routerOptions }.');
+    throw new KoyoKnexError(
+      'INVALID_OPTION',
+      'routedKnex: expected options { primary, replicas?, ...routerOptions }.',
+    );
   }
   if (options.replicas !== undefined && !Array.isArray(options.replicas)) {
-    throw new KoyoKnexError('INVALID_OPTION', 'replicas: expected an array of Knex configs or connection strings (it may be empty).');
+    throw new KoyoKnexError(
+      'INVALID_OPTION',
+      'replicas: expected an array of Knex configs or connection strings (it may be empty).',
+    );
   }
   const readOnlyTransactions = options.readOnlyTransactions ?? 'primary';
   if (readOnlyTransactions !== 'primary' && readOnlyTransactions !== 'replica') {
-    throw new KoyoKnexError('INVALID_OPTION', `readOnlyTransactions: expected 'primary' or 'replica', got ${JSON.stringify(readOnlyTransactions)}.`);
+    throw new KoyoKnexError(
+      'INVALID_OPTION',
+      `readOnlyTransactions: expected 'primary' or 'replica', got ${JSON.stringify(readOnlyTransactions)}.`,
+    );
   }
   const primaryEntry = normalizeNode(options.primary, 'primary');
-  const replicaEntries = (options.replicas ?? []).map((input, i) => normalizeNode(input, `replicas[${i}]`, `replica${i + 1}`));
+  const replicaEntries = (options.replicas ?? []).map((input, i) =>
+    normalizeNode(input, `replicas[${i}]`, `replica${i + 1}`),
+  );
   const logger = options.logger;
 
-  const replicaKnexes = replicaEntries.map((entry) => knexFactory({ ...entry.config, client: 'pg' }));
+  const replicaKnexes = replicaEntries.map((entry) =>
+    knexFactory({ ...entry.config, client: 'pg' }),
+  );
   const replicaClients = replicaKnexes.map((k) => k.client as unknown as PgClientLike);
   /** Connections checked out of a replica for a read-only transaction, with their node. */
   const replicaConnections = new WeakMap<object, { client: PgClientLike; name: string }>();
@@ -139,31 +167,49 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
   // eslint-disable-next-line prefer-const
   let root!: PgClientLike;
 
-  const rawQuery = (connection: KnexConnection, obj: KnexQueryObject): Promise<KnexQueryObject> => ClientPG.prototype._query.call(root, connection, obj);
-  const acquirePrimary = (): Promise<KnexConnection> => ClientPG.prototype.acquireConnection.call(root);
+  const rawQuery = (connection: KnexConnection, obj: KnexQueryObject): Promise<KnexQueryObject> =>
+    ClientPG.prototype._query.call(root, connection, obj);
+  const acquirePrimary = (): Promise<KnexConnection> =>
+    ClientPG.prototype.acquireConnection.call(root);
   const releasePrimary = (connection: KnexConnection): Promise<void> => {
     pinnedStates.delete(connection);
     return ClientPG.prototype.releaseConnection.call(root, connection);
   };
   const skipped = (obj: KnexQueryObject) => (): KnexQueryObject => {
-    obj.response = { command: obj.sql.trim().split(/[\s;]+/, 1)[0]!.toUpperCase(), rowCount: null, oid: 0, rows: [], fields: [] };
+    obj.response = {
+      command: obj.sql
+        .trim()
+        .split(/[\s;]+/, 1)[0]!
+        .toUpperCase(),
+      rowCount: null,
+      oid: 0,
+      rows: [],
+      fields: [],
+    };
     return obj;
   };
   const logReplicaTx = (holder: TxHolder, sql: string): void => {
     if (logger === undefined) return;
     const role = holder.node.role;
-    logger(`${role === 'replica' ? 'Replica' : 'Primary'}: ${holder.node.name} (read-only-transaction) ${sql}`, {
-      event: 'query',
-      node: holder.node.name,
-      role,
-      reason: 'read-only-transaction',
-      sql,
-      error: undefined,
-    });
+    logger(
+      `${role === 'replica' ? 'Replica' : 'Primary'}: ${holder.node.name} (read-only-transaction) ${sql}`,
+      {
+        event: 'query',
+        node: holder.node.name,
+        role,
+        reason: 'read-only-transaction',
+        sql,
+        error: undefined,
+      },
+    );
   };
 
   /** Runs one statement of a routed (autocommit) runner where the router decided. */
-  const runDecision = async (conn: RoutedConnection, obj: KnexQueryObject, d: RouteDecision<Knex.Client>): Promise<KnexQueryObject> => {
+  const runDecision = async (
+    conn: RoutedConnection,
+    obj: KnexQueryObject,
+    d: RouteDecision<Knex.Client>,
+  ): Promise<KnexQueryObject> => {
     if (d.target === 'transaction') {
       const holder = d.transaction as TxHolder;
       const pending = holder.connection();
@@ -182,7 +228,8 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
       try {
         return await client._query(connection, obj);
       } finally {
-        if (conn.__knex__disposed !== undefined) connection.__knex__disposed = conn.__knex__disposed;
+        if (conn.__knex__disposed !== undefined)
+          connection.__knex__disposed = conn.__knex__disposed;
         await client.releaseConnection(connection);
       }
     }
@@ -204,13 +251,18 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
         });
       }
     }
-    const run = (): Promise<KnexQueryObject> => router.execute(sql, (d) => runDecision(conn, obj, d), { skip: skipped(obj) });
+    const run = (): Promise<KnexQueryObject> =>
+      router.execute(sql, (d) => runDecision(conn, obj, d), { skip: skipped(obj) });
     // The builder knows better than the SQL (schema introspection, migrations): primary.
-    if (conn.hint?.role === 'write' && router.classify(sql).role === 'read') return readFromPrimary(run);
+    if (conn.hint?.role === 'write' && router.classify(sql).role === 'read')
+      return readFromPrimary(run);
     return run();
   };
 
-  const pinnedQuery = (connection: KnexConnection, obj: KnexQueryObject): Promise<KnexQueryObject> => {
+  const pinnedQuery = (
+    connection: KnexConnection,
+    obj: KnexQueryObject,
+  ): Promise<KnexQueryObject> => {
     let state = pinnedStates.get(connection);
     if (state === undefined) {
       state = { inTransaction: false };
@@ -221,7 +273,8 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
       obj.sql,
       async (d) => {
         const result = await rawQuery(connection, obj);
-        const control = d.classification.command === 'MULTI' ? null : d.classification.transactionControl;
+        const control =
+          d.classification.command === 'MULTI' ? null : d.classification.transactionControl;
         if (control === 'begin') st.inTransaction = true;
         else if (control === 'commit' || control === 'rollback') st.inTransaction = false;
         return result;
@@ -251,8 +304,15 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
   };
 
   class KoyoRunner extends Runner {
-    override async ensureConnection(cb: (runner: RunnerLike, params: unknown) => unknown, params?: unknown): Promise<unknown> {
-      if (this.builder._connection !== undefined || this.connection !== undefined || this.client.transacting === true) {
+    override async ensureConnection(
+      cb: (runner: RunnerLike, params: unknown) => unknown,
+      params?: unknown,
+    ): Promise<unknown> {
+      if (
+        this.builder._connection !== undefined ||
+        this.connection !== undefined ||
+        this.client.transacting === true
+      ) {
         return super.ensureConnection(cb, params);
       }
       const conn = new RoutedConnection(classifyBuilder(this.builder));
@@ -278,7 +338,8 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
         connection.primary = undefined;
         connection.active = undefined;
         if (primary === undefined) return Promise.resolve();
-        if (connection.__knex__disposed !== undefined) primary.__knex__disposed = connection.__knex__disposed;
+        if (connection.__knex__disposed !== undefined)
+          primary.__knex__disposed = connection.__knex__disposed;
         return releasePrimary(primary);
       }
       const replica = replicaConnections.get(connection);
@@ -301,8 +362,14 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
       return pinnedQuery(connection, obj);
     }
 
-    override _stream(connection: KnexConnection, obj: KnexQueryObject, stream: unknown, streamOptions: unknown): Promise<unknown> {
-      const stream_ = (client: PgClientLike, c: KnexConnection): Promise<unknown> => ClientPG.prototype._stream.call(client, c, obj, stream, streamOptions);
+    override _stream(
+      connection: KnexConnection,
+      obj: KnexQueryObject,
+      stream: unknown,
+      streamOptions: unknown,
+    ): Promise<unknown> {
+      const stream_ = (client: PgClientLike, c: KnexConnection): Promise<unknown> =>
+        ClientPG.prototype._stream.call(client, c, obj, stream, streamOptions);
       if (!(connection instanceof RoutedConnection)) return stream_(root, connection);
       const conn = connection;
       // Rows may already have reached the consumer when a stream fails: never run it twice.
@@ -350,11 +417,22 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
     }
 
     /** @internal cancels with an unrouted statement on a fresh connection. */
-    _wrappedCancelQueryCall(conn: KnexConnection, connectionToKill: KnexConnection): Promise<KnexQueryObject> {
-      return rawQuery(conn, { sql: 'SELECT pg_cancel_backend($1);', bindings: [connectionToKill.processID], options: {} });
+    _wrappedCancelQueryCall(
+      conn: KnexConnection,
+      connectionToKill: KnexConnection,
+    ): Promise<KnexQueryObject> {
+      return rawQuery(conn, {
+        sql: 'SELECT pg_cancel_backend($1);',
+        bindings: [connectionToKill.processID],
+        options: {},
+      });
     }
 
-    override transaction(container: Container, config: (Knex.TransactionConfig & { [HANDLE_FORM]?: boolean }) | undefined, outerTx: unknown): unknown {
+    override transaction(
+      container: Container,
+      config: (Knex.TransactionConfig & { [HANDLE_FORM]?: boolean }) | undefined,
+      outerTx: unknown,
+    ): unknown {
       let mode: 'run' | 'skip';
       try {
         mode = router.transactionMode();
@@ -364,8 +442,14 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
       if (mode === 'skip') {
         // No BEGIN/COMMIT: the body runs on a routed connection, so its reads may use replicas.
         const virtual = new RoutedConnection(undefined);
-        const trx = new TransactionPG(root, container, { ...config, connection: virtual }, outerTx) as PromiseLike<unknown>;
-        const release = (): Promise<void> => root.releaseConnection(virtual as unknown as KnexConnection);
+        const trx = new TransactionPG(
+          root,
+          container,
+          { ...config, connection: virtual },
+          outerTx,
+        ) as PromiseLike<unknown>;
+        const release = (): Promise<void> =>
+          root.releaseConnection(virtual as unknown as KnexConnection);
         void trx.then(release, release);
         return trx;
       }
@@ -380,7 +464,12 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
         }
         return container(trx);
       };
-      if (readOnlyTransactions === 'replica' && config?.readOnly === true && this.transacting !== true && replicaClients.length > 0) {
+      if (
+        readOnlyTransactions === 'replica' &&
+        config?.readOnly === true &&
+        this.transacting !== true &&
+        replicaClients.length > 0
+      ) {
         const acquirer = Object.create(root) as PgClientLike;
         acquirer.acquireConnection = () => acquireReadOnly(holder);
         return replicaTx.run(holder, () => new TransactionPG(acquirer, wrapped, config, outerTx));
@@ -391,16 +480,23 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
     override async destroy(callback?: unknown): Promise<void> {
       if (this !== root) return super.destroy(callback);
       router.close();
-      await Promise.all([...replicaKnexes.map((k) => k.destroy()), ...probePools.splice(0).map((p) => p.end())]);
+      await Promise.all([
+        ...replicaKnexes.map((k) => k.destroy()),
+        ...probePools.splice(0).map((p) => p.end()),
+      ]);
       return super.destroy(callback);
     }
   }
   Object.defineProperty(KoyoClient.prototype, ROUTER, { get: () => router });
 
-  const instance = knexFactory({ ...primaryEntry.config, client: KoyoClient as unknown as typeof Knex.Client }) as unknown as Knex;
+  const instance = knexFactory({
+    ...primaryEntry.config,
+    client: KoyoClient as unknown as typeof Knex.Client,
+  }) as unknown as Knex;
   root = instance.client;
   // Plugins that look at the configured client name see a PostgreSQL client.
-  root.config.client = typeof primaryEntry.config.client === 'string' ? primaryEntry.config.client : 'pg';
+  root.config.client =
+    typeof primaryEntry.config.client === 'string' ? primaryEntry.config.client : 'pg';
 
   const node = (entry: NodeEntry, client: PgClientLike): RouterNode<Knex.Client> => {
     let pool: Promise<pg.Pool> | undefined;
@@ -424,15 +520,32 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
     });
   } catch (error) {
     // A bad router option: release the pools created above before reporting it.
-    void Promise.all([ClientPG.prototype.destroy.call(root), ...replicaKnexes.map((k) => k.destroy())]).catch(() => undefined);
+    void Promise.all([
+      ClientPG.prototype.destroy.call(root),
+      ...replicaKnexes.map((k) => k.destroy()),
+    ]).catch(() => undefined);
     throw error;
   }
 
   // The handle form (`await knex.transaction()`) attaches to the current withSession() session.
   const context = (instance as unknown as { context: Record<string, unknown> }).context;
-  const originalTransaction = context._transaction as (container: unknown, config: unknown, outerTx: unknown) => unknown;
-  context._transaction = function (this: unknown, container: unknown, config: Record<string, unknown> | undefined, outerTx: unknown) {
-    return originalTransaction.call(this, container, container ? config : { ...config, [HANDLE_FORM]: true }, outerTx);
+  const originalTransaction = context._transaction as (
+    container: unknown,
+    config: unknown,
+    outerTx: unknown,
+  ) => unknown;
+  context._transaction = function (
+    this: unknown,
+    container: unknown,
+    config: Record<string, unknown> | undefined,
+    outerTx: unknown,
+  ) {
+    return originalTransaction.call(
+      this,
+      container,
+      container ? config : { ...config, [HANDLE_FORM]: true },
+      outerTx,
+    );
   };
 
   // Migrations and seeds read their bookkeeping tables right after writing them: primary only.
@@ -448,7 +561,10 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(option
     });
   }
   Object.defineProperty(instance, 'router', { value: router, enumerable: false });
-  Object.defineProperty(instance, 'replicas', { value: Object.freeze(replicaKnexes.slice()), enumerable: false });
+  Object.defineProperty(instance, 'replicas', {
+    value: Object.freeze(replicaKnexes.slice()),
+    enumerable: false,
+  });
   return instance as RoutedKnex<TRecord, TResult>;
 }
 
@@ -458,21 +574,34 @@ function onPrimary<T extends object>(target: T): T {
     get(obj, key, receiver) {
       const value = Reflect.get(obj, key, receiver) as unknown;
       if (typeof value !== 'function' || key === 'constructor') return value;
-      return (...args: unknown[]) => readFromPrimary(() => (value as (...a: unknown[]) => unknown).apply(obj, args));
+      return (...args: unknown[]) =>
+        readFromPrimary(() => (value as (...a: unknown[]) => unknown).apply(obj, args));
     },
   });
 }
 
 async function probePool(client: PgClientLike, pools: pg.Pool[]): Promise<pg.Pool> {
-  const c = client as unknown as { driver: typeof pg; connectionSettings: unknown; connectionConfigProvider?: () => Promise<unknown> };
+  const c = client as unknown as {
+    driver: typeof pg;
+    connectionSettings: unknown;
+    connectionConfigProvider?: () => Promise<unknown>;
+  };
   let settings = c.connectionSettings;
   // Knex's `connection: async () => config` form: resolved on first use.
-  if (settings === undefined && typeof c.connectionConfigProvider === 'function') settings = await c.connectionConfigProvider();
-  const { expirationChecker: _expirationChecker, ...rest } = (typeof settings === 'string' ? { connectionString: settings } : (settings ?? {})) as pg.PoolConfig & {
+  if (settings === undefined && typeof c.connectionConfigProvider === 'function')
+    settings = await c.connectionConfigProvider();
+  const { expirationChecker: _expirationChecker, ...rest } = (
+    typeof settings === 'string' ? { connectionString: settings } : (settings ?? {})
+  ) as pg.PoolConfig & {
     expirationChecker?: unknown;
   };
   const config: pg.PoolConfig = rest;
-  const pool = new c.driver.Pool({ ...config, max: 1, idleTimeoutMillis: 30_000, allowExitOnIdle: true });
+  const pool = new c.driver.Pool({
+    ...config,
+    max: 1,
+    idleTimeoutMillis: 30_000,
+    allowExitOnIdle: true,
+  });
   // A node that goes away kills the idle probe connection; the next probe reports the failure.
   pool.on('error', () => undefined);
   pools.push(pool);
@@ -481,11 +610,15 @@ async function probePool(client: PgClientLike, pools: pg.Pool[]): Promise<pg.Poo
 
 function normalizeNode(input: KnexNodeConfig, label: string, fallbackName = 'primary'): NodeEntry {
   if (typeof input === 'string') {
-    if (input === '') throw new KoyoKnexError('INVALID_OPTION', `${label}: the connection string is empty.`);
+    if (input === '')
+      throw new KoyoKnexError('INVALID_OPTION', `${label}: the connection string is empty.`);
     return { name: fallbackName, weight: undefined, config: { client: 'pg', connection: input } };
   }
   if (input === null || typeof input !== 'object') {
-    throw new KoyoKnexError('INVALID_OPTION', `${label}: expected a Knex config ({ client: 'pg', connection }) or a connection string.`);
+    throw new KoyoKnexError(
+      'INVALID_OPTION',
+      `${label}: expected a Knex config ({ client: 'pg', connection }) or a connection string.`,
+    );
   }
   const { name, weight, ...config } = input;
   const client = config.client;
@@ -495,8 +628,14 @@ function normalizeNode(input: KnexNodeConfig, label: string, fallbackName = 'pri
       `${label}.client: @koyo/knex routes PostgreSQL only; expected 'pg' (or leave it out), got ${typeof client === 'string' ? JSON.stringify(client) : 'a client class'}.`,
     );
   }
-  if (config.connection === undefined && (config as { connectionPool?: unknown }).connectionPool === undefined) {
-    throw new KoyoKnexError('INVALID_OPTION', `${label}.connection: required (a connection string or a pg connection config).`);
+  if (
+    config.connection === undefined &&
+    (config as { connectionPool?: unknown }).connectionPool === undefined
+  ) {
+    throw new KoyoKnexError(
+      'INVALID_OPTION',
+      `${label}.connection: required (a connection string or a pg connection config).`,
+    );
   }
   if (name !== undefined && (typeof name !== 'string' || name === '')) {
     throw new KoyoKnexError('INVALID_OPTION', `${label}.name: expected a non-empty string.`);
@@ -527,19 +666,31 @@ export function routerOf(knex: Knex | Knex.Transaction): Router<Knex.Client> | u
  * explain(knex, knex('jobs').where({ state: 'ready' }).forUpdate().skipLocked()).target; // 'primary'
  * explain(knex, knex('users').where({ id: 1 })).target;                               // 'replica'
  */
-export function explain(knex: Knex | Knex.Transaction, query: string | { toSQL(): unknown }): RouteExplanation {
+export function explain(
+  knex: Knex | Knex.Transaction,
+  query: string | { toSQL(): unknown },
+): RouteExplanation {
   const router = routerOf(knex);
-  if (router === undefined) throw new KoyoKnexError('NOT_ROUTED', 'explain: this Knex instance was not created by routedKnex().');
+  if (router === undefined)
+    throw new KoyoKnexError(
+      'NOT_ROUTED',
+      'explain: this Knex instance was not created by routedKnex().',
+    );
   let sql: string;
   let hint: BuilderClassification | undefined;
   if (typeof query === 'string') {
     sql = query;
   } else {
     hint = classifyBuilder(query);
-    const compiled = query.toSQL() as { sql: string; toNative?: () => { sql: string } } | { sql: string }[];
+    const compiled = query.toSQL() as
+      { sql: string; toNative?: () => { sql: string } } | { sql: string }[];
     const first = Array.isArray(compiled) ? compiled[0] : compiled;
-    if (first === undefined) throw new KoyoKnexError('INVALID_OPTION', 'explain: the builder produces no statement.');
-    sql = 'toNative' in first && typeof first.toNative === 'function' ? first.toNative().sql : first.sql;
+    if (first === undefined)
+      throw new KoyoKnexError('INVALID_OPTION', 'explain: the builder produces no statement.');
+    sql =
+      'toNative' in first && typeof first.toNative === 'function'
+        ? first.toNative().sql
+        : first.sql;
   }
   if (hint?.role === 'write' && router.classify(sql).role === 'read') {
     const d = readFromPrimary(() => router.explain(sql));

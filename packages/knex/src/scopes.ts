@@ -4,14 +4,19 @@ import * as scopes from '@koyo/router';
  * What a scope returns for `fn`'s result: a Knex builder (a lazy thenable) becomes the Promise of
  * its result, started inside the scope; promises and plain values are returned as they are.
  */
-export type Started<T> = T extends Promise<unknown> ? T : T extends PromiseLike<infer U> ? Promise<U> : T;
+export type Started<T> =
+  T extends Promise<unknown> ? T : T extends PromiseLike<infer U> ? Promise<U> : T;
 
 /**
  * Knex builders run when they are awaited, which is after the scope's function returned; so a
  * thenable that is not a Promise is started (its `then` called) inside the scope.
  */
 function start<T>(value: T): Started<T> {
-  if (value !== null && (typeof value === 'object' || typeof value === 'function') && !(value instanceof Promise)) {
+  if (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    !(value instanceof Promise)
+  ) {
     const then = (value as { then?: unknown }).then;
     if (typeof then === 'function') {
       return new Promise((resolve, reject) => {

@@ -16,7 +16,10 @@ export interface Proof {
 }
 
 /** Runs the proof columns through `k` (routed like any read). */
-export async function proofOf(k: { first(...args: any[]): PromiseLike<unknown>; raw(sql: string): unknown }, extra = ''): Promise<Proof & Record<string, unknown>> {
+export async function proofOf(
+  k: { first(...args: any[]): PromiseLike<unknown>; raw(sql: string): unknown },
+  extra = '',
+): Promise<Proof & Record<string, unknown>> {
   const row: unknown = await k.first(k.raw(`${P}${extra}`));
   return row as Proof & Record<string, unknown>;
 }

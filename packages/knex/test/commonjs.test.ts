@@ -17,7 +17,8 @@ const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 async function newestSource(dir: string): Promise<number> {
   let newest = 0;
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile() || !entry.name.endsWith('.ts') || /\.test(-d)?\.ts$/.test(entry.name)) continue;
+    if (!entry.isFile() || !entry.name.endsWith('.ts') || /\.test(-d)?\.ts$/.test(entry.name))
+      continue;
     newest = Math.max(newest, (await stat(join(entry.parentPath, entry.name))).mtimeMs);
   }
   return newest;
@@ -48,10 +49,12 @@ let db: TestDatabase;
 beforeAll(async () => {
   // A CommonJS consumer loads the published entry (dist), not src: build it first when stale.
   await withBuildLock(async () => {
-    if (!existsSync(join(routerDir, 'dist', 'index.js'))) await run(process.execPath, [tsc, '-p', join(routerDir, 'tsconfig.build.json')]);
+    if (!existsSync(join(routerDir, 'dist', 'index.js')))
+      await run(process.execPath, [tsc, '-p', join(routerDir, 'tsconfig.build.json')]);
     const built = join(packageDir, 'dist', 'index.js');
     const builtAt = existsSync(built) ? (await stat(built)).mtimeMs : 0;
-    if (builtAt < (await newestSource(join(packageDir, 'src')))) await run(process.execPath, [tsc, '-p', join(packageDir, 'tsconfig.build.json')]);
+    if (builtAt < (await newestSource(join(packageDir, 'src'))))
+      await run(process.execPath, [tsc, '-p', join(packageDir, 'tsconfig.build.json')]);
   });
   db = await createTestDatabase('knex_cjs');
 });
@@ -63,10 +66,19 @@ describe('CommonJS consumers', () => {
   it("require('@koyo/knex') works on this Node (require(esm)) and routes", async () => {
     const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
     expect(major > 20 || (major === 20 && minor >= 19)).toBe(true);
-    const { stdout, stderr } = await run(process.execPath, [join(here, 'fixtures', 'consumer.cjs')], {
-      cwd: packageDir,
-      env: { ...process.env, NODE_OPTIONS: '', PRIMARY_URL: db.url, REPLICA_URLS: JSON.stringify(db.replicaUrls) },
-    });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      [join(here, 'fixtures', 'consumer.cjs')],
+      {
+        cwd: packageDir,
+        env: {
+          ...process.env,
+          NODE_OPTIONS: '',
+          PRIMARY_URL: db.url,
+          REPLICA_URLS: JSON.stringify(db.replicaUrls),
+        },
+      },
+    );
     expect(stderr).not.toMatch(/Error/);
     const out = JSON.parse(stdout) as Record<string, { r?: boolean; port?: number; role?: string }>;
     expect(out.read!.r).toBe(true);

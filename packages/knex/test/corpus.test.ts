@@ -16,7 +16,11 @@ beforeAll(async () => {
   await waitForReplay(db.url, db.replicaUrls);
   knex = routedKnex({
     primary: { client: 'pg', connection: db.url, pool: { min: 0, max: 2 } },
-    replicas: db.replicaUrls.map((url) => ({ client: 'pg', connection: url, pool: { min: 0, max: 2 } })),
+    replicas: db.replicaUrls.map((url) => ({
+      client: 'pg',
+      connection: url,
+      pool: { min: 0, max: 2 },
+    })),
     logger: rec.logger,
   });
   ports.set('primary', db.cluster.primary.port);
@@ -30,10 +34,12 @@ afterAll(async () => {
 function rowsOf(result: unknown): Record<string, unknown>[] {
   if (Array.isArray(result)) {
     const last = result.at(-1) as unknown;
-    if (last !== null && typeof last === 'object' && 'rows' in last) return (last as { rows: Record<string, unknown>[] }).rows;
+    if (last !== null && typeof last === 'object' && 'rows' in last)
+      return (last as { rows: Record<string, unknown>[] }).rows;
     return result as Record<string, unknown>[];
   }
-  if (result !== null && typeof result === 'object' && 'rows' in result) return (result as { rows: Record<string, unknown>[] }).rows;
+  if (result !== null && typeof result === 'object' && 'rows' in result)
+    return (result as { rows: Record<string, unknown>[] }).rows;
   return result === undefined ? [] : [result as Record<string, unknown>];
 }
 
@@ -50,7 +56,8 @@ describe('the router corpus through knex.raw', () => {
       rec.clear();
       let rows: Record<string, unknown>[] = [];
       try {
-        if (entry.tx) await knex.transaction(() => knex.raw(entry.sql)); // the outer instance, inside a transaction
+        if (entry.tx)
+          await knex.transaction(() => knex.raw(entry.sql)); // the outer instance, inside a transaction
         else rows = rowsOf(await knex.raw(entry.sql));
       } catch (error) {
         throw new Error(`${label} failed: ${(error as Error).message}`);
@@ -58,7 +65,9 @@ describe('the router corpus through knex.raw', () => {
       const logged = rec.queries().filter((e) => e.sql === entry.sql);
       expect(logged.length, label).toBe(1);
       expect(logged[0]!.event, label).toBe('query');
-      expect(logged[0]!.role, label).toBe(entry.role === 'read' && !entry.tx ? 'replica' : 'primary');
+      expect(logged[0]!.role, label).toBe(
+        entry.role === 'read' && !entry.tx ? 'replica' : 'primary',
+      );
       if (entry.tx) expect(logged[0]!.reason, label).toBe('in-transaction');
       if (entry.proves) {
         const row = rows[0]!;
@@ -69,7 +78,8 @@ describe('the router corpus through knex.raw', () => {
       if (entry.sql.includes(`pg_advisory_lock(${base})`)) {
         const held = `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = ${base}`;
         expect(await queryUrl(db.url, held), label).toEqual([{ n: 1 }]);
-        for (const url of db.replicaUrls) expect(await queryUrl(url, held), label).toEqual([{ n: 0 }]);
+        for (const url of db.replicaUrls)
+          expect(await queryUrl(url, held), label).toEqual([{ n: 0 }]);
       }
       if (entry.role === 'read') reads++;
       else writes++;
@@ -91,40 +101,260 @@ interface BuilderCase {
 const B = 5000;
 const builders: BuilderCase[] = [
   { name: 'select without table', role: 'read', proves: true, build: (k) => k.select(k.raw(P)) },
-  { name: 'select where', role: 'read', proves: true, build: (k) => k('items').select(k.raw(P), 'note').where({ id: 1 }) },
-  { name: 'first', role: 'read', proves: true, build: (k) => k('items').first(k.raw(P)).where('id', 2) },
-  { name: 'count', role: 'read', proves: true, build: (k) => k('items').count('* as n').select(k.raw(P)) },
-  { name: 'max', role: 'read', proves: true, build: (k) => k('items').max('id as m').select(k.raw(P)) },
+  {
+    name: 'select where',
+    role: 'read',
+    proves: true,
+    build: (k) => k('items').select(k.raw(P), 'note').where({ id: 1 }),
+  },
+  {
+    name: 'first',
+    role: 'read',
+    proves: true,
+    build: (k) => k('items').first(k.raw(P)).where('id', 2),
+  },
+  {
+    name: 'count',
+    role: 'read',
+    proves: true,
+    build: (k) => k('items').count('* as n').select(k.raw(P)),
+  },
+  {
+    name: 'max',
+    role: 'read',
+    proves: true,
+    build: (k) => k('items').max('id as m').select(k.raw(P)),
+  },
   { name: 'pluck', role: 'read', build: (k) => k.from(k.raw(`(SELECT ${P}) s`)).pluck('port') },
-  { name: 'join + whereIn subquery', role: 'read', proves: true, build: (k) => k('items as a').join('items as b', 'a.id', 'b.id').select(k.raw(P)).whereIn('a.id', k('items').select('id').where('id', '<', 3)) },
-  { name: 'read CTE', role: 'read', proves: true, build: (k) => k.with('x', k('items').select('id')).select(k.raw(P)).from('x').limit(1) },
-  { name: 'union', role: 'read', proves: true, build: (k) => k.select(k.raw(P)).union(k.select(k.raw(P))) },
-  { name: 'select calling nextval()', role: 'write', proves: true, build: (k) => k.select(k.raw(`${P}, nextval('seq') AS v`)) },
-  { name: 'forUpdate', role: 'write', proves: true, build: (k) => k('items').select(k.raw(P)).where({ id: 1 }).forUpdate() },
-  { name: 'forShare', role: 'write', proves: true, build: (k) => k('items').select(k.raw(P)).where({ id: 1 }).forShare() },
-  { name: 'forNoKeyUpdate', role: 'write', proves: true, build: (k) => k('items').select(k.raw(P)).where({ id: 2 }).forNoKeyUpdate() },
-  { name: 'forKeyShare', role: 'write', proves: true, build: (k) => k('items').select(k.raw(P)).where({ id: 2 }).forKeyShare() },
-  { name: 'forUpdate skipLocked', role: 'write', proves: true, build: (k) => k('items').select(k.raw(P)).orderBy('id').limit(1).forUpdate().skipLocked() },
-  { name: 'forUpdate noWait', role: 'write', proves: true, build: (k) => k('items').first(k.raw(P)).where({ id: 3 }).forUpdate().noWait() },
-  { name: 'insert', role: 'write', proves: true, build: (k) => k('items').insert({ id: B + 1, note: 'i' }).returning(k.raw(P)) },
-  { name: 'insert many', role: 'write', build: (k) => k('items').insert([{ id: B + 2, note: 'a' }, { id: B + 3, note: 'b' }]) },
-  { name: 'update', role: 'write', proves: true, build: (k) => k('items').update({ note: 'u' }).where({ id: B + 1 }).returning(k.raw(P)) },
-  { name: 'increment', role: 'write', build: (k) => k('items').where({ id: B + 1 }).increment('update', 2) },
-  { name: 'upsert (onConflict merge)', role: 'write', proves: true, build: (k) => k('items').insert({ id: B + 1, note: 'm' }).onConflict('id').merge().returning(k.raw(P)) },
-  { name: 'insert onConflict ignore', role: 'write', build: (k) => k('items').insert({ id: B + 1, note: 'x' }).onConflict('id').ignore() },
-  { name: 'del', role: 'write', proves: true, build: (k) => k('items').where({ id: B + 3 }).del().returning(k.raw(P)) },
-  { name: 'CTE with insert', role: 'write', proves: true, build: (k) => k.with('ins', k('items').insert({ id: B + 5, note: 'c' }).returning('id')).select(k.raw(P)).from('ins') },
-  { name: 'CTE with update', role: 'write', proves: true, build: (k) => k.with('upd', k('items').update({ note: 'd' }).where({ id: B + 5 }).returning('id')).select(k.raw(P)).from('upd') },
-  { name: 'CTE with delete', role: 'write', proves: true, build: (k) => k.with('del', k('items').where({ id: B + 5 }).del().returning('id')).select(k.raw(P)).from('del') },
-  { name: 'insert from select', role: 'write', build: (k) => k('scratch').insert(k('items').select('id', 'note').where({ id: 1 })) },
+  {
+    name: 'join + whereIn subquery',
+    role: 'read',
+    proves: true,
+    build: (k) =>
+      k('items as a')
+        .join('items as b', 'a.id', 'b.id')
+        .select(k.raw(P))
+        .whereIn('a.id', k('items').select('id').where('id', '<', 3)),
+  },
+  {
+    name: 'read CTE',
+    role: 'read',
+    proves: true,
+    build: (k) => k.with('x', k('items').select('id')).select(k.raw(P)).from('x').limit(1),
+  },
+  {
+    name: 'union',
+    role: 'read',
+    proves: true,
+    build: (k) => k.select(k.raw(P)).union(k.select(k.raw(P))),
+  },
+  {
+    name: 'select calling nextval()',
+    role: 'write',
+    proves: true,
+    build: (k) => k.select(k.raw(`${P}, nextval('seq') AS v`)),
+  },
+  {
+    name: 'forUpdate',
+    role: 'write',
+    proves: true,
+    build: (k) => k('items').select(k.raw(P)).where({ id: 1 }).forUpdate(),
+  },
+  {
+    name: 'forShare',
+    role: 'write',
+    proves: true,
+    build: (k) => k('items').select(k.raw(P)).where({ id: 1 }).forShare(),
+  },
+  {
+    name: 'forNoKeyUpdate',
+    role: 'write',
+    proves: true,
+    build: (k) => k('items').select(k.raw(P)).where({ id: 2 }).forNoKeyUpdate(),
+  },
+  {
+    name: 'forKeyShare',
+    role: 'write',
+    proves: true,
+    build: (k) => k('items').select(k.raw(P)).where({ id: 2 }).forKeyShare(),
+  },
+  {
+    name: 'forUpdate skipLocked',
+    role: 'write',
+    proves: true,
+    build: (k) => k('items').select(k.raw(P)).orderBy('id').limit(1).forUpdate().skipLocked(),
+  },
+  {
+    name: 'forUpdate noWait',
+    role: 'write',
+    proves: true,
+    build: (k) => k('items').first(k.raw(P)).where({ id: 3 }).forUpdate().noWait(),
+  },
+  {
+    name: 'insert',
+    role: 'write',
+    proves: true,
+    build: (k) =>
+      k('items')
+        .insert({ id: B + 1, note: 'i' })
+        .returning(k.raw(P)),
+  },
+  {
+    name: 'insert many',
+    role: 'write',
+    build: (k) =>
+      k('items').insert([
+        { id: B + 2, note: 'a' },
+        { id: B + 3, note: 'b' },
+      ]),
+  },
+  {
+    name: 'update',
+    role: 'write',
+    proves: true,
+    build: (k) =>
+      k('items')
+        .update({ note: 'u' })
+        .where({ id: B + 1 })
+        .returning(k.raw(P)),
+  },
+  {
+    name: 'increment',
+    role: 'write',
+    build: (k) =>
+      k('items')
+        .where({ id: B + 1 })
+        .increment('update', 2),
+  },
+  {
+    name: 'upsert (onConflict merge)',
+    role: 'write',
+    proves: true,
+    build: (k) =>
+      k('items')
+        .insert({ id: B + 1, note: 'm' })
+        .onConflict('id')
+        .merge()
+        .returning(k.raw(P)),
+  },
+  {
+    name: 'insert onConflict ignore',
+    role: 'write',
+    build: (k) =>
+      k('items')
+        .insert({ id: B + 1, note: 'x' })
+        .onConflict('id')
+        .ignore(),
+  },
+  {
+    name: 'del',
+    role: 'write',
+    proves: true,
+    build: (k) =>
+      k('items')
+        .where({ id: B + 3 })
+        .del()
+        .returning(k.raw(P)),
+  },
+  {
+    name: 'CTE with insert',
+    role: 'write',
+    proves: true,
+    build: (k) =>
+      k
+        .with(
+          'ins',
+          k('items')
+            .insert({ id: B + 5, note: 'c' })
+            .returning('id'),
+        )
+        .select(k.raw(P))
+        .from('ins'),
+  },
+  {
+    name: 'CTE with update',
+    role: 'write',
+    proves: true,
+    build: (k) =>
+      k
+        .with(
+          'upd',
+          k('items')
+            .update({ note: 'd' })
+            .where({ id: B + 5 })
+            .returning('id'),
+        )
+        .select(k.raw(P))
+        .from('upd'),
+  },
+  {
+    name: 'CTE with delete',
+    role: 'write',
+    proves: true,
+    build: (k) =>
+      k
+        .with(
+          'del',
+          k('items')
+            .where({ id: B + 5 })
+            .del()
+            .returning('id'),
+        )
+        .select(k.raw(P))
+        .from('del'),
+  },
+  {
+    name: 'insert from select',
+    role: 'write',
+    build: (k) => k('scratch').insert(k('items').select('id', 'note').where({ id: 1 })),
+  },
   { name: 'truncate', role: 'write', build: (k) => k('scratch').truncate() },
-  { name: 'schema createTable', role: 'write', build: (k) => k.schema.createTable(`kt_${B}`, (t) => { t.increments('id'); t.string('name').notNullable().comment('a name'); t.index(['name']); }) },
-  { name: 'schema hasTable right after createTable', role: 'write', build: (k) => k.schema.hasTable(`kt_${B}`) as unknown as Knex.SchemaBuilder },
-  { name: 'schema hasColumn', role: 'write', build: (k) => k.schema.hasColumn(`kt_${B}`, 'name') as unknown as Knex.SchemaBuilder },
-  { name: 'schema alterTable', role: 'write', build: (k) => k.schema.alterTable(`kt_${B}`, (t) => { t.integer('age'); }) },
-  { name: 'schema createView', role: 'write', build: (k) => k.schema.createView(`kv_${B}`, (v) => { v.as(k('items').select('id')); }) },
-  { name: 'schema raw', role: 'write', build: (k) => k.schema.raw(`COMMENT ON TABLE kt_${B} IS 'x'`) },
-  { name: 'schema dropTable', role: 'write', build: (k) => k.schema.dropView(`kv_${B}`).dropTable(`kt_${B}`) },
+  {
+    name: 'schema createTable',
+    role: 'write',
+    build: (k) =>
+      k.schema.createTable(`kt_${B}`, (t) => {
+        t.increments('id');
+        t.string('name').notNullable().comment('a name');
+        t.index(['name']);
+      }),
+  },
+  {
+    name: 'schema hasTable right after createTable',
+    role: 'write',
+    build: (k) => k.schema.hasTable(`kt_${B}`) as unknown as Knex.SchemaBuilder,
+  },
+  {
+    name: 'schema hasColumn',
+    role: 'write',
+    build: (k) => k.schema.hasColumn(`kt_${B}`, 'name') as unknown as Knex.SchemaBuilder,
+  },
+  {
+    name: 'schema alterTable',
+    role: 'write',
+    build: (k) =>
+      k.schema.alterTable(`kt_${B}`, (t) => {
+        t.integer('age');
+      }),
+  },
+  {
+    name: 'schema createView',
+    role: 'write',
+    build: (k) =>
+      k.schema.createView(`kv_${B}`, (v) => {
+        v.as(k('items').select('id'));
+      }),
+  },
+  {
+    name: 'schema raw',
+    role: 'write',
+    build: (k) => k.schema.raw(`COMMENT ON TABLE kt_${B} IS 'x'`),
+  },
+  {
+    name: 'schema dropTable',
+    role: 'write',
+    build: (k) => k.schema.dropView(`kv_${B}`).dropTable(`kt_${B}`),
+  },
 ];
 
 describe('query and schema builders', () => {
@@ -149,11 +379,15 @@ describe('query and schema builders', () => {
       expect(row.r).toBe(c.role === 'read');
       expect(row.port).toBe(ports.get(logged[0]!.node));
     }
-    if (c.name === 'schema hasTable right after createTable' || c.name === 'schema hasColumn') expect(result).toBe(true);
+    if (c.name === 'schema hasTable right after createTable' || c.name === 'schema hasColumn')
+      expect(result).toBe(true);
   });
 
   it('leaves the rows written by builders on the primary', async () => {
-    const rows = await queryUrl<{ id: number; note: string; update: number }>(db.url, `SELECT id, note, "update" FROM items WHERE id > ${B} ORDER BY id`);
+    const rows = await queryUrl<{ id: number; note: string; update: number }>(
+      db.url,
+      `SELECT id, note, "update" FROM items WHERE id > ${B} ORDER BY id`,
+    );
     expect(rows).toEqual([
       { id: B + 1, note: 'm', update: 2 },
       { id: B + 2, note: 'a', update: 0 },

@@ -43,23 +43,44 @@ CREATE TABLE kinds (
 function dispatcherFor(table: string): Dispatcher {
   const name = `knex_${process.pid}_${slots.length}_${Math.random().toString(36).slice(2, 6)}`;
   slots.push(name);
-  const d = createDispatcher({ connection: db.url, slot: name, publication: name, tables: [table], logger: false, statusIntervalMs: 200 });
+  const d = createDispatcher({
+    connection: db.url,
+    slot: name,
+    publication: name,
+    tables: [table],
+    logger: false,
+    statusIntervalMs: 200,
+  });
   dispatchers.push(d);
   return d;
 }
 
 const camelize = (row: unknown): unknown => {
   if (Array.isArray(row)) return row.map(camelize);
-  if (row === null || typeof row !== 'object' || row instanceof Date || Buffer.isBuffer(row)) return row;
-  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()), v]));
+  if (row === null || typeof row !== 'object' || row instanceof Date || Buffer.isBuffer(row))
+    return row;
+  return Object.fromEntries(
+    Object.entries(row).map(([k, v]) => [
+      k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()),
+      v,
+    ]),
+  );
 };
 
 beforeAll(async () => {
   db = await createTestDatabase('knex_on_table');
   await queryUrl(db.url, KINDS);
-  knex = routedKnex({ primary: { client: 'pg', connection: db.url, pool: { min: 0, max: 2 } }, replicas: db.replicaUrls.map((url) => ({ connection: url })) });
+  knex = routedKnex({
+    primary: { client: 'pg', connection: db.url, pool: { min: 0, max: 2 } },
+    replicas: db.replicaUrls.map((url) => ({ connection: url })),
+  });
   camel = routedKnex({
-    primary: { client: 'pg', connection: db.url, pool: { min: 0, max: 2 }, postProcessResponse: camelize },
+    primary: {
+      client: 'pg',
+      connection: db.url,
+      pool: { min: 0, max: 2 },
+      postProcessResponse: camelize,
+    },
     replicas: [],
   });
 });
@@ -68,8 +89,22 @@ afterAll(async () => {
   await knex?.destroy();
   await camel?.destroy();
   for (const slot of slots) {
-    await until(async () => (await queryUrl<{ active: boolean }>(db.url, 'SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]))[0]?.active !== true, `slot ${slot} released`);
-    await queryUrl(db.url, 'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    await until(
+      async () =>
+        (
+          await queryUrl<{ active: boolean }>(
+            db.url,
+            'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
+            [slot],
+          )
+        )[0]?.active !== true,
+      `slot ${slot} released`,
+    );
+    await queryUrl(
+      db.url,
+      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1',
+      [slot],
+    );
   }
   await db?.drop();
 });
@@ -111,7 +146,9 @@ describe('onTable', () => {
     await d.start();
     await knex('kinds').insert(row(1));
     await knex('kinds').insert({ id: 2 }); // NULLs everywhere but the defaults
-    await knex('kinds').where({ id: 1 }).update({ txt: 'changed', jsb: { x: 1 }, ints: [9] });
+    await knex('kinds')
+      .where({ id: 1 })
+      .update({ txt: 'changed', jsb: { x: 1 }, ints: [9] });
     await d.drain();
     expect(seen.map((c) => c.kind)).toEqual(['insert', 'insert', 'update']);
     const firstInsert = seen[0]!.new!;
@@ -136,7 +173,12 @@ describe('onTable', () => {
     const d = dispatcherFor('public.kinds');
     const inserts: Change[] = [];
     const deletes: Change[] = [];
-    onTable(d, 'public.kinds', { insert: (c) => void inserts.push(c), delete: (c) => void deletes.push(c) }, { knex: camel });
+    onTable(
+      d,
+      'public.kinds',
+      { insert: (c) => void inserts.push(c), delete: (c) => void deletes.push(c) },
+      { knex: camel },
+    );
     await d.start();
     await camel('kinds').insert({ id: 3, txt: 'camel' });
     await camel('kinds').where({ id: 3 }).del();
@@ -152,12 +194,17 @@ describe('onTable', () => {
     await d.stop();
   });
 
-  it("passes backfilled rows to the snapshot handler, equal to what Knex reads", async () => {
+  it('passes backfilled rows to the snapshot handler, equal to what Knex reads', async () => {
     await camel('kinds').insert({ id: 5, txt: 'existing' });
     const d = dispatcherFor('public.kinds');
     const snapshots: Change[] = [];
     let inserts = 0;
-    onTable(d, 'public.kinds', { snapshot: (c) => void snapshots.push(c), insert: () => void inserts++ }, { knex: camel });
+    onTable(
+      d,
+      'public.kinds',
+      { snapshot: (c) => void snapshots.push(c), insert: () => void inserts++ },
+      { knex: camel },
+    );
     await d.start();
     await d.backfill();
     await d.stop();

@@ -13,8 +13,18 @@ const quiet = { warn: () => undefined };
 
 function make(options: Partial<RoutedKnexOptions> = {}): RoutedKnex {
   const k = routedKnex({
-    primary: { client: 'pg', connection: cluster.primary.url, pool: { min: 0, max: 3 }, log: quiet },
-    replicas: cluster.replicas.map((r) => ({ client: 'pg', connection: r.url, pool: { min: 0, max: 2 }, log: quiet })),
+    primary: {
+      client: 'pg',
+      connection: cluster.primary.url,
+      pool: { min: 0, max: 3 },
+      log: quiet,
+    },
+    replicas: cluster.replicas.map((r) => ({
+      client: 'pg',
+      connection: r.url,
+      pool: { min: 0, max: 2 },
+      log: quiet,
+    })),
     logger: rec.logger,
     ...options,
   });
@@ -31,7 +41,6 @@ afterAll(async () => {
   for (const k of instances) await k.destroy().catch(() => undefined);
   await cluster?.stop();
 });
-
 
 describe('read-your-writes with replay paused', () => {
   it('reads a row right after writing it, in the same session only', async () => {

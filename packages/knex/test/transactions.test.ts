@@ -13,7 +13,15 @@ import {
   type RoutedKnex,
   type RoutedKnexOptions,
 } from '../src/index.js';
-import { P, proofOf, queryUrl, recorder, until, waitForReplay, type Proof as BaseProof } from './_helpers.js';
+import {
+  P,
+  proofOf,
+  queryUrl,
+  recorder,
+  until,
+  waitForReplay,
+  type Proof as BaseProof,
+} from './_helpers.js';
 
 let db: TestDatabase;
 const rec = recorder();
@@ -22,7 +30,11 @@ const instances: RoutedKnex[] = [];
 function make(options: Partial<RoutedKnexOptions> = {}): RoutedKnex {
   const k = routedKnex({
     primary: { client: 'pg', connection: db.url, pool: { min: 0, max: 3 } },
-    replicas: db.replicaUrls.map((url) => ({ client: 'pg', connection: url, pool: { min: 0, max: 2 } })),
+    replicas: db.replicaUrls.map((url) => ({
+      client: 'pg',
+      connection: url,
+      pool: { min: 0, max: 2 },
+    })),
     logger: rec.logger,
     ...options,
   });
@@ -36,7 +48,10 @@ const PROOF = `${P}, pg_backend_pid() AS pid`;
 let knex: RoutedKnex;
 beforeAll(async () => {
   db = await createTestDatabase('knex_tx');
-  await queryUrl(db.url, 'CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance numeric NOT NULL DEFAULT 0)');
+  await queryUrl(
+    db.url,
+    'CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance numeric NOT NULL DEFAULT 0)',
+  );
   await queryUrl(db.url, "INSERT INTO accounts VALUES (1, 'ada', 100), (2, 'bob', 50)");
   await waitForReplay(db.url, db.replicaUrls);
   knex = make();
@@ -46,7 +61,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const proof = async (k: Knex): Promise<Proof> => (await proofOf(k, ', pg_backend_pid() AS pid')) as unknown as Proof;
+const proof = async (k: Knex): Promise<Proof> =>
+  (await proofOf(k, ', pg_backend_pid() AS pid')) as unknown as Proof;
 
 describe('transactions', () => {
   it('runs the callback form and every query of the outer instance inside it on one primary connection', async () => {
@@ -63,7 +79,9 @@ describe('transactions', () => {
     expect(seen.outer).toEqual(seen.inner);
     expect(seen.uncommitted).toMatchObject({ id: 10, owner: 'cy' });
     expect(seen.locked).toMatchObject({ id: 1 });
-    expect(await queryUrl(db.url, 'SELECT owner FROM accounts WHERE id = 10')).toEqual([{ owner: 'cy' }]);
+    expect(await queryUrl(db.url, 'SELECT owner FROM accounts WHERE id = 10')).toEqual([
+      { owner: 'cy' },
+    ]);
     // Outside the transaction again: reads go to replicas.
     expect((await proof(knex)).r).toBe(true);
   });
@@ -100,7 +118,9 @@ describe('transactions', () => {
     await trx('accounts').insert({ id: 13, owner: 'fay' });
     expect((await proof(trx)).r).toBe(false);
     await trx.commit();
-    expect(await queryUrl(db.url, 'SELECT owner FROM accounts WHERE id = 13')).toEqual([{ owner: 'fay' }]);
+    expect(await queryUrl(db.url, 'SELECT owner FROM accounts WHERE id = 13')).toEqual([
+      { owner: 'fay' },
+    ]);
   });
 
   it('keeps nested transactions (savepoints) on the same connection', async () => {
@@ -138,10 +158,12 @@ describe('transactions', () => {
         const a = await proof(trx);
         const b = await proof(k); // the outer instance follows it
         const rows = await trx('accounts').orderBy('id').select('id');
-        const write = await trx('accounts').insert({ id: 15, owner: 'no' }).then(
-          () => 'written',
-          (error: { code?: string }) => error.code,
-        );
+        const write = await trx('accounts')
+          .insert({ id: 15, owner: 'no' })
+          .then(
+            () => 'written',
+            (error: { code?: string }) => error.code,
+          );
         return { a, b, rows, write };
       },
       { readOnly: true },
@@ -179,14 +201,22 @@ describe('transactions', () => {
     );
     expect(seen.r).toBe(true);
     const logged = rec.queries();
-    expect(logged.some((e) => e.sql?.startsWith('BEGIN') && e.reason === 'skipped:skipTransactions')).toBe(true);
-    expect(logged.some((e) => e.sql?.startsWith('COMMIT') && e.reason === 'skipped:skipTransactions')).toBe(true);
-    expect(await queryUrl(db.url, 'SELECT balance FROM accounts WHERE id = 2')).toEqual([{ balance: '51' }]);
+    expect(
+      logged.some((e) => e.sql?.startsWith('BEGIN') && e.reason === 'skipped:skipTransactions'),
+    ).toBe(true);
+    expect(
+      logged.some((e) => e.sql?.startsWith('COMMIT') && e.reason === 'skipped:skipTransactions'),
+    ).toBe(true);
+    expect(await queryUrl(db.url, 'SELECT balance FROM accounts WHERE id = 2')).toEqual([
+      { balance: '51' },
+    ]);
   });
 
   it('blockTransactions rejects both forms with TRANSACTION_BLOCKED', async () => {
     await blockTransactions(async () => {
-      await expect(knex.transaction(async () => undefined)).rejects.toMatchObject({ code: 'TRANSACTION_BLOCKED' });
+      await expect(knex.transaction(async () => undefined)).rejects.toMatchObject({
+        code: 'TRANSACTION_BLOCKED',
+      });
       await expect(knex.transaction()).rejects.toBeInstanceOf(KoyoRouterError);
     });
   });
@@ -195,7 +225,9 @@ describe('transactions', () => {
     const conn = await knex.client.acquireConnection();
     try {
       await knex.raw("SET application_name = 'koyo-pinned'").connection(conn);
-      const row = (await knex.first(knex.raw(`current_setting('application_name') AS app, ${PROOF}`)).connection(conn)) as Proof & { app: string };
+      const row = (await knex
+        .first(knex.raw(`current_setting('application_name') AS app, ${PROOF}`))
+        .connection(conn)) as Proof & { app: string };
       expect(row.app).toBe('koyo-pinned');
       expect(row.r).toBe(false);
     } finally {
@@ -216,21 +248,41 @@ describe('Knex features through the routed client', () => {
   it('cancels a timed-out read on the replica that runs it', async () => {
     const marker = `koyo_cancel_${Date.now()}`;
     rec.clear();
-    await expect(knex.raw(`SELECT pg_sleep(120), '${marker}' AS m`).timeout(200, { cancel: true })).rejects.toThrow(/timeout/i);
+    await expect(
+      knex.raw(`SELECT pg_sleep(120), '${marker}' AS m`).timeout(200, { cancel: true }),
+    ).rejects.toThrow(/timeout/i);
     expect(rec.queries().at(-1)!.role).toBe('replica');
     const running = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120), ''${marker}''%' AND state = 'active' AND pid <> pg_backend_pid()`;
     // The cancel reaches the replica's backend (without it, the sleep would outlast this budget).
-    await until(async () => {
-      let n = 0;
-      for (const url of db.replicaUrls) n += (await queryUrl<{ n: number }>(url, running))[0]!.n;
-      return n === 0;
-    }, 'the timed-out query to be cancelled', 20_000);
+    await until(
+      async () => {
+        let n = 0;
+        for (const url of db.replicaUrls) n += (await queryUrl<{ n: number }>(url, running))[0]!.n;
+        return n === 0;
+      },
+      'the timed-out query to be cancelled',
+      20_000,
+    );
   });
 
   it('accepts connection functions (probes included) and can be destroyed twice', async () => {
     const k = routedKnex({
-      primary: { client: 'pg', connection: (async () => ({ connectionString: db.url })) as NonNullable<Knex.Config['connection']>, pool: { min: 0, max: 2 } },
-      replicas: [{ connection: (() => Promise.resolve({ connectionString: db.replicaUrls[0] })) as NonNullable<Knex.Config['connection']>, pool: { min: 0, max: 1 } }],
+      primary: {
+        client: 'pg',
+        connection: (async () => ({ connectionString: db.url })) as NonNullable<
+          Knex.Config['connection']
+        >,
+        pool: { min: 0, max: 2 },
+      },
+      replicas: [
+        {
+          connection: (() =>
+            Promise.resolve({ connectionString: db.replicaUrls[0] })) as NonNullable<
+            Knex.Config['connection']
+          >,
+          pool: { min: 0, max: 1 },
+        },
+      ],
       maxLag: { bytes: 1024 ** 3 },
     });
     const status = await k.router.probe(); // lag probes on both nodes, before any query
@@ -257,12 +309,16 @@ describe('scopes', () => {
     // A builder returned directly runs inside the scope too (Knex builders are lazy thenables).
     const direct: unknown = await readFromPrimary(() => knex.first(knex.raw(P)));
     expect(direct).toMatchObject({ r: false });
-    expect((await readFromPrimary(() => knex.raw(`SELECT ${P}`))).rows[0]).toMatchObject({ r: false });
+    expect((await readFromPrimary(() => knex.raw(`SELECT ${P}`))).rows[0]).toMatchObject({
+      r: false,
+    });
     const k = make({ defaultRole: 'primary' });
     expect((await proof(k)).r).toBe(false);
     expect((await readFromReplica(() => proof(k))).r).toBe(true);
     // Writes stay on the primary even in readFromReplica.
-    const written = await readFromReplica(() => k('accounts').insert({ id: 16, owner: 'hal' }).returning(k.raw(P)));
+    const written = await readFromReplica(() =>
+      k('accounts').insert({ id: 16, owner: 'hal' }).returning(k.raw(P)),
+    );
     expect(written[0]).toMatchObject({ r: false });
   });
 });

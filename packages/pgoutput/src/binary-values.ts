@@ -79,7 +79,15 @@ function binaryTimestamp(buf: Buffer, start: number, end: number): Date | number
   const seconds = Math.floor(micros / 1e6);
   // postgres-date's 1000 * parseFloat('.ffffff') is this same double.
   const ms = 1000 * ((micros - seconds * 1e6) / 1e6);
-  const date = new Date(year, month, day, Math.floor(seconds / 3600), Math.floor(seconds / 60) % 60, seconds % 60, ms);
+  const date = new Date(
+    year,
+    month,
+    day,
+    Math.floor(seconds / 3600),
+    Math.floor(seconds / 60) % 60,
+    seconds % 60,
+    ms,
+  );
   if (year >= 0 && year < 100) date.setFullYear(year);
   return date;
 }
@@ -140,20 +148,29 @@ export function float4Text(value: number): string {
     const reads = (d: bigint): boolean => {
       if (d <= 0n) return false;
       const x = Number(`${d}e${k}`);
-      if (x <= lowerBound || x >= upperBound) return (x === lowerBound || x === upperBound) && Math.fround(x) === abs && !equalsDecimal(x, d, k);
+      if (x <= lowerBound || x >= upperBound)
+        return (
+          (x === lowerBound || x === upperBound) &&
+          Math.fround(x) === abs &&
+          !equalsDecimal(x, d, k)
+        );
       return true;
     };
     let chosen: bigint | undefined;
     if (reads(digits)) {
       chosen = digits;
       // A tie with the next lower decimal: Ryu takes the even one.
-      if (digits % 2n === 1n && reads(digits - 1n) && equalsDecimal(abs * 2, digits * 2n - 1n, k)) chosen = digits - 1n;
+      if (digits % 2n === 1n && reads(digits - 1n) && equalsDecimal(abs * 2, digits * 2n - 1n, k))
+        chosen = digits - 1n;
     } else {
       // Near a power of two the interval is lopsided: a neighbour may be inside it.
       const lower = reads(digits - 1n);
       const upper = reads(digits + 1n);
       if (lower && upper) {
-        chosen = abs - Number(`${digits - 1n}e${k}`) <= Number(`${digits + 1n}e${k}`) - abs ? digits - 1n : digits + 1n;
+        chosen =
+          abs - Number(`${digits - 1n}e${k}`) <= Number(`${digits + 1n}e${k}`) - abs
+            ? digits - 1n
+            : digits + 1n;
       } else if (lower) chosen = digits - 1n;
       else if (upper) chosen = digits + 1n;
     }
@@ -179,9 +196,13 @@ function uuidText(buf: Buffer, start: number, end: number): string {
 
 function jsonbText(buf: Buffer, start: number, end: number): string {
   if (end <= start || buf[start] !== 1) {
-    throw new PgoutputDecodeError('INVALID_VALUE', 'Unsupported binary jsonb version (only version 1 exists).', {
-      offset: start,
-    });
+    throw new PgoutputDecodeError(
+      'INVALID_VALUE',
+      'Unsupported binary jsonb version (only version 1 exists).',
+      {
+        offset: start,
+      },
+    );
   }
   return utf8(buf, start + 1, end);
 }
@@ -217,22 +238,42 @@ function timestampText(buf: Buffer, start: number, end: number, zone: string): s
  * Renders a binary value of a supported type as PostgreSQL's text, for custom parsers (and
  * overridden pg-types parsers) in binary mode. Undefined for unsupported types.
  */
-function binaryToText(oid: number): ((buf: Buffer, start: number, end: number) => string) | undefined {
+function binaryToText(
+  oid: number,
+): ((buf: Buffer, start: number, end: number) => string) | undefined {
   switch (oid) {
     case OID.bool:
-      return (buf, start, end) => (expectLength(buf, start, end, 1, 'bool'), buf[start] === 0 ? 'f' : 't');
+      return (buf, start, end) => (
+        expectLength(buf, start, end, 1, 'bool'),
+        buf[start] === 0 ? 'f' : 't'
+      );
     case OID.int2:
-      return (buf, start, end) => (expectLength(buf, start, end, 2, 'int2'), String(buf.readInt16BE(start)));
+      return (buf, start, end) => (
+        expectLength(buf, start, end, 2, 'int2'),
+        String(buf.readInt16BE(start))
+      );
     case OID.int4:
-      return (buf, start, end) => (expectLength(buf, start, end, 4, 'int4'), String(int32At(buf, start)));
+      return (buf, start, end) => (
+        expectLength(buf, start, end, 4, 'int4'),
+        String(int32At(buf, start))
+      );
     case OID.oid:
-      return (buf, start, end) => (expectLength(buf, start, end, 4, 'oid'), String(int32At(buf, start) >>> 0));
+      return (buf, start, end) => (
+        expectLength(buf, start, end, 4, 'oid'),
+        String(int32At(buf, start) >>> 0)
+      );
     case OID.int8:
       return int8Text;
     case OID.float4:
-      return (buf, start, end) => (expectLength(buf, start, end, 4, 'float4'), float4Text(buf.readFloatBE(start)));
+      return (buf, start, end) => (
+        expectLength(buf, start, end, 4, 'float4'),
+        float4Text(buf.readFloatBE(start))
+      );
     case OID.float8:
-      return (buf, start, end) => (expectLength(buf, start, end, 8, 'float8'), String(buf.readDoubleBE(start)));
+      return (buf, start, end) => (
+        expectLength(buf, start, end, 8, 'float8'),
+        String(buf.readDoubleBE(start))
+      );
     case OID.text:
     case OID.varchar:
     case OID.bpchar:
@@ -254,9 +295,15 @@ function binaryToText(oid: number): ((buf: Buffer, start: number, end: number) =
         return days === INT32_MAX ? 'infinity' : days === INT32_MIN ? '-infinity' : dateText(days);
       };
     case OID.timestamp:
-      return (buf, start, end) => (expectLength(buf, start, end, 8, 'timestamp'), timestampText(buf, start, end, ''));
+      return (buf, start, end) => (
+        expectLength(buf, start, end, 8, 'timestamp'),
+        timestampText(buf, start, end, '')
+      );
     case OID.timestamptz:
-      return (buf, start, end) => (expectLength(buf, start, end, 8, 'timestamptz'), timestampText(buf, start, end, '+00'));
+      return (buf, start, end) => (
+        expectLength(buf, start, end, 8, 'timestamptz'),
+        timestampText(buf, start, end, '+00')
+      );
     default:
       return undefined;
   }
@@ -268,17 +315,29 @@ function builtinBinary(oid: number): ValueParser | undefined {
     case OID.bool:
       return (buf, start, end) => (expectLength(buf, start, end, 1, 'bool'), buf[start] !== 0);
     case OID.int2:
-      return (buf, start, end) => (expectLength(buf, start, end, 2, 'int2'), buf.readInt16BE(start));
+      return (buf, start, end) => (
+        expectLength(buf, start, end, 2, 'int2'),
+        buf.readInt16BE(start)
+      );
     case OID.int4:
       return (buf, start, end) => (expectLength(buf, start, end, 4, 'int4'), int32At(buf, start));
     case OID.oid:
-      return (buf, start, end) => (expectLength(buf, start, end, 4, 'oid'), int32At(buf, start) >>> 0);
+      return (buf, start, end) => (
+        expectLength(buf, start, end, 4, 'oid'),
+        int32At(buf, start) >>> 0
+      );
     case OID.int8:
       return int8Text;
     case OID.float4:
-      return (buf, start, end) => (expectLength(buf, start, end, 4, 'float4'), Number(float4Text(buf.readFloatBE(start))));
+      return (buf, start, end) => (
+        expectLength(buf, start, end, 4, 'float4'),
+        Number(float4Text(buf.readFloatBE(start)))
+      );
     case OID.float8:
-      return (buf, start, end) => (expectLength(buf, start, end, 8, 'float8'), buf.readDoubleBE(start));
+      return (buf, start, end) => (
+        expectLength(buf, start, end, 8, 'float8'),
+        buf.readDoubleBE(start)
+      );
     case OID.text:
     case OID.varchar:
     case OID.bpchar:
@@ -319,4 +378,3 @@ export function binaryValueParser(oid: number, custom: TextParser | undefined): 
   const parser = custom ?? (pgTypes.getTypeParser(oid, 'text') as TextParser);
   return (buf, start, end) => parser(toText(buf, start, end));
 }
-

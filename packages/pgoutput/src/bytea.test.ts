@@ -6,7 +6,16 @@ const pgBytea = pgTypes.getTypeParser(17, 'text') as (value: string) => Buffer;
 
 describe('bytea text values', () => {
   it('decode well-formed hex and escape output exactly like pg-types', () => {
-    for (const text of ['\\x', '\\x00ff10', '\\xDEADbeef', 'abc', 'a\\\\b', '\\000\\377x', '\\\\\\101', '']) {
+    for (const text of [
+      '\\x',
+      '\\x00ff10',
+      '\\xDEADbeef',
+      'abc',
+      'a\\\\b',
+      '\\000\\377x',
+      '\\\\\\101',
+      '',
+    ]) {
       expect(parseByteaText(text)).toEqual(pgBytea(text));
     }
   });

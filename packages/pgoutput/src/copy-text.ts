@@ -71,12 +71,17 @@ export class CopyTextRowDecoder {
 
   constructor(columns: readonly CopyTextColumn[], options: CopyTextRowDecoderOptions = {}) {
     if (!Array.isArray(columns) || columns.length === 0) {
-      throw new PgoutputDecodeError('INVALID_OPTION', 'CopyTextRowDecoder needs at least one column ({ name, typeOid }).');
+      throw new PgoutputDecodeError(
+        'INVALID_OPTION',
+        'CopyTextRowDecoder needs at least one column ({ name, typeOid }).',
+      );
     }
     const typeParsers = typeParserMap(options.typeParsers);
     const parse = options.parse ?? true;
     this.names = columns.map((column) => column.name);
-    this.parsers = columns.map((column) => (parse ? textValueParser(column.typeOid, typeParsers.get(column.typeOid)) : parseString));
+    this.parsers = columns.map((column) =>
+      parse ? textValueParser(column.typeOid, typeParsers.get(column.typeOid)) : parseString,
+    );
     this.values = new Array<unknown>(columns.length).fill(null);
     this.makeRow = rowBuilder(
       this.names,
@@ -123,10 +128,14 @@ export class CopyTextRowDecoder {
           }
         } catch (error) {
           const reason = error instanceof Error ? error.message : String(error);
-          throw new PgoutputDecodeError('INVALID_VALUE', `Cannot parse the value of column ${this.names[i]} at offset ${from}: ${reason}.`, {
-            offset: from,
-            cause: error,
-          });
+          throw new PgoutputDecodeError(
+            'INVALID_VALUE',
+            `Cannot parse the value of column ${this.names[i]} at offset ${from}: ${reason}.`,
+            {
+              offset: from,
+              cause: error,
+            },
+          );
         }
       }
       p++; // past the tab
@@ -162,7 +171,8 @@ export class CopyTextRowDecoder {
 
   /** Writes the unescaped bytes of `buf[from, to)` to the scratch buffer; returns their length. */
   private unescape(buf: Buffer, from: number, to: number): number {
-    if (this.scratch.length < to - from) this.scratch = Buffer.allocUnsafe(Math.max(to - from, this.scratch.length * 2));
+    if (this.scratch.length < to - from)
+      this.scratch = Buffer.allocUnsafe(Math.max(to - from, this.scratch.length * 2));
     const out = this.scratch;
     let n = 0;
     for (let p = from; p < to; p++) {

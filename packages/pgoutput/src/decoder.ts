@@ -90,7 +90,10 @@ export class PgoutputDecoder {
   constructor(options: DecoderOptions = {}) {
     const version = options.protocolVersion ?? 4;
     if (version !== 1 && version !== 2 && version !== 3 && version !== 4) {
-      throw new PgoutputDecodeError('INVALID_OPTION', `protocolVersion must be 1, 2, 3 or 4, got ${String(version)}.`);
+      throw new PgoutputDecodeError(
+        'INVALID_OPTION',
+        `protocolVersion must be 1, 2, 3 or 4, got ${String(version)}.`,
+      );
     }
     const typeParsers = typeParserMap(options.typeParsers);
     this.protocolVersion = version;
@@ -123,7 +126,10 @@ export class PgoutputDecoder {
    */
   decode(payload: Uint8Array): PgoutputMessage {
     if (!(payload instanceof Uint8Array)) {
-      throw new PgoutputDecodeError('INVALID_OPTION', 'decode() takes the payload bytes as a Uint8Array or Buffer.');
+      throw new PgoutputDecodeError(
+        'INVALID_OPTION',
+        'decode() takes the payload bytes as a Uint8Array or Buffer.',
+      );
     }
     const r = this.reader;
     r.reset(asBuffer(payload));
@@ -224,7 +230,8 @@ export class PgoutputDecoder {
     const xid = this.streamXid();
     const relation = this.relationOf(r.u32());
     const kind = r.u8();
-    if (kind !== 0x4e /* N */) throw r.invalid(`Expected 'N' before the new tuple, got 0x${kind.toString(16)}.`, r.pos - 1);
+    if (kind !== 0x4e /* N */)
+      throw r.invalid(`Expected 'N' before the new tuple, got 0x${kind.toString(16)}.`, r.pos - 1);
     return { tag: 'insert', relation: relation.message, new: readTuple(r, relation, false), xid };
   }
 
@@ -241,8 +248,19 @@ export class PgoutputDecoder {
       else old = readTuple(r, relation, false);
       kind = r.u8();
     }
-    if (kind !== 0x4e /* N */) throw r.invalid(`Expected 'K', 'O' or 'N' in an update, got 0x${kind.toString(16)}.`, r.pos - 1);
-    return { tag: 'update', relation: relation.message, key, old, new: readTuple(r, relation, false), xid };
+    if (kind !== 0x4e /* N */)
+      throw r.invalid(
+        `Expected 'K', 'O' or 'N' in an update, got 0x${kind.toString(16)}.`,
+        r.pos - 1,
+      );
+    return {
+      tag: 'update',
+      relation: relation.message,
+      key,
+      old,
+      new: readTuple(r, relation, false),
+      xid,
+    };
   }
 
   private delete(): DeleteMessage {
@@ -251,8 +269,22 @@ export class PgoutputDecoder {
     const xid = this.streamXid();
     const relation = this.relationOf(r.u32());
     const kind = r.u8();
-    if (kind === 0x4b /* K */) return { tag: 'delete', relation: relation.message, key: readTuple(r, relation, true), old: null, xid };
-    if (kind === 0x4f /* O */) return { tag: 'delete', relation: relation.message, key: null, old: readTuple(r, relation, false), xid };
+    if (kind === 0x4b /* K */)
+      return {
+        tag: 'delete',
+        relation: relation.message,
+        key: readTuple(r, relation, true),
+        old: null,
+        xid,
+      };
+    if (kind === 0x4f /* O */)
+      return {
+        tag: 'delete',
+        relation: relation.message,
+        key: null,
+        old: readTuple(r, relation, false),
+        xid,
+      };
     throw r.invalid(`Expected 'K' or 'O' in a delete, got 0x${kind.toString(16)}.`, r.pos - 1);
   }
 
@@ -265,7 +297,13 @@ export class PgoutputDecoder {
     r.tag = 'begin';
     const finalLsn = r.u64();
     const micros = this.timeMicros();
-    return { tag: 'begin', finalLsn, commitTime: unixMicrosToDate(micros), commitTimeMicros: micros, xid: r.u32() };
+    return {
+      tag: 'begin',
+      finalLsn,
+      commitTime: unixMicrosToDate(micros),
+      commitTimeMicros: micros,
+      xid: r.u32(),
+    };
   }
 
   private commit(): CommitMessage {
@@ -275,7 +313,14 @@ export class PgoutputDecoder {
     const commitLsn = r.u64();
     const endLsn = r.u64();
     const micros = this.timeMicros();
-    return { tag: 'commit', flags, commitLsn, endLsn, commitTime: unixMicrosToDate(micros), commitTimeMicros: micros };
+    return {
+      tag: 'commit',
+      flags,
+      commitLsn,
+      endLsn,
+      commitTime: unixMicrosToDate(micros),
+      commitTimeMicros: micros,
+    };
   }
 
   private origin(): OriginMessage {
@@ -300,7 +345,10 @@ export class PgoutputDecoder {
     const identityByte = r.u8();
     const replicaIdentity = REPLICA_IDENTITY[identityByte];
     if (!replicaIdentity) {
-      throw r.invalid(`Unknown replica identity 0x${identityByte.toString(16)} (expected d, n, f or i).`, r.pos - 1);
+      throw r.invalid(
+        `Unknown replica identity 0x${identityByte.toString(16)} (expected d, n, f or i).`,
+        r.pos - 1,
+      );
     }
     const count = r.u16();
     const columns: RelationColumn[] = [];
@@ -312,7 +360,15 @@ export class PgoutputDecoder {
       columns.push({ name: columnName, typeOid, typeMod, isKey: (flags & 1) === 1, flags });
     }
     r.done();
-    const message: RelationMessage = { tag: 'relation', oid, schema, name, replicaIdentity, columns, xid };
+    const message: RelationMessage = {
+      tag: 'relation',
+      oid,
+      schema,
+      name,
+      replicaIdentity,
+      columns,
+      xid,
+    };
     this.relations.set(oid, new CompiledRelation(message, this.values));
     return message;
   }
@@ -338,7 +394,13 @@ export class PgoutputDecoder {
     if (count * 4 > r.end - r.pos) throw r.truncated(count * 4);
     const relations: RelationMessage[] = [];
     for (let i = 0; i < count; i++) relations.push(this.relationOf(r.u32()).message);
-    return { tag: 'truncate', relations, cascade: (flags & 1) !== 0, restartIdentity: (flags & 2) !== 0, xid };
+    return {
+      tag: 'truncate',
+      relations,
+      cascade: (flags & 1) !== 0,
+      restartIdentity: (flags & 2) !== 0,
+      xid,
+    };
   }
 
   private logicalMessage(): MessageMessage {
@@ -349,7 +411,14 @@ export class PgoutputDecoder {
     const lsn = r.u64();
     const prefix = r.cstring();
     const length = r.i32();
-    return { tag: 'message', transactional: (flags & 1) !== 0, lsn, prefix, content: r.bytes(length), xid };
+    return {
+      tag: 'message',
+      transactional: (flags & 1) !== 0,
+      lsn,
+      prefix,
+      content: r.bytes(length),
+      xid,
+    };
   }
 
   private streamStart(): StreamStartMessage {
@@ -377,7 +446,15 @@ export class PgoutputDecoder {
     const commitLsn = r.u64();
     const endLsn = r.u64();
     const micros = this.timeMicros();
-    return { tag: 'stream_commit', xid, flags, commitLsn, endLsn, commitTime: unixMicrosToDate(micros), commitTimeMicros: micros };
+    return {
+      tag: 'stream_commit',
+      xid,
+      flags,
+      commitLsn,
+      endLsn,
+      commitTime: unixMicrosToDate(micros),
+      commitTimeMicros: micros,
+    };
   }
 
   private streamAbort(): StreamAbortMessage {
@@ -389,9 +466,23 @@ export class PgoutputDecoder {
       // Protocol 4 with streaming 'parallel' adds the abort LSN and time.
       const abortLsn = r.u64();
       const micros = this.timeMicros();
-      return { tag: 'stream_abort', xid, subXid, abortLsn, abortTime: unixMicrosToDate(micros), abortTimeMicros: micros };
+      return {
+        tag: 'stream_abort',
+        xid,
+        subXid,
+        abortLsn,
+        abortTime: unixMicrosToDate(micros),
+        abortTimeMicros: micros,
+      };
     }
-    return { tag: 'stream_abort', xid, subXid, abortLsn: undefined, abortTime: undefined, abortTimeMicros: undefined };
+    return {
+      tag: 'stream_abort',
+      xid,
+      subXid,
+      abortLsn: undefined,
+      abortTime: undefined,
+      abortTimeMicros: undefined,
+    };
   }
 
   private beginPrepare(): BeginPrepareMessage {
@@ -402,10 +493,21 @@ export class PgoutputDecoder {
     const micros = this.timeMicros();
     const xid = r.u32();
     const prepareTime = unixMicrosToDate(micros);
-    return { tag: 'begin_prepare', prepareLsn, endLsn, prepareTime, prepareTimeMicros: micros, xid, gid: r.cstring() };
+    return {
+      tag: 'begin_prepare',
+      prepareLsn,
+      endLsn,
+      prepareTime,
+      prepareTimeMicros: micros,
+      xid,
+      gid: r.cstring(),
+    };
   }
 
-  private prepare(tag: 'prepare' | 'stream_prepare', version: 3): PrepareMessage | StreamPrepareMessage {
+  private prepare(
+    tag: 'prepare' | 'stream_prepare',
+    version: 3,
+  ): PrepareMessage | StreamPrepareMessage {
     const r = this.reader;
     this.need(version, tag);
     const flags = r.u8();
@@ -414,7 +516,16 @@ export class PgoutputDecoder {
     const micros = this.timeMicros();
     const xid = r.u32();
     const prepareTime = unixMicrosToDate(micros);
-    return { tag, flags, prepareLsn, endLsn, prepareTime, prepareTimeMicros: micros, xid, gid: r.cstring() };
+    return {
+      tag,
+      flags,
+      prepareLsn,
+      endLsn,
+      prepareTime,
+      prepareTimeMicros: micros,
+      xid,
+      gid: r.cstring(),
+    };
   }
 
   private commitPrepared(): CommitPreparedMessage {
@@ -426,7 +537,16 @@ export class PgoutputDecoder {
     const micros = this.timeMicros();
     const xid = r.u32();
     const commitTime = unixMicrosToDate(micros);
-    return { tag: 'commit_prepared', flags, commitLsn, endLsn, commitTime, commitTimeMicros: micros, xid, gid: r.cstring() };
+    return {
+      tag: 'commit_prepared',
+      flags,
+      commitLsn,
+      endLsn,
+      commitTime,
+      commitTimeMicros: micros,
+      xid,
+      gid: r.cstring(),
+    };
   }
 
   private rollbackPrepared(): RollbackPreparedMessage {

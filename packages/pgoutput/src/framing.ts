@@ -57,16 +57,23 @@ const MAX_I64 = 0x7fff_ffff_ffff_ffffn;
  */
 export function parseCopyData(body: Uint8Array): XLogData | PrimaryKeepalive {
   if (!(body instanceof Uint8Array)) {
-    throw new PgoutputDecodeError('INVALID_OPTION', 'parseCopyData() takes the CopyData body as a Uint8Array or Buffer.');
+    throw new PgoutputDecodeError(
+      'INVALID_OPTION',
+      'parseCopyData() takes the CopyData body as a Uint8Array or Buffer.',
+    );
   }
   const buf = asBuffer(body);
   const kind = buf.length > 0 ? buf[0] : undefined;
   if (kind === 0x77 /* w */) {
     if (buf.length < 25) {
-      throw new PgoutputDecodeError('TRUNCATED', `An XLogData frame has a 25-byte header, this one is ${buf.length} bytes.`, {
-        offset: buf.length,
-        tag: 'xlogdata',
-      });
+      throw new PgoutputDecodeError(
+        'TRUNCATED',
+        `An XLogData frame has a 25-byte header, this one is ${buf.length} bytes.`,
+        {
+          offset: buf.length,
+          tag: 'xlogdata',
+        },
+      );
     }
     return {
       tag: 'xlogdata',
@@ -102,7 +109,10 @@ export function parseCopyData(body: Uint8Array): XLogData | PrimaryKeepalive {
 
 function checkPosition(name: string, value: unknown): bigint {
   if (typeof value !== 'bigint' || value < 0n || value > MAX_U64) {
-    throw new PgoutputDecodeError('INVALID_LSN', `${name} must be a bigint LSN from 0 to 2^64-1, got ${String(value)}.`);
+    throw new PgoutputDecodeError(
+      'INVALID_LSN',
+      `${name} must be a bigint LSN from 0 to 2^64-1, got ${String(value)}.`,
+    );
   }
   return value;
 }
@@ -122,7 +132,10 @@ export function encodeStandbyStatusUpdate(update: StandbyStatusUpdate): Uint8Arr
   const applied = checkPosition('applied', update.applied);
   const clock = update.clock ?? pgNowMicros();
   if (typeof clock !== 'bigint' || clock < -MAX_I64 - 1n || clock > MAX_I64) {
-    throw new PgoutputDecodeError('INVALID_OPTION', `clock must be a bigint of µs since 2000-01-01 (int64), got ${String(clock)}.`);
+    throw new PgoutputDecodeError(
+      'INVALID_OPTION',
+      `clock must be a bigint of µs since 2000-01-01 (int64), got ${String(clock)}.`,
+    );
   }
   const body = Buffer.alloc(34);
   body[0] = 0x72; // r

@@ -1,4 +1,8 @@
-export { CopyTextRowDecoder, type CopyTextColumn, type CopyTextRowDecoderOptions } from './copy-text.js';
+export {
+  CopyTextRowDecoder,
+  type CopyTextColumn,
+  type CopyTextRowDecoderOptions,
+} from './copy-text.js';
 export { PgoutputDecoder, type DecoderOptions } from './decoder.js';
 export { PgoutputDecodeError, type PgoutputDecodeErrorCode } from './errors.js';
 export { formatLsn, parseLsn } from './lsn.js';
@@ -36,4 +40,10 @@ export {
   type UnchangedToast,
   type UpdateMessage,
 } from './messages.js';
-export { PG_EPOCH_UNIX_MICROS, PG_EPOCH_UNIX_MILLIS, pgMicrosToUnixMicros, pgNowMicros, unixMicrosToDate } from './time.js';
+export {
+  PG_EPOCH_UNIX_MICROS,
+  PG_EPOCH_UNIX_MILLIS,
+  pgMicrosToUnixMicros,
+  pgNowMicros,
+  unixMicrosToDate,
+} from './time.js';

@@ -14,16 +14,25 @@ describe('LSN helpers', () => {
   });
 
   it('round-trips every 64-bit value', () => {
-    fc.assert(fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (lsn) => parseLsn(formatLsn(lsn)) === lsn));
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+        (lsn) => parseLsn(formatLsn(lsn)) === lsn,
+      ),
+    );
   });
 
   it('rejects what is not an LSN with INVALID_LSN', () => {
     for (const text of ['', '16', '16/', '/1', 'G/1', '1/123456789', '1/2/3', ' 1 / 2 ']) {
       expect(() => parseLsn(text)).toThrow(PgoutputDecodeError);
     }
-    expect(() => parseLsn(42 as unknown as string)).toThrow(expect.objectContaining({ code: 'INVALID_LSN' }));
+    expect(() => parseLsn(42 as unknown as string)).toThrow(
+      expect.objectContaining({ code: 'INVALID_LSN' }),
+    );
     expect(() => formatLsn(-1n)).toThrow(expect.objectContaining({ code: 'INVALID_LSN' }));
     expect(() => formatLsn(2n ** 64n)).toThrow(expect.objectContaining({ code: 'INVALID_LSN' }));
-    expect(() => formatLsn(1 as unknown as bigint)).toThrow(expect.objectContaining({ code: 'INVALID_LSN' }));
+    expect(() => formatLsn(1 as unknown as bigint)).toThrow(
+      expect.objectContaining({ code: 'INVALID_LSN' }),
+    );
   });
 });

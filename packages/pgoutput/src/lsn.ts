@@ -14,7 +14,10 @@ const LSN_TEXT = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
  */
 export function formatLsn(lsn: bigint): string {
   if (typeof lsn !== 'bigint' || lsn < 0n || lsn > MAX_U64) {
-    throw new PgoutputDecodeError('INVALID_LSN', `An LSN is a bigint from 0 to 2^64-1, got ${String(lsn)}.`);
+    throw new PgoutputDecodeError(
+      'INVALID_LSN',
+      `An LSN is a bigint from 0 to 2^64-1, got ${String(lsn)}.`,
+    );
   }
   const high = Number(lsn >> 32n);
   const low = Number(lsn & 0xffff_ffffn);

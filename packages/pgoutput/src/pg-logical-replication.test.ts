@@ -16,17 +16,34 @@ describe('KoyoPgoutputPlugin', () => {
     expect(plugin.startCommand('my"slot', '0/16B3748')).toBe(
       `START_REPLICATION SLOT "my""slot" LOGICAL 0/16B3748 (proto_version '4', publication_names '"app","we""ird''s"', binary 'true', messages 'true', streaming 'parallel', two_phase 'on', origin 'none')`,
     );
-    expect(new KoyoPgoutputPlugin({ publicationNames: ['p'], protoVersion: 2, streaming: true }).startCommand('s', '0/0')).toBe(
+    expect(
+      new KoyoPgoutputPlugin({
+        publicationNames: ['p'],
+        protoVersion: 2,
+        streaming: true,
+      }).startCommand('s', '0/0'),
+    ).toBe(
       `START_REPLICATION SLOT "s" LOGICAL 0/0 (proto_version '2', publication_names '"p"', streaming 'on')`,
     );
   });
 
   it('rejects options the protocol version cannot carry', () => {
-    expect(() => new KoyoPgoutputPlugin({ publicationNames: [] })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
-    expect(() => new KoyoPgoutputPlugin({ publicationNames: ['p'], streaming: true })).toThrow(/protoVersion 2/);
-    expect(() => new KoyoPgoutputPlugin({ publicationNames: ['p'], protoVersion: 3, streaming: 'parallel' })).toThrow(/protoVersion 4/);
-    expect(() => new KoyoPgoutputPlugin({ publicationNames: ['p'], protoVersion: 2, twoPhase: true })).toThrow(/protoVersion 3/);
-    expect(() => new KoyoPgoutputPlugin({ publicationNames: ['p'] }).startCommand('s', "0/0'; DROP")).toThrow(expect.objectContaining({ code: 'INVALID_LSN' }));
+    expect(() => new KoyoPgoutputPlugin({ publicationNames: [] })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION' }),
+    );
+    expect(() => new KoyoPgoutputPlugin({ publicationNames: ['p'], streaming: true })).toThrow(
+      /protoVersion 2/,
+    );
+    expect(
+      () =>
+        new KoyoPgoutputPlugin({ publicationNames: ['p'], protoVersion: 3, streaming: 'parallel' }),
+    ).toThrow(/protoVersion 4/);
+    expect(
+      () => new KoyoPgoutputPlugin({ publicationNames: ['p'], protoVersion: 2, twoPhase: true }),
+    ).toThrow(/protoVersion 3/);
+    expect(() =>
+      new KoyoPgoutputPlugin({ publicationNames: ['p'] }).startCommand('s', "0/0'; DROP"),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_LSN' }));
   });
 
   it('resets its decoder when replication starts', async () => {

@@ -14,7 +14,10 @@ export interface ReplicationQueryClient {
  * Options of {@link KoyoPgoutputPlugin}: the pgoutput options sent with `START_REPLICATION`,
  * plus the decoder's own options.
  */
-export interface KoyoPgoutputPluginOptions extends Omit<DecoderOptions, 'protocolVersion' | 'binary'> {
+export interface KoyoPgoutputPluginOptions extends Omit<
+  DecoderOptions,
+  'protocolVersion' | 'binary'
+> {
   /** Publications to stream (`publication_names`). At least one. */
   publicationNames: string[];
   /**
@@ -76,8 +79,15 @@ export class KoyoPgoutputPlugin {
   /** @throws PgoutputDecodeError `INVALID_OPTION` for a bad option. */
   constructor(options: KoyoPgoutputPluginOptions) {
     const names = options?.publicationNames;
-    if (!Array.isArray(names) || names.length === 0 || names.some((name) => typeof name !== 'string' || name === '')) {
-      throw new PgoutputDecodeError('INVALID_OPTION', 'publicationNames must be a non-empty array of publication names.');
+    if (
+      !Array.isArray(names) ||
+      names.length === 0 ||
+      names.some((name) => typeof name !== 'string' || name === '')
+    ) {
+      throw new PgoutputDecodeError(
+        'INVALID_OPTION',
+        'publicationNames must be a non-empty array of publication names.',
+      );
     }
     const version = options.protoVersion ?? 1;
     const streaming = options.streaming ?? false;
@@ -85,13 +95,19 @@ export class KoyoPgoutputPlugin {
       throw new PgoutputDecodeError('INVALID_OPTION', 'streaming needs protoVersion 2 or higher.');
     }
     if (streaming === 'parallel' && version < 4) {
-      throw new PgoutputDecodeError('INVALID_OPTION', "streaming: 'parallel' needs protoVersion 4.");
+      throw new PgoutputDecodeError(
+        'INVALID_OPTION',
+        "streaming: 'parallel' needs protoVersion 4.",
+      );
     }
     if (options.twoPhase && version < 3) {
       throw new PgoutputDecodeError('INVALID_OPTION', 'twoPhase needs protoVersion 3 or higher.');
     }
     this.options = options;
-    const decoderOptions: DecoderOptions = { protocolVersion: version, binary: options.binary ?? false };
+    const decoderOptions: DecoderOptions = {
+      protocolVersion: version,
+      binary: options.binary ?? false,
+    };
     if (options.parse !== undefined) decoderOptions.parse = options.parse;
     if (options.typeParsers !== undefined) decoderOptions.typeParsers = options.typeParsers;
     this.decoder = new PgoutputDecoder(decoderOptions);
@@ -105,17 +121,26 @@ export class KoyoPgoutputPlugin {
   /** The `START_REPLICATION` command this plugin sends for `slotName` from `lastLsn`. */
   startCommand(slotName: string, lastLsn: string): string {
     if (!LSN_TEXT.test(lastLsn)) {
-      throw new PgoutputDecodeError('INVALID_LSN', `Not an LSN: ${JSON.stringify(lastLsn)} (expected e.g. "0/16B3748").`);
+      throw new PgoutputDecodeError(
+        'INVALID_LSN',
+        `Not an LSN: ${JSON.stringify(lastLsn)} (expected e.g. "0/16B3748").`,
+      );
     }
     const o = this.options;
-    const streaming = o.streaming === true ? 'on' : o.streaming === false || o.streaming === undefined ? undefined : o.streaming;
+    const streaming =
+      o.streaming === true
+        ? 'on'
+        : o.streaming === false || o.streaming === undefined
+          ? undefined
+          : o.streaming;
     const options = [
       `proto_version ${quoteLiteral(String(o.protoVersion ?? 1))}`,
       `publication_names ${quoteLiteral(o.publicationNames.map(quoteIdentifier).join(','))}`,
     ];
     if (o.binary) options.push(`binary 'true'`);
     if (o.messages) options.push(`messages 'true'`);
-    if (streaming !== undefined && streaming !== 'off') options.push(`streaming ${quoteLiteral(streaming)}`);
+    if (streaming !== undefined && streaming !== 'off')
+      options.push(`streaming ${quoteLiteral(streaming)}`);
     if (o.twoPhase) options.push(`two_phase 'on'`);
     if (o.origin !== undefined) options.push(`origin ${quoteLiteral(o.origin)}`);
     return `START_REPLICATION SLOT ${quoteIdentifier(slotName)} LOGICAL ${lastLsn} (${options.join(', ')})`;

@@ -11,7 +11,9 @@ const EMPTY = Buffer.alloc(0);
 
 /** Views any Uint8Array as a Buffer without copying. */
 export function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Decodes `buf[start, end)` as UTF-8. */

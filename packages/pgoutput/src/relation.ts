@@ -33,8 +33,12 @@ export class CompiledRelation {
     this.count = columns.length;
     const names = columns.map((column) => column.name);
     if (options.parse) {
-      this.text = columns.map((column) => textValueParser(column.typeOid, options.typeParsers.get(column.typeOid)));
-      this.binary = columns.map((column) => binaryValueParser(column.typeOid, options.typeParsers.get(column.typeOid)));
+      this.text = columns.map((column) =>
+        textValueParser(column.typeOid, options.typeParsers.get(column.typeOid)),
+      );
+      this.binary = columns.map((column) =>
+        binaryValueParser(column.typeOid, options.typeParsers.get(column.typeOid)),
+      );
     } else {
       this.text = columns.map(() => parseString);
       this.binary = columns.map(() => parseBytes);
@@ -47,7 +51,13 @@ export class CompiledRelation {
   }
 }
 
-function valueError(reader: Reader, relation: CompiledRelation, column: number, offset: number, cause: unknown): PgoutputDecodeError {
+function valueError(
+  reader: Reader,
+  relation: CompiledRelation,
+  column: number,
+  offset: number,
+  cause: unknown,
+): PgoutputDecodeError {
   const { schema, name, columns } = relation.message;
   const col = columns[column]!;
   const reason = cause instanceof Error ? cause.message : String(cause);
@@ -108,7 +118,9 @@ export function readTuple(reader: Reader, relation: CompiledRelation, keyOnly: b
       values[i] = UNCHANGED_TOAST;
     } else {
       reader.pos = p - 1;
-      throw reader.invalid(`Unknown tuple value kind 0x${kind.toString(16)} (expected t, b, n or u) at offset ${p - 1}.`);
+      throw reader.invalid(
+        `Unknown tuple value kind 0x${kind.toString(16)} (expected t, b, n or u) at offset ${p - 1}.`,
+      );
     }
   }
   reader.pos = p;

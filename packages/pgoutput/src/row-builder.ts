@@ -27,7 +27,11 @@ function compiled(names: readonly string[], indexes: readonly number[]): RowBuil
  *
  * @internal
  */
-export function rowBuilder(names: readonly string[], indexes: readonly number[], generate = true): RowBuilder {
+export function rowBuilder(
+  names: readonly string[],
+  indexes: readonly number[],
+  generate = true,
+): RowBuilder {
   // The server re-sends a table's Relation message, e.g. for every streamed transaction: reuse
   // the builder rather than compile the same code again (slow, and every new function makes the
   // call site in the tuple reader more polymorphic).
@@ -44,7 +48,11 @@ export function rowBuilder(names: readonly string[], indexes: readonly number[],
 const BUILDERS = new Map<string, RowBuilder>();
 const MAX_BUILDERS = 1000;
 
-function build(names: readonly string[], indexes: readonly number[], generate: boolean): RowBuilder {
+function build(
+  names: readonly string[],
+  indexes: readonly number[],
+  generate: boolean,
+): RowBuilder {
   const fast = generate ? compiled(names, indexes) : undefined;
   if (fast) return fast;
   return (values) => {
@@ -52,7 +60,12 @@ function build(names: readonly string[], indexes: readonly number[], generate: b
     for (const i of indexes) {
       const name = names[i]!;
       if (name === '__proto__') {
-        Object.defineProperty(row, name, { value: values[i], enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(row, name, {
+          value: values[i],
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       } else {
         row[name] = values[i];
       }

@@ -18,9 +18,13 @@ function pgTextParser(oid: number): PgTypeParser {
 /** OID of `bytea[]`. */
 const BYTEA_ARRAY = 1001;
 
-const arrayParser = (pgTypes as unknown as {
-  arrayParser: { create(source: string, transform: (value: string | null) => unknown): { parse(): unknown } };
-}).arrayParser;
+const arrayParser = (
+  pgTypes as unknown as {
+    arrayParser: {
+      create(source: string, transform: (value: string | null) => unknown): { parse(): unknown };
+    };
+  }
+).arrayParser;
 
 /**
  * pg-types' bytea parser (`postgres-bytea`), rewritten to refuse malformed input: for a lone
@@ -33,11 +37,12 @@ const arrayParser = (pgTypes as unknown as {
 export function parseByteaText(text: string): Buffer {
   if (text.startsWith('\\x')) {
     const hex = text.slice(2);
-    if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new Error('malformed bytea hex value');
+    if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex))
+      throw new Error('malformed bytea hex value');
     return Buffer.from(hex, 'hex');
   }
   const bytes: number[] = [];
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const c = text.charCodeAt(i);
     if (c !== 0x5c) {
       bytes.push(c & 0xff);
@@ -60,9 +65,22 @@ const NO_PARSE = pgTextParser(-1);
 
 /** The parsers pg-types had when this module loaded, to tell defaults from user overrides. */
 const DEFAULTS = new Map<number, PgTypeParser>(
-  [OID.bool, OID.bytea, BYTEA_ARRAY, OID.int2, OID.int4, OID.oid, OID.int8, OID.float4, OID.float8, OID.json, OID.jsonb, OID.date, OID.timestamp, OID.timestamptz].map(
-    (oid) => [oid, pgTextParser(oid)],
-  ),
+  [
+    OID.bool,
+    OID.bytea,
+    BYTEA_ARRAY,
+    OID.int2,
+    OID.int4,
+    OID.oid,
+    OID.int8,
+    OID.float4,
+    OID.float8,
+    OID.json,
+    OID.jsonb,
+    OID.date,
+    OID.timestamp,
+    OID.timestamptz,
+  ].map((oid) => [oid, pgTextParser(oid)]),
 );
 
 /** True when pg (through pg-types) currently parses `oid` with its builtin parser. */
@@ -111,14 +129,23 @@ export function textValueParser(oid: number, custom: TextParser | undefined): Va
         return (buf, start, end) => parseByteaText(utf8(buf, start, end));
       case BYTEA_ARRAY:
         return (buf, start, end) =>
-          arrayParser.create(utf8(buf, start, end), (value) => (value === null ? null : parseByteaText(value))).parse();
+          arrayParser
+            .create(utf8(buf, start, end), (value) =>
+              value === null ? null : parseByteaText(value),
+            )
+            .parse();
     }
   }
   return (buf, start, end) => parser(utf8(buf, start, end));
 }
 
 /** `parseInt(text, 10)` for the canonical output of int2/int4/oid, without making a string. */
-export function parseIntFast(buf: Buffer, start: number, end: number, fallback: PgTypeParser): unknown {
+export function parseIntFast(
+  buf: Buffer,
+  start: number,
+  end: number,
+  fallback: PgTypeParser,
+): unknown {
   let p = start;
   let negative = false;
   if (p < end && buf[p] === 0x2d) {
@@ -136,7 +163,12 @@ export function parseIntFast(buf: Buffer, start: number, end: number, fallback: 
 }
 
 /** pg-types' bool parser for PostgreSQL's `t`/`f`. */
-export function parseBoolFast(buf: Buffer, start: number, end: number, fallback: PgTypeParser): unknown {
+export function parseBoolFast(
+  buf: Buffer,
+  start: number,
+  end: number,
+  fallback: PgTypeParser,
+): unknown {
   if (end - start === 1) {
     const c = buf[start];
     if (c === 0x74) return true;
@@ -158,7 +190,12 @@ function digits2(buf: Buffer, p: number): number {
  * building the Date with the same operations, so the result is identical. Anything else
  * (`infinity`, other DateStyles) goes to the real parser.
  */
-export function parseDateFast(buf: Buffer, start: number, end: number, fallback: PgTypeParser): unknown {
+export function parseDateFast(
+  buf: Buffer,
+  start: number,
+  end: number,
+  fallback: PgTypeParser,
+): unknown {
   let p = start;
   let year = 0;
   while (p < end) {
@@ -237,7 +274,12 @@ export function parseDateFast(buf: Buffer, start: number, end: number, fallback:
   if (month < 1 || month > 12) return fallback(utf8(buf, start, end));
   // postgres-date builds Date.UTC(...) (fixing years 0-99) and then subtracts the offset; the
   // same arithmetic without the Date calls, with the same range checks (TimeClip) at both steps.
-  const utc = daysFromCivil(year, month, day) * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + Math.trunc(ms);
+  const utc =
+    daysFromCivil(year, month, day) * 86_400_000 +
+    hour * 3_600_000 +
+    minute * 60_000 +
+    second * 1000 +
+    Math.trunc(ms);
   if (!(Math.abs(utc) <= MAX_TIME)) return new Date(NaN);
   return new Date(offset === 0 ? utc : utc - (sign === 0x2d ? -offset : offset) * 1000);
 }
@@ -251,7 +293,8 @@ function daysFromCivil(year: number, month: number, day: number): number {
   const era = Math.floor(y / 400);
   const yearOfEra = y - era * 400;
   const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  const dayOfEra =
+    yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
   return era * 146_097 + dayOfEra - 719_468;
 }
 

@@ -6,7 +6,9 @@ import type { TextParser } from './text-values.js';
  *
  * @internal
  */
-export function typeParserMap(parsers: Record<number, (value: string) => unknown> | undefined): Map<number, TextParser> {
+export function typeParserMap(
+  parsers: Record<number, (value: string) => unknown> | undefined,
+): Map<number, TextParser> {
   const map = new Map<number, TextParser>();
   for (const [oid, parser] of Object.entries(parsers ?? {})) {
     if (typeof parser !== 'function' || !/^\d+$/.test(oid)) {

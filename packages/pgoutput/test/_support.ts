@@ -1,6 +1,11 @@
 // Helpers for the DB tests: capture real pgoutput payloads with pg_logical_slot_peek_binary_changes.
 import pg from 'pg';
-import { parseLsn, PgoutputDecoder, type DecoderOptions, type PgoutputMessage } from '../src/index.js';
+import {
+  parseLsn,
+  PgoutputDecoder,
+  type DecoderOptions,
+  type PgoutputMessage,
+} from '../src/index.js';
 
 /** One change as the SQL interface returns it: the LSN and xid the server reports, and the payload. */
 export interface Captured {
@@ -23,7 +28,10 @@ let slots = 0;
  */
 export async function createSlot(client: pg.Client, twoPhase = false): Promise<string> {
   const name = `pgo_${process.pid}_${++slots}_${Math.random().toString(36).slice(2, 7)}`;
-  await client.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput', false, $2)`, [name, twoPhase]);
+  await client.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput', false, $2)`, [
+    name,
+    twoPhase,
+  ]);
   return name;
 }
 
@@ -32,7 +40,11 @@ export async function dropSlot(client: pg.Client, slot: string): Promise<void> {
 }
 
 /** Peeks every change of `slot` with the given pgoutput options (all values are strings). */
-export async function peek(client: pg.Client, slot: string, options: Record<string, string>): Promise<Captured[]> {
+export async function peek(
+  client: pg.Client,
+  slot: string,
+  options: Record<string, string>,
+): Promise<Captured[]> {
   const args = Object.entries(options).flat();
   const placeholders = args.map((_, i) => `$${i + 2}`).join(', ');
   const { rows } = await client.query<{ lsn: string; xid: string; data: Buffer }>(
@@ -43,7 +55,10 @@ export async function peek(client: pg.Client, slot: string, options: Record<stri
 }
 
 /** Decodes a captured session with a fresh decoder. */
-export function decodeAll(captured: readonly Captured[], options: DecoderOptions = {}): PgoutputMessage[] {
+export function decodeAll(
+  captured: readonly Captured[],
+  options: DecoderOptions = {},
+): PgoutputMessage[] {
   const decoder = new PgoutputDecoder(options);
   return captured.map((change) => decoder.decode(change.data));
 }
@@ -63,7 +78,9 @@ export async function serverMicros(client: pg.Client): Promise<bigint> {
 
 /** The server's major version (15, 18, ...). */
 export async function serverMajor(client: pg.Client): Promise<number> {
-  const { rows } = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
+  const { rows } = await client.query<{ v: string }>(
+    `SELECT current_setting('server_version_num') AS v`,
+  );
   return Math.floor(Number(rows[0]!.v) / 10000);
 }
 

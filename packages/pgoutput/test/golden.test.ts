@@ -60,9 +60,19 @@ function line(message: PgoutputMessage): unknown {
     case 'delete':
       return ['delete', message.relation.name, message.key, message.old];
     case 'truncate':
-      return ['truncate', message.relations.map((r) => r.name).sort(), message.cascade, message.restartIdentity];
+      return [
+        'truncate',
+        message.relations.map((r) => r.name).sort(),
+        message.cascade,
+        message.restartIdentity,
+      ];
     case 'message':
-      return ['message', message.transactional, message.prefix, Buffer.from(message.content).toString('hex')];
+      return [
+        'message',
+        message.transactional,
+        message.prefix,
+        Buffer.from(message.content).toString('hex'),
+      ];
     case 'origin':
       return ['origin', message.name, message.lsn];
     default:
@@ -103,7 +113,9 @@ describe('transactions, identities, TOAST, truncate, messages, origins (protocol
     await client.query(`UPDATE items SET name = 'b' WHERE id = 1`);
     await client.query(`UPDATE items SET id = 2 WHERE id = 1`);
     await client.query(`DELETE FROM items WHERE id = 2`);
-    await client.query(`INSERT INTO full_t VALUES (1, 'x'); UPDATE full_t SET v = 'y'; DELETE FROM full_t`);
+    await client.query(
+      `INSERT INTO full_t VALUES (1, 'x'); UPDATE full_t SET v = 'y'; DELETE FROM full_t`,
+    );
     await client.query(`INSERT INTO idx_t VALUES (1, 2, 'c')`);
     await client.query(`UPDATE idx_t SET c = 'd'`);
     await client.query(`UPDATE idx_t SET b = 3`);
@@ -111,18 +123,26 @@ describe('transactions, identities, TOAST, truncate, messages, origins (protocol
     await client.query(`INSERT INTO nokey VALUES ('n'); INSERT INTO nothing_t VALUES (1, 'z')`);
     await client.query(`ALTER TABLE items ADD COLUMN extra int DEFAULT 7`);
     await client.query(`INSERT INTO items (id, name) VALUES (3, 'c')`);
-    await client.query(`BEGIN; INSERT INTO items (id, extra) VALUES (4, 8); ALTER TABLE items DROP COLUMN extra; INSERT INTO items (id) VALUES (5); COMMIT`);
-    await client.query(`BEGIN; INSERT INTO items (id) VALUES (10); SAVEPOINT s; INSERT INTO items (id) VALUES (11); ROLLBACK TO SAVEPOINT s; INSERT INTO items (id) VALUES (12); COMMIT`);
+    await client.query(
+      `BEGIN; INSERT INTO items (id, extra) VALUES (4, 8); ALTER TABLE items DROP COLUMN extra; INSERT INTO items (id) VALUES (5); COMMIT`,
+    );
+    await client.query(
+      `BEGIN; INSERT INTO items (id) VALUES (10); SAVEPOINT s; INSERT INTO items (id) VALUES (11); ROLLBACK TO SAVEPOINT s; INSERT INTO items (id) VALUES (12); COMMIT`,
+    );
     await client.query(`BEGIN; INSERT INTO items (id) VALUES (20); ROLLBACK`);
     await client.query(`CREATE TABLE flushed (); DROP TABLE flushed`);
     await client.query(`INSERT INTO parent VALUES (1); INSERT INTO child (parent_id) VALUES (1)`);
     await client.query(`TRUNCATE parent, child RESTART IDENTITY CASCADE`);
     await client.query(`TRUNCATE full_t`);
     await client.query(`SELECT pg_logical_emit_message(false, 'koyo', 'hello')`);
-    await client.query(`BEGIN; INSERT INTO items (id) VALUES (30); SELECT pg_logical_emit_message(true, 'koyo/bin', '\\x00ff'::bytea); COMMIT`);
+    await client.query(
+      `BEGIN; INSERT INTO items (id) VALUES (30); SELECT pg_logical_emit_message(true, 'koyo/bin', '\\x00ff'::bytea); COMMIT`,
+    );
     await client.query(`SELECT pg_replication_origin_create($1)`, [origin]);
     await client.query(`SELECT pg_replication_origin_session_setup($1)`, [origin]);
-    await client.query(`BEGIN; SELECT pg_replication_origin_xact_setup('1/ABCDEF', now()); INSERT INTO items (id) VALUES (40); COMMIT`);
+    await client.query(
+      `BEGIN; SELECT pg_replication_origin_xact_setup('1/ABCDEF', now()); INSERT INTO items (id) VALUES (40); COMMIT`,
+    );
     await client.query(`SELECT pg_replication_origin_session_reset()`);
     after = await serverMicros(client);
   });
@@ -149,7 +169,13 @@ describe('transactions, identities, TOAST, truncate, messages, origins (protocol
       ['update', 'items', null, null, { id: 1, name: 'b', mood: 'happy', body: UNCHANGED_TOAST }],
       'commit',
       'begin',
-      ['update', 'items', { id: 1 }, null, { id: 2, name: 'b', mood: 'happy', body: UNCHANGED_TOAST }],
+      [
+        'update',
+        'items',
+        { id: 1 },
+        null,
+        { id: 2, name: 'b', mood: 'happy', body: UNCHANGED_TOAST },
+      ],
       'commit',
       'begin',
       ['delete', 'items', { id: 2 }, null],
@@ -201,7 +227,9 @@ describe('transactions, identities, TOAST, truncate, messages, origins (protocol
       ['insert', 'items', items(30)],
       ...(withMessages ? [['message', true, 'koyo/bin', '00ff']] : []),
       'commit',
-      ...(withOrigin ? ['begin', ['origin', origin, 0x1_00ab_cdefn], ['insert', 'items', items(40)], 'commit'] : []),
+      ...(withOrigin
+        ? ['begin', ['origin', origin, 0x1_00ab_cdefn], ['insert', 'items', items(40)], 'commit']
+        : []),
     ];
   }
 
@@ -220,12 +248,14 @@ describe('transactions, identities, TOAST, truncate, messages, origins (protocol
       if (message.tag === 'relation') {
         latest.set(message.oid, message);
         seen.add(line(message));
-        for (const column of message.columns) if (column.typeOid >= 16384) expect(types).toContain(column.typeOid);
+        for (const column of message.columns)
+          if (column.typeOid >= 16384) expect(types).toContain(column.typeOid);
       }
       if (message.tag === 'insert' || message.tag === 'update' || message.tag === 'delete') {
         expect(message.relation).toBe(latest.get(message.relation.oid));
       }
-      if (message.tag === 'truncate') for (const relation of message.relations) expect(relation).toBe(latest.get(relation.oid));
+      if (message.tag === 'truncate')
+        for (const relation of message.relations) expect(relation).toBe(latest.get(relation.oid));
     }
     expect([...seen].sort()).toEqual([
       'relation public.child default id*,parent_id',
@@ -264,22 +294,29 @@ describe('transactions, identities, TOAST, truncate, messages, origins (protocol
     expect(commits).toBeGreaterThan(10);
   }
 
-  it.each([1, 2, 3, 4] as const)('decodes protocol %i text values, with messages and origins', async (version) => {
-    const options = { proto_version: String(version), publication_names: 'p_all,p_ins', messages: 'true' };
-    if (version > (major >= 16 ? 4 : major >= 15 ? 3 : 2)) {
-      await expect(peek(client, slot, options)).rejects.toThrow(/proto_version/);
-      return;
-    }
-    const captured = await peek(client, slot, options);
-    const messages = decodeAll(captured, { protocolVersion: version });
-    expect(changes(messages)).toEqual(expected(true, true));
-    checkRelations(messages);
-    checkTransactions(captured, messages);
-    const origins = messages.filter((m) => m.tag === 'origin');
-    expect(origins).toHaveLength(1);
-    const message = messages.find((m) => m.tag === 'message' && m.transactional);
-    expect(message).toMatchObject({ tag: 'message', xid: undefined });
-  });
+  it.each([1, 2, 3, 4] as const)(
+    'decodes protocol %i text values, with messages and origins',
+    async (version) => {
+      const options = {
+        proto_version: String(version),
+        publication_names: 'p_all,p_ins',
+        messages: 'true',
+      };
+      if (version > (major >= 16 ? 4 : major >= 15 ? 3 : 2)) {
+        await expect(peek(client, slot, options)).rejects.toThrow(/proto_version/);
+        return;
+      }
+      const captured = await peek(client, slot, options);
+      const messages = decodeAll(captured, { protocolVersion: version });
+      expect(changes(messages)).toEqual(expected(true, true));
+      checkRelations(messages);
+      checkTransactions(captured, messages);
+      const origins = messages.filter((m) => m.tag === 'origin');
+      expect(origins).toHaveLength(1);
+      const message = messages.find((m) => m.tag === 'message' && m.transactional);
+      expect(message).toMatchObject({ tag: 'message', xid: undefined });
+    },
+  );
 
   it('decodes protocol 1 binary values to the same rows as text values', async () => {
     const base = { proto_version: '1', publication_names: 'p_all,p_ins', messages: 'true' };
@@ -298,7 +335,8 @@ describe('transactions, identities, TOAST, truncate, messages, origins (protocol
         JSON.stringify(value, (key, v: unknown) => {
           if (typeof v === 'bigint') return String(v);
           if (v === UNCHANGED_TOAST) return 'UNCHANGED';
-          if (key === 'mood' && (v as { type?: string } | null)?.type === 'Buffer') return Buffer.from((v as { data: number[] }).data).toString();
+          if (key === 'mood' && (v as { type?: string } | null)?.type === 'Buffer')
+            return Buffer.from((v as { data: number[] }).data).toString();
           return v;
         }),
       );
@@ -306,12 +344,20 @@ describe('transactions, identities, TOAST, truncate, messages, origins (protocol
   });
 
   it('leaves logical messages out unless messages is on', async () => {
-    const captured = await peek(client, slot, { proto_version: '1', publication_names: 'p_all,p_ins' });
+    const captured = await peek(client, slot, {
+      proto_version: '1',
+      publication_names: 'p_all,p_ins',
+    });
     expect(changes(decodeAll(captured, { protocolVersion: 1 }))).toEqual(expected(false, true));
   });
 
   it("skips transactions from other origins with origin 'none' (PostgreSQL 16+)", async () => {
-    const options = { proto_version: major >= 16 ? '4' : '3', publication_names: 'p_all,p_ins', messages: 'true', origin: 'none' };
+    const options = {
+      proto_version: major >= 16 ? '4' : '3',
+      publication_names: 'p_all,p_ins',
+      messages: 'true',
+      origin: 'none',
+    };
     if (major < 16) {
       await expect(peek(client, slot, options)).rejects.toThrow(/origin/);
       return;
@@ -322,7 +368,10 @@ describe('transactions, identities, TOAST, truncate, messages, origins (protocol
   });
 
   it('keeps one relation per OID in the cache and resets it', async () => {
-    const captured = await peek(client, slot, { proto_version: '1', publication_names: 'p_all,p_ins' });
+    const captured = await peek(client, slot, {
+      proto_version: '1',
+      publication_names: 'p_all,p_ins',
+    });
     const decoded = decodeAll(captured.slice(0, 3), { protocolVersion: 1 });
     const relation = decoded[2] as RelationMessage;
     expect(relation.columns.map((c) => [c.name, c.typeOid, c.typeMod, c.isKey, c.flags])).toEqual([
@@ -344,12 +393,19 @@ describe('streamed transactions (protocol 2+, streaming on/parallel)', () => {
 
   beforeAll(async () => {
     client = await connect(db.url);
-    await client.query(`CREATE TABLE big (id int PRIMARY KEY, v text); CREATE PUBLICATION p_big FOR TABLE big`);
+    await client.query(
+      `CREATE TABLE big (id int PRIMARY KEY, v text); CREATE PUBLICATION p_big FOR TABLE big`,
+    );
     slot = await createSlot(client);
     before = await serverMicros(client);
-    const rows = (from: number): string => `SELECT g, 'value ' || g FROM generate_series(${from}, ${from + STREAM_ROWS - 1}) g`;
-    await client.query(`BEGIN; INSERT INTO big ${rows(1)}; SELECT pg_logical_emit_message(true, 'koyo', 'in-stream'); COMMIT`);
-    await client.query(`BEGIN; INSERT INTO big ${rows(10001)}; SAVEPOINT s; INSERT INTO big ${rows(20001)}; ROLLBACK TO SAVEPOINT s; INSERT INTO big VALUES (30001, 'last'); COMMIT`);
+    const rows = (from: number): string =>
+      `SELECT g, 'value ' || g FROM generate_series(${from}, ${from + STREAM_ROWS - 1}) g`;
+    await client.query(
+      `BEGIN; INSERT INTO big ${rows(1)}; SELECT pg_logical_emit_message(true, 'koyo', 'in-stream'); COMMIT`,
+    );
+    await client.query(
+      `BEGIN; INSERT INTO big ${rows(10001)}; SAVEPOINT s; INSERT INTO big ${rows(20001)}; ROLLBACK TO SAVEPOINT s; INSERT INTO big VALUES (30001, 'last'); COMMIT`,
+    );
     await client.query(`BEGIN; INSERT INTO big ${rows(40001)}; ROLLBACK`);
     // An abort record is not flushed at once; a commit that wrote WAL flushes it, so every peek sees it.
     await client.query(`CREATE TABLE flushed (); DROP TABLE flushed`);
@@ -361,7 +417,11 @@ describe('streamed transactions (protocol 2+, streaming on/parallel)', () => {
     await client.end();
   });
 
-  function checkStreams(captured: Captured[], messages: PgoutputMessage[], parallel: boolean): void {
+  function checkStreams(
+    captured: Captured[],
+    messages: PgoutputMessage[],
+    parallel: boolean,
+  ): void {
     // Group the stream blocks by top-level xid.
     const topXids: number[] = [];
     let current: number | undefined;
@@ -425,7 +485,8 @@ describe('streamed transactions (protocol 2+, streaming on/parallel)', () => {
     expect(withRows).toHaveLength(3);
     expect(empty.length).toBe(major >= 16 ? empty.length : 0);
     const [first, second, third] = withRows as [number, number, number];
-    const range = (from: number): number[] => Array.from({ length: STREAM_ROWS }, (_, i) => from + i);
+    const range = (from: number): number[] =>
+      Array.from({ length: STREAM_ROWS }, (_, i) => from + i);
     expect(inserted.get(first)).toEqual(range(1));
     // Changes of a subtransaction carry the subtransaction's xid.
     // ROLLBACK TO SAVEPOINT keeps the savepoint: row 30001 is written by a second subtransaction.
@@ -450,7 +511,12 @@ describe('streamed transactions (protocol 2+, streaming on/parallel)', () => {
   }
 
   it.each(['2', '3', '4'])("decodes protocol %s with streaming 'on'", async (version) => {
-    const options = { proto_version: version, publication_names: 'p_big', messages: 'true', streaming: 'on' };
+    const options = {
+      proto_version: version,
+      publication_names: 'p_big',
+      messages: 'true',
+      streaming: 'on',
+    };
     if (Number(version) > (major >= 16 ? 4 : 3)) {
       await expect(peek(client, slot, options)).rejects.toThrow(/proto_version/);
       return;
@@ -462,7 +528,12 @@ describe('streamed transactions (protocol 2+, streaming on/parallel)', () => {
   });
 
   it("decodes protocol 4 with streaming 'parallel': aborts carry their LSN and time (PostgreSQL 16+)", async () => {
-    const options = { proto_version: '4', publication_names: 'p_big', messages: 'true', streaming: 'parallel' };
+    const options = {
+      proto_version: '4',
+      publication_names: 'p_big',
+      messages: 'true',
+      streaming: 'parallel',
+    };
     if (major < 16) {
       await expect(peek(client, slot, options)).rejects.toThrow(/proto_version|parallel|Boolean/);
       return;
@@ -475,19 +546,40 @@ describe('streamed transactions (protocol 2+, streaming on/parallel)', () => {
   it('decodes streamed binary values like text values', async () => {
     const options = { proto_version: '2', publication_names: 'p_big', streaming: 'on' };
     const text = decodeAll(await peek(client, slot, options), { protocolVersion: 2 });
-    const binary = decodeAll(await peek(client, slot, { ...options, binary: 'true' }), { protocolVersion: 2 });
+    const binary = decodeAll(await peek(client, slot, { ...options, binary: 'true' }), {
+      protocolVersion: 2,
+    });
     expect(binary).toEqual(text);
   });
 
   it('refuses stream messages on a protocol 1 decoder', async () => {
-    const captured = await peek(client, slot, { proto_version: '2', publication_names: 'p_big', streaming: 'on' });
+    const captured = await peek(client, slot, {
+      proto_version: '2',
+      publication_names: 'p_big',
+      streaming: 'on',
+    });
     const decoder = decodeAll.bind(null, captured.slice(0, 1), { protocolVersion: 1 });
-    expect(decoder).toThrow(expect.objectContaining({ name: 'PgoutputDecodeError', code: 'UNSUPPORTED_MESSAGE', tag: 'stream_start' }));
+    expect(decoder).toThrow(
+      expect.objectContaining({
+        name: 'PgoutputDecodeError',
+        code: 'UNSUPPORTED_MESSAGE',
+        tag: 'stream_start',
+      }),
+    );
   });
 
   it('sends streamed transactions whole without the streaming option', async () => {
-    const messages = decodeAll(await peek(client, slot, { proto_version: '2', publication_names: 'p_big' }), { protocolVersion: 2 });
-    expect(tags(messages).filter((t) => t !== 'insert')).toEqual(['begin', 'relation', 'commit', 'begin', 'commit']);
+    const messages = decodeAll(
+      await peek(client, slot, { proto_version: '2', publication_names: 'p_big' }),
+      { protocolVersion: 2 },
+    );
+    expect(tags(messages).filter((t) => t !== 'insert')).toEqual([
+      'begin',
+      'relation',
+      'commit',
+      'begin',
+      'commit',
+    ]);
     expect(messages.filter((m) => m.tag === 'insert')).toHaveLength(2 * STREAM_ROWS + 1);
   });
 });
@@ -499,14 +591,18 @@ describe('two-phase transactions (protocol 3+, two_phase)', () => {
 
   beforeAll(async () => {
     client = await connect(db.url);
-    await client.query(`CREATE TABLE tp (id int PRIMARY KEY); CREATE PUBLICATION p_tp FOR TABLE tp`);
+    await client.query(
+      `CREATE TABLE tp (id int PRIMARY KEY); CREATE PUBLICATION p_tp FOR TABLE tp`,
+    );
     slot = await createSlot(client, true);
     gid = `koyo-${slot}`;
     await client.query(`BEGIN; INSERT INTO tp VALUES (1); PREPARE TRANSACTION '${gid}-1'`);
     await client.query(`COMMIT PREPARED '${gid}-1'`);
     await client.query(`BEGIN; INSERT INTO tp VALUES (2); PREPARE TRANSACTION '${gid}-2'`);
     await client.query(`ROLLBACK PREPARED '${gid}-2'`);
-    await client.query(`BEGIN; INSERT INTO tp SELECT g FROM generate_series(1001, ${1000 + STREAM_ROWS * 3}) g; PREPARE TRANSACTION '${gid}-3'`);
+    await client.query(
+      `BEGIN; INSERT INTO tp SELECT g FROM generate_series(1001, ${1000 + STREAM_ROWS * 3}) g; PREPARE TRANSACTION '${gid}-3'`,
+    );
     await client.query(`COMMIT PREPARED '${gid}-3'`);
   });
   afterAll(async () => {
@@ -516,9 +612,15 @@ describe('two-phase transactions (protocol 3+, two_phase)', () => {
 
   it('decodes begin_prepare, prepare, commit_prepared and rollback_prepared', async () => {
     await client.query(`RESET logical_decoding_work_mem; RESET ALL`);
-    const captured = await peek(client, slot, { proto_version: '3', publication_names: 'p_tp', two_phase: 'on' });
+    const captured = await peek(client, slot, {
+      proto_version: '3',
+      publication_names: 'p_tp',
+      two_phase: 'on',
+    });
     const messages = decodeAll(captured, { protocolVersion: 3 });
-    const summary = messages.filter((m) => m.tag !== 'insert').map((m) => ('gid' in m ? `${m.tag} ${m.gid}` : m.tag));
+    const summary = messages
+      .filter((m) => m.tag !== 'insert')
+      .map((m) => ('gid' in m ? `${m.tag} ${m.gid}` : m.tag));
     expect(summary).toEqual([
       `begin_prepare ${gid}-1`,
       'relation',
@@ -540,7 +642,13 @@ describe('two-phase transactions (protocol 3+, two_phase)', () => {
     ];
     expect(messages[2]).toMatchObject({ tag: 'insert', new: { id: 1 } });
     expect(bp.xid).toBe(captured[0]!.xid);
-    expect(prepare).toMatchObject({ xid: bp.xid, prepareLsn: bp.prepareLsn, endLsn: bp.endLsn, prepareTimeMicros: bp.prepareTimeMicros, flags: 0 });
+    expect(prepare).toMatchObject({
+      xid: bp.xid,
+      prepareLsn: bp.prepareLsn,
+      endLsn: bp.endLsn,
+      prepareTimeMicros: bp.prepareTimeMicros,
+      flags: 0,
+    });
     expect(prepare.endLsn).toBe(captured[3]!.lsn);
     expect(commit.xid).toBe(bp.xid);
     expect(commit.commitLsn).toBeGreaterThanOrEqual(prepare.endLsn);
@@ -548,7 +656,11 @@ describe('two-phase transactions (protocol 3+, two_phase)', () => {
     expect(commit.commitTimeMicros).toBeGreaterThanOrEqual(prepare.prepareTimeMicros);
     const rollback = messages.find((m) => m.tag === 'rollback_prepared')!;
     const prepare2 = messages.filter((m) => m.tag === 'prepare')[1]!;
-    expect(rollback).toMatchObject({ prepareEndLsn: prepare2.endLsn, prepareTimeMicros: prepare2.prepareTimeMicros, xid: prepare2.xid });
+    expect(rollback).toMatchObject({
+      prepareEndLsn: prepare2.endLsn,
+      prepareTimeMicros: prepare2.prepareTimeMicros,
+      xid: prepare2.xid,
+    });
     expect(rollback.rollbackEndLsn).toBeGreaterThan(rollback.prepareEndLsn);
     expect(rollback.rollbackTimeMicros).toBeGreaterThanOrEqual(rollback.prepareTimeMicros);
     expect(messages.filter((m) => m.tag === 'insert')).toHaveLength(2 + STREAM_ROWS * 3);
@@ -556,22 +668,51 @@ describe('two-phase transactions (protocol 3+, two_phase)', () => {
 
   it('decodes stream_prepare for a streamed prepared transaction', async () => {
     await forceStreaming(client, major);
-    const captured = await peek(client, slot, { proto_version: '3', publication_names: 'p_tp', two_phase: 'on', streaming: 'on' });
+    const captured = await peek(client, slot, {
+      proto_version: '3',
+      publication_names: 'p_tp',
+      two_phase: 'on',
+      streaming: 'on',
+    });
     const messages = decodeAll(captured, { protocolVersion: 3 });
     const summary = messages
-      .filter((m) => m.tag !== 'insert' && m.tag !== 'relation' && m.tag !== 'stream_start' && m.tag !== 'stream_stop')
+      .filter(
+        (m) =>
+          m.tag !== 'insert' &&
+          m.tag !== 'relation' &&
+          m.tag !== 'stream_start' &&
+          m.tag !== 'stream_stop',
+      )
       .map((m) => ('gid' in m ? `${m.tag} ${m.gid}` : m.tag));
     // PG16+ streams every transaction at once; PG15 only the one past logical_decoding_work_mem.
     expect(summary).toEqual(
       major >= 16
-        ? [`stream_prepare ${gid}-1`, `commit_prepared ${gid}-1`, `stream_prepare ${gid}-2`, `rollback_prepared ${gid}-2`, `stream_prepare ${gid}-3`, `commit_prepared ${gid}-3`]
-        : [`begin_prepare ${gid}-1`, `prepare ${gid}-1`, `commit_prepared ${gid}-1`, `begin_prepare ${gid}-2`, `prepare ${gid}-2`, `rollback_prepared ${gid}-2`, `stream_prepare ${gid}-3`, `commit_prepared ${gid}-3`],
+        ? [
+            `stream_prepare ${gid}-1`,
+            `commit_prepared ${gid}-1`,
+            `stream_prepare ${gid}-2`,
+            `rollback_prepared ${gid}-2`,
+            `stream_prepare ${gid}-3`,
+            `commit_prepared ${gid}-3`,
+          ]
+        : [
+            `begin_prepare ${gid}-1`,
+            `prepare ${gid}-1`,
+            `commit_prepared ${gid}-1`,
+            `begin_prepare ${gid}-2`,
+            `prepare ${gid}-2`,
+            `rollback_prepared ${gid}-2`,
+            `stream_prepare ${gid}-3`,
+            `commit_prepared ${gid}-3`,
+          ],
     );
     const streamPrepare = messages.filter((m) => m.tag === 'stream_prepare').at(-1)!;
     const start = messages.findLast((m) => m.tag === 'stream_start')!;
     expect(streamPrepare.xid).toBe(start.xid);
     expect(streamPrepare.endLsn).toBe(captured[messages.indexOf(streamPrepare)]!.lsn);
     expect(messages.filter((m) => m.tag === 'insert')).toHaveLength(2 + STREAM_ROWS * 3);
-    expect(() => decodeAll(captured, { protocolVersion: 2 })).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_MESSAGE' }));
+    expect(() => decodeAll(captured, { protocolVersion: 2 })).toThrow(
+      expect.objectContaining({ code: 'UNSUPPORTED_MESSAGE' }),
+    );
   });
 });

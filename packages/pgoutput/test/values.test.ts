@@ -4,7 +4,15 @@ import type pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CopyTextRowDecoder, type InsertMessage, type RelationMessage } from '../src/index.js';
-import { connect, copyOut, createSlot, decodeAll, dropSlot, peek, type Captured } from './_support.js';
+import {
+  connect,
+  copyOut,
+  createSlot,
+  decodeAll,
+  dropSlot,
+  peek,
+  type Captured,
+} from './_support.js';
 
 // Local-time types (date, timestamp) are parsed in the process's zone: pick one with DST.
 process.env.TZ = 'America/New_York';
@@ -95,7 +103,9 @@ const ROWS: string[] = [
 ];
 
 /** The types whose binary form decodes to the same JS value as their text (others stay bytes). */
-const BINARY_DECODED = new Set([16, 17, 18, 19, 20, 21, 23, 25, 26, 114, 700, 701, 1042, 1043, 1082, 1114, 1184, 2950, 3802]);
+const BINARY_DECODED = new Set([
+  16, 17, 18, 19, 20, 21, 23, 25, 26, 114, 700, 701, 1042, 1043, 1082, 1114, 1184, 2950, 3802,
+]);
 
 let db: TestDatabase;
 let client: pg.Client;
@@ -109,13 +119,19 @@ beforeAll(async () => {
   client = await connect(db.url);
   await client.query(`SET TimeZone = 'Asia/Kolkata'`);
   await client.query(`CREATE TYPE feeling AS ENUM ('sad', 'ok', 'happy')`);
-  await client.query(`CREATE TABLE v (id int PRIMARY KEY, ${COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')})`);
+  await client.query(
+    `CREATE TABLE v (id int PRIMARY KEY, ${COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')})`,
+  );
   await client.query(`CREATE PUBLICATION p_v FOR TABLE v`);
   slot = await createSlot(client);
   for (const row of ROWS) await client.query(`INSERT INTO v VALUES ${row}`);
   selected = (await client.query<Record<string, unknown>>(`SELECT * FROM v ORDER BY id`)).rows;
   text = await peek(client, slot, { proto_version: '1', publication_names: 'p_v' });
-  binary = await peek(client, slot, { proto_version: '1', publication_names: 'p_v', binary: 'true' });
+  binary = await peek(client, slot, {
+    proto_version: '1',
+    publication_names: 'p_v',
+    binary: 'true',
+  });
 });
 afterAll(async () => {
   await dropSlot(client, slot);
@@ -123,7 +139,10 @@ afterAll(async () => {
   await db.drop();
 });
 
-function inserts(captured: Captured[], options: Parameters<typeof decodeAll>[1] = {}): Record<string, unknown>[] {
+function inserts(
+  captured: Captured[],
+  options: Parameters<typeof decodeAll>[1] = {},
+): Record<string, unknown>[] {
   return decodeAll(captured, options)
     .filter((m): m is InsertMessage => m.tag === 'insert')
     .map((m) => m.new);
@@ -157,7 +176,9 @@ describe('value fidelity against pg SELECT', () => {
         if (value === null) {
           expect(selected[i]![column.name]).toBeNull();
         } else if (BINARY_DECODED.has(column.typeOid)) {
-          expect({ [column.name]: value }).toStrictEqual({ [column.name]: selected[i]![column.name] });
+          expect({ [column.name]: value }).toStrictEqual({
+            [column.name]: selected[i]![column.name],
+          });
           compared++;
         } else {
           expect(Buffer.isBuffer(value), column.name).toBe(true);
@@ -174,15 +195,24 @@ describe('value fidelity against pg SELECT', () => {
     });
     expect(inserts(text, { parse: false })).toStrictEqual(raw.rows);
     for (const row of inserts(binary, { parse: false, binary: true })) {
-      for (const value of Object.values(row)) if (value !== null) expect(Buffer.isBuffer(value)).toBe(true);
+      for (const value of Object.values(row))
+        if (value !== null) expect(Buffer.isBuffer(value)).toBe(true);
     }
   });
 
   it('applies custom type parsers, in text and binary mode', () => {
-    const typeParsers = { 20: BigInt, 1700: (value: string) => `numeric:${value}`, 23: (value: string) => Number(value) * 2 };
+    const typeParsers = {
+      20: BigInt,
+      1700: (value: string) => `numeric:${value}`,
+      23: (value: string) => Number(value) * 2,
+    };
     const fromText = inserts(text, { typeParsers });
     const fromBinary = inserts(binary, { typeParsers, binary: true });
-    expect(fromText[0]).toMatchObject({ c_int8: 9007199254740993n, c_numeric: 'numeric:123.4500', c_int4: 246912 });
+    expect(fromText[0]).toMatchObject({
+      c_int8: 9007199254740993n,
+      c_numeric: 'numeric:123.4500',
+      c_int4: 246912,
+    });
     expect(fromText[1]).toMatchObject({ c_int8: -9223372036854775808n, c_numeric: 'numeric:NaN' });
     for (const [i, row] of fromBinary.entries()) {
       expect(row.c_int8).toBe(fromText[i]!.c_int8);
@@ -194,7 +224,9 @@ describe('value fidelity against pg SELECT', () => {
 });
 
 describe('COPY text rows', () => {
-  function copyDecoder(options: ConstructorParameters<typeof CopyTextRowDecoder>[1] = {}): CopyTextRowDecoder {
+  function copyDecoder(
+    options: ConstructorParameters<typeof CopyTextRowDecoder>[1] = {},
+  ): CopyTextRowDecoder {
     const columns = relation(text).columns.map((c) => ({ name: c.name, typeOid: c.typeOid }));
     return new CopyTextRowDecoder(columns, options);
   }
@@ -204,15 +236,18 @@ describe('COPY text rows', () => {
     expect(copied).toHaveLength(ROWS.length);
     const decoder = copyDecoder();
     const streamed = inserts(text);
-    for (const [i, line] of copied.entries()) expect(decoder.decode(line)).toStrictEqual(streamed[i]);
+    for (const [i, line] of copied.entries())
+      expect(decoder.decode(line)).toStrictEqual(streamed[i]);
     // the same with custom parsers, and unparsed
     const typeParsers = { 20: BigInt, 1700: (value: string) => `numeric:${value}` };
     const custom = copyDecoder({ typeParsers });
     const customStreamed = inserts(text, { typeParsers });
-    for (const [i, line] of copied.entries()) expect(custom.decode(line)).toStrictEqual(customStreamed[i]);
+    for (const [i, line] of copied.entries())
+      expect(custom.decode(line)).toStrictEqual(customStreamed[i]);
     const raw = copyDecoder({ parse: false });
     const rawStreamed = inserts(text, { parse: false });
-    for (const [i, line] of copied.entries()) expect(raw.decode(line)).toStrictEqual(rawStreamed[i]);
+    for (const [i, line] of copied.entries())
+      expect(raw.decode(line)).toStrictEqual(rawStreamed[i]);
     // texts(): the unescaped text of every column
     expect(raw.texts(copied[1]!)).toStrictEqual(Object.values(rawStreamed[1]!));
   });
@@ -223,10 +258,18 @@ describe('COPY text rows', () => {
       { name: 'j', typeOid: 3802 },
     ]);
     expect(decoder.decode(Buffer.from('1\t\\N\n'))).toStrictEqual({ id: 1, j: null });
-    expect(() => decoder.decode(Buffer.from('1\n'))).toThrow(expect.objectContaining({ code: 'INVALID_MESSAGE' }));
-    expect(() => decoder.decode(Buffer.from('1\t2\t3'))).toThrow(expect.objectContaining({ code: 'INVALID_MESSAGE' }));
-    expect(() => decoder.decode(Buffer.from('1\t{oops'))).toThrow(expect.objectContaining({ code: 'INVALID_VALUE' }));
-    expect(() => new CopyTextRowDecoder([])).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    expect(() => decoder.decode(Buffer.from('1\n'))).toThrow(
+      expect.objectContaining({ code: 'INVALID_MESSAGE' }),
+    );
+    expect(() => decoder.decode(Buffer.from('1\t2\t3'))).toThrow(
+      expect.objectContaining({ code: 'INVALID_MESSAGE' }),
+    );
+    expect(() => decoder.decode(Buffer.from('1\t{oops'))).toThrow(
+      expect.objectContaining({ code: 'INVALID_VALUE' }),
+    );
+    expect(() => new CopyTextRowDecoder([])).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION' }),
+    );
   });
 });
 
@@ -250,23 +293,38 @@ describe('binary round trips of generated values', () => {
       bits.setUint32(0, Math.floor(next() * 2 ** 32));
       bits.setUint32(4, Math.floor(next() * 2 ** 32));
       // Random bit patterns, and ordinary magnitudes (where ties between shortest decimals occur).
-      const f4 = i % 2 === 0 ? bits.getFloat32(0) : Math.fround(next() * 10 ** Math.floor(next() * 10));
+      const f4 =
+        i % 2 === 0 ? bits.getFloat32(0) : Math.fround(next() * 10 ** Math.floor(next() * 10));
       const f8 = bits.getFloat64(0);
       // Timestamps from about 3700 BC to 7700 AD, with microseconds.
-      const micros = BigInt(Math.floor((next() * 2 - 1) * 2 ** 52)) * 40n + BigInt(Math.floor(next() * 1e6));
-      const literal = (x: number): string => (Number.isNaN(x) ? `'NaN'` : Number.isFinite(x) ? `'${x}'` : `'${x > 0 ? '' : '-'}Infinity'`);
+      const micros =
+        BigInt(Math.floor((next() * 2 - 1) * 2 ** 52)) * 40n + BigInt(Math.floor(next() * 1e6));
+      const literal = (x: number): string =>
+        Number.isNaN(x) ? `'NaN'` : Number.isFinite(x) ? `'${x}'` : `'${x > 0 ? '' : '-'}Infinity'`;
       values.push(
         `(${i}, ${literal(f4)}::float4, ${literal(f8)}::float8, to_timestamp(${micros} / 1e6::numeric), to_timestamp(${micros} / 1e6::numeric)::timestamp, to_timestamp(${micros} / 1e6::numeric)::date)`,
       );
     }
-    await client.query(`CREATE TABLE gen (id int PRIMARY KEY, f4 float4, f8 float8, tz timestamptz, ts timestamp, d date)`);
+    await client.query(
+      `CREATE TABLE gen (id int PRIMARY KEY, f4 float4, f8 float8, tz timestamptz, ts timestamp, d date)`,
+    );
     await client.query(`ALTER PUBLICATION p_v ADD TABLE gen`);
     const genSlot = await createSlot(client);
     try {
       await client.query(`INSERT INTO gen VALUES ${values.join(', ')}`);
-      const rows = (await client.query<Record<string, unknown>>(`SELECT * FROM gen ORDER BY id`)).rows;
-      const fromText = inserts(await peek(client, genSlot, { proto_version: '1', publication_names: 'p_v' }));
-      const fromBinary = inserts(await peek(client, genSlot, { proto_version: '1', publication_names: 'p_v', binary: 'true' }), { binary: true });
+      const rows = (await client.query<Record<string, unknown>>(`SELECT * FROM gen ORDER BY id`))
+        .rows;
+      const fromText = inserts(
+        await peek(client, genSlot, { proto_version: '1', publication_names: 'p_v' }),
+      );
+      const fromBinary = inserts(
+        await peek(client, genSlot, {
+          proto_version: '1',
+          publication_names: 'p_v',
+          binary: 'true',
+        }),
+        { binary: true },
+      );
       expect(fromText).toHaveLength(600);
       expect(fromText).toStrictEqual(rows);
       expect(fromBinary).toStrictEqual(rows);

@@ -28,7 +28,11 @@ export function resolveReconnect(options: ReconnectOptions = {}): ResolvedReconn
  * @internal exponential backoff with "equal jitter": attempt n waits between half and all of
  * min(max, initial * 2^(n-1)), so many consumers that lost the same server do not return in step.
  */
-export function backoffDelay(attempt: number, options: ResolvedReconnect, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  options: ResolvedReconnect,
+  random: () => number = Math.random,
+): number {
   const exponent = Math.min(Math.max(attempt - 1, 0), 30);
   const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** exponent);
   return Math.round(ceiling / 2 + random() * (ceiling / 2));

@@ -1,7 +1,13 @@
 import type { ConnectionOptions } from './connection.js';
 import { KoyoSlotError } from './errors.js';
 import { assertPublicationName, assertSlotName, quoteIdent, quoteLiteral } from './identifiers.js';
-import { listOrigins, missingOriginPrivileges, ORIGIN_PREFIX, originGrantStatements, originNameForSlot } from './origins.js';
+import {
+  listOrigins,
+  missingOriginPrivileges,
+  ORIGIN_PREFIX,
+  originGrantStatements,
+  originNameForSlot,
+} from './origins.js';
 import { highestProtocolVersion } from './protocol.js';
 import { readPublication, type PublicationInfo } from './publication-info.js';
 import { needsReplicaIdentity } from './replica-identity.js';
@@ -60,7 +66,10 @@ export function formatBytes(bytes: number): string {
  * @internal every check, on an open session. Connection failures become a failed `connect` check;
  * other unexpected errors are thrown.
  */
-export async function runDiagnostics(session: SqlSession, target: DiagnoseTarget): Promise<DiagnosticCheck[]> {
+export async function runDiagnostics(
+  session: SqlSession,
+  target: DiagnoseTarget,
+): Promise<DiagnosticCheck[]> {
   if (typeof target !== 'object' || target === null) {
     throw new KoyoSlotError('INVALID_OPTION', 'diagnose needs { slot?, publication? }.');
   }
@@ -90,22 +99,40 @@ export async function runDiagnostics(session: SqlSession, target: DiagnoseTarget
         FROM pg_roles r WHERE r.rolname = current_user`);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    fail('connect', 'error', `Cannot connect to PostgreSQL: ${message}`, 'Check the connection string (host, port, user, password, database) and that the server accepts connections (pg_hba.conf).');
+    fail(
+      'connect',
+      'error',
+      `Cannot connect to PostgreSQL: ${message}`,
+      'Check the connection string (host, port, user, password, database) and that the server accepts connections (pg_hba.conf).',
+    );
     return checks;
   }
   pass('connect', `Connected to database "${facts.db}" as "${facts.usr}".`);
 
   const version = facts.version_num as number;
   if (version < MIN_VERSION) {
-    fail('server_version', 'error', `PostgreSQL ${facts.version} is too old: koyo needs 14 or newer.`, 'Upgrade PostgreSQL to version 14 or newer.');
+    fail(
+      'server_version',
+      'error',
+      `PostgreSQL ${facts.version} is too old: koyo needs 14 or newer.`,
+      'Upgrade PostgreSQL to version 14 or newer.',
+    );
   } else {
-    pass('server_version', `PostgreSQL ${facts.version}: pgoutput protocol up to version ${highestProtocolVersion(version)}.`);
+    pass(
+      'server_version',
+      `PostgreSQL ${facts.version}: pgoutput protocol up to version ${highestProtocolVersion(version)}.`,
+    );
   }
 
   if (facts.wal_level === 'logical') {
     pass('wal_level', 'wal_level = logical.');
   } else {
-    fail('wal_level', 'error', `wal_level = ${facts.wal_level}: logical decoding needs wal_level = logical.`, 'ALTER SYSTEM SET wal_level = logical; -- then restart PostgreSQL');
+    fail(
+      'wal_level',
+      'error',
+      `wal_level = ${facts.wal_level}: logical decoding needs wal_level = logical.`,
+      'ALTER SYSTEM SET wal_level = logical; -- then restart PostgreSQL',
+    );
   }
 
   const slots = target.slot === undefined ? [] : await readSlots(session, target.slot);
@@ -113,11 +140,24 @@ export async function runDiagnostics(session: SqlSession, target: DiagnoseTarget
   const freeSlots = facts.max_slots - facts.used_slots;
   const slotsFix = `ALTER SYSTEM SET max_replication_slots = ${Math.max(10, facts.max_slots * 2)}; -- then restart PostgreSQL`;
   if (freeSlots > 0) {
-    pass('replication_slots', `${facts.used_slots} of max_replication_slots = ${facts.max_slots} in use.`);
+    pass(
+      'replication_slots',
+      `${facts.used_slots} of max_replication_slots = ${facts.max_slots} in use.`,
+    );
   } else if (target.slot !== undefined && !slot) {
-    fail('replication_slots', 'error', `All ${facts.max_slots} replication slots are in use: there is no room for slot "${target.slot}".`, slotsFix);
+    fail(
+      'replication_slots',
+      'error',
+      `All ${facts.max_slots} replication slots are in use: there is no room for slot "${target.slot}".`,
+      slotsFix,
+    );
   } else {
-    fail('replication_slots', 'warning', `All ${facts.max_slots} replication slots are in use: no new slot can be created.`, slotsFix);
+    fail(
+      'replication_slots',
+      'warning',
+      `All ${facts.max_slots} replication slots are in use: no new slot can be created.`,
+      slotsFix,
+    );
   }
 
   const freeSenders = facts.max_senders - facts.used_senders;
@@ -125,16 +165,30 @@ export async function runDiagnostics(session: SqlSession, target: DiagnoseTarget
   if (freeSenders > 0 || slotHeld) {
     pass('wal_senders', `${facts.used_senders} of max_wal_senders = ${facts.max_senders} in use.`);
   } else {
-    fail('wal_senders', 'error', `All ${facts.max_senders} WAL senders are busy: a replication connection would be refused.`, `ALTER SYSTEM SET max_wal_senders = ${Math.max(10, facts.max_senders * 2)}; -- then restart PostgreSQL`);
+    fail(
+      'wal_senders',
+      'error',
+      `All ${facts.max_senders} WAL senders are busy: a replication connection would be refused.`,
+      `ALTER SYSTEM SET max_wal_senders = ${Math.max(10, facts.max_senders * 2)}; -- then restart PostgreSQL`,
+    );
   }
 
   if (facts.superuser || facts.replication) {
-    pass('replication_role', `Role "${facts.usr}" ${facts.superuser ? 'is a superuser' : 'has the REPLICATION attribute'}.`);
+    pass(
+      'replication_role',
+      `Role "${facts.usr}" ${facts.superuser ? 'is a superuser' : 'has the REPLICATION attribute'}.`,
+    );
   } else {
-    fail('replication_role', 'error', `Role "${facts.usr}" has neither REPLICATION nor superuser: it cannot open a replication connection.`, `ALTER ROLE ${quoteIdent(facts.usr)} WITH REPLICATION;`);
+    fail(
+      'replication_role',
+      'error',
+      `Role "${facts.usr}" has neither REPLICATION nor superuser: it cannot open a replication connection.`,
+      `ALTER ROLE ${quoteIdent(facts.usr)} WITH REPLICATION;`,
+    );
   }
 
-  if (target.publication !== undefined) await checkPublication(session, target.publication, facts, pass, fail);
+  if (target.publication !== undefined)
+    await checkPublication(session, target.publication, facts, pass, fail);
   if (target.slot !== undefined) checkSlot(target.slot, slot, facts, pass, fail);
   if (target.origins) await checkOrigins(session, target.slot, pass, fail);
   return checks;
@@ -144,51 +198,120 @@ type Pass = (id: string, message: string, fix?: string) => void;
 type Fail = (id: string, severity: 'error' | 'warning', message: string, fix?: string) => void;
 
 /** Privileges for origin-tagged writes, the slot's origin, and koyo origins left without their slot. */
-async function checkOrigins(session: SqlSession, slotName: string | undefined, pass: Pass, fail: Fail): Promise<void> {
-  const client = { query: async (sql: string, params?: unknown[]) => ({ rows: await session.query(sql, params) }) };
+async function checkOrigins(
+  session: SqlSession,
+  slotName: string | undefined,
+  pass: Pass,
+  fail: Fail,
+): Promise<void> {
+  const client = {
+    query: async (sql: string, params?: unknown[]) => ({ rows: await session.query(sql, params) }),
+  };
   const { role, missing } = await missingOriginPrivileges(client);
   if (missing.length === 0) {
-    pass('origin_privileges', `Role "${role}" may use replication origins (loop-safe writes from handlers).`);
+    pass(
+      'origin_privileges',
+      `Role "${role}" may use replication origins (loop-safe writes from handlers).`,
+    );
   } else {
-    fail('origin_privileges', 'error', `Role "${role}" may not execute ${missing.join(', ')}: loop-safe writes from handlers (dispatcher.db) need them.`, originGrantStatements(role, missing).join(' '));
+    fail(
+      'origin_privileges',
+      'error',
+      `Role "${role}" may not execute ${missing.join(', ')}: loop-safe writes from handlers (dispatcher.db) need them.`,
+      originGrantStatements(role, missing).join(' '),
+    );
   }
   const origins = await listOrigins(client);
   if (slotName !== undefined) {
     const name = originNameForSlot(slotName);
     const own = origins.find((o) => o.name === name);
-    pass('origin', own ? `Replication origin "${name}" exists${own.progress ? ` (progress ${own.progress})` : ''}.` : `Replication origin "${name}" does not exist yet; a dispatcher creates it on first use of dispatcher.db.`);
+    pass(
+      'origin',
+      own
+        ? `Replication origin "${name}" exists${own.progress ? ` (progress ${own.progress})` : ''}.`
+        : `Replication origin "${name}" does not exist yet; a dispatcher creates it on first use of dispatcher.db.`,
+    );
   }
-  const slots = new Set((await session.query<{ name: string }>('SELECT slot_name::text AS name FROM pg_replication_slots')).map((r) => r.name));
-  const orphans = origins.filter((o) => o.name.startsWith(ORIGIN_PREFIX) && !slots.has(o.name.slice(ORIGIN_PREFIX.length)));
+  const slots = new Set(
+    (
+      await session.query<{ name: string }>(
+        'SELECT slot_name::text AS name FROM pg_replication_slots',
+      )
+    ).map((r) => r.name),
+  );
+  const orphans = origins.filter(
+    (o) => o.name.startsWith(ORIGIN_PREFIX) && !slots.has(o.name.slice(ORIGIN_PREFIX.length)),
+  );
   for (const orphan of orphans) {
-    fail(`orphan_origin:${orphan.name}`, 'warning', `Replication origin "${orphan.name}" belongs to slot "${orphan.name.slice(ORIGIN_PREFIX.length)}", which no longer exists.`, `SELECT pg_replication_origin_drop(${quoteLiteral(orphan.name)});`);
+    fail(
+      `orphan_origin:${orphan.name}`,
+      'warning',
+      `Replication origin "${orphan.name}" belongs to slot "${orphan.name.slice(ORIGIN_PREFIX.length)}", which no longer exists.`,
+      `SELECT pg_replication_origin_drop(${quoteLiteral(orphan.name)});`,
+    );
   }
-  if (orphans.length === 0) pass('orphan_origins', 'No koyo replication origin is left without its slot.');
+  if (orphans.length === 0)
+    pass('orphan_origins', 'No koyo replication origin is left without its slot.');
 }
 
-async function checkPublication(session: SqlSession, name: string, facts: Record<string, any>, pass: Pass, fail: Fail): Promise<void> {
+async function checkPublication(
+  session: SqlSession,
+  name: string,
+  facts: Record<string, any>,
+  pass: Pass,
+  fail: Fail,
+): Promise<void> {
   const publication = await readPublication(session, name);
   if (publication) {
     pass('create_publication', `Publication "${name}" exists; nothing to create.`);
   } else if (facts.superuser || facts.can_create) {
-    pass('create_publication', `Role "${facts.usr}" may create publication "${name}" (it must also own the tables it publishes).`);
+    pass(
+      'create_publication',
+      `Role "${facts.usr}" may create publication "${name}" (it must also own the tables it publishes).`,
+    );
   } else {
-    fail('create_publication', 'error', `Role "${facts.usr}" cannot create publication "${name}": it lacks CREATE on database "${facts.db}".`, `GRANT CREATE ON DATABASE ${quoteIdent(facts.db)} TO ${quoteIdent(facts.usr)};`);
+    fail(
+      'create_publication',
+      'error',
+      `Role "${facts.usr}" cannot create publication "${name}": it lacks CREATE on database "${facts.db}".`,
+      `GRANT CREATE ON DATABASE ${quoteIdent(facts.db)} TO ${quoteIdent(facts.usr)};`,
+    );
   }
   if (!publication) {
-    fail('publication', 'error', `Publication "${name}" does not exist in database "${facts.db}".`, `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE <schema.table>, ...;`);
+    fail(
+      'publication',
+      'error',
+      `Publication "${name}" does not exist in database "${facts.db}".`,
+      `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE <schema.table>, ...;`,
+    );
     return;
   }
   const list = publication.tables.map((t) => `${t.schema}.${t.name}`);
-  const shown = list.length > 20 ? `${list.slice(0, 20).join(', ')} and ${list.length - 20} more` : list.join(', ');
+  const shown =
+    list.length > 20
+      ? `${list.slice(0, 20).join(', ')} and ${list.length - 20} more`
+      : list.join(', ');
   if (list.length === 0) {
-    fail('publication', 'warning', `Publication "${name}" exists but covers no table: nothing will be streamed.`, `ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE <schema.table>;`);
+    fail(
+      'publication',
+      'warning',
+      `Publication "${name}" exists but covers no table: nothing will be streamed.`,
+      `ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE <schema.table>;`,
+    );
   } else {
-    pass('publication', `Publication "${name}" ${publication.allTables ? 'is FOR ALL TABLES and covers' : 'covers'} ${list.length} table${list.length === 1 ? '' : 's'}: ${shown}; publishes ${publication.publish.join(', ')}.`);
+    pass(
+      'publication',
+      `Publication "${name}" ${publication.allTables ? 'is FOR ALL TABLES and covers' : 'covers'} ${list.length} table${list.length === 1 ? '' : 's'}: ${shown}; publishes ${publication.publish.join(', ')}.`,
+    );
   }
   await checkGeneratedColumns(session, publication, facts.version_num as number, pass, fail);
   if (!needsReplicaIdentity(publication.publish)) return;
-  const rows = await session.query<{ schema: string; name: string; ident: string; has_pk: boolean }>(
+  const rows = await session.query<{
+    schema: string;
+    name: string;
+    ident: string;
+    has_pk: boolean;
+  }>(
     `SELECT pt.schemaname::text AS schema, pt.tablename::text AS name, c.relreplident::text AS ident,
             EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk
        FROM pg_publication_tables pt
@@ -203,19 +326,38 @@ async function checkPublication(session: SqlSession, name: string, facts: Record
     const fix = `ALTER TABLE ${quoteIdent(row.schema)}.${quoteIdent(row.name)} REPLICA IDENTITY FULL; -- or add a primary key`;
     if (row.ident === 'n') {
       problems++;
-      fail(`replica_identity:${label}`, 'warning', `Table ${label} has REPLICA IDENTITY NOTHING: PostgreSQL refuses UPDATE and DELETE on it while it is published.`, fix);
+      fail(
+        `replica_identity:${label}`,
+        'warning',
+        `Table ${label} has REPLICA IDENTITY NOTHING: PostgreSQL refuses UPDATE and DELETE on it while it is published.`,
+        fix,
+      );
     } else if (row.ident === 'd' && !row.has_pk) {
       problems++;
-      fail(`replica_identity:${label}`, 'warning', `Table ${label} has no primary key and REPLICA IDENTITY DEFAULT: PostgreSQL refuses UPDATE and DELETE on it while it is published.`, fix);
+      fail(
+        `replica_identity:${label}`,
+        'warning',
+        `Table ${label} has no primary key and REPLICA IDENTITY DEFAULT: PostgreSQL refuses UPDATE and DELETE on it while it is published.`,
+        fix,
+      );
     }
   }
   if (problems === 0) {
-    pass('replica_identity', `Every published table has a usable replica identity (primary key, index or FULL).`);
+    pass(
+      'replica_identity',
+      `Every published table has a usable replica identity (primary key, index or FULL).`,
+    );
   }
 }
 
 /** pgoutput sends stored generated columns only on PostgreSQL 18+ with publish_generated_columns = stored. */
-async function checkGeneratedColumns(session: SqlSession, publication: PublicationInfo, version: number, pass: Pass, fail: Fail): Promise<void> {
+async function checkGeneratedColumns(
+  session: SqlSession,
+  publication: PublicationInfo,
+  version: number,
+  pass: Pass,
+  fail: Fail,
+): Promise<void> {
   const rows = await session.query<{ schema: string; name: string; columns: string }>(
     `SELECT pt.schemaname::text AS schema, pt.tablename::text AS name, string_agg(a.attname::text, ', ' ORDER BY a.attnum) AS columns
        FROM pg_publication_tables pt
@@ -227,43 +369,91 @@ async function checkGeneratedColumns(session: SqlSession, publication: Publicati
     [publication.name],
   );
   if (rows.length === 0 || publication.publishGeneratedColumns) {
-    if (rows.length > 0) pass('generated_columns', `Publication "${publication.name}" publishes stored generated columns: they are in change.new.`);
+    if (rows.length > 0)
+      pass(
+        'generated_columns',
+        `Publication "${publication.name}" publishes stored generated columns: they are in change.new.`,
+      );
     return;
   }
   const fix =
     version >= 180000
       ? `ALTER PUBLICATION ${quoteIdent(publication.name)} SET (publish_generated_columns = stored);`
       : 'Upgrade to PostgreSQL 18 (koyo then publishes them), or read the columns back from the table in your handler.';
-  const why = version >= 180000 ? `publication "${publication.name}" does not publish them (publish_generated_columns = none)` : `PostgreSQL before 18 never sends generated columns`;
+  const why =
+    version >= 180000
+      ? `publication "${publication.name}" does not publish them (publish_generated_columns = none)`
+      : `PostgreSQL before 18 never sends generated columns`;
   for (const row of rows) {
-    fail(`generated_columns:${row.schema}.${row.name}`, 'warning', `Table ${row.schema}.${row.name} has stored generated columns (${row.columns}): ${why}, so changes lack them.`, fix);
+    fail(
+      `generated_columns:${row.schema}.${row.name}`,
+      'warning',
+      `Table ${row.schema}.${row.name} has stored generated columns (${row.columns}): ${why}, so changes lack them.`,
+      fix,
+    );
   }
 }
 
-function checkSlot(name: string, slot: Awaited<ReturnType<typeof readSlots>>[number] | undefined, facts: Record<string, any>, pass: Pass, fail: Fail): void {
+function checkSlot(
+  name: string,
+  slot: Awaited<ReturnType<typeof readSlots>>[number] | undefined,
+  facts: Record<string, any>,
+  pass: Pass,
+  fail: Fail,
+): void {
   if (!slot) {
-    fail('slot', 'error', `Replication slot "${name}" does not exist.`, `SELECT pg_create_logical_replication_slot(${quoteLiteral(name)}, 'pgoutput');`);
+    fail(
+      'slot',
+      'error',
+      `Replication slot "${name}" does not exist.`,
+      `SELECT pg_create_logical_replication_slot(${quoteLiteral(name)}, 'pgoutput');`,
+    );
     return;
   }
   const recreate = `SELECT pg_drop_replication_slot(${quoteLiteral(name)}); SELECT pg_create_logical_replication_slot(${quoteLiteral(name)}, 'pgoutput'); -- the changes the old slot kept are lost: resynchronise`;
   if (slot.type !== 'logical' || slot.plugin !== 'pgoutput') {
-    fail('slot', 'error', `Replication slot "${name}" is a ${slot.type} slot with plugin ${slot.plugin ?? 'none'}; koyo needs a logical slot with pgoutput.`, recreate);
+    fail(
+      'slot',
+      'error',
+      `Replication slot "${name}" is a ${slot.type} slot with plugin ${slot.plugin ?? 'none'}; koyo needs a logical slot with pgoutput.`,
+      recreate,
+    );
     return;
   }
   if (slot.database !== facts.db) {
-    fail('slot', 'error', `Replication slot "${name}" belongs to database "${slot.database ?? ''}", not "${facts.db}".`, `Connect to database "${slot.database ?? ''}", or create a slot in "${facts.db}".`);
+    fail(
+      'slot',
+      'error',
+      `Replication slot "${name}" belongs to database "${slot.database ?? ''}", not "${facts.db}".`,
+      `Connect to database "${slot.database ?? ''}", or create a slot in "${facts.db}".`,
+    );
     return;
   }
-  pass('slot', `Replication slot "${name}" exists (pgoutput${slot.twoPhase ? ', two-phase' : ''}${slot.temporary ? ', temporary' : ''}).`);
+  pass(
+    'slot',
+    `Replication slot "${name}" exists (pgoutput${slot.twoPhase ? ', two-phase' : ''}${slot.temporary ? ', temporary' : ''}).`,
+  );
 
   if (slot.invalidated) {
-    fail('slot_invalidated', 'error', `Replication slot "${name}" is invalidated (${slot.invalidationReason ?? 'wal_status = lost'}): the WAL it needs is gone and it can never stream again.`, recreate);
+    fail(
+      'slot_invalidated',
+      'error',
+      `Replication slot "${name}" is invalidated (${slot.invalidationReason ?? 'wal_status = lost'}): the WAL it needs is gone and it can never stream again.`,
+      recreate,
+    );
   } else {
-    pass('slot_invalidated', `Replication slot "${name}" is valid (wal_status = ${slot.walStatus ?? 'unknown'}).`);
+    pass(
+      'slot_invalidated',
+      `Replication slot "${name}" is valid (wal_status = ${slot.walStatus ?? 'unknown'}).`,
+    );
   }
 
   if (slot.activePid !== null) {
-    pass('slot_active', `Replication slot "${name}" is held by PID ${slot.activePid}: another stream on it waits until that process lets go.`, `SELECT pg_terminate_backend(${slot.activePid}); -- only to take the slot over`);
+    pass(
+      'slot_active',
+      `Replication slot "${name}" is held by PID ${slot.activePid}: another stream on it waits until that process lets go.`,
+      `SELECT pg_terminate_backend(${slot.activePid}); -- only to take the slot over`,
+    );
   } else {
     pass('slot_active', `Replication slot "${name}" is free: no process streams from it now.`);
   }
@@ -274,9 +464,18 @@ function checkSlot(name: string, slot: Awaited<ReturnType<typeof readSlots>>[num
   const keepBytes = keepMb === null ? -1 : Number(keepMb) * 1024 * 1024;
   const base = `Slot "${name}" is ${formatBytes(lag)} behind and keeps ${formatBytes(retained)} of WAL`;
   if (keepBytes < 0) {
-    pass('slot_lag', `${base}; max_slot_wal_keep_size = -1, so a stalled consumer can fill the disk.`, `ALTER SYSTEM SET max_slot_wal_keep_size = '50GB'; SELECT pg_reload_conf(); -- size to your disk`);
+    pass(
+      'slot_lag',
+      `${base}; max_slot_wal_keep_size = -1, so a stalled consumer can fill the disk.`,
+      `ALTER SYSTEM SET max_slot_wal_keep_size = '50GB'; SELECT pg_reload_conf(); -- size to your disk`,
+    );
   } else if (slot.walStatus === 'unreserved' || retained >= keepBytes * 0.8) {
-    fail('slot_lag', 'warning', `${base}, close to max_slot_wal_keep_size = ${formatBytes(keepBytes)}: the slot will be invalidated if the consumer does not catch up.`, `Start or speed up the consumer, or: ALTER SYSTEM SET max_slot_wal_keep_size = '${Math.ceil((keepBytes * 2) / 1024 / 1024)}MB'; SELECT pg_reload_conf();`);
+    fail(
+      'slot_lag',
+      'warning',
+      `${base}, close to max_slot_wal_keep_size = ${formatBytes(keepBytes)}: the slot will be invalidated if the consumer does not catch up.`,
+      `Start or speed up the consumer, or: ALTER SYSTEM SET max_slot_wal_keep_size = '${Math.ceil((keepBytes * 2) / 1024 / 1024)}MB'; SELECT pg_reload_conf();`,
+    );
   } else {
     pass('slot_lag', `${base}, within max_slot_wal_keep_size = ${formatBytes(keepBytes)}.`);
   }
@@ -294,7 +493,10 @@ function checkSlot(name: string, slot: Awaited<ReturnType<typeof readSlots>>[num
  *   if (!check.ok) console.log(`${check.severity}: ${check.message}\n  fix: ${check.fix}`);
  * }
  */
-export async function diagnose(connection: ConnectionOptions, target: DiagnoseTarget): Promise<DiagnosticCheck[]> {
+export async function diagnose(
+  connection: ConnectionOptions,
+  target: DiagnoseTarget,
+): Promise<DiagnosticCheck[]> {
   const session = new SqlSession(connection);
   try {
     return await runDiagnostics(session, target);

@@ -162,17 +162,25 @@ export interface ClassifiedError {
  * says whether a replication stream should retry. `context` names the slot/publications for
  * messages.
  */
-export function classifyError(error: unknown, context: { slot?: string; publications?: readonly string[] } = {}): ClassifiedError {
+export function classifyError(
+  error: unknown,
+  context: { slot?: string; publications?: readonly string[] } = {},
+): ClassifiedError {
   if (error instanceof KoyoSlotError) {
     return { retry: error.code === 'SLOT_ACTIVE' || error.code === 'CONNECTION_FAILED', error };
   }
   const pgError = asPgError(error);
   const message = error instanceof Error ? error.message : String(error);
-  const slot = context.slot === undefined ? 'the replication slot' : `replication slot "${context.slot}"`;
+  const slot =
+    context.slot === undefined ? 'the replication slot' : `replication slot "${context.slot}"`;
   if (!pgError) {
     return {
       retry: true,
-      error: new KoyoSlotError('CONNECTION_FAILED', `Connection to PostgreSQL failed or was lost: ${message}`, { cause: error }),
+      error: new KoyoSlotError(
+        'CONNECTION_FAILED',
+        `Connection to PostgreSQL failed or was lost: ${message}`,
+        { cause: error },
+      ),
     };
   }
   const state = pgError.code ?? '';
@@ -191,35 +199,67 @@ export function classifyError(error: unknown, context: { slot?: string; publicat
     };
   }
   if (/wal_level"? >= "?logical/i.test(message) || /requires "?wal_level"?/i.test(message)) {
-    return fatal('WAL_LEVEL', `Logical replication needs wal_level = logical (${message}). Run ALTER SYSTEM SET wal_level = logical; and restart PostgreSQL.`);
+    return fatal(
+      'WAL_LEVEL',
+      `Logical replication needs wal_level = logical (${message}). Run ALTER SYSTEM SET wal_level = logical; and restart PostgreSQL.`,
+    );
   }
   if (state === '42704' && /replication slot/i.test(message)) {
-    return fatal('SLOT_NOT_FOUND', `${capitalize(slot)} does not exist (${message}). Create it with createSlotManager(...).ensureSlot(name); koyo never recreates a slot by itself, since a new slot skips every change made before it.`);
+    return fatal(
+      'SLOT_NOT_FOUND',
+      `${capitalize(slot)} does not exist (${message}). Create it with createSlotManager(...).ensureSlot(name); koyo never recreates a slot by itself, since a new slot skips every change made before it.`,
+    );
   }
   if (state === '42704' && /publication/i.test(message)) {
-    return fatal('PUBLICATION_NOT_FOUND', `${message}. Create it with createSlotManager(...).ensurePublication(name, { tables }) or CREATE PUBLICATION.`);
+    return fatal(
+      'PUBLICATION_NOT_FOUND',
+      `${message}. Create it with createSlotManager(...).ensurePublication(name, { tables }) or CREATE PUBLICATION.`,
+    );
   }
-  if (state === '55000' && /(invalidated|can no longer|no longer get changes|conflict)/i.test(message)) {
-    return fatal('SLOT_INVALIDATED', `${capitalize(slot)} was invalidated (${message}); the WAL it needed is gone. ${invalidatedSlotAdvice(context.slot ?? '<slot>')}`);
+  if (
+    state === '55000' &&
+    /(invalidated|can no longer|no longer get changes|conflict)/i.test(message)
+  ) {
+    return fatal(
+      'SLOT_INVALIDATED',
+      `${capitalize(slot)} was invalidated (${message}); the WAL it needed is gone. ${invalidatedSlotAdvice(context.slot ?? '<slot>')}`,
+    );
   }
   if (state === '0A000' || /proto_version|protocol version/i.test(message)) {
-    return fatal('PROTOCOL_UNSUPPORTED', `The server does not support what was asked (${message}). Use protocolVersion: 'auto' or drop the option.`);
+    return fatal(
+      'PROTOCOL_UNSUPPORTED',
+      `The server does not support what was asked (${message}). Use protocolVersion: 'auto' or drop the option.`,
+    );
   }
   if (state === '42501') {
-    return fatal('PERMISSION_DENIED', `Permission denied (${message}). The role needs the REPLICATION attribute (ALTER ROLE name WITH REPLICATION;) and the privileges named above.`);
+    return fatal(
+      'PERMISSION_DENIED',
+      `Permission denied (${message}). The role needs the REPLICATION attribute (ALTER ROLE name WITH REPLICATION;) and the privileges named above.`,
+    );
   }
   if (state.startsWith('28')) {
-    return fatal('AUTHENTICATION_FAILED', `Authentication failed (${message}). Check the user, password and pg_hba.conf (it needs a line for replication connections to this database).`);
+    return fatal(
+      'AUTHENTICATION_FAILED',
+      `Authentication failed (${message}). Check the user, password and pg_hba.conf (it needs a line for replication connections to this database).`,
+    );
   }
   if (state === '42601' || state === '22023' || state === '42P02') {
     return fatal('INVALID_OPTION', `The server rejected the replication command (${message}).`);
   }
   const retryable =
-    state.startsWith('08') || state.startsWith('53') || state.startsWith('57P') || state.startsWith('40') || state === '58000';
+    state.startsWith('08') ||
+    state.startsWith('53') ||
+    state.startsWith('57P') ||
+    state.startsWith('40') ||
+    state === '58000';
   if (retryable) {
     return {
       retry: true,
-      error: new KoyoSlotError('CONNECTION_FAILED', `Connection to PostgreSQL failed or was lost: ${message}`, { cause: error }),
+      error: new KoyoSlotError(
+        'CONNECTION_FAILED',
+        `Connection to PostgreSQL failed or was lost: ${message}`,
+        { cause: error },
+      ),
     };
   }
   return fatal('SERVER_ERROR', `PostgreSQL reported an error: ${message}`);
@@ -239,14 +279,20 @@ export interface ServerNotice {
  * changes) or the error `publication "x" does not exist` (42704).
  */
 export function isPublicationMissing(notice: ServerNotice): boolean {
-  return (notice.code === '55000' && /skipped loading publication/i.test(notice.message)) || (notice.code === '42704' && /publication/i.test(notice.message));
+  return (
+    (notice.code === '55000' && /skipped loading publication/i.test(notice.message)) ||
+    (notice.code === '42704' && /publication/i.test(notice.message))
+  );
 }
 
 /**
  * @internal the error that ends a stream whose publication went missing. `confirmedLsn` is the
  * acknowledged position when the server said so: the stream confirms nothing beyond it.
  */
-export function publicationMissingError(notice: ServerNotice, context: { slot: string; publications: readonly string[]; confirmedLsn: string; cause?: unknown }): KoyoSlotError {
+export function publicationMissingError(
+  notice: ServerNotice,
+  context: { slot: string; publications: readonly string[]; confirmedLsn: string; cause?: unknown },
+): KoyoSlotError {
   const names = context.publications.map((n) => `"${n}"`).join(', ');
   return new KoyoSlotError(
     'PUBLICATION_MISSING',

@@ -23,8 +23,16 @@ function splitHostList(list: string): string[] {
  * The single-host client configs of a multi-host connection, in order; `undefined` when the
  * connection names one host (the common case: no probing, no extra round trip).
  */
-export function hostCandidates(connection: ConnectionOptions, extra: pg.ClientConfig = {}): pg.ClientConfig[] | undefined {
-  if (typeof connection === 'object' && connection !== null && typeof connection.connectionString === 'string' && connection.connectionString.includes(',')) {
+export function hostCandidates(
+  connection: ConnectionOptions,
+  extra: pg.ClientConfig = {},
+): pg.ClientConfig[] | undefined {
+  if (
+    typeof connection === 'object' &&
+    connection !== null &&
+    typeof connection.connectionString === 'string' &&
+    connection.connectionString.includes(',')
+  ) {
     const { connectionString, hosts: _hosts, ...rest } = connection;
     return hostCandidates(connectionString, { ...rest, ...extra });
   }
@@ -35,14 +43,20 @@ export function hostCandidates(connection: ConnectionOptions, extra: pg.ClientCo
     if (!hostList.includes(',')) return undefined;
     const hosts = splitHostList(hostList);
     if (hosts.some((host) => host === '')) {
-      throw new KoyoSlotError('INVALID_OPTION', `The connection string names an empty host in "${hostList}": write postgres://user@h1:5432,h2:5432/db.`);
+      throw new KoyoSlotError(
+        'INVALID_OPTION',
+        `The connection string names an empty host in "${hostList}": write postgres://user@h1:5432,h2:5432/db.`,
+      );
     }
     return hosts.map((host) => toClientConfig(`${scheme}${auth}${host}${rest}`, extra));
   }
   const hosts = (connection as { hosts?: unknown }).hosts;
   if (hosts === undefined) return undefined;
   if (!Array.isArray(hosts) || hosts.length === 0) {
-    throw new KoyoSlotError('INVALID_OPTION', 'connection.hosts must be a non-empty array of "host:port" strings or { host, port } objects.');
+    throw new KoyoSlotError(
+      'INVALID_OPTION',
+      'connection.hosts must be a non-empty array of "host:port" strings or { host, port } objects.',
+    );
   }
   const { hosts: _hosts, ...base } = connection as pg.ClientConfig & { hosts: unknown[] };
   return hosts.map((entry: unknown) => toClientConfig({ ...base, ...hostAddress(entry) }, extra));
@@ -51,18 +65,32 @@ export function hostCandidates(connection: ConnectionOptions, extra: pg.ClientCo
 function hostAddress(entry: unknown): { host: string; port?: number } {
   if (typeof entry === 'string') {
     const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(entry.trim());
-    if (!match?.[1]) throw new KoyoSlotError('INVALID_OPTION', `connection.hosts entry "${entry}" is not "host" or "host:port".`);
+    if (!match?.[1])
+      throw new KoyoSlotError(
+        'INVALID_OPTION',
+        `connection.hosts entry "${entry}" is not "host" or "host:port".`,
+      );
     const host = match[1].replace(/^\[|\]$/g, '');
     return match[2] ? { host, port: Number(match[2]) } : { host };
   }
-  if (typeof entry === 'object' && entry !== null && typeof (entry as HostAddress).host === 'string') {
+  if (
+    typeof entry === 'object' &&
+    entry !== null &&
+    typeof (entry as HostAddress).host === 'string'
+  ) {
     const { host, port } = entry as HostAddress;
     if (port !== undefined && (!Number.isInteger(port) || port <= 0 || port > 65535)) {
-      throw new KoyoSlotError('INVALID_OPTION', `connection.hosts entry ${host} has port ${String(port)}: use 1-65535.`);
+      throw new KoyoSlotError(
+        'INVALID_OPTION',
+        `connection.hosts entry ${host} has port ${String(port)}: use 1-65535.`,
+      );
     }
     return port === undefined ? { host } : { host, port };
   }
-  throw new KoyoSlotError('INVALID_OPTION', `connection.hosts entry ${JSON.stringify(entry)} is not "host:port" or { host, port }.`);
+  throw new KoyoSlotError(
+    'INVALID_OPTION',
+    `connection.hosts entry ${JSON.stringify(entry)} is not "host:port" or { host, port }.`,
+  );
 }
 
 function describeHost(config: pg.ClientConfig): string {
@@ -77,7 +105,10 @@ function describeHost(config: pg.ClientConfig): string {
  * host is `CONNECTION_FAILED` (retried by streams: a promotion may be under way); two writable
  * hosts is `SPLIT_BRAIN` (never a guess).
  */
-export async function connectWritable(connection: ConnectionOptions, extra: pg.ClientConfig = {}): Promise<pg.Client> {
+export async function connectWritable(
+  connection: ConnectionOptions,
+  extra: pg.ClientConfig = {},
+): Promise<pg.Client> {
   const candidates = hostCandidates(connection, extra);
   if (!candidates) {
     const client = new pg.Client(toClientConfig(connection, extra));
@@ -94,7 +125,8 @@ export async function connectWritable(connection: ConnectionOptions, extra: pg.C
   const reasons: string[] = [];
   probes.forEach((outcome, i) => {
     const name = describeHost(candidates[i]!);
-    if (outcome.status === 'rejected') reasons.push(`${name}: ${classifyError(outcome.reason).error.message}`);
+    if (outcome.status === 'rejected')
+      reasons.push(`${name}: ${classifyError(outcome.reason).error.message}`);
     else if (outcome.value.recovering) {
       reasons.push(`${name}: in recovery (a standby)`);
       void outcome.value.client.end().catch(() => undefined);
@@ -108,7 +140,10 @@ export async function connectWritable(connection: ConnectionOptions, extra: pg.C
       `${writable.length} of the hosts ${candidates.map(describeHost).join(', ')} accept writes. Only one may be the primary: fence the old one (stop it or make it a standby) before koyo connects.`,
     );
   }
-  throw new KoyoSlotError('CONNECTION_FAILED', `No writable host among ${candidates.map(describeHost).join(', ')} (${reasons.join('; ')}).`);
+  throw new KoyoSlotError(
+    'CONNECTION_FAILED',
+    `No writable host among ${candidates.map(describeHost).join(', ')} (${reasons.join('; ')}).`,
+  );
 }
 
 async function probe(config: pg.ClientConfig): Promise<{ client: pg.Client; recovering: boolean }> {
@@ -117,7 +152,9 @@ async function probe(config: pg.ClientConfig): Promise<{ client: pg.Client; reco
   client.on('error', () => undefined);
   try {
     await client.connect();
-    const result = await client.query<{ recovering: boolean }>('SELECT pg_is_in_recovery() AS recovering');
+    const result = await client.query<{ recovering: boolean }>(
+      'SELECT pg_is_in_recovery() AS recovering',
+    );
     return { client, recovering: result.rows[0]?.recovering === true };
   } catch (error) {
     await client.end().catch(() => undefined);
@@ -143,7 +180,9 @@ export function writableClientClass(connection: ConnectionOptions): typeof pg.Cl
 
     override connect(): Promise<pg.Client>;
     override connect(callback: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): void;
-    override connect(callback?: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): Promise<pg.Client> | void {
+    override connect(
+      callback?: ((err: Error) => void) | ((err: null, c: pg.Client) => void),
+    ): Promise<pg.Client> | void {
       const connecting = (async () => {
         const probe = await connectWritable(connection);
         const { host, port } = probe;

@@ -1,19 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { KoyoSlotError } from './errors.js';
-import { assertPublicationName, assertSlotName, parseTableName, quoteIdent, quoteLiteral, quoteTableRef } from './identifiers.js';
+import {
+  assertPublicationName,
+  assertSlotName,
+  parseTableName,
+  quoteIdent,
+  quoteLiteral,
+  quoteTableRef,
+} from './identifiers.js';
 
 describe('identifiers', () => {
   it('accepts slot names PostgreSQL accepts, and nothing else', () => {
-    for (const ok of ['a', 'orders_sync', 'x1', 'a'.repeat(63)]) expect(() => assertSlotName(ok)).not.toThrow();
+    for (const ok of ['a', 'orders_sync', 'x1', 'a'.repeat(63)])
+      expect(() => assertSlotName(ok)).not.toThrow();
     for (const bad of ['', 'A', 'a-b', 'a b', 'a'.repeat(64), "x'; --", 'é', 1, null, undefined]) {
       expect(() => assertSlotName(bad)).toThrow(KoyoSlotError);
     }
   });
 
   it('accepts quoted-safe publication names only', () => {
-    for (const ok of ['koyo', 'Koyo_Orders', 'a-b', 'a$b']) expect(() => assertPublicationName(ok)).not.toThrow();
+    for (const ok of ['koyo', 'Koyo_Orders', 'a-b', 'a$b'])
+      expect(() => assertPublicationName(ok)).not.toThrow();
     for (const bad of ['', 'a"b', "a'b", 'a b', 'a,b', 'a'.repeat(64), 'a\u0000']) {
-      expect(() => assertPublicationName(bad)).toThrow(expect.objectContaining({ code: 'INVALID_IDENTIFIER' }));
+      expect(() => assertPublicationName(bad)).toThrow(
+        expect.objectContaining({ code: 'INVALID_IDENTIFIER' }),
+      );
     }
   });
 
@@ -27,7 +38,9 @@ describe('identifiers', () => {
     expect(quoteTableRef(parseTableName('"My Schema"."a.b""c"'))).toBe('"My Schema"."a.b""c"');
     expect(quoteTableRef(parseTableName('users'))).toBe('"users"');
     for (const bad of ['', 'a.b.c', '.a', 'a.', 'a\nb', 'x'.repeat(64), '"a', 'a"b', '"a"x']) {
-      expect(() => parseTableName(bad)).toThrow(expect.objectContaining({ code: 'INVALID_IDENTIFIER' }));
+      expect(() => parseTableName(bad)).toThrow(
+        expect.objectContaining({ code: 'INVALID_IDENTIFIER' }),
+      );
     }
     expect(quoteIdent('a"b')).toBe('"a""b"');
     expect(quoteLiteral("it's")).toBe("'it''s'");

@@ -23,7 +23,9 @@ const PUBLICATION_NAME = /^[A-Za-z0-9_$-]{1,63}$/;
 const MAX_IDENTIFIER_BYTES = 63;
 
 function describe(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : `a ${value === null ? 'null' : typeof value}`;
+  return typeof value === 'string'
+    ? JSON.stringify(value)
+    : `a ${value === null ? 'null' : typeof value}`;
 }
 
 /**
@@ -57,7 +59,11 @@ export function assertPublicationName(name: unknown): asserts name is string {
   }
 }
 
-function assertIdentifierPart(part: unknown, what: string, original: unknown): asserts part is string {
+function assertIdentifierPart(
+  part: unknown,
+  what: string,
+  original: unknown,
+): asserts part is string {
   const ok =
     typeof part === 'string' &&
     part.length > 0 &&
@@ -111,7 +117,8 @@ function splitQualifiedName(table: string): string[] {
     if (part === '') throw malformed(table, 'an identifier is empty');
     parts.push(part);
     if (i === text.length) return parts;
-    if (text[i] !== '.') throw malformed(table, `unexpected ${JSON.stringify(text[i])} after an identifier`);
+    if (text[i] !== '.')
+      throw malformed(table, `unexpected ${JSON.stringify(text[i])} after an identifier`);
     i++;
     if (i === text.length) throw malformed(table, 'it ends with a dot');
   }
@@ -153,7 +160,9 @@ export function parseTableName(table: TableName): TableRef {
  * (PostgreSQL then looks it up on the `search_path`).
  */
 export function quoteTableRef(ref: TableRef): string {
-  return ref.schema === null ? quoteIdent(ref.name) : `${quoteIdent(ref.schema)}.${quoteIdent(ref.name)}`;
+  return ref.schema === null
+    ? quoteIdent(ref.name)
+    : `${quoteIdent(ref.schema)}.${quoteIdent(ref.name)}`;
 }
 
 /** Quotes an SQL identifier: `a"b` becomes `"a""b"`. */
@@ -164,7 +173,10 @@ export function quoteIdent(name: string): string {
 /** Quotes an SQL string literal: `it's` becomes `'it''s'` (standard_conforming_strings is on since PostgreSQL 9.1). */
 export function quoteLiteral(value: string): string {
   if (value.includes('\0')) {
-    throw new KoyoSlotError('INVALID_IDENTIFIER', 'A value sent to PostgreSQL cannot contain a NUL character.');
+    throw new KoyoSlotError(
+      'INVALID_IDENTIFIER',
+      'A value sent to PostgreSQL cannot contain a NUL character.',
+    );
   }
   return `'${value.replace(/'/g, "''")}'`;
 }

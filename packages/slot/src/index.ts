@@ -41,7 +41,14 @@ export { highestProtocolVersion } from './protocol.js';
 export type { ProtocolVersion } from './protocol.js';
 export { KoyoSlotError } from './errors.js';
 export type { KoyoSlotErrorCode, KoyoSlotErrorOptions, SetupProblem } from './errors.js';
-export { assertSlotName, assertPublicationName, parseTableName, quoteTableRef, quoteIdent, quoteLiteral } from './identifiers.js';
+export {
+  assertSlotName,
+  assertPublicationName,
+  parseTableName,
+  quoteTableRef,
+  quoteIdent,
+  quoteLiteral,
+} from './identifiers.js';
 export type { TableName, TableRef, QualifiedTable } from './identifiers.js';
 export type { Logger } from './logger.js';
 export type { ConnectionOptions } from './connection.js';

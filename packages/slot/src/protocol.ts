@@ -28,12 +28,18 @@ export interface PgoutputOptions {
  * @internal resolves the protocol version for a server and checks that every option is
  * supported by it, so the user gets a clear typed error instead of a server message.
  */
-export function resolveProtocol(options: PgoutputOptions, serverVersionNum: number): ProtocolVersion {
+export function resolveProtocol(
+  options: PgoutputOptions,
+  serverVersionNum: number,
+): ProtocolVersion {
   const highest = highestProtocolVersion(serverVersionNum);
   const version = options.protocolVersion === 'auto' ? highest : options.protocolVersion;
   const server = `PostgreSQL ${Math.floor(serverVersionNum / 10000)}`;
   if (version > highest) {
-    throw new KoyoSlotError('PROTOCOL_UNSUPPORTED', `pgoutput protocol version ${version} needs a newer server: ${server} supports up to ${highest}. Use protocolVersion: 'auto'.`);
+    throw new KoyoSlotError(
+      'PROTOCOL_UNSUPPORTED',
+      `pgoutput protocol version ${version} needs a newer server: ${server} supports up to ${highest}. Use protocolVersion: 'auto'.`,
+    );
   }
   const need = (what: string, minVersion: ProtocolVersion, minServer: number): void => {
     if (version < minVersion || serverVersionNum < minServer) {
@@ -53,7 +59,12 @@ export function resolveProtocol(options: PgoutputOptions, serverVersionNum: numb
 }
 
 /** @internal the START_REPLICATION command. The slot name must already be validated. */
-export function startReplicationCommand(slot: string, startLsn: bigint, version: ProtocolVersion, options: PgoutputOptions): string {
+export function startReplicationCommand(
+  slot: string,
+  startLsn: bigint,
+  version: ProtocolVersion,
+  options: PgoutputOptions,
+): string {
   const names = options.publications.map(quoteIdent).join(',');
   const parts = [`proto_version '${version}'`, `publication_names ${quoteLiteral(names)}`];
   if (options.binary) parts.push(`binary 'true'`);

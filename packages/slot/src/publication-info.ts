@@ -18,7 +18,10 @@ export interface PublicationInfo {
 }
 
 /** @internal reads one publication, or undefined when it does not exist. */
-export async function readPublication(session: SqlSession, name: string): Promise<PublicationInfo | undefined> {
+export async function readPublication(
+  session: SqlSession,
+  name: string,
+): Promise<PublicationInfo | undefined> {
   const [row] = await session.query<{
     puballtables: boolean;
     pubinsert: boolean;
@@ -27,7 +30,10 @@ export async function readPublication(session: SqlSession, name: string): Promis
     pubtruncate: boolean;
     gencols: string | null;
     // pubgencols exists from PostgreSQL 18 on; through to_jsonb the query works on every version.
-  }>("SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate, to_jsonb(p) ->> 'pubgencols' AS gencols FROM pg_publication p WHERE pubname = $1", [name]);
+  }>(
+    "SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate, to_jsonb(p) ->> 'pubgencols' AS gencols FROM pg_publication p WHERE pubname = $1",
+    [name],
+  );
   if (!row) return undefined;
   const tables = await session.query<{ schema: string; name: string }>(
     'SELECT schemaname::text AS schema, tablename::text AS name FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2',
@@ -38,5 +44,11 @@ export async function readPublication(session: SqlSession, name: string): Promis
   if (row.pubupdate) publish.push('update');
   if (row.pubdelete) publish.push('delete');
   if (row.pubtruncate) publish.push('truncate');
-  return { name, allTables: row.puballtables, publish, publishGeneratedColumns: row.gencols === 's', tables: tables.map((t) => ({ schema: t.schema, name: t.name })) };
+  return {
+    name,
+    allTables: row.puballtables,
+    publish,
+    publishGeneratedColumns: row.gencols === 's',
+    tables: tables.map((t) => ({ schema: t.schema, name: t.name })),
+  };
 }

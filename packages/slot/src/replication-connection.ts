@@ -6,7 +6,12 @@ import type { ConnectionOptions } from './connection.js';
 import { connectWritable } from './hosts.js';
 import { invalidatedSlotAdvice, KoyoSlotError } from './errors.js';
 import { quoteLiteral } from './identifiers.js';
-import { resolveProtocol, startReplicationCommand, type PgoutputOptions, type ProtocolVersion } from './protocol.js';
+import {
+  resolveProtocol,
+  startReplicationCommand,
+  type PgoutputOptions,
+  type ProtocolVersion,
+} from './protocol.js';
 
 /** @internal the parts of pg's (untyped) Connection a replication stream uses. */
 export interface PgConnection extends EventEmitter {
@@ -34,7 +39,13 @@ export interface ConnectionHandlers {
   /** One CopyData body (a view into pg's buffer: copy what you keep). */
   onCopyData(body: Buffer): void;
   /** A NOTICE or WARNING from the server. */
-  onNotice(notice: { message: string; severity?: string | undefined; code?: string | undefined; detail?: string | undefined; hint?: string | undefined }): void;
+  onNotice(notice: {
+    message: string;
+    severity?: string | undefined;
+    code?: string | undefined;
+    detail?: string | undefined;
+    hint?: string | undefined;
+  }): void;
 }
 
 /** @internal settings for one replication connection. */
@@ -82,12 +93,32 @@ export class ReplicationConnection {
   async #stream(handlers: ConnectionHandlers, finish: (error?: unknown) => void): Promise<void> {
     const { slot, publications, pgoutput } = this.settings;
     // A connect attempt that hangs (a silent network) is given up and retried by the stream's backoff.
-    const client = await connectWritable(this.settings.connection, { keepAlive: true, connectionTimeoutMillis: 30_000, replication: 'database' } as pg.ClientConfig);
+    const client = await connectWritable(this.settings.connection, {
+      keepAlive: true,
+      connectionTimeoutMillis: 30_000,
+      replication: 'database',
+    } as pg.ClientConfig);
     this.#client = client;
     client.on('error', finish);
-    client.on('end', () => finish(new KoyoSlotError('CONNECTION_FAILED', 'The replication connection was closed.')));
-    client.on('notice', (notice: { message?: string | undefined; severity?: string | undefined; code?: string | undefined; detail?: string | undefined; hint?: string | undefined }) =>
-      handlers.onNotice({ message: notice.message ?? '', severity: notice.severity, code: notice.code, detail: notice.detail, hint: notice.hint }),
+    client.on('end', () =>
+      finish(new KoyoSlotError('CONNECTION_FAILED', 'The replication connection was closed.')),
+    );
+    client.on(
+      'notice',
+      (notice: {
+        message?: string | undefined;
+        severity?: string | undefined;
+        code?: string | undefined;
+        detail?: string | undefined;
+        hint?: string | undefined;
+      }) =>
+        handlers.onNotice({
+          message: notice.message ?? '',
+          severity: notice.severity,
+          code: notice.code,
+          detail: notice.detail,
+          hint: notice.hint,
+        }),
     );
     if (this.#closing) {
       await client.end().catch(() => undefined);
@@ -99,7 +130,12 @@ export class ReplicationConnection {
     connection.once('replicationStart', () => handlers.onStart(facts, connection));
     const requested = this.settings.startLsn();
     facts.startLsn = requested > facts.confirmedFlushLsn ? requested : facts.confirmedFlushLsn;
-    await client.query(startReplicationCommand(slot, facts.startLsn, facts.protocolVersion, { ...pgoutput, publications }));
+    await client.query(
+      startReplicationCommand(slot, facts.startLsn, facts.protocolVersion, {
+        ...pgoutput,
+        publications,
+      }),
+    );
   }
 
   async #preflight(client: pg.Client): Promise<ServerFacts> {
@@ -122,29 +158,54 @@ export class ReplicationConnection {
       missing: string[];
     };
     if (row.wal_level !== 'logical') {
-      throw new KoyoSlotError('WAL_LEVEL', `wal_level is "${row.wal_level}", but logical replication needs wal_level = logical. Run ALTER SYSTEM SET wal_level = logical; and restart PostgreSQL.`);
+      throw new KoyoSlotError(
+        'WAL_LEVEL',
+        `wal_level is "${row.wal_level}", but logical replication needs wal_level = logical. Run ALTER SYSTEM SET wal_level = logical; and restart PostgreSQL.`,
+      );
     }
     const info = row.slot;
     if (!info) {
-      throw new KoyoSlotError('SLOT_NOT_FOUND', `Replication slot "${slot}" does not exist. Create it with createSlotManager(...).ensureSlot("${slot}"); koyo never recreates a slot by itself, since a new slot skips every change made before it.`);
+      throw new KoyoSlotError(
+        'SLOT_NOT_FOUND',
+        `Replication slot "${slot}" does not exist. Create it with createSlotManager(...).ensureSlot("${slot}"); koyo never recreates a slot by itself, since a new slot skips every change made before it.`,
+      );
     }
     if (info.slot_type !== 'logical' || info.plugin !== 'pgoutput') {
-      throw new KoyoSlotError('SLOT_MISMATCH', `Replication slot "${slot}" is a ${info.slot_type} slot with plugin ${info.plugin ?? 'none'}; a stream needs a logical slot with pgoutput.`);
+      throw new KoyoSlotError(
+        'SLOT_MISMATCH',
+        `Replication slot "${slot}" is a ${info.slot_type} slot with plugin ${info.plugin ?? 'none'}; a stream needs a logical slot with pgoutput.`,
+      );
     }
     if (info.database !== row.db) {
-      throw new KoyoSlotError('SLOT_MISMATCH', `Replication slot "${slot}" belongs to database "${info.database}", but this connection is to "${row.db}". Connect to "${info.database}".`);
+      throw new KoyoSlotError(
+        'SLOT_MISMATCH',
+        `Replication slot "${slot}" belongs to database "${info.database}", but this connection is to "${row.db}". Connect to "${info.database}".`,
+      );
     }
-    const reason = (info.invalidation_reason as string | null | undefined) ?? (info.wal_status === 'lost' ? 'wal_removed' : info.conflicting === true ? 'rows_removed' : null);
+    const reason =
+      (info.invalidation_reason as string | null | undefined) ??
+      (info.wal_status === 'lost'
+        ? 'wal_removed'
+        : info.conflicting === true
+          ? 'rows_removed'
+          : null);
     if (reason) {
-      throw new KoyoSlotError('SLOT_INVALIDATED', `Replication slot "${slot}" was invalidated (${reason}): the WAL it needed is gone. ${invalidatedSlotAdvice(slot)}`);
+      throw new KoyoSlotError(
+        'SLOT_INVALIDATED',
+        `Replication slot "${slot}" was invalidated (${reason}): the WAL it needed is gone. ${invalidatedSlotAdvice(slot)}`,
+      );
     }
     if (row.missing.length > 0) {
-      throw new KoyoSlotError('PUBLICATION_NOT_FOUND', `Publication${row.missing.length > 1 ? 's' : ''} ${row.missing.map((n) => `"${n}"`).join(', ')} not found in database "${row.db}". Create it with createSlotManager(...).ensurePublication(name, { tables }) or CREATE PUBLICATION.`);
+      throw new KoyoSlotError(
+        'PUBLICATION_NOT_FOUND',
+        `Publication${row.missing.length > 1 ? 's' : ''} ${row.missing.map((n) => `"${n}"`).join(', ')} not found in database "${row.db}". Create it with createSlotManager(...).ensurePublication(name, { tables }) or CREATE PUBLICATION.`,
+      );
     }
     return {
       serverVersionNum: row.version_num,
       walSenderTimeoutMs: row.wal_sender_timeout,
-      confirmedFlushLsn: typeof info.confirmed_flush_lsn === 'string' ? parseLsn(info.confirmed_flush_lsn) : 0n,
+      confirmedFlushLsn:
+        typeof info.confirmed_flush_lsn === 'string' ? parseLsn(info.confirmed_flush_lsn) : 0n,
       startLsn: 0n,
       protocolVersion: resolveProtocol(pgoutput, row.version_num),
     };

@@ -23,21 +23,27 @@ export class SqlSession {
   /** `server_version_num` of the server, e.g. 150004. */
   async serverVersionNum(): Promise<number> {
     if (this.#serverVersionNum === undefined) {
-      const [row] = await this.query<{ v: number }>("SELECT current_setting('server_version_num')::int AS v");
+      const [row] = await this.query<{ v: number }>(
+        "SELECT current_setting('server_version_num')::int AS v",
+      );
       this.#serverVersionNum = row!.v;
     }
     return this.#serverVersionNum;
   }
 
   /** Runs one statement; `pg` errors become typed {@link KoyoSlotError}s through `mapError`. */
-  async query<Row extends Record<string, any> = Record<string, any>>(sql: string, params?: unknown[]): Promise<Row[]> {
+  async query<Row extends Record<string, any> = Record<string, any>>(
+    sql: string,
+    params?: unknown[],
+  ): Promise<Row[]> {
     const client = await this.#connect();
     const result = await client.query<Row>(sql, params);
     return result.rows;
   }
 
   async #connect(): Promise<pg.Client> {
-    if (this.#closed) throw new KoyoSlotError('STREAM_CLOSED', 'This slot manager was closed: create a new one.');
+    if (this.#closed)
+      throw new KoyoSlotError('STREAM_CLOSED', 'This slot manager was closed: create a new one.');
     if (this.#client) return this.#client;
     this.#connecting ??= (async () => {
       let client: pg.Client;

@@ -12,7 +12,11 @@ import {
   type QualifiedTable,
   type TableName,
 } from './identifiers.js';
-import { readPublication, type PublicationInfo, type PublishOperation } from './publication-info.js';
+import {
+  readPublication,
+  type PublicationInfo,
+  type PublishOperation,
+} from './publication-info.js';
 import { dropOrigin, listOrigins, originNameForSlot, type OriginInfo } from './origins.js';
 import { SqlSession } from './session.js';
 import { checkSetupOn, type SetupCheck, type SetupSpec } from './setup-check.js';
@@ -20,7 +24,8 @@ import { readSlots, type SlotInfo } from './slot-info.js';
 import { lookupTables, requireFound, type ResolvedTable } from './table-resolve.js';
 
 /** What a publication should cover: a list of tables, or every table of the database. */
-export type PublicationSpec = { tables: TableName[]; allTables?: never } | { allTables: true; tables?: never };
+export type PublicationSpec =
+  { tables: TableName[]; allTables?: never } | { allTables: true; tables?: never };
 
 /** Options of {@link SlotManager.ensurePublication}. */
 export interface EnsurePublicationOptions {
@@ -85,7 +90,11 @@ export interface SlotManager {
    * Makes sure the publication exists and covers the given tables (adding missing tables to an
    * existing one; never removing any) or all tables. Idempotent.
    */
-  ensurePublication(name: string, spec: PublicationSpec, options?: EnsurePublicationOptions): Promise<Ensured<PublicationInfo>>;
+  ensurePublication(
+    name: string,
+    spec: PublicationSpec,
+    options?: EnsurePublicationOptions,
+  ): Promise<Ensured<PublicationInfo>>;
   /**
    * Checks every precondition of {@link SlotManager.ensureSetup} and changes nothing: `wal_level`,
    * the REPLICATION attribute, free slots and WAL senders, the right to create or alter the
@@ -152,7 +161,10 @@ export interface SlotManager {
 
 function assertTables(tables: unknown): TableName[] {
   if (!Array.isArray(tables)) {
-    throw new KoyoSlotError('INVALID_OPTION', 'tables must be an array of table names, like ["public.orders", "items"].');
+    throw new KoyoSlotError(
+      'INVALID_OPTION',
+      'tables must be an array of table names, like ["public.orders", "items"].',
+    );
   }
   // Parsed here so that a malformed name is refused before anything reaches the server.
   for (const table of tables as TableName[]) parseTableName(table);
@@ -164,12 +176,19 @@ function sameTable(a: QualifiedTable, b: QualifiedTable): boolean {
 }
 
 /** @internal typed errors for management statements. */
-function mapSqlError(error: unknown, context: { slot?: string; publication?: string; tables?: QualifiedTable[] }): KoyoSlotError {
+function mapSqlError(
+  error: unknown,
+  context: { slot?: string; publication?: string; tables?: QualifiedTable[] },
+): KoyoSlotError {
   if (error instanceof KoyoSlotError) return error;
   const pgError = asPgError(error);
   if (pgError?.code === '42P01' || pgError?.code === '3F000') {
     const list = context.tables?.map(tableLabel).join(', ') ?? '';
-    return new KoyoSlotError('TABLE_NOT_FOUND', `${pgError.message}. Check the table names (${list}); names are case-sensitive, and unqualified ones are looked up on the search_path.`, { cause: error });
+    return new KoyoSlotError(
+      'TABLE_NOT_FOUND',
+      `${pgError.message}. Check the table names (${list}); names are case-sensitive, and unqualified ones are looked up on the search_path.`,
+      { cause: error },
+    );
   }
   if (pgError?.code === '42501') {
     return new KoyoSlotError(
@@ -183,11 +202,15 @@ function mapSqlError(error: unknown, context: { slot?: string; publication?: str
 
 function assertSetupSpec(spec: SetupSpec): void {
   if (typeof spec !== 'object' || spec === null) {
-    throw new KoyoSlotError('INVALID_OPTION', 'checkSetup/ensureSetup need { publication, slot, tables? }.');
+    throw new KoyoSlotError(
+      'INVALID_OPTION',
+      'checkSetup/ensureSetup need { publication, slot, tables? }.',
+    );
   }
   if (spec.tables !== undefined && spec.tables !== '*') assertTables(spec.tables);
   for (const key of ['createPublication', 'createSlot', 'publishGeneratedColumns'] as const) {
-    if (spec[key] !== undefined && typeof spec[key] !== 'boolean') throw new KoyoSlotError('INVALID_OPTION', `${key} must be a boolean.`);
+    if (spec[key] !== undefined && typeof spec[key] !== 'boolean')
+      throw new KoyoSlotError('INVALID_OPTION', `${key} must be a boolean.`);
   }
 }
 
@@ -195,7 +218,10 @@ function publishClause(publish: PublishOperation[] | undefined): string {
   if (publish === undefined) return '';
   const allowed: PublishOperation[] = ['insert', 'update', 'delete', 'truncate'];
   if (!Array.isArray(publish) || publish.some((op) => !allowed.includes(op))) {
-    throw new KoyoSlotError('INVALID_OPTION', `publish must list some of ${allowed.join(', ')}; got ${JSON.stringify(publish)}.`);
+    throw new KoyoSlotError(
+      'INVALID_OPTION',
+      `publish must list some of ${allowed.join(', ')}; got ${JSON.stringify(publish)}.`,
+    );
   }
   return ` WITH (publish = ${quoteLiteral(publish.join(', '))})`;
 }
@@ -207,14 +233,28 @@ class SlotManagerImpl implements SlotManager {
     this.#session = new SqlSession(connection);
   }
 
-  async ensurePublication(name: string, spec: PublicationSpec, options: EnsurePublicationOptions = {}): Promise<Ensured<PublicationInfo>> {
+  async ensurePublication(
+    name: string,
+    spec: PublicationSpec,
+    options: EnsurePublicationOptions = {},
+  ): Promise<Ensured<PublicationInfo>> {
     assertPublicationName(name);
-    if (typeof spec !== 'object' || spec === null || (spec.allTables !== true && !Array.isArray(spec.tables))) {
-      throw new KoyoSlotError('INVALID_OPTION', 'ensurePublication needs { tables: [...] } or { allTables: true }.');
+    if (
+      typeof spec !== 'object' ||
+      spec === null ||
+      (spec.allTables !== true && !Array.isArray(spec.tables))
+    ) {
+      throw new KoyoSlotError(
+        'INVALID_OPTION',
+        'ensurePublication needs { tables: [...] } or { allTables: true }.',
+      );
     }
     const tableNames = spec.allTables === true ? [] : assertTables(spec.tables);
     const withPublish = publishClause(options.publish);
-    if (options.publishGeneratedColumns !== undefined && typeof options.publishGeneratedColumns !== 'boolean') {
+    if (
+      options.publishGeneratedColumns !== undefined &&
+      typeof options.publishGeneratedColumns !== 'boolean'
+    ) {
       throw new KoyoSlotError('INVALID_OPTION', 'publishGeneratedColumns must be a boolean.');
     }
     let tables: QualifiedTable[] = [];
@@ -225,16 +265,27 @@ class SlotManagerImpl implements SlotManager {
       let existing = await readPublication(this.#session, name);
       let created = false;
       if (!existing) {
-        const target = spec.allTables === true ? ' FOR ALL TABLES' : tables.length > 0 ? ` FOR TABLE ${tables.map(quoteTable).join(', ')}` : '';
+        const target =
+          spec.allTables === true
+            ? ' FOR ALL TABLES'
+            : tables.length > 0
+              ? ` FOR TABLE ${tables.map(quoteTable).join(', ')}`
+              : '';
         try {
-          await this.#session.query(`CREATE PUBLICATION ${quoteIdent(name)}${target}${await this.#withClause(withPublish, options)}`);
+          await this.#session.query(
+            `CREATE PUBLICATION ${quoteIdent(name)}${target}${await this.#withClause(withPublish, options)}`,
+          );
           created = true;
         } catch (error) {
           // Created concurrently by someone else: carry on with theirs.
           if (asPgError(error)?.code !== '42710') throw error;
         }
         existing = await readPublication(this.#session, name);
-        if (!existing) throw new KoyoSlotError('PUBLICATION_NOT_FOUND', `Publication "${name}" vanished right after it was created; was it dropped concurrently?`);
+        if (!existing)
+          throw new KoyoSlotError(
+            'PUBLICATION_NOT_FOUND',
+            `Publication "${name}" vanished right after it was created; was it dropped concurrently?`,
+          );
       }
       if (!created) {
         if (spec.allTables === true && !existing.allTables) {
@@ -244,11 +295,21 @@ class SlotManagerImpl implements SlotManager {
           );
         }
         if (!existing.allTables) {
-          const missing = tables.filter((table) => !existing!.tables.some((have) => sameTable(have, table)));
-          if (missing.length > 0) await this.#session.query(`ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${missing.map(quoteTable).join(', ')}`);
+          const missing = tables.filter(
+            (table) => !existing!.tables.some((have) => sameTable(have, table)),
+          );
+          if (missing.length > 0)
+            await this.#session.query(
+              `ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${missing.map(quoteTable).join(', ')}`,
+            );
         }
-        if (options.publish !== undefined && [...options.publish].sort().join() !== [...existing.publish].sort().join()) {
-          await this.#session.query(`ALTER PUBLICATION ${quoteIdent(name)} SET (publish = ${quoteLiteral(options.publish.join(', '))})`);
+        if (
+          options.publish !== undefined &&
+          [...options.publish].sort().join() !== [...existing.publish].sort().join()
+        ) {
+          await this.#session.query(
+            `ALTER PUBLICATION ${quoteIdent(name)} SET (publish = ${quoteLiteral(options.publish.join(', '))})`,
+          );
         }
         existing = (await readPublication(this.#session, name)) ?? existing;
       }
@@ -271,7 +332,9 @@ class SlotManagerImpl implements SlotManager {
     const check = await this.checkSetup(spec);
     const [first] = check.problems;
     if (first) {
-      const list = check.problems.map((p) => `- ${p.message}${p.fix ? ` Fix: ${p.fix}` : ''}`).join('\n');
+      const list = check.problems
+        .map((p) => `- ${p.message}${p.fix ? ` Fix: ${p.fix}` : ''}`)
+        .join('\n');
       throw new KoyoSlotError(
         first.code,
         `Cannot set up publication "${spec.publication}" and slot "${spec.slot}"; nothing was changed:\n${list}`,
@@ -281,20 +344,31 @@ class SlotManagerImpl implements SlotManager {
     const publication = await this.#setupPublication(spec, check);
     let slot: Ensured<SlotInfo>;
     try {
-      slot = spec.createSlot === false ? { created: false, value: check.existingSlot! } : await this.ensureSlot(spec.slot, spec.failover === true ? { failover: true } : {});
+      slot =
+        spec.createSlot === false
+          ? { created: false, value: check.existingSlot! }
+          : await this.ensureSlot(spec.slot, spec.failover === true ? { failover: true } : {});
     } catch (error) {
       // Leave the server as it was: undo what this call did to the publication.
       if (publication.created) await this.dropPublication(spec.publication).catch(() => undefined);
-      else if (check.addsTables.length > 0) await this.removeTables(spec.publication, check.addsTables).catch(() => undefined);
+      else if (check.addsTables.length > 0)
+        await this.removeTables(spec.publication, check.addsTables).catch(() => undefined);
       throw error;
     }
     return { publication, slot, tables: check.tables };
   }
 
   async #setupPublication(spec: SetupSpec, check: SetupCheck): Promise<Ensured<PublicationInfo>> {
-    const options = spec.publishGeneratedColumns === undefined ? {} : { publishGeneratedColumns: spec.publishGeneratedColumns };
+    const options =
+      spec.publishGeneratedColumns === undefined
+        ? {}
+        : { publishGeneratedColumns: spec.publishGeneratedColumns };
     if (check.createsPublication) {
-      return this.ensurePublication(spec.publication, check.tables === null ? { allTables: true } : { tables: check.tables }, options);
+      return this.ensurePublication(
+        spec.publication,
+        check.tables === null ? { allTables: true } : { tables: check.tables },
+        options,
+      );
     }
     if (check.addsTables.length > 0) {
       return { created: false, value: await this.addTables(spec.publication, check.addsTables) };
@@ -305,7 +379,10 @@ class SlotManagerImpl implements SlotManager {
   async resolveTables(tables: TableName[]): Promise<ResolvedTable[]> {
     const names = assertTables(tables);
     try {
-      const { found, refs, searchPath } = await lookupTables((sql, params) => this.#session.query(sql, params), names);
+      const { found, refs, searchPath } = await lookupTables(
+        (sql, params) => this.#session.query(sql, params),
+        names,
+      );
       return requireFound(found, refs, searchPath);
     } catch (error) {
       throw mapSqlError(error, {});
@@ -314,14 +391,23 @@ class SlotManagerImpl implements SlotManager {
 
   async #resolve(tables: TableName[]): Promise<QualifiedTable[]> {
     if (tables.length === 0) return [];
-    const { found, refs, searchPath } = await lookupTables((sql, params) => this.#session.query(sql, params), tables);
+    const { found, refs, searchPath } = await lookupTables(
+      (sql, params) => this.#session.query(sql, params),
+      tables,
+    );
     return requireFound(found, refs, searchPath).map((t) => ({ schema: t.schema, name: t.name }));
   }
 
   /** The WITH clause of CREATE PUBLICATION: publish, and on 18+ publish_generated_columns. */
   async #withClause(withPublish: string, options: EnsurePublicationOptions): Promise<string> {
-    if (options.publishGeneratedColumns === false || (await this.#session.serverVersionNum()) < 180000) return withPublish;
-    return withPublish === '' ? ' WITH (publish_generated_columns = stored)' : `${withPublish.slice(0, -1)}, publish_generated_columns = stored)`;
+    if (
+      options.publishGeneratedColumns === false ||
+      (await this.#session.serverVersionNum()) < 180000
+    )
+      return withPublish;
+    return withPublish === ''
+      ? ' WITH (publish_generated_columns = stored)'
+      : `${withPublish.slice(0, -1)}, publish_generated_columns = stored)`;
   }
 
   async addTables(name: string, tables: TableName[]): Promise<PublicationInfo> {
@@ -332,7 +418,11 @@ class SlotManagerImpl implements SlotManager {
     return this.#alterTables(name, tables, 'DROP');
   }
 
-  async #alterTables(name: string, tableNames: TableName[], action: 'ADD' | 'DROP'): Promise<PublicationInfo> {
+  async #alterTables(
+    name: string,
+    tableNames: TableName[],
+    action: 'ADD' | 'DROP',
+  ): Promise<PublicationInfo> {
     assertPublicationName(name);
     const names = assertTables(tableNames);
     let tables: QualifiedTable[] = [];
@@ -340,12 +430,18 @@ class SlotManagerImpl implements SlotManager {
       tables = await this.#resolve(names);
       const existing = await this.#requirePublication(name);
       if (existing.allTables) {
-        throw new KoyoSlotError('PUBLICATION_MISMATCH', `Publication "${name}" is FOR ALL TABLES: it has no table list to change.`);
+        throw new KoyoSlotError(
+          'PUBLICATION_MISMATCH',
+          `Publication "${name}" is FOR ALL TABLES: it has no table list to change.`,
+        );
       }
-      const present = (table: QualifiedTable): boolean => existing.tables.some((have) => sameTable(have, table));
+      const present = (table: QualifiedTable): boolean =>
+        existing.tables.some((have) => sameTable(have, table));
       const todo = tables.filter((table) => (action === 'ADD' ? !present(table) : present(table)));
       if (todo.length === 0) return existing;
-      await this.#session.query(`ALTER PUBLICATION ${quoteIdent(name)} ${action} TABLE ${todo.map(quoteTable).join(', ')}`);
+      await this.#session.query(
+        `ALTER PUBLICATION ${quoteIdent(name)} ${action} TABLE ${todo.map(quoteTable).join(', ')}`,
+      );
       return await this.#requirePublication(name);
     } catch (error) {
       throw mapSqlError(error, { publication: name, tables });
@@ -355,7 +451,10 @@ class SlotManagerImpl implements SlotManager {
   async #requirePublication(name: string): Promise<PublicationInfo> {
     const existing = await readPublication(this.#session, name);
     if (!existing) {
-      throw new KoyoSlotError('PUBLICATION_NOT_FOUND', `Publication "${name}" does not exist. Create it with ensurePublication("${name}", { tables }).`);
+      throw new KoyoSlotError(
+        'PUBLICATION_NOT_FOUND',
+        `Publication "${name}" does not exist. Create it with ensurePublication("${name}", { tables }).`,
+      );
     }
     return existing;
   }
@@ -407,13 +506,20 @@ class SlotManagerImpl implements SlotManager {
             ? 'SELECT 1 FROM pg_create_logical_replication_slot($1, $2, $3, $4, $5)'
             : 'SELECT 1 FROM pg_create_logical_replication_slot($1, $2, $3, $4)';
         try {
-          await this.#session.query(sql, version >= 170000 ? [...args, options.failover ?? false] : args);
+          await this.#session.query(
+            sql,
+            version >= 170000 ? [...args, options.failover ?? false] : args,
+          );
           created = true;
         } catch (error) {
           if (asPgError(error)?.code !== '42710') throw error;
         }
         [slot] = await readSlots(this.#session, name);
-        if (!slot) throw new KoyoSlotError('SLOT_NOT_FOUND', `Replication slot "${name}" vanished right after it was created; was it dropped concurrently?`);
+        if (!slot)
+          throw new KoyoSlotError(
+            'SLOT_NOT_FOUND',
+            `Replication slot "${name}" vanished right after it was created; was it dropped concurrently?`,
+          );
       }
       if (!created) {
         this.#checkExistingSlot(slot, options);
@@ -428,32 +534,57 @@ class SlotManagerImpl implements SlotManager {
   #checkExistingSlot(slot: SlotInfo, options: EnsureSlotOptions): void {
     const recreate = `Drop it (dropSlot("${slot.name}")) and create it again if you can afford to skip the changes it kept, or use another slot name.`;
     if (slot.type !== 'logical' || slot.plugin !== 'pgoutput') {
-      throw new KoyoSlotError('SLOT_MISMATCH', `Replication slot "${slot.name}" exists but is a ${slot.type} slot with plugin ${slot.plugin ?? 'none'}; koyo needs a logical slot with pgoutput. ${recreate}`);
+      throw new KoyoSlotError(
+        'SLOT_MISMATCH',
+        `Replication slot "${slot.name}" exists but is a ${slot.type} slot with plugin ${slot.plugin ?? 'none'}; koyo needs a logical slot with pgoutput. ${recreate}`,
+      );
     }
     if (slot.invalidated) {
-      throw new KoyoSlotError('SLOT_INVALIDATED', `Replication slot "${slot.name}" was invalidated (${slot.invalidationReason ?? 'wal_status = lost'}): the WAL it needed is gone. ${invalidatedSlotAdvice(slot.name)}`);
+      throw new KoyoSlotError(
+        'SLOT_INVALIDATED',
+        `Replication slot "${slot.name}" was invalidated (${slot.invalidationReason ?? 'wal_status = lost'}): the WAL it needed is gone. ${invalidatedSlotAdvice(slot.name)}`,
+      );
     }
     if (options.twoPhase !== undefined && options.twoPhase !== slot.twoPhase) {
-      throw new KoyoSlotError('SLOT_MISMATCH', `Replication slot "${slot.name}" exists with twoPhase = ${slot.twoPhase}, not ${options.twoPhase}. ${recreate}`);
+      throw new KoyoSlotError(
+        'SLOT_MISMATCH',
+        `Replication slot "${slot.name}" exists with twoPhase = ${slot.twoPhase}, not ${options.twoPhase}. ${recreate}`,
+      );
     }
-    if (options.failover !== undefined && slot.failover !== null && options.failover !== slot.failover) {
-      throw new KoyoSlotError('SLOT_MISMATCH', `Replication slot "${slot.name}" exists with failover = ${slot.failover}, not ${options.failover}. Change it on a replication connection (psql "dbname=... replication=database" -c 'ALTER_REPLICATION_SLOT ${slot.name} (FAILOVER ${String(options.failover)})'), or ${recreate}`);
+    if (
+      options.failover !== undefined &&
+      slot.failover !== null &&
+      options.failover !== slot.failover
+    ) {
+      throw new KoyoSlotError(
+        'SLOT_MISMATCH',
+        `Replication slot "${slot.name}" exists with failover = ${slot.failover}, not ${options.failover}. Change it on a replication connection (psql "dbname=... replication=database" -c 'ALTER_REPLICATION_SLOT ${slot.name} (FAILOVER ${String(options.failover)})'), or ${recreate}`,
+      );
     }
     if (options.temporary !== undefined && options.temporary !== slot.temporary) {
-      throw new KoyoSlotError('SLOT_MISMATCH', `Replication slot "${slot.name}" exists with temporary = ${slot.temporary}, not ${options.temporary}. ${recreate}`);
+      throw new KoyoSlotError(
+        'SLOT_MISMATCH',
+        `Replication slot "${slot.name}" exists with temporary = ${slot.temporary}, not ${options.temporary}. ${recreate}`,
+      );
     }
   }
 
   async #checkSlotDatabase(slot: SlotInfo): Promise<void> {
-    const [row] = await this.#session.query<{ db: string }>('SELECT current_database()::text AS db');
+    const [row] = await this.#session.query<{ db: string }>(
+      'SELECT current_database()::text AS db',
+    );
     if (slot.database !== row?.db) {
-      throw new KoyoSlotError('SLOT_MISMATCH', `Replication slot "${slot.name}" belongs to database "${slot.database ?? ''}", not "${row?.db ?? ''}". Connect to that database, or use another slot name.`);
+      throw new KoyoSlotError(
+        'SLOT_MISMATCH',
+        `Replication slot "${slot.name}" belongs to database "${slot.database ?? ''}", not "${row?.db ?? ''}". Connect to that database, or use another slot name.`,
+      );
     }
   }
 
   async dropSlot(name: string, options: DropSlotOptions = {}): Promise<boolean> {
     const dropped = await this.#dropSlot(name, options);
-    if (!options.keepOrigin) await this.dropOrigin(originNameForSlot(name), { force: options.force === true });
+    if (!options.keepOrigin)
+      await this.dropOrigin(originNameForSlot(name), { force: options.force === true });
     return dropped;
   }
 
@@ -461,12 +592,19 @@ class SlotManagerImpl implements SlotManager {
     return listOrigins(this.#queryable);
   }
 
-  async dropOrigin(name: string, options: { waitMs?: number; force?: boolean } = {}): Promise<boolean> {
+  async dropOrigin(
+    name: string,
+    options: { waitMs?: number; force?: boolean } = {},
+  ): Promise<boolean> {
     return dropOrigin(this.#queryable, name, options.waitMs, options.force);
   }
 
   get #queryable() {
-    return { query: async (sql: string, params?: unknown[]) => ({ rows: await this.#session.query(sql, params) }) };
+    return {
+      query: async (sql: string, params?: unknown[]) => ({
+        rows: await this.#session.query(sql, params),
+      }),
+    };
   }
 
   async #dropSlot(name: string, options: DropSlotOptions): Promise<boolean> {
@@ -479,7 +617,10 @@ class SlotManagerImpl implements SlotManager {
         const [self] = await this.#session.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
         if (slot.activePid !== null && slot.activePid !== self?.pid) {
           if (!options.force) {
-            throw new KoyoSlotError('SLOT_ACTIVE', `Replication slot "${name}" is in use by PID ${slot.activePid}. Stop that consumer first, or call dropSlot("${name}", { force: true }) to terminate it.`);
+            throw new KoyoSlotError(
+              'SLOT_ACTIVE',
+              `Replication slot "${name}" is in use by PID ${slot.activePid}. Stop that consumer first, or call dropSlot("${name}", { force: true }) to terminate it.`,
+            );
           }
           await this.#session.query('SELECT pg_terminate_backend($1)', [slot.activePid]);
         }

@@ -1,11 +1,32 @@
-import { encodeStandbyStatusUpdate, formatLsn, parseCopyData, PgoutputDecoder, type PgoutputMessage } from '@koyo/pgoutput';
-import { backoffDelay, resolveReconnect, type ReconnectOptions, type ResolvedReconnect } from './backoff.js';
+import {
+  encodeStandbyStatusUpdate,
+  formatLsn,
+  parseCopyData,
+  PgoutputDecoder,
+  type PgoutputMessage,
+} from '@koyo/pgoutput';
+import {
+  backoffDelay,
+  resolveReconnect,
+  type ReconnectOptions,
+  type ResolvedReconnect,
+} from './backoff.js';
 import type { ConnectionOptions } from './connection.js';
-import { classifyError, isPublicationMissing, KoyoSlotError, publicationMissingError, type ServerNotice } from './errors.js';
+import {
+  classifyError,
+  isPublicationMissing,
+  KoyoSlotError,
+  publicationMissingError,
+  type ServerNotice,
+} from './errors.js';
 import { assertPublicationName, assertSlotName } from './identifiers.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { PgoutputOptions, ProtocolVersion } from './protocol.js';
-import { ReplicationConnection, type PgConnection, type ServerFacts } from './replication-connection.js';
+import {
+  ReplicationConnection,
+  type PgConnection,
+  type ServerFacts,
+} from './replication-connection.js';
 import { observeStream } from './stream-metrics.js';
 import { TransactionTracker } from './transaction-tracker.js';
 
@@ -149,39 +170,76 @@ interface KeepaliveMark {
 
 function assertOptions(options: ReplicationStreamOptions): void {
   if (typeof options !== 'object' || options === null) {
-    throw new KoyoSlotError('INVALID_OPTION', 'openReplicationStream needs an options object: { connection, slot, publications }.');
+    throw new KoyoSlotError(
+      'INVALID_OPTION',
+      'openReplicationStream needs an options object: { connection, slot, publications }.',
+    );
   }
   assertSlotName(options.slot);
   if (!Array.isArray(options.publications) || options.publications.length === 0) {
-    throw new KoyoSlotError('INVALID_OPTION', 'publications must be a non-empty array of publication names, like ["koyo_orders"].');
+    throw new KoyoSlotError(
+      'INVALID_OPTION',
+      'publications must be a non-empty array of publication names, like ["koyo_orders"].',
+    );
   }
   for (const name of options.publications) assertPublicationName(name);
-  if (options.startLsn !== undefined && (typeof options.startLsn !== 'bigint' || options.startLsn < 0n)) {
-    throw new KoyoSlotError('INVALID_OPTION', 'startLsn must be a non-negative bigint (use parseLsn("16/B374D848")).');
+  if (
+    options.startLsn !== undefined &&
+    (typeof options.startLsn !== 'bigint' || options.startLsn < 0n)
+  ) {
+    throw new KoyoSlotError(
+      'INVALID_OPTION',
+      'startLsn must be a non-negative bigint (use parseLsn("16/B374D848")).',
+    );
   }
   const version = options.protocolVersion ?? 'auto';
   if (version !== 'auto' && ![1, 2, 3, 4].includes(version)) {
-    throw new KoyoSlotError('INVALID_OPTION', `protocolVersion must be 'auto', 1, 2, 3 or 4; got ${String(version)}.`);
+    throw new KoyoSlotError(
+      'INVALID_OPTION',
+      `protocolVersion must be 'auto', 1, 2, 3 or 4; got ${String(version)}.`,
+    );
   }
   const positive = (name: string, value: unknown): void => {
-    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)) {
-      throw new KoyoSlotError('INVALID_OPTION', `${name} must be a positive number; got ${String(value)}.`);
+    if (
+      value !== undefined &&
+      (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    ) {
+      throw new KoyoSlotError(
+        'INVALID_OPTION',
+        `${name} must be a positive number; got ${String(value)}.`,
+      );
     }
   };
   positive('statusIntervalMs', options.statusIntervalMs);
   const ackDelayMs = options.ackDelayMs;
-  if (ackDelayMs !== undefined && (typeof ackDelayMs !== 'number' || Number.isNaN(ackDelayMs) || ackDelayMs < 1)) {
-    throw new KoyoSlotError('INVALID_OPTION', `ackDelayMs must be a number >= 1 (or Infinity to send acknowledgements only with the periodic status updates); got ${String(ackDelayMs)}.`);
+  if (
+    ackDelayMs !== undefined &&
+    (typeof ackDelayMs !== 'number' || Number.isNaN(ackDelayMs) || ackDelayMs < 1)
+  ) {
+    throw new KoyoSlotError(
+      'INVALID_OPTION',
+      `ackDelayMs must be a number >= 1 (or Infinity to send acknowledgements only with the periodic status updates); got ${String(ackDelayMs)}.`,
+    );
   }
   positive('bufferSize', options.bufferSize);
   positive('reconnect.initialDelayMs', options.reconnect?.initialDelayMs);
   positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs);
   positive('reconnect.maxAttempts', options.reconnect?.maxAttempts);
   if (options.origin !== undefined && options.origin !== 'any' && options.origin !== 'none') {
-    throw new KoyoSlotError('INVALID_OPTION', `origin must be 'any' or 'none'; got ${String(options.origin)}.`);
+    throw new KoyoSlotError(
+      'INVALID_OPTION',
+      `origin must be 'any' or 'none'; got ${String(options.origin)}.`,
+    );
   }
-  if (options.streaming !== undefined && typeof options.streaming !== 'boolean' && options.streaming !== 'parallel') {
-    throw new KoyoSlotError('INVALID_OPTION', `streaming must be true, false or 'parallel'; got ${String(options.streaming)}.`);
+  if (
+    options.streaming !== undefined &&
+    typeof options.streaming !== 'boolean' &&
+    options.streaming !== 'parallel'
+  ) {
+    throw new KoyoSlotError(
+      'INVALID_OPTION',
+      `streaming must be true, false or 'parallel'; got ${String(options.streaming)}.`,
+    );
   }
 }
 
@@ -233,7 +291,12 @@ class ReplicationStreamImpl implements ReplicationStream {
   #stopPromise: Promise<void> | undefined;
   #sleepTimer: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
   readonly #runPromise: Promise<void>;
-  #ready: { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void; settled: boolean };
+  #ready: {
+    promise: Promise<void>;
+    resolve: () => void;
+    reject: (error: unknown) => void;
+    settled: boolean;
+  };
 
   constructor(options: ReplicationStreamOptions) {
     assertOptions(options);
@@ -314,7 +377,10 @@ class ReplicationStreamImpl implements ReplicationStream {
 
   acknowledge(lsn: bigint): void {
     if (typeof lsn !== 'bigint') {
-      throw new KoyoSlotError('INVALID_ACK', `acknowledge() takes a bigint LSN (a commit's endLsn); got ${typeof lsn}.`);
+      throw new KoyoSlotError(
+        'INVALID_ACK',
+        `acknowledge() takes a bigint LSN (a commit's endLsn); got ${typeof lsn}.`,
+      );
     }
     if (lsn > this.#delivered) {
       throw new KoyoSlotError(
@@ -334,11 +400,15 @@ class ReplicationStreamImpl implements ReplicationStream {
    * at a time coalesces a burst of acknowledgements into one status update.
    */
   #scheduleAckStatus(): void {
-    if (this.#ackTimer !== undefined || !this.#streaming || !Number.isFinite(this.#ackDelayMs)) return;
-    this.#ackTimer = setTimeout(() => {
-      this.#ackTimer = undefined;
-      this.#sendStatus();
-    }, Math.min(this.#ackDelayMs, MAX_TIMER_MS));
+    if (this.#ackTimer !== undefined || !this.#streaming || !Number.isFinite(this.#ackDelayMs))
+      return;
+    this.#ackTimer = setTimeout(
+      () => {
+        this.#ackTimer = undefined;
+        this.#sendStatus();
+      },
+      Math.min(this.#ackDelayMs, MAX_TIMER_MS),
+    );
   }
 
   // ---------------------------------------------------------------- connection loop
@@ -382,7 +452,13 @@ class ReplicationStreamImpl implements ReplicationStream {
       }
       const { retry, error } =
         outcome === undefined
-          ? { retry: true, error: new KoyoSlotError('CONNECTION_FAILED', 'The server ended the replication stream.') }
+          ? {
+              retry: true,
+              error: new KoyoSlotError(
+                'CONNECTION_FAILED',
+                'The server ended the replication stream.',
+              ),
+            }
           : this.#classify(outcome, streamedBefore);
       if (!retry) {
         this.#fail(error);
@@ -390,13 +466,28 @@ class ReplicationStreamImpl implements ReplicationStream {
       }
       failures++;
       if (failures > this.#reconnect.maxAttempts) {
-        this.#fail(new KoyoSlotError('RECONNECT_FAILED', `Gave up reconnecting after ${failures - 1} attempts: ${error.message}`, { cause: error }));
+        this.#fail(
+          new KoyoSlotError(
+            'RECONNECT_FAILED',
+            `Gave up reconnecting after ${failures - 1} attempts: ${error.message}`,
+            { cause: error },
+          ),
+        );
         return;
       }
       // Messages of the lost connection that nobody consumed are sent again by the next one.
       this.#dropQueue();
       const delay = backoffDelay(failures, this.#reconnect);
-      this.#logger.warn({ err: error, code: error.code, attempt: failures, delayMs: delay, slot: this.#options.slot }, `replication connection failed (${error.code}); retrying in ${delay} ms`);
+      this.#logger.warn(
+        {
+          err: error,
+          code: error.code,
+          attempt: failures,
+          delayMs: delay,
+          slot: this.#options.slot,
+        },
+        `replication connection failed (${error.code}); retrying in ${delay} ms`,
+      );
       await this.#sleep(delay);
     }
     this.#closed = true;
@@ -409,11 +500,27 @@ class ReplicationStreamImpl implements ReplicationStream {
 
   /** A publication that is missing after the stream has run is one that was dropped under it. */
   #classify(error: unknown, streamedBefore: boolean): { retry: boolean; error: KoyoSlotError } {
-    const classified = classifyError(error, { slot: this.#options.slot, publications: this.#pgoutput.publications });
+    const classified = classifyError(error, {
+      slot: this.#options.slot,
+      publications: this.#pgoutput.publications,
+    });
     if (!streamedBefore || classified.error.code !== 'PUBLICATION_NOT_FOUND') return classified;
     const cause = classified.error.cause ?? classified.error;
-    const notice: ServerNotice = { message: (cause as Error).message, code: classified.error.sqlState, detail: classified.error.detail, hint: classified.error.hint };
-    return { retry: false, error: publicationMissingError(notice, { slot: this.#options.slot, publications: this.#pgoutput.publications, confirmedLsn: formatLsn(this.#flushed), cause }) };
+    const notice: ServerNotice = {
+      message: (cause as Error).message,
+      code: classified.error.sqlState,
+      detail: classified.error.detail,
+      hint: classified.error.hint,
+    };
+    return {
+      retry: false,
+      error: publicationMissingError(notice, {
+        slot: this.#options.slot,
+        publications: this.#pgoutput.publications,
+        confirmedLsn: formatLsn(this.#flushed),
+        cause,
+      }),
+    };
   }
 
   /**
@@ -424,7 +531,10 @@ class ReplicationStreamImpl implements ReplicationStream {
    */
   #onNotice(notice: ServerNotice & { severity?: string | undefined }): void {
     if (!isPublicationMissing(notice)) {
-      this.#logger.warn({ notice: notice.message, code: notice.code }, `PostgreSQL ${notice.severity ?? 'NOTICE'}: ${notice.message}`);
+      this.#logger.warn(
+        { notice: notice.message, code: notice.code },
+        `PostgreSQL ${notice.severity ?? 'NOTICE'}: ${notice.message}`,
+      );
       return;
     }
     if (this.#stopping) return;
@@ -433,11 +543,22 @@ class ReplicationStreamImpl implements ReplicationStream {
     this.#keepalive = undefined;
     clearInterval(this.#statusTimer);
     clearTimeout(this.#ackTimer);
-    this.#fail(publicationMissingError(notice, { slot: this.#options.slot, publications: this.#pgoutput.publications, confirmedLsn: formatLsn(this.#flushed) }));
+    this.#fail(
+      publicationMissingError(notice, {
+        slot: this.#options.slot,
+        publications: this.#pgoutput.publications,
+        confirmedLsn: formatLsn(this.#flushed),
+      }),
+    );
     pgConnection?.stream.destroy();
   }
 
-  #onStart(facts: ServerFacts, pgConnection: PgConnection, reconnect: boolean, attempt: number): void {
+  #onStart(
+    facts: ServerFacts,
+    pgConnection: PgConnection,
+    reconnect: boolean,
+    attempt: number,
+  ): void {
     this.#pgConnection = pgConnection;
     this.#streaming = true;
     if (reconnect) this.#reconnects++;
@@ -450,7 +571,8 @@ class ReplicationStreamImpl implements ReplicationStream {
     this.#lastReceiveAt = Date.now();
     const requested = this.#options.statusIntervalMs ?? DEFAULT_STATUS_INTERVAL_MS;
     const timeout = facts.walSenderTimeoutMs;
-    this.#statusIntervalMs = timeout > 0 ? Math.max(1, Math.min(requested, Math.floor(timeout / 2))) : requested;
+    this.#statusIntervalMs =
+      timeout > 0 ? Math.max(1, Math.min(requested, Math.floor(timeout / 2))) : requested;
     // A server that says nothing for this long while we read, though asked for a keepalive at every status update, is gone.
     this.#deadAfterMs = Math.max(4 * this.#statusIntervalMs, timeout, 30_000);
     clearInterval(this.#statusTimer);
@@ -458,9 +580,24 @@ class ReplicationStreamImpl implements ReplicationStream {
     this.#statusTimer.unref();
     // An acknowledgement made while reconnecting is not known to the server yet.
     if (this.#flushed > facts.confirmedFlushLsn) this.#scheduleAckStatus();
-    this.#push({ frame: false, reconnect, startLsn: facts.startLsn, attempt, protocolVersion: facts.protocolVersion }, 0);
+    this.#push(
+      {
+        frame: false,
+        reconnect,
+        startLsn: facts.startLsn,
+        attempt,
+        protocolVersion: facts.protocolVersion,
+      },
+      0,
+    );
     this.#logger.info(
-      { slot: this.#options.slot, startLsn: formatLsn(facts.startLsn), protocolVersion: facts.protocolVersion, serverVersionNum: facts.serverVersionNum, statusIntervalMs: this.#statusIntervalMs },
+      {
+        slot: this.#options.slot,
+        startLsn: formatLsn(facts.startLsn),
+        protocolVersion: facts.protocolVersion,
+        serverVersionNum: facts.serverVersionNum,
+        statusIntervalMs: this.#statusIntervalMs,
+      },
       reconnect ? 'replication stream reconnected' : 'replication stream started',
     );
     if (!this.#ready.settled) {
@@ -486,7 +623,13 @@ class ReplicationStreamImpl implements ReplicationStream {
     try {
       frame = parseCopyData(body);
     } catch (error) {
-      this.#fail(new KoyoSlotError('DECODE_FAILED', `Unreadable replication frame: ${(error as Error).message}`, { cause: error }));
+      this.#fail(
+        new KoyoSlotError(
+          'DECODE_FAILED',
+          `Unreadable replication frame: ${(error as Error).message}`,
+          { cause: error },
+        ),
+      );
       void this.#connection?.close(0);
       return;
     }
@@ -502,7 +645,11 @@ class ReplicationStreamImpl implements ReplicationStream {
       this.#push({ frame: true, payload, lsn, walEnd: frame.walEnd, size }, size);
       return;
     }
-    this.#keepalive = { walEnd: frame.walEnd, received: this.#connectionReceived, open: this.#tracker.open };
+    this.#keepalive = {
+      walEnd: frame.walEnd,
+      received: this.#connectionReceived,
+      open: this.#tracker.open,
+    };
     if (frame.replyRequested) this.#sendStatus();
   }
 
@@ -521,7 +668,9 @@ class ReplicationStreamImpl implements ReplicationStream {
     const flushed = this.#flushPosition();
     const written = this.#connectionReceived > flushed ? this.#connectionReceived : flushed;
     try {
-      connection.sendCopyFromChunk(encodeStandbyStatusUpdate({ written, flushed, applied: flushed, replyRequested }));
+      connection.sendCopyFromChunk(
+        encodeStandbyStatusUpdate({ written, flushed, applied: flushed, replyRequested }),
+      );
     } catch (error) {
       this.#logger.warn({ err: error }, 'could not send a status update');
     }
@@ -532,8 +681,13 @@ class ReplicationStreamImpl implements ReplicationStream {
     const silentMs = Date.now() - this.#lastReceiveAt;
     this.#sendStatus(!this.#paused && silentMs >= this.#statusIntervalMs);
     if (!this.#paused && silentMs > this.#deadAfterMs) {
-      this.#logger.warn({ silentMs: Date.now() - this.#lastReceiveAt }, 'no data or keepalive from the server; dropping the connection');
-      this.#pgConnection?.stream.destroy(new Error(`No message from the server for ${this.#deadAfterMs} ms.`));
+      this.#logger.warn(
+        { silentMs: Date.now() - this.#lastReceiveAt },
+        'no data or keepalive from the server; dropping the connection',
+      );
+      this.#pgConnection?.stream.destroy(
+        new Error(`No message from the server for ${this.#deadAfterMs} ms.`),
+      );
     }
   }
 
@@ -589,7 +743,10 @@ class ReplicationStreamImpl implements ReplicationStream {
     if (this.#fatal || this.#closed) return;
     this.#fatal = error;
     this.#stopping = true;
-    this.#logger.error({ err: error, code: error.code, slot: this.#options.slot }, `replication stream failed: ${error.message}`);
+    this.#logger.error(
+      { err: error, code: error.code, slot: this.#options.slot },
+      `replication stream failed: ${error.message}`,
+    );
     if (!this.#ready.settled) {
       this.#ready.settled = true;
       this.#ready.reject(error);
@@ -640,20 +797,30 @@ class ReplicationStreamImpl implements ReplicationStream {
             protocolVersion: item.protocolVersion,
             binary: this.#pgoutput.binary,
             ...(this.#options.parse === undefined ? {} : { parse: this.#options.parse }),
-            ...(this.#options.typeParsers === undefined ? {} : { typeParsers: this.#options.typeParsers }),
+            ...(this.#options.typeParsers === undefined
+              ? {}
+              : { typeParsers: this.#options.typeParsers }),
           });
           this.#decoderVersion = item.protocolVersion;
         } else {
           this.#decoder.reset();
         }
-        if (item.reconnect) return { done: false, value: { kind: 'reconnected', startLsn: item.startLsn, attempt: item.attempt } };
+        if (item.reconnect)
+          return {
+            done: false,
+            value: { kind: 'reconnected', startLsn: item.startLsn, attempt: item.attempt },
+          };
         continue;
       }
       let message: PgoutputMessage;
       try {
         message = this.#decoder!.decode(item.payload);
       } catch (error) {
-        const failure = new KoyoSlotError('DECODE_FAILED', `Could not decode a replication message at ${item.lsn}: ${(error as Error).message}`, { cause: error });
+        const failure = new KoyoSlotError(
+          'DECODE_FAILED',
+          `Could not decode a replication message at ${item.lsn}: ${(error as Error).message}`,
+          { cause: error },
+        );
         this.#fail(failure);
         this.#dropQueue();
         this.#finished = true;
@@ -661,13 +828,19 @@ class ReplicationStreamImpl implements ReplicationStream {
         throw failure;
       }
       if (item.lsn > this.#delivered) this.#delivered = item.lsn;
-      return { done: false, value: { kind: 'message', lsn: item.lsn, walEnd: item.walEnd, message } };
+      return {
+        done: false,
+        value: { kind: 'message', lsn: item.lsn, walEnd: item.walEnd, message },
+      };
     }
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ReplicationEvent, undefined> {
     if (this.#iterating) {
-      throw new KoyoSlotError('STREAM_CLOSED', 'This replication stream is already being iterated: iterate it once, with one for await loop.');
+      throw new KoyoSlotError(
+        'STREAM_CLOSED',
+        'This replication stream is already being iterated: iterate it once, with one for await loop.',
+      );
     }
     this.#iterating = true;
     return {

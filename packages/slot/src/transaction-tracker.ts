@@ -31,7 +31,8 @@ export class TransactionTracker {
         if (payload.length >= 5) this.#streamed.delete(payload.readInt32BE(1));
         break;
       case 0x41: // 'A' stream abort: xid, subxid; a subtransaction abort leaves the transaction open
-        if (payload.length >= 9 && payload.readInt32BE(1) === payload.readInt32BE(5)) this.#streamed.delete(payload.readInt32BE(1));
+        if (payload.length >= 9 && payload.readInt32BE(1) === payload.readInt32BE(5))
+          this.#streamed.delete(payload.readInt32BE(1));
         break;
       case 0x70: // 'p' stream prepare: flags, prepare lsn, end lsn, time, xid
         if (payload.length >= 30) this.#streamed.delete(payload.readInt32BE(26));

@@ -6,20 +6,32 @@ import type { ReplicationEvent, ReplicationStream } from '../src/index.js';
 export const sql = queryUrl;
 
 /** The slot's row in pg_replication_slots: server truth. */
-export async function slotRow(url: string, slot: string): Promise<{ confirmed: bigint; activePid: number | null } | undefined> {
+export async function slotRow(
+  url: string,
+  slot: string,
+): Promise<{ confirmed: bigint; activePid: number | null } | undefined> {
   const [row] = await sql<{ confirmed_flush_lsn: string | null; active_pid: number | null }>(
     url,
     'SELECT confirmed_flush_lsn::text, active_pid FROM pg_replication_slots WHERE slot_name = $1',
     [slot],
   );
   if (!row) return undefined;
-  return { confirmed: row.confirmed_flush_lsn === null ? 0n : parseLsn(row.confirmed_flush_lsn), activePid: row.active_pid };
+  return {
+    confirmed: row.confirmed_flush_lsn === null ? 0n : parseLsn(row.confirmed_flush_lsn),
+    activePid: row.active_pid,
+  };
 }
 
-export const confirmedFlush = (url: string, slot: string): Promise<bigint> => slotConfirmedFlush(url, slot);
+export const confirmedFlush = (url: string, slot: string): Promise<bigint> =>
+  slotConfirmedFlush(url, slot);
 
 /** Polls `check` until it returns a truthy value; throws with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 50): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T> | T,
+  timeoutMs = 30_000,
+  everyMs = 50,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -29,7 +41,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T> | T, time
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await sleep(everyMs);
   }
 }
@@ -44,7 +57,10 @@ export class Collector {
 
   constructor(
     readonly stream: ReplicationStream,
-    onMessage?: (event: Extract<ReplicationEvent, { kind: 'message' }>, collector: Collector) => Promise<void> | void,
+    onMessage?: (
+      event: Extract<ReplicationEvent, { kind: 'message' }>,
+      collector: Collector,
+    ) => Promise<void> | void,
   ) {
     this.done = (async () => {
       try {
@@ -63,7 +79,9 @@ export class Collector {
   }
 
   of<Tag extends PgoutputMessage['tag']>(tag: Tag): Extract<PgoutputMessage, { tag: Tag }>[] {
-    return this.messages().filter((m): m is Extract<PgoutputMessage, { tag: Tag }> => m.tag === tag);
+    return this.messages().filter(
+      (m): m is Extract<PgoutputMessage, { tag: Tag }> => m.tag === tag,
+    );
   }
 
   /** Values of column `column` of every insert, in order. */

@@ -1,6 +1,12 @@
 import { createTestDatabase, testCluster, type TestDatabase } from '@koyo/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSlotManager, KoyoSlotError, openReplicationStream, type ReplicationStream, type SlotManager } from '../src/index.js';
+import {
+  createSlotManager,
+  KoyoSlotError,
+  openReplicationStream,
+  type ReplicationStream,
+  type SlotManager,
+} from '../src/index.js';
 import { Collector, confirmedFlush, slotRow, sleep, sql, waitFor } from './_helpers.js';
 
 describe('acknowledgement: only acknowledged positions are ever confirmed', () => {
@@ -9,7 +15,12 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
   const open: ReplicationStream[] = [];
 
   const stream = (slot: string, statusIntervalMs = 100): ReplicationStream => {
-    const s = openReplicationStream({ connection: db.url, slot, publications: ['ack_pub'], statusIntervalMs });
+    const s = openReplicationStream({
+      connection: db.url,
+      slot,
+      publications: ['ack_pub'],
+      statusIntervalMs,
+    });
     open.push(s);
     return s;
   };
@@ -24,7 +35,8 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
 
   afterAll(async () => {
     await Promise.all(open.map((s) => s.stop()));
-    for (const slot of await manager.listSlots()) if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
+    for (const slot of await manager.listSlots())
+      if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
     await manager.close();
     await db.drop();
   });
@@ -39,7 +51,10 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
     await waitFor('5 inserts', () => c1.inserted().length === 5);
     // Busy WAL elsewhere makes the server send keepalives; status updates go out every 100 ms.
     for (let i = 0; i < 10; i++) {
-      await sql(db.url, "INSERT INTO noise (payload) SELECT repeat('x', 100) FROM generate_series(1, 200)");
+      await sql(
+        db.url,
+        "INSERT INTO noise (payload) SELECT repeat('x', 100) FROM generate_series(1, 200)",
+      );
       await sleep(100);
     }
     expect(first.flushedLsn).toBe(before);
@@ -68,7 +83,10 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
     const [commitA, commitB] = c1.of('commit');
     // Acknowledge the first transaction only.
     first.acknowledge(commitA!.endLsn);
-    await waitFor('confirmed_flush_lsn at the first commit', async () => (await confirmedFlush(db.url, 'ack_acked')) === commitA!.endLsn);
+    await waitFor(
+      'confirmed_flush_lsn at the first commit',
+      async () => (await confirmedFlush(db.url, 'ack_acked')) === commitA!.endLsn,
+    );
     await sleep(500);
     expect(await confirmedFlush(db.url, 'ack_acked')).toBe(commitA!.endLsn);
     await first.stop();
@@ -100,18 +118,30 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
     const s = stream('ack_guard', 1000);
     await s.ready();
     expect(() => s.acknowledge(s.deliveredLsn + 1n)).toThrow(KoyoSlotError);
-    expect(() => s.acknowledge(s.deliveredLsn + 1n)).toThrow(expect.objectContaining({ code: 'INVALID_ACK' }));
-    expect(() => s.acknowledge(5 as unknown as bigint)).toThrow(expect.objectContaining({ code: 'INVALID_ACK' }));
+    expect(() => s.acknowledge(s.deliveredLsn + 1n)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ACK' }),
+    );
+    expect(() => s.acknowledge(5 as unknown as bigint)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ACK' }),
+    );
     // Positions in messages are in PostgreSQL's X/Y form, as everywhere else.
-    expect(() => s.acknowledge(s.deliveredLsn + 1n)).toThrow(/^acknowledge\([0-9A-F]+\/[0-9A-F]+\) is beyond .* \([0-9A-F]+\/[0-9A-F]+\)/);
+    expect(() => s.acknowledge(s.deliveredLsn + 1n)).toThrow(
+      /^acknowledge\([0-9A-F]+\/[0-9A-F]+\) is beyond .* \([0-9A-F]+\/[0-9A-F]+\)/,
+    );
     await s.stop();
   });
 
   it('logs the start position in X/Y form', async () => {
     await manager.ensureSlot('ack_logged');
     const lines: { obj: Record<string, unknown>; msg: string | undefined }[] = [];
-    const keep = (obj: object, msg?: string): void => void lines.push({ obj: obj as Record<string, unknown>, msg });
-    const s = openReplicationStream({ connection: db.url, slot: 'ack_logged', publications: ['ack_pub'], logger: { debug: keep, info: keep, warn: keep, error: keep } });
+    const keep = (obj: object, msg?: string): void =>
+      void lines.push({ obj: obj as Record<string, unknown>, msg });
+    const s = openReplicationStream({
+      connection: db.url,
+      slot: 'ack_logged',
+      publications: ['ack_pub'],
+      logger: { debug: keep, info: keep, warn: keep, error: keep },
+    });
     await s.ready();
     await s.stop();
     const started = lines.find((line) => line.msg === 'replication stream started');
@@ -132,13 +162,17 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
     await waitFor(
       'confirmed_flush_lsn to advance past WAL written to another table',
       async () => {
-        await sql(db.url, "INSERT INTO noise (payload) SELECT repeat('y', 200) FROM generate_series(1, 500)");
+        await sql(
+          db.url,
+          "INSERT INTO noise (payload) SELECT repeat('y', 200) FROM generate_series(1, 500)",
+        );
         return (await confirmedFlush(db.url, 'ack_idle')) > start + 100_000n;
       },
       60_000,
       200,
     );
-    if (emptyTransactions) expect(new Set(c.messages().map((m) => m.tag))).toEqual(new Set(['begin', 'commit']));
+    if (emptyTransactions)
+      expect(new Set(c.messages().map((m) => m.tag))).toEqual(new Set(['begin', 'commit']));
     else expect(c.messages()).toEqual([]);
     expect(s.flushedLsn).toBeGreaterThan(start);
     await s.stop();
@@ -163,17 +197,28 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
       if (event.message.tag === 'stream_commit') s.acknowledge(event.message.endLsn);
     });
     await s.ready();
-    expect(s.protocolVersion).toBe(testCluster().major >= 16 ? 4 : testCluster().major >= 15 ? 3 : 2);
-    await sql(db.url, "INSERT INTO items SELECT g, repeat('z', 100) FROM generate_series(10001, 15000) g");
+    expect(s.protocolVersion).toBe(
+      testCluster().major >= 16 ? 4 : testCluster().major >= 15 ? 3 : 2,
+    );
+    await sql(
+      db.url,
+      "INSERT INTO items SELECT g, repeat('z', 100) FROM generate_series(10001, 15000) g",
+    );
     const commit = await waitFor('the stream commit', () => c.of('stream_commit')[0]);
     expect(c.of('stream_start').length).toBeGreaterThan(1);
     expect(c.of('begin')).toEqual([]);
     expect(c.inserted()).toHaveLength(5000);
     expect(c.of('insert').every((m) => m.xid === commit.xid)).toBe(true);
-    await waitFor('confirmed_flush_lsn at the stream commit', async () => (await confirmedFlush(db.url, 'ack_streaming')) >= commit.endLsn);
+    await waitFor(
+      'confirmed_flush_lsn at the stream commit',
+      async () => (await confirmedFlush(db.url, 'ack_streaming')) >= commit.endLsn,
+    );
     controller.abort();
     await c.done;
     expect(c.error).toBeUndefined();
-    await waitFor('the slot to be released', async () => (await slotRow(db.url, 'ack_streaming'))?.activePid === null);
+    await waitFor(
+      'the slot to be released',
+      async () => (await slotRow(db.url, 'ack_streaming'))?.activePid === null,
+    );
   });
 });

@@ -24,12 +24,21 @@ describe('backpressure: a 1,000,000-row transaction and a slow consumer', () => 
 
   it('keeps memory bounded: the socket is paused while the buffer is full', async () => {
     // About 230 bytes per row on the wire: the transaction is ~240 MB of pgoutput payload.
-    await sql(db.url, `INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, ${ROWS}) g`);
+    await sql(
+      db.url,
+      `INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, ${ROWS}) g`,
+    );
 
     globalThis.gc?.();
     const baseline = process.memoryUsage();
     const bufferSize = 4 * MiB;
-    const stream = openReplicationStream({ connection: db.url, slot: 'bp_slot', publications: ['bp_pub'], bufferSize, statusIntervalMs: 1000 });
+    const stream = openReplicationStream({
+      connection: db.url,
+      slot: 'bp_slot',
+      publications: ['bp_pub'],
+      bufferSize,
+      statusIntervalMs: 1000,
+    });
     let inserts = 0;
     let messages = 0;
     let peakRss = baseline.rss;
@@ -62,6 +71,9 @@ describe('backpressure: a 1,000,000-row transaction and a slow consumer', () => 
     expect(peakRss - baseline.rss).toBeLessThan(200 * MiB);
     expect(peakHeap - baseline.heapUsed).toBeLessThan(200 * MiB);
     // `break` stopped the stream, and the final status update carried the acknowledgement.
-    await waitFor('confirmed_flush_lsn at the commit', async () => (await confirmedFlush(db.url, 'bp_slot')) >= committed);
+    await waitFor(
+      'confirmed_flush_lsn at the commit',
+      async () => (await confirmedFlush(db.url, 'bp_slot')) >= committed,
+    );
   });
 });

@@ -1,6 +1,13 @@
 import { createTestDatabase, testCluster, type TestDatabase } from '@koyo/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSlotManager, diagnose, KoyoSlotError, openReplicationStream, type DiagnosticCheck, type SlotManager } from '../src/index.js';
+import {
+  createSlotManager,
+  diagnose,
+  KoyoSlotError,
+  openReplicationStream,
+  type DiagnosticCheck,
+  type SlotManager,
+} from '../src/index.js';
 import { slotRow, sql, waitFor } from './_helpers.js';
 
 const byId = (checks: DiagnosticCheck[], id: string): DiagnosticCheck => {
@@ -14,11 +21,15 @@ describe('slot manager', () => {
   let manager: SlotManager;
   beforeAll(async () => {
     db = await createTestDatabase('slot_mgr');
-    await sql(db.url, 'CREATE TABLE orders (id int PRIMARY KEY); CREATE TABLE items (id int PRIMARY KEY); CREATE SCHEMA shop; CREATE TABLE shop."Mixed Case" (id int PRIMARY KEY); CREATE TABLE victim (id int)');
+    await sql(
+      db.url,
+      'CREATE TABLE orders (id int PRIMARY KEY); CREATE TABLE items (id int PRIMARY KEY); CREATE SCHEMA shop; CREATE TABLE shop."Mixed Case" (id int PRIMARY KEY); CREATE TABLE victim (id int)',
+    );
     manager = createSlotManager(db.url);
   });
   afterAll(async () => {
-    for (const slot of await manager.listSlots()) if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
+    for (const slot of await manager.listSlots())
+      if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
     await manager.close();
     await db.drop();
   });
@@ -27,23 +38,40 @@ describe('slot manager', () => {
     const first = await manager.ensurePublication('mgr_pub', { tables: ['orders'] });
     expect(first.created).toBe(true);
     expect(first.value.tables).toEqual([{ schema: 'public', name: 'orders' }]);
-    const again = await manager.ensurePublication('mgr_pub', { tables: ['public.orders', { schema: 'shop', name: 'Mixed Case' }] });
+    const again = await manager.ensurePublication('mgr_pub', {
+      tables: ['public.orders', { schema: 'shop', name: 'Mixed Case' }],
+    });
     expect(again.created).toBe(false);
     expect(again.value.tables).toEqual([
       { schema: 'public', name: 'orders' },
       { schema: 'shop', name: 'Mixed Case' },
     ]);
     expect((await manager.addTables('mgr_pub', ['items', 'orders'])).tables).toHaveLength(3);
-    expect((await manager.removeTables('mgr_pub', ['orders', 'items'])).tables).toEqual([{ schema: 'shop', name: 'Mixed Case' }]);
-    const rows = await sql(db.url, "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = 'mgr_pub'");
+    expect((await manager.removeTables('mgr_pub', ['orders', 'items'])).tables).toEqual([
+      { schema: 'shop', name: 'Mixed Case' },
+    ]);
+    const rows = await sql(
+      db.url,
+      "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = 'mgr_pub'",
+    );
     expect(rows).toEqual([{ schemaname: 'shop', tablename: 'Mixed Case' }]);
-    await expect(manager.addTables('mgr_pub', ['no_such_table'])).rejects.toMatchObject({ code: 'TABLE_NOT_FOUND' });
-    await expect(manager.ensurePublication('mgr_pub', { allTables: true })).rejects.toMatchObject({ code: 'PUBLICATION_MISMATCH' });
+    await expect(manager.addTables('mgr_pub', ['no_such_table'])).rejects.toMatchObject({
+      code: 'TABLE_NOT_FOUND',
+    });
+    await expect(manager.ensurePublication('mgr_pub', { allTables: true })).rejects.toMatchObject({
+      code: 'PUBLICATION_MISMATCH',
+    });
     expect(await manager.dropPublication('mgr_pub')).toBe(true);
     expect(await manager.dropPublication('mgr_pub')).toBe(false);
-    await expect(manager.addTables('mgr_pub', ['orders'])).rejects.toMatchObject({ code: 'PUBLICATION_NOT_FOUND' });
+    await expect(manager.addTables('mgr_pub', ['orders'])).rejects.toMatchObject({
+      code: 'PUBLICATION_NOT_FOUND',
+    });
 
-    const all = await manager.ensurePublication('mgr_all', { allTables: true }, { publish: ['insert', 'update'] });
+    const all = await manager.ensurePublication(
+      'mgr_all',
+      { allTables: true },
+      { publish: ['insert', 'update'] },
+    );
     expect(all.value.allTables).toBe(true);
     expect(all.value.publish).toEqual(['insert', 'update']);
     expect(await manager.dropPublication('mgr_all')).toBe(true);
@@ -52,10 +80,19 @@ describe('slot manager', () => {
   it('ensures slots idempotently and lists them with lag, wal_status and safe_wal_size', async () => {
     const made = await manager.ensureSlot('mgr_slot');
     expect(made.created).toBe(true);
-    expect(made.value).toMatchObject({ name: 'mgr_slot', plugin: 'pgoutput', type: 'logical', database: db.name, temporary: false, invalidated: false });
+    expect(made.value).toMatchObject({
+      name: 'mgr_slot',
+      plugin: 'pgoutput',
+      type: 'logical',
+      database: db.name,
+      temporary: false,
+      invalidated: false,
+    });
     const again = await manager.ensureSlot('mgr_slot');
     expect(again.created).toBe(false);
-    await expect(manager.ensureSlot('mgr_slot', { twoPhase: true })).rejects.toMatchObject({ code: 'SLOT_MISMATCH' });
+    await expect(manager.ensureSlot('mgr_slot', { twoPhase: true })).rejects.toMatchObject({
+      code: 'SLOT_MISMATCH',
+    });
 
     await sql(db.url, 'INSERT INTO orders SELECT generate_series(1, 1000)');
     const slots = await manager.listSlots();
@@ -72,15 +109,24 @@ describe('slot manager', () => {
     const twoPhase = await manager.ensureSlot('mgr_two_phase', { twoPhase: true });
     expect(twoPhase.value.twoPhase).toBe(true);
     if (testCluster().major >= 17) {
-      expect((await manager.ensureSlot('mgr_failover', { failover: true })).value.failover).toBe(true);
+      expect((await manager.ensureSlot('mgr_failover', { failover: true })).value.failover).toBe(
+        true,
+      );
     } else {
-      await expect(manager.ensureSlot('mgr_failover', { failover: true })).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+      await expect(manager.ensureSlot('mgr_failover', { failover: true })).rejects.toMatchObject({
+        code: 'UNSUPPORTED',
+      });
     }
 
     const temp = createSlotManager(db.url);
-    expect((await temp.ensureSlot('mgr_temporary', { temporary: true })).value.temporary).toBe(true);
+    expect((await temp.ensureSlot('mgr_temporary', { temporary: true })).value.temporary).toBe(
+      true,
+    );
     await temp.close();
-    await waitFor('the temporary slot to go with its session', async () => !(await slotRow(db.url, 'mgr_temporary')));
+    await waitFor(
+      'the temporary slot to go with its session',
+      async () => !(await slotRow(db.url, 'mgr_temporary')),
+    );
 
     expect(await manager.dropSlot('mgr_two_phase')).toBe(true);
     expect(await manager.dropSlot('mgr_two_phase')).toBe(false);
@@ -90,7 +136,11 @@ describe('slot manager', () => {
   it('dropSlot({ force }) terminates the holder', async () => {
     await manager.ensurePublication('mgr_force_pub', { tables: ['orders'] });
     await manager.ensureSlot('mgr_force');
-    const stream = openReplicationStream({ connection: db.url, slot: 'mgr_force', publications: ['mgr_force_pub'] });
+    const stream = openReplicationStream({
+      connection: db.url,
+      slot: 'mgr_force',
+      publications: ['mgr_force_pub'],
+    });
     await stream.ready();
     await expect(manager.dropSlot('mgr_force')).rejects.toMatchObject({ code: 'SLOT_ACTIVE' });
     expect(await manager.dropSlot('mgr_force', { force: true })).toBe(true);
@@ -101,27 +151,67 @@ describe('slot manager', () => {
   it('refuses hostile names with KoyoSlotError before anything is sent', async () => {
     // Nothing listens on port 1: reaching the server would give CONNECTION_FAILED instead.
     const offline = createSlotManager('postgres://postgres@127.0.0.1:1/postgres');
-    const hostileSlots = ["x'); DROP TABLE victim; --", 'x"; DROP TABLE victim; --', 'UPPER', '', 'a'.repeat(64), 'é', 'a b'];
-    const hostilePublications = ['p"; DROP TABLE victim; --', "p'; DROP TABLE victim; --", '', 'a'.repeat(64), 'p\u0000'];
+    const hostileSlots = [
+      "x'); DROP TABLE victim; --",
+      'x"; DROP TABLE victim; --',
+      'UPPER',
+      '',
+      'a'.repeat(64),
+      'é',
+      'a b',
+    ];
+    const hostilePublications = [
+      'p"; DROP TABLE victim; --',
+      "p'; DROP TABLE victim; --",
+      '',
+      'a'.repeat(64),
+      'p\u0000',
+    ];
     for (const target of [offline, manager]) {
       for (const name of hostileSlots) {
-        await expect(target.ensureSlot(name)).rejects.toMatchObject({ name: 'KoyoSlotError', code: 'INVALID_IDENTIFIER' });
-        await expect(target.dropSlot(name, { force: true })).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER' });
-        await expect(target.diagnose({ slot: name })).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER' });
+        await expect(target.ensureSlot(name)).rejects.toMatchObject({
+          name: 'KoyoSlotError',
+          code: 'INVALID_IDENTIFIER',
+        });
+        await expect(target.dropSlot(name, { force: true })).rejects.toMatchObject({
+          code: 'INVALID_IDENTIFIER',
+        });
+        await expect(target.diagnose({ slot: name })).rejects.toMatchObject({
+          code: 'INVALID_IDENTIFIER',
+        });
       }
       for (const name of hostilePublications) {
-        await expect(target.ensurePublication(name, { tables: ['orders'] })).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER' });
-        await expect(target.dropPublication(name)).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER' });
+        await expect(target.ensurePublication(name, { tables: ['orders'] })).rejects.toMatchObject({
+          code: 'INVALID_IDENTIFIER',
+        });
+        await expect(target.dropPublication(name)).rejects.toMatchObject({
+          code: 'INVALID_IDENTIFIER',
+        });
       }
-      await expect(target.ensurePublication('fine', { tables: ['a.b.c'] })).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER' });
-      await expect(target.ensurePublication('fine', { tables: ['bad\nname'] })).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER' });
+      await expect(target.ensurePublication('fine', { tables: ['a.b.c'] })).rejects.toMatchObject({
+        code: 'INVALID_IDENTIFIER',
+      });
+      await expect(
+        target.ensurePublication('fine', { tables: ['bad\nname'] }),
+      ).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER' });
     }
     await offline.close();
     // A stray quote cannot be parsed; a quoted name is an identifier, not SQL: it simply does not exist.
-    await expect(manager.ensurePublication('mgr_quoted', { tables: ['victim"; DROP TABLE victim; --'] })).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER' });
-    await expect(manager.ensurePublication('mgr_quoted', { tables: ['"victim""; DROP TABLE victim; --"'] })).rejects.toMatchObject({ code: 'TABLE_NOT_FOUND' });
-    expect(await sql(db.url, "SELECT to_regclass('public.victim') IS NOT NULL AS present")).toEqual([{ present: true }]);
-    expect(await sql(db.url, "SELECT count(*)::int AS n FROM pg_publication WHERE pubname <> 'mgr_force_pub'")).toEqual([{ n: 0 }]);
+    await expect(
+      manager.ensurePublication('mgr_quoted', { tables: ['victim"; DROP TABLE victim; --'] }),
+    ).rejects.toMatchObject({ code: 'INVALID_IDENTIFIER' });
+    await expect(
+      manager.ensurePublication('mgr_quoted', { tables: ['"victim""; DROP TABLE victim; --"'] }),
+    ).rejects.toMatchObject({ code: 'TABLE_NOT_FOUND' });
+    expect(await sql(db.url, "SELECT to_regclass('public.victim') IS NOT NULL AS present")).toEqual(
+      [{ present: true }],
+    );
+    expect(
+      await sql(
+        db.url,
+        "SELECT count(*)::int AS n FROM pg_publication WHERE pubname <> 'mgr_force_pub'",
+      ),
+    ).toEqual([{ n: 0 }]);
   });
 });
 
@@ -143,7 +233,8 @@ describe('diagnose', () => {
     await manager.ensureSlot('diag_slot');
   });
   afterAll(async () => {
-    for (const slot of await manager.listSlots()) if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
+    for (const slot of await manager.listSlots())
+      if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
     await manager.close();
     await db.drop();
     await sql(db.cluster.primary.url, 'DROP ROLE IF EXISTS koyo_plain');
@@ -156,7 +247,21 @@ describe('diagnose', () => {
       expect(check.ok, `${check.id}: ${check.message}`).toBe(true);
     }
     const ids = checks.map((c) => c.id);
-    for (const id of ['connect', 'server_version', 'wal_level', 'replication_slots', 'wal_senders', 'replication_role', 'create_publication', 'publication', 'replica_identity', 'slot', 'slot_invalidated', 'slot_active', 'slot_lag']) {
+    for (const id of [
+      'connect',
+      'server_version',
+      'wal_level',
+      'replication_slots',
+      'wal_senders',
+      'replication_role',
+      'create_publication',
+      'publication',
+      'replica_identity',
+      'slot',
+      'slot_invalidated',
+      'slot_active',
+      'slot_lag',
+    ]) {
       expect(ids).toContain(id);
     }
     expect(byId(checks, 'publication').message).toMatch(/public\.full_ident, public\.good/);
@@ -167,7 +272,10 @@ describe('diagnose', () => {
     const nokey = byId(checks, 'replica_identity:public.nokey');
     expect(nokey).toMatchObject({ ok: false, severity: 'warning' });
     expect(nokey.fix).toMatch(/REPLICA IDENTITY FULL/);
-    expect(byId(checks, 'replica_identity:public.nothing')).toMatchObject({ ok: false, severity: 'warning' });
+    expect(byId(checks, 'replica_identity:public.nothing')).toMatchObject({
+      ok: false,
+      severity: 'warning',
+    });
     expect(checks.some((c) => c.id === 'replica_identity:public.good')).toBe(false);
     const slot = byId(checks, 'slot');
     expect(slot).toMatchObject({ ok: false, severity: 'error' });
@@ -186,18 +294,29 @@ describe('diagnose', () => {
   });
 
   it('reports a slot held by another process, and a role without REPLICATION or CREATE', async () => {
-    const stream = openReplicationStream({ connection: db.url, slot: 'diag_slot', publications: ['diag_ok'] });
+    const stream = openReplicationStream({
+      connection: db.url,
+      slot: 'diag_slot',
+      publications: ['diag_ok'],
+    });
     await stream.ready();
     const held = await manager.diagnose({ slot: 'diag_slot' });
     expect(byId(held, 'slot_active').message).toMatch(/held by PID \d+/);
     expect(byId(held, 'slot_active').fix).toMatch(/pg_terminate_backend\(\d+\)/);
     await stream.stop();
 
-    await sql(db.cluster.primary.url, 'DROP ROLE IF EXISTS koyo_plain; CREATE ROLE koyo_plain LOGIN');
+    await sql(
+      db.cluster.primary.url,
+      'DROP ROLE IF EXISTS koyo_plain; CREATE ROLE koyo_plain LOGIN',
+    );
     const plainUrl = db.url.replace('postgres://postgres@', 'postgres://koyo_plain@');
     const checks = await diagnose(plainUrl, { publication: 'diag_new' });
     const role = byId(checks, 'replication_role');
-    expect(role).toMatchObject({ ok: false, severity: 'error', fix: 'ALTER ROLE "koyo_plain" WITH REPLICATION;' });
+    expect(role).toMatchObject({
+      ok: false,
+      severity: 'error',
+      fix: 'ALTER ROLE "koyo_plain" WITH REPLICATION;',
+    });
     expect(byId(checks, 'create_publication')).toMatchObject({ ok: false, severity: 'error' });
     await sql(db.url, role.fix!);
     await sql(db.url, byId(checks, 'create_publication').fix!);
@@ -208,7 +327,9 @@ describe('diagnose', () => {
 
   it('reports a failed connection as a check, not a throw', async () => {
     const checks = await diagnose('postgres://postgres@127.0.0.1:1/postgres', { slot: 'x' });
-    expect(checks).toEqual([expect.objectContaining({ id: 'connect', ok: false, severity: 'error' })]);
+    expect(checks).toEqual([
+      expect.objectContaining({ id: 'connect', ok: false, severity: 'error' }),
+    ]);
     expect(checks[0]!.fix).toBeTruthy();
   });
 

@@ -21,10 +21,19 @@ describe('multi-host connections', () => {
 
   it('connects to the host that is not in recovery, for both URL and { hosts } forms', async () => {
     const viaUrl = await connectWritable(both);
-    const viaHosts = await connectWritable({ user: 'postgres', database: 'postgres', hosts: [`127.0.0.1:${cluster.replicas[0]!.port}`, { host: '127.0.0.1', port: cluster.primary.port }] });
+    const viaHosts = await connectWritable({
+      user: 'postgres',
+      database: 'postgres',
+      hosts: [
+        `127.0.0.1:${cluster.replicas[0]!.port}`,
+        { host: '127.0.0.1', port: cluster.primary.port },
+      ],
+    });
     try {
       for (const client of [viaUrl, viaHosts]) {
-        const { rows } = await client.query<{ recovering: boolean }>('SELECT pg_is_in_recovery() AS recovering');
+        const { rows } = await client.query<{ recovering: boolean }>(
+          'SELECT pg_is_in_recovery() AS recovering',
+        );
         expect(rows[0]!.recovering).toBe(false);
         expect(client.port).toBe(cluster.primary.port);
       }
@@ -36,18 +45,31 @@ describe('multi-host connections', () => {
 
   it('no writable host is CONNECTION_FAILED naming each host; a malformed host list is INVALID_OPTION', async () => {
     const standbyOnly = `postgres://postgres@127.0.0.1:${cluster.replicas[0]!.port},127.0.0.1:1/postgres`;
-    await expect(connectWritable(standbyOnly)).rejects.toMatchObject({ code: 'CONNECTION_FAILED', message: expect.stringContaining('in recovery') });
-    await expect(connectWritable('postgres://postgres@127.0.0.1:1,,x/postgres')).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    await expect(connectWritable(standbyOnly)).rejects.toMatchObject({
+      code: 'CONNECTION_FAILED',
+      message: expect.stringContaining('in recovery'),
+    });
+    await expect(
+      connectWritable('postgres://postgres@127.0.0.1:1,,x/postgres'),
+    ).rejects.toMatchObject({ code: 'INVALID_OPTION' });
   });
 
   it('the manager and the stream use the primary; after a promotion the manager follows and a new stream connects to the new primary', async () => {
     const manager = createSlotManager(both);
     await manager.ensurePublication('mh_pub', { tables: ['items'] });
     await manager.ensureSlot('mh_slot');
-    const [onPrimary] = await sql(cluster.primary.url, "SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = 'mh_slot'");
+    const [onPrimary] = await sql(
+      cluster.primary.url,
+      "SELECT count(*)::int AS n FROM pg_replication_slots WHERE slot_name = 'mh_slot'",
+    );
     expect(onPrimary!.n).toBe(1);
 
-    const stream = openReplicationStream({ connection: both, slot: 'mh_slot', publications: ['mh_pub'], reconnect: { initialDelayMs: 50, maxDelayMs: 200, maxAttempts: 1_000 } });
+    const stream = openReplicationStream({
+      connection: both,
+      slot: 'mh_slot',
+      publications: ['mh_pub'],
+      reconnect: { initialDelayMs: 50, maxDelayMs: 200, maxAttempts: 1_000 },
+    });
     const collector = new Collector(stream, (event) => {
       if (event.message.tag === 'commit') stream.acknowledge(event.message.endLsn);
     });
@@ -67,7 +89,11 @@ describe('multi-host connections', () => {
     await sql(promoted.url, "SELECT pg_create_logical_replication_slot('mh_slot', 'pgoutput')");
     await sql(promoted.url, 'INSERT INTO items VALUES (2)');
     expect((await manager.listSlots()).map((slot) => slot.name)).toContain('mh_slot');
-    const next = openReplicationStream({ connection: both, slot: 'mh_slot', publications: ['mh_pub'] });
+    const next = openReplicationStream({
+      connection: both,
+      slot: 'mh_slot',
+      publications: ['mh_pub'],
+    });
     const after = new Collector(next);
     await next.ready();
     await waitFor('the insert on the promoted primary', () => after.inserted().includes(2), 60_000);

@@ -20,7 +20,13 @@ let db: TestDatabase;
 let manager: SlotManager;
 
 const originCount = async (name: string): Promise<number> =>
-  (await sql<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM pg_replication_origin WHERE roname = $1', [name]))[0]!.n;
+  (
+    await sql<{ n: number }>(
+      db.url,
+      'SELECT count(*)::int AS n FROM pg_replication_origin WHERE roname = $1',
+      [name],
+    )
+  )[0]!.n;
 
 async function holdOrigin(name: string): Promise<pg.Client> {
   const client = new pg.Client(db.url);

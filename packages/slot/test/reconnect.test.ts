@@ -31,7 +31,10 @@ describe('reconnect: a lost walsender, a primary restart and a crash mid-stream 
             client.on('error', () => undefined);
             await client.connect();
           }
-          await client.query('INSERT INTO items SELECT g, $1 FROM generate_series($1 * 5, $1 * 5 + 4) g ON CONFLICT DO NOTHING', [batch]);
+          await client.query(
+            'INSERT INTO items SELECT g, $1 FROM generate_series($1 * 5, $1 * 5 + 4) g ON CONFLICT DO NOTHING',
+            [batch],
+          );
           batch++;
           await sleep(10);
         } catch {
@@ -92,12 +95,18 @@ describe('reconnect: a lost walsender, a primary restart and a crash mid-stream 
     const writer = startWriter(url);
 
     await waitFor('rows to flow', () => seen.size >= 100);
-    const holder = await waitFor('the walsender', async () => (await slotRow(url, 're_slot'))?.activePid);
+    const holder = await waitFor(
+      'the walsender',
+      async () => (await slotRow(url, 're_slot'))?.activePid,
+    );
     await sql(url, 'SELECT pg_terminate_backend($1)', [holder]);
     await waitFor('a reconnect after pg_terminate_backend', () => reconnects.length >= 1);
     const afterTerminate = seen.size;
     await waitFor('rows to flow again', () => seen.size >= afterTerminate + 100);
-    const newHolder = await waitFor('a new walsender', async () => (await slotRow(url, 're_slot'))?.activePid);
+    const newHolder = await waitFor(
+      'a new walsender',
+      async () => (await slotRow(url, 're_slot'))?.activePid,
+    );
     expect(newHolder).not.toBe(holder);
 
     await cluster.primary.restart();
@@ -113,7 +122,9 @@ describe('reconnect: a lost walsender, a primary restart and a crash mid-stream 
     await waitFor('rows to flow after the crash', () => seen.size >= afterCrash + 100, 60_000);
 
     await writer.stop();
-    const truth = (await sql<{ id: number }>(url, 'SELECT id FROM items ORDER BY id')).map((r) => r.id);
+    const truth = (await sql<{ id: number }>(url, 'SELECT id FROM items ORDER BY id')).map(
+      (r) => r.id,
+    );
     await waitFor('every committed row', () => truth.every((id) => seen.has(id)), 60_000);
     const missing = truth.filter((id) => !seen.has(id));
     expect(missing).toEqual([]);
@@ -126,7 +137,10 @@ describe('reconnect: a lost walsender, a primary restart and a crash mid-stream 
     expect(stream.bytesReceived).toBeGreaterThan(truth.length * 10);
     expect(stream.paused).toBe(false);
 
-    await waitFor('the final acknowledgement on the server', async () => (await confirmedFlush(url, 're_slot')) >= stream.deliveredLsn);
+    await waitFor(
+      'the final acknowledgement on the server',
+      async () => (await confirmedFlush(url, 're_slot')) >= stream.deliveredLsn,
+    );
     await stream.stop();
     await consumer;
     expect(failure).toBeUndefined();

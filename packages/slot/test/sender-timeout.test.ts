@@ -23,20 +23,42 @@ describe('wal_sender_timeout = 2s and a consumer that takes 6 s per message', ()
     await sql(url, 'INSERT INTO items VALUES (1)');
     // Default statusIntervalMs is 10 s; the stream must cap it at half of wal_sender_timeout.
     // bufferSize 1 byte: the socket is paused after every message, so no keepalive is read meanwhile.
-    const stream = openReplicationStream({ connection: url, slot: 'slow_slot', publications: ['slow_pub'], bufferSize: 1 });
+    const stream = openReplicationStream({
+      connection: url,
+      slot: 'slow_slot',
+      publications: ['slow_pub'],
+      bufferSize: 1,
+    });
     const walsenders: number[] = [];
     const collector = new Collector(stream, async (event) => {
-      const [row] = await sql<{ pid: number }>(url, "SELECT pid FROM pg_stat_replication WHERE application_name = 'koyo'");
+      const [row] = await sql<{ pid: number }>(
+        url,
+        "SELECT pid FROM pg_stat_replication WHERE application_name = 'koyo'",
+      );
       if (row) walsenders.push(row.pid);
       await sleep(6_000);
       if (event.message.tag === 'commit') stream.acknowledge(event.message.endLsn);
     });
     await stream.ready();
     expect(stream.statusIntervalMs).toBe(1_000);
-    const commit = await waitFor('the commit to be processed', () => collector.of('commit')[0], 60_000, 200);
-    await waitFor('the acknowledgement to reach the server', async () => (await confirmedFlush(url, 'slow_slot')) >= commit.endLsn, 15_000);
+    const commit = await waitFor(
+      'the commit to be processed',
+      () => collector.of('commit')[0],
+      60_000,
+      200,
+    );
+    await waitFor(
+      'the acknowledgement to reach the server',
+      async () => (await confirmedFlush(url, 'slow_slot')) >= commit.endLsn,
+      15_000,
+    );
 
-    expect(collector.messages().map((m) => m.tag)).toEqual(['begin', 'relation', 'insert', 'commit']);
+    expect(collector.messages().map((m) => m.tag)).toEqual([
+      'begin',
+      'relation',
+      'insert',
+      'commit',
+    ]);
     expect(collector.events.filter((e) => e.kind === 'reconnected')).toEqual([]);
     // The same walsender served the whole time: the server never timed us out.
     expect(walsenders).toHaveLength(4);

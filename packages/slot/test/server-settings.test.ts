@@ -21,7 +21,12 @@ describe('wal_level = replica', () => {
     expect(error).toMatchObject({ code: 'WAL_LEVEL', sqlState: '55000' });
     expect((error as Error).message).toMatch(/ALTER SYSTEM SET wal_level = logical/);
 
-    const stream = openReplicationStream({ connection: url, slot: 'wl_slot', publications: ['wl_pub'], reconnect: { initialDelayMs: 10 } });
+    const stream = openReplicationStream({
+      connection: url,
+      slot: 'wl_slot',
+      publications: ['wl_pub'],
+      reconnect: { initialDelayMs: 10 },
+    });
     await expect(stream.ready()).rejects.toMatchObject({ code: 'WAL_LEVEL' });
     const c = new Collector(stream);
     await c.done;
@@ -29,7 +34,11 @@ describe('wal_level = replica', () => {
 
     const checks = await manager.diagnose({ slot: 'wl_slot', publication: 'wl_pub' });
     const walLevel = checks.find((check) => check.id === 'wal_level');
-    expect(walLevel).toMatchObject({ ok: false, severity: 'error', fix: 'ALTER SYSTEM SET wal_level = logical; -- then restart PostgreSQL' });
+    expect(walLevel).toMatchObject({
+      ok: false,
+      severity: 'error',
+      fix: 'ALTER SYSTEM SET wal_level = logical; -- then restart PostgreSQL',
+    });
     await manager.close();
   });
 });
@@ -37,7 +46,15 @@ describe('wal_level = replica', () => {
 describe('an invalidated slot (max_slot_wal_keep_size exceeded)', () => {
   let cluster: Cluster;
   beforeAll(async () => {
-    cluster = await startCluster({ replicas: 0, settings: { max_slot_wal_keep_size: '32MB', wal_keep_size: 0, min_wal_size: '32MB', max_wal_size: '1GB' } });
+    cluster = await startCluster({
+      replicas: 0,
+      settings: {
+        max_slot_wal_keep_size: '32MB',
+        wal_keep_size: 0,
+        min_wal_size: '32MB',
+        max_wal_size: '1GB',
+      },
+    });
     await sql(cluster.primary.url, 'CREATE TABLE items (id int PRIMARY KEY)');
   });
   afterAll(async () => {
@@ -55,7 +72,14 @@ describe('an invalidated slot (max_slot_wal_keep_size exceeded)', () => {
     await waitFor(
       'the slot to lose its WAL',
       async () => {
-        for (let i = 0; i < 4; i++) await sql(url, 'INSERT INTO items VALUES ($1) ON CONFLICT DO NOTHING; SELECT pg_switch_wal();'.replace('$1', String(Math.floor(Math.random() * 1e9))));
+        for (let i = 0; i < 4; i++)
+          await sql(
+            url,
+            'INSERT INTO items VALUES ($1) ON CONFLICT DO NOTHING; SELECT pg_switch_wal();'.replace(
+              '$1',
+              String(Math.floor(Math.random() * 1e9)),
+            ),
+          );
         await sql(url, 'CHECKPOINT');
         return (await manager.getSlot('inv_slot'))?.walStatus === 'lost';
       },
@@ -65,8 +89,15 @@ describe('an invalidated slot (max_slot_wal_keep_size exceeded)', () => {
     const lost = await manager.getSlot('inv_slot');
     expect(lost).toMatchObject({ invalidated: true, invalidationReason: 'wal_removed' });
 
-    await expect(manager.ensureSlot('inv_slot')).rejects.toMatchObject({ code: 'SLOT_INVALIDATED' });
-    const stream = openReplicationStream({ connection: url, slot: 'inv_slot', publications: ['inv_pub'], reconnect: { initialDelayMs: 10 } });
+    await expect(manager.ensureSlot('inv_slot')).rejects.toMatchObject({
+      code: 'SLOT_INVALIDATED',
+    });
+    const stream = openReplicationStream({
+      connection: url,
+      slot: 'inv_slot',
+      publications: ['inv_pub'],
+      reconnect: { initialDelayMs: 10 },
+    });
     await expect(stream.ready()).rejects.toMatchObject({ code: 'SLOT_INVALIDATED' });
     await stream.stop();
 
@@ -75,7 +106,10 @@ describe('an invalidated slot (max_slot_wal_keep_size exceeded)', () => {
     expect(check).toMatchObject({ ok: false, severity: 'error' });
     expect(check!.fix).toMatch(/pg_drop_replication_slot\('inv_slot'\)/);
     // Still there: koyo never drops or recreates it by itself.
-    expect(await manager.getSlot('inv_slot')).toMatchObject({ name: 'inv_slot', invalidated: true });
+    expect(await manager.getSlot('inv_slot')).toMatchObject({
+      name: 'inv_slot',
+      invalidated: true,
+    });
     await manager.close();
   });
 
@@ -87,7 +121,13 @@ describe('an invalidated slot (max_slot_wal_keep_size exceeded)', () => {
       'the slot to near the limit',
       async () => {
         // Each switch ends a 16 MB segment; no checkpoint runs meanwhile, so nothing is invalidated yet.
-        await sql(url, 'INSERT INTO items VALUES ($1) ON CONFLICT DO NOTHING; SELECT pg_switch_wal();'.replace('$1', String(Math.floor(Math.random() * 1e9))));
+        await sql(
+          url,
+          'INSERT INTO items VALUES ($1) ON CONFLICT DO NOTHING; SELECT pg_switch_wal();'.replace(
+            '$1',
+            String(Math.floor(Math.random() * 1e9)),
+          ),
+        );
         const checks = await manager.diagnose({ slot: 'lag_slot' });
         return checks.find((c) => c.id === 'slot_lag' && !c.ok);
       },

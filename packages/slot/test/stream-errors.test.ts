@@ -1,6 +1,12 @@
 import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSlotManager, KoyoSlotError, openReplicationStream, type ReplicationStream, type SlotManager } from '../src/index.js';
+import {
+  createSlotManager,
+  KoyoSlotError,
+  openReplicationStream,
+  type ReplicationStream,
+  type SlotManager,
+} from '../src/index.js';
 import { Collector, slotRow, sleep, sql, waitFor } from './_helpers.js';
 
 describe('stream errors: typed, and never "fixed" by recreating a slot', () => {
@@ -8,7 +14,13 @@ describe('stream errors: typed, and never "fixed" by recreating a slot', () => {
   let manager: SlotManager;
   const open: ReplicationStream[] = [];
   const stream = (slot: string, publications = ['err_pub']): ReplicationStream => {
-    const s = openReplicationStream({ connection: db.url, slot, publications, statusIntervalMs: 200, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    const s = openReplicationStream({
+      connection: db.url,
+      slot,
+      publications,
+      statusIntervalMs: 200,
+      reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+    });
     open.push(s);
     return s;
   };
@@ -21,7 +33,8 @@ describe('stream errors: typed, and never "fixed" by recreating a slot', () => {
   });
   afterAll(async () => {
     await Promise.all(open.map((s) => s.stop()));
-    for (const slot of await manager.listSlots()) if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
+    for (const slot of await manager.listSlots())
+      if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
     await manager.close();
     await db.drop();
   });
@@ -29,18 +42,34 @@ describe('stream errors: typed, and never "fixed" by recreating a slot', () => {
   it('a hostile slot or publication name is refused before anything is sent', () => {
     // Nothing listens on port 1: a CONNECTION_FAILED would mean the stream tried to connect.
     const connection = 'postgres://postgres@127.0.0.1:1/postgres';
-    for (const slot of ['x"; DROP TABLE items; --', 'Upper', '', 'a'.repeat(64), 'with space', 'dash-ed']) {
-      expect(() => openReplicationStream({ connection, slot, publications: ['p'] })).toThrow(expect.objectContaining({ code: 'INVALID_IDENTIFIER' }));
+    for (const slot of [
+      'x"; DROP TABLE items; --',
+      'Upper',
+      '',
+      'a'.repeat(64),
+      'with space',
+      'dash-ed',
+    ]) {
+      expect(() => openReplicationStream({ connection, slot, publications: ['p'] })).toThrow(
+        expect.objectContaining({ code: 'INVALID_IDENTIFIER' }),
+      );
     }
     for (const publication of ['p", "q', "p'; DROP TABLE items; --", '', 'a'.repeat(64)]) {
-      expect(() => openReplicationStream({ connection, slot: 'ok', publications: [publication] })).toThrow(KoyoSlotError);
+      expect(() =>
+        openReplicationStream({ connection, slot: 'ok', publications: [publication] }),
+      ).toThrow(KoyoSlotError);
     }
-    expect(() => openReplicationStream({ connection, slot: 'ok', publications: [] })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+    expect(() => openReplicationStream({ connection, slot: 'ok', publications: [] })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION' }),
+    );
   });
 
   it('a missing slot is a typed error, not retried, and the slot is not created', async () => {
     const s = stream('err_never_made');
-    await expect(s.ready()).rejects.toMatchObject({ name: 'KoyoSlotError', code: 'SLOT_NOT_FOUND' });
+    await expect(s.ready()).rejects.toMatchObject({
+      name: 'KoyoSlotError',
+      code: 'SLOT_NOT_FOUND',
+    });
     const c = new Collector(s);
     await c.done;
     expect(c.error).toBeInstanceOf(KoyoSlotError);
@@ -60,7 +89,10 @@ describe('stream errors: typed, and never "fixed" by recreating a slot', () => {
     const s = stream('err_dropped');
     const c = new Collector(s);
     await s.ready();
-    await waitFor('the stream to hold the slot', async () => (await slotRow(db.url, 'err_dropped'))?.activePid);
+    await waitFor(
+      'the stream to hold the slot',
+      async () => (await slotRow(db.url, 'err_dropped'))?.activePid,
+    );
     await expect(manager.dropSlot('err_dropped')).rejects.toMatchObject({ code: 'SLOT_ACTIVE' });
     expect(await manager.dropSlot('err_dropped', { force: true })).toBe(true);
     await c.done;
@@ -77,13 +109,19 @@ describe('stream errors: typed, and never "fixed" by recreating a slot', () => {
       if (event.message.tag === 'commit') primary.acknowledge(event.message.endLsn);
     });
     await primary.ready();
-    const holder = await waitFor('the first stream to hold the slot', async () => (await slotRow(db.url, 'err_standby'))?.activePid);
+    const holder = await waitFor(
+      'the first stream to hold the slot',
+      async () => (await slotRow(db.url, 'err_standby'))?.activePid,
+    );
     await sql(db.url, 'INSERT INTO items VALUES (1)');
     await waitFor('the first stream to get row 1', () => c1.inserted().includes(1));
 
     const standby = stream('err_standby');
     let standbyReady = false;
-    void standby.ready().then(() => (standbyReady = true), () => undefined);
+    void standby.ready().then(
+      () => (standbyReady = true),
+      () => undefined,
+    );
     const c2 = new Collector(standby, (event) => {
       if (event.message.tag === 'commit') standby.acknowledge(event.message.endLsn);
     });

@@ -171,7 +171,11 @@ export class StatusSampler {
     const before = this.#lastQueries;
     this.#lastQueries = queries;
     return {
-      primary: { name: stats.primary.name, queries: stats.primary.queries, errors: stats.primary.errors },
+      primary: {
+        name: stats.primary.name,
+        queries: stats.primary.queries,
+        errors: stats.primary.errors,
+      },
       replicas,
       queriesPerSecond: before === undefined ? 0 : round((queries - before) / seconds),
       fallbacks: stats.fallbacks,

@@ -40,9 +40,17 @@ export interface MetricsServer {
  */
 export async function serveMetrics(options: ServeMetricsOptions): Promise<MetricsServer> {
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
-    throw new KoyoStatusError('INVALID_OPTION', `serveMetrics: port must be an integer 0..65535, got ${String(options.port)}.`);
+    throw new KoyoStatusError(
+      'INVALID_OPTION',
+      `serveMetrics: port must be an integer 0..65535, got ${String(options.port)}.`,
+    );
   const host = options.host ?? '127.0.0.1';
-  checkExposure(host, options.allowRemote, 'The metrics endpoint', options.warn ?? ((m) => console.warn(m)));
+  checkExposure(
+    host,
+    options.allowRemote,
+    'The metrics endpoint',
+    options.warn ?? ((m) => console.warn(m)),
+  );
   let api: typeof OtelApi;
   let sdk: typeof OtelSdk;
   let prometheus: typeof OtelPrometheus;
@@ -62,7 +70,10 @@ export async function serveMetrics(options: ServeMetricsOptions): Promise<Metric
   const exporter = new prometheus.PrometheusExporter({ preventServerStart: true });
   const server = createServer((req, res) => {
     if ((req.url ?? '/').split('?')[0] === '/metrics') exporter.getMetricsRequestHandler(req, res);
-    else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the metrics are at /metrics');
+    else
+      res
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end('not found: the metrics are at /metrics');
   });
   await listen(server, host, options.port, 'The metrics endpoint');
   server.unref();
@@ -75,7 +86,7 @@ export async function serveMetrics(options: ServeMetricsOptions): Promise<Metric
     );
   }
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${urlPort(server, options.port)}/metrics`,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${urlPort(server, options.port)}/metrics`,
     close: async () => {
       await new Promise((resolve) => server.close(resolve));
       await provider.shutdown();

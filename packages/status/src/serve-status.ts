@@ -44,15 +44,28 @@ function asset(path: string): Buffer {
 
 const FILES: Record<string, { type: string; path: () => string }> = {
   '/': { type: 'text/html; charset=utf-8', path: () => new URL('index.html', assets).pathname },
-  '/app.js': { type: 'text/javascript; charset=utf-8', path: () => new URL('app.js', assets).pathname },
-  '/style.css': { type: 'text/css; charset=utf-8', path: () => new URL('style.css', assets).pathname },
-  '/uplot.js': { type: 'text/javascript; charset=utf-8', path: () => require.resolve('uplot/dist/uPlot.iife.min.js') },
-  '/uplot.css': { type: 'text/css; charset=utf-8', path: () => require.resolve('uplot/dist/uPlot.min.css') },
+  '/app.js': {
+    type: 'text/javascript; charset=utf-8',
+    path: () => new URL('app.js', assets).pathname,
+  },
+  '/style.css': {
+    type: 'text/css; charset=utf-8',
+    path: () => new URL('style.css', assets).pathname,
+  },
+  '/uplot.js': {
+    type: 'text/javascript; charset=utf-8',
+    path: () => require.resolve('uplot/dist/uPlot.iife.min.js'),
+  },
+  '/uplot.css': {
+    type: 'text/css; charset=utf-8',
+    path: () => require.resolve('uplot/dist/uPlot.min.css'),
+  },
 };
 
 /** Nothing leaves the machine: the page may load only what this server serves. */
 const HEADERS = {
-  'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
+  'content-security-policy':
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
@@ -73,11 +86,22 @@ const HEADERS = {
 export async function serveStatus(options: ServeStatusOptions): Promise<StatusServer> {
   const { dispatcher, router } = options;
   if (!dispatcher && !router)
-    throw new KoyoStatusError('INVALID_OPTION', 'serveStatus: pass a dispatcher, a router, or both.');
+    throw new KoyoStatusError(
+      'INVALID_OPTION',
+      'serveStatus: pass a dispatcher, a router, or both.',
+    );
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
-    throw new KoyoStatusError('INVALID_OPTION', `serveStatus: port must be an integer 0..65535, got ${String(options.port)}.`);
+    throw new KoyoStatusError(
+      'INVALID_OPTION',
+      `serveStatus: port must be an integer 0..65535, got ${String(options.port)}.`,
+    );
   const host = options.host ?? '127.0.0.1';
-  checkExposure(host, options.allowRemote, 'The status page', options.warn ?? ((m) => console.warn(m)));
+  checkExposure(
+    host,
+    options.allowRemote,
+    'The status page',
+    options.warn ?? ((m) => console.warn(m)),
+  );
   const historySeconds = options.historySeconds ?? 900;
   const sampler = new StatusSampler(dispatcher, router, historySeconds);
   const meta = JSON.stringify({
@@ -94,9 +118,17 @@ export async function serveStatus(options: ServeStatusOptions): Promise<StatusSe
       return;
     }
     if (path === '/events') {
-      res.writeHead(200, { 'content-type': 'text/event-stream', connection: 'keep-alive', ...HEADERS });
-      res.write(`retry: 2000\nevent: meta\ndata: ${meta}\n\nevent: history\ndata: ${JSON.stringify(sampler.history())}\n\n`);
-      const stop = sampler.subscribe((sample) => res.write(`event: sample\ndata: ${JSON.stringify(sample)}\n\n`));
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        connection: 'keep-alive',
+        ...HEADERS,
+      });
+      res.write(
+        `retry: 2000\nevent: meta\ndata: ${meta}\n\nevent: history\ndata: ${JSON.stringify(sampler.history())}\n\n`,
+      );
+      const stop = sampler.subscribe((sample) =>
+        res.write(`event: sample\ndata: ${JSON.stringify(sample)}\n\n`),
+      );
       streams.add(res);
       req.on('close', () => {
         stop();

@@ -4,14 +4,22 @@ import { createRequire } from 'node:module';
 import { createRoutedPool, type RoutedPool } from '@koyo/router/pg';
 import { testCluster } from '@koyo/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveMetrics, serveStatus, type MetricsServer, type StatusSample, type StatusServer } from '../src/index.js';
+import {
+  serveMetrics,
+  serveStatus,
+  type MetricsServer,
+  type StatusSample,
+  type StatusServer,
+} from '../src/index.js';
 
 interface PromFamily {
   name: string;
   type: string;
   metrics: { labels?: Record<string, string>; value?: string }[];
 }
-const parsePrometheus = createRequire(import.meta.url)('parse-prometheus-text-format') as (text: string) => PromFamily[];
+const parsePrometheus = createRequire(import.meta.url)('parse-prometheus-text-format') as (
+  text: string,
+) => PromFamily[];
 
 let metrics: MetricsServer;
 let pool: RoutedPool;
@@ -26,7 +34,11 @@ beforeAll(async () => {
     maxLag: { bytes: 1024 * 1024 * 1024 }, // lag is probed
     probeIntervalMs: 200,
   });
-  status = await serveStatus({ router: pool.router, port: 0, connection: cluster.primary.url.replace('postgres@', 'postgres:pw-7x@') });
+  status = await serveStatus({
+    router: pool.router,
+    port: 0,
+    connection: cluster.primary.url.replace('postgres@', 'postgres:pw-7x@'),
+  });
 });
 
 afterAll(async () => {
@@ -36,7 +48,10 @@ afterAll(async () => {
 });
 
 async function latest(): Promise<StatusSample> {
-  const body = (await (await fetch(`${status.url}api/status`)).json()) as { history: StatusSample[]; meta: { connection: string } };
+  const body = (await (await fetch(`${status.url}api/status`)).json()) as {
+    history: StatusSample[];
+    meta: { connection: string };
+  };
   expect(body.meta.connection).not.toContain('pw-7x');
   return body.history[body.history.length - 1]!;
 }
@@ -53,18 +68,28 @@ describe('a router on the status page and in /metrics', () => {
     }
     const router = sample.router!;
     expect(router.replicas).toHaveLength(1);
-    expect(router.replicas[0]).toMatchObject({ healthy: true, withinLag: true, lagBytes: expect.any(Number) });
+    expect(router.replicas[0]).toMatchObject({
+      healthy: true,
+      withinLag: true,
+      lagBytes: expect.any(Number),
+    });
     expect(router.replicas[0]!.queries + router.primary.queries).toBeGreaterThanOrEqual(21);
     expect(sample.dispatcher).toBeNull();
   });
 
   it('exports koyo.router.queries by node, role and reason, and the replica gauges', async () => {
-    const families = new Map(parsePrometheus(await (await fetch(metrics.url)).text()).map((f) => [f.name, f]));
+    const families = new Map(
+      parsePrometheus(await (await fetch(metrics.url)).text()).map((f) => [f.name, f]),
+    );
     const queries = families.get('koyo_router_queries_total');
     expect(queries?.type).toBe('COUNTER');
-    const reads = queries!.metrics.find((m) => m.labels?.role === 'replica' && m.labels.reason === 'classified:SELECT');
+    const reads = queries!.metrics.find(
+      (m) => m.labels?.role === 'replica' && m.labels.reason === 'classified:SELECT',
+    );
     expect(Number(reads?.value)).toBeGreaterThanOrEqual(20);
-    const write = queries!.metrics.find((m) => m.labels?.role === 'primary' && m.labels.node === 'primary');
+    const write = queries!.metrics.find(
+      (m) => m.labels?.role === 'primary' && m.labels.node === 'primary',
+    );
     expect(Number(write?.value)).toBeGreaterThanOrEqual(1);
     const healthy = families.get('koyo_router_replica_healthy');
     expect(healthy?.metrics[0]).toMatchObject({ value: '1' });
@@ -75,6 +100,8 @@ describe('a router on the status page and in /metrics', () => {
 
   it('refuses a second global meter provider, and a non-loopback page without allowRemote', async () => {
     await expect(serveMetrics({ port: 0 })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
-    await expect(serveStatus({ router: pool.router, port: 0, host: '0.0.0.0' })).rejects.toMatchObject({ code: 'NOT_LOOPBACK' });
+    await expect(
+      serveStatus({ router: pool.router, port: 0, host: '0.0.0.0' }),
+    ).rejects.toMatchObject({ code: 'NOT_LOOPBACK' });
   });
 });

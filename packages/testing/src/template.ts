@@ -19,7 +19,10 @@ export async function koyoTempRoot(): Promise<string> {
  * initdb is the slowest step of a cluster start, so it runs once per binary version; each node
  * starts from a copy of that template.
  */
-export async function ensureTemplate(binaries: PostgresBinaries, runAs: RunAs | undefined): Promise<string> {
+export async function ensureTemplate(
+  binaries: PostgresBinaries,
+  runAs: RunAs | undefined,
+): Promise<string> {
   const root = await koyoTempRoot();
   const key = createHash('sha1')
     .update(`${binaries.binDir}\0${binaries.version}\0${runAs?.uid ?? process.getuid?.() ?? ''}`)
@@ -36,13 +39,25 @@ export async function ensureTemplate(binaries: PostgresBinaries, runAs: RunAs | 
   try {
     await run(
       join(binaries.binDir, 'initdb'),
-      ['-D', staging, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync', '--no-instructions'],
+      [
+        '-D',
+        staging,
+        '-U',
+        'postgres',
+        '--auth=trust',
+        '--encoding=UTF8',
+        '--locale=C',
+        '--no-sync',
+        '--no-instructions',
+      ],
       { runAs, timeoutMs: 120_000 },
     );
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
     const detail = (error as { detail?: string }).detail ?? String(error);
-    throw new KoyoTestingError('INITDB_FAILED', `initdb (${binaries.binDir}) failed:\n${detail}`, { cause: error });
+    throw new KoyoTestingError('INITDB_FAILED', `initdb (${binaries.binDir}) failed:\n${detail}`, {
+      cause: error,
+    });
   }
   try {
     await rename(staging, target);

@@ -112,10 +112,7 @@ export interface PooledTestDatabase extends TestDatabase {
  * const db = await openPooledDatabase('orders');
  * await db.query('CREATE TABLE t (id int PRIMARY KEY)');
  */
-export async function openPooledDatabase(
-  prefix: string,
-  max = 4,
-): Promise<PooledTestDatabase> {
+export async function openPooledDatabase(prefix: string, max = 4): Promise<PooledTestDatabase> {
   const db = await createTestDatabase(prefix);
   const pool = new pg.Pool({ connectionString: db.url, max });
   pool.on('error', () => undefined);
@@ -267,9 +264,8 @@ export function exited(child: ChildProcess): Promise<void> {
  * await outputSeen(child, 'started');
  */
 export function spawnSource(file: string, args: readonly string[] = []): ChildProcess {
-  return spawn(
-    process.execPath,
-    ['--conditions=@koyo/source', '--import', 'tsx', file, ...args],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TSX_DISABLE_CACHE: '1' } },
-  );
+  return spawn(process.execPath, ['--conditions=@koyo/source', '--import', 'tsx', file, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, TSX_DISABLE_CACHE: '1' },
+  });
 }

@@ -38,7 +38,10 @@ function systemMajor(): string | undefined {
   const dir = findSystemBinDir();
   if (!dir) return undefined;
   try {
-    const out = execFileSync(join(dir, 'postgres'), ['--version'], { encoding: 'utf8', timeout: 10_000 });
+    const out = execFileSync(join(dir, 'postgres'), ['--version'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
     return /\(PostgreSQL\)\s+(\d+)/.exec(out)?.[1];
   } catch {
     return undefined;
@@ -73,7 +76,10 @@ export function compatibilityMajors(env: NodeJS.ProcessEnv = process.env): strin
  * import { defineKoyoVitestConfig } from '@koyo/testing/vitest';
  * export default defineKoyoVitestConfig(import.meta.dirname);
  */
-export function defineKoyoVitestConfig(packageDir: string, options: KoyoVitestOptions = {}): ViteUserConfig {
+export function defineKoyoVitestConfig(
+  packageDir: string,
+  options: KoyoVitestOptions = {},
+): ViteUserConfig {
   const here = fileURLToPath(import.meta.url);
   const globalSetup = here.replace(/vitest\.(ts|js)$/, 'global-setup.$1');
   const timeout = options.timeoutMs ?? 120_000;
@@ -91,9 +97,13 @@ export function defineKoyoVitestConfig(packageDir: string, options: KoyoVitestOp
       hookTimeout: timeout,
     },
   });
-  const pgProjects = (options.flavours ?? testFlavours()).map((flavour) => pgProject(flavour, ['test/**/*.test.ts']));
+  const pgProjects = (options.flavours ?? testFlavours()).map((flavour) =>
+    pgProject(flavour, ['test/**/*.test.ts']),
+  );
   const compat = options.compat ?? [];
-  const compatProjects = compat.length ? (options.compatMajors ?? compatibilityMajors()).map((major) => pgProject(major, compat)) : [];
+  const compatProjects = compat.length
+    ? (options.compatMajors ?? compatibilityMajors()).map((major) => pgProject(major, compat))
+    : [];
   return {
     root: packageDir,
     resolve: { conditions },
@@ -146,7 +156,10 @@ let counter = 0;
  */
 export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase> {
   const cluster = testCluster();
-  const safe = prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 30);
+  const safe = prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 30);
   const name = `${safe}_${process.pid}_${++counter}_${Math.random().toString(36).slice(2, 7)}`;
   const admin = new pg.Client(cluster.primary.url);
   await admin.connect();

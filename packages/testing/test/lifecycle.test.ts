@@ -26,11 +26,19 @@ async function gone(dir: string, pids: number[], budgetMs = 30_000): Promise<boo
 }
 
 /** Runs the fixture in a child process and returns what it started. */
-async function holdCluster(): Promise<{ child: ReturnType<typeof spawn>; dir: string; pids: number[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'fixtures', 'hold-cluster.mts')], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: process.env,
-  });
+async function holdCluster(): Promise<{
+  child: ReturnType<typeof spawn>;
+  dir: string;
+  pids: number[];
+}> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(here, 'fixtures', 'hold-cluster.mts')],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: process.env,
+    },
+  );
   const line = await new Promise<string>((resolve, reject) => {
     let buffer = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -56,17 +64,23 @@ describe('cleanup', () => {
     await cluster.stop();
   });
 
-  it.each(['exit', 'SIGTERM', 'SIGINT', 'SIGKILL'] as const)('leaves no orphan when the owner process ends by %s', async (how) => {
-    const { child, dir, pids } = await holdCluster();
-    if (how === 'exit') child.stdin!.write('exit\n');
-    else child.kill(how);
-    expect(await gone(dir, pids)).toBe(true);
-  });
+  it.each(['exit', 'SIGTERM', 'SIGINT', 'SIGKILL'] as const)(
+    'leaves no orphan when the owner process ends by %s',
+    async (how) => {
+      const { child, dir, pids } = await holdCluster();
+      if (how === 'exit') child.stdin!.write('exit\n');
+      else child.kill(how);
+      expect(await gone(dir, pids)).toBe(true);
+    },
+  );
 
   it('reports the server log when a server cannot start', async () => {
     const failure = startCluster({ replicas: 0, settings: { shared_buffers: 'lots' } });
     await expect(failure).rejects.toBeInstanceOf(KoyoTestingError);
-    await expect(failure).rejects.toMatchObject({ code: 'START_FAILED', message: expect.stringContaining('shared_buffers') });
+    await expect(failure).rejects.toMatchObject({
+      code: 'START_FAILED',
+      message: expect.stringContaining('shared_buffers'),
+    });
   });
 
   it('rejects bad options with a clear error', async () => {

@@ -18,9 +18,11 @@ describe('startCluster: replication, replay control, crash and promotion', () =>
     await cluster.primary.query("INSERT INTO items VALUES (1, 'one')");
     await cluster.syncReplicas();
     for (const replica of cluster.replicas) {
-      expect(await replica.query('SELECT note, pg_is_in_recovery() AS recovering FROM items WHERE id = 1')).toEqual([
-        { note: 'one', recovering: true },
-      ]);
+      expect(
+        await replica.query(
+          'SELECT note, pg_is_in_recovery() AS recovering FROM items WHERE id = 1',
+        ),
+      ).toEqual([{ note: 'one', recovering: true }]);
     }
   });
 
@@ -39,7 +41,9 @@ describe('startCluster: replication, replay control, crash and promotion', () =>
   });
 
   it('kill crashes the primary and start recovers every committed row', async () => {
-    await cluster.primary.query("INSERT INTO items SELECT g, 'bulk' FROM generate_series(100, 199) g");
+    await cluster.primary.query(
+      "INSERT INTO items SELECT g, 'bulk' FROM generate_series(100, 199) g",
+    );
     const pid = cluster.primary.pid;
     expect(pid).toBeGreaterThan(0);
     await cluster.primary.kill();
@@ -68,7 +72,9 @@ describe('startCluster: replication, replay control, crash and promotion', () =>
 
   it('promote turns a replica into a writable primary', async () => {
     const replica = cluster.replicas[0]!;
-    await expect(replica.query("INSERT INTO items VALUES (5, 'no')")).rejects.toMatchObject({ code: '25006' });
+    await expect(replica.query("INSERT INTO items VALUES (5, 'no')")).rejects.toMatchObject({
+      code: '25006',
+    });
     await replica.promote();
     expect(replica.role).toBe('primary');
     expect(await replica.query('SELECT pg_is_in_recovery() AS r')).toEqual([{ r: false }]);

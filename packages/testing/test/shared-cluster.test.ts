@@ -23,12 +23,17 @@ describe('the shared test cluster', () => {
 
   it('runs the PostgreSQL flavour the project asked for', () => {
     const cluster = testCluster();
-    expect(cluster.flavour).toBe(process.env.KOYO_TEST_POSTGRES === 'embedded' ? 'embedded' : 'system');
+    expect(cluster.flavour).toBe(
+      process.env.KOYO_TEST_POSTGRES === 'embedded' ? 'embedded' : 'system',
+    );
     if (cluster.flavour === 'embedded') expect(cluster.major).toBe(18);
   });
 
   it('has a logical primary and hot standbys, and a fresh database on all of them', async () => {
-    const primary = await query(db.url, "SELECT pg_is_in_recovery() AS r, current_setting('wal_level') AS w, current_database() AS d");
+    const primary = await query(
+      db.url,
+      "SELECT pg_is_in_recovery() AS r, current_setting('wal_level') AS w, current_database() AS d",
+    );
     expect(primary.rows[0]).toEqual({ r: false, w: 'logical', d: db.name });
     expect(db.replicaUrls).toHaveLength(2);
     for (const url of db.replicaUrls) {

@@ -14,7 +14,8 @@ const TRANSACTIONS = 200;
 const ROUNDS = Number(process.env.KOYO_BENCH_ROUNDS ?? 5);
 const ROUTER_MS = 2000;
 const PUBLICATION = 'bench_obs_pub';
-const log = (message: string): void => void process.stderr.write(`observability.bench: ${message}\n`);
+const log = (message: string): void =>
+  void process.stderr.write(`observability.bench: ${message}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 type Variant = 'no SDK' | 'SDK + Prometheus';
 const VARIANTS: readonly Variant[] = ['no SDK', 'SDK + Prometheus'];
@@ -25,7 +26,10 @@ function median(values: number[]): number {
 }
 
 /** With the SDK: serveMetrics, and a scraper reading /metrics every second as Prometheus would. */
-async function withMetrics<T>(variant: Variant, run: () => Promise<T>): Promise<{ result: T; scrapes: number }> {
+async function withMetrics<T>(
+  variant: Variant,
+  run: () => Promise<T>,
+): Promise<{ result: T; scrapes: number }> {
   if (variant === 'no SDK') return { result: await run(), scrapes: 0 };
   const server: MetricsServer = await serveMetrics({ port: 0 });
   let scrapes = 0;
@@ -52,14 +56,22 @@ async function withMetrics<T>(variant: Variant, run: () => Promise<T>): Promise<
 
 async function runDispatcher(url: string, slot: string, target: bigint): Promise<number> {
   const started = performance.now();
-  const dispatcher = createDispatcher({ connection: url, slot, publication: PUBLICATION, createSlot: false, createPublication: false, logger: false });
+  const dispatcher = createDispatcher({
+    connection: url,
+    slot,
+    publication: PUBLICATION,
+    createSlot: false,
+    createPublication: false,
+    logger: false,
+  });
   let rows = 0;
   dispatcher.onChange(() => {
     rows++;
   });
   await dispatcher.start();
   while (parseLsn(dispatcher.stats().acknowledgedLsn) < target) {
-    if (dispatcher.stats().state === 'failed') throw new Error(`dispatcher failed: ${dispatcher.stats().error}`);
+    if (dispatcher.stats().state === 'failed')
+      throw new Error(`dispatcher failed: ${dispatcher.stats().error}`);
     await sleep(2);
   }
   await dispatcher.stop();
@@ -73,10 +85,16 @@ async function catchUp(cluster: Cluster): Promise<string[]> {
     `CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL, amount numeric(12,2) NOT NULL, created_at timestamptz NOT NULL, note text)`,
   );
   await cluster.primary.query(`CREATE PUBLICATION ${PUBLICATION} FOR TABLE orders`);
-  await cluster.primary.query("SELECT pg_create_logical_replication_slot('bench_obs_base', 'pgoutput')");
-  const slotName = (variant: Variant, round: number): string => `bench_obs_${variant === 'no SDK' ? 'off' : 'on'}_${round}`;
+  await cluster.primary.query(
+    "SELECT pg_create_logical_replication_slot('bench_obs_base', 'pgoutput')",
+  );
+  const slotName = (variant: Variant, round: number): string =>
+    `bench_obs_${variant === 'no SDK' ? 'off' : 'on'}_${round}`;
   for (let round = 0; round < ROUNDS; round++)
-    for (const variant of VARIANTS) await cluster.primary.query(`SELECT pg_copy_logical_replication_slot('bench_obs_base', '${slotName(variant, round)}')`);
+    for (const variant of VARIANTS)
+      await cluster.primary.query(
+        `SELECT pg_copy_logical_replication_slot('bench_obs_base', '${slotName(variant, round)}')`,
+      );
   log(`inserting ${ROWS} rows in ${TRANSACTIONS} transactions`);
   const client = new pg.Client(url);
   await client.connect();
@@ -87,7 +105,9 @@ async function catchUp(cluster: Cluster): Promise<string[]> {
       [t * per + 1, (t + 1) * per],
     );
   }
-  const { rows } = await client.query<{ lsn: string }>("SELECT pg_current_wal_insert_lsn()::text AS lsn");
+  const { rows } = await client.query<{ lsn: string }>(
+    'SELECT pg_current_wal_insert_lsn()::text AS lsn',
+  );
   await client.end();
   // Every commit ends before the current insert position; a run is done once the dispatcher
   // acknowledged the last commit, i.e. reached the highest end LSN of the slot's changes.
@@ -101,7 +121,9 @@ async function catchUp(cluster: Cluster): Promise<string[]> {
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
     for (const variant of order) {
-      const { result: ms, scrapes: n } = await withMetrics(variant, () => runDispatcher(url, slotName(variant, round), target));
+      const { result: ms, scrapes: n } = await withMetrics(variant, () =>
+        runDispatcher(url, slotName(variant, round), target),
+      );
       scrapes += n;
       times[variant].push(ms);
       log(`catch-up round ${round + 1}: ${variant} ${ms.toFixed(0)} ms`);
@@ -129,16 +151,25 @@ async function catchUp(cluster: Cluster): Promise<string[]> {
 }
 
 async function routerOverhead(cluster: Cluster): Promise<string[]> {
-  await cluster.primary.query("CREATE TABLE items (id int PRIMARY KEY, note text); INSERT INTO items SELECT g, 'note ' || g FROM generate_series(1, 1000) g");
+  await cluster.primary.query(
+    "CREATE TABLE items (id int PRIMARY KEY, note text); INSERT INTO items SELECT g, 'note ' || g FROM generate_series(1, 1000) g",
+  );
   await cluster.syncReplicas();
   const replica = cluster.replicas[0]!;
-  const samples: Record<Variant, { qps: number; cpu: number }[]> = { 'no SDK': [], 'SDK + Prometheus': [] };
+  const samples: Record<Variant, { qps: number; cpu: number }[]> = {
+    'no SDK': [],
+    'SDK + Prometheus': [],
+  };
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
     for (const variant of order) {
       const { result } = await withMetrics(variant, async () => {
         // Created inside: the router takes its instruments from the provider registered then.
-        const pool = createRoutedPool({ primary: cluster.primary.url, replicas: [replica.url], pool: { max: 1 } });
+        const pool = createRoutedPool({
+          primary: cluster.primary.url,
+          replicas: [replica.url],
+          pool: { max: 1 },
+        });
         try {
           await pool.query('SELECT 1');
           let done = 0;
@@ -149,13 +180,18 @@ async function routerOverhead(cluster: Cluster): Promise<string[]> {
             done++;
           }
           const used = process.cpuUsage(cpu);
-          return { qps: done / ((performance.now() - start) / 1000), cpu: (used.user + used.system) / done };
+          return {
+            qps: done / ((performance.now() - start) / 1000),
+            cpu: (used.user + used.system) / done,
+          };
         } finally {
           await pool.end();
         }
       });
       samples[variant].push(result);
-      log(`router round ${round + 1}: ${variant} ${result.qps.toFixed(0)} q/s, ${result.cpu.toFixed(1)} µs CPU/query`);
+      log(
+        `router round ${round + 1}: ${variant} ${result.qps.toFixed(0)} q/s, ${result.cpu.toFixed(1)} µs CPU/query`,
+      );
     }
   }
   const qps = (v: Variant): number => median(samples[v].map((s) => s.qps));

@@ -33,9 +33,19 @@ async function query(url: string, sql: string, params: unknown[] = []): Promise<
 }
 
 /** koyo: iterate, decode everything, acknowledge the last commit, stop (final status update). */
-async function runKoyo(url: string, slot: string, protocolVersion: number, target: bigint): Promise<number> {
+async function runKoyo(
+  url: string,
+  slot: string,
+  protocolVersion: number,
+  target: bigint,
+): Promise<number> {
   const started = performance.now();
-  const stream = openReplicationStream({ connection: url, slot, publications: [PUBLICATION], protocolVersion: protocolVersion as 1 | 2 | 3 | 4 });
+  const stream = openReplicationStream({
+    connection: url,
+    slot,
+    publications: [PUBLICATION],
+    protocolVersion: protocolVersion as 1 | 2 | 3 | 4,
+  });
   let rows = 0;
   for await (const event of stream) {
     if (event.kind !== 'message') continue;
@@ -53,27 +63,59 @@ async function runKoyo(url: string, slot: string, protocolVersion: number, targe
 }
 
 /** pg_recvlogical: until it reaches the last commit's end (--endpos), then exits after its final feedback. */
-async function runRecvlogical(binary: string, url: string, slot: string, protocolVersion: number, target: bigint): Promise<number> {
+async function runRecvlogical(
+  binary: string,
+  url: string,
+  slot: string,
+  protocolVersion: number,
+  target: bigint,
+): Promise<number> {
   const started = performance.now();
   await new Promise<void>((resolve, reject) => {
     const child = spawn(
       binary,
-      ['-d', url, `--slot=${slot}`, '--start', '--no-loop', '-f', '/dev/null', '-o', `proto_version=${protocolVersion}`, '-o', `publication_names=${PUBLICATION}`, `--endpos=${formatLsn(target)}`],
+      [
+        '-d',
+        url,
+        `--slot=${slot}`,
+        '--start',
+        '--no-loop',
+        '-f',
+        '/dev/null',
+        '-o',
+        `proto_version=${protocolVersion}`,
+        '-o',
+        `publication_names=${PUBLICATION}`,
+        `--endpos=${formatLsn(target)}`,
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`pg_recvlogical exited with ${code}: ${stderr}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`pg_recvlogical exited with ${code}: ${stderr}`)),
+    );
   });
   return performance.now() - started;
 }
 
 /** pg-logical-replication: manual acknowledgement of the last commit, then stop. */
-async function runPgLogicalReplication(url: string, slot: string, protocolVersion: number, target: bigint): Promise<number> {
+async function runPgLogicalReplication(
+  url: string,
+  slot: string,
+  protocolVersion: number,
+  target: bigint,
+): Promise<number> {
   const started = performance.now();
-  const service = new LogicalReplicationService({ connectionString: url }, { acknowledge: { auto: false, timeoutSeconds: 0 } });
-  const plugin = new PgoutputPlugin({ protoVersion: protocolVersion as 1 | 2, publicationNames: [PUBLICATION] });
+  const service = new LogicalReplicationService(
+    { connectionString: url },
+    { acknowledge: { auto: false, timeoutSeconds: 0 } },
+  );
+  const plugin = new PgoutputPlugin({
+    protoVersion: protocolVersion as 1 | 2,
+    publicationNames: [PUBLICATION],
+  });
   let rows = 0;
   // This library prints LSNs zero-padded ("00000000/035A2B10").
   const [high, low] = formatLsn(target).split('/') as [string, string];
@@ -92,7 +134,8 @@ async function runPgLogicalReplication(url: string, slot: string, protocolVersio
     service.subscribe(plugin, slot).catch(reject);
   });
   const elapsed = performance.now() - started;
-  if (rows !== ROWS) throw new Error(`pg-logical-replication received ${rows} rows, expected ${ROWS}`);
+  if (rows !== ROWS)
+    throw new Error(`pg-logical-replication received ${rows} rows, expected ${ROWS}`);
   return elapsed;
 }
 
@@ -117,15 +160,22 @@ async function main(): Promise<void> {
     const url = cluster.primary.url;
     const recvlogical = join(cluster.binaries.binDir, 'pg_recvlogical');
     if (!existsSync(recvlogical)) throw new Error(`pg_recvlogical not found at ${recvlogical}`);
-    await query(url, 'CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL, amount numeric(12,2) NOT NULL, created_at timestamptz NOT NULL, note text)');
+    await query(
+      url,
+      'CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL, amount numeric(12,2) NOT NULL, created_at timestamptz NOT NULL, note text)',
+    );
     const manager = createSlotManager(url);
     await manager.ensurePublication(PUBLICATION, { tables: ['orders'] });
     await manager.ensureSlot('bench_base');
     await manager.close();
     const tools = ['koyo', 'pg_recvlogical', 'pg-logical-replication'] as const;
-    const slotName = (tool: (typeof tools)[number], round: number): string => `bench_${tool.replace(/[^a-z]/g, '')}_${round}`;
+    const slotName = (tool: (typeof tools)[number], round: number): string =>
+      `bench_${tool.replace(/[^a-z]/g, '')}_${round}`;
     for (let round = 0; round < ROUNDS; round++) {
-      for (const tool of tools) await query(url, "SELECT pg_copy_logical_replication_slot('bench_base', $1)", [slotName(tool, round)]);
+      for (const tool of tools)
+        await query(url, "SELECT pg_copy_logical_replication_slot('bench_base', $1)", [
+          slotName(tool, round),
+        ]);
     }
     await query(url, "SELECT pg_copy_logical_replication_slot('bench_base', 'bench_probe')");
 
@@ -148,7 +198,11 @@ async function main(): Promise<void> {
     const protocolVersion = version.v >= 160000 ? 4 : version.v >= 150000 ? 3 : 2;
     let target = 0n;
     let commits = 0;
-    const probe = openReplicationStream({ connection: url, slot: 'bench_probe', publications: [PUBLICATION] });
+    const probe = openReplicationStream({
+      connection: url,
+      slot: 'bench_probe',
+      publications: [PUBLICATION],
+    });
     for await (const event of probe) {
       if (event.kind === 'message' && event.message.tag === 'commit') {
         target = event.message.endLsn;
@@ -157,7 +211,11 @@ async function main(): Promise<void> {
     }
     log(`last commit ends at ${formatLsn(target)}; protocol ${protocolVersion}`);
 
-    const times: Record<(typeof tools)[number], number[]> = { koyo: [], pg_recvlogical: [], 'pg-logical-replication': [] };
+    const times: Record<(typeof tools)[number], number[]> = {
+      koyo: [],
+      pg_recvlogical: [],
+      'pg-logical-replication': [],
+    };
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order each round so no tool always runs first.
       const order = [...tools.slice(round % tools.length), ...tools.slice(0, round % tools.length)];
