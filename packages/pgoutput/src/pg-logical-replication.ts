@@ -40,6 +40,9 @@ export interface KoyoPgoutputPluginOptions extends Omit<
   origin?: 'any' | 'none';
 }
 
+// Quoting for the one START_REPLICATION command this adapter writes. @koyo/slot owns identifier
+// rules and quoting for koyo; @koyo/pgoutput sits below it (no dependency on slot), so this
+// adapter keeps these two lines.
 function quoteLiteral(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }

@@ -1,6 +1,17 @@
 import { parseLsn, type PgoutputMessage } from '@koyo/pgoutput';
-import { queryUrl, sleep, slotConfirmedFlush } from '@koyo/testing/vitest';
-import type { ReplicationEvent, ReplicationStream } from '../src/index.js';
+import {
+  createTestDatabase,
+  queryUrl,
+  sleep,
+  slotConfirmedFlush,
+  type TestDatabase,
+} from '@koyo/testing/vitest';
+import {
+  createSlotManager,
+  type ReplicationEvent,
+  type ReplicationStream,
+  type SlotManager,
+} from '../src/index.js';
 
 /** Runs one statement on a fresh connection. */
 export const sql = queryUrl;
@@ -88,4 +99,34 @@ export class Collector {
   inserted(column = 'id'): unknown[] {
     return this.of('insert').map((m) => (m.new as Record<string, unknown>)[column]);
   }
+}
+
+/**
+ * A fresh test database: runs `statements`, then creates `publication` for `tables` with a slot
+ * manager that the test keeps (close it with {@link closeStreamTest}).
+ */
+export async function publishedDatabase(
+  prefix: string,
+  publication: string,
+  statements: readonly string[],
+  tables: string[] = ['items'],
+): Promise<{ db: TestDatabase; manager: SlotManager }> {
+  const db = await createTestDatabase(prefix);
+  for (const statement of statements) await sql(db.url, statement);
+  const manager = createSlotManager(db.url);
+  await manager.ensurePublication(publication, { tables });
+  return { db, manager };
+}
+
+/** Stops the streams, drops the database's slots (holders terminated), the manager and the database. */
+export async function closeStreamTest(
+  streams: readonly ReplicationStream[],
+  manager: SlotManager,
+  db: TestDatabase,
+): Promise<void> {
+  await Promise.all(streams.map((s) => s.stop()));
+  for (const slot of await manager.listSlots())
+    if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
+  await manager.close();
+  await db.drop();
 }

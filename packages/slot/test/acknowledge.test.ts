@@ -1,13 +1,21 @@
-import { createTestDatabase, testCluster, type TestDatabase } from '@koyo/testing/vitest';
+import { testCluster, type TestDatabase } from '@koyo/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createSlotManager,
   KoyoSlotError,
   openReplicationStream,
   type ReplicationStream,
   type SlotManager,
 } from '../src/index.js';
-import { Collector, confirmedFlush, slotRow, sleep, sql, waitFor } from './_helpers.js';
+import {
+  closeStreamTest,
+  Collector,
+  confirmedFlush,
+  publishedDatabase,
+  sleep,
+  slotRow,
+  sql,
+  waitFor,
+} from './_helpers.js';
 
 describe('acknowledgement: only acknowledged positions are ever confirmed', () => {
   let db: TestDatabase;
@@ -26,20 +34,13 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
   };
 
   beforeAll(async () => {
-    db = await createTestDatabase('slot_ack');
-    await sql(db.url, 'CREATE TABLE items (id int PRIMARY KEY, note text)');
-    await sql(db.url, 'CREATE TABLE noise (id bigserial PRIMARY KEY, payload text)');
-    manager = createSlotManager(db.url);
-    await manager.ensurePublication('ack_pub', { tables: ['items'] });
+    ({ db, manager } = await publishedDatabase('slot_ack', 'ack_pub', [
+      'CREATE TABLE items (id int PRIMARY KEY, note text)',
+      'CREATE TABLE noise (id bigserial PRIMARY KEY, payload text)',
+    ]));
   });
 
-  afterAll(async () => {
-    await Promise.all(open.map((s) => s.stop()));
-    for (const slot of await manager.listSlots())
-      if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
-    await manager.close();
-    await db.drop();
-  });
+  afterAll(() => closeStreamTest(open, manager, db));
 
   it('does not confirm 5 received but unacknowledged inserts, even while keepalives flow, and redelivers them', async () => {
     await manager.ensureSlot('ack_unacked');

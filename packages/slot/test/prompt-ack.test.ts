@@ -1,12 +1,14 @@
-import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
+import { type TestDatabase } from '@koyo/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openReplicationStream, type ReplicationStream, type SlotManager } from '../src/index.js';
 import {
-  createSlotManager,
-  openReplicationStream,
-  type ReplicationStream,
-  type SlotManager,
-} from '../src/index.js';
-import { Collector, confirmedFlush, sql, waitFor } from './_helpers.js';
+  closeStreamTest,
+  Collector,
+  confirmedFlush,
+  publishedDatabase,
+  sql,
+  waitFor,
+} from './_helpers.js';
 
 /** Far longer than the budgets below: only the prompt acknowledgement path can pass them. */
 const STATUS_INTERVAL_MS = 60_000;
@@ -19,18 +21,11 @@ describe('acknowledgements reach the server promptly, not only with the periodic
   const open: ReplicationStream[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase('slot_prompt_ack');
-    await sql(db.url, 'CREATE TABLE items (id int PRIMARY KEY)');
-    manager = createSlotManager(db.url);
-    await manager.ensurePublication('prompt_pub', { tables: ['items'] });
+    ({ db, manager } = await publishedDatabase('slot_prompt_ack', 'prompt_pub', [
+      'CREATE TABLE items (id int PRIMARY KEY)',
+    ]));
   });
-  afterAll(async () => {
-    await Promise.all(open.map((s) => s.stop()));
-    for (const slot of await manager.listSlots())
-      if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
-    await manager.close();
-    await db.drop();
-  });
+  afterAll(() => closeStreamTest(open, manager, db));
 
   it('confirmed_flush_lsn reaches each acknowledged commit long before statusIntervalMs', async () => {
     await manager.ensureSlot('prompt_ack');

@@ -1,13 +1,16 @@
-import { createTestDatabase, testCluster, type TestDatabase } from '@koyo/testing/vitest';
+import { testCluster, type TestDatabase } from '@koyo/testing/vitest';
 import { formatLsn, parseLsn } from '@koyo/pgoutput';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openReplicationStream, type ReplicationStream, type SlotManager } from '../src/index.js';
 import {
-  createSlotManager,
-  openReplicationStream,
-  type ReplicationStream,
-  type SlotManager,
-} from '../src/index.js';
-import { Collector, confirmedFlush, sleep, sql, waitFor } from './_helpers.js';
+  closeStreamTest,
+  Collector,
+  confirmedFlush,
+  publishedDatabase,
+  sleep,
+  sql,
+  waitFor,
+} from './_helpers.js';
 
 describe('a publication dropped under a running stream', () => {
   let db: TestDatabase;
@@ -35,19 +38,12 @@ describe('a publication dropped under a running stream', () => {
     );
 
   beforeAll(async () => {
-    db = await createTestDatabase('slot_pubmiss');
-    await sql(db.url, 'CREATE TABLE items (id int PRIMARY KEY)');
-    await sql(db.url, 'CREATE TABLE noise (id bigserial PRIMARY KEY, payload text)');
-    manager = createSlotManager(db.url);
-    await manager.ensurePublication('pm_pub', { tables: ['items'] });
+    ({ db, manager } = await publishedDatabase('slot_pubmiss', 'pm_pub', [
+      'CREATE TABLE items (id int PRIMARY KEY)',
+      'CREATE TABLE noise (id bigserial PRIMARY KEY, payload text)',
+    ]));
   });
-  afterAll(async () => {
-    await Promise.all(open.map((s) => s.stop()));
-    for (const slot of await manager.listSlots())
-      if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
-    await manager.close();
-    await db.drop();
-  });
+  afterAll(() => closeStreamTest(open, manager, db));
 
   it('ends the stream with PUBLICATION_MISSING and confirms nothing written after the drop', async () => {
     await manager.ensureSlot('pm_slot');

@@ -1,13 +1,20 @@
-import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
+import { type TestDatabase } from '@koyo/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createSlotManager,
   KoyoSlotError,
   openReplicationStream,
   type ReplicationStream,
   type SlotManager,
 } from '../src/index.js';
-import { Collector, slotRow, sleep, sql, waitFor } from './_helpers.js';
+import {
+  closeStreamTest,
+  Collector,
+  publishedDatabase,
+  sleep,
+  slotRow,
+  sql,
+  waitFor,
+} from './_helpers.js';
 
 describe('stream errors: typed, and never "fixed" by recreating a slot', () => {
   let db: TestDatabase;
@@ -26,18 +33,11 @@ describe('stream errors: typed, and never "fixed" by recreating a slot', () => {
   };
 
   beforeAll(async () => {
-    db = await createTestDatabase('slot_err');
-    await sql(db.url, 'CREATE TABLE items (id int PRIMARY KEY)');
-    manager = createSlotManager(db.url);
-    await manager.ensurePublication('err_pub', { tables: ['items'] });
+    ({ db, manager } = await publishedDatabase('slot_err', 'err_pub', [
+      'CREATE TABLE items (id int PRIMARY KEY)',
+    ]));
   });
-  afterAll(async () => {
-    await Promise.all(open.map((s) => s.stop()));
-    for (const slot of await manager.listSlots())
-      if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
-    await manager.close();
-    await db.drop();
-  });
+  afterAll(() => closeStreamTest(open, manager, db));
 
   it('a hostile slot or publication name is refused before anything is sent', () => {
     // Nothing listens on port 1: a CONNECTION_FAILED would mean the stream tried to connect.
