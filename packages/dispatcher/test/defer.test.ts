@@ -1,14 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseLsn } from '@koyo/pgoutput';
-import { dispatcherFor, dropSlot, openDb, uniqueName, waitFor, type Db } from './helpers.js';
+import { dispatcherFor, dropSlot, fileDb, uniqueName, waitFor } from './helpers.js';
 
-let db: Db;
-beforeAll(async () => {
-  db = await openDb('disp_defer');
-});
-afterAll(async () => {
-  await db.close();
-});
+const db = fileDb('disp_defer');
 
 describe('batch.defer()', () => {
   it('delivers later chunks at once but acknowledges a transaction only when its deferred chunk is done', async () => {

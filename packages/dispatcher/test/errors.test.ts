@@ -1,23 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KoyoDispatcherError, type Change, type DeliveryItem } from '../src/index.js';
-import {
-  confirmedFlush,
-  dispatcherFor,
-  dropSlot,
-  lsn,
-  openDb,
-  uniqueName,
-  type Db,
-} from './helpers.js';
+import { confirmedFlush, dispatcherFor, dropSlot, fileDb, lsn, uniqueName } from './helpers.js';
 
-let db: Db;
-beforeAll(async () => {
-  db = await openDb('disp_errors');
-  await db.query('CREATE TABLE jobs (id int PRIMARY KEY, name text)');
-});
-afterAll(async () => {
-  await db.close();
-});
+const db = fileDb('disp_errors', 'CREATE TABLE jobs (id int PRIMARY KEY, name text)');
 
 const retry = { attempts: 3, backoffMs: 5, maxBackoffMs: 20 };
 

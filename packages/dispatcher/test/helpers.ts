@@ -1,4 +1,9 @@
-import { uniqueName, type PooledTestDatabase as Db } from '@koyo/testing/vitest';
+import {
+  openPooledDatabase,
+  uniqueName,
+  type PooledTestDatabase as Db,
+} from '@koyo/testing/vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from '../src/index.js';
 
 export { parseLsn as lsn } from '@koyo/pgoutput';
@@ -20,5 +25,30 @@ export function dispatcherFor(db: Db, options: Partial<DispatcherOptions> = {}):
     logger: false,
     statusIntervalMs: 200,
     ...options,
+  });
+}
+
+/**
+ * The test file's database: opened (and `statements` run, in order) in `beforeAll`, closed in
+ * `afterAll`. Use it in tests and hooks, not at the top level (it is not open yet there).
+ *
+ * @example
+ * const db = fileDb('disp_order', 'CREATE TABLE counters (k int PRIMARY KEY, v int NOT NULL)');
+ */
+export function fileDb(prefix: string, ...statements: string[]): Db {
+  let current: Db | undefined;
+  beforeAll(async () => {
+    current = await openPooledDatabase(prefix);
+    for (const statement of statements) await current.query(statement);
+  });
+  afterAll(async () => {
+    await current?.close();
+  });
+  return new Proxy({} as Db, {
+    get(_target, key) {
+      if (!current) throw new Error(`${prefix}: the database opens in beforeAll; use it in tests`);
+      const value: unknown = Reflect.get(current, key, current);
+      return typeof value === 'function' ? (value as () => unknown).bind(current) : value;
+    },
   });
 }

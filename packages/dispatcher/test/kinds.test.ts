@@ -1,14 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Change, LogicalMessage, TransactionBatch } from '../src/index.js';
-import { dispatcherFor, dropSlot, openDb, uniqueName, type Db } from './helpers.js';
+import { dispatcherFor, dropSlot, fileDb, uniqueName } from './helpers.js';
 
-let db: Db;
-beforeAll(async () => {
-  db = await openDb('disp_kinds');
-});
-afterAll(async () => {
-  await db.close();
-});
+const db = fileDb('disp_kinds');
 
 /** A dispatcher collecting every change of `tables`; returns it started and drained. */
 async function collecting(tables: string[], options: Record<string, unknown> = {}) {

@@ -1,23 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  confirmedFlush,
-  dispatcherFor,
-  dropSlot,
-  lsn,
-  openDb,
-  uniqueName,
-  type Db,
-} from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { confirmedFlush, dispatcherFor, dropSlot, fileDb, lsn, uniqueName } from './helpers.js';
 
-let db: Db;
-beforeAll(async () => {
-  db = await openDb('disp_order');
-  await db.query('CREATE TABLE counters (k int PRIMARY KEY, v int NOT NULL)');
-  await db.query('INSERT INTO counters SELECT g, 0 FROM generate_series(1, 50) g');
-});
-afterAll(async () => {
-  await db.close();
-});
+const db = fileDb(
+  'disp_order',
+  'CREATE TABLE counters (k int PRIMARY KEY, v int NOT NULL)',
+  'INSERT INTO counters SELECT g, 0 FROM generate_series(1, 50) g',
+);
 
 describe('concurrency: 8', () => {
   it('keeps per-key order under 10k updates to 50 keys, runs keys in parallel, and acknowledges the low-water mark', async () => {

@@ -2,27 +2,15 @@
 // loading publication", 55000) and skips the changes written meanwhile; 15 fails with 42704.
 // Either way the dispatcher must stop with PUBLICATION_MISSING and acknowledge nothing after.
 import { testCluster } from '@koyo/testing/vitest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KoyoDispatcherError } from '../src/index.js';
-import {
-  confirmedFlush,
-  dispatcherFor,
-  dropSlot,
-  lsn,
-  openDb,
-  uniqueName,
-  type Db,
-} from './helpers.js';
+import { confirmedFlush, dispatcherFor, dropSlot, fileDb, lsn, uniqueName } from './helpers.js';
 
-let db: Db;
-beforeAll(async () => {
-  db = await openDb('disp_pubmiss');
-  await db.query('CREATE TABLE items (id int PRIMARY KEY)');
-  await db.query('CREATE TABLE noise (id bigserial PRIMARY KEY, payload text)');
-});
-afterAll(async () => {
-  await db.close();
-});
+const db = fileDb(
+  'disp_pubmiss',
+  'CREATE TABLE items (id int PRIMARY KEY)',
+  'CREATE TABLE noise (id bigserial PRIMARY KEY, payload text)',
+);
 
 describe('a publication dropped under a running dispatcher', () => {
   it('rejects closed with PUBLICATION_MISSING, does not reconnect, and acknowledges nothing after the drop', async () => {

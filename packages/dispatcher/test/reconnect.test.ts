@@ -1,26 +1,18 @@
 // A lost replication connection (the walsender is terminated mid-stream) is reconnected from the
 // slot: nothing is lost, changes received in full before are not needed again, and the
 // dispatcher keeps running.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   confirmedFlush,
   dispatcherFor,
   dropSlot,
+  fileDb,
   lsn,
-  openDb,
   uniqueName,
   waitFor,
-  type Db,
 } from './helpers.js';
 
-let db: Db;
-beforeAll(async () => {
-  db = await openDb('disp_reconnect');
-  await db.query('CREATE TABLE t_rc (id int PRIMARY KEY, v int NOT NULL)');
-});
-afterAll(async () => {
-  await db.close();
-});
+const db = fileDb('disp_reconnect', 'CREATE TABLE t_rc (id int PRIMARY KEY, v int NOT NULL)');
 
 describe('a lost connection', () => {
   for (const concurrency of [1, 4]) {

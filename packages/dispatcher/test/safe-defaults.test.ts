@@ -1,17 +1,13 @@
 // A dispatcher never creates a FOR ALL TABLES publication unless asked (`tables: '*'`), and never
 // publishes a table that would then reject its UPDATE and DELETE. Server truth throughout.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KoyoDispatcherError } from '../src/index.js';
-import { dispatcherFor, dropSlot, openDb, uniqueName, type Db } from './helpers.js';
+import { dispatcherFor, dropSlot, fileDb, uniqueName } from './helpers.js';
 
-let db: Db;
-beforeAll(async () => {
-  db = await openDb('disp_safe');
-  await db.query('CREATE TABLE keyed (id int PRIMARY KEY); CREATE TABLE legacy_log (line text)');
-});
-afterAll(async () => {
-  await db.close();
-});
+const db = fileDb(
+  'disp_safe',
+  'CREATE TABLE keyed (id int PRIMARY KEY); CREATE TABLE legacy_log (line text)',
+);
 
 async function startError(start: Promise<void>): Promise<KoyoDispatcherError> {
   const error = await start.then(

@@ -1,17 +1,13 @@
 import { startCluster, type Cluster } from '@koyo/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDispatcher, createKoyoLogger, KoyoDispatcherError } from '../src/index.js';
-import { dispatcherFor, dropSlot, openDb, uniqueName, type Db } from './helpers.js';
+import { dispatcherFor, dropSlot, fileDb, uniqueName } from './helpers.js';
 
-let db: Db;
-beforeAll(async () => {
-  db = await openDb('disp_setup');
-  await db.query('CREATE TABLE a (id int PRIMARY KEY)');
-  await db.query('CREATE TABLE b (id int PRIMARY KEY)');
-});
-afterAll(async () => {
-  await db.close();
-});
+const db = fileDb(
+  'disp_setup',
+  'CREATE TABLE a (id int PRIMARY KEY)',
+  'CREATE TABLE b (id int PRIMARY KEY)',
+);
 
 describe('setup', () => {
   it('creates the publication for `tables` and the slot, and logs gem-style lines', async () => {

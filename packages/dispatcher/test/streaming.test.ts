@@ -2,26 +2,11 @@
 // (here past a 64 kB logical_decoding_work_mem). The dispatcher buffers them, spilling to disk,
 // and delivers exactly the committed changes, in order, at commit; aborted (sub)transactions
 // are dropped.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Change } from '../src/index.js';
-import {
-  confirmedFlush,
-  dispatcherFor,
-  dropSlot,
-  lsn,
-  openDb,
-  uniqueName,
-  type Db,
-} from './helpers.js';
+import { confirmedFlush, dispatcherFor, dropSlot, fileDb, lsn, uniqueName } from './helpers.js';
 
-let db: Db;
-beforeAll(async () => {
-  db = await openDb('disp_streaming');
-  await db.query('CREATE TABLE t_st (id int PRIMARY KEY, v text)');
-});
-afterAll(async () => {
-  await db.close();
-});
+const db = fileDb('disp_streaming', 'CREATE TABLE t_st (id int PRIMARY KEY, v text)');
 
 describe('streaming: true', () => {
   it('delivers streamed transactions at commit, without aborted parts, with spilled changes intact', async () => {
