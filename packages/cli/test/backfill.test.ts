@@ -4,6 +4,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type Db,
+  dropDb,
   ensureBuilt,
   koyo,
   openDb,
@@ -11,7 +13,6 @@ import {
   tempProject,
   uniqueName,
   waitUntil,
-  type Db,
 } from './helpers.js';
 
 let db: Db;
@@ -53,12 +54,7 @@ export default defineHandlers((koyo) => {
 });
 
 afterAll(async () => {
-  await db.query(
-    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active',
-    [db.name],
-  );
-  await db.close();
-  await db.drop();
+  await dropDb(db);
   project.remove();
 });
 

@@ -203,6 +203,16 @@ export async function openDb(prefix: string): Promise<Db> {
   });
 }
 
+/** Drops the database's idle replication slots, closes the pool and drops the database. */
+export async function dropDb(db: Db): Promise<void> {
+  await db.query(
+    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active',
+    [db.name],
+  );
+  await db.close();
+  await db.drop();
+}
+
 export { uniqueName } from '@koyo/testing/vitest';
 
 /**

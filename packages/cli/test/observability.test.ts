@@ -8,16 +8,17 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type Db,
+  dropDb,
   ensureBuilt,
   koyo,
+  type LiveCli,
   openDb,
   packageDir,
   startKoyo,
   tempProject,
   uniqueName,
   waitUntil,
-  type Db,
-  type LiveCli,
 } from './helpers.js';
 
 interface PromSample {
@@ -114,12 +115,7 @@ afterAll(async () => {
     live.child.kill('SIGTERM');
     await live.exited;
   }
-  await db.query(
-    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active',
-    [db.name],
-  );
-  await db.close();
-  await db.drop();
+  await dropDb(db);
   project.remove();
 });
 

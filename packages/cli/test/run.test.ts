@@ -2,6 +2,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type Db,
+  dropDb,
   ensureBuilt,
   koyo,
   lsn,
@@ -10,7 +12,6 @@ import {
   tempProject,
   uniqueName,
   waitUntil,
-  type Db,
 } from './helpers.js';
 
 let db: Db;
@@ -23,12 +24,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await db.query(
-    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active',
-    [db.name],
-  );
-  await db.close();
-  await db.drop();
+  await dropDb(db);
   project.remove();
 });
 

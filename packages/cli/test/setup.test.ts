@@ -1,6 +1,6 @@
 import { startCluster, type Cluster } from '@koyo/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, koyo, openDb, uniqueName, type Db } from './helpers.js';
+import { type Db, dropDb, ensureBuilt, koyo, openDb, uniqueName } from './helpers.js';
 
 /** Everything a setup could change: publications (with tables), slots, ALTER SYSTEM lines. Server truth. */
 const SERVER_STATE = `
@@ -24,12 +24,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await replicaLevel?.stop();
-  await db.query(
-    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active',
-    [db.name],
-  );
-  await db.close();
-  await db.drop();
+  await dropDb(db);
 });
 
 describe('koyo setup --apply checks everything before it changes anything', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, koyo, openDb, startKoyo, uniqueName, type Db } from './helpers.js';
+import { type Db, dropDb, ensureBuilt, koyo, openDb, startKoyo, uniqueName } from './helpers.js';
 
 let db: Db;
 
@@ -11,12 +11,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await db.query(
-    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active',
-    [db.name],
-  );
-  await db.close();
-  await db.drop();
+  await dropDb(db);
 });
 
 function jsonLines(text: string): any[] {
