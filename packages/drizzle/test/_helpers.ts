@@ -1,12 +1,19 @@
 import type { RouteLogEntry } from '@koyo/router';
-import { logRecorder, type LogRecorder } from '@koyo/testing/vitest';
+import {
+  createTestDatabase,
+  logRecorder,
+  queryUrl,
+  waitForReplay,
+  type LogRecorder,
+} from '@koyo/testing/vitest';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import pg from 'pg';
 import postgres from 'postgres';
-import { schema } from './_schema.js';
+import type { RoutedDatabase } from '../src/index.js';
+import { DDL, schema } from './_schema.js';
 
 export type Schema = typeof schema;
 /** Either driver's database, typed as their common Drizzle base. */
@@ -30,12 +37,15 @@ export function openDb(
   return { db: drizzlePostgres({ client, ...config }), close: () => client.end({ timeout: 1 }) };
 }
 
+/** A primary db and one db per replica URL (see {@link openNodes}). */
+export interface Nodes {
+  primary: AnyDb;
+  replicas: AnyDb[];
+  close: () => Promise<void>;
+}
+
 /** Opens a primary db and one db per replica URL. */
-export function openNodes(
-  driver: DriverName,
-  url: string,
-  replicaUrls: readonly string[],
-): { primary: AnyDb; replicas: AnyDb[]; close: () => Promise<void> } {
+export function openNodes(driver: DriverName, url: string, replicaUrls: readonly string[]): Nodes {
   const primary = openDb(driver, url);
   const replicas = replicaUrls.map((u) => openDb(driver, u));
   return {
@@ -45,6 +55,23 @@ export function openNodes(
       await Promise.all([primary, ...replicas].map((n) => n.close()));
     },
   };
+}
+
+/** A fresh test database with the test schema (replayed on the replicas) and `driver`'s nodes on it. */
+export async function openSchemaNodes(driver: DriverName, prefix: string): Promise<Nodes> {
+  const test = await createTestDatabase(`${prefix}_${driver.replace('-', '_')}`);
+  await queryUrl(test.url, DDL);
+  await waitForReplay(test.url, test.replicaUrls);
+  return openNodes(driver, test.url, test.replicaUrls);
+}
+
+/** Closes a routed database and its nodes (either is missing when `beforeAll` failed early). */
+export async function closeRouted(
+  db: RoutedDatabase<AnyDb> | undefined,
+  nodes: { close: () => Promise<void> } | undefined,
+): Promise<void> {
+  db?.$router.close();
+  await nodes?.close();
 }
 
 /** Rows of a node-postgres or postgres-js `execute` result. */

@@ -4,21 +4,20 @@
  * Each entry returns `pg_is_in_recovery()` from the server that ran it.
  */
 import { blockTransactions, skipTransactions } from '@koyo/router';
-import { createTestDatabase } from '@koyo/testing/vitest';
 import { eq, sql } from 'drizzle-orm';
 import { union, unionAll } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withRouting, type RoutedDatabase } from '../src/index.js';
 import {
+  type AnyDb,
+  closeRouted,
   DRIVERS,
-  openNodes,
-  queryUrl,
+  type Nodes,
+  openSchemaNodes,
   recorder,
   rowsOf,
-  waitForReplay,
-  type AnyDb,
 } from './_helpers.js';
-import { DDL, posts, users, WHERE } from './_schema.js';
+import { posts, users, WHERE } from './_schema.js';
 
 type Entry = readonly [
   name: string,
@@ -239,22 +238,16 @@ const CORPUS: readonly Entry[] = [
 describe.each(DRIVERS)(
   'the misrouting corpus through Drizzle builders (drizzle-orm/%s)',
   (driver) => {
-    let nodes: ReturnType<typeof openNodes>;
+    let nodes: Nodes;
     let db: RoutedDatabase<AnyDb>;
     const log = recorder();
 
     beforeAll(async () => {
-      const test = await createTestDatabase(`drz_corpus_${driver.replace('-', '_')}`);
-      await queryUrl(test.url, DDL);
-      await waitForReplay(test.url, test.replicaUrls);
-      nodes = openNodes(driver, test.url, test.replicaUrls);
+      nodes = await openSchemaNodes(driver, 'drz_corpus');
       db = withRouting(nodes.primary, nodes.replicas, { logger: log.logger });
     });
 
-    afterAll(async () => {
-      db?.$router.close();
-      await nodes?.close();
-    });
+    afterAll(() => closeRouted(db, nodes));
 
     it.each(CORPUS)('%s -> %s', async (_name, where, run) => {
       const before = log.queries().length;

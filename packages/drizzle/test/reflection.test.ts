@@ -1,18 +1,17 @@
-import { createTestDatabase } from '@koyo/testing/vitest';
 import { entityKind, eq, is, sql } from 'drizzle-orm';
 import { PgSession } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withRouting, type RoutedDatabase } from '../src/index.js';
 import {
+  type AnyDb,
+  closeRouted,
   DRIVERS,
-  openNodes,
-  queryUrl,
+  type Nodes,
+  openSchemaNodes,
   recorder,
   rowsOf,
-  waitForReplay,
-  type AnyDb,
 } from './_helpers.js';
-import { DDL, userCount, users, WHERE } from './_schema.js';
+import { userCount, users, WHERE } from './_schema.js';
 
 type Where = { r: boolean } | undefined;
 
@@ -156,22 +155,16 @@ function reachableSessions(root: unknown, depth = 4, seen = new Set<unknown>()):
 }
 
 describe.each(DRIVERS)('every public method of a drizzle-orm/%s database routes', (driver) => {
-  let nodes: ReturnType<typeof openNodes>;
+  let nodes: Nodes;
   let db: RoutedDatabase<AnyDb>;
   const log = recorder();
 
   beforeAll(async () => {
-    const test = await createTestDatabase(`drz_reflect_${driver.replace('-', '_')}`);
-    await queryUrl(test.url, DDL);
-    await waitForReplay(test.url, test.replicaUrls);
-    nodes = openNodes(driver, test.url, test.replicaUrls);
+    nodes = await openSchemaNodes(driver, 'drz_reflect');
     db = withRouting(nodes.primary, nodes.replicas, { logger: log.logger });
   });
 
-  afterAll(async () => {
-    db?.$router.close();
-    await nodes?.close();
-  });
+  afterAll(() => closeRouted(db, nodes));
 
   it('the list of checked methods is exactly Drizzle’s public methods', () => {
     expect(publicMethods(db)).toEqual(Object.keys(METHODS).sort());

@@ -1,4 +1,4 @@
-import { createTestDatabase, testCluster } from '@koyo/testing/vitest';
+import { testCluster } from '@koyo/testing/vitest';
 import { and, eq, is, lte, sql } from 'drizzle-orm';
 import { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { PgDatabase, PgTransaction } from 'drizzle-orm/pg-core';
@@ -6,38 +6,32 @@ import { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFromPrimary, withRouting, type RoutedDatabase } from '../src/index.js';
 import {
+  type AnyDb,
+  closeRouted,
   DRIVERS,
-  openNodes,
-  queryUrl,
+  type Nodes,
+  openSchemaNodes,
   recorder,
   rowsOf,
-  waitForReplay,
-  type AnyDb,
 } from './_helpers.js';
-import { DDL, posts, userCount, users, WHERE } from './_schema.js';
+import { posts, userCount, users, WHERE } from './_schema.js';
 
 describe.each(DRIVERS)('withRouting over drizzle-orm/%s', (driver) => {
-  let nodes: ReturnType<typeof openNodes>;
+  let nodes: Nodes;
   let db: RoutedDatabase<AnyDb>;
   let log: ReturnType<typeof recorder>;
   let primaryPort: number;
   let replicaPorts: number[];
 
   beforeAll(async () => {
-    const test = await createTestDatabase(`drz_routing_${driver.replace('-', '_')}`);
-    await queryUrl(test.url, DDL);
-    await waitForReplay(test.url, test.replicaUrls);
-    nodes = openNodes(driver, test.url, test.replicaUrls);
+    nodes = await openSchemaNodes(driver, 'drz_routing');
     log = recorder();
     db = withRouting(nodes.primary, nodes.replicas, { logger: log.logger });
     primaryPort = testCluster().primary.port;
     replicaPorts = testCluster().replicas.map((r) => r.port);
   });
 
-  afterAll(async () => {
-    db?.$router.close();
-    await nodes?.close();
-  });
+  afterAll(() => closeRouted(db, nodes));
 
   const onReplica = (row: { r: boolean; port: number } | undefined): void => {
     expect(row?.r).toBe(true);
