@@ -5,7 +5,12 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { startNats, type NatsServer } from '@koyo/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNatsRelay, partitionOf } from '../src/index.js';
+import {
+  createNatsRelay,
+  partitionOf,
+  type NatsRelay,
+  type NatsRelayOptions,
+} from '../src/index.js';
 import {
   confirmedFlush,
   dropSlot,
@@ -33,23 +38,31 @@ afterAll(async () => {
   await db?.close();
 });
 
+/** A relay of table items into `stream`, on a new publication and the slot `slot`. */
+function itemsRelay(
+  slot: string,
+  stream: string,
+  options: Pick<NatsRelayOptions, 'subjectPrefix' | 'partitions'>,
+): NatsRelay {
+  return createNatsRelay({
+    dispatcher: {
+      connection: db.url,
+      slot,
+      publication: uniqueName('pub'),
+      tables: ['items'],
+      logger: false,
+    },
+    nats: { servers: nats.url },
+    stream,
+    ...options,
+  });
+}
+
 describe('createNatsRelay', () => {
   it('publishes each change as JSON under <prefix>.<schema>.<table>.<partition> with its idempotency headers', async () => {
     const slot = uniqueName('relay');
     const stream = uniqueName('S');
-    const relay = createNatsRelay({
-      dispatcher: {
-        connection: db.url,
-        slot,
-        publication: uniqueName('pub'),
-        tables: ['items'],
-        logger: false,
-      },
-      nats: { servers: nats.url },
-      stream,
-      subjectPrefix: 'cdc',
-      partitions: 4,
-    });
+    const relay = itemsRelay(slot, stream, { subjectPrefix: 'cdc', partitions: 4 });
     const seen: unknown[] = [];
     relay.dispatcher.onChange((change) => void seen.push(change));
     await relay.start();
@@ -137,18 +150,7 @@ describe('createNatsRelay', () => {
   it('stays exactly once and in order while another publisher writes into the same stream', async () => {
     const slot = uniqueName('shared');
     const stream = uniqueName('SHARED');
-    const relay = createNatsRelay({
-      dispatcher: {
-        connection: db.url,
-        slot,
-        publication: uniqueName('pub'),
-        tables: ['items'],
-        logger: false,
-      },
-      nats: { servers: nats.url },
-      stream,
-      subjectPrefix: 'shared',
-    });
+    const relay = itemsRelay(slot, stream, { subjectPrefix: 'shared' });
     await relay.start();
     const js = jetstream(nc);
     let foreign = 0;
