@@ -1,4 +1,5 @@
 import { parseLsn, type PgoutputMessage } from '@koyo/pgoutput';
+import { startCluster, type Cluster } from '@koyo/testing';
 import {
   createTestDatabase,
   queryUrl,
@@ -129,4 +130,11 @@ export async function closeStreamTest(
     if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
   await manager.close();
   await db.drop();
+}
+
+/** A throwaway one-node cluster with `wal_level = replica` (no logical decoding) and a table items. */
+export async function replicaLevelCluster(): Promise<Cluster> {
+  const cluster = await startCluster({ replicas: 0, settings: { wal_level: 'replica' } });
+  await sql(cluster.primary.url, 'CREATE TABLE items (id int PRIMARY KEY)');
+  return cluster;
 }

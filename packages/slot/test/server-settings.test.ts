@@ -1,13 +1,12 @@
 import { startCluster, type Cluster } from '@koyo/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlotManager, diagnose, KoyoSlotError, openReplicationStream } from '../src/index.js';
-import { Collector, sql, waitFor } from './_helpers.js';
+import { Collector, replicaLevelCluster, sql, waitFor } from './_helpers.js';
 
 describe('wal_level = replica', () => {
   let cluster: Cluster;
   beforeAll(async () => {
-    cluster = await startCluster({ replicas: 0, settings: { wal_level: 'replica' } });
-    await sql(cluster.primary.url, 'CREATE TABLE items (id int PRIMARY KEY)');
+    cluster = await replicaLevelCluster();
   });
   afterAll(async () => {
     await cluster.stop();

@@ -3,7 +3,7 @@ import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlotManager, KoyoSlotError, resolveTables } from '../src/index.js';
-import { sql } from './_helpers.js';
+import { replicaLevelCluster, sql } from './_helpers.js';
 
 /** What setup could leave behind: every publication (with its tables) and every slot. Server truth. */
 async function serverObjects(url: string): Promise<unknown> {
@@ -28,8 +28,7 @@ async function refused(promise: Promise<unknown>): Promise<KoyoSlotError> {
 describe('ensureSetup on wal_level = replica', () => {
   let cluster: Cluster;
   beforeAll(async () => {
-    cluster = await startCluster({ replicas: 0, settings: { wal_level: 'replica' } });
-    await sql(cluster.primary.url, 'CREATE TABLE items (id int PRIMARY KEY)');
+    cluster = await replicaLevelCluster();
   });
   afterAll(async () => {
     await cluster.stop();
