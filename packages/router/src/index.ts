@@ -26,6 +26,12 @@ export {
 } from './context.js';
 export { KoyoRouterError, type KoyoRouterErrorCode } from './errors.js';
 export { DEFAULT_VOLATILE_FUNCTIONS } from './functions.js';
+export {
+  POSITION_HEADER,
+  positionFetch,
+  type CausalReadsOptions,
+  type PositionRouter,
+} from './http-token.js';
 export { isConnectionError } from './health.js';
 export { formatLsn, parseLsn } from './lsn.js';
 export { standbyRejection } from './standby-errors.js';
@@ -44,3 +50,4 @@ export {
   type RouterStats,
 } from './router.js';
 export type { ReplicaStatus, Strategy, StrategyFunction, StrategyQuery } from './strategy.js';
+export type { PositionLike } from './token.js';

@@ -15,6 +15,7 @@ import { isConnectionError, withTimeout } from './health.js';
 import { formatBytes, formatLsn, parseLsn } from './lsn.js';
 import { RouterMetrics } from './metrics.js';
 import { standbyRejection } from './standby-errors.js';
+import { formatToken, parsePosition, type PositionLike, type ReadPosition } from './token.js';
 import { selectReplica, type ReplicaStatus, type Strategy } from './strategy.js';
 
 /** One database node as an adapter hands it to {@link createRouter}. */
@@ -205,7 +206,6 @@ class NodeState<N> {
   }
 }
 
-const TOKEN_PREFIX = 'koyo1.';
 const CACHE_SIZE = 2000;
 const CACHE_MAX_LENGTH = 4096;
 const NO_CLASSIFICATION: Classification = Object.freeze({
@@ -538,8 +538,7 @@ export class Router<N = unknown> {
   readYourWritesToken(): string | undefined {
     const mark = this.#peekMark(currentFrame());
     if (mark === undefined || mark.at === 0) return undefined;
-    if (mark.lsn !== undefined) return `${TOKEN_PREFIX}lsn.${formatLsn(mark.lsn)}`;
-    return `${TOKEN_PREFIX}at.${mark.at}`;
+    return formatToken(mark);
   }
 
   /**
@@ -551,16 +550,46 @@ export class Router<N = unknown> {
    * await router.withToken(req.cookies.koyo, () => handler(req, res));
    */
   withToken<T>(token: string | undefined, fn: () => T): T {
-    const parsed = token === undefined || token === '' ? undefined : parseToken(token);
+    const parsed = token === undefined || token === '' ? undefined : parsePosition(token);
     return withSession(() => {
-      if (parsed !== undefined) {
-        const mark = this.#mark(currentFrame());
-        mark.at = Math.max(mark.at, parsed.at);
-        if (parsed.lsn !== undefined && (mark.lsn === undefined || parsed.lsn > mark.lsn))
-          mark.lsn = parsed.lsn;
-      }
+      if (parsed !== undefined) this.#advance(this.#mark(currentFrame()), parsed);
       return fn();
     });
+  }
+
+  /**
+   * Causal reads: runs `fn` so that its reads go to a replica that has replayed `position`, waiting
+   * up to `waitMs` (default: `readYourWrites.waitMs`, else 200) for one, else to the primary. The
+   * position is a token from {@link Router.readYourWritesToken} (e.g. sent by another service), a
+   * change's `commitLsn` from a koyo handler, or any LSN (`'16/B374D848'` or a `bigint`). Works
+   * whether or not `readYourWrites` is on. Inside a session (a request under the middleware,
+   * {@link Router.withToken}, or another `readAfter`) it raises that session's position, so later
+   * reads and the response token keep it; elsewhere it starts a session for `fn`. Throws
+   * `INVALID_TOKEN` for anything that is neither a token nor an LSN.
+   *
+   * @example
+   * dispatcher.onTable('orders', (change) =>
+   *   pool.router.readAfter(change.commitLsn, () =>
+   *     pool.query('SELECT * FROM orders WHERE id = $1', [change.key.id]),
+   *   ),
+   * );
+   */
+  readAfter<T>(position: PositionLike, fn: () => T, options: { waitMs?: number } = {}): T {
+    const parsed = parsePosition(position);
+    checkNumber('readAfter waitMs', options.waitMs, 0);
+    const enter = (): T => {
+      const mark = this.#mark(currentFrame());
+      this.#advance(mark, parsed);
+      if (options.waitMs !== undefined) mark.waitMs = Math.max(mark.waitMs ?? 0, options.waitMs);
+      return fn();
+    };
+    return currentFrame().session === undefined ? withSession(enter) : enter();
+  }
+
+  #advance(mark: WriteMark, position: ReadPosition): void {
+    mark.at = Math.max(mark.at, position.at);
+    if (position.lsn !== undefined && (mark.lsn === undefined || position.lsn > mark.lsn))
+      mark.lsn = position.lsn;
   }
 
   /** Health and lag of each replica as last probed. */
@@ -681,21 +710,16 @@ export class Router<N = unknown> {
     if (frame.role === undefined && (this.#defaultRole ?? getDefaultRole()) === 'primary') {
       return this.#decision('primary', this.#primary, 'default-role', c);
     }
-    const ryw = this.#ryw;
-    if (ryw !== false) {
-      const mark = this.#peekMark(frame);
-      if (mark !== undefined && mark.at !== 0) {
-        if (ryw.mode === 'window') {
-          if (Date.now() - mark.at < ryw.ms)
-            return this.#decision('primary', this.#primary, 'read-your-writes', c);
-        } else if (mark.lsn === undefined) {
-          if (Date.now() - mark.at < Math.max(ryw.waitMs ?? 200, 1000)) {
-            return this.#decision('primary', this.#primary, 'read-your-writes', c);
-          }
-        } else {
-          return this.#routeAfter(sql, c, mark.lsn, ryw.waitMs ?? 200, dryRun);
-        }
-      }
+    const mark = this.#peekMark(frame);
+    if (mark !== undefined && mark.at !== 0) {
+      // A known position (own write in lsn mode, a token or readAfter) is waited for in any mode.
+      if (mark.lsn !== undefined)
+        return this.#routeAfter(sql, c, mark.lsn, this.#waitMs(mark), dryRun);
+      const ryw = this.#ryw;
+      const windowMs =
+        ryw === false ? 0 : ryw.mode === 'window' ? ryw.ms : Math.max(ryw.waitMs ?? 200, 1000);
+      if (Date.now() - mark.at < windowMs)
+        return this.#decision('primary', this.#primary, 'read-your-writes', c);
     }
     return this.#pick(sql, c, this.#eligible);
   }
@@ -916,8 +940,7 @@ export class Router<N = unknown> {
 
   /** Replicas a retry may use: the eligible ones, and with `lsn` read-your-writes only those that replayed the session's write. */
   #retryCandidates(frame: Frame): readonly NodeState<N>[] {
-    const ryw = this.#ryw;
-    const lsn = ryw !== false && ryw.mode === 'lsn' ? this.#peekMark(frame)?.lsn : undefined;
+    const lsn = this.#peekMark(frame)?.lsn;
     if (lsn === undefined) return this.#eligible;
     return this.#eligible.filter((r) => r.replayLsn !== undefined && r.replayLsn >= lsn);
   }
@@ -1117,6 +1140,12 @@ export class Router<N = unknown> {
     );
   }
 
+  #waitMs(mark: WriteMark): number {
+    if (mark.waitMs !== undefined) return mark.waitMs;
+    const ryw = this.#ryw;
+    return ryw !== false && ryw.mode === 'lsn' ? (ryw.waitMs ?? 200) : 200;
+  }
+
   #peekMark(frame: Frame): WriteMark | undefined {
     const session = frame.session;
     return session === undefined ? this.#globalMark : session.marks.get(this);
@@ -1151,27 +1180,6 @@ export function createRouter<N>(
   config: { primary: RouterNode<N>; replicas: readonly RouterNode<N>[] } & RouterOptions,
 ): Router<N> {
   return new Router(config);
-}
-
-function parseToken(token: string): { lsn: bigint | undefined; at: number } {
-  const invalid = (): KoyoRouterError =>
-    new KoyoRouterError(
-      'INVALID_TOKEN',
-      `Not a read-your-writes token of @koyo/router: ${JSON.stringify(token.slice(0, 40))}.`,
-    );
-  if (typeof token !== 'string' || !token.startsWith(TOKEN_PREFIX)) throw invalid();
-  const rest = token.slice(TOKEN_PREFIX.length);
-  if (rest.startsWith('lsn.')) {
-    try {
-      return { lsn: parseLsn(rest.slice(4)), at: Date.now() };
-    } catch {
-      throw invalid();
-    }
-  }
-  if (rest.startsWith('at.') && /^\d{1,16}$/.test(rest.slice(3))) {
-    return { lsn: undefined, at: Math.min(Number(rest.slice(3)), Date.now()) };
-  }
-  throw invalid();
 }
 
 function closedError(): KoyoRouterError {
