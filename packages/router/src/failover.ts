@@ -26,6 +26,10 @@ const STANDBY_WRITE_STATES = new Set(['25006', '55000', 'XX000', '0A000']);
  * Whether `error` means the node a write went to may no longer be the primary: a connection
  * error (the node died, was shut down: 57P01...) or a write rejected because the node is in
  * recovery (25006 on a demoted node).
+ *
+ * @example
+ * lostPrimary({ code: '57P01' }); // true
+ * lostPrimary({ code: '23505' }); // false
  */
 export function lostPrimary(error: unknown): boolean {
   return isConnectionError(error) || isStandbyWrite(error);
@@ -33,14 +37,22 @@ export function lostPrimary(error: unknown): boolean {
 
 /**
  * Whether a statement that failed with `error` provably did not run: the connection was refused
- * (or the session refused at startup) before anything was sent, or a node in recovery rejected it
- * (25006 and the other "during recovery" rejections: a standby changes nothing).
+ * (or the session refused at startup, or the connect timed out) before anything was sent, or a
+ * node in recovery rejected it (25006 and the other "during recovery" rejections: a standby
+ * changes nothing).
+ *
+ * @example
+ * provablyNotRun({ code: 'ECONNREFUSED' }); // true
+ * provablyNotRun({ code: '25006', message: 'cannot execute INSERT in a read-only transaction' }); // true
+ * provablyNotRun(new Error('Connection terminated unexpectedly')); // false: it may have committed
  */
 export function provablyNotRun(error: unknown): boolean {
   if (isStandbyWrite(error)) return true;
   return causes(error).some((e) => {
-    const code = (e as { code?: unknown }).code;
-    return typeof code === 'string' && NOT_SENT_CODES.has(code);
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && NOT_SENT_CODES.has(code)) return true;
+    // pg.Pool: the connection did not complete within connectionTimeoutMillis.
+    return message === 'Connection terminated due to connection timeout';
   });
 }
 

@@ -87,6 +87,7 @@ async function verify(
   w: Workload,
   promoted: PgNode,
   diedAt: number,
+  goneAt: number,
   promotedAt: number,
   label: string,
 ): Promise<void> {
@@ -104,8 +105,8 @@ async function verify(
     expect(failed.error instanceof KoyoRouterError, String(failed.error)).toBe(false);
   const first = onNew[0]!.at - diedAt;
   console.log(
-    `[failover ${label}] primary death -> promotion done: ${promotedAt - diedAt} ms; -> first routed write on the new primary: ${first} ms ` +
-      `(${onNew[0]!.at - promotedAt} ms after the promotion); ` +
+    `[failover ${label}] from the primary's death: down ${goneAt - diedAt} ms, promote() returned ${promotedAt - diedAt} ms, ` +
+      `first routed write acknowledged by the new primary ${first} ms; ` +
       `${w.acked.length} writes acknowledged, ${w.failedWrites.length} failed (in flight at the death), ${w.reads.length} reads, 0 failed`,
   );
 }
@@ -141,6 +142,7 @@ describe('following the primary', () => {
       await until(() => w.acked.length >= 20, '20 writes before the failover');
       const diedAt = Date.now();
       await c.primary.kill();
+      const goneAt = Date.now();
       const promoted = c.replicas[0]!;
       await promoted.promote();
       const promotedAt = Date.now();
@@ -149,7 +151,7 @@ describe('following the primary', () => {
         '20 writes on the promoted primary',
       );
       await w.stop();
-      await verify(w, promoted, diedAt, promotedAt, 'pg, kill');
+      await verify(w, promoted, diedAt, goneAt, promotedAt, 'pg, kill');
       // The promoted node left the replica set; the dead one is in neither.
       expect(pool.router.primaryName).toBe('node2');
       expect(pool.router.replicaNames).toEqual(['node3']);
@@ -192,6 +194,7 @@ describe('following the primary', () => {
       const diedAt = Date.now();
       const old = c.primary;
       await old.stop();
+      const goneAt = Date.now();
       const promoted = c.replicas[0]!;
       await promoted.promote();
       const promotedAt = Date.now();
@@ -200,7 +203,7 @@ describe('following the primary', () => {
         '20 writes on the promoted primary',
       );
       await w.stop();
-      await verify(w, promoted, diedAt, promotedAt, 'postgres.js, shutdown');
+      await verify(w, promoted, diedAt, goneAt, promotedAt, 'postgres.js, shutdown');
       expect(router.primaryName).toBe('node2');
       expect(router.replicaNames).toEqual(['node3']);
       const port = await sql.begin(async (tx) => {
