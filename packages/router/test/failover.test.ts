@@ -112,7 +112,7 @@ async function verify(
 }
 
 describe('following the primary', () => {
-  it('pg, discover: the primary is killed and replica1 promoted under a writer and 4 readers; writes resume on it, no read fails, every acknowledged write is on it', async () => {
+  it('pg, discover: the primary is killed and replica1 promoted under a writer and 4 readers; writes resume on it, no read fails, every acknowledged write is on it; an open transaction fails, the next one runs on it', async () => {
     const c = (cluster = await failoverCluster());
     const rec = recorder();
     const pool = createRoutedPool({
@@ -139,6 +139,11 @@ describe('following the primary', () => {
           ).rows[0]!.port,
         () => pool.query('SELECT count(*) FROM w'),
       );
+      // A transaction open on the primary when it dies: it fails and is not run again.
+      const pinned = await pool.connect();
+      pinned.on('error', () => undefined); // a checked-out pg client reports its lost connection here
+      await pinned.query('BEGIN');
+      await pinned.query('INSERT INTO w (id) VALUES (-2)');
       await until(() => w.acked.length >= 20, '20 writes before the failover');
       const diedAt = Date.now();
       await c.primary.kill();
@@ -152,6 +157,13 @@ describe('following the primary', () => {
       );
       await w.stop();
       await verify(w, promoted, diedAt, goneAt, promotedAt, 'pg, kill');
+      const commit = await pinned.query('COMMIT').then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      pinned.release(true);
+      expect(commit).toBeInstanceOf(Error);
+      expect(await queryUrl(promoted.url, 'SELECT id FROM w WHERE id = -2')).toEqual([]);
       // The promoted node left the replica set; the dead one is in neither.
       expect(pool.router.primaryName).toBe('node2');
       expect(pool.router.replicaNames).toEqual(['node3']);
