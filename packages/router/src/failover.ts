@@ -61,7 +61,25 @@ function isStandbyWrite(error: unknown): boolean {
   return state !== undefined && STANDBY_WRITE_STATES.has(state);
 }
 
-/** The router's view of the cluster: {@link Router.discover}. */
+/** Options of a router that follows the primary (part of `RouterOptions`). */
+export interface FollowOptions {
+  /**
+   * Follow the primary across failovers among every node given (primary candidates and replicas):
+   * the primary is the node where `pg_is_in_recovery()` is false, every other node in recovery is
+   * a replica (an old primary that returns as a standby included). A `primary` list of candidates
+   * turns following on too, with the replica set fixed to `replicas` (minus the primary). Default
+   * false.
+   */
+  readonly discover?: boolean;
+  /**
+   * With a `primary` list or `discover`: how long a write waits for a node to accept writes after
+   * the primary failed (a write that provably did not run is retried on the new primary within this
+   * time; then it throws `NO_PRIMARY`). Default 30000.
+   */
+  readonly failoverMs?: number;
+}
+
+/** The router's view of the cluster: `Router.discover()`. */
 export interface Topology {
   /** Name of the node that takes writes. */
   readonly primary: string;
@@ -155,6 +173,32 @@ export class PrimaryFollower<N> {
     // The same node, still writable: a 25006 there has another cause (a READ ONLY transaction,
     // default_transaction_read_only): the app's error, not a failover.
     if (primary === failed && isStandbyWrite(error)) throw error;
+  }
+
+  /**
+   * After `error` on `failed` (the primary it was sent to): {@link PrimaryFollower.recover}, then
+   * `attempt` on the (new) primary, again after each failure while `retryable(error)`, at most once
+   * per node. `last` is the node and error that led to this attempt.
+   */
+  async again<T>(
+    failed: RouterNode<N>,
+    error: unknown,
+    retryable: (error: unknown) => boolean,
+    attempt: (
+      primary: RouterNode<N>,
+      last: { readonly name: string; readonly error: unknown },
+    ) => Promise<T>,
+  ): Promise<T> {
+    for (let n = 1; ; n++) {
+      await this.recover(failed, error, n <= this.#host.nodes.length && retryable(error));
+      const primary = this.#host.current().primary;
+      try {
+        return await attempt(primary, { name: failed.name, error });
+      } catch (next) {
+        failed = primary;
+        error = next;
+      }
+    }
   }
 
   /**

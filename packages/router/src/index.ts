@@ -26,7 +26,7 @@ export {
 } from './context.js';
 export { KoyoRouterError, type KoyoRouterErrorCode } from './errors.js';
 export { DEFAULT_VOLATILE_FUNCTIONS } from './functions.js';
-export { lostPrimary, provablyNotRun, type Topology } from './failover.js';
+export { lostPrimary, provablyNotRun, type FollowOptions, type Topology } from './failover.js';
 export { isConnectionError } from './health.js';
 export { formatLsn, parseLsn } from './lsn.js';
 export { standbyRejection } from './standby-errors.js';

@@ -11,7 +11,7 @@ import {
   type WriteMark,
 } from './context.js';
 import { KoyoRouterError } from './errors.js';
-import { PrimaryFollower, provablyNotRun, type Topology } from './failover.js';
+import { PrimaryFollower, provablyNotRun, type FollowOptions, type Topology } from './failover.js';
 import { isConnectionError, withTimeout } from './health.js';
 import { formatBytes, formatLsn, parseLsn } from './lsn.js';
 import { RouterMetrics } from './metrics.js';
@@ -69,7 +69,7 @@ export interface RouteLogEntry {
 }
 
 /** Options of {@link createRouter}, shared by the adapters. */
-export interface RouterOptions {
+export interface RouterOptions extends FollowOptions {
   /** How a replica is picked for a read: a built-in name or your own function. Default `'random'`. */
   readonly strategy?: Strategy;
   /** Role of reads outside any scope; default: the process-wide {@link setDefaultRole} (itself `'replica'`). */
@@ -95,20 +95,6 @@ export interface RouterOptions {
    * (`Replica: replica1 (classified:SELECT) SELECT ...`, `Primary: primary (in-transaction) ...`).
    */
   readonly logger?: (line: string, entry: RouteLogEntry) => void;
-  /**
-   * Follow the primary across failovers among every node given (primary candidates and replicas):
-   * the primary is the node where `pg_is_in_recovery()` is false, every other node in recovery is
-   * a replica (an old primary that returns as a standby included). A `primary` list of candidates
-   * turns following on too, with the replica set fixed to `replicas` (minus the primary). Default
-   * false.
-   */
-  readonly discover?: boolean;
-  /**
-   * With a `primary` list or `discover`: how long a write waits for a node to accept writes after
-   * the primary failed (a write that provably did not run is retried on the new primary within this
-   * time; then it throws `NO_PRIMARY`). Default 30000.
-   */
-  readonly failoverMs?: number;
 }
 
 /**
@@ -491,16 +477,17 @@ export class Router<N = unknown> {
     this.#checkOpen();
     const follower = this.#follower;
     if (follower === undefined) return fn(this.#primary.node.handle);
-    for (let attempt = 0; ; attempt++) {
-      await follower.pending();
-      const node = this.#primary;
-      try {
-        return await fn(node.node.handle);
-      } catch (error) {
-        const retryable =
-          attempt < this.#states.size && provablyNotRun(error) && started?.() !== true;
-        await follower.recover(node.node, error, retryable);
-      }
+    await follower.pending();
+    const node = this.#primary.node;
+    try {
+      return await fn(node.handle);
+    } catch (error) {
+      return follower.again(
+        node,
+        error,
+        (e) => provablyNotRun(e) && started?.() !== true,
+        (primary) => fn(primary.handle),
+      );
     }
   }
 
@@ -1017,38 +1004,31 @@ export class Router<N = unknown> {
    * primary only when it provably did not run (a read always may: it changes nothing). At most
    * once per node.
    */
-  async #failover<R>(
+  #failover<R>(
     first: RouteDecision<N>,
-    failedNode: NodeState<N>,
+    failed: NodeState<N>,
     sql: string,
     run: (decision: RouteDecision<N>) => R | PromiseLike<R>,
     options: ExecuteOptions<R> | undefined,
-    firstError: unknown,
+    error: unknown,
   ): Promise<{ d: RouteDecision<N>; result: R }> {
-    let error = firstError;
-    let failed = failedNode;
-    for (let attempt = 1; ; attempt++) {
-      const retryable =
-        attempt <= this.#states.size &&
-        options?.started?.() !== true &&
-        (first.classification.role === 'read' || provablyNotRun(error));
-      await this.#follower!.recover(failed.node, error, retryable);
-      const next = this.#decision(
-        'primary',
-        this.#primary,
-        `retry:failover from ${failed.node.name}`,
-        first.classification,
-      );
-      const target = this.#primary;
-      this.#count(target, next, sql, 'retry', error);
-      try {
-        return { d: next, result: await run(next) };
-      } catch (again) {
-        target.errors++;
-        failed = target;
-        error = again;
-      }
-    }
+    const c = first.classification;
+    return this.#follower!.again(
+      failed.node,
+      error,
+      (e) => options?.started?.() !== true && (c.role === 'read' || provablyNotRun(e)),
+      async (_primary, last) => {
+        const target = this.#primary;
+        const next = this.#decision('primary', target, `retry:failover from ${last.name}`, c);
+        this.#count(target, next, sql, 'retry', last.error);
+        try {
+          return { d: next, result: await run(next) };
+        } catch (again) {
+          target.errors++;
+          throw again;
+        }
+      },
+    );
   }
 
   /**
