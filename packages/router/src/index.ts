@@ -26,6 +26,7 @@ export {
 } from './context.js';
 export { KoyoRouterError, type KoyoRouterErrorCode } from './errors.js';
 export { DEFAULT_VOLATILE_FUNCTIONS } from './functions.js';
+export { lostPrimary, provablyNotRun, type FollowOptions, type Topology } from './failover.js';
 export {
   POSITION_HEADER,
   positionFetch,
@@ -46,6 +47,7 @@ export {
   type RouteExplanation,
   type RouteLogEntry,
   type RouterNode,
+  type RouterConfig,
   type RouterOptions,
   type RouterStats,
 } from './router.js';
