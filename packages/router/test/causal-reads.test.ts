@@ -37,7 +37,7 @@ function startService(file: string): Promise<Service> {
   return new Promise((resolve, reject) => {
     let text = '';
     child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       text += chunk.toString();
       const match = /listening (\d+)/.exec(text);
       if (match !== null) resolve({ url: `http://127.0.0.1:${match[1]}`, child });
@@ -209,10 +209,15 @@ describe('router.readAfter', () => {
     const paused = cluster.replicas[1]!;
     await paused.pauseReplay();
     try {
-      const { rows } = await pool.primaryPool.query<{ id: string; lsn: string }>(
-        "INSERT INTO items (val) VALUES ('ra') RETURNING id, pg_current_wal_lsn()::text AS lsn",
+      // As a handler's change.commitLsn: a position at or after the commit (a position taken
+      // inside the INSERT would precede its commit record).
+      const { rows } = await pool.primaryPool.query<{ id: string }>(
+        "INSERT INTO items (val) VALUES ('ra') RETURNING id",
       );
-      const { id, lsn } = rows[0]!;
+      const { id } = rows[0]!;
+      const lsn = (
+        await pool.primaryPool.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')
+      ).rows[0]!.lsn;
       const ports = new Set<number>();
       for (let i = 0; i < 20; i++) {
         const read = await pool.router.readAfter(lsn, () =>
