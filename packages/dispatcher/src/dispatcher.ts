@@ -16,7 +16,6 @@ import { BACKFILL_PREFIX } from './backfill-windows.js';
 import { positiveInt } from './options.js';
 import { backfillTables, owedTables } from './backfill-tables.js';
 import { OriginPool } from './origin-pool.js';
-import { plainConfig } from './pg-backend.js';
 import { HandlerRegistry } from './registry.js';
 import { DispatcherMetrics } from './metrics.js';
 import type {
@@ -103,7 +102,7 @@ export class DispatcherImpl implements Dispatcher {
   get db(): OriginPool {
     // Created on first access; a dispatcher that never uses it needs no origin privileges.
     this.originPool ??= new OriginPool({
-      connection: plainConfig(this.options.connection),
+      connection: this.options.connection,
       origin: this.origin,
       waitMs: this.resolved.originWaitMs,
     });
@@ -166,8 +165,7 @@ export class DispatcherImpl implements Dispatcher {
       // `tables`, stops the start before anything is created.
       this.registry.resolve(await this.backend.resolveTables(this.registry.tableRefs));
       // db taken before start(): its privileges are checked before anything is created.
-      if (this.originPool)
-        await this.originPool.checkPrivileges(plainConfig(this.options.connection));
+      if (this.originPool) await this.originPool.checkPrivileges(this.options.connection);
       const tables = this.registry.tables as readonly QualifiedTable[] | null;
       // Recorded before the slot exists, so a crash right after its creation still owes it.
       if (this.options.backfill === 'initial' && !(await this.backend.slotExists()))
@@ -403,8 +401,8 @@ export class DispatcherImpl implements Dispatcher {
       this.error =
         error instanceof KoyoDispatcherError
           ? error
-          : isPublicationMissing(error)
-            ? new KoyoDispatcherError('PUBLICATION_MISSING', error.message, { cause: error })
+          : isPassedThrough(error)
+            ? new KoyoDispatcherError(error.code, error.message, { cause: error })
             : new KoyoDispatcherError(
                 'STREAM_FAILED',
                 `The replication stream failed: ${asError(error).message}`,
@@ -486,9 +484,13 @@ export class DispatcherImpl implements Dispatcher {
   }
 }
 
-/** `@koyo/slot`'s error for a publication dropped under the stream: its code is kept, not wrapped. */
-function isPublicationMissing(error: unknown): error is Error {
-  return error instanceof Error && (error as { code?: unknown }).code === 'PUBLICATION_MISSING';
+/** `@koyo/slot`'s stream errors whose code is kept, not wrapped as STREAM_FAILED. */
+const PASSED_THROUGH = new Set(['PUBLICATION_MISSING', 'SLOT_INVALIDATED', 'SPLIT_BRAIN']);
+
+function isPassedThrough(
+  error: unknown,
+): error is Error & { code: 'PUBLICATION_MISSING' | 'SLOT_INVALIDATED' | 'SPLIT_BRAIN' } {
+  return error instanceof Error && PASSED_THROUGH.has(String((error as { code?: unknown }).code));
 }
 
 /** `app.users,public.orders` (qualified, as resolved), or `ALL`: for the log. */
