@@ -61,6 +61,8 @@ const BASE_SETTINGS: Record<string, string | number | boolean> = {
   fsync: 'off',
   full_page_writes: 'off',
   wal_keep_size: '1GB',
+  // As production should have it (koyo doctor flags -1): a runaway slot is invalidated, not the disk filled.
+  max_slot_wal_keep_size: '10GB',
   max_wal_size: '2GB',
   wal_receiver_status_interval: '1s',
   log_line_prefix: '%m [%p] ',
