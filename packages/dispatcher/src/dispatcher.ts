@@ -17,6 +17,7 @@ import { positiveInt } from './options.js';
 import { backfillTables, owedTables } from './backfill-tables.js';
 import { OriginPool } from './origin-pool.js';
 import { HandlerRegistry } from './registry.js';
+import { SlotWatch } from './slot-watch.js';
 import { DispatcherMetrics } from './metrics.js';
 import type {
   BackfillOptions,
@@ -77,6 +78,7 @@ export class DispatcherImpl implements Dispatcher {
   private starting: Promise<void> | null = null;
   private runner: BackfillRunner | null = null;
   private originPool: OriginPool | null = null;
+  private slotWatch: SlotWatch | null = null;
   readonly origin: string;
 
   constructor(
@@ -219,6 +221,17 @@ export class DispatcherImpl implements Dispatcher {
     this.rateTimer = setInterval(() => this.sampleRate(), 1000);
     this.rateTimer.unref();
     this.metrics.start(() => this.stats());
+    if (this.backend.slotHealth) {
+      this.slotWatch = new SlotWatch(
+        this.backend.slotHealth,
+        this.options.slot,
+        this.resolved.slotCheckIntervalMs,
+        this.resolved.retainedWalWarningBytes,
+        this.logger,
+        (error) => this.fail(error),
+      );
+      this.slotWatch.start();
+    }
     this.logger.info(
       {
         slot: this.options.slot,
@@ -351,6 +364,7 @@ export class DispatcherImpl implements Dispatcher {
       lastHandlerError: this.counters.lastError,
       lastCommitTime: this.metrics.lastCommitTime,
       reconnects: stream?.reconnects ?? 0,
+      slot: this.slotWatch?.latest ?? null,
     };
   }
 
@@ -455,6 +469,7 @@ export class DispatcherImpl implements Dispatcher {
     if (this.loop) await this.loop;
     this.assembler?.close();
     if (this.rateTimer) clearInterval(this.rateTimer);
+    this.slotWatch?.stop();
     this.metrics.stop();
     await this.backend.close().catch(() => undefined);
     await this.endOriginPool();

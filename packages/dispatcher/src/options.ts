@@ -42,6 +42,17 @@ export interface DispatcherOptions {
    * with the fix. Before 17: `UNSUPPORTED`, saying what the version can do instead. Default false.
    */
   failover?: boolean;
+  /**
+   * How often, in ms, the dispatcher reads its slot's WAL retention (`stats().slot`, the
+   * retained-WAL warning, invalidation). Default 10 000.
+   */
+  slotCheckIntervalMs?: number;
+  /**
+   * When `max_slot_wal_keep_size` is unlimited: the retained WAL, in bytes, past which the
+   * dispatcher logs a warning (once, until it falls back below). With a limit, the warning comes
+   * at 80% of it instead. Default 10 GiB.
+   */
+  retainedWalWarningBytes?: number;
   /** Create the publication if it does not exist. Default true. */
   createPublication?: boolean;
   /**
@@ -137,6 +148,8 @@ export interface ResolvedOptions {
   batchSize: number;
   maxPending: number;
   spillThreshold: number;
+  slotCheckIntervalMs: number;
+  retainedWalWarningBytes: number;
   policy: DeliveryPolicy;
 }
 
@@ -247,6 +260,12 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     batchSize: positiveInt(options.batchSize, 'batchSize', 1000),
     maxPending: positiveInt(options.maxPending, 'maxPending', 10_000),
     spillThreshold: positiveInt(options.spillThreshold, 'spillThreshold', 10_000),
+    slotCheckIntervalMs: positiveInt(options.slotCheckIntervalMs, 'slotCheckIntervalMs', 10_000),
+    retainedWalWarningBytes: positiveInt(
+      options.retainedWalWarningBytes,
+      'retainedWalWarningBytes',
+      10 * 1024 ** 3,
+    ),
     policy: {
       attempts: positiveInt(retry.attempts, 'retry.attempts', 3),
       backoffMs: nonNegative(retry.backoffMs, 'retry.backoffMs', 100),

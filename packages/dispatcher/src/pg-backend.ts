@@ -219,6 +219,36 @@ export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
         txn,
       );
     },
+    async slotHealth() {
+      const version = serverVersion || 140_000;
+      const reason =
+        version >= 170_000
+          ? "coalesce(invalidation_reason, CASE WHEN wal_status = 'lost' THEN 'wal_removed' END)"
+          : "CASE WHEN wal_status = 'lost' THEN 'wal_removed' END";
+      const [row] = await helper.query<{
+        retained: string | null;
+        wal_status: string | null;
+        safe: string | null;
+        keep_mb: string;
+        reason: string | null;
+      }>(
+        `SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END - restart_lsn)::text AS retained,
+                wal_status, safe_wal_size::text AS safe,
+                (SELECT setting FROM pg_settings WHERE name = 'max_slot_wal_keep_size') AS keep_mb,
+                (${reason})::text AS reason
+           FROM pg_replication_slots WHERE slot_name = $1`,
+        [options.slot],
+      );
+      if (!row) return null;
+      const keepMb = Number(row.keep_mb);
+      return {
+        retainedBytes: row.retained === null ? null : Number(row.retained),
+        walStatus: row.wal_status,
+        safeWalSize: row.safe === null ? null : Number(row.safe),
+        keepBytes: keepMb < 0 ? null : keepMb * 1024 * 1024,
+        invalidationReason: row.reason,
+      };
+    },
     async slotExists() {
       const rows = await helper.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [
         options.slot,

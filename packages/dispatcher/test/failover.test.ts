@@ -169,6 +169,11 @@ for (const major of ['17', '18'] as const) {
         50,
       );
       expect(dispatcher.stats()).toMatchObject({ state: 'running', error: null });
+      // dispatcher.db follows too: its session is on the promoted node.
+      const { rows: dbRows } = await dispatcher.db.query<{ port: number; recovering: boolean }>(
+        'SELECT inet_server_port() AS port, pg_is_in_recovery() AS recovering',
+      );
+      expect(dbRows[0]).toEqual({ port: standby.port, recovering: false });
       expect(dispatcher.stats().reconnects).toBeGreaterThan(reconnectsAtKill);
 
       // At least once and in order: the first delivery of each row follows commit order, and
