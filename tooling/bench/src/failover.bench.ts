@@ -20,7 +20,11 @@ function lsn(text: string): bigint {
   return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
 }
 
-async function until(check: () => Promise<boolean> | boolean, what: string, ms = 120_000): Promise<void> {
+async function until(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  ms = 120_000,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -59,7 +63,8 @@ async function round(major: (typeof MAJORS)[number]): Promise<Round & { version:
       if (change.kind !== 'insert') return;
       handled.push(change.new.id);
       if (killedAt === 0) return;
-      if (firstChangeMs < 0 && dispatcher.stats().reconnects > reconnectsAtKill) firstChangeMs = Date.now() - killedAt;
+      if (firstChangeMs < 0 && dispatcher.stats().reconnects > reconnectsAtKill)
+        firstChangeMs = Date.now() - killedAt;
       if (firstNewRowMs < 0 && change.new.id >= firstNewId) firstNewRowMs = Date.now() - killedAt;
     });
     await dispatcher.start();
@@ -80,12 +85,24 @@ async function round(major: (typeof MAJORS)[number]): Promise<Round & { version:
       }
     })();
     await until(() => handled.length >= 300, 'changes on the first primary');
-    const [confirmed] = await primary.query<{ lsn: string }>("SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'bench_failover'");
+    const [confirmed] = await primary.query<{ lsn: string }>(
+      "SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'bench_failover'",
+    );
     await until(async () => {
-      const [row] = await standby.query<{ synced: boolean; temporary: boolean; lsn: string | null }>(
+      const [row] = await standby.query<{
+        synced: boolean;
+        temporary: boolean;
+        lsn: string | null;
+      }>(
         "SELECT synced, temporary, confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'bench_failover'",
       );
-      return !!row && row.synced && !row.temporary && row.lsn !== null && lsn(row.lsn) >= lsn(confirmed!.lsn);
+      return (
+        !!row &&
+        row.synced &&
+        !row.temporary &&
+        row.lsn !== null &&
+        lsn(row.lsn) >= lsn(confirmed!.lsn)
+      );
     }, 'the slot synchronised to the standby');
 
     reconnectsAtKill = dispatcher.stats().reconnects;
@@ -98,7 +115,8 @@ async function round(major: (typeof MAJORS)[number]): Promise<Round & { version:
     firstNewId = next + 1;
     const after = new pg.Client({ connectionString: standby.url });
     await after.connect();
-    for (let id = firstNewId; id < firstNewId + 100; id++) await after.query('INSERT INTO events VALUES ($1)', [id]);
+    for (let id = firstNewId; id < firstNewId + 100; id++)
+      await after.query('INSERT INTO events VALUES ($1)', [id]);
     await after.end();
     const present = (await standby.query<{ id: number }>('SELECT id FROM events')).map((r) => r.id);
     await until(() => {
@@ -106,7 +124,14 @@ async function round(major: (typeof MAJORS)[number]): Promise<Round & { version:
       return present.every((id) => seen.has(id));
     }, 'every row of the new primary handled');
     await dispatcher.stop();
-    return { version: cluster.binaries.version, promotedMs, firstChangeMs, firstNewRowMs, rows: present.length, redelivered: handled.length - new Set(handled).size };
+    return {
+      version: cluster.binaries.version,
+      promotedMs,
+      firstChangeMs,
+      firstNewRowMs,
+      rows: present.length,
+      redelivered: handled.length - new Set(handled).size,
+    };
   } finally {
     await cluster.stop();
   }
@@ -129,7 +154,8 @@ async function main(): Promise<void> {
       rounds.push(result);
       log(JSON.stringify(result));
     }
-    const col = (pick: (r: Round) => number): string => `${median(rounds.map(pick))} (${rounds.map(pick).join(', ')})`;
+    const col = (pick: (r: Round) => number): string =>
+      `${median(rounds.map(pick))} (${rounds.map(pick).join(', ')})`;
     rows.push(
       `| ${version} | ${col((r) => r.promotedMs)} | ${col((r) => r.firstChangeMs)} | ${col((r) => r.firstNewRowMs)} | ${rounds.map((r) => r.rows.toLocaleString('en-US')).join(', ')} | ${rounds.map((r) => r.redelivered).join(', ')} |`,
     );
@@ -137,7 +163,7 @@ async function main(): Promise<void> {
   const lines = [
     '## Failover: primary death to the first change from the new primary (@koyo/dispatcher)',
     '',
-    `A dispatcher with \`failover: true\` and a connection naming both hosts consumes while a writer commits one row per transaction (every 2 ms); once the slot is synchronised to the standby (\`startCluster({ slotSync: true })\`: physical slot, \`hot_standby_feedback\`, \`sync_replication_slots\`, \`synchronized_standby_slots\`), the primary is SIGKILLed and the standby promoted at once (\`pg_promote\`), then 100 rows are written on the new primary. Times in ms from the kill, median of ${ROUNDS} rounds (each round in brackets), default reconnect options (first retry after 200 ms), loopback. Every row of the new primary was delivered, in order, in every round.`,
+    `A dispatcher with \`failover: true\` and a connection naming both hosts consumes while a writer commits one row per transaction (every 2 ms); once the slot is synchronised to the standby (\`startCluster({ slotSync: true })\`: physical slot, \`hot_standby_feedback\`, \`sync_replication_slots\`, \`synchronized_standby_slots\`), the primary is SIGKILLed and the standby promoted at once (\`pg_promote\`), then 100 rows are written on the new primary. Times in ms from the kill, median of ${ROUNDS} rounds (each round in brackets), default reconnect options (first retry after 200 ms), loopback. In every round every row of the new primary was delivered (that they come in commit order is asserted by \`@koyo/dispatcher\`'s failover test).`,
     '',
     '| PostgreSQL | promoted | first change from the new primary | first row written after the promotion delivered | rows | redelivered |',
     '| --- | ---: | ---: | ---: | --- | --- |',
