@@ -63,8 +63,16 @@ for (const major of ['17', '18'] as const) {
     it('a dispatcher on a failover slot and both hosts continues on the promoted standby; every committed row is delivered at least once, in order', async () => {
       const [primary, standby] = [cluster.primary, cluster.replicas[0]!];
       await primary.query('CREATE TABLE events (id int PRIMARY KEY)');
-      // The standby first: the dispatcher must find the writable host itself.
-      const connection = `postgres://postgres@127.0.0.1:${standby.port},127.0.0.1:${primary.port}/postgres`;
+      // The standby first: the dispatcher must find the writable host itself. Both forms of a
+      // multi-host connection: a libpq-style URL on 17, { hosts } on 18.
+      const connection =
+        major === '17'
+          ? `postgres://postgres@127.0.0.1:${standby.port},127.0.0.1:${primary.port}/postgres`
+          : {
+              user: 'postgres',
+              database: 'postgres',
+              hosts: [`127.0.0.1:${standby.port}`, { host: '127.0.0.1', port: primary.port }],
+            };
       const handled: number[] = [];
       let killedAt = 0;
       let reconnectsAtKill = 0;
