@@ -119,55 +119,56 @@ async function checkStandby(ctx: FailoverContext, config: pg.ClientConfig, named
     const facts = rows[0]!;
     if (!facts.recovering) return false;
     const on = `on ${label}`;
-    if (facts.sync === 'on') pass(`standby:${label}:sync_replication_slots`, `${label}: sync_replication_slots = on.`);
-    else fail(`standby:${label}:sync_replication_slots`, 'error', `${label}: sync_replication_slots = ${facts.sync || 'off'}: this standby does not synchronise failover slots.`, `ALTER SYSTEM SET sync_replication_slots = on; ${RELOAD} -- ${on}`);
-    if (facts.feedback === 'on') pass(`standby:${label}:hot_standby_feedback`, `${label}: hot_standby_feedback = on.`);
-    else fail(`standby:${label}:hot_standby_feedback`, 'error', `${label}: hot_standby_feedback = ${facts.feedback}: slot synchronisation needs it.`, `ALTER SYSTEM SET hot_standby_feedback = on; ${RELOAD} -- ${on}`);
+    if (facts.sync === 'on') pass(`standby:${label}:sync_replication_slots`, 'sync_replication_slots = on.');
+    else fail(`standby:${label}:sync_replication_slots`, 'error', `sync_replication_slots = ${facts.sync || 'off'}: this standby does not synchronise failover slots.`, `ALTER SYSTEM SET sync_replication_slots = on; ${RELOAD} -- ${on}`);
+    if (facts.feedback === 'on') pass(`standby:${label}:hot_standby_feedback`, 'hot_standby_feedback = on.');
+    else fail(`standby:${label}:hot_standby_feedback`, 'error', `hot_standby_feedback = ${facts.feedback}: slot synchronisation needs it.`, `ALTER SYSTEM SET hot_standby_feedback = on; ${RELOAD} -- ${on}`);
     if (facts.slot === '') {
       const name = `standby_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}`;
       fail(
         `standby:${label}:primary_slot_name`,
         'error',
-        `${label}: primary_slot_name is empty: the standby must stream through a physical slot for slots to be synchronised.`,
+        'primary_slot_name is empty: the standby must stream through a physical slot for slots to be synchronised.',
         `SELECT pg_create_physical_replication_slot(${quoteLiteral(name)}); -- on the primary; then ALTER SYSTEM SET primary_slot_name = ${quoteLiteral(name)}; ${RELOAD} -- ${on}`,
       );
-    } else if (!named.includes(facts.slot) && !named.includes('*')) {
-      pass(`standby:${label}:primary_slot_name`, `${label}: primary_slot_name = ${facts.slot}.`);
+    } else if (named.length > 0 && !named.includes(facts.slot) && !named.includes('*')) {
+      // (An empty synchronized_standby_slots is reported once, for the primary.)
+      pass(`standby:${label}:primary_slot_name`, `primary_slot_name = ${facts.slot}.`);
       fail(
         `standby:${label}:synchronized_standby_slots`,
         'warning',
-        `${label} streams through physical slot "${facts.slot}", which the primary's synchronized_standby_slots does not name: failover slots may get ahead of this standby.`,
+        `This standby streams through physical slot "${facts.slot}", which the primary's synchronized_standby_slots does not name: failover slots may get ahead of it.`,
         `ALTER SYSTEM SET synchronized_standby_slots = ${quoteLiteral([...named, facts.slot].join(','))}; ${RELOAD} -- on the primary`,
       );
     } else {
-      pass(`standby:${label}:primary_slot_name`, `${label}: primary_slot_name = ${facts.slot}, named by the primary's synchronized_standby_slots.`);
+      pass(`standby:${label}:primary_slot_name`, `primary_slot_name = ${facts.slot}${named.length > 0 ? ", named by the primary's synchronized_standby_slots" : ''}.`);
     }
     const conninfo = await client
       .query<{ conninfo: string }>("SELECT current_setting('primary_conninfo') AS conninfo")
       .then((result) => result.rows[0]?.conninfo ?? null)
       .catch(() => null); // needs superuser or pg_read_all_settings
     if (conninfo === null) {
-      pass(`standby:${label}:primary_conninfo`, `${label}: primary_conninfo cannot be read by this role (pg_read_all_settings); check that it has a dbname.`);
+      pass(`standby:${label}:primary_conninfo`, 'primary_conninfo cannot be read by this role (it needs pg_read_all_settings); check that it has a dbname.');
     } else if (/(^|\s)dbname\s*=/.test(conninfo)) {
-      pass(`standby:${label}:primary_conninfo`, `${label}: primary_conninfo names a database.`);
+      pass(`standby:${label}:primary_conninfo`, 'primary_conninfo names a database.');
     } else {
       fail(
         `standby:${label}:primary_conninfo`,
         'error',
-        `${label}: primary_conninfo has no dbname: the slot synchronisation worker cannot connect to the primary.`,
+        'primary_conninfo has no dbname: the slot synchronisation worker cannot connect to the primary.',
         `ALTER SYSTEM SET primary_conninfo = '<the current conninfo> dbname=${ctx.db}'; ${RELOAD} -- ${on}`,
       );
     }
     if (ctx.slotName !== undefined) {
       const { rows: slots } = await client.query<{ synced: boolean; temporary: boolean }>('SELECT synced, temporary FROM pg_replication_slots WHERE slot_name = $1', [ctx.slotName]);
       const synced = slots[0];
-      if (synced?.synced && !synced.temporary) pass(`standby:${label}:slot`, `${label}: replication slot "${ctx.slotName}" is synchronised.`);
+      if (synced?.synced && !synced.temporary) pass(`standby:${label}:slot`, `Replication slot "${ctx.slotName}" is synchronised to this standby.`);
       else
         fail(
           `standby:${label}:slot`,
           'warning',
-          `${label}: replication slot "${ctx.slotName}" is ${synced ? 'not synchronised yet (it waits for the standby to catch up with it)' : 'missing'}: a failover now would lose it.`,
-          `Fix the checks above; the standby synchronises it within seconds, or at once with: SELECT pg_sync_replication_slots(); -- ${on}`,
+          `Replication slot "${ctx.slotName}" is ${synced ? 'not synchronised yet (it waits for this standby to catch up with it)' : 'missing on this standby'}: a failover now would lose it.`,
+          'Fix the checks above (and make the slot a failover slot); the standby then synchronises it within 30 s, once it has replayed the WAL the slot needs.',
         );
     }
     return true;
