@@ -89,6 +89,7 @@ async function round(major: (typeof MAJORS)[number]): Promise<Round & { version:
       "SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'bench_failover'",
     );
     await until(async () => {
+      await primary.query('SELECT pg_log_standby_snapshot()'); // moves restart_lsn now, not in 15 s
       const [row] = await standby.query<{
         synced: boolean;
         temporary: boolean;
