@@ -77,6 +77,7 @@ describe.skipIf(process.env.KOYO_TEST_POSTGRES === 'system')('failover checks on
     const after = await waitFor(
       'every failover check to pass',
       async () => {
+        await sql(primary.url, 'SELECT pg_log_standby_snapshot()'); // moves the slot's restart_lsn now
         const checks = await diagnose(both, { slot: 'diag_fo', failover: true });
         return checks.filter((c) => c.id.startsWith('standby:') || c.id.includes('failover') || c.id === 'synchronized_standby_slots').every((c) => c.ok) ? checks : null;
       },
