@@ -89,8 +89,7 @@ const worker = createNatsWorker({
 });
 
 async function main(): Promise<void> {
-  await worker.start();
-  console.log(JSON.stringify({ worker: 'started', pid: process.pid }));
+  // Signal handlers first: a SIGTERM while start() still joins the consumers stops cleanly too.
   const stop = (): void => {
     // Running handlers finish and are acknowledged; then the process exits.
     worker.stop().then(
@@ -103,6 +102,8 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  await worker.start();
+  console.log(JSON.stringify({ worker: 'started', pid: process.pid }));
 }
 
 main().catch((error: unknown) => {

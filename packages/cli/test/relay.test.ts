@@ -189,7 +189,9 @@ describe('without @koyo/nats installed', () => {
     mkdirSync(cli, { recursive: true });
     cpSync(join(packageDir, 'dist'), join(cli, 'dist'), { recursive: true });
     cpSync(join(packageDir, 'package.json'), join(cli, 'package.json'));
-    for (const dep of ['@koyo/dispatcher', '@koyo/pgoutput', '@koyo/slot', 'jiti', 'pg']) {
+    // Every dependency npm would install with @koyo/cli (peer dependencies, @koyo/nats among them, are not).
+    const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    for (const dep of Object.keys(manifest.dependencies)) {
       mkdirSync(join(root, 'node_modules', dep, '..'), { recursive: true });
       symlinkSync(join(packageDir, 'node_modules', dep), join(root, 'node_modules', dep), 'dir');
     }
@@ -197,7 +199,12 @@ describe('without @koyo/nats installed', () => {
     cpSync(join(project.dir, 'koyo.config.ts'), join(root, 'koyo.config.ts'));
   });
 
-  const run = (args: string[]) => spawnSync(process.execPath, [join(cli, 'dist', 'bin.js'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env() } });
+  // Without NODE_PATH: pnpm sets it for scripts (to the workspace's hoisted .pnpm/node_modules,
+  // which holds @koyo/nats), and the CLI's fallback lookup through the project would find it there.
+  const run = (args: string[]) => {
+    const { NODE_PATH: _nodePath, ...inherited } = process.env;
+    return spawnSync(process.execPath, [join(cli, 'dist', 'bin.js'), ...args], { cwd: root, encoding: 'utf8', env: { ...inherited, ...env() }, timeout: 60_000 });
+  };
 
   it('koyo works; relay nats says what to install; doctor fails the nats check with the fix', () => {
     expect(bin).not.toBe(join(cli, 'dist', 'bin.js'));

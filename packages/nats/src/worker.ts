@@ -44,7 +44,11 @@ export interface NatsWorkerOptions {
 export interface NatsWorker {
   /** Creates (or joins) the durable consumers and starts pulling. */
   start(): Promise<void>;
-  /** Stops pulling, lets running handlers finish and acknowledges them. */
+  /**
+   * Stops pulling, lets running handlers finish and acknowledges them. Safe to call while
+   * `start()` is still running (e.g. from a signal handler installed before it): that start ends
+   * without pulling further. A stopped worker does not start again (`STOPPED`).
+   */
   stop(): Promise<void>;
   /** Counters since start. */
   stats(): { handled: number; failures: number; deadLettered: number };
@@ -155,47 +159,62 @@ export function createNatsWorker(options: NatsWorkerOptions): NatsWorker {
     }
   };
 
-  return {
-    async start() {
-      connection = isConnection(options.nats)
-        ? options.nats
-        : await connect({
-            servers: options.nats.servers,
-            name: options.nats.name ?? `koyo-worker-${durable}`,
-            maxReconnectAttempts: -1,
-            reconnectTimeWait: 250,
-          });
-      const jsm = await jetstreamManager(connection);
-      js = jetstream(connection);
-      for (const table of tables) {
-        for (let partition = 0; partition < partitions; partition++) {
-          const suffix = partitions > 1 ? `.${partition}` : '';
-          const name = `${durable}_${table.name}${partition}`;
-          await jsm.consumers.add(stream, {
-            durable_name: name,
-            filter_subject: `${prefix}.${table.schema}.${table.table}${suffix}`,
-            ack_policy: AckPolicy.Explicit,
-            deliver_policy: DeliverPolicy.All,
-            // One unacknowledged message per partition across the fleet: per-key order.
-            max_ack_pending: 1,
-            ack_wait: nanos(ackWaitMs),
-          });
-          const messages = await (
-            await js.consumers.get(stream, name)
-          ).consume({ max_messages: 1 });
-          subscriptions.push(messages);
-          loops.push(
-            (async () => {
-              for await (const message of messages) {
-                // Dead-lettering needs NATS: when that fails, the message comes again.
-                await handle(message).catch(() => message.nak(maxBackoffMs));
-              }
-            })(),
-          );
-        }
+  let stopping = false;
+  let starting: Promise<void> | undefined;
+
+  const open = async (): Promise<void> => {
+    connection = isConnection(options.nats)
+      ? options.nats
+      : await connect({
+          servers: options.nats.servers,
+          name: options.nats.name ?? `koyo-worker-${durable}`,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 250,
+        });
+    const jsm = await jetstreamManager(connection);
+    js = jetstream(connection);
+    for (const table of tables) {
+      for (let partition = 0; partition < partitions; partition++) {
+        // stop() during start(): no further consumers.
+        if (stopping) return;
+        const suffix = partitions > 1 ? `.${partition}` : '';
+        const name = `${durable}_${table.name}${partition}`;
+        await jsm.consumers.add(stream, {
+          durable_name: name,
+          filter_subject: `${prefix}.${table.schema}.${table.table}${suffix}`,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          // One unacknowledged message per partition across the fleet: per-key order.
+          max_ack_pending: 1,
+          ack_wait: nanos(ackWaitMs),
+        });
+        const messages = await (await js.consumers.get(stream, name)).consume({ max_messages: 1 });
+        subscriptions.push(messages);
+        loops.push(
+          (async () => {
+            for await (const message of messages) {
+              // Dead-lettering needs NATS: when that fails, the message comes again.
+              await handle(message).catch(() => message.nak(maxBackoffMs));
+            }
+          })(),
+        );
       }
+    }
+  };
+
+  return {
+    start() {
+      if (stopping)
+        return Promise.reject(
+          new KoyoNatsError('STOPPED', 'This worker was stopped; create a new one.'),
+        );
+      starting ??= open();
+      return starting;
     },
     async stop() {
+      stopping = true;
+      // A start() in progress ends first (at its next step), so no consumer is left running.
+      await starting?.catch(() => undefined);
       for (const messages of subscriptions) messages.stop();
       await Promise.allSettled(loops);
       if (connection && !isConnection(options.nats)) await connection.close();
