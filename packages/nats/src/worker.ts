@@ -38,6 +38,35 @@ export interface NatsWorkerOptions {
   deadLetter?: boolean;
   /** How long a message may stay unacknowledged before JetStream gives it to another worker (a killed one's). Default 30 000 ms. */
   ackWaitMs?: number;
+  /**
+   * How many changes this process handles at once, each from a different partition (a
+   * partition's changes are always one at a time, fleet-wide). Default: every consumer it runs
+   * (tables × partitions) at once. A message this process pulled while all its slots are busy
+   * waits here (kept from `ackWaitMs` with `working()`), so give each worker at least
+   * `partitions / workers` to let the fleet spread the partitions.
+   */
+  concurrency?: number;
+}
+
+/** Up to `size` holders at once; waiters are served first come, first served. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  constructor(size: number) {
+    this.free = size;
+  }
+  acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free -= 1;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free += 1;
+  }
 }
 
 /** A worker of a fleet; see {@link createNatsWorker}. */
@@ -106,6 +135,16 @@ export function createNatsWorker(options: NatsWorkerOptions): NatsWorker {
   const backoffMs = options.retry?.backoffMs ?? 100;
   const maxBackoffMs = options.retry?.maxBackoffMs ?? 5_000;
   const ackWaitMs = options.ackWaitMs ?? 30_000;
+  const concurrency = options.concurrency ?? Number.POSITIVE_INFINITY;
+  if (
+    concurrency !== Number.POSITIVE_INFINITY &&
+    (!Number.isSafeInteger(concurrency) || concurrency < 1)
+  )
+    throw new KoyoNatsError(
+      'INVALID_OPTION',
+      `concurrency must be a positive integer, got ${String(concurrency)}.`,
+    );
+  const slots = new Slots(concurrency);
   const tables = (options.tables ?? ['*.*']).map((name) => {
     const [schema, table] = name.includes('.') ? name.split('.') : ['*', name];
     if (
@@ -128,10 +167,12 @@ export function createNatsWorker(options: NatsWorkerOptions): NatsWorker {
   const subscriptions: ConsumerMessages[] = [];
 
   const handle = async (message: JsMsg): Promise<void> => {
-    const change = message.json<Change>();
-    // Keep the message ours while the handler runs longer than ackWait.
+    // Keep the message ours while it waits for a slot and while the handler runs longer than
+    // ackWait.
     const keepAlive = setInterval(() => message.working(), Math.max(100, ackWaitMs / 3));
+    await slots.acquire();
     try {
+      const change = message.json<Change>();
       await callHandlers(options, change);
       counters.handled += 1;
       message.ack();
@@ -145,6 +186,7 @@ export function createNatsWorker(options: NatsWorkerOptions): NatsWorker {
         h.set('Koyo-Error', String((error as Error)?.message ?? error).slice(0, 1000));
         h.set('Koyo-Attempts', String(attempt));
         const id = message.headers?.get('Nats-Msg-Id');
+        const change = message.json<Change>();
         await js!.publish(deadLetterSubject(prefix, change.schema, change.table), message.data, {
           headers: h,
           ...(id ? { msgID: `dead:${id}` } : {}),
@@ -155,6 +197,7 @@ export function createNatsWorker(options: NatsWorkerOptions): NatsWorker {
         message.nak(Math.min(backoffMs * 2 ** (attempt - 1), maxBackoffMs));
       }
     } finally {
+      slots.release();
       clearInterval(keepAlive);
     }
   };
