@@ -86,6 +86,8 @@ const worker = createNatsWorker({
   // retry: { attempts: 3, backoffMs: 100, maxBackoffMs: 5000 },
   // deadLetter: true,
   // ackWaitMs: 30000,
+  // Changes handled at once in this process, each from another partition. Default: all partitions.
+  // concurrency: ${INIT_PARTITIONS},
 });
 
 async function main(): Promise<void> {
