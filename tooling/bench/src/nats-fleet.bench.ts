@@ -11,7 +11,7 @@ import { createNatsRelay } from '@koyo/nats';
 import { startCluster, startNats } from '@koyo/testing';
 import pg from 'pg';
 
-const CHANGES = Number(process.env.KOYO_BENCH_FLEET_CHANGES ?? 4_000);
+const CHANGES = Number(process.env.KOYO_BENCH_FLEET_CHANGES ?? 8_000);
 const TRANSACTIONS = 200;
 const HANDLER_MS = 5;
 const WORKERS = 4;
@@ -132,6 +132,7 @@ try {
     await until(() => workers.every((w) => w.ready()), 'the workers to join', 120_000);
     const started = performance.now();
     await relay.start();
+    log(`relay started in ${Math.round(performance.now() - started)} ms`);
     await until(
       () => workers.reduce((sum, w) => sum + w.handled(), 0) >= CHANGES,
       'the fleet to handle every change',
