@@ -2,6 +2,7 @@ import type { DispatcherOptions } from '@koyo/dispatcher';
 import type pg from 'pg';
 import { suggest } from './args.js';
 import { KoyoCliError } from './errors.js';
+import { validateRelaySettings, type RelaySettings } from './relay-config.js';
 
 /**
  * Dispatcher options a config file may set: everything `createDispatcher` takes except what the
@@ -56,6 +57,8 @@ export interface KoyoConfig {
   dispatcher?: DispatcherSettings;
   /** Settings of `koyo run`. */
   run?: RunSettings;
+  /** Settings of `koyo relay nats` (publish changes into NATS JetStream for a worker fleet). */
+  relay?: RelaySettings;
 }
 
 /**
@@ -70,7 +73,7 @@ export function defineConfig(config: KoyoConfig): KoyoConfig {
   return config;
 }
 
-const KEYS = ['connection', 'slot', 'publication', 'tables', 'handlers', 'dispatcher', 'run'] as const;
+const KEYS = ['connection', 'slot', 'publication', 'tables', 'handlers', 'dispatcher', 'run', 'relay'] as const;
 const RUN_KEYS = ['statsIntervalSeconds', 'progress'] as const;
 const PROGRESS: readonly ProgressMode[] = ['auto', 'bar', 'lines', 'off'];
 /** PostgreSQL's rule for slot names. */
@@ -143,5 +146,6 @@ export function validateConfig(value: unknown, file: string): Partial<KoyoConfig
       throw invalid(file, `run.progress must be one of ${PROGRESS.join(', ')}`);
     }
   }
+  validateRelaySettings(config.relay, file);
   return config;
 }

@@ -29,7 +29,8 @@ function loader() {
   return createJiti(import.meta.url, { interopDefault: true, moduleCache: false, alias: { '@koyo/cli': selfEntry } });
 }
 
-function display(file: string, cwd: string): string {
+/** A path for messages: relative to `cwd` when inside it, else absolute. */
+export function display(file: string, cwd: string): string {
   const rel = relative(cwd, file);
   return rel.startsWith('..') || isAbsolute(rel) ? file : rel;
 }
