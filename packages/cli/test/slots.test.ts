@@ -23,10 +23,10 @@ describe('koyo slots', () => {
     const text = await koyo(['slots', '--url', db.url]);
     expect(text.code, text.stderr).toBe(0);
     const header = text.stdout.split('\n')[0]!;
-    expect(header.split(/\s{2,}/)).toEqual(['NAME', 'TYPE', 'DATABASE', 'ACTIVE PID', 'LAG', 'RETAINED', 'WAL STATUS']);
+    expect(header.split(/\s{2,}/)).toEqual(['NAME', 'TYPE', 'DATABASE', 'ACTIVE PID', 'LAG', 'RETAINED', 'WAL STATUS', 'SAFE WAL']);
     const row = text.stdout.split('\n').find((line) => line.startsWith(`${slot} `));
     expect(row).toBeDefined();
-    expect(row!.split(/\s{2,}/)).toEqual([slot, 'logical/pgoutput', db.name, '-', expect.stringMatching(/^\d+(\.\d)? (B|kB|MB)$/), expect.stringMatching(/ (B|kB|MB)$/), 'reserved']);
+    expect(row!.split(/\s{2,}/)).toEqual([slot, 'logical/pgoutput', db.name, '-', expect.stringMatching(/^\d+(\.\d)? (B|kB|MB)$/), expect.stringMatching(/ (B|kB|MB)$/), 'reserved', expect.stringMatching(/^(\d+(\.\d)? (MB|GB)|unlimited)$/)]);
 
     const json = await koyo(['slots', '--json', '--url', db.url]);
     expect(json.code).toBe(0);

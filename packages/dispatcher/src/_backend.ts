@@ -1,6 +1,7 @@
 import type { QualifiedTable, TableRef } from '@koyo/slot';
 import type { BackfillSource } from './_backfill-source.js';
 import type { WireStream } from './_wire.js';
+import type { SlotHealthReader } from './slot-watch.js';
 import type { CommittedMessagesLookup, DomainLookup, PrimaryKeyLookup } from './assembler.js';
 
 /**
@@ -33,6 +34,8 @@ export interface Backend {
    * slot has not confirmed it yet.
    */
   lookupCommittedMessages: CommittedMessagesLookup;
+  /** The slot's WAL retention and validity (`null`: no such slot); absent in unit tests. */
+  slotHealth?: SlotHealthReader;
   /** True when the slot exists already (before setup). */
   slotExists(): Promise<boolean>;
   /** The backfill's side of PostgreSQL. */

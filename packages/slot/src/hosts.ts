@@ -65,7 +65,8 @@ function hostAddress(entry: unknown): { host: string; port?: number } {
   throw new KoyoSlotError('INVALID_OPTION', `connection.hosts entry ${JSON.stringify(entry)} is not "host:port" or { host, port }.`);
 }
 
-function describeHost(config: pg.ClientConfig): string {
+/** @internal `host:port` of a single-host config, for messages. */
+export function describeHost(config: pg.ClientConfig): string {
   if (config.host) return `${config.host}:${config.port ?? 5432}`;
   const match = config.connectionString ? URL_PARTS.exec(config.connectionString) : null;
   return match?.[3] ?? 'the server';

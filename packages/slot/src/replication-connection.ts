@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { parseLsn } from '@koyo/pgoutput';
-import pg from 'pg';
+import type pg from 'pg';
 import type { ConnectionOptions } from './connection.js';
 import { connectWritable } from './hosts.js';
 import { invalidatedSlotAdvice, KoyoSlotError } from './errors.js';

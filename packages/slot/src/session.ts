@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { toClientConfig, type ConnectionOptions } from './connection.js';
 import { classifyError, KoyoSlotError } from './errors.js';
 import { connectWritable, hostCandidates } from './hosts.js';
