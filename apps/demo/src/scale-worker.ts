@@ -13,7 +13,15 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const print = (event: string, change: Change): void => {
   const row = (change.new ?? change.old ?? {}) as { status?: unknown };
   console.log(
-    JSON.stringify({ event, worker, id: change.id, kind: change.kind, status: row.status ?? null, commitLsn: change.commitLsn, position: change.position }),
+    JSON.stringify({
+      event,
+      worker,
+      id: change.id,
+      kind: change.kind,
+      status: row.status ?? null,
+      commitLsn: change.commitLsn,
+      position: change.position,
+    }),
   );
 };
 
