@@ -86,13 +86,14 @@ export const runSpec: CommandSpec = {
     publication,
     'stats-interval': { type: 'string', value: 'SECONDS', description: 'Seconds between stats lines; 0 turns them off. Default: run.statsIntervalSeconds in the config, else 30.' },
     progress: { type: 'string', value: 'MODE', choices: ['auto', 'bar', 'lines', 'off'], description: 'Catch-up display. auto: a bar on a terminal, lines otherwise.' },
+    failover: { type: 'boolean', description: 'Create the slot as a failover slot (PostgreSQL 17+), synchronised to standbys so that after a promotion koyo run, given every host in the URL (postgres://h1,h2/db), resumes on the new primary. Same as dispatcher.failover in the config. Before 17: an UNSUPPORTED error.' },
     backfill: { type: 'boolean', description: "Backfill every dispatched table first (existing rows reach the handlers as 'snapshot' changes, consistently with the stream, which keeps flowing meanwhile); an interrupted backfill resumes on the next run." },
     metrics: { type: 'string', value: '[HOST:]PORT', description: 'Serve the OpenTelemetry metrics in Prometheus text format at http://HOST:PORT/metrics (host default 127.0.0.1).' },
     ui: { type: 'string', value: '[HOST:]PORT', description: 'Serve the live status page at http://HOST:PORT/ (lag, changes/s per table, handler p50/p99, errors; host default 127.0.0.1).' },
     'allow-remote': { type: 'boolean', description: 'Let --metrics and --ui listen on a non-loopback address (they have no authentication; a warning is printed).' },
     help,
   },
-  examples: ['koyo run', 'koyo run --backfill', 'koyo run --ui 9465 --metrics 9464', 'DATABASE_URL=postgres://app@db/shop koyo run --stats-interval 10', 'koyo run --config deploy/koyo.config.ts'],
+  examples: ['koyo run', 'koyo run --backfill', 'koyo run --ui 9465 --metrics 9464', "koyo run --failover --url 'postgres://app@db1,db2/shop'", 'DATABASE_URL=postgres://app@db/shop koyo run --stats-interval 10', 'koyo run --config deploy/koyo.config.ts'],
 };
 
 /** `koyo slots`. */
