@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { findNatsServer } from '@koyo/testing';
 import { expect, test } from 'vitest';
 
 const tour = fileURLToPath(new URL('../src/tour.ts', import.meta.url));
@@ -37,6 +38,17 @@ test('the short tour exits 0 with a summary of changes, routing and the audit lo
   expect(out).toMatch(/GET \/search\?q=samovar -> 1 hit/);
   expect(out).toMatch(/GET \/search\?q=tetsubin -> 1 hit/);
   expect(out).toMatch(/GET \/search\?q=whisk -> 0 hit/);
+  // Scale-out: with a nats-server binary (CI installs one), the relay and two worker processes,
+  // one killed; without it, one line saying how to enable the section, and still exit 0.
+  if (findNatsServer()) {
+    expect(out).toMatch(/workers 1 and 2 \(pids \d+, \d+\) share durable koyo_demo_fleet/);
+    expect(out).toMatch(/killed worker 1 \(SIGKILL\) mid-way/);
+    expect(out).toMatch(/worker 2 took over: [1-9]\d* change\(s\) after the kill/);
+    expect(out).toMatch(/order \d+: placed \(worker [12]\) -> paid \(worker [12]\) -> shipped \(worker [12]\)/);
+    expect(out).toContain('per-key order kept: yes; every change handled: 24 of 24');
+  } else {
+    expect(out).toMatch(/skipped: no nats-server binary on this machine; install it .* and run pnpm demo again/);
+  }
 });
 
 test('an unknown flag exits 2 with usage', async () => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { main } from './main.js';
 
-// SIGINT/SIGTERM: `koyo run` installs its own graceful handlers. `koyo tail` stops on the first
+// SIGINT/SIGTERM: `koyo run` and `koyo relay` install their own graceful handlers. `koyo tail` stops on the first
 // signal (dropping what it created) and exits 0. Every other command just exits 130.
 const controller = new AbortController();
 const command = process.argv[2];
@@ -9,7 +9,7 @@ const onSignal = (): void => {
   if (command !== 'tail' || controller.signal.aborted) process.exit(130);
   controller.abort();
 };
-if (command !== 'run') {
+if (command !== 'run' && command !== 'relay') {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 }

@@ -2,6 +2,7 @@ import type { DispatcherOptions } from '@koyo/dispatcher';
 import type pg from 'pg';
 import { suggest } from './args.js';
 import { KoyoCliError } from './errors.js';
+import { validateRelaySettings, type RelaySettings } from './relay-config.js';
 
 /**
  * Dispatcher options a config file may set: everything `createDispatcher` takes except what the
@@ -59,6 +60,8 @@ export interface KoyoConfig {
   dispatcher?: DispatcherSettings;
   /** Settings of `koyo run`. */
   run?: RunSettings;
+  /** Settings of `koyo relay nats` (publish changes into NATS JetStream for a worker fleet). */
+  relay?: RelaySettings;
 }
 
 /**
@@ -81,6 +84,7 @@ const KEYS = [
   'handlers',
   'dispatcher',
   'run',
+  'relay',
 ] as const;
 const RUN_KEYS = ['statsIntervalSeconds', 'progress'] as const;
 const PROGRESS: readonly ProgressMode[] = ['auto', 'bar', 'lines', 'off'];
@@ -195,5 +199,6 @@ export function validateConfig(value: unknown, file: string): Partial<KoyoConfig
       throw invalid(file, `run.progress must be one of ${PROGRESS.join(', ')}`);
     }
   }
+  validateRelaySettings(config.relay, file);
   return config;
 }

@@ -17,7 +17,11 @@ export type KoyoCliErrorCode =
   /** A publication or slot named on the command line does not exist or cannot be used. */
   | 'NOT_FOUND'
   /** PostgreSQL reported an error (the SQLSTATE is kept) or could not be reached. */
-  | 'DATABASE';
+  | 'DATABASE'
+  /** A command needs an optional package that is not installed (`koyo relay nats` needs `@koyo/nats`). */
+  | 'MISSING_PACKAGE'
+  /** NATS could not be reached, has no JetStream, or its stream does not fit the relay (the `@koyo/nats` code is in the message). */
+  | 'NATS';
 
 /** Exit codes of the `koyo` command. */
 export const EXIT = {

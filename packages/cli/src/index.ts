@@ -6,6 +6,7 @@
  */
 export { defineConfig, validateConfig } from './config.js';
 export type { KoyoConfig, DispatcherSettings, RunSettings, ProgressMode } from './config.js';
+export type { RelaySettings, NatsRelaySettings } from './relay-config.js';
 export { defineHandlers } from './handlers.js';
 export type { HandlersSetup, HandlersContext, HandlersCleanup } from './handlers.js';
 export { KoyoCliError, EXIT, formatError, findSqlState } from './errors.js';

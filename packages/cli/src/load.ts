@@ -40,7 +40,8 @@ function loader() {
   });
 }
 
-function display(file: string, cwd: string): string {
+/** A path for messages: relative to `cwd` when inside it, else absolute. */
+export function display(file: string, cwd: string): string {
   const rel = relative(cwd, file);
   return rel.startsWith('..') || isAbsolute(rel) ? file : rel;
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { formatHelp, formatShortUsage, parseCommandArgs, suggest, type CommandSpec, type ParsedArgs } from './args.js';
 import type { CliIo } from './context.js';
 import { EXIT, KoyoCliError, formatError } from './errors.js';
-import { COMMANDS, backfillSpec, doctorSpec, initSpec, runSpec, setupSpec, slotsDropSpec, slotsSpec, tailSpec } from './specs.js';
+import { COMMANDS, backfillSpec, doctorSpec, initSpec, relayNatsSpec, runSpec, setupSpec, slotsDropSpec, slotsSpec, tailSpec } from './specs.js';
 
 /** What {@link main} may be given besides the arguments; defaults to the process. */
 export interface MainOptions extends Partial<CliIo> {
@@ -22,6 +22,7 @@ const HANDLERS = new Map<CommandSpec, () => Promise<Handler>>([
   [slotsSpec, async () => (await import('./commands/slots.js')).slotsCommand],
   [slotsDropSpec, async () => (await import('./commands/slots.js')).slotsDropCommand],
   [tailSpec, async () => (await import('./commands/tail.js')).tailCommand],
+  [relayNatsSpec, async () => (await import('./commands/relay.js')).relayNatsCommand],
 ]);
 
 function version(): string {
@@ -56,6 +57,8 @@ function pickCommand(argv: readonly string[]): { spec: CommandSpec; rest: string
   if (first === 'slots' && (second === 'drop' || second === 'list')) {
     return { spec: second === 'drop' ? slotsDropSpec : slotsSpec, rest: others };
   }
+  const sub = COMMANDS.find((candidate) => candidate.name === `${first} ${second}`);
+  if (sub) return { spec: sub, rest: others };
   const spec = COMMANDS.find((candidate) => candidate.name === first);
   return spec ? { spec, rest: argv.slice(1) } : undefined;
 }
@@ -87,6 +90,10 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     return EXIT.OK;
   }
   const picked = pickCommand(argv);
+  const group = COMMANDS.filter((spec) => spec.name.startsWith(`${first} `)).map((spec) => spec.name);
+  if (!picked && group.length > 0) {
+    return usage(io, undefined, `koyo ${first} needs a sub-command: ${group.map((name) => `koyo ${name}`).join(', ')}${argv[1] === undefined ? '' : ` (got "${argv[1]}")`}`);
+  }
   if (!picked) {
     const hint = suggest(first, COMMANDS.map((spec) => spec.name.split(' ')[0]!));
     return usage(io, undefined, `unknown command "${first}"${hint ? ` (did you mean "${hint}"?)` : ''}`);

@@ -23,10 +23,11 @@ export const initSpec: CommandSpec = {
     publication: { ...publication, description: 'Publication name to write. Default: the slot name.' },
     table: { type: 'string', multiple: true, value: 'TABLE', description: "A table to stream ('users' or 'schema.table'); repeat or separate with commas." },
     dir: { type: 'string', value: 'DIR', description: 'Write into DIR instead of the current directory.' },
+    relay: { type: 'string', value: 'BROKER', choices: ['nats'], description: 'Also write the relay section of the config (for koyo relay nats) and koyo.worker.ts, a worker example (@koyo/nats).' },
     force: { type: 'boolean', short: 'f', description: 'Overwrite existing files.' },
     help,
   },
-  examples: ['koyo init', 'koyo init --slot orders_sync --table orders,order_items', 'koyo init --force'],
+  examples: ['koyo init', 'koyo init --slot orders_sync --table orders,order_items', 'koyo init --relay nats --table orders', 'koyo init --force'],
 };
 
 /** `koyo doctor`. */
@@ -34,7 +35,7 @@ export const doctorSpec: CommandSpec = {
   name: 'doctor',
   summary: 'Check the database set-up and say how to fix each problem',
   description:
-    "Runs every check of @koyo/slot's diagnose (connection, server version, wal_level, free slots and WAL senders, REPLICATION attribute, publication and replica identity, slot state and lag) and prints a checklist: ✓ or ✗, what was found, and the exact SQL that fixes it. Exits 1 when any check fails.",
+    "Runs every check of @koyo/slot's diagnose (connection, server version, wal_level, free slots and WAL senders, REPLICATION attribute, publication and replica identity, slot state and lag), and, when koyo.config.ts has relay.nats (or --nats-servers is given), what koyo relay nats needs of NATS (reachable, JetStream enabled, the stream's subjects, storage and duplicate window), and prints a checklist: ✓ or ✗, what was found, and the exact SQL that fixes it. Exits 1 when any check fails.",
   positionals: [],
   options: {
     url,
@@ -42,10 +43,12 @@ export const doctorSpec: CommandSpec = {
     slot,
     publication,
     origins: { type: 'boolean', description: 'Also check replication origins: privileges for loop-safe writes from handlers (dispatcher.db), the GRANTs when missing, and origins left without their slot.' },
+    'nats-servers': { type: 'string', multiple: true, value: 'URL', description: 'Also check NATS for koyo relay nats (reachable, JetStream, the stream). Default: relay.nats.servers when the config has relay.nats.' },
+    'nats-stream': { type: 'string', value: 'NAME', description: 'The relay stream to check. Default: relay.nats.stream, else KOYO.' },
     json,
     help,
   },
-  examples: ['koyo doctor', 'koyo doctor --origins', 'koyo doctor --url postgres://app@db/shop --slot koyo_shop --publication koyo_shop', 'koyo doctor --json | jq .checks'],
+  examples: ['koyo doctor', 'koyo doctor --origins', 'koyo doctor --nats-servers nats://127.0.0.1:4222', 'koyo doctor --url postgres://app@db/shop --slot koyo_shop --publication koyo_shop', 'koyo doctor --json | jq .checks'],
 };
 
 /** `koyo setup`. */
@@ -83,13 +86,14 @@ export const runSpec: CommandSpec = {
     publication,
     'stats-interval': { type: 'string', value: 'SECONDS', description: 'Seconds between stats lines; 0 turns them off. Default: run.statsIntervalSeconds in the config, else 30.' },
     progress: { type: 'string', value: 'MODE', choices: ['auto', 'bar', 'lines', 'off'], description: 'Catch-up display. auto: a bar on a terminal, lines otherwise.' },
+    failover: { type: 'boolean', description: 'Create the slot as a failover slot (PostgreSQL 17+), synchronised to standbys so that after a promotion koyo run, given every host in the URL (postgres://h1,h2/db), resumes on the new primary. Same as dispatcher.failover in the config. Before 17: an UNSUPPORTED error.' },
     backfill: { type: 'boolean', description: "Backfill every dispatched table first (existing rows reach the handlers as 'snapshot' changes, consistently with the stream, which keeps flowing meanwhile); an interrupted backfill resumes on the next run." },
     metrics: { type: 'string', value: '[HOST:]PORT', description: 'Serve the OpenTelemetry metrics in Prometheus text format at http://HOST:PORT/metrics (host default 127.0.0.1).' },
     ui: { type: 'string', value: '[HOST:]PORT', description: 'Serve the live status page at http://HOST:PORT/ (lag, changes/s per table, handler p50/p99, errors; host default 127.0.0.1).' },
     'allow-remote': { type: 'boolean', description: 'Let --metrics and --ui listen on a non-loopback address (they have no authentication; a warning is printed).' },
     help,
   },
-  examples: ['koyo run', 'koyo run --backfill', 'koyo run --ui 9465 --metrics 9464', 'DATABASE_URL=postgres://app@db/shop koyo run --stats-interval 10', 'koyo run --config deploy/koyo.config.ts'],
+  examples: ['koyo run', 'koyo run --backfill', 'koyo run --ui 9465 --metrics 9464', "koyo run --failover --url 'postgres://app@db1,db2/shop'", 'DATABASE_URL=postgres://app@db/shop koyo run --stats-interval 10', 'koyo run --config deploy/koyo.config.ts'],
 };
 
 /** `koyo slots`. */
@@ -156,4 +160,25 @@ export const backfillSpec: CommandSpec = {
   examples: ['koyo backfill', 'koyo backfill users orders --chunk-size 5000', 'koyo backfill --progress lines'],
 };
 
-export const COMMANDS: readonly CommandSpec[] = [initSpec, doctorSpec, setupSpec, runSpec, backfillSpec, slotsSpec, slotsDropSpec, tailSpec];
+/** `koyo relay nats`. */
+export const relayNatsSpec: CommandSpec = {
+  name: 'relay nats',
+  summary: 'Publish every change into NATS JetStream for a worker fleet',
+  description:
+    "Reads the slot of koyo.config.ts once and publishes every committed change into a NATS JetStream stream, exactly once (@koyo/nats): subject <prefix>.<schema>.<table>[.<partition>], the change as JSON. Worker processes (createNatsWorker from @koyo/nats, koyo init --relay nats writes an example) run the handlers, each key's changes in order. Settings come from relay.nats in the config; the flags override them. A transaction is acknowledged to PostgreSQL only after JetStream stored all of it; while NATS is unreachable, the slot waits. SIGINT or SIGTERM stops gracefully with a summary and exit 0. Needs @koyo/nats installed next to @koyo/cli.",
+  positionals: [],
+  options: {
+    url,
+    config,
+    slot,
+    publication,
+    servers: { type: 'string', multiple: true, value: 'URL', description: 'NATS server(s); repeat or separate with commas. Default: relay.nats.servers in the config, else nats://127.0.0.1:4222.' },
+    stream: { type: 'string', value: 'NAME', description: 'JetStream stream, created when missing. Default: relay.nats.stream, else KOYO.' },
+    partitions: { type: 'string', value: 'N', description: 'Partitions per table (workers need the same number). Default: relay.nats.partitions, else 1.' },
+    'stats-interval': { type: 'string', value: 'SECONDS', description: 'Seconds between stats lines; 0 turns them off. Default: run.statsIntervalSeconds in the config, else 30.' },
+    help,
+  },
+  examples: ['koyo relay nats', 'koyo relay nats --servers nats://10.0.0.5:4222 --partitions 8', 'koyo relay nats --stream ORDERS --stats-interval 10'],
+};
+
+export const COMMANDS: readonly CommandSpec[] = [initSpec, doctorSpec, setupSpec, runSpec, backfillSpec, relayNatsSpec, slotsSpec, slotsDropSpec, tailSpec];

@@ -1,4 +1,5 @@
 /** The files `koyo init` writes. */
+import { relayConfigSection } from './templates-nats.js';
 
 /** What the templates are filled with. */
 export interface TemplateValues {
@@ -6,6 +7,8 @@ export interface TemplateValues {
   publication: string;
   /** Tables as written by the user (`'users'`, `'billing.invoices'`); may be empty. */
   tables: string[];
+  /** \`koyo init --relay nats\`: add the relay section. */
+  relay?: 'nats' | undefined;
 }
 
 function literal(text: string): string {
@@ -86,7 +89,7 @@ ${tables}
     // Catch-up display: 'auto' (a bar on a terminal, lines otherwise), 'bar', 'lines' or 'off'.
     // progress: 'auto',
   },
-});
+${values.relay === 'nats' ? relayConfigSection() : ''}});
 `;
 }
 

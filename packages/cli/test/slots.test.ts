@@ -29,6 +29,7 @@ describe('koyo slots', () => {
       'LAG',
       'RETAINED',
       'WAL STATUS',
+      'SAFE WAL',
     ]);
     const row = text.stdout.split('\n').find((line) => line.startsWith(`${slot} `));
     expect(row).toBeDefined();
@@ -40,6 +41,7 @@ describe('koyo slots', () => {
       expect.stringMatching(/^\d+(\.\d)? (B|kB|MB)$/),
       expect.stringMatching(/ (B|kB|MB)$/),
       'reserved',
+      expect.stringMatching(/^(\d+(\.\d)? (MB|GB)|unlimited)$/),
     ]);
 
     const json = await koyo(['slots', '--json', '--url', db.url]);

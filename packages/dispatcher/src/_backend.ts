@@ -1,5 +1,6 @@
 import type { QualifiedTable, ReplicationStream, TableRef } from '@koyo/slot';
 import type { BackfillSource } from './_backfill-source.js';
+import type { SlotHealthReader } from './slot-watch.js';
 import type { CommittedMessagesLookup, DomainLookup, PrimaryKeyLookup } from './assembler.js';
 
 /** The part of `@koyo/slot`'s {@link ReplicationStream} the dispatcher uses (unit tests fake it). */
@@ -41,6 +42,8 @@ export interface Backend {
    * slot has not confirmed it yet.
    */
   lookupCommittedMessages: CommittedMessagesLookup;
+  /** The slot's WAL retention and validity (`null`: no such slot); absent in unit tests. */
+  slotHealth?: SlotHealthReader;
   /** True when the slot exists already (before setup). */
   slotExists(): Promise<boolean>;
   /** The backfill's side of PostgreSQL. */

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { PgoutputDecoder, parseLsn, formatLsn } from '@koyo/pgoutput';
-import { quoteIdent } from '@koyo/slot';
-import pg from 'pg';
+import { quoteIdent, type ConnectionOptions } from '@koyo/slot';
+import type pg from 'pg';
+import { connectPlain } from './_connection.js';
 import type { CommittedMessages, CommittedTxn } from './assembler.js';
 import { KoyoDispatcherError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -17,8 +18,8 @@ const POSITION_TAGS = [0x49, 0x55, 0x44, TRUNCATE_TAG, MESSAGE_TAG];
 
 /** Where to read a committed transaction back from. */
 export interface CommittedMessagesSource {
-  /** A normal (non-replication) session's config. */
-  config: pg.ClientConfig;
+  /** The dispatcher's connection (one host or several: the writable one is used). */
+  connection: ConnectionOptions;
   slot: string;
   publication: string;
   logger: Logger;
@@ -90,10 +91,10 @@ export async function readCommittedMessages(
 ): Promise<CommittedMessages> {
   const started = Date.now();
   const copy = `koyo_peek_${randomBytes(8).toString('hex')}`;
-  const client = new pg.Client(source.config);
-  client.on('error', () => undefined); // a lost session fails the query below
+  let client: pg.Client | undefined;
   try {
-    await client.connect();
+    client = await connectPlain(source.connection);
+    client.on('error', () => undefined); // a lost session fails the query below
     const copied = await client.query<{ lsn: string }>(
       'SELECT lsn::text AS lsn FROM pg_copy_logical_replication_slot($1, $2, true)',
       [source.slot, copy],
@@ -160,6 +161,6 @@ export async function readCommittedMessages(
       { cause: error },
     );
   } finally {
-    await client.end().catch(() => undefined); // ends the session, which drops the copy too
+    await client?.end().catch(() => undefined); // ends the session, which drops the copy too
   }
 }

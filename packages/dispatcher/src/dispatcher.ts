@@ -16,8 +16,8 @@ import { BACKFILL_PREFIX } from './backfill-windows.js';
 import { positiveInt } from './options.js';
 import { backfillTables, owedTables } from './backfill-tables.js';
 import { OriginPool } from './origin-pool.js';
-import { plainConfig } from './pg-backend.js';
 import { HandlerRegistry } from './registry.js';
+import { SlotWatch } from './slot-watch.js';
 import { DispatcherMetrics } from './metrics.js';
 import type {
   BackfillOptions,
@@ -78,6 +78,7 @@ export class DispatcherImpl implements Dispatcher {
   private starting: Promise<void> | null = null;
   private runner: BackfillRunner | null = null;
   private originPool: OriginPool | null = null;
+  private slotWatch: SlotWatch | null = null;
   readonly origin: string;
 
   constructor(
@@ -103,7 +104,7 @@ export class DispatcherImpl implements Dispatcher {
   get db(): OriginPool {
     // Created on first access; a dispatcher that never uses it needs no origin privileges.
     this.originPool ??= new OriginPool({
-      connection: plainConfig(this.options.connection),
+      connection: this.options.connection,
       origin: this.origin,
       waitMs: this.resolved.originWaitMs,
     });
@@ -166,8 +167,7 @@ export class DispatcherImpl implements Dispatcher {
       // `tables`, stops the start before anything is created.
       this.registry.resolve(await this.backend.resolveTables(this.registry.tableRefs));
       // db taken before start(): its privileges are checked before anything is created.
-      if (this.originPool)
-        await this.originPool.checkPrivileges(plainConfig(this.options.connection));
+      if (this.originPool) await this.originPool.checkPrivileges(this.options.connection);
       const tables = this.registry.tables as readonly QualifiedTable[] | null;
       // Recorded before the slot exists, so a crash right after its creation still owes it.
       if (this.options.backfill === 'initial' && !(await this.backend.slotExists()))
@@ -221,6 +221,17 @@ export class DispatcherImpl implements Dispatcher {
     this.rateTimer = setInterval(() => this.sampleRate(), 1000);
     this.rateTimer.unref();
     this.metrics.start(() => this.stats());
+    if (this.backend.slotHealth) {
+      this.slotWatch = new SlotWatch(
+        this.backend.slotHealth,
+        this.options.slot,
+        this.resolved.slotCheckIntervalMs,
+        this.resolved.retainedWalWarningBytes,
+        this.logger,
+        (error) => this.fail(error),
+      );
+      this.slotWatch.start();
+    }
     this.logger.info(
       {
         slot: this.options.slot,
@@ -353,6 +364,7 @@ export class DispatcherImpl implements Dispatcher {
       lastHandlerError: this.counters.lastError,
       lastCommitTime: this.metrics.lastCommitTime,
       reconnects: stream?.reconnects ?? 0,
+      slot: this.slotWatch?.latest ?? null,
     };
   }
 
@@ -403,8 +415,8 @@ export class DispatcherImpl implements Dispatcher {
       this.error =
         error instanceof KoyoDispatcherError
           ? error
-          : isPublicationMissing(error)
-            ? new KoyoDispatcherError('PUBLICATION_MISSING', error.message, { cause: error })
+          : isPassedThrough(error)
+            ? new KoyoDispatcherError(error.code, error.message, { cause: error })
             : new KoyoDispatcherError(
                 'STREAM_FAILED',
                 `The replication stream failed: ${asError(error).message}`,
@@ -457,6 +469,7 @@ export class DispatcherImpl implements Dispatcher {
     if (this.loop) await this.loop;
     this.assembler?.close();
     if (this.rateTimer) clearInterval(this.rateTimer);
+    this.slotWatch?.stop();
     this.metrics.stop();
     await this.backend.close().catch(() => undefined);
     await this.endOriginPool();
@@ -486,9 +499,13 @@ export class DispatcherImpl implements Dispatcher {
   }
 }
 
-/** `@koyo/slot`'s error for a publication dropped under the stream: its code is kept, not wrapped. */
-function isPublicationMissing(error: unknown): error is Error {
-  return error instanceof Error && (error as { code?: unknown }).code === 'PUBLICATION_MISSING';
+/** `@koyo/slot`'s stream errors whose code is kept, not wrapped as STREAM_FAILED. */
+const PASSED_THROUGH = new Set(['PUBLICATION_MISSING', 'SLOT_INVALIDATED', 'SPLIT_BRAIN']);
+
+function isPassedThrough(
+  error: unknown,
+): error is Error & { code: 'PUBLICATION_MISSING' | 'SLOT_INVALIDATED' | 'SPLIT_BRAIN' } {
+  return error instanceof Error && PASSED_THROUGH.has(String((error as { code?: unknown }).code));
 }
 
 /** `app.users,public.orders` (qualified, as resolved), or `ALL`: for the log. */

@@ -37,6 +37,22 @@ export type KoyoDispatcherErrorCode =
    * through): add a primary key or `ALTER TABLE ... REPLICA IDENTITY FULL`, then start again.
    */
   | 'REPLICA_IDENTITY_MISSING'
+  /**
+   * The PostgreSQL version cannot do what was asked (`failover: true` before 17; `@koyo/slot`'s
+   * code, passed through); the message says what the version can do instead.
+   */
+  | 'UNSUPPORTED'
+  /**
+   * The slot was invalidated (the WAL it needed was removed, `max_slot_wal_keep_size`, or a
+   * conflict on a standby); `@koyo/slot`'s code, passed through. It can never stream again: the
+   * message says how to recover (a new slot and a backfill).
+   */
+  | 'SLOT_INVALIDATED'
+  /**
+   * Several hosts of a multi-host `connection` accept writes (`@koyo/slot`'s code, passed
+   * through): fence the old primary; koyo does not guess.
+   */
+  | 'SPLIT_BRAIN'
   /** The server sent something the dispatcher cannot handle (e.g. two-phase messages). */
   | 'PROTOCOL_ERROR'
   /** A streamed transaction could not be spilled to or read back from disk. */

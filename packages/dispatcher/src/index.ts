@@ -20,6 +20,7 @@ export type {
   LogicalMessage,
   MessageHandler,
   RetryOptions,
+  SlotWalStats,
   SnapshotChange,
   TableHandlers,
   TransactionBatch,

@@ -153,6 +153,16 @@ export class DispatcherMetrics {
     const backfillRows = meter.createObservableCounter('koyo.dispatcher.backfill.rows', {
       description: 'Snapshot rows delivered by backfills, by table.',
     });
+    const retainedWal = meter.createObservableGauge('koyo.dispatcher.slot.retained_wal', {
+      description:
+        'Bytes of WAL the server keeps for the slot (as last read, every slotCheckIntervalMs).',
+      unit: 'By',
+    });
+    const safeWal = meter.createObservableGauge('koyo.dispatcher.slot.safe_wal_size', {
+      description:
+        'Bytes of WAL that can still be written before the slot is at risk (max_slot_wal_keep_size); not observed when unlimited.',
+      unit: 'By',
+    });
     const observables = [
       changes,
       errors,
@@ -163,6 +173,8 @@ export class DispatcherMetrics {
       acknowledged,
       pending,
       backfillRows,
+      retainedWal,
+      safeWal,
     ];
     const callback = (result: BatchObservableResult): void => {
       for (const entry of this.tables.values()) {
@@ -182,6 +194,9 @@ export class DispatcherMetrics {
       result.observe(pending, stats.pending, slot);
       for (const b of stats.backfill)
         result.observe(backfillRows, b.rows, { slot: this.slot, table: b.table });
+      if (stats.slot?.retainedWalBytes != null)
+        result.observe(retainedWal, stats.slot.retainedWalBytes, slot);
+      if (stats.slot?.safeWalSize != null) result.observe(safeWal, stats.slot.safeWalSize, slot);
     };
     meter.addBatchObservableCallback(callback, observables);
     this.unobserve = () => meter.removeBatchObservableCallback(callback, observables);

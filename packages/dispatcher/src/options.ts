@@ -3,6 +3,7 @@ import {
   assertSlotName,
   KoyoSlotError,
   originNameForSlot,
+  type ConnectionOptions,
 } from '@koyo/slot';
 import type { ClientConfig } from 'pg';
 import type { DeliveryPolicy } from './delivery.js';
@@ -12,8 +13,14 @@ import type { DeliveryItem, ErrorDecision, RetryOptions } from './types.js';
 
 /** Options of {@link createDispatcher}. */
 export interface DispatcherOptions {
-  /** Connection string or `pg` client config of the primary (a role with REPLICATION). */
-  connection: string | ClientConfig;
+  /**
+   * Connection string or `pg` client config of the primary (a role with REPLICATION). It may name
+   * several hosts, like libpq (`postgres://user@h1:5432,h2:5432/db`, or `{ hosts: ['h1:5432',
+   * 'h2:5432'], user, database }`): the stream and every helper session connect to the host that
+   * is not in recovery, and after a failover reconnect to the promoted one. Two writable hosts
+   * are `SPLIT_BRAIN`, never a guess.
+   */
+  connection: ConnectionOptions;
   /** Replication slot name (created when missing unless `createSlot: false`). */
   slot: string;
   /** Publication name (created when missing unless `createPublication: false`). */
@@ -34,6 +41,25 @@ export interface DispatcherOptions {
   tables?: string[] | '*';
   /** Create the slot (pgoutput) if it does not exist. Default true. */
   createSlot?: boolean;
+  /**
+   * PostgreSQL 17+: create the slot as a failover slot, which the server synchronises to standbys
+   * that have `sync_replication_slots = on` (see the README's "Failover" section), so that after
+   * a promotion this dispatcher (with a multi-host `connection`) resumes on the new primary from
+   * the synchronised position. An existing slot that is not a failover slot is `SLOT_MISMATCH`
+   * with the fix. Before 17: `UNSUPPORTED`, saying what the version can do instead. Default false.
+   */
+  failover?: boolean;
+  /**
+   * How often, in ms, the dispatcher reads its slot's WAL retention (`stats().slot`, the
+   * retained-WAL warning, invalidation). Default 10 000.
+   */
+  slotCheckIntervalMs?: number;
+  /**
+   * When `max_slot_wal_keep_size` is unlimited: the retained WAL, in bytes, past which the
+   * dispatcher logs a warning (once, until it falls back below). With a limit, the warning comes
+   * at 80% of it instead. Default 10 GiB.
+   */
+  retainedWalWarningBytes?: number;
   /** Create the publication if it does not exist. Default true. */
   createPublication?: boolean;
   /**
@@ -129,6 +155,8 @@ export interface ResolvedOptions {
   batchSize: number;
   maxPending: number;
   spillThreshold: number;
+  slotCheckIntervalMs: number;
+  retainedWalWarningBytes: number;
   policy: DeliveryPolicy;
 }
 
@@ -205,7 +233,12 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
       "tables must be a non-empty array of table names, or '*' for every table (FOR ALL TABLES); leave it out to dispatch every table of an existing publication.",
     );
   }
-  for (const key of ['createSlot', 'createPublication', 'publishGeneratedColumns'] as const) {
+  for (const key of [
+    'createSlot',
+    'createPublication',
+    'publishGeneratedColumns',
+    'failover',
+  ] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'boolean')
       throw new KoyoDispatcherError('INVALID_OPTION', `${key} must be true or false.`);
   }
@@ -242,6 +275,12 @@ export function resolveOptions(options: DispatcherOptions): ResolvedOptions {
     batchSize: positiveInt(options.batchSize, 'batchSize', 1000),
     maxPending: positiveInt(options.maxPending, 'maxPending', 10_000),
     spillThreshold: positiveInt(options.spillThreshold, 'spillThreshold', 10_000),
+    slotCheckIntervalMs: positiveInt(options.slotCheckIntervalMs, 'slotCheckIntervalMs', 10_000),
+    retainedWalWarningBytes: positiveInt(
+      options.retainedWalWarningBytes,
+      'retainedWalWarningBytes',
+      10 * 1024 ** 3,
+    ),
     policy: {
       attempts: positiveInt(retry.attempts, 'retry.attempts', 3),
       backoffMs: nonNegative(retry.backoffMs, 'retry.backoffMs', 100),

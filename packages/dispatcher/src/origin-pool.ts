@@ -3,9 +3,11 @@ import {
   missingOriginPrivileges,
   originGrantStatements,
   type OriginFunction,
+  type ConnectionOptions,
   type Queryable,
 } from '@koyo/slot';
 import pg from 'pg';
+import { connectPlain, poolConfig } from './_connection.js';
 import { asError, KoyoDispatcherError } from './errors.js';
 import type { Change } from './types.js';
 
@@ -28,7 +30,8 @@ export interface OriginTransactionOptions {
 
 /** @internal how the pool opens its one session. */
 export interface OriginPoolConfig {
-  connection: pg.ClientConfig;
+  /** One host, or several (the pool connects to the writable one). */
+  connection: ConnectionOptions;
   /** The replication origin the session is tagged with. */
   origin: string;
   /** How long a new session waits for another one to let go of the origin. */
@@ -51,7 +54,7 @@ export class OriginPool extends pg.Pool {
   /** @internal created by the dispatcher; use `dispatcher.db`. */
   constructor(config: OriginPoolConfig) {
     super({
-      ...config.connection,
+      ...poolConfig(config.connection),
       max: 1,
       // An idle session gives the origin back soon, so a standby that takes the slot over after
       // this process lost its stream (but lives on) gets the origin within originWaitMs.
@@ -141,9 +144,8 @@ export class OriginPool extends pg.Pool {
    * Checks, without creating anything, that the role may create and set up the origin; throws
    * `PERMISSION_DENIED` listing the GRANT statements otherwise.
    */
-  async checkPrivileges(connection: pg.ClientConfig): Promise<void> {
-    const client = new pg.Client(connection);
-    await client.connect();
+  async checkPrivileges(connection: ConnectionOptions): Promise<void> {
+    const client = await connectPlain(connection);
     try {
       await assertPrivileges(client, REQUIRED, this.origin);
     } finally {

@@ -1,11 +1,13 @@
 import {
   createSlotManager,
   KoyoSlotError,
+  type ConnectionOptions,
   openReplicationStream,
   type QualifiedTable,
   type ReplicationStreamOptions,
 } from '@koyo/slot';
 import pg from 'pg';
+import { connectPlain } from './_connection.js';
 import { copyOut } from './_copy-out.js';
 import type { Backend, WireStream } from './_backend.js';
 import { readCommittedMessages } from './committed-order.js';
@@ -17,23 +19,13 @@ import type { DispatcherOptions } from './options.js';
 /** Upper bound of the reconnect delay unless `reconnect.maxDelayMs` says otherwise. */
 const DEFAULT_MAX_RECONNECT_DELAY_MS = 5_000;
 
-/** The connection config for ordinary (non-replication) sessions. */
-export function plainConfig(connection: string | pg.ClientConfig): pg.ClientConfig {
-  if (typeof connection === 'string')
-    return { connectionString: connection, fallback_application_name: 'koyo-dispatcher' };
-  const { replication: _replication, ...rest } = connection as pg.ClientConfig & {
-    replication?: unknown;
-  };
-  return { fallback_application_name: 'koyo-dispatcher', ...rest };
-}
-
 /** One lazily opened helper connection, reopened after it is lost. */
 export class HelperSession {
   private client: pg.Client | null = null;
   private connecting: Promise<pg.Client> | null = null;
   private closed = false;
 
-  constructor(private readonly config: pg.ClientConfig) {}
+  constructor(private readonly connection: ConnectionOptions) {}
 
   async query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
     const client = await this.connect();
@@ -61,18 +53,13 @@ export class HelperSession {
     if (this.closed) throw new KoyoDispatcherError('STOPPED', 'The dispatcher is stopped.');
     if (this.client) return this.client;
     this.connecting ??= (async () => {
-      const client = new pg.Client(this.config);
+      // Several hosts: the writable one, asked again each time the session is reopened.
+      const client = await connectPlain(this.connection);
       const forget = (): void => {
         if (this.client === client) this.client = null;
       };
       client.on('error', forget);
       client.on('end', forget);
-      try {
-        await client.connect();
-      } catch (error) {
-        await client.end().catch(() => undefined);
-        throw error;
-      }
       this.client = client;
       return client;
     })();
@@ -93,7 +80,7 @@ export class HelperSession {
 
 /** The backend of a real dispatcher: `@koyo/slot` for the slot, publication and stream. */
 export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
-  const helper = new HelperSession(plainConfig(options.connection));
+  const helper = new HelperSession(options.connection);
   const backfill = pgBackfillSource(options);
   let serverVersion = 0;
   const label = (tables: readonly QualifiedTable[] | null): string =>
@@ -125,6 +112,7 @@ export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
             createPublication: options.createPublication !== false,
             createSlot: options.createSlot !== false,
             publishGeneratedColumns: options.publishGeneratedColumns !== false,
+            ...(options.failover === true ? { failover: true } : {}),
           })
           .catch(passThroughRefusal);
         if (result.publication.created)
@@ -222,13 +210,43 @@ export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
     lookupCommittedMessages(txn) {
       return readCommittedMessages(
         {
-          config: plainConfig(options.connection),
+          connection: options.connection,
           slot: options.slot,
           publication: options.publication,
           logger,
         },
         txn,
       );
+    },
+    async slotHealth() {
+      const version = serverVersion || 140_000;
+      const reason =
+        version >= 170_000
+          ? "coalesce(invalidation_reason, CASE WHEN wal_status = 'lost' THEN 'wal_removed' END)"
+          : "CASE WHEN wal_status = 'lost' THEN 'wal_removed' END";
+      const [row] = await helper.query<{
+        retained: string | null;
+        wal_status: string | null;
+        safe: string | null;
+        keep_mb: string;
+        reason: string | null;
+      }>(
+        `SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END - restart_lsn)::text AS retained,
+                wal_status, safe_wal_size::text AS safe,
+                (SELECT setting FROM pg_settings WHERE name = 'max_slot_wal_keep_size') AS keep_mb,
+                (${reason})::text AS reason
+           FROM pg_replication_slots WHERE slot_name = $1`,
+        [options.slot],
+      );
+      if (!row) return null;
+      const keepMb = Number(row.keep_mb);
+      return {
+        retainedBytes: row.retained === null ? null : Number(row.retained),
+        walStatus: row.wal_status,
+        safeWalSize: row.safe === null ? null : Number(row.safe),
+        keepBytes: keepMb < 0 ? null : keepMb * 1024 * 1024,
+        invalidationReason: row.reason,
+      };
     },
     async slotExists() {
       const rows = await helper.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [
@@ -248,7 +266,11 @@ function passThroughRefusal(error: unknown): never {
   const code = (error as { code?: unknown } | null)?.code;
   if (
     error instanceof KoyoSlotError &&
-    (code === 'PUBLICATION_TABLES_REQUIRED' || code === 'REPLICA_IDENTITY_MISSING')
+    (code === 'PUBLICATION_TABLES_REQUIRED' ||
+      code === 'REPLICA_IDENTITY_MISSING' ||
+      code === 'UNSUPPORTED' ||
+      code === 'SLOT_INVALIDATED' ||
+      code === 'SPLIT_BRAIN')
   ) {
     throw new KoyoDispatcherError(code, error.message, { cause: error });
   }

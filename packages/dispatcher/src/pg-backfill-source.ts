@@ -9,7 +9,7 @@ import type {
 } from './_backfill-source.js';
 import { BACKFILL_PREFIX } from './backfill-windows.js';
 import { KoyoDispatcherError } from './errors.js';
-import { HelperSession, plainConfig } from './pg-backend.js';
+import { HelperSession } from './pg-backend.js';
 import type { DispatcherOptions } from './options.js';
 
 /** The progress table (WAL-logged, so a crash keeps it; its changes are never dispatched). */
@@ -48,9 +48,9 @@ function failed(what: string, error: unknown): KoyoDispatcherError {
 
 /** The backfill's PostgreSQL side: catalog, progress table, watermarks and chunk reads. */
 export function pgBackfillSource(options: DispatcherOptions): BackfillSource {
-  const helper = new HelperSession(plainConfig(options.connection));
+  const helper = new HelperSession(options.connection);
   // Chunk reads on their own session: a long read never delays watermarks or progress writes.
-  const reader = new HelperSession(plainConfig(options.connection));
+  const reader = new HelperSession(options.connection);
   const decoders = new WeakMap<TableShape, ChunkDecoder>();
   const decoderFor = (shape: TableShape): ChunkDecoder => {
     let decoder = decoders.get(shape);

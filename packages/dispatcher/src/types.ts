@@ -309,6 +309,28 @@ export interface DispatcherStats {
   lastCommitTime: string | null;
   /** Times the replication stream reconnected since start. */
   reconnects: number;
+  /**
+   * The slot as the server last reported it (read every `slotCheckIntervalMs`): the WAL it
+   * retains, `wal_status` and `safe_wal_size`. `null` before the first reading.
+   */
+  slot: SlotWalStats | null;
+}
+
+/** The slot's WAL retention, in {@link DispatcherStats.slot}. */
+export interface SlotWalStats {
+  /** Bytes of WAL the server keeps for this slot (its position minus the slot's `restart_lsn`). */
+  retainedWalBytes: number | null;
+  /**
+   * `reserved` or `extended` (fine), `unreserved` (past `max_slot_wal_keep_size`: invalidated at
+   * the next checkpoint unless it catches up), `lost` (invalidated).
+   */
+  walStatus: string | null;
+  /** Bytes of WAL that can still be written before the slot is at risk; `null` when unlimited. */
+  safeWalSize: number | null;
+  /** `max_slot_wal_keep_size` in bytes; `null` when unlimited. */
+  maxSlotWalKeepSize: number | null;
+  /** When this was read (ISO 8601, local clock). */
+  checkedAt: string;
 }
 
 /** Progress of one table's backfill, in {@link DispatcherStats.backfill}. */

@@ -39,12 +39,13 @@ export type RoutedDatabase<
 /**
  * Options of {@link withRouting}: every `@koyo/router` option (`strategy`, `maxLag`,
  * `readYourWrites`, `fallback`, `logger`, `ejectMs`, `probeIntervalMs`, `defaultRole`,
- * `ignoreTransactions`, `volatileFunctions`, ...) plus node names and weights.
+ * `ignoreTransactions`, `volatileFunctions`, ...) plus node names and weights. Following the
+ * primary (`discover`, `failoverMs`) is for `@koyo/router/pg` and `@koyo/router/postgres` only, for now.
  *
  * @example
  * const options: WithRoutingOptions = { strategy: 'weighted', replicaNames: ['eu-1', 'eu-2'], replicaWeights: [3, 1], logger: console.log };
  */
-export interface WithRoutingOptions extends RouterOptions {
+export interface WithRoutingOptions extends Omit<RouterOptions, 'discover' | 'failoverMs'> {
   /** Name of the primary in logs, reasons and stats. Default `'primary'`. */
   readonly primaryName?: string;
   /** Names of the replicas, in order. Default `replica1`, `replica2`, ... */

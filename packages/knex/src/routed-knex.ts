@@ -29,8 +29,11 @@ import { KoyoKnexError } from './errors.js';
 export type KnexNodeConfig =
   string | (Knex.Config & { readonly name?: string; readonly weight?: number });
 
-/** Options of {@link routedKnex}: the nodes, every {@link RouterOptions router option}, and the Knex-specific ones. */
-export interface RoutedKnexOptions extends RouterOptions {
+/**
+ * Options of {@link routedKnex}: the nodes, every {@link RouterOptions router option} except following the primary
+ * (`discover`, `failoverMs`: `@koyo/router/pg` and `@koyo/router/postgres` only, for now), and the Knex-specific ones.
+ */
+export interface RoutedKnexOptions extends Omit<RouterOptions, 'discover' | 'failoverMs'> {
   /** The primary: takes writes, transactions, schema changes and migrations. Its config is the routed instance's config. */
   readonly primary: KnexNodeConfig;
   /** Streaming replicas that may take reads (each gets its own Knex pool). May be empty. */

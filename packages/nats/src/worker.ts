@@ -38,13 +38,46 @@ export interface NatsWorkerOptions {
   deadLetter?: boolean;
   /** How long a message may stay unacknowledged before JetStream gives it to another worker (a killed one's). Default 30 000 ms. */
   ackWaitMs?: number;
+  /**
+   * How many changes this process handles at once, each from a different partition (a
+   * partition's changes are always one at a time, fleet-wide). Default: every consumer it runs
+   * (tables × partitions) at once. A message this process pulled while all its slots are busy
+   * waits here (kept from `ackWaitMs` with `working()`), so give each worker at least
+   * `partitions / workers` to let the fleet spread the partitions.
+   */
+  concurrency?: number;
+}
+
+/** Up to `size` holders at once; waiters are served first come, first served. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  constructor(size: number) {
+    this.free = size;
+  }
+  acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free -= 1;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free += 1;
+  }
 }
 
 /** A worker of a fleet; see {@link createNatsWorker}. */
 export interface NatsWorker {
   /** Creates (or joins) the durable consumers and starts pulling. */
   start(): Promise<void>;
-  /** Stops pulling, lets running handlers finish and acknowledges them. */
+  /**
+   * Stops pulling, lets running handlers finish and acknowledges them. Safe to call while
+   * `start()` is still running (e.g. from a signal handler installed before it): that start ends
+   * without pulling further. A stopped worker does not start again (`STOPPED`).
+   */
   stop(): Promise<void>;
   /** Counters since start. */
   stats(): { handled: number; failures: number; deadLettered: number };
@@ -102,6 +135,16 @@ export function createNatsWorker(options: NatsWorkerOptions): NatsWorker {
   const backoffMs = options.retry?.backoffMs ?? 100;
   const maxBackoffMs = options.retry?.maxBackoffMs ?? 5_000;
   const ackWaitMs = options.ackWaitMs ?? 30_000;
+  const concurrency = options.concurrency ?? Number.POSITIVE_INFINITY;
+  if (
+    concurrency !== Number.POSITIVE_INFINITY &&
+    (!Number.isSafeInteger(concurrency) || concurrency < 1)
+  )
+    throw new KoyoNatsError(
+      'INVALID_OPTION',
+      `concurrency must be a positive integer, got ${String(concurrency)}.`,
+    );
+  const slots = new Slots(concurrency);
   const tables = (options.tables ?? ['*.*']).map((name) => {
     const [schema, table] = name.includes('.') ? name.split('.') : ['*', name];
     if (
@@ -124,10 +167,12 @@ export function createNatsWorker(options: NatsWorkerOptions): NatsWorker {
   const subscriptions: ConsumerMessages[] = [];
 
   const handle = async (message: JsMsg): Promise<void> => {
-    const change = message.json<Change>();
-    // Keep the message ours while the handler runs longer than ackWait.
+    // Keep the message ours while it waits for a slot and while the handler runs longer than
+    // ackWait.
     const keepAlive = setInterval(() => message.working(), Math.max(100, ackWaitMs / 3));
+    await slots.acquire();
     try {
+      const change = message.json<Change>();
       await callHandlers(options, change);
       counters.handled += 1;
       message.ack();
@@ -141,6 +186,7 @@ export function createNatsWorker(options: NatsWorkerOptions): NatsWorker {
         h.set('Koyo-Error', String((error as Error)?.message ?? error).slice(0, 1000));
         h.set('Koyo-Attempts', String(attempt));
         const id = message.headers?.get('Nats-Msg-Id');
+        const change = message.json<Change>();
         await js!.publish(deadLetterSubject(prefix, change.schema, change.table), message.data, {
           headers: h,
           ...(id ? { msgID: `dead:${id}` } : {}),
@@ -151,51 +197,67 @@ export function createNatsWorker(options: NatsWorkerOptions): NatsWorker {
         message.nak(Math.min(backoffMs * 2 ** (attempt - 1), maxBackoffMs));
       }
     } finally {
+      slots.release();
       clearInterval(keepAlive);
     }
   };
 
-  return {
-    async start() {
-      connection = isConnection(options.nats)
-        ? options.nats
-        : await connect({
-            servers: options.nats.servers,
-            name: options.nats.name ?? `koyo-worker-${durable}`,
-            maxReconnectAttempts: -1,
-            reconnectTimeWait: 250,
-          });
-      const jsm = await jetstreamManager(connection);
-      js = jetstream(connection);
-      for (const table of tables) {
-        for (let partition = 0; partition < partitions; partition++) {
-          const suffix = partitions > 1 ? `.${partition}` : '';
-          const name = `${durable}_${table.name}${partition}`;
-          await jsm.consumers.add(stream, {
-            durable_name: name,
-            filter_subject: `${prefix}.${table.schema}.${table.table}${suffix}`,
-            ack_policy: AckPolicy.Explicit,
-            deliver_policy: DeliverPolicy.All,
-            // One unacknowledged message per partition across the fleet: per-key order.
-            max_ack_pending: 1,
-            ack_wait: nanos(ackWaitMs),
-          });
-          const messages = await (
-            await js.consumers.get(stream, name)
-          ).consume({ max_messages: 1 });
-          subscriptions.push(messages);
-          loops.push(
-            (async () => {
-              for await (const message of messages) {
-                // Dead-lettering needs NATS: when that fails, the message comes again.
-                await handle(message).catch(() => message.nak(maxBackoffMs));
-              }
-            })(),
-          );
-        }
+  let stopping = false;
+  let starting: Promise<void> | undefined;
+
+  const open = async (): Promise<void> => {
+    connection = isConnection(options.nats)
+      ? options.nats
+      : await connect({
+          servers: options.nats.servers,
+          name: options.nats.name ?? `koyo-worker-${durable}`,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 250,
+        });
+    const jsm = await jetstreamManager(connection);
+    js = jetstream(connection);
+    for (const table of tables) {
+      for (let partition = 0; partition < partitions; partition++) {
+        // stop() during start(): no further consumers.
+        if (stopping) return;
+        const suffix = partitions > 1 ? `.${partition}` : '';
+        const name = `${durable}_${table.name}${partition}`;
+        await jsm.consumers.add(stream, {
+          durable_name: name,
+          filter_subject: `${prefix}.${table.schema}.${table.table}${suffix}`,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          // One unacknowledged message per partition across the fleet: per-key order.
+          max_ack_pending: 1,
+          ack_wait: nanos(ackWaitMs),
+        });
+        const messages = await (await js.consumers.get(stream, name)).consume({ max_messages: 1 });
+        subscriptions.push(messages);
+        loops.push(
+          (async () => {
+            for await (const message of messages) {
+              // Dead-lettering needs NATS: when that fails, the message comes again.
+              await handle(message).catch(() => message.nak(maxBackoffMs));
+            }
+          })(),
+        );
       }
+    }
+  };
+
+  return {
+    start() {
+      if (stopping)
+        return Promise.reject(
+          new KoyoNatsError('STOPPED', 'This worker was stopped; create a new one.'),
+        );
+      starting ??= open();
+      return starting;
     },
     async stop() {
+      stopping = true;
+      // A start() in progress ends first (at its next step), so no consumer is left running.
+      await starting?.catch(() => undefined);
       for (const messages of subscriptions) messages.stop();
       await Promise.allSettled(loops);
       if (connection && !isConnection(options.nats)) await connection.close();

@@ -19,6 +19,8 @@ export interface WriteMark {
   lsn: bigint | undefined;
   /** `Date.now()` of the last write. */
   at: number;
+  /** How long reads wait for a replica at `lsn`, when `readAfter` chose it. */
+  waitMs?: number;
 }
 
 /**

@@ -8,6 +8,10 @@
  * - `INVALID_TOKEN`: a read-your-writes token that this router did not produce (tampered cookie?).
  * - `CLOSED`: the router (or the routed pool / sql) was closed with `end()`.
  * - `PROBE_TIMEOUT`: a health or lag probe took longer than `probeTimeoutMs` (the replica is ejected).
+ * - `NO_PRIMARY`: following the primary (`primary` list or `discover`), no node accepted writes
+ *   within `failoverMs`; the statement did not run.
+ * - `SPLIT_BRAIN`: following the primary, several nodes accept writes; the router refuses to guess
+ *   which one is the primary until only one does.
  * - `QUERY_FAILED`: a statement failed; `cause` is the driver's error, and `sqlstate`, `detail`
  *   and `hint` are copied from it when PostgreSQL sent them. Only thrown by code paths that have to
  *   wrap (the adapters rethrow the driver's own error unchanged).
@@ -19,6 +23,8 @@ export type KoyoRouterErrorCode =
   | 'INVALID_TOKEN'
   | 'CLOSED'
   | 'PROBE_TIMEOUT'
+  | 'NO_PRIMARY'
+  | 'SPLIT_BRAIN'
   | 'QUERY_FAILED';
 
 /**

@@ -11,7 +11,9 @@ describe('connection errors', () => {
   });
 
   it('are found behind a wrapping error (an ORM error whose cause is the driver error)', () => {
-    const wrapped = new Error('Failed query: select 1', { cause: Object.assign(new Error('terminating connection'), { code: '57P01' }) });
+    const wrapped = new Error('Failed query: select 1', {
+      cause: Object.assign(new Error('terminating connection'), { code: '57P01' }),
+    });
     expect(isConnectionError(wrapped)).toBe(true);
     expect(sqlstateOf(wrapped)).toBe('57P01');
     expect(sqlstateOf(new Error('x', { cause: { code: '25006' } }))).toBe('25006');

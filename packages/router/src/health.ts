@@ -20,7 +20,12 @@ export function isConnectionError(error: unknown): boolean {
 export function causes(error: unknown): object[] {
   const chain: object[] = [];
   let current = error;
-  while (current !== null && typeof current === 'object' && chain.length < 8 && !chain.includes(current)) {
+  while (
+    current !== null &&
+    typeof current === 'object' &&
+    chain.length < 8 &&
+    !chain.includes(current)
+  ) {
     chain.push(current);
     current = (current as { cause?: unknown }).cause;
   }

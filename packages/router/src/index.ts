@@ -26,6 +26,13 @@ export {
 } from './context.js';
 export { KoyoRouterError, type KoyoRouterErrorCode } from './errors.js';
 export { DEFAULT_VOLATILE_FUNCTIONS } from './functions.js';
+export { lostPrimary, provablyNotRun, type FollowOptions, type Topology } from './failover.js';
+export {
+  POSITION_HEADER,
+  positionFetch,
+  type CausalReadsOptions,
+  type PositionRouter,
+} from './http-token.js';
 export { isConnectionError } from './health.js';
 export { formatLsn, parseLsn } from './lsn.js';
 export { standbyRejection } from './standby-errors.js';
@@ -40,7 +47,9 @@ export {
   type RouteExplanation,
   type RouteLogEntry,
   type RouterNode,
+  type RouterConfig,
   type RouterOptions,
   type RouterStats,
 } from './router.js';
 export type { ReplicaStatus, Strategy, StrategyFunction, StrategyQuery } from './strategy.js';
+export type { PositionLike } from './token.js';

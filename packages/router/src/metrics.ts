@@ -38,12 +38,16 @@ export class RouterMetrics {
       description: 'Statements routed, by node, role and reason (retries included).',
     });
     this.#rywWait = meter.createHistogram('koyo.router.read_your_writes.wait', {
-      description: "Time a read waited for a replica to replay the session's last write (read-your-writes 'lsn' mode), by outcome.",
+      description:
+        "Time a read waited for a replica to replay the session's last write (read-your-writes 'lsn' mode), by outcome.",
       unit: 's',
-      advice: { explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] },
+      advice: {
+        explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      },
     });
     const lagBytes = meter.createObservableGauge('koyo.router.replica.lag', {
-      description: "Bytes of WAL a replica has yet to replay, as last probed (only when lag is probed: maxLag, 'least-lag', read-your-writes 'lsn').",
+      description:
+        "Bytes of WAL a replica has yet to replay, as last probed (only when lag is probed: maxLag, 'least-lag', read-your-writes 'lsn').",
       unit: 'By',
     });
     const lagSeconds = meter.createObservableGauge('koyo.router.replica.lag.time', {
@@ -80,7 +84,9 @@ export class RouterMetrics {
   }
 
   /** The router's metrics, or `null` when `@opentelemetry/api` is not installed. */
-  static create(read: () => { stats: RouterStats; replicas: ReplicaStatus[] }): RouterMetrics | null {
+  static create(
+    read: () => { stats: RouterStats; replicas: ReplicaStatus[] },
+  ): RouterMetrics | null {
     return loadApi() ? new RouterMetrics(read) : null;
   }
 

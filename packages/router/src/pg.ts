@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { assertConnectionString } from './connection-string.js';
 import { KoyoRouterError } from './errors.js';
+import { nodeSet, urlIdentity } from './node-set.js';
 import { Router, type RouteDecision, type RouterNode, type RouterOptions } from './router.js';
 
 /** A node given as a connection string, a `pg.PoolConfig` (with an optional name and weight), or your own `pg.Pool`. */
@@ -14,8 +15,12 @@ export type PgNodeInput =
 
 /** Options of {@link createRoutedPool}: the nodes, pool settings, and every {@link RouterOptions router option}. */
 export interface RoutedPoolOptions extends RouterOptions {
-  /** The primary (takes writes, transactions, pinned clients). */
-  readonly primary: PgNodeInput;
+  /**
+   * The primary (takes writes, transactions, pinned clients), or a list of candidates: the router
+   * uses the one where `pg_is_in_recovery()` is false and follows a failover (see `discover`,
+   * `failoverMs`).
+   */
+  readonly primary: PgNodeInput | readonly PgNodeInput[];
   /** Streaming replicas that may take reads. May be empty. */
   readonly replicas?: readonly PgNodeInput[];
   /** `pg.PoolConfig` applied to every pool the router creates (e.g. `{ max: 10 }`). */
@@ -51,10 +56,10 @@ export type RoutedPoolClient = pg.PoolClient;
 export class RoutedPool extends pg.Pool {
   /** The routing core (explain, stats, tokens, probes). */
   readonly router: Router<pg.Pool>;
-  /** The primary's pool. */
-  readonly primaryPool: pg.Pool;
-  /** The replicas' pools, in configuration order. */
-  readonly replicaPools: readonly pg.Pool[];
+  /** The primary's pool (after a failover: the new primary's). */
+  declare readonly primaryPool: pg.Pool;
+  /** The replicas' pools, in order (after a failover: the current replica set). */
+  declare readonly replicaPools: readonly pg.Pool[];
 
   constructor(options: RoutedPoolOptions) {
     if (options === null || typeof options !== 'object') {
@@ -63,25 +68,32 @@ export class RoutedPool extends pg.Pool {
         'createRoutedPool: expected options { primary, replicas }.',
       );
     }
-    if (options.primary === undefined)
+    const candidates: readonly PgNodeInput[] = Array.isArray(options.primary)
+      ? options.primary
+      : [options.primary as PgNodeInput];
+    if (options.primary === undefined || candidates.length === 0)
       throw new KoyoRouterError(
         'INVALID_OPTION',
-        'primary: required (a connection string, a pg.PoolConfig or a pg.Pool).',
+        'primary: required (a connection string, a pg.PoolConfig or a pg.Pool, or a list of them).',
       );
-    assertConnectionString(options.primary, 'primary');
+    candidates.forEach((input, i) =>
+      assertConnectionString(input, candidates.length > 1 ? `primary[${i}]` : 'primary'),
+    );
     (options.replicas ?? []).forEach((input, i) =>
       assertConnectionString(input, `replica${i + 1}`),
     );
+    const first = candidates[0]!;
     super(
-      options.primary instanceof pg.Pool
-        ? options.primary.options
-        : typeof options.primary === 'string'
-          ? { ...options.pool, connectionString: options.primary }
-          : { ...options.pool, ...options.primary },
+      first instanceof pg.Pool
+        ? first.options
+        : typeof first === 'string'
+          ? { ...options.pool, connectionString: first }
+          : { ...options.pool, ...first },
     );
     const owned: pg.Pool[] = [];
-    internals.set(this, { owned, ending: undefined });
-    const make = (
+    const pools: pg.Pool[] = [];
+    internals.set(this, { owned, pools, ending: undefined });
+    const entry = (
       input: PgNodeInput,
       fallbackName: string,
     ): { pool: pg.Pool; name: string; weight: number | undefined } => {
@@ -102,38 +114,38 @@ export class RoutedPool extends pg.Pool {
       owned.push(pool);
       return { pool, name: name ?? fallbackName, weight };
     };
-    const primary = make(options.primary, 'primary');
-    const replicas = (options.replicas ?? []).map((input, i) => make(input, `replica${i + 1}`));
-    this.primaryPool = primary.pool;
-    this.replicaPools = replicas.map((r) => r.pool);
-    const node = (entry: {
-      pool: pg.Pool;
-      name: string;
-      weight: number | undefined;
-    }): RouterNode<pg.Pool> => ({
-      name: entry.name,
-      handle: entry.pool,
-      ...(entry.weight === undefined ? {} : { weight: entry.weight }),
-      probe: async (sql) => {
-        const result = await entry.pool.query({ text: sql, rowMode: 'array' });
-        const value = (result.rows[0] as unknown[] | undefined)?.[0];
-        return value === null || value === undefined ? null : String(value);
-      },
-    });
-    this.router = new Router<pg.Pool>({
-      ...options,
-      primary: node(primary),
-      replicas: replicas.map(node),
-    });
-    this.#forward(primary.pool, -1);
-    replicas.forEach((r, i) => this.#forward(r.pool, i));
+    const make = (input: PgNodeInput, fallbackName: string): RouterNode<pg.Pool> => {
+      const { pool, name, weight } = entry(input, fallbackName);
+      pools.push(pool);
+      return {
+        name,
+        handle: pool,
+        ...(weight === undefined ? {} : { weight }),
+        probe: async (sql) => {
+          const result = await pool.query({ text: sql, rowMode: 'array' });
+          const value = (result.rows[0] as unknown[] | undefined)?.[0];
+          return value === null || value === undefined ? null : String(value);
+        },
+      };
+    };
+    const nodes = nodeSet(
+      options.primary,
+      options.replicas ?? [],
+      options.discover,
+      pgIdentity,
+      make,
+    );
+    this.router = new Router<pg.Pool>({ ...options, ...nodes });
+    for (const pool of pools) this.#forward(pool);
   }
 
-  #forward(pool: pg.Pool, replica: number): void {
+  #forward(pool: pg.Pool): void {
     for (const event of ['connect', 'acquire', 'release', 'remove'] as const) {
       pool.on(event, (...args: unknown[]) => this.emit(event, ...args));
     }
     pool.on('error', (error: Error, client: pg.PoolClient) => {
+      // The replica's position now (the replica set changes after a failover).
+      const replica = this.router.replicaHandles.indexOf(pool);
       if (replica >= 0) this.router.reportConnectionError(replica, error);
       // An idle client died (server restart, network). pg.Pool would crash the process without a
       // listener; the routed pool only re-emits when someone listens.
@@ -183,10 +195,34 @@ const pinnedState = new WeakMap<pg.PoolClient, Pinned>();
 
 interface Internals {
   readonly owned: pg.Pool[];
+  /** Every node's pool. */
+  readonly pools: pg.Pool[];
   ending: Promise<void> | undefined;
 }
 
 const internals = new WeakMap<RoutedPool, Internals>();
+
+Object.defineProperty(RoutedPool.prototype, 'primaryPool', {
+  configurable: true,
+  get(this: RoutedPool) {
+    return this.router.primaryHandle;
+  },
+});
+
+Object.defineProperty(RoutedPool.prototype, 'replicaPools', {
+  configurable: true,
+  get(this: RoutedPool) {
+    return this.router.replicaHandles;
+  },
+});
+
+/** What makes two node inputs the same server (one pool for both). */
+function pgIdentity(input: PgNodeInput): unknown {
+  if (input instanceof pg.Pool || input === null || typeof input !== 'object')
+    return typeof input === 'string' ? urlIdentity(input) : input;
+  if (typeof input.connectionString === 'string') return urlIdentity(input.connectionString);
+  return `${input.user ?? ''}@${input.host ?? ''}:${input.port ?? 5432}/${input.database ?? ''}`;
+}
 
 // query, connect and end are set on the prototype rather than declared in the class, so that
 // RoutedPool keeps pg.Pool's exact (generic, overloaded) signatures for them.
@@ -270,7 +306,8 @@ function commandOf(text: string): string {
 async function connectPinned(pool: RoutedPool): Promise<pg.PoolClient> {
   if (pool.router.closed)
     throw new KoyoRouterError('CLOSED', 'This routed pool was closed with end().');
-  const client = await pool.primaryPool.connect();
+  // Following the primary: a connection refused (nothing sent yet) waits for the new primary.
+  const client = await pool.router.withPrimary((primary) => primary.connect());
   pin(pool.router, client);
   return client;
 }
@@ -336,8 +373,8 @@ for (const counter of ['totalCount', 'idleCount', 'waitingCount', 'expiredCount'
   Object.defineProperty(RoutedPool.prototype, counter, {
     configurable: true,
     get(this: RoutedPool) {
-      let sum = (this.primaryPool as unknown as Record<string, number>)[counter] ?? 0;
-      for (const pool of this.replicaPools)
+      let sum = 0;
+      for (const pool of internals.get(this)!.pools)
         sum += (pool as unknown as Record<string, number>)[counter] ?? 0;
       return sum;
     },

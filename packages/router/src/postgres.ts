@@ -6,6 +6,7 @@
 import postgres from 'postgres';
 import { assertConnectionString } from './connection-string.js';
 import { KoyoRouterError } from './errors.js';
+import { nodeSet, urlIdentity } from './node-set.js';
 import { storage, type Frame } from './context.js';
 import { Router, type RouteDecision, type RouterNode, type RouterOptions } from './router.js';
 
@@ -24,8 +25,12 @@ export type PostgresNodeInput =
 
 /** Options of {@link createRoutedSql}: the nodes, postgres.js settings, and every {@link RouterOptions router option}. */
 export interface RoutedSqlOptions extends RouterOptions {
-  /** The primary (takes writes, `sql.begin`, `sql.reserve`, LISTEN/NOTIFY). */
-  readonly primary: PostgresNodeInput;
+  /**
+   * The primary (takes writes, `sql.begin`, `sql.reserve`, LISTEN/NOTIFY), or a list of
+   * candidates: the router uses the one where `pg_is_in_recovery()` is false and follows a
+   * failover (see `discover`, `failoverMs`).
+   */
+  readonly primary: PostgresNodeInput | readonly PostgresNodeInput[];
   /** Streaming replicas that may take reads. May be empty. */
   readonly replicas?: readonly PostgresNodeInput[];
   /** postgres.js options applied to every `sql` the router creates (e.g. `{ max: 10 }`). */
@@ -75,9 +80,9 @@ export interface RoutedSql {
   end(options?: { timeout?: number }): Promise<void>;
   /** The routing core (explain, stats, tokens, probes). */
   readonly router: Router<AnySql>;
-  /** The primary's `sql`. */
+  /** The primary's `sql` (after a failover: the new primary's). */
   readonly primary: AnySql;
-  /** The replicas' `sql`, in configuration order. */
+  /** The replicas' `sql`, in order (after a failover: the current replica set). */
   readonly replicas: readonly AnySql[];
 }
 
@@ -404,14 +409,19 @@ const REPLICA_DEFAULTS: postgres.Options<any> = { backoff: () => 0 };
  * });
  */
 export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
-  if (options === null || typeof options !== 'object' || options.primary === undefined) {
+  if (
+    options === null ||
+    typeof options !== 'object' ||
+    options.primary === undefined ||
+    (Array.isArray(options.primary) && options.primary.length === 0)
+  ) {
     throw new KoyoRouterError(
       'INVALID_OPTION',
       'createRoutedSql: expected options { primary, replicas } (primary: a URL, postgres.js options or an sql).',
     );
   }
   const owned: AnySql[] = [];
-  const make = (
+  const entry = (
     input: PostgresNodeInput,
     fallbackName: string,
     defaults: postgres.Options<any> = {},
@@ -435,33 +445,43 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
     owned.push(sql);
     return { sql, name: name ?? fallbackName, weight };
   };
-  const primary = make(options.primary, 'primary');
-  const replicas = (options.replicas ?? []).map((input, i) =>
-    make(input, `replica${i + 1}`, REPLICA_DEFAULTS),
+  // Following the primary, any node may become a replica (and go down): every node gets the
+  // replicas' settings.
+  const following = Array.isArray(options.primary) || options.discover === true;
+  const ownedReplicas = new Set<AnySql>();
+  const make = (input: PostgresNodeInput, fallbackName: string): RouterNode<AnySql> => {
+    const replicaLike = following || fallbackName !== 'primary';
+    const {
+      sql: nodeSql,
+      name,
+      weight,
+    } = entry(input, fallbackName, replicaLike ? REPLICA_DEFAULTS : {});
+    if (replicaLike && owned.includes(nodeSql)) {
+      ownedReplicas.add(nodeSql);
+      ownedReplicaSqls.add(nodeSql);
+    }
+    return {
+      name,
+      handle: nodeSql,
+      ...(weight === undefined ? {} : { weight }),
+      probe: async (text) => {
+        fetchTypesOnce(nodeSql);
+        const rows = (await nodeSql.unsafe(text).values()) as unknown as unknown[][];
+        const value = rows[0]?.[0];
+        return value === null || value === undefined ? null : String(value);
+      },
+    };
+  };
+  const nodes = nodeSet(
+    options.primary,
+    options.replicas ?? [],
+    options.discover,
+    postgresIdentity,
+    make,
   );
-  const ownedReplicas = new Set(replicas.map((r) => r.sql).filter((s) => owned.includes(s)));
-  for (const s of ownedReplicas) ownedReplicaSqls.add(s);
-  const node = (entry: {
-    sql: AnySql;
-    name: string;
-    weight: number | undefined;
-  }): RouterNode<AnySql> => ({
-    name: entry.name,
-    handle: entry.sql,
-    ...(entry.weight === undefined ? {} : { weight: entry.weight }),
-    probe: async (text) => {
-      fetchTypesOnce(entry.sql);
-      const rows = (await entry.sql.unsafe(text).values()) as unknown as unknown[][];
-      const value = rows[0]?.[0];
-      return value === null || value === undefined ? null : String(value);
-    },
-  });
-  const router = new Router<AnySql>({
-    ...options,
-    primary: node(primary),
-    replicas: replicas.map(node),
-  });
-  const p = primary.sql;
+  const router = new Router<AnySql>({ ...options, ...nodes });
+  /** The first primary's sql: helpers (`array`, `json`, ...) are the same on every node. */
+  const p = router.primaryHandle;
 
   function sql(first: unknown, ...rest: unknown[]): unknown {
     if (Array.isArray(first) && Array.isArray((first as unknown as TemplateStringsArray).raw)) {
@@ -480,12 +500,15 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
     const mode = router.transactionMode();
     if (mode === 'skip') return fn(routed as unknown as postgres.TransactionSql<any>);
     const beginOptions = args[0] as string | undefined;
+    // Once fn was called the transaction may have done something: never run it again.
+    let started = false;
     const result = await router.execute(
       beginOptions === undefined ? 'BEGIN' : `BEGIN ${beginOptions}`,
       (d) => {
         // Settle what fn returns inside the scope, so queries it returns unawaited still see the transaction.
         const run = (tx: postgres.TransactionSql<any>): Promise<unknown> =>
           router.inTransaction(tx, async () => {
+            started = true;
             const value = await fn(loggedTransaction(router, tx));
             return Array.isArray(value) ? Promise.all(value) : value;
           });
@@ -494,7 +517,9 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
           return (d.transaction as postgres.TransactionSql<any>).savepoint(run);
         }
         // postgres.js sends COMMIT (or ROLLBACK) itself: log it, so a transaction's end shows.
-        const begun = beginOptions === undefined ? p.begin(run) : p.begin(beginOptions, run);
+        const primary = d.handle!;
+        const begun =
+          beginOptions === undefined ? primary.begin(run) : primary.begin(beginOptions, run);
         return begun.then(
           (value) => {
             router.logStatement('COMMIT', 'in-transaction');
@@ -506,6 +531,7 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
           },
         );
       },
+      { started: () => started },
     );
     await router.noteWrite();
     return result;
@@ -528,12 +554,15 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
         return Promise.reject(
           new KoyoRouterError('CLOSED', 'This routed sql was closed with end().'),
         );
-      return p.reserve();
+      return router.withPrimary((primary) => primary.reserve());
     },
-    listen: p.listen.bind(p),
-    notify: p.notify.bind(p),
-    subscribe: p.subscribe.bind(p),
-    largeObject: p.largeObject.bind(p),
+    // The primary when called (a LISTEN already running stays on its node).
+    listen: (...a: Parameters<AnySql['listen']>) => router.primaryHandle.listen(...a),
+    notify: (...a: Parameters<AnySql['notify']>) => router.primaryHandle.notify(...a),
+    subscribe: ((...a: Parameters<AnySql['subscribe']>) =>
+      router.primaryHandle.subscribe(...a)) as AnySql['subscribe'],
+    largeObject: (...a: Parameters<AnySql['largeObject']>) =>
+      router.primaryHandle.largeObject(...a),
     array: p.array.bind(p),
     json: p.json.bind(p),
     typed: p.typed,
@@ -545,17 +574,39 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
       // to wait for, so end it at once. Waiting would hang forever on a connection that was lost
       // during a query, which postgres.js never finishes ending (porsager/postgres#1097).
       await router.settled();
+      const primary = router.primaryHandle;
       await Promise.all(
-        owned.map((s) => s.end(ownedReplicas.has(s) ? { timeout: 0 } : endOptions)),
+        owned.map((s) =>
+          s.end(ownedReplicas.has(s) && s !== primary ? { timeout: 0 } : endOptions),
+        ),
       );
     },
     router,
-    primary: p,
-    replicas: replicas.map((r) => r.sql),
   });
-  Object.defineProperty(routed, 'options', { get: () => p.options, enumerable: true });
-  Object.defineProperty(routed, 'parameters', { get: () => p.parameters, enumerable: true });
+  Object.defineProperty(routed, 'primary', { get: () => router.primaryHandle, enumerable: true });
+  Object.defineProperty(routed, 'replicas', {
+    get: () => router.replicaHandles,
+    enumerable: true,
+  });
+  Object.defineProperty(routed, 'options', {
+    get: () => router.primaryHandle.options,
+    enumerable: true,
+  });
+  Object.defineProperty(routed, 'parameters', {
+    get: () => router.primaryHandle.parameters,
+    enumerable: true,
+  });
   return routed as unknown as RoutedSql;
+}
+
+/** What makes two node inputs the same server (one sql for both). */
+function postgresIdentity(input: PostgresNodeInput): unknown {
+  if (typeof input === 'string') return urlIdentity(input);
+  if (typeof input === 'function' || input === null || typeof input !== 'object') return input;
+  if (typeof input.url === 'string') return urlIdentity(input.url);
+  const host = Array.isArray(input.host) ? input.host.join(',') : (input.host ?? '');
+  const port = Array.isArray(input.port) ? input.port.join(',') : (input.port ?? 5432);
+  return `${input.user ?? input.username ?? ''}@${host}:${port}/${input.database ?? input.db ?? ''}`;
 }
 
 export { KoyoRouterError } from './errors.js';

@@ -11,10 +11,12 @@ import {
   type WriteMark,
 } from './context.js';
 import { KoyoRouterError } from './errors.js';
+import { PrimaryFollower, provablyNotRun, type FollowOptions, type Topology } from './failover.js';
 import { isConnectionError, withTimeout } from './health.js';
 import { formatBytes, formatLsn, parseLsn } from './lsn.js';
 import { RouterMetrics } from './metrics.js';
 import { standbyRejection } from './standby-errors.js';
+import { formatToken, parsePosition, type PositionLike, type ReadPosition } from './token.js';
 import { selectReplica, type ReplicaStatus, type Strategy } from './strategy.js';
 
 /** One database node as an adapter hands it to {@link createRouter}. */
@@ -50,8 +52,11 @@ export type ReadYourWritesOption =
 
 /** One event for {@link RouterOptions.logger}. */
 export interface RouteLogEntry {
-  /** `query` for a routed statement; the others are health events. */
-  readonly event: 'query' | 'retry' | 'eject' | 'reinstate';
+  /**
+   * `query` for a routed statement; the others are health events (`failover`: another node became
+   * the primary or the replica set changed; `split-brain`: several nodes accept writes).
+   */
+  readonly event: 'query' | 'retry' | 'eject' | 'reinstate' | 'failover' | 'split-brain';
   /** Node the statement ran on or the event is about. */
   readonly node: string;
   /** `primary` or `replica` (statements inside a transaction run on the primary). */
@@ -65,7 +70,7 @@ export interface RouteLogEntry {
 }
 
 /** Options of {@link createRouter}, shared by the adapters. */
-export interface RouterOptions {
+export interface RouterOptions extends FollowOptions {
   /** How a replica is picked for a read: a built-in name or your own function. Default `'random'`. */
   readonly strategy?: Strategy;
   /** Role of reads outside any scope; default: the process-wide {@link setDefaultRole} (itself `'replica'`). */
@@ -92,6 +97,16 @@ export interface RouterOptions {
    */
   readonly logger?: (line: string, entry: RouteLogEntry) => void;
 }
+
+/**
+ * What {@link createRouter} takes: the nodes and the {@link RouterOptions}. `primary` is one node,
+ * or a list of candidates of which the router uses the one that is not in recovery (following it
+ * across failovers); a node object given both as a candidate and a replica is the same node.
+ */
+export type RouterConfig<N> = {
+  readonly primary: RouterNode<N> | readonly RouterNode<N>[];
+  readonly replicas: readonly RouterNode<N>[];
+} & RouterOptions;
 
 /** Where one statement goes, as decided by {@link Router.route} or {@link Router.explain}. */
 export interface RouteDecision<N = unknown> {
@@ -132,6 +147,12 @@ export interface ExecuteOptions<R> {
   readonly inTransaction?: boolean;
   /** Result to return for a BEGIN/COMMIT/ROLLBACK suppressed by `skipTransactions`. Default undefined. */
   readonly skip?: () => R;
+  /**
+   * For a `run` that calls code of the app (a transaction callback): returns true once it did.
+   * After a failover the router runs the statement again on the new primary only when the attempt
+   * provably did not run; this makes "the callback was called" count as "it may have run".
+   */
+  readonly started?: () => boolean;
 }
 
 /** Counters of one node. */
@@ -159,6 +180,8 @@ export interface RouterStats {
   readonly retries: number;
   /** Reads sent to the primary by read-your-writes. */
   readonly readYourWrites: number;
+  /** Times another node became the primary (with a `primary` list or `discover`). */
+  readonly failovers: number;
 }
 
 class NodeState<N> {
@@ -175,7 +198,8 @@ class NodeState<N> {
   withinLag = true;
   constructor(
     readonly node: RouterNode<N>,
-    readonly index: number,
+    /** Position among the replicas, -1 for the primary (changes after a failover). */
+    public index: number,
   ) {}
 
   status(): ReplicaStatus {
@@ -205,7 +229,6 @@ class NodeState<N> {
   }
 }
 
-const TOKEN_PREFIX = 'koyo1.';
 const CACHE_SIZE = 2000;
 const CACHE_MAX_LENGTH = 4096;
 const NO_CLASSIFICATION: Classification = Object.freeze({
@@ -223,8 +246,12 @@ const NO_CLASSIFICATION: Classification = Object.freeze({
  * @typeParam N - the adapter's node handle (e.g. `pg.Pool`).
  */
 export class Router<N = unknown> {
-  readonly #primary: NodeState<N>;
-  readonly #replicas: NodeState<N>[];
+  #primary: NodeState<N>;
+  #replicas: NodeState<N>[];
+  /** Every node's state, by node (they keep their counters across role changes). */
+  readonly #states = new Map<RouterNode<N>, NodeState<N>>();
+  readonly #follower: PrimaryFollower<N> | undefined;
+  readonly #probeIntervalMs: number;
   #eligible: NodeState<N>[];
   #fallbackReason = 'replicas-unavailable';
   readonly #classifier: Classifier;
@@ -252,14 +279,16 @@ export class Router<N = unknown> {
   #rywCount = 0;
   readonly #metrics: RouterMetrics | null;
 
-  constructor(
-    config: { primary: RouterNode<N>; replicas: readonly RouterNode<N>[] } & RouterOptions,
-  ) {
+  constructor(config: RouterConfig<N>) {
     const o = config;
-    if (o.primary === undefined || o.primary === null) {
+    if (
+      o.primary === undefined ||
+      o.primary === null ||
+      (Array.isArray(o.primary) && o.primary.length === 0)
+    ) {
       throw new KoyoRouterError(
         'INVALID_OPTION',
-        'primary: required (the node that takes writes).',
+        'primary: required (the node that takes writes, or a non-empty list of candidates).',
       );
     }
     if (!Array.isArray(o.replicas)) {
@@ -274,6 +303,7 @@ export class Router<N = unknown> {
     checkNumber('ejectMs', o.ejectMs, 0);
     checkNumber('probeIntervalMs', o.probeIntervalMs, 1);
     checkNumber('probeTimeoutMs', o.probeTimeoutMs, 1);
+    checkNumber('failoverMs', o.failoverMs, 0);
     if (o.maxLag !== undefined) {
       if (
         typeof o.maxLag !== 'object' ||
@@ -324,9 +354,25 @@ export class Router<N = unknown> {
     this.#classifier = createClassifier(
       o.volatileFunctions === undefined ? {} : { volatileFunctions: o.volatileFunctions },
     );
-    this.#primary = new NodeState(o.primary, -1);
-    this.#replicas = o.replicas.map((node, i) => new NodeState(node, i));
-    this.#eligible = this.#replicas.slice();
+    const candidates: readonly RouterNode<N>[] = Array.isArray(o.primary)
+      ? o.primary
+      : [o.primary as RouterNode<N>];
+    const nodes = [...new Set([...candidates, ...o.replicas])];
+    for (const node of nodes) this.#states.set(node, new NodeState(node, -1));
+    const following = Array.isArray(o.primary) || o.discover === true;
+    if (following && new Set(nodes.map((n) => n.name)).size !== nodes.length) {
+      throw new KoyoRouterError(
+        'INVALID_OPTION',
+        `Node names must be unique to follow the primary; got ${nodes.map((n) => n.name).join(', ')}.`,
+      );
+    }
+    this.#primary = this.#states.get(candidates[0]!)!;
+    this.#replicas = [];
+    this.#eligible = [];
+    this.#setTopology(
+      candidates[0]!,
+      o.replicas.filter((node) => node !== candidates[0]),
+    );
     this.#strategy = o.strategy ?? 'random';
     this.#defaultRole = o.defaultRole;
     this.#ignoreTransactions = o.ignoreTransactions ?? false;
@@ -345,10 +391,103 @@ export class Router<N = unknown> {
       stats: this.stats(),
       replicas: this.replicaStatus(),
     }));
-    if (this.#replicas.length > 0) {
-      this.#timer = setInterval(() => void this.#tick(), o.probeIntervalMs ?? 1000);
-      this.#timer.unref();
-      if (this.#needLag) void this.#tick();
+    this.#probeIntervalMs = o.probeIntervalMs ?? 1000;
+    this.#startProbing();
+    this.#follower = following
+      ? new PrimaryFollower<N>({
+          nodes,
+          candidates: new Set(candidates),
+          listedReplicas: o.replicas,
+          discover: o.discover === true,
+          failoverMs: o.failoverMs ?? 30_000,
+          intervalMs: this.#probeIntervalMs,
+          current: () => ({
+            primary: this.#primary.node,
+            replicas: this.#replicas.map((r) => r.node),
+          }),
+          apply: (primary, replicas) => {
+            this.#setTopology(primary, replicas);
+            this.#startProbing();
+          },
+          probe: (node, sql) => this.#probeNode(this.#states.get(node)!, sql),
+          log: (line, event, node, error) =>
+            this.#logger?.(line, {
+              event,
+              node,
+              role: 'primary',
+              reason: event,
+              sql: undefined,
+              error,
+            }),
+          closed: () => this.#closed,
+        })
+      : undefined;
+  }
+
+  #startProbing(): void {
+    if (this.#timer !== undefined || this.#replicas.length === 0 || this.#closed) return;
+    this.#timer = setInterval(() => void this.#tick(), this.#probeIntervalMs);
+    this.#timer.unref();
+    if (this.#needLag) void this.#tick();
+  }
+
+  /** Makes `primary` the primary and `replicas` the replica set (states keep their counters). */
+  #setTopology(primary: RouterNode<N>, replicas: readonly RouterNode<N>[]): void {
+    this.#primary = this.#states.get(primary)!;
+    this.#primary.index = -1;
+    this.#replicas = replicas.map((node, i) => {
+      const state = this.#states.get(node)!;
+      state.index = i;
+      return state;
+    });
+    this.#samples.length = 0;
+    this.#recompute();
+  }
+
+  /** The current primary's adapter handle (it changes after a failover). */
+  get primaryHandle(): N {
+    return this.#primary.node.handle;
+  }
+
+  /** The current replicas' adapter handles, in order. */
+  get replicaHandles(): N[] {
+    return this.#replicas.map((r) => r.node.handle);
+  }
+
+  /**
+   * With a `primary` list or `discover`: asks every node whether it is in recovery now and applies
+   * what it finds; resolves with the topology. Rejects with `SPLIT_BRAIN` when several nodes
+   * accept writes and `NO_PRIMARY` when none does. The router also does this by itself (every
+   * `probeIntervalMs`, and after a write fails because the primary went away). Without either
+   * option it resolves with the fixed topology.
+   */
+  async discover(): Promise<Topology> {
+    this.#checkOpen();
+    if (this.#follower !== undefined) return this.#follower.discover();
+    return { primary: this.#primary.node.name, replicas: this.replicaNames };
+  }
+
+  /**
+   * For adapters: runs `fn` with the current primary's handle (e.g. to check out a client or open a
+   * transaction). With a `primary` list or `discover`, it first waits for a failover under way, and
+   * when `fn` fails in a way that proves it did nothing (connection refused; a standby's 25006) and
+   * `started` (if given) is false, it waits for the new primary and calls `fn` again on it.
+   */
+  async withPrimary<T>(fn: (handle: N) => Promise<T>, started?: () => boolean): Promise<T> {
+    this.#checkOpen();
+    const follower = this.#follower;
+    if (follower === undefined) return fn(this.#primary.node.handle);
+    await follower.pending();
+    const node = this.#primary.node;
+    try {
+      return await fn(node.handle);
+    } catch (error) {
+      return follower.again(
+        node,
+        error,
+        (e) => provablyNotRun(e) && started?.() !== true,
+        (primary) => fn(primary.handle),
+      );
     }
   }
 
@@ -538,8 +677,7 @@ export class Router<N = unknown> {
   readYourWritesToken(): string | undefined {
     const mark = this.#peekMark(currentFrame());
     if (mark === undefined || mark.at === 0) return undefined;
-    if (mark.lsn !== undefined) return `${TOKEN_PREFIX}lsn.${formatLsn(mark.lsn)}`;
-    return `${TOKEN_PREFIX}at.${mark.at}`;
+    return formatToken(mark);
   }
 
   /**
@@ -551,16 +689,46 @@ export class Router<N = unknown> {
    * await router.withToken(req.cookies.koyo, () => handler(req, res));
    */
   withToken<T>(token: string | undefined, fn: () => T): T {
-    const parsed = token === undefined || token === '' ? undefined : parseToken(token);
+    const parsed = token === undefined || token === '' ? undefined : parsePosition(token);
     return withSession(() => {
-      if (parsed !== undefined) {
-        const mark = this.#mark(currentFrame());
-        mark.at = Math.max(mark.at, parsed.at);
-        if (parsed.lsn !== undefined && (mark.lsn === undefined || parsed.lsn > mark.lsn))
-          mark.lsn = parsed.lsn;
-      }
+      if (parsed !== undefined) this.#advance(this.#mark(currentFrame()), parsed);
       return fn();
     });
+  }
+
+  /**
+   * Causal reads: runs `fn` so that its reads go to a replica that has replayed `position`, waiting
+   * up to `waitMs` (default: `readYourWrites.waitMs`, else 200) for one, else to the primary. The
+   * position is a token from {@link Router.readYourWritesToken} (e.g. sent by another service), a
+   * change's `commitLsn` from a koyo handler, or any LSN (`'16/B374D848'` or a `bigint`). Works
+   * whether or not `readYourWrites` is on. Inside a session (a request under the middleware,
+   * {@link Router.withToken}, or another `readAfter`) it raises that session's position, so later
+   * reads and the response token keep it; elsewhere it starts a session for `fn`. Throws
+   * `INVALID_TOKEN` for anything that is neither a token nor an LSN.
+   *
+   * @example
+   * dispatcher.onTable('orders', (change) =>
+   *   pool.router.readAfter(change.commitLsn, () =>
+   *     pool.query('SELECT * FROM orders WHERE id = $1', [change.key.id]),
+   *   ),
+   * );
+   */
+  readAfter<T>(position: PositionLike, fn: () => T, options: { waitMs?: number } = {}): T {
+    const parsed = parsePosition(position);
+    checkNumber('readAfter waitMs', options.waitMs, 0);
+    const enter = (): T => {
+      const mark = this.#mark(currentFrame());
+      this.#advance(mark, parsed);
+      if (options.waitMs !== undefined) mark.waitMs = Math.max(mark.waitMs ?? 0, options.waitMs);
+      return fn();
+    };
+    return currentFrame().session === undefined ? withSession(enter) : enter();
+  }
+
+  #advance(mark: WriteMark, position: ReadPosition): void {
+    mark.at = Math.max(mark.at, position.at);
+    if (position.lsn !== undefined && (mark.lsn === undefined || position.lsn > mark.lsn))
+      mark.lsn = position.lsn;
   }
 
   /** Health and lag of each replica as last probed. */
@@ -576,6 +744,7 @@ export class Router<N = unknown> {
       fallbacks: this.#fallbacks,
       retries: this.#retries,
       readYourWrites: this.#rywCount,
+      failovers: this.#follower?.failovers ?? 0,
     };
   }
 
@@ -592,6 +761,7 @@ export class Router<N = unknown> {
   close(): void {
     this.#closed = true;
     this.#metrics?.close();
+    this.#follower?.close();
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
   }
@@ -681,21 +851,16 @@ export class Router<N = unknown> {
     if (frame.role === undefined && (this.#defaultRole ?? getDefaultRole()) === 'primary') {
       return this.#decision('primary', this.#primary, 'default-role', c);
     }
-    const ryw = this.#ryw;
-    if (ryw !== false) {
-      const mark = this.#peekMark(frame);
-      if (mark !== undefined && mark.at !== 0) {
-        if (ryw.mode === 'window') {
-          if (Date.now() - mark.at < ryw.ms)
-            return this.#decision('primary', this.#primary, 'read-your-writes', c);
-        } else if (mark.lsn === undefined) {
-          if (Date.now() - mark.at < Math.max(ryw.waitMs ?? 200, 1000)) {
-            return this.#decision('primary', this.#primary, 'read-your-writes', c);
-          }
-        } else {
-          return this.#routeAfter(sql, c, mark.lsn, ryw.waitMs ?? 200, dryRun);
-        }
-      }
+    const mark = this.#peekMark(frame);
+    if (mark !== undefined && mark.at !== 0) {
+      // A known position (own write in lsn mode, a token or readAfter) is waited for in any mode.
+      if (mark.lsn !== undefined)
+        return this.#routeAfter(sql, c, mark.lsn, this.#waitMs(mark), dryRun);
+      const ryw = this.#ryw;
+      const windowMs =
+        ryw === false ? 0 : ryw.mode === 'window' ? ryw.ms : Math.max(ryw.waitMs ?? 200, 1000);
+      if (Date.now() - mark.at < windowMs)
+        return this.#decision('primary', this.#primary, 'read-your-writes', c);
     }
     return this.#pick(sql, c, this.#eligible);
   }
@@ -799,13 +964,19 @@ export class Router<N = unknown> {
   }
 
   async #run<R>(
-    d: RouteDecision<N>,
+    decided: RouteDecision<N>,
     sql: string,
     run: (decision: RouteDecision<N>) => R | PromiseLike<R>,
     frame: Frame,
     options: ExecuteOptions<R> | undefined,
   ): Promise<R> {
-    const node = d.replica < 0 ? this.#primary : this.#replicas[d.replica]!;
+    let d = decided;
+    const waiting = d.target === 'primary' ? this.#follower?.pending() : undefined;
+    if (waiting !== undefined) {
+      await waiting;
+      d = this.#decision('primary', this.#primary, d.reason, d.classification);
+    }
+    const node = this.#stateOf(d);
     const control = d.classification.transactionControl;
     if (control !== null && frame.policy !== 'allow' && d.classification.command !== 'MULTI') {
       if (frame.policy === 'block' && control === 'begin')
@@ -828,12 +999,60 @@ export class Router<N = unknown> {
       result = await run(d);
     } catch (error) {
       node.errors++;
-      if (d.target !== 'replica') throw error;
-      return this.#retry(d, node, sql, run, frame, error);
+      if (d.target === 'replica') return this.#retry(d, node, sql, run, frame, error);
+      if (this.#follower === undefined) throw error;
+      if (d.target !== 'primary') {
+        this.#follower.notice(error);
+        throw error;
+      }
+      const retried = await this.#failover(d, node, sql, run, options, error);
+      d = retried.d;
+      result = retried.result;
     }
     if (this.#ryw !== false && this.#wrote(d, options))
       await storage.run(frame, () => this.noteWrite());
     return result;
+  }
+
+  /** The state of the node a decision names (the topology may have changed since). */
+  #stateOf(d: RouteDecision<N>): NodeState<N> {
+    const state = d.replica < 0 ? this.#primary : this.#replicas[d.replica];
+    if (state !== undefined && state.node.name === d.node) return state;
+    for (const s of this.#states.values()) if (s.node.name === d.node) return s;
+    return this.#primary;
+  }
+
+  /**
+   * A statement failed on the primary of a router that follows the primary: re-discovers when the
+   * error means the node is not the primary any more, and runs the statement again on the new
+   * primary only when it provably did not run (a read always may: it changes nothing). At most
+   * once per node.
+   */
+  #failover<R>(
+    first: RouteDecision<N>,
+    failed: NodeState<N>,
+    sql: string,
+    run: (decision: RouteDecision<N>) => R | PromiseLike<R>,
+    options: ExecuteOptions<R> | undefined,
+    error: unknown,
+  ): Promise<{ d: RouteDecision<N>; result: R }> {
+    const c = first.classification;
+    return this.#follower!.again(
+      failed.node,
+      error,
+      (e) => options?.started?.() !== true && (c.role === 'read' || provablyNotRun(e)),
+      async (_primary, last) => {
+        const target = this.#primary;
+        const next = this.#decision('primary', target, `retry:failover from ${last.name}`, c);
+        this.#count(target, next, sql, 'retry', last.error);
+        try {
+          return { d: next, result: await run(next) };
+        } catch (again) {
+          target.errors++;
+          throw again;
+        }
+      },
+    );
   }
 
   /**
@@ -916,8 +1135,7 @@ export class Router<N = unknown> {
 
   /** Replicas a retry may use: the eligible ones, and with `lsn` read-your-writes only those that replayed the session's write. */
   #retryCandidates(frame: Frame): readonly NodeState<N>[] {
-    const ryw = this.#ryw;
-    const lsn = ryw !== false && ryw.mode === 'lsn' ? this.#peekMark(frame)?.lsn : undefined;
+    const lsn = this.#peekMark(frame)?.lsn;
     if (lsn === undefined) return this.#eligible;
     return this.#eligible.filter((r) => r.replayLsn !== undefined && r.replayLsn >= lsn);
   }
@@ -1117,6 +1335,12 @@ export class Router<N = unknown> {
     );
   }
 
+  #waitMs(mark: WriteMark): number {
+    if (mark.waitMs !== undefined) return mark.waitMs;
+    const ryw = this.#ryw;
+    return ryw !== false && ryw.mode === 'lsn' ? (ryw.waitMs ?? 200) : 200;
+  }
+
   #peekMark(frame: Frame): WriteMark | undefined {
     const session = frame.session;
     return session === undefined ? this.#globalMark : session.marks.get(this);
@@ -1147,31 +1371,8 @@ export class Router<N = unknown> {
  * });
  * await router.execute('SELECT 1', (d) => d.handle!.query('SELECT 1'));
  */
-export function createRouter<N>(
-  config: { primary: RouterNode<N>; replicas: readonly RouterNode<N>[] } & RouterOptions,
-): Router<N> {
+export function createRouter<N>(config: RouterConfig<N>): Router<N> {
   return new Router(config);
-}
-
-function parseToken(token: string): { lsn: bigint | undefined; at: number } {
-  const invalid = (): KoyoRouterError =>
-    new KoyoRouterError(
-      'INVALID_TOKEN',
-      `Not a read-your-writes token of @koyo/router: ${JSON.stringify(token.slice(0, 40))}.`,
-    );
-  if (typeof token !== 'string' || !token.startsWith(TOKEN_PREFIX)) throw invalid();
-  const rest = token.slice(TOKEN_PREFIX.length);
-  if (rest.startsWith('lsn.')) {
-    try {
-      return { lsn: parseLsn(rest.slice(4)), at: Date.now() };
-    } catch {
-      throw invalid();
-    }
-  }
-  if (rest.startsWith('at.') && /^\d{1,16}$/.test(rest.slice(3))) {
-    return { lsn: undefined, at: Math.min(Number(rest.slice(3)), Date.now()) };
-  }
-  throw invalid();
 }
 
 function closedError(): KoyoRouterError {

@@ -13,6 +13,8 @@ import { readPublication, type PublicationInfo } from './publication-info.js';
 import { needsReplicaIdentity } from './replica-identity.js';
 import { SqlSession } from './session.js';
 import { readSlots } from './slot-info.js';
+import { checkFailover } from './diagnose-failover.js';
+import { hostCandidates } from './hosts.js';
 
 /** What to diagnose: a slot, a publication, or both. */
 export interface DiagnoseTarget {
@@ -26,6 +28,24 @@ export interface DiagnoseTarget {
    * gone (orphans).
    */
   origins?: boolean;
+  /**
+   * Also check the failover set-up (PostgreSQL 17+): the slot is a failover slot, the primary's
+   * `synchronized_standby_slots` names the standbys' physical slots, and each standby has
+   * `sync_replication_slots = on`, `hot_standby_feedback = on`, a `primary_slot_name`, a
+   * `dbname` in `primary_conninfo`, and the slot synchronised. The standbys checked are the other
+   * hosts of a multi-host connection (`postgres://primary,standby/db`), or {@link standbys}.
+   * Default: on PostgreSQL 17+, when the connection names several hosts, `standbys` is given or
+   * the slot is a failover slot (so `koyo doctor --url 'postgres://h1,h2/db'` checks it).
+   */
+  failover?: boolean;
+  /** With `failover`: the standbys to check, instead of the other hosts of the connection. */
+  standbys?: readonly ConnectionOptions[];
+  /**
+   * An inactive slot (no consumer streams from it) that retains more WAL than this is flagged:
+   * the disk fills until its consumer returns or it is dropped. Default: 1 GiB, or half of
+   * `max_slot_wal_keep_size` when that is smaller. `Infinity` turns the check off.
+   */
+  inactiveSlotWarningBytes?: number;
 }
 
 /** The result of one check of {@link diagnose}. */
@@ -69,6 +89,7 @@ export function formatBytes(bytes: number): string {
 export async function runDiagnostics(
   session: SqlSession,
   target: DiagnoseTarget,
+  connection?: ConnectionOptions,
 ): Promise<DiagnosticCheck[]> {
   if (typeof target !== 'object' || target === null) {
     throw new KoyoSlotError('INVALID_OPTION', 'diagnose needs { slot?, publication? }.');
@@ -190,12 +211,79 @@ export async function runDiagnostics(
   if (target.publication !== undefined)
     await checkPublication(session, target.publication, facts, pass, fail);
   if (target.slot !== undefined) checkSlot(target.slot, slot, facts, pass, fail);
+  await checkWalRetention(session, target, facts, pass, fail);
   if (target.origins) await checkOrigins(session, target.slot, pass, fail);
+  // By default on 17+ when failover is in play: several hosts, standbys named, or a failover slot.
+  const multiHost = connection !== undefined && hostCandidates(connection) !== undefined;
+  const failover =
+    target.failover ??
+    (version >= 170000 && (multiHost || target.standbys !== undefined || slot?.failover === true));
+  if (failover) {
+    await checkFailover({
+      session,
+      connection,
+      standbys: target.standbys,
+      version,
+      db: facts.db,
+      slotName: target.slot,
+      slot,
+      pass,
+      fail,
+    });
+  }
   return checks;
 }
 
 type Pass = (id: string, message: string, fix?: string) => void;
 type Fail = (id: string, severity: 'error' | 'warning', message: string, fix?: string) => void;
+
+const GIB = 1024 ** 3;
+
+/** Slot safety: an unlimited `max_slot_wal_keep_size`, and inactive slots that keep WAL. */
+async function checkWalRetention(
+  session: SqlSession,
+  target: DiagnoseTarget,
+  facts: Record<string, any>,
+  pass: Pass,
+  fail: Fail,
+): Promise<void> {
+  const keepMb = facts.keep_mb as string | number | null;
+  const keepBytes = keepMb === null ? -1 : Number(keepMb) * 1024 * 1024;
+  if (keepBytes < 0) {
+    fail(
+      'max_slot_wal_keep_size',
+      'warning',
+      'max_slot_wal_keep_size = -1 (unlimited): a stalled or abandoned slot keeps WAL until the disk is full and the server stops.',
+      "ALTER SYSTEM SET max_slot_wal_keep_size = '50GB'; SELECT pg_reload_conf(); -- size to your disk; a slot past it is invalidated (then recreate it and backfill) instead of the server stopping",
+    );
+  } else {
+    pass(
+      'max_slot_wal_keep_size',
+      `max_slot_wal_keep_size = ${formatBytes(keepBytes)}: a slot that falls further behind is invalidated instead of filling the disk.`,
+    );
+  }
+  const limit =
+    target.inactiveSlotWarningBytes ?? (keepBytes > 0 ? Math.min(GIB, keepBytes / 2) : GIB);
+  if (typeof limit !== 'number' || Number.isNaN(limit) || limit < 0) {
+    throw new KoyoSlotError(
+      'INVALID_OPTION',
+      `inactiveSlotWarningBytes must be a number of bytes >= 0, got ${JSON.stringify(target.inactiveSlotWarningBytes)}.`,
+    );
+  }
+  const idle = (await readSlots(session)).filter(
+    (s) => !s.active && !s.temporary && !s.invalidated && (s.retainedBytes ?? 0) > limit,
+  );
+  for (const s of idle) {
+    fail(
+      `inactive_slot:${s.name}`,
+      'warning',
+      `Replication slot "${s.name}" (${s.type}${s.database ? `, database ${s.database}` : ''}) is inactive and keeps ${formatBytes(s.retainedBytes ?? 0)} of WAL: it grows until its consumer comes back${keepBytes < 0 ? ' or the disk is full' : ' or the slot is invalidated'}.`,
+      `Start its consumer, or drop it if it is abandoned: SELECT pg_drop_replication_slot(${quoteLiteral(s.name)});`,
+    );
+  }
+  if (idle.length === 0)
+    pass('inactive_slots', `No inactive slot keeps more than ${formatBytes(limit)} of WAL.`);
+}
 
 /** Privileges for origin-tagged writes, the slot's origin, and koyo origins left without their slot. */
 async function checkOrigins(
@@ -486,7 +574,8 @@ function checkSlot(
  * problem: connection, server version, `wal_level`, free slots and WAL senders, the role's
  * REPLICATION attribute and right to create the publication, the publication and its tables'
  * replica identity, the slot (exists, pgoutput, same database, not invalidated, who holds it) and
- * its lag against `max_slot_wal_keep_size`.
+ * its lag against `max_slot_wal_keep_size`; an unlimited `max_slot_wal_keep_size` and inactive slots
+ * that keep WAL; and, on PostgreSQL 17+, the failover set-up of the primary and its standbys.
  *
  * @example
  * for (const check of await diagnose(process.env.DATABASE_URL!, { slot: 'koyo', publication: 'koyo' })) {
@@ -499,7 +588,7 @@ export async function diagnose(
 ): Promise<DiagnosticCheck[]> {
   const session = new SqlSession(connection);
   try {
-    return await runDiagnostics(session, target);
+    return await runDiagnostics(session, target, connection);
   } finally {
     await session.close();
   }

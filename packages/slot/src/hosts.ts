@@ -93,7 +93,8 @@ function hostAddress(entry: unknown): { host: string; port?: number } {
   );
 }
 
-function describeHost(config: pg.ClientConfig): string {
+/** @internal `host:port` of a single-host config, for messages. */
+export function describeHost(config: pg.ClientConfig): string {
   if (config.host) return `${config.host}:${config.port ?? 5432}`;
   const match = config.connectionString ? URL_PARTS.exec(config.connectionString) : null;
   return match?.[3] ?? 'the server';

@@ -39,7 +39,7 @@ export type { ReplicationStream, ReplicationStreamOptions, ReplicationEvent } fr
 export type { ReconnectOptions } from './backoff.js';
 export { highestProtocolVersion } from './protocol.js';
 export type { ProtocolVersion } from './protocol.js';
-export { KoyoSlotError } from './errors.js';
+export { KoyoSlotError, invalidatedSlotAdvice } from './errors.js';
 export type { KoyoSlotErrorCode, KoyoSlotErrorOptions, SetupProblem } from './errors.js';
 export {
   assertSlotName,

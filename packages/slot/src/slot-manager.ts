@@ -228,9 +228,11 @@ function publishClause(publish: PublishOperation[] | undefined): string {
 
 class SlotManagerImpl implements SlotManager {
   readonly #session: SqlSession;
+  readonly #connection: ConnectionOptions;
 
   constructor(connection: ConnectionOptions) {
     this.#session = new SqlSession(connection);
+    this.#connection = connection;
   }
 
   async ensurePublication(
@@ -659,7 +661,7 @@ class SlotManagerImpl implements SlotManager {
   }
 
   async diagnose(target: DiagnoseTarget): Promise<DiagnosticCheck[]> {
-    return runDiagnostics(this.#session, target);
+    return runDiagnostics(this.#session, target, this.#connection);
   }
 
   async close(): Promise<void> {

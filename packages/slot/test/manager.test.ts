@@ -102,7 +102,7 @@ describe('slot manager', () => {
     expect(slot.lagBytes).toBeGreaterThan(0);
     expect(slot.retainedBytes).toBeGreaterThanOrEqual(slot.lagBytes!);
     expect(slot.walStatus).toBe('reserved');
-    expect(slot.safeWalSize).toBeNull(); // max_slot_wal_keep_size = -1
+    expect(slot.safeWalSize).toBeGreaterThan(0); // @koyo/testing sets max_slot_wal_keep_size = 10GB
     expect(slot.active).toBe(false);
     expect(slot.activePid).toBeNull();
 

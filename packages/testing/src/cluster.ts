@@ -22,6 +22,16 @@ export interface StartClusterOptions {
   postgres?: PostgresChoice;
   /** Extra `postgresql.conf` settings for every node; they win over koyo's defaults. */
   settings?: Record<string, string | number | boolean>;
+  /**
+   * PostgreSQL 17+: set the cluster up for failover slots, as production would be. Each standby
+   * streams through its own physical slot (`primary_slot_name`), with `hot_standby_feedback = on`,
+   * `sync_replication_slots = on` and a `dbname` in `primary_conninfo`; the primary's
+   * `synchronized_standby_slots` names those physical slots, so a logical failover slot never
+   * gets ahead of a standby. A failover slot (`ensureSlot(name, { failover: true })`) is then
+   * synchronised to the standbys, and after `kill()` of the primary and `promote()` of a standby
+   * it is usable on the new primary. Before 17: `UNSUPPORTED`. Default false.
+   */
+  slotSync?: boolean;
 }
 
 /** A running throwaway cluster. */
@@ -57,6 +67,8 @@ const BASE_SETTINGS: Record<string, string | number | boolean> = {
   fsync: 'off',
   full_page_writes: 'off',
   wal_keep_size: '1GB',
+  // As production should have it (koyo doctor flags -1): a runaway slot is invalidated, not the disk filled.
+  max_slot_wal_keep_size: '10GB',
   max_wal_size: '2GB',
   wal_receiver_status_interval: '1s',
   log_line_prefix: '%m [%p] ',
@@ -111,10 +123,30 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     await resolveBinaries(options.postgres ?? postgresChoiceFromEnv()),
     runAs,
   );
+  const slotSync = options.slotSync === true;
+  if (slotSync && binaries.major < 17) {
+    throw new KoyoTestingError(
+      'UNSUPPORTED',
+      `slotSync needs PostgreSQL 17 or newer (failover slots, sync_replication_slots); this is ${binaries.major}. Use startCluster({ postgres: '17', slotSync: true }) or '18'.`,
+    );
+  }
+  if (slotSync && replicaCount === 0) {
+    throw new KoyoTestingError(
+      'INVALID_OPTION',
+      'slotSync needs at least one replica (replicas: 1): slots are synchronised to standbys.',
+    );
+  }
   const template = await ensureTemplate(binaries, runAs);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(binaries, template, runAs, replicaCount, options.settings ?? {});
+      return await startOnce(
+        binaries,
+        template,
+        runAs,
+        replicaCount,
+        options.settings ?? {},
+        slotSync,
+      );
     } catch (error) {
       // Another process may take a port between our pick and the server's bind: pick again.
       if (
@@ -135,6 +167,7 @@ async function startOnce(
   runAs: RunAs | undefined,
   replicaCount: number,
   settings: Record<string, string | number | boolean>,
+  slotSync: boolean,
 ): Promise<Cluster> {
   const dir = await mkdtemp(join(await koyoTempRoot(), `cluster-pg${binaries.major}-`));
   await chmod(dir, 0o755);
@@ -169,7 +202,7 @@ async function startOnce(
       const replica = await makeNode(`replica${i}`, 'replica');
       // A cleanly shut down copy of the primary is a valid base backup: no pg_basebackup needed.
       await copyDir(primary.dataDir, replica.dataDir);
-      await replica.makeStandbyOf(primary, `koyo_testing_replica${i}`);
+      await replica.makeStandbyOf(primary, `koyo_testing_replica${i}`, slotSync);
       replicas.push(replica);
       nodes.push(replica);
     }
@@ -179,6 +212,12 @@ async function startOnce(
       await primary.query('SELECT pg_create_physical_replication_slot($1, true)', [
         `koyo_testing_replica${i}`,
       ]);
+    }
+    if (slotSync) {
+      // Named only once the physical slots exist: a logical failover slot then waits for them.
+      const names = replicas.map((_, i) => `koyo_testing_replica${i + 1}`).join(',');
+      await primary.query(`ALTER SYSTEM SET synchronized_standby_slots = '${names}'`);
+      await primary.query('SELECT pg_reload_conf()');
     }
     await Promise.all(replicas.map((replica) => replica.start()));
     await waitForStreaming(primary, replicaCount);

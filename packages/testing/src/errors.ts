@@ -2,6 +2,8 @@
 export type KoyoTestingErrorCode =
   | 'POSTGRES_NOT_FOUND'
   | 'INVALID_OPTION'
+  /** The PostgreSQL version cannot do what was asked (`slotSync` before 17). */
+  | 'UNSUPPORTED'
   | 'INITDB_FAILED'
   | 'START_FAILED'
   | 'STOP_FAILED'

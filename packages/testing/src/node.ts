@@ -231,10 +231,13 @@ export class PgNode {
   }
 
   /** @internal turns a copied data directory into a standby of `primary`. */
-  async makeStandbyOf(primary: PgNode, slotName: string): Promise<void> {
+  async makeStandbyOf(primary: PgNode, slotName: string, slotSync = false): Promise<void> {
+    // Slot synchronisation (17+) needs a database in primary_conninfo and hot_standby_feedback.
+    const dbname = slotSync ? ' dbname=postgres' : '';
     await this.configure({
-      primary_conninfo: `host=${primary.host} port=${primary.port} user=postgres application_name=${this.name}`,
+      primary_conninfo: `host=${primary.host} port=${primary.port} user=postgres application_name=${this.name}${dbname}`,
       primary_slot_name: slotName,
+      ...(slotSync ? { hot_standby_feedback: 'on', sync_replication_slots: 'on' } : {}),
     });
     await writeFile(join(this.dataDir, 'standby.signal'), '');
   }

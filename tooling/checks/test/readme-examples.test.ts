@@ -47,7 +47,7 @@ function linkDependencies(project: string): void {
   for (const dir of readdirSync(join(root, 'packages')))
     if (existsSync(join(root, 'packages', dir, 'package.json')))
       link(`@koyo/${dir}`, join(root, 'packages', dir));
-  for (const name of ['@types/node', '@types/pg', 'drizzle-orm', 'pg-logical-replication'])
+  for (const name of ['@types/node', '@types/pg', 'drizzle-orm', 'hono', 'pg-logical-replication'])
     link(name, installed(name));
 }
 

@@ -1,7 +1,9 @@
 import { diagnose, type DiagnosticCheck } from '@koyo/slot';
 import { flagValue, type ParsedArgs } from '../args.js';
-import { commandContext, publicationName, resolveConnection, slotName, type CliIo } from '../context.js';
-import { EXIT } from '../errors.js';
+import { commandContext, publicationName, resolveConnection, slotName, type CliIo, type CommandContext } from '../context.js';
+import { EXIT, KoyoCliError } from '../errors.js';
+import { resolveNatsSettings, wantsNats } from '../nats-settings.js';
+import { importNats } from '../optional.js';
 import { doctorSpec } from '../specs.js';
 
 /** The JSON `koyo doctor --json` prints. */
@@ -12,7 +14,30 @@ export interface DoctorReport {
   connection: string;
   slot: string | null;
   publication: string | null;
+  /** The NATS servers and stream checked for `koyo relay nats`, or null when NATS was not checked. */
+  nats: { servers: string[]; stream: string } | null;
   checks: DiagnosticCheck[];
+}
+
+/** What `koyo relay nats` needs of NATS, when the config has relay.nats or --nats-servers is given: @koyo/nats's own checks. */
+async function natsChecks(ctx: CommandContext): Promise<{ target: DoctorReport['nats']; checks: DiagnosticCheck[] }> {
+  const flags = { servers: 'nats-servers', stream: 'nats-stream' };
+  if (!wantsNats(ctx, flags)) return { target: null, checks: [] };
+  let nats;
+  try {
+    nats = await importNats('relay nats', ctx.io.cwd);
+  } catch (error) {
+    if (!(error instanceof KoyoCliError && error.code === 'MISSING_PACKAGE')) throw error;
+    return { target: null, checks: [{ id: 'nats', ok: false, severity: 'error', message: '@koyo/nats is not installed, and koyo relay nats needs it', fix: 'npm install @koyo/nats (next to @koyo/cli)' }] };
+  }
+  const settings = resolveNatsSettings(ctx, nats, flags);
+  const checks = await nats.checkNats({
+    servers: settings.servers,
+    stream: settings.stream,
+    subjectPrefix: settings.subjectPrefix,
+    ...(settings.duplicateWindowMs === undefined ? {} : { duplicateWindowMs: settings.duplicateWindowMs }),
+  });
+  return { target: { servers: settings.servers, stream: settings.stream }, checks };
 }
 
 function indent(text: string, prefix: string): string {
@@ -53,13 +78,16 @@ export async function doctorCommand(args: ParsedArgs, io: CliIo): Promise<number
     ...(publication === undefined ? {} : { publication }),
     ...(flagValue(args, 'origins') ? { origins: true } : {}),
   });
+  const nats = await natsChecks(ctx);
+  checks.push(...nats.checks);
   const ok = checks.every((check) => check.ok);
   if (flagValue(args, 'json')) {
-    const report: DoctorReport = { ok, connection: conn.display, slot: slot ?? null, publication: publication ?? null, checks };
+    const report: DoctorReport = { ok, connection: conn.display, slot: slot ?? null, publication: publication ?? null, nats: nats.target, checks };
     io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
     const target = [slot === undefined ? 'no slot' : `slot ${slot}`, publication === undefined ? 'no publication' : `publication ${publication}`].join(', ');
-    io.stdout.write(`koyo doctor: ${conn.display} (${target})\n\n`);
+    const natsTarget = nats.target ? `; NATS ${nats.target.servers.join(',')}, stream ${nats.target.stream}` : '';
+    io.stdout.write(`koyo doctor: ${conn.display} (${target}${natsTarget})\n\n`);
     io.stdout.write(formatChecklist(checks));
     if (slot === undefined || publication === undefined) {
       io.stdout.write('Pass --slot and --publication (or set them in koyo.config.ts) to check them too.\n');

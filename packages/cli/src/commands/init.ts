@@ -7,6 +7,7 @@ import { EXIT, KoyoCliError } from '../errors.js';
 import { parseTable } from '../sql.js';
 import { initSpec } from '../specs.js';
 import { configTemplate, handlersTemplate } from '../templates.js';
+import { workerTemplate } from '../templates-nats.js';
 
 /** The slot name `koyo init` proposes for a directory: `koyo_` and the directory name, cleaned. */
 export function defaultSlotName(dir: string): string {
@@ -30,9 +31,11 @@ export async function initCommand(args: ParsedArgs, io: CliIo): Promise<number> 
   }
   const tables = listValue(args, 'table');
   for (const table of tables) parseTable(table, initSpec.name);
+  const relay = stringValue(args, 'relay') === 'nats' ? 'nats' : undefined;
   const files = [
-    { name: 'koyo.config.ts', content: configTemplate({ slot, publication, tables }) },
+    { name: 'koyo.config.ts', content: configTemplate({ slot, publication, tables, relay }) },
     { name: 'koyo.handlers.ts', content: handlersTemplate({ slot, publication, tables }) },
+    ...(relay === 'nats' ? [{ name: 'koyo.worker.ts', content: workerTemplate({ slot, tables }) }] : []),
   ];
   const force = flagValue(args, 'force');
   const existing = files.filter((file) => existsSync(join(dir, file.name)));
@@ -55,6 +58,13 @@ export async function initCommand(args: ParsedArgs, io: CliIo): Promise<number> 
       '  3. koyo setup     prints the SQL PostgreSQL needs (wal_level, publication, role)',
       '  4. koyo doctor    checks the set-up',
       '  5. koyo run       streams changes to koyo.handlers.ts',
+      ...(relay === 'nats'
+        ? [
+            '     or, to scale out: npm install @koyo/nats, start nats-server -js, then',
+            '     koyo relay nats          publishes every change into NATS JetStream',
+            '     npx tsx koyo.worker.ts   runs the handlers of koyo.worker.ts (start as many as you like)',
+          ]
+        : []),
       '',
     ].join('\n'),
   );

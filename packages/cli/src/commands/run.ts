@@ -202,6 +202,7 @@ export async function openConfiguredDispatcher(spec: CommandSpec, args: ParsedAr
     slot,
     publication,
     ...(tables === '*' || (tables !== undefined && tables.length > 0) ? { tables } : {}),
+    ...(args.values.failover === true ? { failover: true } : {}),
     logger: configured === false ? false : logger,
   });
   const cleanup: HandlersCleanup | void = await handlers.setup(dispatcher, { config, logger });

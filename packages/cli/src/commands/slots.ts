@@ -56,8 +56,10 @@ export function formatSlots(slots: readonly SlotInfo[]): string {
     slot.lagBytes === null ? '-' : formatBytes(slot.lagBytes),
     slot.retainedBytes === null ? '-' : formatBytes(slot.retainedBytes),
     slot.invalidated ? `lost (${slot.invalidationReason ?? 'invalidated'})` : (slot.walStatus ?? '-'),
+    // safe_wal_size: WAL that can still be written before the slot is at risk (null: no limit).
+    slot.invalidated ? '-' : slot.safeWalSize === null ? 'unlimited' : formatBytes(slot.safeWalSize),
   ]);
-  return renderTable(['NAME', 'TYPE', 'DATABASE', 'ACTIVE PID', 'LAG', 'RETAINED', 'WAL STATUS'], rows);
+  return renderTable(['NAME', 'TYPE', 'DATABASE', 'ACTIVE PID', 'LAG', 'RETAINED', 'WAL STATUS', 'SAFE WAL'], rows);
 }
 
 /** `koyo slots`: lists every replication slot of the server. */
