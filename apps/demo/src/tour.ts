@@ -10,7 +10,13 @@ import { createSlotManager } from '@koyo/slot';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createNatsRelay, type NatsRelay } from '@koyo/nats';
-import { findNatsServer, startCluster, startNats, type Cluster, type NatsServer } from '@koyo/testing';
+import {
+  findNatsServer,
+  startCluster,
+  startNats,
+  type Cluster,
+  type NatsServer,
+} from '@koyo/testing';
 import pg from 'pg';
 import { indexPage, curl, ORDERS_ENDPOINTS, SEARCH_ENDPOINTS, type Endpoint } from './endpoints.js';
 import { HttpClient } from './http-client.js';
@@ -325,9 +331,15 @@ async function tour(primaryUrl: string, replicaUrls: string[]): Promise<void> {
   const whisk = (await shop.send('GET', '/search?q=whisk')).body as unknown[];
   say.line('search', `deleted the whisk; GET /search?q=whisk -> ${whisk.length} hit(s)`);
 
-  say.section('5. Scale-out: a relay into NATS JetStream, two worker processes, one killed mid-way');
+  say.section(
+    '5. Scale-out: a relay into NATS JetStream, two worker processes, one killed mid-way',
+  );
   if (findNatsServer()) await scaleOut(primaryUrl, till);
-  else say.line('nats', 'skipped: no nats-server binary on this machine; install it (apt-get install nats-server, or put nats-server on PATH) and run pnpm demo again to see it');
+  else
+    say.line(
+      'nats',
+      'skipped: no nats-server binary on this machine; install it (apt-get install nats-server, or put nats-server on PATH) and run pnpm demo again to see it',
+    );
 
   if (watch) {
     say.section('watching: a new order and product every 2 s; Ctrl-C to stop');
@@ -362,11 +374,27 @@ interface WorkerLine {
 const SCALE = { stream: 'KOYO_DEMO', durable: 'koyo_demo_fleet', partitions: 4, orders: 8 };
 
 /** Starts one worker process (src/scale-worker.ts) under the same Node flags as the tour. */
-function startWorker(natsUrl: string, name: string, lines: WorkerLine[]): { child: ChildProcess; ready: Promise<void> } {
+function startWorker(
+  natsUrl: string,
+  name: string,
+  lines: WorkerLine[],
+): { child: ChildProcess; ready: Promise<void> } {
   const script = fileURLToPath(new URL('./scale-worker.ts', import.meta.url));
-  const child = spawn(process.execPath, [...process.execArgv, script, natsUrl, SCALE.stream, SCALE.durable, String(SCALE.partitions), name], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...process.execArgv,
+      script,
+      natsUrl,
+      SCALE.stream,
+      SCALE.durable,
+      String(SCALE.partitions),
+      name,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   workers.push(child);
   const ready = new Promise<void>((resolve, reject) => {
     let rest = '';
@@ -379,11 +407,17 @@ function startWorker(natsUrl: string, name: string, lines: WorkerLine[]): { chil
         if (line.event === 'ready') resolve();
         else {
           lines.push(line);
-          if (line.event === 'done') say.line('  fleet', `worker ${line.worker} handled ${line.kind} orders id=${line.id}${line.status ? ` (${line.status})` : ''}`);
+          if (line.event === 'done')
+            say.line(
+              '  fleet',
+              `worker ${line.worker} handled ${line.kind} orders id=${line.id}${line.status ? ` (${line.status})` : ''}`,
+            );
         }
       }
     });
-    child.once('exit', (code, signal) => reject(new Error(`worker ${name} exited (${signal ?? code}) before it was ready`)));
+    child.once('exit', (code, signal) =>
+      reject(new Error(`worker ${name} exited (${signal ?? code}) before it was ready`)),
+    );
   });
   return { child, ready };
 }
@@ -392,7 +426,8 @@ function startWorker(natsUrl: string, name: string, lines: WorkerLine[]): { chil
 async function until(check: () => boolean, what: string, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -412,9 +447,18 @@ const compareLsn = (a: WorkerLine, b: WorkerLine): number => {
  */
 async function scaleOut(primaryUrl: string, till: HttpClient): Promise<void> {
   nats = await startNats();
-  say.line('nats', `nats-server -js on ${nats.url}; relay: slot ${SLOTS.relay} -> stream ${SCALE.stream}, ${SCALE.partitions} partitions by order id`);
+  say.line(
+    'nats',
+    `nats-server -js on ${nats.url}; relay: slot ${SLOTS.relay} -> stream ${SCALE.stream}, ${SCALE.partitions} partitions by order id`,
+  );
   relay = createNatsRelay({
-    dispatcher: { connection: primaryUrl, slot: SLOTS.relay, publication: SLOTS.relay, tables: ['orders'], logger: false },
+    dispatcher: {
+      connection: primaryUrl,
+      slot: SLOTS.relay,
+      publication: SLOTS.relay,
+      tables: ['orders'],
+      logger: false,
+    },
     nats: { servers: nats.url },
     stream: SCALE.stream,
     partitions: SCALE.partitions,
@@ -423,59 +467,112 @@ async function scaleOut(primaryUrl: string, till: HttpClient): Promise<void> {
   const lines: WorkerLine[] = [];
   const [one, two] = [startWorker(nats.url, '1', lines), startWorker(nats.url, '2', lines)];
   await Promise.all([one.ready, two.ready]);
-  say.line('nats', `workers 1 and 2 (pids ${one.child.pid}, ${two.child.pid}) share durable ${SCALE.durable}: each partition goes to one worker at a time, in commit order`);
+  say.line(
+    'nats',
+    `workers 1 and 2 (pids ${one.child.pid}, ${two.child.pid}) share durable ${SCALE.durable}: each partition goes to one worker at a time, in commit order`,
+  );
 
   // Each order: placed (insert), then paid and shipped (two updates): three changes per key.
   const placed: number[] = [];
   for (let n = 1; n <= SCALE.orders; n++) {
-    const order = (await till.send('POST', '/orders', { customer: `fleet${n}`, lines: [{ sku: `FLEET-${n}`, quantity: 1, priceCents: 500 * n }] })).body as { id: number };
+    const order = (
+      await till.send('POST', '/orders', {
+        customer: `fleet${n}`,
+        lines: [{ sku: `FLEET-${n}`, quantity: 1, priceCents: 500 * n }],
+      })
+    ).body as { id: number };
     placed.push(order.id);
   }
   const client = new pg.Client(primaryUrl);
   await client.connect();
   try {
-    for (const status of ['paid', 'shipped']) await client.query('UPDATE orders SET status = $1 WHERE id = ANY($2::int[])', [status, placed]);
+    for (const status of ['paid', 'shipped'])
+      await client.query('UPDATE orders SET status = $1 WHERE id = ANY($2::int[])', [
+        status,
+        placed,
+      ]);
   } finally {
     await client.end();
   }
   const total = placed.length * 3;
-  say.line('orders', `${placed.length} orders placed, then paid, then shipped: ${total} changes of orders for the fleet`);
+  say.line(
+    'orders',
+    `${placed.length} orders placed, then paid, then shipped: ${total} changes of orders for the fleet`,
+  );
 
   // Kill worker 1 once the fleet has handled a third of the changes (it likely holds some it has
   // not finished).
-  await until(() => lines.filter((line) => line.event === 'done').length >= total / 3, `the fleet to handle ${total / 3} changes`);
+  await until(
+    () => lines.filter((line) => line.event === 'done').length >= total / 3,
+    `the fleet to handle ${total / 3} changes`,
+  );
   one.child.kill('SIGKILL');
   const killedAt = lines.length;
-  const unfinished = lines.filter((line) => line.worker === '1' && line.event === 'took' && !lines.some((done) => done.event === 'done' && done.worker === '1' && done.commitLsn === line.commitLsn && done.position === line.position));
-  say.line('nats', `killed worker 1 (SIGKILL) mid-way${unfinished.length > 0 ? `, while it handled ${unfinished.map((line) => `${line.kind} id=${line.id}`).join(', ')}` : ''}: its unacknowledged messages go to worker 2 after ackWait (1.5 s)`);
+  const unfinished = lines.filter(
+    (line) =>
+      line.worker === '1' &&
+      line.event === 'took' &&
+      !lines.some(
+        (done) =>
+          done.event === 'done' &&
+          done.worker === '1' &&
+          done.commitLsn === line.commitLsn &&
+          done.position === line.position,
+      ),
+  );
+  say.line(
+    'nats',
+    `killed worker 1 (SIGKILL) mid-way${unfinished.length > 0 ? `, while it handled ${unfinished.map((line) => `${line.kind} id=${line.id}`).join(', ')}` : ''}: its unacknowledged messages go to worker 2 after ackWait (1.5 s)`,
+  );
 
   const key = (line: WorkerLine): string => `${line.commitLsn}/${line.position}`;
-  const handled = (): Set<string> => new Set(lines.filter((line) => line.event === 'done').map(key));
+  const handled = (): Set<string> =>
+    new Set(lines.filter((line) => line.event === 'done').map(key));
   await until(() => handled().size >= total, `the fleet to handle all ${total} changes`);
-  const byWorker2 = lines.slice(killedAt).filter((line) => line.event === 'done' && line.worker === '2').length;
-  const retaken = unfinished.filter((line) => lines.some((done) => done.event === 'done' && done.worker === '2' && key(done) === key(line)));
-  say.line('nats', `worker 2 took over: ${byWorker2} change(s) after the kill${retaken.length > 0 ? `, ${retaken.map((line) => `${line.kind} id=${line.id}`).join(', ')} again (at least once: handlers dedupe by commitLsn/position)` : ''}`);
+  const byWorker2 = lines
+    .slice(killedAt)
+    .filter((line) => line.event === 'done' && line.worker === '2').length;
+  const retaken = unfinished.filter((line) =>
+    lines.some((done) => done.event === 'done' && done.worker === '2' && key(done) === key(line)),
+  );
+  say.line(
+    'nats',
+    `worker 2 took over: ${byWorker2} change(s) after the kill${retaken.length > 0 ? `, ${retaken.map((line) => `${line.kind} id=${line.id}`).join(', ')} again (at least once: handlers dedupe by commitLsn/position)` : ''}`,
+  );
 
   // Per key: the order the changes were finished in, across both workers.
   let inOrder = true;
   for (const id of placed) {
     const done: WorkerLine[] = [];
-    for (const line of lines) if (line.event === 'done' && line.id === id && !done.some((seen) => key(seen) === key(line))) done.push(line);
+    for (const line of lines)
+      if (line.event === 'done' && line.id === id && !done.some((seen) => key(seen) === key(line)))
+        done.push(line);
     const sorted = [...done].sort(compareLsn);
     if (done.some((line, i) => line !== sorted[i])) inOrder = false;
-    say.line('  fleet', `order ${id}: ${done.map((line) => `${line.status ?? line.kind} (worker ${line.worker})`).join(' -> ')}`);
+    say.line(
+      '  fleet',
+      `order ${id}: ${done.map((line) => `${line.status ?? line.kind} (worker ${line.worker})`).join(' -> ')}`,
+    );
   }
-  say.line('nats', `per-key order kept: ${inOrder ? 'yes' : 'NO'}; every change handled: ${handled().size} of ${total}`);
-  if (!inOrder) throw new Error('the fleet handled an order\'s changes out of commit order');
+  say.line(
+    'nats',
+    `per-key order kept: ${inOrder ? 'yes' : 'NO'}; every change handled: ${handled().size} of ${total}`,
+  );
+  if (!inOrder) throw new Error("the fleet handled an order's changes out of commit order");
 
   two.child.kill('SIGTERM');
-  await new Promise<void>((resolve) => (two.child.exitCode !== null || two.child.signalCode !== null ? resolve() : two.child.once('exit', () => resolve())));
+  await new Promise<void>((resolve) =>
+    two.child.exitCode !== null || two.child.signalCode !== null
+      ? resolve()
+      : two.child.once('exit', () => resolve()),
+  );
   await relay.stop();
   relay = undefined;
 }
 
 async function cleanup(primaryUrl: string | undefined): Promise<void> {
-  for (const child of workers) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of workers)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   for (const server of servers) server.close();
   await relay?.stop().catch(() => undefined);
   await nats?.close().catch(() => undefined);

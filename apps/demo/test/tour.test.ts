@@ -44,10 +44,14 @@ test('the short tour exits 0 with a summary of changes, routing and the audit lo
     expect(out).toMatch(/workers 1 and 2 \(pids \d+, \d+\) share durable koyo_demo_fleet/);
     expect(out).toMatch(/killed worker 1 \(SIGKILL\) mid-way/);
     expect(out).toMatch(/worker 2 took over: [1-9]\d* change\(s\) after the kill/);
-    expect(out).toMatch(/order \d+: placed \(worker [12]\) -> paid \(worker [12]\) -> shipped \(worker [12]\)/);
+    expect(out).toMatch(
+      /order \d+: placed \(worker [12]\) -> paid \(worker [12]\) -> shipped \(worker [12]\)/,
+    );
     expect(out).toContain('per-key order kept: yes; every change handled: 24 of 24');
   } else {
-    expect(out).toMatch(/skipped: no nats-server binary on this machine; install it .* and run pnpm demo again/);
+    expect(out).toMatch(
+      /skipped: no nats-server binary on this machine; install it .* and run pnpm demo again/,
+    );
   }
 });
 

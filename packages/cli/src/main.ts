@@ -1,8 +1,26 @@
 import { readFileSync } from 'node:fs';
-import { formatHelp, formatShortUsage, parseCommandArgs, suggest, type CommandSpec, type ParsedArgs } from './args.js';
+import {
+  formatHelp,
+  formatShortUsage,
+  parseCommandArgs,
+  suggest,
+  type CommandSpec,
+  type ParsedArgs,
+} from './args.js';
 import type { CliIo } from './context.js';
 import { EXIT, KoyoCliError, formatError } from './errors.js';
-import { COMMANDS, backfillSpec, doctorSpec, initSpec, relayNatsSpec, runSpec, setupSpec, slotsDropSpec, slotsSpec, tailSpec } from './specs.js';
+import {
+  COMMANDS,
+  backfillSpec,
+  doctorSpec,
+  initSpec,
+  relayNatsSpec,
+  runSpec,
+  setupSpec,
+  slotsDropSpec,
+  slotsSpec,
+  tailSpec,
+} from './specs.js';
 
 /** What {@link main} may be given besides the arguments; defaults to the process. */
 export interface MainOptions extends Partial<CliIo> {
@@ -27,7 +45,9 @@ const HANDLERS = new Map<CommandSpec, () => Promise<Handler>>([
 
 function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';
@@ -80,9 +100,13 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   };
   const first = argv[0];
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-    const topic = first === 'help' && argv[1] !== undefined ? pickCommand(argv.slice(1)) : undefined;
-    if (first === 'help' && argv[1] !== undefined && !topic) return usage(io, undefined, `unknown command "${argv.slice(1).join(' ')}"`);
-    io[first === undefined ? 'stderr' : 'stdout'].write(topic ? formatHelp(topic.spec) : formatMainHelp());
+    const topic =
+      first === 'help' && argv[1] !== undefined ? pickCommand(argv.slice(1)) : undefined;
+    if (first === 'help' && argv[1] !== undefined && !topic)
+      return usage(io, undefined, `unknown command "${argv.slice(1).join(' ')}"`);
+    io[first === undefined ? 'stderr' : 'stdout'].write(
+      topic ? formatHelp(topic.spec) : formatMainHelp(),
+    );
     return first === undefined ? EXIT.USAGE : EXIT.OK;
   }
   if (first === '--version' || first === '-v') {
@@ -90,13 +114,26 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     return EXIT.OK;
   }
   const picked = pickCommand(argv);
-  const group = COMMANDS.filter((spec) => spec.name.startsWith(`${first} `)).map((spec) => spec.name);
+  const group = COMMANDS.filter((spec) => spec.name.startsWith(`${first} `)).map(
+    (spec) => spec.name,
+  );
   if (!picked && group.length > 0) {
-    return usage(io, undefined, `koyo ${first} needs a sub-command: ${group.map((name) => `koyo ${name}`).join(', ')}${argv[1] === undefined ? '' : ` (got "${argv[1]}")`}`);
+    return usage(
+      io,
+      undefined,
+      `koyo ${first} needs a sub-command: ${group.map((name) => `koyo ${name}`).join(', ')}${argv[1] === undefined ? '' : ` (got "${argv[1]}")`}`,
+    );
   }
   if (!picked) {
-    const hint = suggest(first, COMMANDS.map((spec) => spec.name.split(' ')[0]!));
-    return usage(io, undefined, `unknown command "${first}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+    const hint = suggest(
+      first,
+      COMMANDS.map((spec) => spec.name.split(' ')[0]!),
+    );
+    return usage(
+      io,
+      undefined,
+      `unknown command "${first}"${hint ? ` (did you mean "${hint}"?)` : ''}`,
+    );
   }
   const { spec, rest } = picked;
   const signal = options.signal ?? new AbortController().signal;
@@ -109,7 +146,8 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     const handler = await HANDLERS.get(spec)!();
     return await handler(args, io, signal);
   } catch (error) {
-    if (error instanceof KoyoCliError && error.code === 'USAGE') return usage(io, spec, error.message);
+    if (error instanceof KoyoCliError && error.code === 'USAGE')
+      return usage(io, spec, error.message);
     io.stderr.write(`koyo ${spec.name}: error: ${formatError(error)}\n`);
     return error instanceof KoyoCliError ? error.exitCode : EXIT.FAILURE;
   }
@@ -117,6 +155,10 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
 
 function usage(io: CliIo, spec: CommandSpec | undefined, message: string): number {
   io.stderr.write(`koyo${spec ? ` ${spec.name}` : ''}: ${message}\n`);
-  io.stderr.write(spec ? formatShortUsage(spec) : `Usage: koyo <command> [options]\nCommands: ${COMMANDS.map((c) => c.name).join(', ')}\nRun 'koyo --help' for more.\n`);
+  io.stderr.write(
+    spec
+      ? formatShortUsage(spec)
+      : `Usage: koyo <command> [options]\nCommands: ${COMMANDS.map((c) => c.name).join(', ')}\nRun 'koyo --help' for more.\n`,
+  );
   return EXIT.USAGE;
 }

@@ -33,15 +33,33 @@ function usage(spec: CommandSpec, message: string): KoyoCliError {
  * relay.nats of the config with `flags` over it. A bad flag is a `USAGE` error; a name in the
  * config that @koyo/nats refuses is `CONFIG_INVALID`, with @koyo/nats's reason.
  */
-export function resolveNatsSettings(ctx: CommandContext, nats: NatsModule, flags: NatsFlags): ResolvedNatsSettings {
+export function resolveNatsSettings(
+  ctx: CommandContext,
+  nats: NatsModule,
+  flags: NatsFlags,
+): ResolvedNatsSettings {
   const config = ctx.config.relay?.nats ?? {};
   const file = ctx.loaded ? display(ctx.loaded.file, ctx.io.cwd) : 'koyo.config.ts';
   const serverFlags = listValue(ctx.args, flags.servers);
   for (const server of serverFlags) {
-    if (!isNatsServer(server)) throw usage(ctx.spec, `--${flags.servers} must be a NATS URL such as nats://127.0.0.1:4222 (got "${server}")`);
+    if (!isNatsServer(server))
+      throw usage(
+        ctx.spec,
+        `--${flags.servers} must be a NATS URL such as nats://127.0.0.1:4222 (got "${server}")`,
+      );
   }
-  const configured = config.servers === undefined ? [] : Array.isArray(config.servers) ? config.servers : [config.servers];
-  const servers = serverFlags.length > 0 ? serverFlags : configured.length > 0 ? configured : [DEFAULT_NATS_SERVERS];
+  const configured =
+    config.servers === undefined
+      ? []
+      : Array.isArray(config.servers)
+        ? config.servers
+        : [config.servers];
+  const servers =
+    serverFlags.length > 0
+      ? serverFlags
+      : configured.length > 0
+        ? configured
+        : [DEFAULT_NATS_SERVERS];
   const streamFlag = stringValue(ctx.args, flags.stream);
   const check = <T>(run: () => T, fromFlag: boolean): T => {
     try {
@@ -52,7 +70,17 @@ export function resolveNatsSettings(ctx: CommandContext, nats: NatsModule, flags
       throw new KoyoCliError('CONFIG_INVALID', `${file}: ${error.message}`, { cause: error });
     }
   };
-  const stream = check(() => nats.checkStreamName(streamFlag ?? config.stream ?? 'KOYO', streamFlag ? `--${flags.stream}` : 'relay.nats.stream'), streamFlag !== undefined);
-  const subjectPrefix = check(() => nats.checkSubjectPrefix(config.subjectPrefix ?? 'koyo', 'relay.nats.subjectPrefix'), false);
+  const stream = check(
+    () =>
+      nats.checkStreamName(
+        streamFlag ?? config.stream ?? 'KOYO',
+        streamFlag ? `--${flags.stream}` : 'relay.nats.stream',
+      ),
+    streamFlag !== undefined,
+  );
+  const subjectPrefix = check(
+    () => nats.checkSubjectPrefix(config.subjectPrefix ?? 'koyo', 'relay.nats.subjectPrefix'),
+    false,
+  );
   return { ...config, servers, stream, subjectPrefix };
 }

@@ -11,7 +11,10 @@ export type NatsModule = typeof Nats;
 
 function notFound(error: unknown, name: string): boolean {
   const f = error as { code?: unknown; message?: unknown };
-  return (f?.code === 'ERR_MODULE_NOT_FOUND' || f?.code === 'MODULE_NOT_FOUND') && String(f.message).includes(name);
+  return (
+    (f?.code === 'ERR_MODULE_NOT_FOUND' || f?.code === 'MODULE_NOT_FOUND') &&
+    String(f.message).includes(name)
+  );
 }
 
 /**

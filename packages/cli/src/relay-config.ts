@@ -36,7 +36,15 @@ export interface RelaySettings {
 }
 
 const RELAY_KEYS = ['nats'] as const;
-const NATS_KEYS = ['servers', 'name', 'stream', 'subjectPrefix', 'partitions', 'duplicateWindowMs', 'maxBackoffMs'] as const;
+const NATS_KEYS = [
+  'servers',
+  'name',
+  'stream',
+  'subjectPrefix',
+  'partitions',
+  'duplicateWindowMs',
+  'maxBackoffMs',
+] as const;
 
 function invalid(file: string, message: string): KoyoCliError {
   return new KoyoCliError('CONFIG_INVALID', `${file}: ${message}`);
@@ -46,11 +54,19 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function checkKeys(value: Record<string, unknown>, keys: readonly string[], where: string, file: string): void {
+function checkKeys(
+  value: Record<string, unknown>,
+  keys: readonly string[],
+  where: string,
+  file: string,
+): void {
   for (const key of Object.keys(value)) {
     if (keys.includes(key)) continue;
     const match = suggest(key, keys);
-    throw invalid(file, `unknown option "${where}.${key}"${match ? ` (did you mean "${match}"?)` : ''}; the options are ${keys.join(', ')}`);
+    throw invalid(
+      file,
+      `unknown option "${where}.${key}"${match ? ` (did you mean "${match}"?)` : ''}; the options are ${keys.join(', ')}`,
+    );
   }
 }
 
@@ -65,26 +81,52 @@ export function isNatsServer(value: unknown): value is string {
  */
 export function validateRelaySettings(relay: unknown, file: string): void {
   if (relay === undefined) return;
-  if (!isRecord(relay)) throw invalid(file, "relay must be an object, e.g. relay: { nats: { servers: 'nats://127.0.0.1:4222' } }");
+  if (!isRecord(relay))
+    throw invalid(
+      file,
+      "relay must be an object, e.g. relay: { nats: { servers: 'nats://127.0.0.1:4222' } }",
+    );
   checkKeys(relay, RELAY_KEYS, 'relay', file);
   const nats = relay.nats;
   if (nats === undefined) return;
-  if (!isRecord(nats)) throw invalid(file, "relay.nats must be an object, e.g. { servers: 'nats://127.0.0.1:4222', partitions: 8 }");
+  if (!isRecord(nats))
+    throw invalid(
+      file,
+      "relay.nats must be an object, e.g. { servers: 'nats://127.0.0.1:4222', partitions: 8 }",
+    );
   checkKeys(nats, NATS_KEYS, 'relay.nats', file);
   const servers = nats.servers;
-  if (servers !== undefined && !(isNatsServer(servers) || (Array.isArray(servers) && servers.length > 0 && servers.every(isNatsServer)))) {
-    throw invalid(file, `relay.nats.servers must be a NATS URL such as 'nats://127.0.0.1:4222', or a non-empty array of them (got ${JSON.stringify(servers)})`);
+  if (
+    servers !== undefined &&
+    !(
+      isNatsServer(servers) ||
+      (Array.isArray(servers) && servers.length > 0 && servers.every(isNatsServer))
+    )
+  ) {
+    throw invalid(
+      file,
+      `relay.nats.servers must be a NATS URL such as 'nats://127.0.0.1:4222', or a non-empty array of them (got ${JSON.stringify(servers)})`,
+    );
   }
   for (const key of ['name', 'stream', 'subjectPrefix'] as const) {
     if (nats[key] !== undefined && (typeof nats[key] !== 'string' || nats[key].length === 0)) {
-      throw invalid(file, `relay.nats.${key} must be a non-empty string (got ${JSON.stringify(nats[key])})`);
+      throw invalid(
+        file,
+        `relay.nats.${key} must be a non-empty string (got ${JSON.stringify(nats[key])})`,
+      );
     }
   }
   const integers = { partitions: 1, duplicateWindowMs: 1000, maxBackoffMs: 1 } as const;
   for (const [key, min] of Object.entries(integers)) {
     const value = nats[key];
-    if (value !== undefined && (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min)) {
-      throw invalid(file, `relay.nats.${key} must be an integer >= ${min} (got ${JSON.stringify(value)})`);
+    if (
+      value !== undefined &&
+      (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min)
+    ) {
+      throw invalid(
+        file,
+        `relay.nats.${key} must be an integer >= ${min} (got ${JSON.stringify(value)})`,
+      );
     }
   }
 }

@@ -4,11 +4,25 @@ const help: OptionSpec = { type: 'boolean', short: 'h', description: 'Show this 
 const url: OptionSpec = {
   type: 'string',
   value: 'URL',
-  description: 'postgres:// connection string. Default: connection in koyo.config.ts, else DATABASE_URL.',
+  description:
+    'postgres:// connection string. Default: connection in koyo.config.ts, else DATABASE_URL.',
 };
-const config: OptionSpec = { type: 'string', short: 'c', value: 'FILE', description: 'Config file. Default: ./koyo.config.ts (or .mts/.js/.mjs).' };
-const slot: OptionSpec = { type: 'string', value: 'NAME', description: 'Replication slot. Default: slot in the config.' };
-const publication: OptionSpec = { type: 'string', value: 'NAME', description: 'Publication. Default: publication in the config.' };
+const config: OptionSpec = {
+  type: 'string',
+  short: 'c',
+  value: 'FILE',
+  description: 'Config file. Default: ./koyo.config.ts (or .mts/.js/.mjs).',
+};
+const slot: OptionSpec = {
+  type: 'string',
+  value: 'NAME',
+  description: 'Replication slot. Default: slot in the config.',
+};
+const publication: OptionSpec = {
+  type: 'string',
+  value: 'NAME',
+  description: 'Publication. Default: publication in the config.',
+};
 const json: OptionSpec = { type: 'boolean', description: 'Print JSON instead of text.' };
 
 /** `koyo init`. */
@@ -20,14 +34,37 @@ export const initSpec: CommandSpec = {
   positionals: [],
   options: {
     slot: { ...slot, description: 'Slot name to write. Default: koyo_<directory name>.' },
-    publication: { ...publication, description: 'Publication name to write. Default: the slot name.' },
-    table: { type: 'string', multiple: true, value: 'TABLE', description: "A table to stream ('users' or 'schema.table'); repeat or separate with commas." },
-    dir: { type: 'string', value: 'DIR', description: 'Write into DIR instead of the current directory.' },
-    relay: { type: 'string', value: 'BROKER', choices: ['nats'], description: 'Also write the relay section of the config (for koyo relay nats) and koyo.worker.ts, a worker example (@koyo/nats).' },
+    publication: {
+      ...publication,
+      description: 'Publication name to write. Default: the slot name.',
+    },
+    table: {
+      type: 'string',
+      multiple: true,
+      value: 'TABLE',
+      description: "A table to stream ('users' or 'schema.table'); repeat or separate with commas.",
+    },
+    dir: {
+      type: 'string',
+      value: 'DIR',
+      description: 'Write into DIR instead of the current directory.',
+    },
+    relay: {
+      type: 'string',
+      value: 'BROKER',
+      choices: ['nats'],
+      description:
+        'Also write the relay section of the config (for koyo relay nats) and koyo.worker.ts, a worker example (@koyo/nats).',
+    },
     force: { type: 'boolean', short: 'f', description: 'Overwrite existing files.' },
     help,
   },
-  examples: ['koyo init', 'koyo init --slot orders_sync --table orders,order_items', 'koyo init --relay nats --table orders', 'koyo init --force'],
+  examples: [
+    'koyo init',
+    'koyo init --slot orders_sync --table orders,order_items',
+    'koyo init --relay nats --table orders',
+    'koyo init --force',
+  ],
 };
 
 /** `koyo doctor`. */
@@ -42,13 +79,33 @@ export const doctorSpec: CommandSpec = {
     config,
     slot,
     publication,
-    origins: { type: 'boolean', description: 'Also check replication origins: privileges for loop-safe writes from handlers (dispatcher.db), the GRANTs when missing, and origins left without their slot.' },
-    'nats-servers': { type: 'string', multiple: true, value: 'URL', description: 'Also check NATS for koyo relay nats (reachable, JetStream, the stream). Default: relay.nats.servers when the config has relay.nats.' },
-    'nats-stream': { type: 'string', value: 'NAME', description: 'The relay stream to check. Default: relay.nats.stream, else KOYO.' },
+    origins: {
+      type: 'boolean',
+      description:
+        'Also check replication origins: privileges for loop-safe writes from handlers (dispatcher.db), the GRANTs when missing, and origins left without their slot.',
+    },
+    'nats-servers': {
+      type: 'string',
+      multiple: true,
+      value: 'URL',
+      description:
+        'Also check NATS for koyo relay nats (reachable, JetStream, the stream). Default: relay.nats.servers when the config has relay.nats.',
+    },
+    'nats-stream': {
+      type: 'string',
+      value: 'NAME',
+      description: 'The relay stream to check. Default: relay.nats.stream, else KOYO.',
+    },
     json,
     help,
   },
-  examples: ['koyo doctor', 'koyo doctor --origins', 'koyo doctor --nats-servers nats://127.0.0.1:4222', 'koyo doctor --url postgres://app@db/shop --slot koyo_shop --publication koyo_shop', 'koyo doctor --json | jq .checks'],
+  examples: [
+    'koyo doctor',
+    'koyo doctor --origins',
+    'koyo doctor --nats-servers nats://127.0.0.1:4222',
+    'koyo doctor --url postgres://app@db/shop --slot koyo_shop --publication koyo_shop',
+    'koyo doctor --json | jq .checks',
+  ],
 };
 
 /** `koyo setup`. */
@@ -63,13 +120,31 @@ export const setupSpec: CommandSpec = {
     config,
     slot,
     publication,
-    table: { type: 'string', multiple: true, value: 'TABLE', description: 'Tables of the publication. Default: tables in the config.' },
-    'all-tables': { type: 'boolean', description: "Create the publication FOR ALL TABLES (as tables: '*' in the config). Needs a superuser; refused while a table has no primary key or replica identity." },
-    role: { type: 'string', value: 'ROLE', description: 'Name of the replication role to create (with --apply it is created when missing). Default in the printed SQL: koyo.' },
+    table: {
+      type: 'string',
+      multiple: true,
+      value: 'TABLE',
+      description: 'Tables of the publication. Default: tables in the config.',
+    },
+    'all-tables': {
+      type: 'boolean',
+      description:
+        "Create the publication FOR ALL TABLES (as tables: '*' in the config). Needs a superuser; refused while a table has no primary key or replica identity.",
+    },
+    role: {
+      type: 'string',
+      value: 'ROLE',
+      description:
+        'Name of the replication role to create (with --apply it is created when missing). Default in the printed SQL: koyo.',
+    },
     apply: { type: 'boolean', description: 'Run the statements instead of only printing them.' },
     help,
   },
-  examples: ['koyo setup', 'koyo setup --table users,orders --role koyo_repl', 'koyo setup --apply'],
+  examples: [
+    'koyo setup',
+    'koyo setup --table users,orders --role koyo_repl',
+    'koyo setup --apply',
+  ],
 };
 
 /** `koyo run`. */
@@ -84,16 +159,55 @@ export const runSpec: CommandSpec = {
     config,
     slot,
     publication,
-    'stats-interval': { type: 'string', value: 'SECONDS', description: 'Seconds between stats lines; 0 turns them off. Default: run.statsIntervalSeconds in the config, else 30.' },
-    progress: { type: 'string', value: 'MODE', choices: ['auto', 'bar', 'lines', 'off'], description: 'Catch-up display. auto: a bar on a terminal, lines otherwise.' },
-    failover: { type: 'boolean', description: 'Create the slot as a failover slot (PostgreSQL 17+), synchronised to standbys so that after a promotion koyo run, given every host in the URL (postgres://h1,h2/db), resumes on the new primary. Same as dispatcher.failover in the config. Before 17: an UNSUPPORTED error.' },
-    backfill: { type: 'boolean', description: "Backfill every dispatched table first (existing rows reach the handlers as 'snapshot' changes, consistently with the stream, which keeps flowing meanwhile); an interrupted backfill resumes on the next run." },
-    metrics: { type: 'string', value: '[HOST:]PORT', description: 'Serve the OpenTelemetry metrics in Prometheus text format at http://HOST:PORT/metrics (host default 127.0.0.1).' },
-    ui: { type: 'string', value: '[HOST:]PORT', description: 'Serve the live status page at http://HOST:PORT/ (lag, changes/s per table, handler p50/p99, errors; host default 127.0.0.1).' },
-    'allow-remote': { type: 'boolean', description: 'Let --metrics and --ui listen on a non-loopback address (they have no authentication; a warning is printed).' },
+    'stats-interval': {
+      type: 'string',
+      value: 'SECONDS',
+      description:
+        'Seconds between stats lines; 0 turns them off. Default: run.statsIntervalSeconds in the config, else 30.',
+    },
+    progress: {
+      type: 'string',
+      value: 'MODE',
+      choices: ['auto', 'bar', 'lines', 'off'],
+      description: 'Catch-up display. auto: a bar on a terminal, lines otherwise.',
+    },
+    failover: {
+      type: 'boolean',
+      description:
+        'Create the slot as a failover slot (PostgreSQL 17+), synchronised to standbys so that after a promotion koyo run, given every host in the URL (postgres://h1,h2/db), resumes on the new primary. Same as dispatcher.failover in the config. Before 17: an UNSUPPORTED error.',
+    },
+    backfill: {
+      type: 'boolean',
+      description:
+        "Backfill every dispatched table first (existing rows reach the handlers as 'snapshot' changes, consistently with the stream, which keeps flowing meanwhile); an interrupted backfill resumes on the next run.",
+    },
+    metrics: {
+      type: 'string',
+      value: '[HOST:]PORT',
+      description:
+        'Serve the OpenTelemetry metrics in Prometheus text format at http://HOST:PORT/metrics (host default 127.0.0.1).',
+    },
+    ui: {
+      type: 'string',
+      value: '[HOST:]PORT',
+      description:
+        'Serve the live status page at http://HOST:PORT/ (lag, changes/s per table, handler p50/p99, errors; host default 127.0.0.1).',
+    },
+    'allow-remote': {
+      type: 'boolean',
+      description:
+        'Let --metrics and --ui listen on a non-loopback address (they have no authentication; a warning is printed).',
+    },
     help,
   },
-  examples: ['koyo run', 'koyo run --backfill', 'koyo run --ui 9465 --metrics 9464', "koyo run --failover --url 'postgres://app@db1,db2/shop'", 'DATABASE_URL=postgres://app@db/shop koyo run --stats-interval 10', 'koyo run --config deploy/koyo.config.ts'],
+  examples: [
+    'koyo run',
+    'koyo run --backfill',
+    'koyo run --ui 9465 --metrics 9464',
+    "koyo run --failover --url 'postgres://app@db1,db2/shop'",
+    'DATABASE_URL=postgres://app@db/shop koyo run --stats-interval 10',
+    'koyo run --config deploy/koyo.config.ts',
+  ],
 };
 
 /** `koyo slots`. */
@@ -114,7 +228,16 @@ export const slotsDropSpec: CommandSpec = {
   description:
     'Drops a replication slot, releasing the WAL it keeps, and its replication origin (koyo_NAME, used by loop-safe writes from handlers) when there is one. The changes it kept are gone for good: its consumer must resynchronise. A slot held by a running consumer is refused unless --force, which terminates the holder first.',
   positionals: [{ name: 'NAME', required: true, description: 'The slot to drop.' }],
-  options: { url, config, force: { type: 'boolean', short: 'f', description: 'Terminate the process holding the slot, then drop it.' }, help },
+  options: {
+    url,
+    config,
+    force: {
+      type: 'boolean',
+      short: 'f',
+      description: 'Terminate the process holding the slot, then drop it.',
+    },
+    help,
+  },
   examples: ['koyo slots drop old_consumer', 'koyo slots drop stuck_slot --force'],
 };
 
@@ -128,16 +251,34 @@ export const tailSpec: CommandSpec = {
   options: {
     url,
     config,
-    table: { type: 'string', multiple: true, value: 'TABLE', description: "Only changes of this table ('users' or 'schema.table'); repeat or separate with commas." },
+    table: {
+      type: 'string',
+      multiple: true,
+      value: 'TABLE',
+      description:
+        "Only changes of this table ('users' or 'schema.table'); repeat or separate with commas.",
+    },
     json,
     publication,
-    slot: { type: 'string', value: 'NAME', description: 'Peek at this existing slot (needs --peek).' },
+    slot: {
+      type: 'string',
+      value: 'NAME',
+      description: 'Peek at this existing slot (needs --peek).',
+    },
     peek: { type: 'boolean', description: 'With --slot: read without consuming.' },
     limit: { type: 'string', value: 'N', description: 'Exit after N changes.' },
-    interval: { type: 'string', value: 'MS', description: 'Poll interval in milliseconds. Default 250.' },
+    interval: {
+      type: 'string',
+      value: 'MS',
+      description: 'Poll interval in milliseconds. Default 250.',
+    },
     help,
   },
-  examples: ['koyo tail', 'koyo tail --table users --json', 'koyo tail --slot koyo_shop --peek --limit 20'],
+  examples: [
+    'koyo tail',
+    'koyo tail --table users --json',
+    'koyo tail --slot koyo_shop --peek --limit 20',
+  ],
 };
 
 /** Every command, in the order of `koyo --help`. */
@@ -147,17 +288,39 @@ export const backfillSpec: CommandSpec = {
   summary: "Deliver existing rows to the handlers as 'snapshot' changes, then exit",
   description:
     "Loads koyo.config.ts and its handlers like koyo run, starts the dispatcher and backfills the tables (default: every dispatched table): their current rows reach your handlers as 'snapshot' changes, in chunks by primary key, consistent with the changes streamed meanwhile (which are handled too). Shows a progress bar per table on a terminal (rows, %, rows/s, ETA), plain lines otherwise, and exits 0 when every table is done. Progress is kept in the table koyo.backfill_progress: after SIGINT, SIGTERM or a crash, run it again (or koyo run) and it resumes after the last acknowledged chunk.",
-  positionals: [{ name: 'TABLE...', required: false, variadic: true, description: "Tables to backfill ('users' or 'schema.table'). Default: every dispatched table." }],
+  positionals: [
+    {
+      name: 'TABLE...',
+      required: false,
+      variadic: true,
+      description:
+        "Tables to backfill ('users' or 'schema.table'). Default: every dispatched table.",
+    },
+  ],
   options: {
     url,
     config,
     slot,
     publication,
-    'chunk-size': { type: 'string', value: 'N', description: 'Rows per chunk (one short read transaction each). Default 10000, or the size an interrupted backfill started with.' },
-    progress: { type: 'string', value: 'MODE', choices: ['auto', 'bar', 'lines', 'off'], description: 'Progress display. auto: a bar on a terminal, lines otherwise.' },
+    'chunk-size': {
+      type: 'string',
+      value: 'N',
+      description:
+        'Rows per chunk (one short read transaction each). Default 10000, or the size an interrupted backfill started with.',
+    },
+    progress: {
+      type: 'string',
+      value: 'MODE',
+      choices: ['auto', 'bar', 'lines', 'off'],
+      description: 'Progress display. auto: a bar on a terminal, lines otherwise.',
+    },
     help,
   },
-  examples: ['koyo backfill', 'koyo backfill users orders --chunk-size 5000', 'koyo backfill --progress lines'],
+  examples: [
+    'koyo backfill',
+    'koyo backfill users orders --chunk-size 5000',
+    'koyo backfill --progress lines',
+  ],
 };
 
 /** `koyo relay nats`. */
@@ -172,13 +335,47 @@ export const relayNatsSpec: CommandSpec = {
     config,
     slot,
     publication,
-    servers: { type: 'string', multiple: true, value: 'URL', description: 'NATS server(s); repeat or separate with commas. Default: relay.nats.servers in the config, else nats://127.0.0.1:4222.' },
-    stream: { type: 'string', value: 'NAME', description: 'JetStream stream, created when missing. Default: relay.nats.stream, else KOYO.' },
-    partitions: { type: 'string', value: 'N', description: 'Partitions per table (workers need the same number). Default: relay.nats.partitions, else 1.' },
-    'stats-interval': { type: 'string', value: 'SECONDS', description: 'Seconds between stats lines; 0 turns them off. Default: run.statsIntervalSeconds in the config, else 30.' },
+    servers: {
+      type: 'string',
+      multiple: true,
+      value: 'URL',
+      description:
+        'NATS server(s); repeat or separate with commas. Default: relay.nats.servers in the config, else nats://127.0.0.1:4222.',
+    },
+    stream: {
+      type: 'string',
+      value: 'NAME',
+      description: 'JetStream stream, created when missing. Default: relay.nats.stream, else KOYO.',
+    },
+    partitions: {
+      type: 'string',
+      value: 'N',
+      description:
+        'Partitions per table (workers need the same number). Default: relay.nats.partitions, else 1.',
+    },
+    'stats-interval': {
+      type: 'string',
+      value: 'SECONDS',
+      description:
+        'Seconds between stats lines; 0 turns them off. Default: run.statsIntervalSeconds in the config, else 30.',
+    },
     help,
   },
-  examples: ['koyo relay nats', 'koyo relay nats --servers nats://10.0.0.5:4222 --partitions 8', 'koyo relay nats --stream ORDERS --stats-interval 10'],
+  examples: [
+    'koyo relay nats',
+    'koyo relay nats --servers nats://10.0.0.5:4222 --partitions 8',
+    'koyo relay nats --stream ORDERS --stats-interval 10',
+  ],
 };
 
-export const COMMANDS: readonly CommandSpec[] = [initSpec, doctorSpec, setupSpec, runSpec, backfillSpec, relayNatsSpec, slotsSpec, slotsDropSpec, tailSpec];
+export const COMMANDS: readonly CommandSpec[] = [
+  initSpec,
+  doctorSpec,
+  setupSpec,
+  runSpec,
+  backfillSpec,
+  relayNatsSpec,
+  slotsSpec,
+  slotsDropSpec,
+  tailSpec,
+];

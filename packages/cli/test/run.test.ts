@@ -290,17 +290,30 @@ describe('koyo run --failover', () => {
   it('creates a failover slot on 17+, and before 17 is one UNSUPPORTED error line with no slot left behind', async () => {
     const init = await koyo(['init', '--slot', slot, '--table', 'orders'], { cwd: project3.dir });
     expect(init.code).toBe(0);
-    const [version] = await db.query<{ num: number }>("SELECT current_setting('server_version_num')::int AS num");
+    const [version] = await db.query<{ num: number }>(
+      "SELECT current_setting('server_version_num')::int AS num",
+    );
     const slotRow = async () =>
-      (await db.query<{ failover: boolean }>(`SELECT ${version!.num >= 170000 ? 'failover' : 'false AS failover'} FROM pg_replication_slots WHERE slot_name = $1`, [slot]))[0];
+      (
+        await db.query<{ failover: boolean }>(
+          `SELECT ${version!.num >= 170000 ? 'failover' : 'false AS failover'} FROM pg_replication_slots WHERE slot_name = $1`,
+          [slot],
+        )
+      )[0];
     if (version!.num < 170000) {
-      const result = await koyo(['run', '--failover', '--progress', 'off'], { cwd: project3.dir, env: { DATABASE_URL: db.url } });
+      const result = await koyo(['run', '--failover', '--progress', 'off'], {
+        cwd: project3.dir,
+        env: { DATABASE_URL: db.url },
+      });
       expect(result.code).toBe(1);
       expect(result.stderr.trim().split('\n').at(-1)).toMatch(/^koyo run: error: .*(17|failover)/);
       expect(await slotRow()).toBeUndefined();
       return;
     }
-    const live = startKoyo(['run', '--failover', '--progress', 'off', '--stats-interval', '0'], { cwd: project3.dir, env: { DATABASE_URL: db.url } });
+    const live = startKoyo(['run', '--failover', '--progress', 'off', '--stats-interval', '0'], {
+      cwd: project3.dir,
+      env: { DATABASE_URL: db.url },
+    });
     await live.waitFor(/message="dispatcher started"/, 'the dispatcher to start');
     expect(await slotRow()).toEqual({ failover: true });
     live.child.kill('SIGTERM');

@@ -50,7 +50,11 @@ export async function checkFailover(ctx: FailoverContext): Promise<void> {
     return;
   }
   if (ctx.slotName !== undefined && ctx.slot) {
-    if (ctx.slot.failover === true) pass('failover_slot', `Replication slot "${ctx.slotName}" is a failover slot: standbys that synchronise slots keep it.`);
+    if (ctx.slot.failover === true)
+      pass(
+        'failover_slot',
+        `Replication slot "${ctx.slotName}" is a failover slot: standbys that synchronise slots keep it.`,
+      );
     else
       fail(
         'failover_slot',
@@ -60,11 +64,18 @@ export async function checkFailover(ctx: FailoverContext): Promise<void> {
       );
   }
 
-  const physical = (await session.query<{ name: string; active: boolean }>("SELECT slot_name::text AS name, active FROM pg_replication_slots WHERE slot_type = 'physical' ORDER BY 1")).map((r) => r.name);
-  const [settings] = await session.query<{ standby_slots: string }>("SELECT current_setting('synchronized_standby_slots') AS standby_slots");
+  const physical = (
+    await session.query<{ name: string; active: boolean }>(
+      "SELECT slot_name::text AS name, active FROM pg_replication_slots WHERE slot_type = 'physical' ORDER BY 1",
+    )
+  ).map((r) => r.name);
+  const [settings] = await session.query<{ standby_slots: string }>(
+    "SELECT current_setting('synchronized_standby_slots') AS standby_slots",
+  );
   const named = slotList(settings?.standby_slots ?? '');
   const suggested = physical.length > 0 ? physical.join(',') : '<physical slot of each standby>';
-  const setNamed = (names: string): string => `ALTER SYSTEM SET synchronized_standby_slots = ${quoteLiteral(names)}; ${RELOAD} -- on the primary`;
+  const setNamed = (names: string): string =>
+    `ALTER SYSTEM SET synchronized_standby_slots = ${quoteLiteral(names)}; ${RELOAD} -- on the primary`;
   if (named.length === 0) {
     fail(
       'synchronized_standby_slots',
@@ -81,10 +92,17 @@ export async function checkFailover(ctx: FailoverContext): Promise<void> {
         `synchronized_standby_slots names ${unknown.join(', ')}, which ${unknown.length === 1 ? 'is not a physical slot' : 'are not physical slots'} on this server: logical decoding waits for ${unknown.length === 1 ? 'it' : 'them'} forever.`,
         `${setNamed(named.filter((name) => !unknown.includes(name)).join(',') || suggested)} -- or create the slot: SELECT pg_create_physical_replication_slot(${quoteLiteral(unknown[0]!)});`,
       );
-    else pass('synchronized_standby_slots', `synchronized_standby_slots = ${named.join(', ')}: failover slots wait for these standbys.`);
+    else
+      pass(
+        'synchronized_standby_slots',
+        `synchronized_standby_slots = ${named.join(', ')}: failover slots wait for these standbys.`,
+      );
   }
 
-  const standbys = ctx.standbys?.map((connection) => toClientConfig(connection)) ?? (ctx.connection === undefined ? undefined : hostCandidates(ctx.connection)) ?? [];
+  const standbys =
+    ctx.standbys?.map((connection) => toClientConfig(connection)) ??
+    (ctx.connection === undefined ? undefined : hostCandidates(ctx.connection)) ??
+    [];
   let checked = 0;
   for (const config of standbys) {
     if (await checkStandby(ctx, config, named)) checked++;
@@ -100,7 +118,11 @@ export async function checkFailover(ctx: FailoverContext): Promise<void> {
 }
 
 /** Checks one host; false when it is not a standby (the primary itself) or unreachable. */
-async function checkStandby(ctx: FailoverContext, config: pg.ClientConfig, named: string[]): Promise<boolean> {
+async function checkStandby(
+  ctx: FailoverContext,
+  config: pg.ClientConfig,
+  named: string[],
+): Promise<boolean> {
   const { pass, fail } = ctx;
   const label = describeHost(config);
   const client = new pg.Client({ connectionTimeoutMillis: 10_000, ...config });
@@ -108,21 +130,45 @@ async function checkStandby(ctx: FailoverContext, config: pg.ClientConfig, named
   try {
     await client.connect();
   } catch (error) {
-    fail(`standby:${label}`, 'warning', `Cannot connect to ${label} to check its failover settings: ${(error as Error).message}`, 'Check that the host accepts connections from here (pg_hba.conf, listen_addresses).');
+    fail(
+      `standby:${label}`,
+      'warning',
+      `Cannot connect to ${label} to check its failover settings: ${(error as Error).message}`,
+      'Check that the host accepts connections from here (pg_hba.conf, listen_addresses).',
+    );
     return false;
   }
   try {
-    const { rows } = await client.query<{ recovering: boolean; sync: string; feedback: string; slot: string }>(
+    const { rows } = await client.query<{
+      recovering: boolean;
+      sync: string;
+      feedback: string;
+      slot: string;
+    }>(
       `SELECT pg_is_in_recovery() AS recovering, current_setting('sync_replication_slots', true) AS sync,
               current_setting('hot_standby_feedback') AS feedback, current_setting('primary_slot_name') AS slot`,
     );
     const facts = rows[0]!;
     if (!facts.recovering) return false;
     const on = `on ${label}`;
-    if (facts.sync === 'on') pass(`standby:${label}:sync_replication_slots`, 'sync_replication_slots = on.');
-    else fail(`standby:${label}:sync_replication_slots`, 'error', `sync_replication_slots = ${facts.sync || 'off'}: this standby does not synchronise failover slots.`, `ALTER SYSTEM SET sync_replication_slots = on; ${RELOAD} -- ${on}`);
-    if (facts.feedback === 'on') pass(`standby:${label}:hot_standby_feedback`, 'hot_standby_feedback = on.');
-    else fail(`standby:${label}:hot_standby_feedback`, 'error', `hot_standby_feedback = ${facts.feedback}: slot synchronisation needs it.`, `ALTER SYSTEM SET hot_standby_feedback = on; ${RELOAD} -- ${on}`);
+    if (facts.sync === 'on')
+      pass(`standby:${label}:sync_replication_slots`, 'sync_replication_slots = on.');
+    else
+      fail(
+        `standby:${label}:sync_replication_slots`,
+        'error',
+        `sync_replication_slots = ${facts.sync || 'off'}: this standby does not synchronise failover slots.`,
+        `ALTER SYSTEM SET sync_replication_slots = on; ${RELOAD} -- ${on}`,
+      );
+    if (facts.feedback === 'on')
+      pass(`standby:${label}:hot_standby_feedback`, 'hot_standby_feedback = on.');
+    else
+      fail(
+        `standby:${label}:hot_standby_feedback`,
+        'error',
+        `hot_standby_feedback = ${facts.feedback}: slot synchronisation needs it.`,
+        `ALTER SYSTEM SET hot_standby_feedback = on; ${RELOAD} -- ${on}`,
+      );
     if (facts.slot === '') {
       const name = `standby_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}`;
       fail(
@@ -141,14 +187,20 @@ async function checkStandby(ctx: FailoverContext, config: pg.ClientConfig, named
         `ALTER SYSTEM SET synchronized_standby_slots = ${quoteLiteral([...named, facts.slot].join(','))}; ${RELOAD} -- on the primary`,
       );
     } else {
-      pass(`standby:${label}:primary_slot_name`, `primary_slot_name = ${facts.slot}${named.length > 0 ? ", named by the primary's synchronized_standby_slots" : ''}.`);
+      pass(
+        `standby:${label}:primary_slot_name`,
+        `primary_slot_name = ${facts.slot}${named.length > 0 ? ", named by the primary's synchronized_standby_slots" : ''}.`,
+      );
     }
     const conninfo = await client
       .query<{ conninfo: string }>("SELECT current_setting('primary_conninfo') AS conninfo")
       .then((result) => result.rows[0]?.conninfo ?? null)
       .catch(() => null); // needs superuser or pg_read_all_settings
     if (conninfo === null) {
-      pass(`standby:${label}:primary_conninfo`, 'primary_conninfo cannot be read by this role (it needs pg_read_all_settings); check that it has a dbname.');
+      pass(
+        `standby:${label}:primary_conninfo`,
+        'primary_conninfo cannot be read by this role (it needs pg_read_all_settings); check that it has a dbname.',
+      );
     } else if (/(^|\s)dbname\s*=/.test(conninfo)) {
       pass(`standby:${label}:primary_conninfo`, 'primary_conninfo names a database.');
     } else {
@@ -160,9 +212,16 @@ async function checkStandby(ctx: FailoverContext, config: pg.ClientConfig, named
       );
     }
     if (ctx.slotName !== undefined) {
-      const { rows: slots } = await client.query<{ synced: boolean; temporary: boolean }>('SELECT synced, temporary FROM pg_replication_slots WHERE slot_name = $1', [ctx.slotName]);
+      const { rows: slots } = await client.query<{ synced: boolean; temporary: boolean }>(
+        'SELECT synced, temporary FROM pg_replication_slots WHERE slot_name = $1',
+        [ctx.slotName],
+      );
       const synced = slots[0];
-      if (synced?.synced && !synced.temporary) pass(`standby:${label}:slot`, `Replication slot "${ctx.slotName}" is synchronised to this standby.`);
+      if (synced?.synced && !synced.temporary)
+        pass(
+          `standby:${label}:slot`,
+          `Replication slot "${ctx.slotName}" is synchronised to this standby.`,
+        );
       else
         fail(
           `standby:${label}:slot`,

@@ -6,10 +6,17 @@ import { KoyoTestingError, startCluster, type Cluster } from '../src/index.js';
 
 describe('startCluster({ slotSync: true })', () => {
   it('is UNSUPPORTED before PostgreSQL 17 and needs a replica', async () => {
-    const old = await startCluster({ postgres: '16', replicas: 1, slotSync: true }).catch((e: unknown) => e);
+    const old = await startCluster({ postgres: '16', replicas: 1, slotSync: true }).catch(
+      (e: unknown) => e,
+    );
     expect(old).toBeInstanceOf(KoyoTestingError);
-    expect(old).toMatchObject({ code: 'UNSUPPORTED', message: expect.stringContaining("postgres: '17'") });
-    await expect(startCluster({ postgres: '17', replicas: 0, slotSync: true })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    expect(old).toMatchObject({
+      code: 'UNSUPPORTED',
+      message: expect.stringContaining("postgres: '17'"),
+    });
+    await expect(
+      startCluster({ postgres: '17', replicas: 0, slotSync: true }),
+    ).rejects.toMatchObject({ code: 'INVALID_OPTION' });
   });
 
   describe.skipIf(process.env.KOYO_TEST_POSTGRES === 'system')('on PostgreSQL 17', () => {
@@ -27,17 +34,29 @@ describe('startCluster({ slotSync: true })', () => {
         `SELECT current_setting('sync_replication_slots') AS sync, current_setting('hot_standby_feedback') AS feedback,
                 current_setting('primary_slot_name') AS slot, current_setting('primary_conninfo') AS conninfo`,
       );
-      expect(settings).toMatchObject({ sync: 'on', feedback: 'on', slot: 'koyo_testing_replica1', conninfo: expect.stringMatching(/dbname=postgres/) });
+      expect(settings).toMatchObject({
+        sync: 'on',
+        feedback: 'on',
+        slot: 'koyo_testing_replica1',
+        conninfo: expect.stringMatching(/dbname=postgres/),
+      });
       const [primary] = await cluster.primary.query(
         "SELECT current_setting('synchronized_standby_slots') AS standby_slots, (SELECT count(*)::int FROM pg_replication_slots WHERE slot_name = 'koyo_testing_replica1' AND active) AS active",
       );
       expect(primary).toEqual({ standby_slots: 'koyo_testing_replica1', active: 1 });
 
-      await cluster.primary.query("SELECT pg_create_logical_replication_slot('sync_me', 'pgoutput', false, false, true)");
+      await cluster.primary.query(
+        "SELECT pg_create_logical_replication_slot('sync_me', 'pgoutput', false, false, true)",
+      );
       const deadline = Date.now() + 90_000;
       for (;;) {
-        await cluster.primary.query('SELECT pg_logical_emit_message(false, $1, $2)', ['koyo', 'tick']);
-        const [row] = await standby.query("SELECT synced, temporary FROM pg_replication_slots WHERE slot_name = 'sync_me'");
+        await cluster.primary.query('SELECT pg_logical_emit_message(false, $1, $2)', [
+          'koyo',
+          'tick',
+        ]);
+        const [row] = await standby.query(
+          "SELECT synced, temporary FROM pg_replication_slots WHERE slot_name = 'sync_me'",
+        );
         if (row?.synced && !row.temporary) break;
         if (Date.now() > deadline) throw new Error(`slot not synchronised: ${JSON.stringify(row)}`);
         await new Promise((resolve) => setTimeout(resolve, 200));

@@ -6,7 +6,8 @@ import type { Display } from './run.js';
 function formatEta(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';
   const s = Math.round(seconds);
-  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 3600)
+    return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
   if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
   return `${s}s`;
 }
@@ -46,20 +47,39 @@ export class BackfillProgress {
       if (t.state === 'running' || this.#reported.has(t.table)) continue;
       this.#reported.add(t.table);
       if (this.mode === 'bar') this.display.bar(undefined);
-      this.logger.info({ table: t.table, rows: t.rows, rate: `${formatCount(t.rowsPerSecond)}/s`, state: t.state }, 'backfill of table finished');
+      this.logger.info(
+        { table: t.table, rows: t.rows, rate: `${formatCount(t.rowsPerSecond)}/s`, state: t.state },
+        'backfill of table finished',
+      );
     }
     const running = tables.find((t) => t.state === 'running');
     if (!running) return;
-    const total = running.estimatedTotal !== null && running.estimatedTotal > 0 ? Math.max(running.estimatedTotal, running.rows) : null;
+    const total =
+      running.estimatedTotal !== null && running.estimatedTotal > 0
+        ? Math.max(running.estimatedTotal, running.rows)
+        : null;
     const ratio = total === null ? null : running.rows / total;
-    const eta = total === null || running.rowsPerSecond === 0 ? '?' : formatEta((total - running.rows) / running.rowsPerSecond);
+    const eta =
+      total === null || running.rowsPerSecond === 0
+        ? '?'
+        : formatEta((total - running.rows) / running.rowsPerSecond);
     const percent = ratio === null ? '?%' : `${Math.floor(ratio * 100)}%`;
     const text = `${formatCount(running.rows)}${total === null ? '' : `/${formatCount(total)}`} rows, ${formatCount(running.rowsPerSecond)}/s, ETA ${eta}`;
     if (this.mode === 'bar') {
       this.display.bar(`backfill ${running.table} ${progressBar(ratio ?? 0)} ${percent} ${text}`);
     } else if (Date.now() - this.#lastLine >= 2000) {
       this.#lastLine = Date.now();
-      this.logger.info({ table: running.table, progress: percent, rows: running.rows, estimated: total ?? 'unknown', rate: `${running.rowsPerSecond}/s`, eta }, 'backfilling');
+      this.logger.info(
+        {
+          table: running.table,
+          progress: percent,
+          rows: running.rows,
+          estimated: total ?? 'unknown',
+          rate: `${running.rowsPerSecond}/s`,
+          eta,
+        },
+        'backfilling',
+      );
     }
   }
 }

@@ -1,6 +1,13 @@
 import { diagnose, type DiagnosticCheck } from '@koyo/slot';
 import { flagValue, type ParsedArgs } from '../args.js';
-import { commandContext, publicationName, resolveConnection, slotName, type CliIo, type CommandContext } from '../context.js';
+import {
+  commandContext,
+  publicationName,
+  resolveConnection,
+  slotName,
+  type CliIo,
+  type CommandContext,
+} from '../context.js';
 import { EXIT, KoyoCliError } from '../errors.js';
 import { resolveNatsSettings, wantsNats } from '../nats-settings.js';
 import { importNats } from '../optional.js';
@@ -20,7 +27,9 @@ export interface DoctorReport {
 }
 
 /** What `koyo relay nats` needs of NATS, when the config has relay.nats or --nats-servers is given: @koyo/nats's own checks. */
-async function natsChecks(ctx: CommandContext): Promise<{ target: DoctorReport['nats']; checks: DiagnosticCheck[] }> {
+async function natsChecks(
+  ctx: CommandContext,
+): Promise<{ target: DoctorReport['nats']; checks: DiagnosticCheck[] }> {
   const flags = { servers: 'nats-servers', stream: 'nats-stream' };
   if (!wantsNats(ctx, flags)) return { target: null, checks: [] };
   let nats;
@@ -28,14 +37,27 @@ async function natsChecks(ctx: CommandContext): Promise<{ target: DoctorReport['
     nats = await importNats('relay nats', ctx.io.cwd);
   } catch (error) {
     if (!(error instanceof KoyoCliError && error.code === 'MISSING_PACKAGE')) throw error;
-    return { target: null, checks: [{ id: 'nats', ok: false, severity: 'error', message: '@koyo/nats is not installed, and koyo relay nats needs it', fix: 'npm install @koyo/nats (next to @koyo/cli)' }] };
+    return {
+      target: null,
+      checks: [
+        {
+          id: 'nats',
+          ok: false,
+          severity: 'error',
+          message: '@koyo/nats is not installed, and koyo relay nats needs it',
+          fix: 'npm install @koyo/nats (next to @koyo/cli)',
+        },
+      ],
+    };
   }
   const settings = resolveNatsSettings(ctx, nats, flags);
   const checks = await nats.checkNats({
     servers: settings.servers,
     stream: settings.stream,
     subjectPrefix: settings.subjectPrefix,
-    ...(settings.duplicateWindowMs === undefined ? {} : { duplicateWindowMs: settings.duplicateWindowMs }),
+    ...(settings.duplicateWindowMs === undefined
+      ? {}
+      : { duplicateWindowMs: settings.duplicateWindowMs }),
   });
   return { target: { servers: settings.servers, stream: settings.stream }, checks };
 }
@@ -82,15 +104,29 @@ export async function doctorCommand(args: ParsedArgs, io: CliIo): Promise<number
   checks.push(...nats.checks);
   const ok = checks.every((check) => check.ok);
   if (flagValue(args, 'json')) {
-    const report: DoctorReport = { ok, connection: conn.display, slot: slot ?? null, publication: publication ?? null, nats: nats.target, checks };
+    const report: DoctorReport = {
+      ok,
+      connection: conn.display,
+      slot: slot ?? null,
+      publication: publication ?? null,
+      nats: nats.target,
+      checks,
+    };
     io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
-    const target = [slot === undefined ? 'no slot' : `slot ${slot}`, publication === undefined ? 'no publication' : `publication ${publication}`].join(', ');
-    const natsTarget = nats.target ? `; NATS ${nats.target.servers.join(',')}, stream ${nats.target.stream}` : '';
+    const target = [
+      slot === undefined ? 'no slot' : `slot ${slot}`,
+      publication === undefined ? 'no publication' : `publication ${publication}`,
+    ].join(', ');
+    const natsTarget = nats.target
+      ? `; NATS ${nats.target.servers.join(',')}, stream ${nats.target.stream}`
+      : '';
     io.stdout.write(`koyo doctor: ${conn.display} (${target}${natsTarget})\n\n`);
     io.stdout.write(formatChecklist(checks));
     if (slot === undefined || publication === undefined) {
-      io.stdout.write('Pass --slot and --publication (or set them in koyo.config.ts) to check them too.\n');
+      io.stdout.write(
+        'Pass --slot and --publication (or set them in koyo.config.ts) to check them too.\n',
+      );
     }
   }
   return ok ? EXIT.OK : EXIT.FAILURE;

@@ -23,11 +23,19 @@ export async function initCommand(args: ParsedArgs, io: CliIo): Promise<number> 
   const dir = resolve(io.cwd, stringValue(args, 'dir') ?? '.');
   const slot = stringValue(args, 'slot') ?? defaultSlotName(dir);
   if (!SLOT_NAME.test(slot)) {
-    throw new KoyoCliError('USAGE', `--slot must be 1-63 characters of a-z, 0-9 and _, as PostgreSQL requires (got "${slot}")`, { command: initSpec.name });
+    throw new KoyoCliError(
+      'USAGE',
+      `--slot must be 1-63 characters of a-z, 0-9 and _, as PostgreSQL requires (got "${slot}")`,
+      { command: initSpec.name },
+    );
   }
   const publication = stringValue(args, 'publication') ?? slot;
   if (!PUBLICATION_NAME.test(publication)) {
-    throw new KoyoCliError('USAGE', `--publication must be 1-63 characters of letters, digits, _, $ and - (got "${publication}")`, { command: initSpec.name });
+    throw new KoyoCliError(
+      'USAGE',
+      `--publication must be 1-63 characters of letters, digits, _, $ and - (got "${publication}")`,
+      { command: initSpec.name },
+    );
   }
   const tables = listValue(args, 'table');
   for (const table of tables) parseTable(table, initSpec.name);
@@ -35,12 +43,17 @@ export async function initCommand(args: ParsedArgs, io: CliIo): Promise<number> 
   const files = [
     { name: 'koyo.config.ts', content: configTemplate({ slot, publication, tables, relay }) },
     { name: 'koyo.handlers.ts', content: handlersTemplate({ slot, publication, tables }) },
-    ...(relay === 'nats' ? [{ name: 'koyo.worker.ts', content: workerTemplate({ slot, tables }) }] : []),
+    ...(relay === 'nats'
+      ? [{ name: 'koyo.worker.ts', content: workerTemplate({ slot, tables }) }]
+      : []),
   ];
   const force = flagValue(args, 'force');
   const existing = files.filter((file) => existsSync(join(dir, file.name)));
   if (existing.length > 0 && !force) {
-    throw new KoyoCliError('FILE_EXISTS', `${existing.map((file) => file.name).join(' and ')} already exist${existing.length === 1 ? 's' : ''} in ${dir}: nothing written (use --force to overwrite)`);
+    throw new KoyoCliError(
+      'FILE_EXISTS',
+      `${existing.map((file) => file.name).join(' and ')} already exist${existing.length === 1 ? 's' : ''} in ${dir}: nothing written (use --force to overwrite)`,
+    );
   }
   mkdirSync(dir, { recursive: true });
   const shown = relative(io.cwd, dir) || '.';

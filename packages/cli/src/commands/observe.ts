@@ -1,5 +1,11 @@
 import type { Dispatcher, Logger } from '@koyo/dispatcher';
-import { parseListen, serveMetrics, serveStatus, type MetricsServer, type StatusServer } from '@koyo/status';
+import {
+  parseListen,
+  serveMetrics,
+  serveStatus,
+  type MetricsServer,
+  type StatusServer,
+} from '@koyo/status';
 import { stringValue, type ParsedArgs } from '../args.js';
 
 /** What `--metrics` and `--ui` started; `close()` stops both. */
@@ -30,7 +36,13 @@ export async function startObservability(
       logger.info({ url: metrics.url }, 'Prometheus metrics');
     }
     if (uiAt !== undefined) {
-      status = await serveStatus({ ...parseListen(uiAt, '--ui'), dispatcher, allowRemote, warn, ...page });
+      status = await serveStatus({
+        ...parseListen(uiAt, '--ui'),
+        dispatcher,
+        allowRemote,
+        warn,
+        ...page,
+      });
       logger.info({ url: status.url }, 'status page');
     }
   } catch (error) {

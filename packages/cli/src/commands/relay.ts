@@ -1,6 +1,12 @@
 import { createKoyoLogger, type Logger } from '@koyo/dispatcher';
 import { numberValue, type ParsedArgs } from '../args.js';
-import { commandContext, requirePublication, requireSlot, resolveConnection, type CliIo } from '../context.js';
+import {
+  commandContext,
+  requirePublication,
+  requireSlot,
+  resolveConnection,
+  type CliIo,
+} from '../context.js';
 import { EXIT, KoyoCliError, formatError } from '../errors.js';
 import { formatCount } from '../format.js';
 import { display as displayPath } from '../load.js';
@@ -14,7 +20,9 @@ type Relay = ReturnType<NatsModule['createNatsRelay']>;
 /** A @koyo/nats error as the CLI reports it: code `NATS`, the @koyo/nats code in the message. */
 function natsError(nats: NatsModule, error: unknown): unknown {
   if (!(error instanceof nats.KoyoNatsError)) return error;
-  return new KoyoCliError('NATS', `${error.message} [${error.code}]`, { cause: error.cause ?? error });
+  return new KoyoCliError('NATS', `${error.message} [${error.code}]`, {
+    cause: error.cause ?? error,
+  });
 }
 
 /** Logs NATS going away and coming back, and a stats line every `intervalMs` (0: none). */
@@ -26,7 +34,11 @@ function watch(relay: Relay, logger: Logger, intervalMs: number): () => void {
     const stats = relay.stats();
     if (stats.waitingForNats !== waiting) {
       waiting = stats.waitingForNats;
-      if (waiting) logger.warn({ publishErrors: stats.publishErrors }, 'NATS unreachable: publishing waits and the slot does not advance');
+      if (waiting)
+        logger.warn(
+          { publishErrors: stats.publishErrors },
+          'NATS unreachable: publishing waits and the slot does not advance',
+        );
       else logger.info({ published: stats.published }, 'NATS is back: publishing again');
     }
     if (intervalMs > 0 && Date.now() - last >= intervalMs) {
@@ -57,22 +69,40 @@ function watch(relay: Relay, logger: Logger, intervalMs: number): () => void {
  * `koyo relay nats`: reads the config's slot and publishes every change into NATS JetStream with
  * @koyo/nats's relay; SIGINT/SIGTERM (or `signal`) stops it gracefully with a summary, exit 0.
  */
-export async function relayNatsCommand(args: ParsedArgs, io: CliIo, signal: AbortSignal): Promise<number> {
+export async function relayNatsCommand(
+  args: ParsedArgs,
+  io: CliIo,
+  signal: AbortSignal,
+): Promise<number> {
   const ctx = await commandContext(spec, args, io, { requireConfig: true });
   const conn = resolveConnection(ctx);
   const slot = requireSlot(ctx);
   const publication = requirePublication(ctx);
-  const statsSeconds = numberValue(spec, args, 'stats-interval', { min: 0, max: 86_400, fallback: ctx.config.run?.statsIntervalSeconds ?? 30 });
+  const statsSeconds = numberValue(spec, args, 'stats-interval', {
+    min: 0,
+    max: 86_400,
+    fallback: ctx.config.run?.statsIntervalSeconds ?? 30,
+  });
   const nats = await importNats(spec.name, io.cwd);
   const settings = resolveNatsSettings(ctx, nats, { servers: 'servers', stream: 'stream' });
-  const partitions = numberValue(spec, args, 'partitions', { min: 1, max: 10_000, integer: true, fallback: settings.partitions ?? 1 });
+  const partitions = numberValue(spec, args, 'partitions', {
+    min: 1,
+    max: 10_000,
+    integer: true,
+    fallback: settings.partitions ?? 1,
+  });
 
   const display = new Display(io.stderr);
   const own = createKoyoLogger({ write: (line) => display.log(line) });
   const configured = ctx.config.dispatcher?.logger;
   const logger: Logger = configured === undefined || configured === false ? own : configured;
   // retry, onError and deadLetter are for handlers (koyo run); the relay retries publishing itself.
-  const { retry: _retry, onError: _onError, deadLetter: _deadLetter, ...dispatcherSettings } = ctx.config.dispatcher ?? {};
+  const {
+    retry: _retry,
+    onError: _onError,
+    deadLetter: _deadLetter,
+    ...dispatcherSettings
+  } = ctx.config.dispatcher ?? {};
   const tables = ctx.config.tables;
   let relay: Relay;
   try {
@@ -85,16 +115,25 @@ export async function relayNatsCommand(args: ParsedArgs, io: CliIo, signal: Abor
         ...(tables === '*' || (tables !== undefined && tables.length > 0) ? { tables } : {}),
         logger: configured === false ? false : logger,
       },
-      nats: { servers: settings.servers, ...(settings.name === undefined ? {} : { name: settings.name }) },
+      nats: {
+        servers: settings.servers,
+        ...(settings.name === undefined ? {} : { name: settings.name }),
+      },
       stream: settings.stream,
       subjectPrefix: settings.subjectPrefix,
       partitions,
-      ...(settings.duplicateWindowMs === undefined ? {} : { duplicateWindowMs: settings.duplicateWindowMs }),
+      ...(settings.duplicateWindowMs === undefined
+        ? {}
+        : { duplicateWindowMs: settings.duplicateWindowMs }),
       ...(settings.maxBackoffMs === undefined ? {} : { maxBackoffMs: settings.maxBackoffMs }),
     });
   } catch (error) {
     if (error instanceof nats.KoyoNatsError) {
-      throw new KoyoCliError('CONFIG_INVALID', `${displayPath(ctx.loaded!.file, io.cwd)}: relay.nats: ${error.message}`, { cause: error });
+      throw new KoyoCliError(
+        'CONFIG_INVALID',
+        `${displayPath(ctx.loaded!.file, io.cwd)}: relay.nats: ${error.message}`,
+        { cause: error },
+      );
     }
     throw error;
   }
@@ -103,7 +142,9 @@ export async function relayNatsCommand(args: ParsedArgs, io: CliIo, signal: Abor
   const stop = (reason: string): void => {
     signals++;
     if (signals > 1) {
-      display.log(`source=koyo level=warn message="second ${reason}: exiting now; unacknowledged changes are published again on the next start (the stream keeps them once)"`);
+      display.log(
+        `source=koyo level=warn message="second ${reason}: exiting now; unacknowledged changes are published again on the next start (the stream keeps them once)"`,
+      );
       process.exit(130);
     }
     logger.info({ signal: reason }, 'stopping: letting running publishes finish');
@@ -115,7 +156,16 @@ export async function relayNatsCommand(args: ParsedArgs, io: CliIo, signal: Abor
   process.on('SIGTERM', onSignal);
   signal.addEventListener('abort', onAbort, { once: true });
   logger.info(
-    { config: ctx.loaded!.file, connection: conn.display, slot, publication, nats: settings.servers.join(','), stream: settings.stream, subjectPrefix: settings.subjectPrefix, partitions },
+    {
+      config: ctx.loaded!.file,
+      connection: conn.display,
+      slot,
+      publication,
+      nats: settings.servers.join(','),
+      stream: settings.stream,
+      subjectPrefix: settings.subjectPrefix,
+      partitions,
+    },
     'koyo relay nats',
   );
   const unwatch = watch(relay, logger, statsSeconds * 1000);
@@ -125,7 +175,10 @@ export async function relayNatsCommand(args: ParsedArgs, io: CliIo, signal: Abor
     } catch (error) {
       throw natsError(nats, error);
     }
-    logger.info({ stream: settings.stream, subjects: `${settings.subjectPrefix}.>` }, 'relaying into JetStream');
+    logger.info(
+      { stream: settings.stream, subjects: `${settings.subjectPrefix}.>` },
+      'relaying into JetStream',
+    );
     if (signal.aborted) stop('abort');
     await relay.closed.catch((error: unknown) => {
       throw natsError(nats, error);

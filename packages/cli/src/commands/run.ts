@@ -3,7 +3,17 @@ import { parseLsn } from '@koyo/pgoutput';
 import pg from 'pg';
 import { numberValue, stringValue, type CommandSpec, type ParsedArgs } from '../args.js';
 import type { KoyoConfig, ProgressMode } from '../config.js';
-import { commandContext, plainClientConfig, requirePublication, requireSlot, resolveConnection, type CliIo, type CommandContext, type Output, type ResolvedConnection } from '../context.js';
+import {
+  commandContext,
+  plainClientConfig,
+  requirePublication,
+  requireSlot,
+  resolveConnection,
+  type CliIo,
+  type CommandContext,
+  type Output,
+  type ResolvedConnection,
+} from '../context.js';
 import { EXIT, formatError } from '../errors.js';
 import { formatBytes, formatCount, progressBar } from '../format.js';
 import type { HandlersCleanup } from '../handlers.js';
@@ -82,7 +92,11 @@ class Monitor {
     }
     // sent: how far the slot's WAL sender has decoded. On an idle slot the WAL moves on (other
     // tables, other databases) with nothing to send, so the acknowledged position alone lags.
-    const { rows } = await this.#client.query<{ wal: string; confirmed: string | null; sent: string | null }>(
+    const { rows } = await this.#client.query<{
+      wal: string;
+      confirmed: string | null;
+      sent: string | null;
+    }>(
       `SELECT pg_current_wal_lsn()::text AS wal, s.confirmed_flush_lsn::text AS confirmed, r.sent_lsn::text AS sent
          FROM (SELECT 1) one
          LEFT JOIN pg_replication_slots s ON s.slot_name = $1
@@ -95,7 +109,11 @@ class Monitor {
     let done = row.confirmed === null ? 0n : parseLsn(row.confirmed);
     const acknowledged = parseLsn(this.dispatcher.stats().acknowledgedLsn);
     if (acknowledged > done) done = acknowledged;
-    return { wal, lag: wal > done ? Number(wal - done) : 0, sent: row.sent === null ? null : parseLsn(row.sent) };
+    return {
+      wal,
+      lag: wal > done ? Number(wal - done) : 0,
+      sent: row.sent === null ? null : parseLsn(row.sent),
+    };
   }
 
   async #tick(): Promise<void> {
@@ -113,28 +131,56 @@ class Monitor {
         if (this.#target === undefined) {
           this.#target = position.wal;
           this.#initialLag = position.lag;
-          if (position.lag > 0) this.logger.info({ lag: formatBytes(position.lag), lagBytes: position.lag }, 'catching up');
+          if (position.lag > 0)
+            this.logger.info(
+              { lag: formatBytes(position.lag), lagBytes: position.lag },
+              'catching up',
+            );
           this.#lastLines = Date.now();
         }
         const acknowledged = parseLsn(this.dispatcher.stats().acknowledgedLsn);
         // Caught up: everything up to the start position is acknowledged, or the server has
         // decoded past it and nothing it sent waited for a handler on two ticks in a row (what
         // was on the wire at the first tick has arrived by the second).
-        const idle = position.sent !== null && position.sent >= this.#target && stats.pending === 0 && stats.inFlight === 0;
+        const idle =
+          position.sent !== null &&
+          position.sent >= this.#target &&
+          stats.pending === 0 &&
+          stats.inFlight === 0;
         const drained = idle && this.#drainedAt === stats.changes;
         this.#drainedAt = idle ? stats.changes : undefined;
         if (position.lag === 0 || acknowledged >= this.#target || drained) {
           this.#caughtUp = true;
           this.display.bar(undefined);
-          this.logger.info({ lag: formatBytes(position.lag), lagBytes: position.lag, changes: stats.changes, transactions: stats.transactions }, 'caught up');
+          this.logger.info(
+            {
+              lag: formatBytes(position.lag),
+              lagBytes: position.lag,
+              changes: stats.changes,
+              transactions: stats.transactions,
+            },
+            'caught up',
+          );
           return;
         }
-        const done = this.#initialLag > 0 ? 1 - Math.min(position.lag, this.#initialLag) / this.#initialLag : 1;
+        const done =
+          this.#initialLag > 0
+            ? 1 - Math.min(position.lag, this.#initialLag) / this.#initialLag
+            : 1;
         const text = `${Math.floor(done * 100)}% lag ${formatBytes(position.lag)}, ${formatCount(stats.changes)} changes, ${formatCount(stats.changesPerSecond)}/s`;
         if (this.mode === 'bar') this.display.bar(`catching up ${progressBar(done)} ${text}`);
         else if (this.mode === 'lines' && Date.now() - this.#lastLines >= 2000) {
           this.#lastLines = Date.now();
-          this.logger.info({ lag: formatBytes(position.lag), lagBytes: position.lag, progress: `${Math.floor(done * 100)}%`, changes: stats.changes, rate: `${stats.changesPerSecond}/s` }, 'catching up');
+          this.logger.info(
+            {
+              lag: formatBytes(position.lag),
+              lagBytes: position.lag,
+              progress: `${Math.floor(done * 100)}%`,
+              changes: stats.changes,
+              rate: `${stats.changesPerSecond}/s`,
+            },
+            'catching up',
+          );
         }
         return;
       }
@@ -179,13 +225,20 @@ export interface ConfiguredDispatcher {
 }
 
 /** Loads the config and handlers and creates (does not start) the dispatcher they describe. */
-export async function openConfiguredDispatcher(spec: CommandSpec, args: ParsedArgs, io: CliIo): Promise<ConfiguredDispatcher> {
+export async function openConfiguredDispatcher(
+  spec: CommandSpec,
+  args: ParsedArgs,
+  io: CliIo,
+): Promise<ConfiguredDispatcher> {
   const ctx = await commandContext(spec, args, io, { requireConfig: true });
   const loaded = ctx.loaded!;
   const conn = resolveConnection(ctx);
   const slot = requireSlot(ctx);
   const publication = requirePublication(ctx);
-  const requested = (stringValue(args, 'progress') as ProgressMode | undefined) ?? ctx.config.run?.progress ?? 'auto';
+  const requested =
+    (stringValue(args, 'progress') as ProgressMode | undefined) ??
+    ctx.config.run?.progress ??
+    'auto';
   const mode = requested === 'auto' ? (io.stderr.isTTY ? 'bar' : 'lines') : requested;
   const handlers = await loadHandlers(loaded, io.cwd);
 
@@ -206,7 +259,19 @@ export async function openConfiguredDispatcher(spec: CommandSpec, args: ParsedAr
     logger: configured === false ? false : logger,
   });
   const cleanup: HandlersCleanup | void = await handlers.setup(dispatcher, { config, logger });
-  return { ctx, conn, slot, publication, mode, display, logger, dispatcher, cleanup, loaded, handlers };
+  return {
+    ctx,
+    conn,
+    slot,
+    publication,
+    mode,
+    display,
+    logger,
+    dispatcher,
+    cleanup,
+    loaded,
+    handlers,
+  };
 }
 
 /**
@@ -214,13 +279,31 @@ export async function openConfiguredDispatcher(spec: CommandSpec, args: ParsedAr
  * gracefully (running handlers finish, their work is acknowledged) and exits 0.
  */
 export async function runCommand(args: ParsedArgs, io: CliIo): Promise<number> {
-  const { ctx, conn, slot, publication, mode, display, logger, dispatcher, cleanup, loaded, handlers } = await openConfiguredDispatcher(runSpec, args, io);
-  const statsSeconds = numberValue(runSpec, args, 'stats-interval', { min: 0, max: 86_400, fallback: ctx.config.run?.statsIntervalSeconds ?? 30 });
+  const {
+    ctx,
+    conn,
+    slot,
+    publication,
+    mode,
+    display,
+    logger,
+    dispatcher,
+    cleanup,
+    loaded,
+    handlers,
+  } = await openConfiguredDispatcher(runSpec, args, io);
+  const statsSeconds = numberValue(runSpec, args, 'stats-interval', {
+    min: 0,
+    max: 86_400,
+    fallback: ctx.config.run?.statsIntervalSeconds ?? 30,
+  });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
     if (signals > 1) {
-      display.log(`source=koyo level=warn message="second ${signal}: exiting now; unacknowledged changes are delivered again on the next run"`);
+      display.log(
+        `source=koyo level=warn message="second ${signal}: exiting now; unacknowledged changes are delivered again on the next run"`,
+      );
       process.exit(130);
     }
     logger.info({ signal }, 'stopping: letting running handlers finish');
@@ -228,27 +311,66 @@ export async function runCommand(args: ParsedArgs, io: CliIo): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const monitor = new Monitor(conn.connection, slot, dispatcher, logger, display, mode, statsSeconds * 1000);
-  logger.info({ config: loaded.file, handlers: handlers.file, connection: conn.display, slot, publication }, 'koyo run');
-  const backfill = new BackfillProgress(dispatcher, logger, display, mode === 'bar' ? 'lines' : mode);
-  const observability = await startObservability(args, dispatcher, { title: `slot ${slot} / publication ${publication}`, connection: conn.display }, logger);
+  const monitor = new Monitor(
+    conn.connection,
+    slot,
+    dispatcher,
+    logger,
+    display,
+    mode,
+    statsSeconds * 1000,
+  );
+  logger.info(
+    { config: loaded.file, handlers: handlers.file, connection: conn.display, slot, publication },
+    'koyo run',
+  );
+  const backfill = new BackfillProgress(
+    dispatcher,
+    logger,
+    display,
+    mode === 'bar' ? 'lines' : mode,
+  );
+  const observability = await startObservability(
+    args,
+    dispatcher,
+    { title: `slot ${slot} / publication ${publication}`, connection: conn.display },
+    logger,
+  );
   try {
     await dispatcher.start();
     if (mode !== 'off' || statsSeconds > 0) monitor.start();
     if (args.values.backfill === true) {
       // Streaming goes on meanwhile; the catch-up display keeps the bar, the backfill logs lines.
       backfill.start();
-      dispatcher.backfill().then(
-        (result) => logger.info({ tables: result.tables.map((t) => `${t.table}:${t.rows}`).join(',') }, 'backfill done'),
-        (error: unknown) => logger.error({ error: formatError(error) }, 'backfill failed; the dispatcher keeps streaming, run koyo backfill to resume it'),
-      ).finally(() => backfill.stop());
+      dispatcher
+        .backfill()
+        .then(
+          (result) =>
+            logger.info(
+              { tables: result.tables.map((t) => `${t.table}:${t.rows}`).join(',') },
+              'backfill done',
+            ),
+          (error: unknown) =>
+            logger.error(
+              { error: formatError(error) },
+              'backfill failed; the dispatcher keeps streaming, run koyo backfill to resume it',
+            ),
+        )
+        .finally(() => backfill.stop());
     }
     await dispatcher.closed.catch((error: unknown) => {
       logStack(logger, error);
       throw error;
     });
     const stats = dispatcher.stats();
-    logger.info({ changes: stats.changes, transactions: stats.transactions, acknowledged: stats.acknowledgedLsn }, 'stopped');
+    logger.info(
+      {
+        changes: stats.changes,
+        transactions: stats.transactions,
+        acknowledged: stats.acknowledgedLsn,
+      },
+      'stopped',
+    );
     return EXIT.OK;
   } finally {
     process.off('SIGINT', onSignal);
@@ -276,5 +398,6 @@ function logStack(logger: Logger, error: unknown): void {
   while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
   const stack = cause instanceof Error ? cause.stack : undefined;
   if (stack === undefined) return;
-  for (const line of stack.split('\n')) logger.debug({ stack: line.trim() }, 'stack of the error that stopped koyo run');
+  for (const line of stack.split('\n'))
+    logger.debug({ stack: line.trim() }, 'stack of the error that stopped koyo run');
 }

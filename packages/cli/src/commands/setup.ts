@@ -1,7 +1,15 @@
 import { createSlotManager, type QualifiedTable, type SetupProblem } from '@koyo/slot';
 import pg from 'pg';
 import { flagValue, listValue, stringValue, type ParsedArgs } from '../args.js';
-import { commandContext, plainClientConfig, publicationName, resolveConnection, slotName, type CliIo, type ResolvedConnection } from '../context.js';
+import {
+  commandContext,
+  plainClientConfig,
+  publicationName,
+  resolveConnection,
+  slotName,
+  type CliIo,
+  type ResolvedConnection,
+} from '../context.js';
 import { EXIT, KoyoCliError } from '../errors.js';
 import { parseTable, quoteIdent, quoteLiteral, quoteTableRef } from '../sql.js';
 import { setupSpec } from '../specs.js';
@@ -40,7 +48,12 @@ const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const MIN_SLOTS = 10;
 const MIN_SENDERS = 10;
 
-async function readFacts(client: pg.Client, publication: string, slot: string, role: string): Promise<Facts> {
+async function readFacts(
+  client: pg.Client,
+  publication: string,
+  slot: string,
+  role: string,
+): Promise<Facts> {
   const { rows } = await client.query(
     `SELECT current_database()::text AS database, current_user::text AS "user",
             (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
@@ -84,15 +97,26 @@ export async function setupCommand(args: ParsedArgs, io: CliIo): Promise<number>
   const slot = slotName(ctx) ?? 'koyo';
   const publication = publicationName(ctx) ?? slot;
   const flagTables = listValue(args, 'table');
-  const allTables = flagValue(args, 'all-tables') || (flagTables.length === 0 && ctx.config.tables === '*');
+  const allTables =
+    flagValue(args, 'all-tables') || (flagTables.length === 0 && ctx.config.tables === '*');
   if (allTables && flagTables.length > 0) {
-    throw new KoyoCliError('USAGE', '--all-tables and --table exclude each other: publish every table, or the tables listed', { command: setupSpec.name });
+    throw new KoyoCliError(
+      'USAGE',
+      '--all-tables and --table exclude each other: publish every table, or the tables listed',
+      { command: setupSpec.name },
+    );
   }
   const configTables = ctx.config.tables === '*' ? [] : (ctx.config.tables ?? []);
-  const refs = (flagTables.length > 0 ? flagTables : configTables).map((table) => parseTable(table, flagTables.length > 0 ? setupSpec.name : undefined));
+  const refs = (flagTables.length > 0 ? flagTables : configTables).map((table) =>
+    parseTable(table, flagTables.length > 0 ? setupSpec.name : undefined),
+  );
   const roleFlag = stringValue(args, 'role');
   if (roleFlag !== undefined && !ROLE_NAME.test(roleFlag)) {
-    throw new KoyoCliError('USAGE', `--role must be 1-63 characters of a-z, 0-9 and _, starting with a letter or _ (got "${roleFlag}")`, { command: setupSpec.name });
+    throw new KoyoCliError(
+      'USAGE',
+      `--role must be 1-63 characters of a-z, 0-9 and _, starting with a letter or _ (got "${roleFlag}")`,
+      { command: setupSpec.name },
+    );
   }
   const role = roleFlag ?? 'koyo';
 
@@ -109,8 +133,20 @@ export async function setupCommand(args: ParsedArgs, io: CliIo): Promise<number>
     await client?.connect();
     const facts = client ? await readFacts(client, publication, slot, role) : undefined;
     // Unqualified names mean what PostgreSQL makes of them on this connection's search_path.
-    const tables: (QualifiedTable | ReturnType<typeof parseTable>)[] = client ? await resolveTableNames(client, refs) : refs;
-    const steps = plan({ facts, slot, publication, tables, allTables, role, roleGiven: roleFlag !== undefined, client, conn });
+    const tables: (QualifiedTable | ReturnType<typeof parseTable>)[] = client
+      ? await resolveTableNames(client, refs)
+      : refs;
+    const steps = plan({
+      facts,
+      slot,
+      publication,
+      tables,
+      allTables,
+      role,
+      roleGiven: roleFlag !== undefined,
+      client,
+      conn,
+    });
     const header = conn
       ? `-- koyo setup for ${conn.display} (slot ${slot}, publication ${publication})`
       : `-- koyo setup (no connection: showing every statement; pass --url or set DATABASE_URL to check the server)`;
@@ -121,7 +157,11 @@ export async function setupCommand(args: ParsedArgs, io: CliIo): Promise<number>
         section = step.section;
         io.stdout.write(`\n-- ${section}. ${SECTIONS[section]}\n`);
       }
-      io.stdout.write(step.needed ? `${step.sql}${step.note ? `  -- ${step.note}` : ''}\n` : `-- ok: ${step.note}\n`);
+      io.stdout.write(
+        step.needed
+          ? `${step.sql}${step.note ? `  -- ${step.note}` : ''}\n`
+          : `-- ok: ${step.note}\n`,
+      );
     }
     const needed = steps.filter((step) => step.needed);
     if (!apply) {
@@ -134,21 +174,38 @@ export async function setupCommand(args: ParsedArgs, io: CliIo): Promise<number>
     }
     // Every precondition is checked before anything runs: a refused setup changes nothing.
     const settingsFirst = needed.some((step) => step.section === 1 && step.apply && step.run);
-    const problems = await applyProblems(conn!, { publication, slot, tables, allTables, settingsFirst, roleStep: needed.find((step) => step.section === 4 && step.apply), facts: facts! });
+    const problems = await applyProblems(conn!, {
+      publication,
+      slot,
+      tables,
+      allTables,
+      settingsFirst,
+      roleStep: needed.find((step) => step.section === 4 && step.apply),
+      facts: facts!,
+    });
     if (problems.length > 0) {
-      io.stdout.write(`\nNot applied: ${problems.length} problem${problems.length === 1 ? '' : 's'} must be fixed first; nothing was changed.\n`);
-      for (const problem of problems) io.stdout.write(`  ✗ ${problem.message}${problem.fix ? `\n    fix: ${problem.fix}` : ''}\n`);
+      io.stdout.write(
+        `\nNot applied: ${problems.length} problem${problems.length === 1 ? '' : 's'} must be fixed first; nothing was changed.\n`,
+      );
+      for (const problem of problems)
+        io.stdout.write(
+          `  ✗ ${problem.message}${problem.fix ? `\n    fix: ${problem.fix}` : ''}\n`,
+        );
       return EXIT.FAILURE;
     }
     io.stdout.write('\nApplying:\n');
     let restart = false;
     for (const step of needed) {
       if (settingsFirst && (step.section === 2 || step.section === 3)) {
-        io.stdout.write(`  - skipped: ${step.sql.split('\n')[0]!}  (after the restart: run koyo setup --apply again)\n`);
+        io.stdout.write(
+          `  - skipped: ${step.sql.split('\n')[0]!}  (after the restart: run koyo setup --apply again)\n`,
+        );
         continue;
       }
       if (!step.apply || !step.run) {
-        io.stdout.write(`  - skipped: ${step.sql.split('\n')[0]!.replace(/^-- /, '')}  (${step.skip ?? 'printed only'})\n`);
+        io.stdout.write(
+          `  - skipped: ${step.sql.split('\n')[0]!.replace(/^-- /, '')}  (${step.skip ?? 'printed only'})\n`,
+        );
         continue;
       }
       const result = await step.run();
@@ -157,7 +214,9 @@ export async function setupCommand(args: ParsedArgs, io: CliIo): Promise<number>
     }
     if (restart) {
       await client!.query('SELECT pg_reload_conf()');
-      io.stdout.write('  ✓ SELECT pg_reload_conf()\n\nRestart PostgreSQL for wal_level and the max_* settings to take effect, then run koyo doctor.\n');
+      io.stdout.write(
+        '  ✓ SELECT pg_reload_conf()\n\nRestart PostgreSQL for wal_level and the max_* settings to take effect, then run koyo doctor.\n',
+      );
     } else {
       io.stdout.write('\nDone. koyo doctor checks the result.\n');
     }
@@ -174,14 +233,33 @@ export async function setupCommand(args: ParsedArgs, io: CliIo): Promise<number>
  */
 async function applyProblems(
   conn: ResolvedConnection,
-  input: { publication: string; slot: string; tables: readonly { schema: string | null; name: string }[]; allTables: boolean; settingsFirst: boolean; roleStep: Step | undefined; facts: Facts },
+  input: {
+    publication: string;
+    slot: string;
+    tables: readonly { schema: string | null; name: string }[];
+    allTables: boolean;
+    settingsFirst: boolean;
+    roleStep: Step | undefined;
+    facts: Facts;
+  },
 ): Promise<SetupProblem[]> {
   const manager = createSlotManager(conn.connection);
   try {
-    const check = await manager.checkSetup({ publication: input.publication, slot: input.slot, ...tablesSpec(input.tables, input.allTables) });
-    const problems = check.problems.filter((problem) => !(input.settingsFirst && (problem.code === 'WAL_LEVEL' || problem.code === 'SLOT_LIMIT')));
+    const check = await manager.checkSetup({
+      publication: input.publication,
+      slot: input.slot,
+      ...tablesSpec(input.tables, input.allTables),
+    });
+    const problems = check.problems.filter(
+      (problem) =>
+        !(input.settingsFirst && (problem.code === 'WAL_LEVEL' || problem.code === 'SLOT_LIMIT')),
+    );
     if (input.roleStep && !input.facts.superuser && !input.facts.createRole) {
-      problems.push({ code: 'PERMISSION_DENIED', message: `Role "${input.facts.user}" cannot create roles (it has neither CREATEROLE nor superuser).`, fix: 'Run koyo setup --apply --role as a superuser, or leave out --role.' });
+      problems.push({
+        code: 'PERMISSION_DENIED',
+        message: `Role "${input.facts.user}" cannot create roles (it has neither CREATEROLE nor superuser).`,
+        fix: 'Run koyo setup --apply --role as a superuser, or leave out --role.',
+      });
     }
     return problems;
   } finally {
@@ -209,13 +287,36 @@ function plan(input: PlanInput): Step[] {
     return sql;
   };
   const setting = (name: string, sql: string, needed: boolean, now: string): void => {
-    steps.push({ section: 1, sql, note: needed ? (facts ? `now ${now}` : '') : `${name} = ${now}`, needed, apply: facts?.superuser === true, skip: 'needs a superuser', run: exec(sql) });
+    steps.push({
+      section: 1,
+      sql,
+      note: needed ? (facts ? `now ${now}` : '') : `${name} = ${now}`,
+      needed,
+      apply: facts?.superuser === true,
+      skip: 'needs a superuser',
+      run: exec(sql),
+    });
   };
-  setting('wal_level', 'ALTER SYSTEM SET wal_level = logical;', facts === undefined || facts.walLevel !== 'logical', facts?.walLevel ?? '');
+  setting(
+    'wal_level',
+    'ALTER SYSTEM SET wal_level = logical;',
+    facts === undefined || facts.walLevel !== 'logical',
+    facts?.walLevel ?? '',
+  );
   const slots = Math.max(MIN_SLOTS, facts?.maxSlots ?? 0);
-  setting('max_replication_slots', `ALTER SYSTEM SET max_replication_slots = ${slots};`, facts === undefined || facts.maxSlots < MIN_SLOTS, String(facts?.maxSlots ?? ''));
+  setting(
+    'max_replication_slots',
+    `ALTER SYSTEM SET max_replication_slots = ${slots};`,
+    facts === undefined || facts.maxSlots < MIN_SLOTS,
+    String(facts?.maxSlots ?? ''),
+  );
   const senders = Math.max(MIN_SENDERS, facts?.maxSenders ?? 0);
-  setting('max_wal_senders', `ALTER SYSTEM SET max_wal_senders = ${senders};`, facts === undefined || facts.maxSenders < MIN_SENDERS, String(facts?.maxSenders ?? ''));
+  setting(
+    'max_wal_senders',
+    `ALTER SYSTEM SET max_wal_senders = ${senders};`,
+    facts === undefined || facts.maxSenders < MIN_SENDERS,
+    String(facts?.maxSenders ?? ''),
+  );
   const keepNeeded = facts === undefined || facts.keepSizeMb < 0;
   steps.push({
     section: 1,
@@ -228,10 +329,17 @@ function plan(input: PlanInput): Step[] {
     skip: 'a limit only you can size',
   });
   if (facts && !facts.superuser) {
-    for (const step of steps) if (step.needed && step.section === 1 && step.run) step.note += `; needs a superuser, ${facts.user} is not one`;
+    for (const step of steps)
+      if (step.needed && step.section === 1 && step.run)
+        step.note += `; needs a superuser, ${facts.user} is not one`;
   }
 
-  const target = tables.length > 0 ? `FOR TABLE ${tables.map(quoteTableRef).join(', ')}` : allTables ? 'FOR ALL TABLES' : 'FOR TABLE <schema.table>, ...';
+  const target =
+    tables.length > 0
+      ? `FOR TABLE ${tables.map(quoteTableRef).join(', ')}`
+      : allTables
+        ? 'FOR ALL TABLES'
+        : 'FOR TABLE <schema.table>, ...';
   const pubSql = `CREATE PUBLICATION ${quoteIdent(publication)} ${target};`;
   const slotSql = `SELECT pg_create_logical_replication_slot(${quoteLiteral(slot)}, 'pgoutput');`;
   // Publication and slot are made together by @koyo/slot's ensureSetup: if the slot fails, the
@@ -241,7 +349,11 @@ function plan(input: PlanInput): Step[] {
     (ensured ??= (async () => {
       const manager = createSlotManager(conn!.connection);
       try {
-        const result = await manager.ensureSetup({ publication, slot, ...tablesSpec(tables, allTables) });
+        const result = await manager.ensureSetup({
+          publication,
+          slot,
+          ...tablesSpec(tables, allTables),
+        });
         return { publication: result.publication.created, slot: result.slot.created };
       } finally {
         await manager.close();
@@ -266,7 +378,11 @@ function plan(input: PlanInput): Step[] {
   steps.push({
     section: 3,
     sql: slotSql,
-    note: facts?.slotExists ? `slot ${slot} exists` : facts && !walReady ? 'after the restart (needs wal_level = logical)' : '',
+    note: facts?.slotExists
+      ? `slot ${slot} exists`
+      : facts && !walReady
+        ? 'after the restart (needs wal_level = logical)'
+        : '',
     needed: !facts?.slotExists,
     apply: true,
     run: async () => ((await ensure()).slot ? slotSql : ''),
@@ -280,13 +396,19 @@ function plan(input: PlanInput): Step[] {
   steps.push({
     section: 4,
     sql: roleSql,
-    note: facts?.roleExists ? `role ${role} exists` : input.roleGiven ? '' : 'applied only with --role NAME',
+    note: facts?.roleExists
+      ? `role ${role} exists`
+      : input.roleGiven
+        ? ''
+        : 'applied only with --role NAME',
     needed: !facts?.roleExists,
     apply: input.roleGiven,
     skip: 'pass --role NAME to create it',
     run: async () => {
       await client!.query(`CREATE ROLE ${quoteIdent(role)} WITH LOGIN REPLICATION`);
-      await client!.query(`GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(role)}`);
+      await client!.query(
+        `GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(role)}`,
+      );
       return `CREATE ROLE ${quoteIdent(role)} WITH LOGIN REPLICATION; GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(role)}; -- now set its password: ALTER ROLE ${quoteIdent(role)} PASSWORD '...';`;
     },
   });
@@ -294,7 +416,10 @@ function plan(input: PlanInput): Step[] {
 }
 
 /** What @koyo/slot's setup gets for the tables: the list, `'*'` (--all-tables), or nothing (use the existing publication). */
-function tablesSpec(tables: readonly { schema: string | null; name: string }[], allTables: boolean): { tables?: { schema: string | null; name: string }[] | '*' } {
+function tablesSpec(
+  tables: readonly { schema: string | null; name: string }[],
+  allTables: boolean,
+): { tables?: { schema: string | null; name: string }[] | '*' } {
   if (tables.length > 0) return { tables: [...tables] };
   return allTables ? { tables: '*' } : {};
 }

@@ -50,16 +50,27 @@ export function formatSlots(slots: readonly SlotInfo[]): string {
   if (slots.length === 0) return 'No replication slots on this server.\n';
   const rows = slots.map((slot) => [
     slot.name,
-    slot.type === 'logical' ? `logical/${slot.plugin ?? '?'}${slot.temporary ? ' (temp)' : ''}` : 'physical',
+    slot.type === 'logical'
+      ? `logical/${slot.plugin ?? '?'}${slot.temporary ? ' (temp)' : ''}`
+      : 'physical',
     slot.database ?? '-',
     slot.activePid === null ? '-' : String(slot.activePid),
     slot.lagBytes === null ? '-' : formatBytes(slot.lagBytes),
     slot.retainedBytes === null ? '-' : formatBytes(slot.retainedBytes),
-    slot.invalidated ? `lost (${slot.invalidationReason ?? 'invalidated'})` : (slot.walStatus ?? '-'),
+    slot.invalidated
+      ? `lost (${slot.invalidationReason ?? 'invalidated'})`
+      : (slot.walStatus ?? '-'),
     // safe_wal_size: WAL that can still be written before the slot is at risk (null: no limit).
-    slot.invalidated ? '-' : slot.safeWalSize === null ? 'unlimited' : formatBytes(slot.safeWalSize),
+    slot.invalidated
+      ? '-'
+      : slot.safeWalSize === null
+        ? 'unlimited'
+        : formatBytes(slot.safeWalSize),
   ]);
-  return renderTable(['NAME', 'TYPE', 'DATABASE', 'ACTIVE PID', 'LAG', 'RETAINED', 'WAL STATUS', 'SAFE WAL'], rows);
+  return renderTable(
+    ['NAME', 'TYPE', 'DATABASE', 'ACTIVE PID', 'LAG', 'RETAINED', 'WAL STATUS', 'SAFE WAL'],
+    rows,
+  );
 }
 
 /** `koyo slots`: lists every replication slot of the server. */
@@ -82,22 +93,39 @@ export async function slotsDropCommand(args: ParsedArgs, io: CliIo): Promise<num
   const ctx = await commandContext(slotsDropSpec, args, io);
   const name = args.positionals[0]!;
   if (!/^[a-z0-9_]{1,63}$/.test(name)) {
-    throw new KoyoCliError('USAGE', `NAME must be a slot name: 1-63 characters of a-z, 0-9 and _ (got "${name}")`, { command: slotsDropSpec.name });
+    throw new KoyoCliError(
+      'USAGE',
+      `NAME must be a slot name: 1-63 characters of a-z, 0-9 and _ (got "${name}")`,
+      { command: slotsDropSpec.name },
+    );
   }
   const conn = resolveConnection(ctx);
   const manager = createSlotManager(conn.connection);
   try {
     const slot = await manager.getSlot(name);
-    if (!slot) throw new KoyoCliError('NOT_FOUND', `replication slot "${name}" does not exist (koyo slots lists them)`);
+    if (!slot)
+      throw new KoyoCliError(
+        'NOT_FOUND',
+        `replication slot "${name}" does not exist (koyo slots lists them)`,
+      );
     const force = flagValue(args, 'force');
     const origin = (await manager.listOrigins()).find((o) => o.name === originNameForSlot(name));
     const dropped = await manager.dropSlot(name, { force });
     const terminated = force && slot.activePid !== null;
     // A temporary slot goes away with the session holding it: terminating that session dropped it.
-    if (!dropped && !terminated) throw new KoyoCliError('NOT_FOUND', `replication slot "${name}" does not exist (it was dropped meanwhile)`);
+    if (!dropped && !terminated)
+      throw new KoyoCliError(
+        'NOT_FOUND',
+        `replication slot "${name}" does not exist (it was dropped meanwhile)`,
+      );
     const held = terminated ? ` (terminated PID ${slot.activePid} first)` : '';
-    io.stdout.write(`Dropped replication slot "${name}"${held}; it kept ${formatBytes(slot.retainedBytes ?? 0)} of WAL.\n`);
-    if (origin) io.stdout.write(`Dropped its replication origin "${origin.name}" (loop-safe writes of its dispatcher).\n`);
+    io.stdout.write(
+      `Dropped replication slot "${name}"${held}; it kept ${formatBytes(slot.retainedBytes ?? 0)} of WAL.\n`,
+    );
+    if (origin)
+      io.stdout.write(
+        `Dropped its replication origin "${origin.name}" (loop-safe writes of its dispatcher).\n`,
+      );
     return EXIT.OK;
   } finally {
     await manager.close();

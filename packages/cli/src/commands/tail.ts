@@ -1,9 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { formatLsn, PgoutputDecoder, UNCHANGED_TOAST, type PgoutputMessage, type RelationMessage, type Row } from '@koyo/pgoutput';
+import {
+  formatLsn,
+  PgoutputDecoder,
+  UNCHANGED_TOAST,
+  type PgoutputMessage,
+  type RelationMessage,
+  type Row,
+} from '@koyo/pgoutput';
 import type { QualifiedTable } from '@koyo/slot';
 import pg from 'pg';
 import { flagValue, listValue, numberValue, stringValue, type ParsedArgs } from '../args.js';
-import { commandContext, plainClientConfig, publicationName, resolveConnection, slotName, type CliIo } from '../context.js';
+import {
+  commandContext,
+  plainClientConfig,
+  publicationName,
+  resolveConnection,
+  slotName,
+  type CliIo,
+} from '../context.js';
 import { EXIT, KoyoCliError, findSqlState } from '../errors.js';
 import { toJson } from '../format.js';
 import { parseTable, quoteIdent, quoteTableRef } from '../sql.js';
@@ -71,7 +85,10 @@ export class TailAssembler {
   constructor(private readonly filter: readonly QualifiedTable[]) {}
 
   #wanted(relation: RelationMessage): boolean {
-    return this.filter.length === 0 || this.filter.some((table) => table.schema === relation.schema && table.name === relation.name);
+    return (
+      this.filter.length === 0 ||
+      this.filter.some((table) => table.schema === relation.schema && table.name === relation.name)
+    );
   }
 
   /** The changes a message yields (none for begin/commit/relation...). */
@@ -95,13 +112,19 @@ export class TailAssembler {
       case 'delete':
         return this.#change(message.tag, message.relation, message);
       case 'truncate':
-        return message.relations.flatMap((relation) => this.#change('truncate', relation, undefined));
+        return message.relations.flatMap((relation) =>
+          this.#change('truncate', relation, undefined),
+        );
       default:
         return [];
     }
   }
 
-  #change(kind: TailChange['kind'], relation: RelationMessage, message: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }> | undefined): TailChange[] {
+  #change(
+    kind: TailChange['kind'],
+    relation: RelationMessage,
+    message: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }> | undefined,
+  ): TailChange[] {
     const txn = this.#txn;
     if (!txn) return [];
     const position = txn.position++;
@@ -115,7 +138,8 @@ export class TailAssembler {
       unchanged = stripped.unchanged;
     }
     if (message && message.tag !== 'insert') old = message.old ?? message.key;
-    const key = kind === 'truncate' ? null : keyOf(relation, kind === 'delete' ? old : (newRow ?? old));
+    const key =
+      kind === 'truncate' ? null : keyOf(relation, kind === 'delete' ? old : (newRow ?? old));
     return [
       {
         kind,
@@ -142,7 +166,8 @@ export function formatChangeLine(change: TailChange): string {
       return `${change.commitLsn} insert ${where} ${toJson(change.new)}`;
     case 'update': {
       const old = change.old ? ` (old ${toJson(change.old)})` : '';
-      const unchanged = change.unchanged.length > 0 ? ` (unchanged toast: ${change.unchanged.join(', ')})` : '';
+      const unchanged =
+        change.unchanged.length > 0 ? ` (unchanged toast: ${change.unchanged.join(', ')})` : '';
       return `${change.commitLsn} update ${where} ${toJson(change.new)}${old}${unchanged}`;
     }
     case 'delete':
@@ -166,38 +191,74 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** The publication must exist and cover every `--table`: otherwise tail would wait forever for nothing. */
-async function checkPublication(client: pg.Client, publication: string, filter: readonly QualifiedTable[]): Promise<void> {
-  const { rows: found } = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
+async function checkPublication(
+  client: pg.Client,
+  publication: string,
+  filter: readonly QualifiedTable[],
+): Promise<void> {
+  const { rows: found } = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [
+    publication,
+  ]);
   if (found.length === 0) {
-    throw new KoyoCliError('NOT_FOUND', `publication "${publication}" does not exist in this database: create it (koyo setup prints the SQL), or name tables with --table and no publication`);
+    throw new KoyoCliError(
+      'NOT_FOUND',
+      `publication "${publication}" does not exist in this database: create it (koyo setup prints the SQL), or name tables with --table and no publication`,
+    );
   }
   if (filter.length === 0) return;
-  const { rows } = await client.query<{ schema: string; name: string }>('SELECT schemaname::text AS schema, tablename::text AS name FROM pg_publication_tables WHERE pubname = $1', [publication]);
+  const { rows } = await client.query<{ schema: string; name: string }>(
+    'SELECT schemaname::text AS schema, tablename::text AS name FROM pg_publication_tables WHERE pubname = $1',
+    [publication],
+  );
   for (const ref of filter) {
     if (!rows.some((row) => row.schema === ref.schema && row.name === ref.name)) {
       const list = rows.map((row) => `${row.schema}.${row.name}`).join(', ') || 'none';
-      throw new KoyoCliError('NOT_FOUND', `table ${quoteTableRef(ref)} is not in publication "${publication}" (it has: ${list}): tail would never print anything`);
+      throw new KoyoCliError(
+        'NOT_FOUND',
+        `table ${quoteTableRef(ref)} is not in publication "${publication}" (it has: ${list}): tail would never print anything`,
+      );
     }
   }
 }
 
 /** `koyo tail`: prints decoded changes live, through a temporary slot or by peeking at one. */
-export async function tailCommand(args: ParsedArgs, io: CliIo, signal: AbortSignal): Promise<number> {
+export async function tailCommand(
+  args: ParsedArgs,
+  io: CliIo,
+  signal: AbortSignal,
+): Promise<number> {
   const ctx = await commandContext(tailSpec, args, io);
   const peek = flagValue(args, 'peek');
   const slotFlag = stringValue(args, 'slot');
-  if (peek && slotFlag === undefined) throw new KoyoCliError('USAGE', '--peek needs --slot NAME: the existing slot to read without consuming', { command: tailSpec.name });
+  if (peek && slotFlag === undefined)
+    throw new KoyoCliError(
+      'USAGE',
+      '--peek needs --slot NAME: the existing slot to read without consuming',
+      { command: tailSpec.name },
+    );
   if (slotFlag !== undefined && !peek) {
-    throw new KoyoCliError('USAGE', '--slot needs --peek: tail never consumes a named slot (that would take changes from its consumer)', { command: tailSpec.name });
+    throw new KoyoCliError(
+      'USAGE',
+      '--slot needs --peek: tail never consumes a named slot (that would take changes from its consumer)',
+      { command: tailSpec.name },
+    );
   }
   const peekSlot = peek ? slotName(ctx)! : undefined;
   const refs = listValue(args, 'table').map((table) => parseTable(table, tailSpec.name));
   const limit = numberValue(tailSpec, args, 'limit', { min: 1, integer: true, fallback: Infinity });
-  const interval = numberValue(tailSpec, args, 'interval', { min: 10, max: 60_000, integer: true, fallback: 250 });
+  const interval = numberValue(tailSpec, args, 'interval', {
+    min: 10,
+    max: 60_000,
+    integer: true,
+    fallback: 250,
+  });
   const json = flagValue(args, 'json');
   let publication = publicationName(ctx);
   if (publication === undefined && refs.length === 0) {
-    throw new KoyoCliError('MISSING_VALUE', 'koyo tail needs a publication: pass --publication NAME, set publication in koyo.config.ts, or name tables with --table (tail then publishes them itself while it runs)');
+    throw new KoyoCliError(
+      'MISSING_VALUE',
+      'koyo tail needs a publication: pass --publication NAME, set publication in koyo.config.ts, or name tables with --table (tail then publishes them itself while it runs)',
+    );
   }
   const conn = resolveConnection(ctx);
 
@@ -210,17 +271,34 @@ export async function tailCommand(args: ParsedArgs, io: CliIo, signal: AbortSign
     const filter = await resolveTableNames(client, refs);
     if (publication === undefined) {
       ownPublication = `koyo_tail_${suffix}`;
-      await client.query(`CREATE PUBLICATION ${quoteIdent(ownPublication)} FOR TABLE ${filter.map(quoteTableRef).join(', ')}`);
+      await client.query(
+        `CREATE PUBLICATION ${quoteIdent(ownPublication)} FOR TABLE ${filter.map(quoteTableRef).join(', ')}`,
+      );
       publication = ownPublication;
     }
     if (ownPublication === undefined) await checkPublication(client, publication, filter);
     let slot: string;
     if (peekSlot !== undefined) {
-      const { rows } = await client.query('SELECT plugin, database::text AS database, current_database()::text AS here FROM pg_replication_slots WHERE slot_name = $1', [peekSlot]);
+      const { rows } = await client.query(
+        'SELECT plugin, database::text AS database, current_database()::text AS here FROM pg_replication_slots WHERE slot_name = $1',
+        [peekSlot],
+      );
       const row = rows[0];
-      if (!row) throw new KoyoCliError('NOT_FOUND', `replication slot "${peekSlot}" does not exist (koyo slots lists them)`);
-      if (row.plugin !== 'pgoutput') throw new KoyoCliError('NOT_FOUND', `replication slot "${peekSlot}" is not a logical pgoutput slot (plugin: ${row.plugin ?? 'none, physical'})`);
-      if (row.database !== row.here) throw new KoyoCliError('NOT_FOUND', `replication slot "${peekSlot}" belongs to database "${row.database}": connect to that database`);
+      if (!row)
+        throw new KoyoCliError(
+          'NOT_FOUND',
+          `replication slot "${peekSlot}" does not exist (koyo slots lists them)`,
+        );
+      if (row.plugin !== 'pgoutput')
+        throw new KoyoCliError(
+          'NOT_FOUND',
+          `replication slot "${peekSlot}" is not a logical pgoutput slot (plugin: ${row.plugin ?? 'none, physical'})`,
+        );
+      if (row.database !== row.here)
+        throw new KoyoCliError(
+          'NOT_FOUND',
+          `replication slot "${peekSlot}" belongs to database "${row.database}": connect to that database`,
+        );
       slot = peekSlot;
     } else {
       // A temporary slot belongs to this session and disappears with it, even on a crash.
@@ -241,7 +319,11 @@ export async function tailCommand(args: ParsedArgs, io: CliIo, signal: AbortSign
         rows = (await client.query<{ data: Buffer }>(sql, [slot, publication])).rows;
       } catch (error) {
         if (findSqlState(error) === '55006') {
-          throw new KoyoCliError('DATABASE', `replication slot "${slot}" is in use by a running consumer: PostgreSQL lets one process read a slot at a time. Peek while its consumer is stopped, or run koyo tail without --slot`, { cause: error });
+          throw new KoyoCliError(
+            'DATABASE',
+            `replication slot "${slot}" is in use by a running consumer: PostgreSQL lets one process read a slot at a time. Peek while its consumer is stopped, or run koyo tail without --slot`,
+            { cause: error },
+          );
         }
         throw error;
       }
@@ -256,7 +338,10 @@ export async function tailCommand(args: ParsedArgs, io: CliIo, signal: AbortSign
     }
     return EXIT.OK;
   } finally {
-    if (ownPublication !== undefined) await client.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(ownPublication)}`).catch(() => undefined);
+    if (ownPublication !== undefined)
+      await client
+        .query(`DROP PUBLICATION IF EXISTS ${quoteIdent(ownPublication)}`)
+        .catch(() => undefined);
     await client.end().catch(() => undefined);
   }
 }
