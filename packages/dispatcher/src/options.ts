@@ -5,7 +5,6 @@ import {
   originNameForSlot,
   type ConnectionOptions,
 } from '@koyo/slot';
-import type { ClientConfig } from 'pg';
 import type { DeliveryPolicy } from './delivery.js';
 import { KoyoDispatcherError } from './errors.js';
 import type { Logger } from './logger.js';
