@@ -1,5 +1,5 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -94,6 +94,7 @@ export class PgNode {
    */
   async start(): Promise<void> {
     if (this.pid) return;
+    await this.#clearDeadLock();
     const log = openSync(this.logFile, 'a');
     // detached: its own process group, so a Ctrl-C meant for the app (the terminal signals the
     // whole foreground group) does not shut the server down under it; stop() still ends it.
@@ -132,6 +133,22 @@ export class PgNode {
       'START_FAILED',
       `PostgreSQL ${this.name} (port ${this.port}) did not start.\n--- last lines of ${this.logFile} ---\n${await this.logTail()}`,
     );
+  }
+
+  /**
+   * A SIGKILLed postmaster stays a zombie until its parent reaps it (never, where PID 1 reaps
+   * nothing). PostgreSQL's lock-file check (`kill(pid, 0)`) takes a zombie for a running server
+   * and refuses to start, so once every process of the old server is dead (kill() waited for
+   * that) a lock file naming a zombie is stale and is removed.
+   */
+  async #clearDeadLock(): Promise<void> {
+    const pidFile = join(this.dataDir, 'postmaster.pid');
+    if (!existsSync(pidFile)) return;
+    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    if (!Number.isInteger(pid) || pid <= 0) return;
+    const deadline = Date.now() + 5_000;
+    while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await sleep(20);
+    if (existsSync(`/proc/${pid}`) && !isAlive(pid)) rmSync(pidFile, { force: true });
   }
 
   async #acceptsConnections(): Promise<boolean> {

@@ -53,6 +53,7 @@ beforeAll(async () => {
       'postgres@>=3.4',
       'knex@^3.1.0',
       'drizzle-orm@>=0.45.0 <1',
+      'hono@^4', // the router README's Hono middleware example
       'typescript@5.9.3',
       '@types/node@^20',
       '@types/pg@^8',
