@@ -1,7 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
+  nodeSet,
   readFromPrimary,
   Router,
+  urlIdentity,
   type RouteDecision,
   type RouteExplanation,
   type RouterNode,
@@ -30,12 +32,16 @@ export type KnexNodeConfig =
   string | (Knex.Config & { readonly name?: string; readonly weight?: number });
 
 /**
- * Options of {@link routedKnex}: the nodes, every {@link RouterOptions router option} except following the primary
- * (`discover`, `failoverMs`: `@koyo/router/pg` and `@koyo/router/postgres` only, for now), and the Knex-specific ones.
+ * Options of {@link routedKnex}: the nodes, every {@link RouterOptions router option} (following the
+ * primary with `discover` and `failoverMs` included), and the Knex-specific ones.
  */
-export interface RoutedKnexOptions extends Omit<RouterOptions, 'discover' | 'failoverMs'> {
-  /** The primary: takes writes, transactions, schema changes and migrations. Its config is the routed instance's config. */
-  readonly primary: KnexNodeConfig;
+export interface RoutedKnexOptions extends RouterOptions {
+  /**
+   * The primary: takes writes, transactions, schema changes and migrations. Its config is the routed
+   * instance's config. Or a list of candidates: the router uses the one where `pg_is_in_recovery()`
+   * is false and follows a failover (see `discover`, `failoverMs`); then every node has its own pool.
+   */
+  readonly primary: KnexNodeConfig | readonly KnexNodeConfig[];
   /** Streaming replicas that may take reads (each gets its own Knex pool). May be empty. */
   readonly replicas?: readonly KnexNodeConfig[];
   /**
@@ -54,7 +60,10 @@ export interface RoutedKnexOptions extends Omit<RouterOptions, 'discover' | 'fai
 export type RoutedKnex<TRecord extends {} = any, TResult = unknown[]> = Knex<TRecord, TResult> & {
   /** The routing core: `explain`, `stats`, `readYourWritesToken`, `withToken`, `probe`, `replicaStatus`. */
   readonly router: Router<Knex.Client>;
-  /** Plain (unrouted) Knex instances of the replicas, in configuration order, e.g. for diagnostics. */
+  /**
+   * Plain (unrouted) Knex instances of the replicas, in configuration order, e.g. for diagnostics
+   * (when following the primary: the current replica set, read again after a failover).
+   */
   readonly replicas: readonly Knex[];
 };
 
@@ -95,6 +104,8 @@ class TxHolder {
 
 interface NodeEntry {
   readonly name: string;
+  /** The name given in the config, if any. */
+  readonly given: string | undefined;
   readonly weight: number | undefined;
   readonly config: Knex.Config;
 }
@@ -147,16 +158,39 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(
       `readOnlyTransactions: expected 'primary' or 'replica', got ${JSON.stringify(readOnlyTransactions)}.`,
     );
   }
-  const primaryEntry = normalizeNode(options.primary, 'primary');
+  const list = Array.isArray(options.primary);
+  const candidateInputs: readonly KnexNodeConfig[] = list
+    ? (options.primary as readonly KnexNodeConfig[])
+    : [options.primary as KnexNodeConfig];
+  if (options.primary === undefined || candidateInputs.length === 0) {
+    throw new KoyoKnexError(
+      'INVALID_OPTION',
+      'primary: required (a Knex config or a connection string, or a list of them).',
+    );
+  }
+  const candidateEntries = candidateInputs.map((input, i) =>
+    normalizeNode(input, list ? `primary[${i}]` : 'primary'),
+  );
+  const primaryEntry = candidateEntries[0]!;
   const replicaEntries = (options.replicas ?? []).map((input, i) =>
     normalizeNode(input, `replicas[${i}]`, `replica${i + 1}`),
   );
   const logger = options.logger;
+  /** Following the primary: every node has its own plain Knex; the routed instance's pool stays unused. */
+  const following = list || options.discover === true;
 
-  const replicaKnexes = replicaEntries.map((entry) =>
-    knexFactory({ ...entry.config, client: 'pg' }),
-  );
-  const replicaClients = replicaKnexes.map((k) => k.client as unknown as PgClientLike);
+  /** The plain Knex instance of each node's client (every node when following, else the replicas). */
+  const knexOf = new Map<PgClientLike, Knex>();
+  const nodeKnexes: Knex[] = [];
+  const plainClient = (entry: NodeEntry): PgClientLike => {
+    const k = knexFactory({ ...entry.config, client: 'pg' });
+    nodeKnexes.push(k);
+    const client = k.client as unknown as PgClientLike;
+    knexOf.set(client, k);
+    return client;
+  };
+  /** When following: the node client each checked-out primary connection came from. */
+  const owners = new WeakMap<object, PgClientLike>();
   /** Connections checked out of a replica for a read-only transaction, with their node. */
   const replicaConnections = new WeakMap<object, { client: PgClientLike; name: string }>();
   /** Open-transaction state of primary connections used directly (transactions, `.connection(conn)`). */
@@ -172,11 +206,42 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(
 
   const rawQuery = (connection: KnexConnection, obj: KnexQueryObject): Promise<KnexQueryObject> =>
     ClientPG.prototype._query.call(root, connection, obj);
+  /** A connection of `client` (a node's plain client), remembered as its owner's. */
+  const acquireFrom = async (client: PgClientLike): Promise<KnexConnection> => {
+    const connection = await client.acquireConnection();
+    owners.set(connection, client);
+    return connection;
+  };
+  /** A connection of the primary; when following, of the current one (waiting out a failover). */
   const acquirePrimary = (): Promise<KnexConnection> =>
-    ClientPG.prototype.acquireConnection.call(root);
+    following
+      ? router.withPrimary((client) => acquireFrom(client as unknown as PgClientLike))
+      : ClientPG.prototype.acquireConnection.call(root);
   const releasePrimary = (connection: KnexConnection): Promise<void> => {
     pinnedStates.delete(connection);
+    const owner = owners.get(connection);
+    if (owner !== undefined) {
+      owners.delete(connection);
+      return owner.releaseConnection(connection);
+    }
     return ClientPG.prototype.releaseConnection.call(root, connection);
+  };
+  /**
+   * The routed connection's primary connection for decision `d`: after a failover (a statement run
+   * again on the new primary) the old node's connection is given back and one of the new node taken.
+   */
+  const primaryFor = async (
+    conn: RoutedConnection,
+    d: RouteDecision<Knex.Client>,
+  ): Promise<KnexConnection> => {
+    if (!following) return (conn.primary ??= await acquirePrimary());
+    const client = d.handle as unknown as PgClientLike;
+    const held = conn.primary;
+    if (held !== undefined && owners.get(held) !== client) {
+      conn.primary = undefined;
+      await releasePrimary(held).catch(() => undefined);
+    }
+    return (conn.primary ??= await acquireFrom(client));
   };
   const skipped = (obj: KnexQueryObject) => (): KnexQueryObject => {
     obj.response = {
@@ -236,9 +301,9 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(
         await client.releaseConnection(connection);
       }
     }
-    conn.primary ??= await acquirePrimary();
-    conn.active = { client: root, connection: conn.primary };
-    return rawQuery(conn.primary, obj);
+    const primary = await primaryFor(conn, d);
+    conn.active = { client: root, connection: primary };
+    return rawQuery(primary, obj);
   };
 
   const routedQuery = (conn: RoutedConnection, obj: KnexQueryObject): Promise<KnexQueryObject> => {
@@ -333,6 +398,12 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(
       return new KoyoRunner(this, builder);
     }
 
+    override acquireConnection(): Promise<KnexConnection> {
+      // Transactions, `knex.connection(...)`: a connection of the current primary when following.
+      if (following && this === root) return acquirePrimary();
+      return super.acquireConnection();
+    }
+
     override releaseConnection(connection: KnexConnection): Promise<void> {
       if (connection instanceof RoutedConnection) {
         if (connection.released) return Promise.resolve();
@@ -401,9 +472,9 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(
             await client.releaseConnection(c);
           }
         }
-        conn.primary ??= await acquirePrimary();
-        conn.active = { client: root, connection: conn.primary };
-        return stream_(root, conn.primary);
+        const primary = await primaryFor(conn, d);
+        conn.active = { client: root, connection: primary };
+        return stream_(root, primary);
       }
     }
 
@@ -412,10 +483,14 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(
         const active = connection.active;
         if (active === undefined) return Promise.resolve();
         if (active.client !== root) return active.client.cancelQuery(active.connection);
+        const owner = owners.get(active.connection);
+        if (owner !== undefined) return owner.cancelQuery(active.connection);
         return ClientPG.prototype.cancelQuery.call(root, active.connection);
       }
       const replica = replicaConnections.get(connection);
       if (replica !== undefined) return replica.client.cancelQuery(connection);
+      const owner = owners.get(connection);
+      if (owner !== undefined) return owner.cancelQuery(connection);
       return ClientPG.prototype.cancelQuery.call(root, connection);
     }
 
@@ -471,7 +546,7 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(
         readOnlyTransactions === 'replica' &&
         config?.readOnly === true &&
         this.transacting !== true &&
-        replicaClients.length > 0
+        router.replicaHandles.length > 0
       ) {
         const acquirer = Object.create(root) as PgClientLike;
         acquirer.acquireConnection = () => acquireReadOnly(holder);
@@ -484,7 +559,7 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(
       if (this !== root) return super.destroy(callback);
       router.close();
       await Promise.all([
-        ...replicaKnexes.map((k) => k.destroy()),
+        ...nodeKnexes.map((k) => k.destroy()),
         ...probePools.splice(0).map((p) => p.end()),
       ]);
       return super.destroy(callback);
@@ -501,10 +576,14 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(
   root.config.client =
     typeof primaryEntry.config.client === 'string' ? primaryEntry.config.client : 'pg';
 
-  const node = (entry: NodeEntry, client: PgClientLike): RouterNode<Knex.Client> => {
+  const node = (
+    entry: NodeEntry,
+    client: PgClientLike,
+    name = entry.name,
+  ): RouterNode<Knex.Client> => {
     let pool: Promise<pg.Pool> | undefined;
     return {
-      name: entry.name,
+      name,
       handle: client as unknown as Knex.Client,
       ...(entry.weight === undefined ? {} : { weight: entry.weight }),
       probe: async (sql) => {
@@ -516,16 +595,27 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(
     };
   };
   try {
+    const nodes = nodeSet<NodeEntry, Knex.Client>(
+      list ? candidateEntries : primaryEntry,
+      replicaEntries,
+      options.discover,
+      nodeIdentity,
+      (entry, fallbackName): RouterNode<Knex.Client> =>
+        // One primary: it runs on the routed instance's own pool, as always.
+        !following && entry === primaryEntry
+          ? node(entry, root, 'primary')
+          : node(entry, plainClient(entry), following ? (entry.given ?? fallbackName) : entry.name),
+    );
     router = new Router<Knex.Client>({
       ...options,
-      primary: node(primaryEntry, root),
-      replicas: replicaEntries.map((entry, i) => node(entry, replicaClients[i]!)),
+      primary: nodes.primary,
+      replicas: nodes.replicas,
     });
   } catch (error) {
     // A bad router option: release the pools created above before reporting it.
     void Promise.all([
       ClientPG.prototype.destroy.call(root),
-      ...replicaKnexes.map((k) => k.destroy()),
+      ...nodeKnexes.map((k) => k.destroy()),
     ]).catch(() => undefined);
     throw error;
   }
@@ -564,8 +654,12 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(
     });
   }
   Object.defineProperty(instance, 'router', { value: router, enumerable: false });
+  const fixedReplicas = Object.freeze(router.replicaHandles.map((h) => knexOf.get(h as never)!));
   Object.defineProperty(instance, 'replicas', {
-    value: Object.freeze(replicaKnexes.slice()),
+    get: following
+      ? () =>
+          Object.freeze(router.replicaHandles.map((h) => knexOf.get(h as unknown as PgClientLike)!))
+      : () => fixedReplicas,
     enumerable: false,
   });
   return instance as RoutedKnex<TRecord, TResult>;
@@ -615,7 +709,12 @@ function normalizeNode(input: KnexNodeConfig, label: string, fallbackName = 'pri
   if (typeof input === 'string') {
     if (input === '')
       throw new KoyoKnexError('INVALID_OPTION', `${label}: the connection string is empty.`);
-    return { name: fallbackName, weight: undefined, config: { client: 'pg', connection: input } };
+    return {
+      name: fallbackName,
+      given: undefined,
+      weight: undefined,
+      config: { client: 'pg', connection: input },
+    };
   }
   if (input === null || typeof input !== 'object') {
     throw new KoyoKnexError(
@@ -643,7 +742,24 @@ function normalizeNode(input: KnexNodeConfig, label: string, fallbackName = 'pri
   if (name !== undefined && (typeof name !== 'string' || name === '')) {
     throw new KoyoKnexError('INVALID_OPTION', `${label}.name: expected a non-empty string.`);
   }
-  return { name: name ?? fallbackName, weight, config: { ...config, client: 'pg' } };
+  return { name: name ?? fallbackName, given: name, weight, config: { ...config, client: 'pg' } };
+}
+
+/** What makes two node configs the same server (one node, one pool, when following the primary). */
+function nodeIdentity(entry: NodeEntry): unknown {
+  const connection = entry.config.connection;
+  if (typeof connection === 'string') return urlIdentity(connection);
+  if (connection === null || typeof connection !== 'object') return entry;
+  const c = connection as {
+    connectionString?: unknown;
+    user?: unknown;
+    host?: unknown;
+    port?: unknown;
+    database?: unknown;
+  };
+  if (typeof c.connectionString === 'string') return urlIdentity(c.connectionString);
+  if (c.host === undefined && c.database === undefined) return entry;
+  return `${String(c.user ?? '')}@${String(c.host ?? '')}:${String(c.port ?? 5432)}/${String(c.database ?? '')}`;
 }
 
 /**

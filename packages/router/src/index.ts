@@ -34,6 +34,7 @@ export {
   type PositionRouter,
 } from './http-token.js';
 export { isConnectionError } from './health.js';
+export { nodeSet, urlIdentity } from './node-set.js';
 export { formatLsn, parseLsn } from './lsn.js';
 export { standbyRejection } from './standby-errors.js';
 export {
