@@ -284,17 +284,29 @@ export class RoutingSession extends PgSession<any, any, any> {
     if (router.transactionMode() === 'skip')
       return fn(new SkippedTransaction(core.dialect, this, this.#schema));
     const text = config === undefined ? 'BEGIN' : `BEGIN ${transactionConfigText(config)}`;
-    const result = await router.execute(text, (d) => {
-      if (d.target === 'transaction') return (d.transaction as BoundTransaction).tx.transaction(fn);
-      return core.primary.transaction((raw) => {
-        const tx = core.wrapTransaction(raw);
-        const bound: BoundTransaction = {
-          session: (raw as unknown as { _: { session: PgSession } })._.session,
-          tx,
-        };
-        return router.inTransaction(bound, () => fn(tx));
-      }, config);
-    });
+    // Following the primary: after a failover BEGIN runs again on the new primary only if `fn`
+    // was not called yet and the attempt provably did nothing (the router decides).
+    let started = false;
+    const result = await router.execute(
+      text,
+      (d) => {
+        if (d.target === 'transaction') {
+          started = true;
+          return (d.transaction as BoundTransaction).tx.transaction(fn);
+        }
+        // The current primary's session (it changes after a failover).
+        return (d.handle ?? core.primary).transaction((raw) => {
+          started = true;
+          const tx = core.wrapTransaction(raw);
+          const bound: BoundTransaction = {
+            session: (raw as unknown as { _: { session: PgSession } })._.session,
+            tx,
+          };
+          return router.inTransaction(bound, () => fn(tx));
+        }, config);
+      },
+      { started: () => started },
+    );
     await router.noteWrite();
     return result;
   }

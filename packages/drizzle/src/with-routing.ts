@@ -1,4 +1,10 @@
-import { createRouter, type Router, type RouterNode, type RouterOptions } from '@koyo/router';
+import {
+  createRouter,
+  nodeSet,
+  type Router,
+  type RouterNode,
+  type RouterOptions,
+} from '@koyo/router';
 import { entityKind, is } from 'drizzle-orm';
 import { PgDatabase, type PgDialect, type PgSession } from 'drizzle-orm/pg-core';
 import { KoyoDrizzleError } from './errors.js';
@@ -25,9 +31,15 @@ export type RoutedDatabase<
   TDatabase extends AnyPgDatabase,
   TReplica extends AnyPgDatabase = TDatabase,
 > = TDatabase & {
-  /** The primary database as given: every statement through it runs on the primary, unrouted. */
+  /**
+   * The primary database as given: every statement through it runs on the primary, unrouted. When
+   * following the primary (a list of candidates or `discover`): the current primary's database.
+   */
   readonly $primary: TDatabase;
-  /** The replica databases as given: statements through them run on that replica, unrouted. */
+  /**
+   * The replica databases as given: statements through them run on that replica, unrouted. When
+   * following the primary: the current replica set.
+   */
   readonly $replicas: readonly TReplica[];
   /**
    * The `@koyo/router` core deciding each statement: `explain(sql)`, `stats()`,
@@ -39,16 +51,19 @@ export type RoutedDatabase<
 /**
  * Options of {@link withRouting}: every `@koyo/router` option (`strategy`, `maxLag`,
  * `readYourWrites`, `fallback`, `logger`, `ejectMs`, `probeIntervalMs`, `defaultRole`,
- * `ignoreTransactions`, `volatileFunctions`, ...) plus node names and weights. Following the
- * primary (`discover`, `failoverMs`) is for `@koyo/router/pg` and `@koyo/router/postgres` only, for now.
+ * `ignoreTransactions`, `volatileFunctions`, following the primary with `discover` and
+ * `failoverMs`, ...) plus node names and weights.
  *
  * @example
  * const options: WithRoutingOptions = { strategy: 'weighted', replicaNames: ['eu-1', 'eu-2'], replicaWeights: [3, 1], logger: console.log };
  */
-export interface WithRoutingOptions extends Omit<RouterOptions, 'discover' | 'failoverMs'> {
-  /** Name of the primary in logs, reasons and stats. Default `'primary'`. */
+export interface WithRoutingOptions extends RouterOptions {
+  /**
+   * Name of the primary in logs, reasons and stats. Default `'primary'` (when following the
+   * primary: the first candidate's name, default `node1`).
+   */
   readonly primaryName?: string;
-  /** Names of the replicas, in order. Default `replica1`, `replica2`, ... */
+  /** Names of the replicas, in order. Default `replica1`, `replica2`, ... (when following the primary: `node2`, ...). */
   readonly replicaNames?: readonly string[];
   /** Weights of the replicas for the `weighted` strategy, in order. Default 1 each. */
   readonly replicaWeights?: readonly number[];
@@ -112,6 +127,11 @@ function cell(rows: unknown[][]): string | null {
  * The databases must use the same driver and be built with the same `schema` and `casing`.
  * Closing the clients stays yours; `db.$router.close()` stops the router's probes.
  *
+ * Following the primary: give a list of candidate databases as `primaryDb`, or `discover: true`
+ * (every database given is a candidate); the router uses the one where `pg_is_in_recovery()` is
+ * false and, after a failover, sends writes and `db.transaction` to the promoted node (see the
+ * router's `discover` and `failoverMs`).
+ *
  * @example
  * import { drizzle } from 'drizzle-orm/node-postgres';
  * import { withRouting } from '@koyo/drizzle';
@@ -131,11 +151,30 @@ export function withRouting<
   TDatabase extends AnyPgDatabase,
   TReplica extends AnyPgDatabase = TDatabase,
 >(
-  primaryDb: TDatabase,
+  primaryDb: TDatabase | readonly TDatabase[],
   replicaDbs: readonly TReplica[],
   options: WithRoutingOptions = {},
 ): RoutedDatabase<TDatabase, TReplica> {
-  const driver = driverOf(primaryDb, 'primaryDb');
+  const list = Array.isArray(primaryDb);
+  const candidates: readonly TDatabase[] = list
+    ? (primaryDb as readonly TDatabase[])
+    : [primaryDb as TDatabase];
+  if (candidates.length === 0) {
+    throw new KoyoDrizzleError(
+      'INVALID_ARGUMENT',
+      'withRouting(primaryDb, replicaDbs, options): the list of primary candidates is empty.',
+    );
+  }
+  const firstDb = candidates[0]!;
+  const driver = driverOf(firstDb, list ? 'primaryDb[0]' : 'primaryDb');
+  candidates.slice(1).forEach((candidate, i) => {
+    if (driverOf(candidate, `primaryDb[${i + 1}]`) !== driver) {
+      throw new KoyoDrizzleError(
+        'UNSUPPORTED_DRIVER',
+        `withRouting: primaryDb[${i + 1}] uses another driver than primaryDb[0]; use one driver for every node.`,
+      );
+    }
+  });
   if (!Array.isArray(replicaDbs)) {
     throw new KoyoDrizzleError(
       'INVALID_ARGUMENT',
@@ -170,14 +209,35 @@ export function withRouting<
     ...(weight === undefined ? {} : { weight }),
     probe: prober(db, driver),
   });
+  // Names and weights given, by database (a database given twice is one node).
+  const names = new Map<AnyPgDatabase, string>();
+  const weights = new Map<AnyPgDatabase, number>();
+  replicaDbs.forEach((db, i) => {
+    const name = replicaNames?.[i];
+    if (name !== undefined) names.set(db, name);
+    const weight = replicaWeights?.[i];
+    if (weight !== undefined) weights.set(db, weight);
+  });
+  if (primaryName !== undefined) names.set(firstDb, primaryName);
+  /** The database of each node's session (for `$primary` and `$replicas` after a failover). */
+  const dbOf = new Map<PgSession, AnyPgDatabase>();
+  const nodes = nodeSet<AnyPgDatabase, PgSession>(
+    list ? candidates : firstDb,
+    replicaDbs,
+    routerOptions.discover,
+    (db) => db,
+    (db, fallbackName) => {
+      dbOf.set(sessionOf(db), db);
+      // The primary is never weighted (as before); a replica given as a candidate keeps its weight.
+      return node(db, names.get(db) ?? fallbackName, weights.get(db));
+    },
+  );
   const router = createRouter<PgSession>({
     ...routerOptions,
-    primary: node(primaryDb, primaryName ?? 'primary', undefined),
-    replicas: replicaDbs.map((db, i) =>
-      node(db, replicaNames?.[i] ?? `replica${i + 1}`, replicaWeights?.[i]),
-    ),
+    primary: nodes.primary,
+    replicas: nodes.replicas,
   });
-  const internals = primaryDb as unknown as {
+  const internals = firstDb as unknown as {
     dialect: PgDialect;
     _: {
       schema: unknown;
@@ -195,27 +255,37 @@ export function withRouting<
           tableNamesMap: internals._.tableNamesMap,
         }
   ) as DrizzleSchemaConfig;
-  const core = new RoutingCore(router, sessionOf(primaryDb), dialect);
+  const core = new RoutingCore(router, sessionOf(firstDb), dialect);
   const session = new RoutingSession(core, dialect, schema);
-  const Database = primaryDb.constructor as new (
+  const Database = firstDb.constructor as new (
     dialect: PgDialect,
     session: PgSession,
     schema: DrizzleSchemaConfig,
   ) => TDatabase;
   const db = new Database(dialect, session, schema);
   const writable = db as unknown as Record<string, unknown>;
-  writable['$client'] = (primaryDb as unknown as Record<string, unknown>)['$client'];
-  writable['$cache'] = (primaryDb as unknown as Record<string, unknown>)['$cache'];
+  writable['$client'] = (firstDb as unknown as Record<string, unknown>)['$client'];
+  writable['$cache'] = (firstDb as unknown as Record<string, unknown>)['$cache'];
   // Builders take `db.session` (and relational builders their own `session`) when created: hand
   // them the session bound to the context they are created in.
   const bound = { configurable: true, enumerable: false, get: () => session.bound() };
   Object.defineProperty(db, 'session', bound);
   for (const builder of Object.values((db as unknown as { query: Record<string, object> }).query))
     Object.defineProperty(builder, 'session', bound);
-  Object.defineProperties(db, {
-    $primary: { value: primaryDb, enumerable: false },
-    $replicas: { value: Object.freeze([...replicaDbs]), enumerable: false },
-    $router: { value: router, enumerable: false },
-  });
+  if (nodes.following) {
+    Object.defineProperties(db, {
+      $primary: { get: () => dbOf.get(router.primaryHandle), enumerable: false },
+      $replicas: {
+        get: () => Object.freeze(router.replicaHandles.map((h) => dbOf.get(h))),
+        enumerable: false,
+      },
+    });
+  } else {
+    Object.defineProperties(db, {
+      $primary: { value: firstDb, enumerable: false },
+      $replicas: { value: Object.freeze([...replicaDbs]), enumerable: false },
+    });
+  }
+  Object.defineProperty(db, '$router', { value: router, enumerable: false });
   return db as unknown as RoutedDatabase<TDatabase, TReplica>;
 }
