@@ -133,4 +133,55 @@ describe('withRouting following the primary', () => {
       }
     },
   );
+  it.each(DRIVERS)(
+    '%s, a list of candidate databases: writes and transactions go to the writable one; two writable candidates are SPLIT_BRAIN and the write runs nowhere',
+    async (driver) => {
+      const c = (cluster = await startCluster({ replicas: 1 }));
+      await c.primary.query('CREATE TABLE w (id int PRIMARY KEY)');
+      await c.syncReplicas();
+      const standby = c.replicas[0]!;
+      const nodes = [standby, c.primary].map((n) => openDb(driver, n.url));
+      // The standby listed first: the candidate that is not in recovery is the primary.
+      const db = withRouting(
+        nodes.map((n) => n.db),
+        [],
+      );
+      try {
+        const [row] = await db
+          .insert(w)
+          .values({ id: 1 })
+          .returning({ port: sql<number>`inet_server_port()` });
+        expect(row!.port).toBe(c.primary.port);
+        const port = await db.transaction(async (tx) => {
+          await tx.insert(w).values({ id: 3 });
+          const [r] = await tx
+            .select({ port: sql<number>`inet_server_port()` })
+            .from(w)
+            .limit(1);
+          return r!.port;
+        });
+        expect(port).toBe(c.primary.port);
+        expect(db.$router.primaryName).toBe('node2');
+        expect(db.$primary).toBe(nodes[1]!.db);
+        db.$router.close();
+        await standby.promote(); // the old primary is still up: two primaries
+        const split = withRouting(
+          nodes.map((n) => n.db),
+          [],
+        );
+        try {
+          await expect(split.insert(w).values({ id: 2 })).rejects.toMatchObject({
+            code: 'SPLIT_BRAIN',
+          });
+        } finally {
+          split.$router.close();
+        }
+        for (const node of [c.primary, standby])
+          expect(await queryUrl(node.url, 'SELECT id FROM w WHERE id = 2')).toEqual([]);
+      } finally {
+        db.$router.close();
+        await Promise.all(nodes.map((n) => n.close()));
+      }
+    },
+  );
 });

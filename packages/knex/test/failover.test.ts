@@ -117,4 +117,30 @@ describe('routedKnex following the primary', () => {
       await knex.destroy();
     }
   });
+  it('a primary list with two writable candidates is SPLIT_BRAIN: the write is refused and runs nowhere; with one writable, writes go to it', async () => {
+    const c = (cluster = await startCluster({ replicas: 1 }));
+    await c.primary.query('CREATE TABLE w (id int PRIMARY KEY)');
+    await c.syncReplicas();
+    const standby = c.replicas[0]!;
+    // The standby listed first: the candidate that is not in recovery is the primary.
+    const knex = routedKnex({ primary: [standby.url, c.primary.url] });
+    try {
+      const [row] = await knex('w')
+        .insert({ id: 1 })
+        .returning<{ port: number }[]>(knex.raw('inet_server_port() AS port'));
+      expect(row!.port).toBe(c.primary.port);
+      expect(knex.router.primaryName).toBe('node2');
+    } finally {
+      await knex.destroy();
+    }
+    await standby.promote(); // the old primary is still up: two primaries
+    const split = routedKnex({ primary: [standby.url, c.primary.url] });
+    try {
+      await expect(split('w').insert({ id: 2 })).rejects.toMatchObject({ code: 'SPLIT_BRAIN' });
+      for (const node of [c.primary, standby])
+        expect(await queryUrl(node.url, 'SELECT id FROM w WHERE id = 2')).toEqual([]);
+    } finally {
+      await split.destroy();
+    }
+  });
 });
