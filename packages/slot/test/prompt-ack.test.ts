@@ -43,9 +43,11 @@ describe('acknowledgements reach the server promptly, not only with the periodic
       await sql(db.url, 'INSERT INTO items VALUES ($1)', [round]);
       const commit = await waitFor(`commit ${round}`, () => c.of('commit')[round - 1]);
       s.acknowledge(commit.endLsn);
+      // At or past it: once nothing is unacknowledged the stream may also confirm idle WAL that
+      // other databases of the shared test cluster wrote after the commit.
       await waitFor(
         `confirmed_flush_lsn at commit ${round}`,
-        async () => (await confirmedFlush(db.url, 'prompt_ack')) === commit.endLsn,
+        async () => (await confirmedFlush(db.url, 'prompt_ack')) >= commit.endLsn,
         BUDGET_MS,
       );
     }
