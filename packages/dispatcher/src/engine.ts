@@ -1,5 +1,11 @@
 import type { AckTracker, TrackedTxn } from './ack-tracker.js';
-import { BACKFILL_PREFIX, BackfillWindows, snapshotChanges } from './backfill-windows.js';
+import {
+  BACKFILL_PREFIX,
+  BackfillWindows,
+  snapshotChange,
+  type ChunkShape,
+  type SnapshotRows,
+} from './backfill-windows.js';
 import type { RelationInfo, TxnFields } from './change.js';
 import { Cancelled, type Deliverer } from './delivery.js';
 import { asError, KoyoDispatcherError } from './errors.js';
@@ -221,23 +227,26 @@ export class Engine {
       chunk.settle({ redo: true });
       return undefined;
     }
-    const changes = snapshotChanges(chunk.shape, rows, txn.fields, message.position + 1);
     const cache = this.registry.handlersFor(chunk.shape.schema, chunk.shape.table, chunk.cache);
     chunk.cache = cache;
     (txn.tracked.onDone ??= []).push(() => chunk.settle({ redo: false, delivered: rows.length }));
-    return this.snapshotRows(txn, changes, cache, 0);
+    return this.snapshotRows(txn, chunk.shape, rows, cache, message.position + 1, 0);
   }
 
+  /** Delivers a chunk's rows from `from` on, each built into a change just before it is handled. */
   private snapshotRows(
     txn: OpenTxn,
-    changes: Change[],
+    shape: ChunkShape,
+    rows: SnapshotRows,
     cache: HandlerCache,
+    firstPosition: number,
     from: number,
   ): void | Promise<void> {
-    for (let i = from; i < changes.length; i++) {
-      const result = this.change(txn, changes[i]!, cache);
+    for (let i = from; i < rows.length; i++) {
+      const change = snapshotChange(shape, rows.row(i), txn.fields, firstPosition + i);
+      const result = this.change(txn, change, cache);
       if (isThenable(result))
-        return result.then(() => this.snapshotRows(txn, changes, cache, i + 1));
+        return result.then(() => this.snapshotRows(txn, shape, rows, cache, firstPosition, i + 1));
     }
     return undefined;
   }
