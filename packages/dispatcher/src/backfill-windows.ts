@@ -155,7 +155,12 @@ export class BackfillWindows {
       return null;
     }
     if (chunk.truncated) return { chunk, rows: NO_ROWS };
-    return { chunk, rows: unchanged(chunk.rows, chunk.changed, chunk.shape.keyColumns) };
+    try {
+      return { chunk, rows: unchanged(chunk.rows, chunk.changed, chunk.shape.keyColumns) };
+    } catch (error) {
+      chunk.fail(error as Error); // a row that cannot be decoded: the backfill fails, not the stream
+      return null;
+    }
   }
 
   private close(chunk: SnapshotChunk): void {

@@ -3,7 +3,7 @@ import {
   BACKFILL_PREFIX,
   BackfillWindows,
   snapshotChange,
-  type ChunkShape,
+  type SnapshotChunk,
   type SnapshotRows,
 } from './backfill-windows.js';
 import type { RelationInfo, TxnFields } from './change.js';
@@ -230,23 +230,33 @@ export class Engine {
     const cache = this.registry.handlersFor(chunk.shape.schema, chunk.shape.table, chunk.cache);
     chunk.cache = cache;
     (txn.tracked.onDone ??= []).push(() => chunk.settle({ redo: false, delivered: rows.length }));
-    return this.snapshotRows(txn, chunk.shape, rows, cache, message.position + 1, 0);
+    return this.snapshotRows(txn, chunk, rows, cache, message.position + 1, 0);
   }
 
-  /** Delivers a chunk's rows from `from` on, each built into a change just before it is handled. */
+  /**
+   * Delivers a chunk's rows from `from` on, each built into a change just before it is handled.
+   * A row that cannot be decoded fails the chunk (so its backfill), not the stream.
+   */
   private snapshotRows(
     txn: OpenTxn,
-    shape: ChunkShape,
+    chunk: SnapshotChunk,
     rows: SnapshotRows,
     cache: HandlerCache,
     firstPosition: number,
     from: number,
   ): void | Promise<void> {
     for (let i = from; i < rows.length; i++) {
-      const change = snapshotChange(shape, rows.row(i), txn.fields, firstPosition + i);
+      let row: Record<string, unknown>;
+      try {
+        row = rows.row(i);
+      } catch (error) {
+        chunk.fail(asError(error));
+        return undefined;
+      }
+      const change = snapshotChange(chunk.shape, row, txn.fields, firstPosition + i);
       const result = this.change(txn, change, cache);
       if (isThenable(result))
-        return result.then(() => this.snapshotRows(txn, shape, rows, cache, firstPosition, i + 1));
+        return result.then(() => this.snapshotRows(txn, chunk, rows, cache, firstPosition, i + 1));
     }
     return undefined;
   }
