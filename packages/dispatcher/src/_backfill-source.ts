@@ -1,5 +1,5 @@
 import type { QualifiedTable } from '@koyo/slot';
-import type { ChunkShape } from './backfill-windows.js';
+import type { ChunkShape, SnapshotRows } from './backfill-windows.js';
 
 /** What a backfill knows about a table: how to cut it into chunks and what to select. */
 export interface TableShape extends ChunkShape {
@@ -31,8 +31,18 @@ export interface BackfillProgress {
 
 /** One chunk as read: its rows and the key of its last row (as text). */
 export interface ReadChunk {
-  rows: Record<string, unknown>[];
+  rows: SnapshotRows;
   lastKey: string[] | null;
+}
+
+/** What a chunk read writes before it reads, in this order. */
+export interface ChunkMarks {
+  /** The progress of the chunk delivered before this read (recorded first). */
+  progress?: BackfillProgress;
+  /** The high watermark of the chunk read before (written after that progress). */
+  high?: string;
+  /** This chunk's low watermark. */
+  low: string;
 }
 
 /** Everything a backfill needs from PostgreSQL (the real one is `pg-backfill-source.ts`). */
@@ -43,7 +53,11 @@ export interface BackfillSource {
   describe(table: QualifiedTable): Promise<TableShape>;
   /** This slot's progress for a table (null when never backfilled). */
   loadProgress(table: QualifiedTable): Promise<BackfillProgress | null>;
-  saveProgress(table: QualifiedTable, progress: BackfillProgress): Promise<void>;
+  /**
+   * Records progress; then, with `high`, writes that high watermark (the next chunk's), in a
+   * transaction of its own committed after the progress.
+   */
+  saveProgress(table: QualifiedTable, progress: BackfillProgress, high?: string): Promise<void>;
   /** Records that the slot about to be created owes an initial backfill of every dispatched table. */
   markInitial(): Promise<void>;
   /**
@@ -53,7 +67,16 @@ export interface BackfillSource {
   unfinished(tables: () => Promise<QualifiedTable[]>): Promise<QualifiedTable[]>;
   /** Writes a watermark into the slot (a transaction holding only this logical message). */
   emitWatermark(content: string): Promise<void>;
-  /** Reads up to `limit` rows after `after` in key order, in one short read-only transaction. */
-  readChunk(shape: TableShape, after: string[] | null, limit: number): Promise<ReadChunk>;
+  /**
+   * Writes `marks` (each in a transaction of its own, in their order), then reads up to `limit`
+   * rows after `after` in key order, in one short read-only transaction whose snapshot is taken
+   * after the low watermark's commit.
+   */
+  readChunk(
+    shape: TableShape,
+    after: string[] | null,
+    limit: number,
+    marks: ChunkMarks,
+  ): Promise<ReadChunk>;
   close(): Promise<void>;
 }

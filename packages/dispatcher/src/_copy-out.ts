@@ -8,13 +8,16 @@ interface Connection {
 /**
  * Runs `COPY (...) TO STDOUT` on `client` (pg's submittable hook, as pg-copy-streams does) and
  * hands each row's bytes to `onRow` as they arrive, one CopyData message per row. The bytes
- * belong to pg's read buffer: use them before `onRow` returns. Resolves with the number of rows
- * once the server is ready for the next query; rejects with the server's error.
+ * belong to pg's read buffer: use them before `onRow` returns. `sql` may hold more statements
+ * (one simple query): the rows of a SELECT among them go to `onDataRow`, as text. Resolves with
+ * the number of COPY rows once the server is ready for the next query; rejects with the server's
+ * error (the statements after the failed one did not run).
  */
 export function copyOut(
   client: pg.Client,
   sql: string,
   onRow: (bytes: Buffer) => void,
+  onDataRow: (fields: (string | null)[]) => void = noop,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     let rows = 0;
@@ -33,7 +36,9 @@ export function copyOut(
         }
       },
       handleRowDescription: noop,
-      handleDataRow: noop,
+      handleDataRow(message: { fields: (string | null)[] }): void {
+        if (failed === null) onDataRow(message.fields);
+      },
       handleCommandComplete: noop,
       handleEmptyQuery: noop,
       handleCopyInResponse: noop,

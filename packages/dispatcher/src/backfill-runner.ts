@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { QualifiedTable } from '@koyo/slot';
-import type { BackfillSource, ReadChunk, TableShape } from './_backfill-source.js';
+import type {
+  BackfillProgress,
+  BackfillSource,
+  ChunkMarks,
+  ReadChunk,
+  TableShape,
+} from './_backfill-source.js';
 import { watermark, type BackfillWindows, type ChunkOutcome } from './backfill-windows.js';
 import { KoyoDispatcherError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -11,12 +17,22 @@ export type TableResult = BackfillResult['tables'][number];
 
 /** Default rows per chunk. */
 export const DEFAULT_CHUNK_SIZE = 10_000;
+/** A chunk read after its low watermark; `outcome` settles once the stream delivered it. */
+interface Read {
+  id: string;
+  shape: TableShape;
+  read: ReadChunk;
+  outcome: Promise<ChunkOutcome>;
+}
+
 /**
- * Chunks read ahead of delivery. 1: reading the next chunk while one is delivered measured no
- * faster (tooling/bench: parsing rows in JS is the bottleneck, on the same thread as delivery),
- * and one chunk in flight keeps a crash's redelivery to that chunk.
+ * The outcome of `current`, or the failure of `next` (whose round trip may carry `current`'s
+ * high watermark: if it fails, `current` would never be delivered).
  */
-const PIPELINE = 1;
+function outcomeOf(current: Read, next: Promise<Read | null> | null): Promise<ChunkOutcome> {
+  if (next === null) return current.outcome;
+  return Promise.race([current.outcome, next.then(() => new Promise<never>(() => undefined))]);
+}
 
 /** Live progress of one table (what `stats().backfill` shows). */
 interface TableProgress {
@@ -28,7 +44,9 @@ interface TableProgress {
 /**
  * Runs backfills: per table, chunk after chunk in key order, each between a low and a high
  * watermark written into the slot; the stream's side ({@link BackfillWindows}) delivers the
- * rows. Progress is recorded once a chunk is acknowledged, so a restart resumes after it.
+ * rows. Progress is recorded once a chunk is acknowledged, so a restart resumes after it. The
+ * next chunk is read while the stream delivers one, and its high watermark follows that one's
+ * progress record in the same round trip, so the server's reading overlaps the handlers' work.
  */
 export class BackfillRunner {
   private readonly progress = new Map<string, TableProgress>();
@@ -135,59 +153,79 @@ export class BackfillRunner {
       resumed ? 'backfill resumed' : 'backfill started',
     );
     let chunks = 0;
-    // Chunks read and waiting for the stream to deliver them, oldest first: the next chunk is
-    // read while the previous one is delivered.
-    const inFlight: { id: string; read: ReadChunk; outcome: Promise<ChunkOutcome> }[] = [];
-    let readFrom = progress.lastKey;
-    let exhausted = false;
+    // `current`: high watermark written, delivered by the stream. `next`: the chunk after it,
+    // read meanwhile (its high watermark follows `current`'s progress record, so the stream
+    // delivers one unrecorded chunk at most and a crash redelivers at most that one).
+    let current: Read | null = null;
+    let next: Promise<Read | null> | null = null;
+    const start = async (after: string[] | null): Promise<Read | null> => {
+      const chunk = await this.readAfterLowWatermark(shape, after, chunkSize, signal, {});
+      if (chunk !== null) await this.release(chunk);
+      return chunk;
+    };
     try {
-      for (;;) {
-        while (!exhausted && inFlight.length < PIPELINE) {
-          this.checkStopped(signal);
-          const chunk = await this.readBetweenWatermarks(shape, readFrom, chunkSize);
-          if (chunk === null) {
-            exhausted = true;
-            break;
-          }
-          inFlight.push(chunk);
-          readFrom = chunk.read.lastKey;
-          if (chunk.read.rows.length < chunkSize) exhausted = true;
+      current = await start(progress.lastKey);
+      while (current !== null) {
+        if (next === null && current.read.rows.length === chunkSize) {
+          next = this.readAfterLowWatermark(shape, current.read.lastKey, chunkSize, signal, {});
+          next.catch(() => undefined); // awaited below
         }
-        const head = inFlight.shift();
-        if (!head) break;
-        const ended = await head.outcome;
+        const ended = await outcomeOf(current, next);
         if (ended.redo) {
-          // Read again from the last recorded key, once the chunks after it are delivered.
-          for (const rest of inFlight.splice(0)) await rest.outcome.catch(() => undefined);
-          readFrom = progress.lastKey;
-          exhausted = false;
+          // Read again from the last recorded key (the chunk read ahead is dropped).
+          this.drop(await next);
+          next = null;
+          current = await start(progress.lastKey);
           continue;
         }
         chunks++;
         progress = {
-          lastKey: head.read.lastKey,
+          lastKey: current.read.lastKey,
           rows: progress.rows + ended.delivered,
           chunkSize,
           done: false,
         };
-        // Only after the chunk's rows were handled and acknowledged: a crash before this
-        // line redelivers the chunk (at-least-once), never skips it.
-        await this.source.saveProgress(table, progress);
+        const following: Read | null = await next;
+        next = null;
+        // Recorded only after the chunk's rows were handled and acknowledged: a crash before
+        // the record redelivers the chunk (at-least-once), never skips it.
+        if (following === null || this.halted(signal)) {
+          await this.source.saveProgress(table, progress);
+          this.drop(following);
+          this.checkStopped(signal);
+        } else if (following.read.rows.length < chunkSize) {
+          await this.release(following, progress);
+        } else {
+          // The record, the next chunk's high watermark and the read after it: one round trip.
+          const marks = { progress, high: watermark(following.id, 'high') };
+          next = this.readAfterLowWatermark(
+            shape,
+            following.read.lastKey,
+            chunkSize,
+            signal,
+            marks,
+          );
+          next.catch(() => undefined); // awaited with `following`'s outcome
+        }
         this.logger.debug(
           {
             slot: this.slot,
             table: label,
-            chunk: head.id,
-            lastKey: head.read.lastKey,
+            chunk: current.id,
+            lastKey: current.read.lastKey,
             rows: progress.rows,
           },
           'backfill chunk acknowledged',
         );
         live.stats.rows = progress.rows;
+        current = following;
       }
       await this.source.saveProgress(table, { ...progress, done: true });
     } catch (error) {
       live.stats.state = 'failed';
+      // Chunks not delivered are forgotten (their windows closed); the next run reads them.
+      this.drop(current);
+      if (next !== null) this.drop(await next.catch(() => null));
       throw this.stopped ?? error;
     }
     const ms = Date.now() - started;
@@ -203,31 +241,64 @@ export class BackfillRunner {
   }
 
   /**
-   * Writes the low watermark, reads the chunk after `after`, writes the high watermark. Null
-   * when nothing is left to read; otherwise `outcome` settles once the stream delivered it.
+   * Writes `marks` and a chunk's low watermark, and reads the chunk after `after`. Null when
+   * nothing is left to read; otherwise its high watermark is written later, and `outcome`
+   * settles once the stream delivered the chunk.
    */
-  private async readBetweenWatermarks(
+  private async readAfterLowWatermark(
     shape: TableShape,
     after: string[] | null,
     chunkSize: number,
-  ): Promise<{ id: string; read: ReadChunk; outcome: Promise<ChunkOutcome> } | null> {
+    signal: AbortSignal | undefined,
+    marks: Omit<ChunkMarks, 'low'>,
+  ): Promise<Read | null> {
+    this.checkStopped(signal);
     const id = `${this.run}.${this.sequence++}`;
     const outcome = this.windows.add(id, shape);
     outcome.catch(() => undefined); // awaited by the caller; a stop() may reject it before that
     try {
-      await this.source.emitWatermark(watermark(id, 'low'));
-      const read = await this.source.readChunk(shape, after, chunkSize);
+      const low = watermark(id, 'low');
+      const read = await this.source.readChunk(shape, after, chunkSize, { ...marks, low });
       if (read.rows.length === 0) {
         this.windows.cancel(id);
         return null;
       }
       this.windows.fill(id, read.rows);
-      await this.source.emitWatermark(watermark(id, 'high'));
-      return { id, read, outcome };
+      return { id, shape, read, outcome };
     } catch (error) {
       this.windows.cancel(id);
       throw error;
     }
+  }
+
+  /**
+   * Writes `chunk`'s high watermark (after recording `progress`, when given): the stream then
+   * delivers its rows. The chunk is forgotten if that fails.
+   */
+  private async release(chunk: Read, progress?: BackfillProgress): Promise<void> {
+    const high = watermark(chunk.id, 'high');
+    try {
+      if (progress === undefined) await this.source.emitWatermark(high);
+      else
+        await this.source.saveProgress(
+          { schema: chunk.shape.schema, name: chunk.shape.table },
+          progress,
+          high,
+        );
+    } catch (error) {
+      this.windows.cancel(chunk.id);
+      throw error;
+    }
+  }
+
+  /** Forgets a chunk read ahead that will not be delivered (its high watermark never comes). */
+  private drop(chunk: Read | null): void {
+    if (chunk !== null) this.windows.cancel(chunk.id);
+  }
+
+  /** Whether the backfill must stop (dispatcher stopping, or `signal` aborted). */
+  private halted(signal: AbortSignal | undefined): boolean {
+    return this.stopped !== null || signal?.aborted === true;
   }
 
   private checkStopped(signal: AbortSignal | undefined): void {

@@ -15,6 +15,12 @@ export interface ChunkShape {
   changeKey: readonly string[] | null;
 }
 
+/** A chunk's rows, each decoded when asked for (a new object per call). */
+export interface SnapshotRows {
+  readonly length: number;
+  row(index: number): Record<string, unknown>;
+}
+
 /** How a chunk ended: delivered (how many rows), or to be read again. */
 export type ChunkOutcome = { redo: false; delivered: number } | { redo: true };
 
@@ -23,7 +29,7 @@ export interface SnapshotChunk {
   id: string;
   shape: ChunkShape;
   /** The rows read between the watermarks; null until read. */
-  rows: Record<string, unknown>[] | null;
+  rows: SnapshotRows | null;
   /** Keys the stream changed since the low watermark; null until the low watermark is seen. */
   changed: Set<string> | null;
   /** A truncate of the table after the low watermark: every row read is stale or streamed. */
@@ -80,7 +86,7 @@ export class BackfillWindows {
   }
 
   /** The rows read between the watermarks (before the high watermark is written). */
-  fill(id: string, rows: Record<string, unknown>[]): void {
+  fill(id: string, rows: SnapshotRows): void {
     const chunk = this.chunks.get(id);
     if (chunk) chunk.rows = rows;
   }
@@ -127,7 +133,7 @@ export class BackfillWindows {
    * A watermark message. For a low watermark, opens the window and returns null; for a high
    * one, closes it and returns the chunk with the rows to deliver (null for another run's).
    */
-  mark(message: LogicalMessage): { chunk: SnapshotChunk; rows: Record<string, unknown>[] } | null {
+  mark(message: LogicalMessage): { chunk: SnapshotChunk; rows: SnapshotRows } | null {
     const text = message.text;
     const at = text.lastIndexOf(':');
     const chunk = this.chunks.get(text.slice(0, at));
@@ -148,14 +154,13 @@ export class BackfillWindows {
       );
       return null;
     }
-    if (chunk.truncated) return { chunk, rows: [] };
-    const changed = chunk.changed;
-    const columns = chunk.shape.keyColumns;
-    const rows =
-      changed.size === 0
-        ? chunk.rows
-        : chunk.rows.filter((row) => !changed.has(keyText(row, columns)!));
-    return { chunk, rows };
+    if (chunk.truncated) return { chunk, rows: NO_ROWS };
+    try {
+      return { chunk, rows: unchanged(chunk.rows, chunk.changed, chunk.shape.keyColumns) };
+    } catch (error) {
+      chunk.fail(error as Error); // a row that cannot be decoded: the backfill fails, not the stream
+      return null;
+    }
   }
 
   private close(chunk: SnapshotChunk): void {
@@ -175,38 +180,52 @@ export class BackfillWindows {
   }
 }
 
-/** Builds the `'snapshot'` changes of a chunk at its high watermark's transaction. */
-export function snapshotChanges(
+const NO_ROWS: SnapshotRows = { length: 0, row: () => ({}) };
+
+/**
+ * The rows whose key the stream did not change in the window. Each row is decoded here to read
+ * its key, and again when delivered (only while the table is written to during the window).
+ */
+function unchanged(
+  rows: SnapshotRows,
+  changed: ReadonlySet<string>,
+  columns: readonly string[],
+): SnapshotRows {
+  if (changed.size === 0) return rows;
+  const kept: number[] = [];
+  for (let i = 0; i < rows.length; i++)
+    if (!changed.has(keyText(rows.row(i), columns)!)) kept.push(i);
+  if (kept.length === rows.length) return rows;
+  return { length: kept.length, row: (index) => rows.row(kept[index]!) };
+}
+
+/** Builds a chunk row's `'snapshot'` change, in its high watermark's transaction. */
+export function snapshotChange(
   shape: ChunkShape,
-  rows: readonly Record<string, unknown>[],
+  row: Record<string, unknown>,
   txn: { xid: number; commitLsn: string; commitTime: string },
-  firstPosition: number,
-): SnapshotChange[] {
+  position: number,
+): SnapshotChange {
   const keyColumns = shape.changeKey;
-  const changes: SnapshotChange[] = new Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!;
-    let key: Record<string, unknown> | null = null;
-    let id: unknown = null;
-    if (keyColumns !== null) {
-      key = {};
-      for (const name of keyColumns) key[name] = row[name];
-      if (keyColumns.length === 1) id = key[keyColumns[0]!] ?? null;
-    }
-    changes[i] = {
-      kind: 'snapshot',
-      schema: shape.schema,
-      table: shape.table,
-      key,
-      id,
-      new: row,
-      old: null,
-      unchanged: [],
-      commitLsn: txn.commitLsn,
-      position: firstPosition + i,
-      xid: txn.xid,
-      commitTime: txn.commitTime,
-    };
+  let key: Record<string, unknown> | null = null;
+  let id: unknown = null;
+  if (keyColumns !== null) {
+    key = {};
+    for (const name of keyColumns) key[name] = row[name];
+    if (keyColumns.length === 1) id = key[keyColumns[0]!] ?? null;
   }
-  return changes;
+  return {
+    kind: 'snapshot',
+    schema: shape.schema,
+    table: shape.table,
+    key,
+    id,
+    new: row,
+    old: null,
+    unchanged: [],
+    commitLsn: txn.commitLsn,
+    position,
+    xid: txn.xid,
+    commitTime: txn.commitTime,
+  };
 }

@@ -1,5 +1,11 @@
 import type { AckTracker, TrackedTxn } from './ack-tracker.js';
-import { BACKFILL_PREFIX, BackfillWindows, snapshotChanges } from './backfill-windows.js';
+import {
+  BACKFILL_PREFIX,
+  BackfillWindows,
+  snapshotChange,
+  type SnapshotChunk,
+  type SnapshotRows,
+} from './backfill-windows.js';
 import type { RelationInfo, TxnFields } from './change.js';
 import { Cancelled, type Deliverer } from './delivery.js';
 import { asError, KoyoDispatcherError } from './errors.js';
@@ -221,23 +227,36 @@ export class Engine {
       chunk.settle({ redo: true });
       return undefined;
     }
-    const changes = snapshotChanges(chunk.shape, rows, txn.fields, message.position + 1);
     const cache = this.registry.handlersFor(chunk.shape.schema, chunk.shape.table, chunk.cache);
     chunk.cache = cache;
     (txn.tracked.onDone ??= []).push(() => chunk.settle({ redo: false, delivered: rows.length }));
-    return this.snapshotRows(txn, changes, cache, 0);
+    return this.snapshotRows(txn, chunk, rows, cache, message.position + 1, 0);
   }
 
+  /**
+   * Delivers a chunk's rows from `from` on, each built into a change just before it is handled.
+   * A row that cannot be decoded fails the chunk (so its backfill), not the stream.
+   */
   private snapshotRows(
     txn: OpenTxn,
-    changes: Change[],
+    chunk: SnapshotChunk,
+    rows: SnapshotRows,
     cache: HandlerCache,
+    firstPosition: number,
     from: number,
   ): void | Promise<void> {
-    for (let i = from; i < changes.length; i++) {
-      const result = this.change(txn, changes[i]!, cache);
+    for (let i = from; i < rows.length; i++) {
+      let row: Record<string, unknown>;
+      try {
+        row = rows.row(i);
+      } catch (error) {
+        chunk.fail(asError(error));
+        return undefined;
+      }
+      const change = snapshotChange(chunk.shape, row, txn.fields, firstPosition + i);
+      const result = this.change(txn, change, cache);
       if (isThenable(result))
-        return result.then(() => this.snapshotRows(txn, changes, cache, i + 1));
+        return result.then(() => this.snapshotRows(txn, chunk, rows, cache, firstPosition, i + 1));
     }
     return undefined;
   }

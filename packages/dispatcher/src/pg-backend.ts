@@ -45,8 +45,12 @@ export class HelperSession {
   }
 
   /** Runs `COPY (...) TO STDOUT`, handing each row's bytes to `onRow` (see {@link copyOut}). */
-  async copyOut(sql: string, onRow: (bytes: Buffer) => void): Promise<number> {
-    return copyOut(await this.connect(), sql, onRow);
+  async copyOut(
+    sql: string,
+    onRow: (bytes: Buffer) => void,
+    onDataRow?: (fields: (string | null)[]) => void,
+  ): Promise<number> {
+    return copyOut(await this.connect(), sql, onRow, onDataRow);
   }
 
   private async connect(): Promise<pg.Client> {

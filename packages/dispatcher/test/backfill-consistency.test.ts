@@ -52,10 +52,14 @@ function apply(copy: Map<number, Row>, change: Change): void {
  * just ahead of the backfill's recorded position (the chunk being read, where a missed change
  * would show).
  */
-function startWriter(url: string, slot: string): { stop: () => Promise<number> } {
+function startWriter(
+  url: string,
+  slot: string,
+): { stop: () => Promise<number>; reached: (n: number) => Promise<void> } {
   const client = new pg.Client({ connectionString: url });
   let running = true;
   let writes = 0;
+  const waiting: { n: number; resolve: () => void }[] = [];
   let frontier = 0;
   const random = (): number =>
     Math.random() < 0.5
@@ -91,6 +95,10 @@ function startWriter(url: string, slot: string): { stop: () => Promise<number> }
         if ((error as { code?: string }).code !== '23505') throw error; // key change onto a taken id
       }
       writes++;
+      for (const w of waiting.filter((w) => writes >= w.n)) {
+        waiting.splice(waiting.indexOf(w), 1);
+        w.resolve();
+      }
       if (writes % 4 === 0) await new Promise((resolve) => setTimeout(resolve, 1)); // steady
     }
     await client.end();
@@ -101,6 +109,11 @@ function startWriter(url: string, slot: string): { stop: () => Promise<number> }
       await loop;
       return writes;
     },
+    /** Resolves once `n` writes are done (the backfill waits for it: writes happen throughout). */
+    reached: (n) =>
+      writes >= n || !running
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => void waiting.push({ n, resolve })),
   };
 }
 
@@ -121,13 +134,15 @@ describe.each([1, 4])('backfill under concurrent writes, concurrency %i', (concu
     });
     const copy = new Map<number, Row>();
     let snapshots = 0;
+    let writer: ReturnType<typeof startWriter> | null = null;
     dispatcher.onTable('big', async (change) => {
-      if (change.kind === 'snapshot') snapshots++;
+      if (change.kind === 'snapshot' && ++snapshots % 1000 === 0)
+        await writer!.reached(snapshots / 1000); // a write at least every 1,000 snapshot rows
       if (concurrency > 1 && Math.random() < 0.01) await new Promise((r) => setTimeout(r, 1));
       apply(copy, change);
     });
     await dispatcher.start();
-    const writer = startWriter(db.url, slot);
+    writer = startWriter(db.url, slot);
     const result = await dispatcher.backfill('big', { chunkSize: CHUNK });
     const writes = await writer.stop();
     await dispatcher.drain();

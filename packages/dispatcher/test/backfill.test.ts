@@ -20,6 +20,18 @@ beforeAll(async () => {
   await db.query('CREATE TABLE docs (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), body text)');
   await db.query("INSERT INTO docs (body) SELECT 'd' || g FROM generate_series(1, 411) g");
   await db.query('CREATE TABLE empty_t (id int PRIMARY KEY)');
+  await db.query('CREATE TABLE cursed (id int PRIMARY KEY, v int)');
+  await db.query('INSERT INTO cursed SELECT g, g FROM generate_series(1, 30) g');
+  await db.query('UPDATE cursed SET v = 666 WHERE id = 25');
+  // Sparse keys, and a key text longer than the decoder's scratch buffer that COPY escapes
+  // (tabs, backslashes): 49 rows, 7 chunks of 7 exactly (the read after the last one is empty).
+  await db.query(
+    'CREATE TABLE gappy (k text NOT NULL, n int NOT NULL, v text, PRIMARY KEY (k, n))',
+  );
+  await db.query(
+    `INSERT INTO gappy SELECT repeat(chr(92) || chr(9), 200) || (g % 3), g * 1000, 'v' || g
+       FROM generate_series(1, 49) g`,
+  );
   // Identity FULL (setup accepts it) but no primary key and no unique index to cut chunks by.
   await db.query('CREATE TABLE keyless (v text)');
   await db.query('ALTER TABLE keyless REPLICA IDENTITY FULL');
@@ -106,6 +118,78 @@ describe('backfill()', () => {
     );
     expect(docs.map((c) => c.id)).toEqual(ids);
     expect(seen.get('empty_t')).toBeUndefined();
+  });
+
+  it('chunks sparse composite keys with long escaped text, ending on a full chunk', async () => {
+    const dispatcher = dispatcherFor(db, { slot: slotName(), tables: ['gappy'] });
+    const rows: Record<string, unknown>[] = [];
+    dispatcher.onTable('gappy', { snapshot: (c) => void rows.push(c.new) });
+    await dispatcher.start();
+    const result = await dispatcher.backfill('gappy', { chunkSize: 7 });
+    await dispatcher.stop();
+    expect(result.tables).toEqual([
+      { table: 'public.gappy', rows: 49, chunks: 7, ms: expect.any(Number) },
+    ]);
+    expect(rows).toEqual(await db.query('SELECT k, n, v FROM gappy ORDER BY k, n'));
+  });
+
+  it('stops at an abort after the chunk being delivered, drops the chunk read ahead, and resumes after it', async () => {
+    const dispatcher = dispatcherFor(db, { slot: slotName(), tables: ['users'] });
+    const seen: number[] = [];
+    const abort = new AbortController();
+    dispatcher.onTable('users', {
+      snapshot: (c) => {
+        seen.push(c.id as number);
+        if (seen.length === 1200) abort.abort(); // chunk 3 delivered, chunk 4 read ahead
+      },
+    });
+    await dispatcher.start();
+    const error = await dispatcher
+      .backfill('users', { chunkSize: 500, signal: abort.signal })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'STOPPED' });
+    expect(seen).toEqual(Array.from({ length: 1500 }, (_, i) => i + 1));
+    const saved = await db.query<{ last_key: string[]; rows: string; done: boolean }>(
+      "SELECT last_key, rows::text, done FROM koyo.backfill_progress WHERE table_name = 'users' AND slot = $1",
+      [slots.at(-1)],
+    );
+    expect(saved).toEqual([{ last_key: ['1500'], rows: '1500', done: false }]);
+    // The chunk read ahead left no window open: streamed changes and the resumed backfill flow.
+    await db.query('UPDATE users SET email = email WHERE id = 2500');
+    const result = await dispatcher.backfill('users', { chunkSize: 500 });
+    await dispatcher.stop();
+    expect(result.tables[0]).toMatchObject({ rows: 2500, chunks: 2 });
+    expect(seen.slice(1500)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1501));
+  });
+
+  it('fails the backfill, not the stream, on a row its type parser rejects', async () => {
+    const int4 = (text: string): number => {
+      if (text === '666') throw new Error('cursed value');
+      return Number(text);
+    };
+    const slot = slotName();
+    const dispatcher = dispatcherFor(db, { slot, tables: ['cursed'], typeParsers: { 23: int4 } });
+    const snapshots: number[] = [];
+    const inserts: number[] = [];
+    dispatcher.onTable('cursed', {
+      snapshot: (c) => void snapshots.push(c.id as number),
+      insert: (c) => void inserts.push(c.id as number),
+    });
+    await dispatcher.start();
+    const error = await dispatcher.backfill('cursed', { chunkSize: 10 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'BACKFILL_FAILED' });
+    expect((error as Error).message).toContain('cursed value');
+    // Chunks 1 and 2 were delivered and recorded; chunk 3 stopped at its bad row, unrecorded.
+    expect(snapshots).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+    const saved = await db.query<{ last_key: string[]; done: boolean }>(
+      'SELECT last_key, done FROM koyo.backfill_progress WHERE slot = $1',
+      [slot],
+    );
+    expect(saved).toEqual([{ last_key: ['20'], done: false }]);
+    await db.query('INSERT INTO cursed VALUES (100, 1)');
+    await waitFor(() => inserts.includes(100), 'the stream after the failed backfill');
+    await dispatcher.stop();
+    await db.query('DELETE FROM cursed WHERE id = 100');
   });
 
   it('rejects a table without a usable key with NO_USABLE_KEY, delivering nothing', async () => {

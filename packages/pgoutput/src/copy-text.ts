@@ -161,8 +161,10 @@ export class CopyTextRowDecoder {
       }
       const to = p > end ? end : p;
       if (to - from === 2 && buf[from] === BACKSLASH && buf[from + 1] === 0x4e) out.push(null);
-      else if (escaped) out.push(utf8(this.scratch, 0, this.unescape(buf, from, to)));
-      else out.push(utf8(buf, from, to));
+      else if (escaped) {
+        const length = this.unescape(buf, from, to); // may replace the scratch buffer
+        out.push(utf8(this.scratch, 0, length));
+      } else out.push(utf8(buf, from, to));
       p++;
     }
     if (out.length !== this.names.length) throw this.columnCount(out.length, start);

@@ -1,8 +1,10 @@
 // @koyo/dispatcher backfill: rows/s of `dispatcher.backfill()` with a no-op handler beside
 // `COPY (SELECT * FROM t) TO STDOUT` read by psql into /dev/null, on the same server in one
-// run; where the time goes (the keyset chunk query alone, chunk sizes); peak RSS; and rows/s
+// run; where the time goes (the chunk COPYs alone, chunk sizes); peak RSS; and rows/s
 // with a concurrent writer at 1,000 rows/s. Markdown on stdout, progress on stderr.
 import { spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { dirname } from 'node:path';
@@ -42,27 +44,29 @@ function copyWithPsql(psql: string, url: string): Promise<number> {
   });
 }
 
-/** The chunk query alone, as the backfill sends it (keyset pagination, text format, array rows). */
-async function keysetOnly(url: string, chunkSize: number): Promise<number> {
-  const client = new pg.Client(url);
-  await client.connect();
+/**
+ * The backfill's chunk reads alone, as psql runs them into /dev/null: the key-ordered keyset
+ * `COPY`s (`WHERE id > last ORDER BY id LIMIT n`) of the whole table, one after the other on one
+ * session. What the server needs for the reads, beside the sequential COPY.
+ */
+function keysetCopiesWithPsql(psql: string, url: string, chunkSize: number): Promise<number> {
+  const file = join(tmpdir(), `koyo-backfill-keyset-${process.pid}-${chunkSize}.sql`);
+  const statements: string[] = [];
+  for (let after = 0; after < ROWS; after += chunkSize)
+    statements.push(
+      `COPY (SELECT id, a, b, c, d FROM t WHERE (id) > (${after}::bigint) ORDER BY id LIMIT ${chunkSize}) TO STDOUT;`,
+    );
+  writeFileSync(file, statements.join('\n'));
   const started = performance.now();
-  let after: string | null = null;
-  let rows = 0;
-  for (;;) {
-    const result: pg.QueryArrayResult = await client.query({
-      text: `SELECT "id", "a", "b", "c", "d", "id"::text AS "koyo.k0" FROM "public"."t" ${after === null ? '' : 'WHERE ("id") > ($1::bigint)'} ORDER BY "id" LIMIT ${chunkSize}`,
-      values: after === null ? [] : [after],
-      rowMode: 'array',
+  return new Promise<number>((resolve, reject) => {
+    const child = spawn(psql, [url, '-X', '-q', '-f', file], {
+      stdio: ['ignore', 'ignore', 'inherit'],
     });
-    rows += result.rows.length;
-    if (result.rows.length < chunkSize) break;
-    after = result.rows[result.rows.length - 1]![5] as string;
-  }
-  const ms = performance.now() - started;
-  await client.end();
-  if (rows !== ROWS) throw new Error(`keyset read ${rows} rows, expected ${ROWS}`);
-  return ms;
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(performance.now() - started) : reject(new Error(`psql exited ${code}`)),
+    );
+  }).finally(() => rmSync(file, { force: true }));
 }
 
 /** A full backfill with a no-op handler, in a fresh child process (its peak RSS is the backfill's). */
@@ -151,7 +155,7 @@ try {
     copy.push(await copyWithPsql(psql, url));
     log(`round ${round + 1}: COPY ${Math.round(copy.at(-1)!)} ms`);
     for (const size of CHUNK_SIZES) {
-      const k = await keysetOnly(url, size);
+      const k = await keysetCopiesWithPsql(psql, url, size);
       keyset.set(size, [...(keyset.get(size) ?? []), k]);
       const r = await backfill(url, `bench_backfill_${slots++}`, size);
       runs.set(size, [...(runs.get(size) ?? []), r]);
@@ -179,7 +183,7 @@ try {
   const lines = [
     '## Backfill (@koyo/dispatcher)',
     '',
-    `\`dispatcher.backfill('t')\` of ${fmt(ROWS)} rows (bigint key, int, text, numeric, timestamptz) with a no-op \`snapshot\` handler, beside \`COPY (SELECT * FROM t) TO STDOUT\` read by psql into /dev/null, on the same server in one run; median of ${ROUNDS} rounds. Each backfill chunk is one keyset read (\`COPY (SELECT ... WHERE (id) > (last key) ORDER BY id LIMIT n) TO STDOUT\`, text format, rows decoded by @koyo/pgoutput's \`CopyTextRowDecoder\` as the stream decodes inserts) between a low and a high watermark written with \`pg_logical_emit_message\`, then its rows are delivered through the dispatcher's handler path when the stream reaches the high watermark. "keyset query only" runs the equivalent chunk SELECTs with \`pg\` and nothing else (what reading through pg's row parser costs; the backfill no longer reads that way). Each backfill runs in a fresh child process; RSS is that process's peak during the backfill. PostgreSQL ${cluster.binaries.version} on loopback.`,
+    `\`dispatcher.backfill('t')\` of ${fmt(ROWS)} rows (bigint key, int, text, numeric, timestamptz) with a no-op \`snapshot\` handler, beside \`COPY (SELECT * FROM t) TO STDOUT\` read by psql into /dev/null, on the same server in one run; median of ${ROUNDS} rounds. Each backfill chunk is one keyset read (\`COPY (SELECT ... WHERE (id) > (last key) ORDER BY id LIMIT n) TO STDOUT\`, text format, rows kept as the server's bytes and decoded by @koyo/pgoutput's \`CopyTextRowDecoder\` as each is delivered) after a low watermark written with \`pg_logical_emit_message\`; its rows are delivered through the dispatcher's handler path when the stream reaches its high watermark. The next chunk is read while one is delivered, and one round trip carries the delivered chunk's progress record, the next chunk's high watermark and the low watermark and read of the one after. "psql keyset COPYs" runs the backfill's chunk COPYs alone with psql into /dev/null (what the server needs for the reads). Each backfill runs in a fresh child process; RSS is that process's peak during the backfill. PostgreSQL ${cluster.binaries.version} on loopback.`,
     '',
     '| reader | chunk size | median ms | runs (ms) | rows/s | vs COPY | peak RSS |',
     '| --- | ---: | ---: | --- | ---: | ---: | ---: |',
@@ -188,7 +192,7 @@ try {
   for (const size of CHUNK_SIZES) {
     const k = median(keyset.get(size)!);
     lines.push(
-      `| keyset query only (pg) | ${fmt(size)} | ${fmt(k)} | ${keyset.get(size)!.map(fmt).join(', ')} | ${fmt((ROWS * 1000) / k)} | ${((ROWS * 1000) / k / copyRate).toFixed(2)}x | - |`,
+      `| psql keyset COPYs to /dev/null | ${fmt(size)} | ${fmt(k)} | ${keyset.get(size)!.map(fmt).join(', ')} | ${fmt((ROWS * 1000) / k)} | ${((ROWS * 1000) / k / copyRate).toFixed(2)}x | - |`,
     );
   }
   for (const size of CHUNK_SIZES) {

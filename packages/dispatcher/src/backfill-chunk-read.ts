@@ -1,0 +1,164 @@
+import { Buffer } from 'node:buffer';
+import { CopyTextRowDecoder } from '@koyo/pgoutput';
+import { quoteIdent, quoteLiteral } from '@koyo/slot';
+import type { ReadChunk, TableShape } from './_backfill-source.js';
+import { BACKFILL_PREFIX, type SnapshotRows } from './backfill-windows.js';
+import { KoyoDispatcherError } from './errors.js';
+import type { DispatcherOptions } from './options.js';
+import type { HelperSession } from './pg-backend.js';
+
+/** First size of a chunk's byte buffer (it doubles as rows arrive). */
+const FIRST_BYTES = 64 * 1024;
+
+/** A table's COPY text row decoder and where its key columns are. */
+export class ChunkDecoder {
+  readonly decoder: CopyTextRowDecoder;
+  readonly keyIndexes: number[];
+  /** `schema.table`, for errors. */
+  readonly table: string;
+  /** Bytes of the table's last chunk: the next one starts with a buffer of about that size. */
+  lastBytes = 0;
+
+  constructor(shape: TableShape, typeParsers: DispatcherOptions['typeParsers']) {
+    this.table = `${shape.schema}.${shape.table}`;
+    this.decoder = new CopyTextRowDecoder(
+      shape.columns.map((name, i) => ({ name, typeOid: shape.parserTypes[i]! })),
+      typeParsers === undefined ? {} : { typeParsers },
+    );
+    this.keyIndexes = shape.keyColumns.map((column) => shape.columns.indexOf(column));
+  }
+}
+
+/**
+ * A chunk's rows as the server sent them (COPY text lines, back to back in one buffer): a row is
+ * decoded only when it is delivered, so a chunk waiting for its high watermark holds its bytes
+ * (about the table's size on disk), not 10,000 parsed objects that would outlive the young
+ * generation of the garbage collector.
+ */
+export class ChunkRows implements SnapshotRows {
+  private bytes: Buffer;
+  private used = 0;
+  /** End offset of each row in `bytes` (the start is the previous row's end). */
+  private readonly ends: number[] = [];
+
+  constructor(private readonly decoder: ChunkDecoder) {
+    this.bytes = Buffer.allocUnsafe(Math.max(FIRST_BYTES, Math.ceil(decoder.lastBytes * 1.25)));
+  }
+
+  get length(): number {
+    return this.ends.length;
+  }
+
+  /** Appends a row's bytes (copied: pg reuses its read buffer). */
+  push(row: Buffer): void {
+    if (this.used + row.length > this.bytes.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + row.length));
+      this.bytes.copy(grown, 0, 0, this.used);
+      this.bytes = grown;
+    }
+    row.copy(this.bytes, this.used);
+    this.used += row.length;
+    this.ends.push(this.used);
+  }
+
+  /** Decodes row `index` (a new object each call, values exactly as for a streamed insert). */
+  row(index: number): Record<string, unknown> {
+    const start = index === 0 ? 0 : this.ends[index - 1]!;
+    try {
+      return this.decoder.decoder.decode(this.bytes, start, this.ends[index]);
+    } catch (error) {
+      throw new KoyoDispatcherError(
+        'BACKFILL_FAILED',
+        `Backfill of ${this.decoder.table}: a row could not be decoded: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** The rows are all in: the decoder keeps their size for the table's next chunk. */
+  end(): void {
+    this.decoder.lastBytes = this.used;
+  }
+
+  /** The last row's key columns as the server wrote them (text that casts back exactly). */
+  lastKey(): string[] | null {
+    const count = this.ends.length;
+    if (count === 0) return null;
+    const start = count === 1 ? 0 : this.ends[count - 2]!;
+    const texts = this.decoder.decoder.texts(this.bytes, start, this.ends[count - 1]);
+    return this.decoder.keyIndexes.map((i) => texts[i]!);
+  }
+}
+
+/** The chunk's `COPY (SELECT ...) TO STDOUT`: up to `limit` rows after `after`, in key order. */
+export function chunkQuery(shape: TableShape, after: readonly string[] | null, limit: number) {
+  const keys = shape.keyColumns.map(quoteIdent);
+  const filters: string[] = [];
+  // COPY takes no parameters: the last key goes in as literals, cast to the key's types.
+  if (after !== null)
+    filters.push(
+      `(${keys.join(', ')}) > (${shape.keyTypes.map((type, i) => `${quoteLiteral(after[i]!)}::${type}`).join(', ')})`,
+    );
+  if (shape.rowFilter !== null) filters.push(`(${shape.rowFilter})`);
+  return `COPY (SELECT ${shape.columns.map(quoteIdent).join(', ')}
+    FROM ${quoteIdent(shape.schema)}.${quoteIdent(shape.table)}
+    ${filters.length > 0 ? `WHERE ${filters.join(' AND ')}` : ''}
+    ORDER BY ${keys.join(', ')} LIMIT ${limit}) TO STDOUT`;
+}
+
+/** `statement` in a transaction of its own, for a simple query of several statements. */
+export function transaction(statement: string): string[] {
+  return ['BEGIN', statement, 'COMMIT'];
+}
+
+/** The transaction writing a watermark, for a simple query of several statements. */
+export function watermarkStatements(content: string): string[] {
+  return transaction(
+    `SELECT pg_logical_emit_message(true, ${quoteLiteral(BACKFILL_PREFIX)}, ${quoteLiteral(content)})`,
+  );
+}
+
+/**
+ * One chunk read in a REPEATABLE READ transaction, with `COPY (SELECT ...) TO STDOUT` (text
+ * format; rows kept as bytes, see {@link ChunkRows}), after the transactions `before` (the low
+ * watermark last), each committed before the read's snapshot is taken: one simple query of
+ * several statements, one round trip on the session. Returns null when the snapshot missed a
+ * transaction that had already committed (its commit record may precede the low watermark, as
+ * while a synchronous commit waits for its standby): such a chunk could be older than the
+ * stream, so it is read again (with `before` empty: the window stays open).
+ */
+export async function readChunkOnce(
+  reader: HelperSession,
+  shape: TableShape,
+  after: string[] | null,
+  limit: number,
+  decoder: ChunkDecoder,
+  before: readonly string[],
+): Promise<ReadChunk | null> {
+  const statements = [
+    ...before,
+    'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+    chunkQuery(shape, after, limit),
+    `SELECT count(*)::int AS n FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+      WHERE pg_xact_status(x) = 'committed'`,
+    'COMMIT',
+  ];
+  const rows = new ChunkRows(decoder);
+  // The last result row is the count (a watermark's SELECT returns its LSN before it).
+  let invisible = -1;
+  let ok = false;
+  try {
+    await reader.copyOut(
+      statements.join(';\n'),
+      (bytes) => rows.push(bytes),
+      (fields) => (invisible = Number(fields[0])),
+    );
+    ok = true;
+  } finally {
+    if (!ok) await reader.query('ROLLBACK', []).catch(() => undefined);
+  }
+  if (!(invisible >= 0)) throw new Error('the chunk read returned no visibility count');
+  if (invisible > 0) return null;
+  rows.end();
+  return { rows, lastKey: rows.lastKey() };
+}
