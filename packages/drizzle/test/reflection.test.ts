@@ -142,7 +142,7 @@ function reachableSessions(root: unknown, depth = 4, seen = new Set<unknown>()):
   const walk = (value: unknown, level: number): void => {
     if (value === null || typeof value !== 'object' || seen.has(value) || level > depth) return;
     seen.add(value);
-    if (is(value, PgSession)) found.add(value);
+    if (is(value, PgSession)) found.add(value as PgSession);
     for (const key of Reflect.ownKeys(value)) {
       // own accessors included: the routed db's `session` is a getter
       if (key === '$primary' || key === '$replicas' || key === '$router' || key === '$client')

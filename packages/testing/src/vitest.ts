@@ -220,3 +220,13 @@ export {
   type Queryable,
   type LogRecorder,
 } from './test-helpers.js';
+export {
+  DISCOVERED,
+  FOLLOW_OPTIONS,
+  startFailoverCluster,
+  runWorkload,
+  failOver,
+  verifyFailover,
+  type FailoverWorkload,
+  type FailoverTimes,
+} from './failover-workload.js';

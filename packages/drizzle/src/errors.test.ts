@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { KoyoDrizzleError } from './errors.js';
+import { withRouting } from './with-routing.js';
+
+function thrown(fn: () => unknown): KoyoDrizzleError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof KoyoDrizzleError) return error;
+    throw error;
+  }
+  throw new Error('expected a KoyoDrizzleError');
+}
+
+describe('KoyoDrizzleError codes', () => {
+  it('a bad argument keeps code INVALID_ARGUMENT and is also INVALID_OPTION, the cross-package name', () => {
+    const error = thrown(() => withRouting({} as never, []));
+    expect(error.code).toBe('INVALID_ARGUMENT');
+    expect(error.codes).toEqual(['INVALID_ARGUMENT', 'INVALID_OPTION']);
+    expect(error.is('INVALID_OPTION')).toBe(true);
+    expect(error.is('INVALID_ARGUMENT')).toBe(true);
+    expect(error.is('UNSUPPORTED_DRIVER')).toBe(false);
+    // Not an own property: errors compare and serialise as before.
+    expect(Object.keys(error)).not.toContain('codes');
+  });
+
+  it('other codes have one name', () => {
+    const error = new KoyoDrizzleError('UNSUPPORTED_DRIVER', 'another driver');
+    expect(error.codes).toEqual(['UNSUPPORTED_DRIVER']);
+    expect(error.is('INVALID_OPTION')).toBe(false);
+    expect(new KoyoDrizzleError('INVALID_OPTION', 'x').is('INVALID_ARGUMENT')).toBe(true);
+  });
+});
