@@ -230,3 +230,9 @@ export {
   type FailoverWorkload,
   type FailoverTimes,
 } from './failover-workload.js';
+export {
+  openOriginFixture,
+  type OriginFixture,
+  type OriginFixtureDispatcher,
+  type OriginFixtureOptions,
+} from './origin-fixture.js';
