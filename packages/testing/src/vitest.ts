@@ -204,6 +204,7 @@ async function waitForDatabase(url: string, timeoutMs = 30_000): Promise<void> {
 }
 
 export {
+  advisoryLocksHeld,
   sleep,
   until,
   queryUrl,
