@@ -2,8 +2,8 @@ import { advisoryLocksHeld, createTestDatabase, type TestDatabase } from '@koyo/
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { corpus, SCHEMA } from '../../router/test/_corpus.js';
-import { explain, routedKnex, type RoutedKnex } from '../src/index.js';
-import { P, queryUrl, recorder, waitForReplay } from './_helpers.js';
+import { explain, type RoutedKnex } from '../src/index.js';
+import { P, queryUrl, recorder, routedOn, waitForReplay } from './_helpers.js';
 
 let db: TestDatabase;
 let knex: RoutedKnex;
@@ -14,15 +14,7 @@ beforeAll(async () => {
   db = await createTestDatabase('knex_corpus');
   await queryUrl(db.url, SCHEMA);
   await waitForReplay(db.url, db.replicaUrls);
-  knex = routedKnex({
-    primary: { client: 'pg', connection: db.url, pool: { min: 0, max: 2 } },
-    replicas: db.replicaUrls.map((url) => ({
-      client: 'pg',
-      connection: url,
-      pool: { min: 0, max: 2 },
-    })),
-    logger: rec.logger,
-  });
+  knex = routedOn(db, { logger: rec.logger });
   ports.set('primary', db.cluster.primary.port);
   db.cluster.replicas.forEach((r, i) => ports.set(`replica${i + 1}`, r.port));
 });
