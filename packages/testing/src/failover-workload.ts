@@ -60,7 +60,9 @@ export interface FailoverWorkload {
 
 /**
  * One writer (sequential `write(id)` calls, ids from 1, each returning the port of the server
- * that took it) and `readers` readers (`read()` in a loop), until `stop()`.
+ * that took it) and `readers` readers (`read()` in a loop), until `stop()`. Both are statements
+ * against a server: each call must wait for I/O (a function that settles in microtasks alone
+ * would keep the event loop from ever running timers).
  *
  * @example
  * const w = runWorkload(
