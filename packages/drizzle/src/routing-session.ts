@@ -1,36 +1,24 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Router } from '@koyo/router';
-import { DrizzleQueryError, entityKind, type SQL } from 'drizzle-orm';
+import { entityKind, type SQL } from 'drizzle-orm';
 import {
-  PgPreparedQuery,
   PgSession,
   PgTransaction,
   type PgDialect,
+  type PgPreparedQuery,
   type PgTransactionConfig,
   type PreparedQueryConfig,
 } from 'drizzle-orm/pg-core';
-
-/** The arguments of `PgSession#prepareQuery`, kept to prepare the same query on any node. */
-type PrepareArgs = Parameters<PgSession['prepareQuery']>;
+import { rewrap, unwrapForRouter } from './driver-failure.js';
+import { RoutedPreparedQuery, type Context, type PrepareArgs } from './routed-prepared-query.js';
 
 /** The relational schema Drizzle passes to its database and transaction constructors. */
 export type DrizzleSchemaConfig = ConstructorParameters<typeof PgTransaction>[2];
-
-/** Runs a function in the async context captured when a builder was created. */
-type Context = <R>(fn: () => R) => R;
 
 /** What a routed transaction binds in the router's context: its driver session and the tx given to the user. */
 interface BoundTransaction {
   readonly session: PgSession;
   readonly tx: PgTransaction<any, any, any>;
-}
-
-/** Internal members of Drizzle's prepared queries that builders set after `prepareQuery`. */
-interface PreparedInternals {
-  joinsNotNullableMap?: Record<string, boolean> | undefined;
-  authToken?: unknown;
-  setToken?(token: unknown): unknown;
-  all?(placeholderValues?: Record<string, unknown>): Promise<unknown>;
 }
 
 /**
@@ -96,113 +84,6 @@ export class RoutingCore {
       value: transaction,
     });
     return tx;
-  }
-}
-
-/**
- * Drizzle wraps driver errors in a `DrizzleQueryError` whose `cause` holds the SQLSTATE or socket
- * error code. The router decides retries and ejections from an error's own `code` and `message`,
- * so it gets a carrier with the driver error's code and message; the caller gets Drizzle's error.
- */
-class DriverFailure extends Error {
-  readonly code: unknown;
-  constructor(
-    readonly original: unknown,
-    driverError: { code?: unknown; message?: unknown },
-  ) {
-    super(typeof driverError.message === 'string' ? driverError.message : String(driverError));
-    this.code = driverError.code;
-  }
-}
-
-function unwrapForRouter(error: unknown): never {
-  if (
-    error instanceof DrizzleQueryError &&
-    error.cause !== null &&
-    typeof error.cause === 'object'
-  ) {
-    throw new DriverFailure(error, error.cause);
-  }
-  throw error;
-}
-
-function rewrap(error: unknown): never {
-  throw error instanceof DriverFailure ? error.original : error;
-}
-
-/**
- * A prepared query that is prepared on a node only once the router has chosen it, each time it
- * runs (so a prepared statement of a routed database is routed on every execution).
- *
- * @internal
- */
-export class RoutedPreparedQuery<
-  T extends PreparedQueryConfig = PreparedQueryConfig,
-> extends PgPreparedQuery<T> {
-  static override readonly [entityKind]: string = 'KoyoRoutedPreparedQuery';
-  /** Set by Drizzle's select/update builders after `prepareQuery`; handed on to the node's query. */
-  joinsNotNullableMap: Record<string, boolean> | undefined;
-  readonly #core: RoutingCore;
-  readonly #args: PrepareArgs;
-  readonly #pinned: PgSession | undefined;
-  readonly #context: Context | undefined;
-  readonly #prepared = new WeakMap<PgSession, PgPreparedQuery<T>>();
-
-  constructor(
-    core: RoutingCore,
-    args: PrepareArgs,
-    pinned: PgSession | undefined,
-    context: Context | undefined,
-  ) {
-    super(args[0], undefined, undefined);
-    this.#core = core;
-    this.#args = args;
-    this.#pinned = pinned;
-    // A statement runs in the routing context where its builder was written (so
-    // `readFromPrimary(() => db.select()...)` holds even though Drizzle's builders run when
-    // awaited), except a named prepared statement, which runs in the context of each execution.
-    this.#context = args[2] === undefined ? context : undefined;
-  }
-
-  #run<R>(fn: (session: PgSession) => Promise<R>): Promise<R> {
-    const context = this.#context;
-    const run = (): Promise<R> => this.#core.run(this.#args[0].sql, this.#pinned, fn);
-    return context === undefined ? run() : context(run);
-  }
-
-  #on(session: PgSession): PgPreparedQuery<T> & PreparedInternals {
-    let query = this.#prepared.get(session);
-    if (query === undefined) {
-      query = session.prepareQuery<T>(...this.#args);
-      this.#prepared.set(session, query);
-    }
-    const internals = query as PgPreparedQuery<T> & PreparedInternals;
-    internals.joinsNotNullableMap = this.joinsNotNullableMap;
-    const token = (this as unknown as PreparedInternals).authToken;
-    if (token !== undefined) internals.setToken?.(token);
-    return internals;
-  }
-
-  /** Runs the query on the node the router picks (Drizzle's mapping of rows included). */
-  execute(placeholderValues?: Record<string, unknown>): Promise<T['execute']> {
-    return this.#run((session) => this.#on(session).execute(placeholderValues));
-  }
-
-  /** Runs the query on the node the router picks and returns the driver's rows. */
-  all(placeholderValues?: Record<string, unknown>): Promise<T['all']> {
-    return this.#run((session) => {
-      const query = this.#on(session);
-      return (query.all ?? query.execute).call(query, placeholderValues);
-    });
-  }
-
-  override mapResult(response: unknown, isFromBatch?: boolean): unknown {
-    return this.#on(this.#pinned ?? this.#core.primary).mapResult(response, isFromBatch);
-  }
-
-  /** @internal as Drizzle's driver queries. */
-  isResponseInArrayMode(): boolean {
-    return this.#args[3];
   }
 }
 

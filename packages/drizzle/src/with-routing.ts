@@ -5,8 +5,8 @@ import {
   type RouterNode,
   type RouterOptions,
 } from '@koyo/router';
-import { entityKind, is } from 'drizzle-orm';
-import { PgDatabase, type PgDialect, type PgSession } from 'drizzle-orm/pg-core';
+import type { PgDatabase, PgDialect, PgSession } from 'drizzle-orm/pg-core';
+import { driverOf, prober } from './drivers.js';
 import { KoyoDrizzleError } from './errors.js';
 import { RoutingCore, RoutingSession, type DrizzleSchemaConfig } from './routing-session.js';
 
@@ -67,49 +67,6 @@ export interface WithRoutingOptions extends RouterOptions {
   readonly replicaNames?: readonly string[];
   /** Weights of the replicas for the `weighted` strategy, in order. Default 1 each. */
   readonly replicaWeights?: readonly number[];
-}
-
-type Driver = 'node-postgres' | 'postgres-js';
-
-const DRIVERS: Readonly<Record<string, Driver>> = {
-  NodePgDatabase: 'node-postgres',
-  PostgresJsDatabase: 'postgres-js',
-};
-
-function driverOf(db: unknown, what: string): Driver {
-  if (!is(db, PgDatabase)) {
-    throw new KoyoDrizzleError(
-      'INVALID_ARGUMENT',
-      `withRouting(primaryDb, replicaDbs, options): ${what} is not a Drizzle PostgreSQL database; pass what drizzle() returns.`,
-    );
-  }
-  const kind = (db.constructor as unknown as Record<symbol, unknown>)[entityKind];
-  const driver = typeof kind === 'string' ? DRIVERS[kind] : undefined;
-  if (driver === undefined) {
-    throw new KoyoDrizzleError(
-      'UNSUPPORTED_DRIVER',
-      `withRouting: ${what} is a ${String(kind)}; koyo routes drizzle-orm/node-postgres and drizzle-orm/postgres-js databases.`,
-    );
-  }
-  return driver;
-}
-
-/** First column of the first row of `text` on a database's own client, as text. */
-function prober(db: AnyPgDatabase, driver: Driver): (text: string) => Promise<string | null> {
-  const client = (db as unknown as { $client: unknown }).$client;
-  if (driver === 'node-postgres') {
-    const pgClient = client as {
-      query(config: { text: string; rowMode: 'array' }): Promise<{ rows: unknown[][] }>;
-    };
-    return async (text) => cell((await pgClient.query({ text, rowMode: 'array' })).rows);
-  }
-  const sql = client as { unsafe(text: string): { values(): Promise<unknown[][]> } };
-  return async (text) => cell(await sql.unsafe(text).values());
-}
-
-function cell(rows: unknown[][]): string | null {
-  const value = rows[0]?.[0];
-  return value === null || value === undefined ? null : String(value);
 }
 
 /**

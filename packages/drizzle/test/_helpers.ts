@@ -12,7 +12,8 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import pg from 'pg';
 import postgres from 'postgres';
-import type { RoutedDatabase } from '../src/index.js';
+import { afterAll, beforeAll } from 'vitest';
+import { withRouting, type RoutedDatabase } from '../src/index.js';
 import { DDL, schema } from './_schema.js';
 
 export type Schema = typeof schema;
@@ -72,6 +73,32 @@ export async function closeRouted(
 ): Promise<void> {
   db?.$router.close();
   await nodes?.close();
+}
+
+/** A routed database over a fresh schema database and its nodes (see {@link useRoutedSchemaDb}). */
+export interface RoutedSchemaDb {
+  nodes: Nodes;
+  db: RoutedDatabase<AnyDb>;
+}
+
+/**
+ * Registers the hooks of a suite over a fresh test database with the test schema: before all, its
+ * `driver` nodes and a routed database over them (logging to `log`) are handed to `opened`; after
+ * all, both are closed.
+ */
+export function useRoutedSchemaDb(
+  driver: DriverName,
+  prefix: string,
+  log: LogRecorder<RouteLogEntry>,
+  opened: (routed: RoutedSchemaDb) => void,
+): void {
+  let routed: RoutedSchemaDb | undefined;
+  beforeAll(async () => {
+    const nodes = await openSchemaNodes(driver, prefix);
+    routed = { nodes, db: withRouting(nodes.primary, nodes.replicas, { logger: log.logger }) };
+    opened(routed);
+  });
+  afterAll(() => closeRouted(routed?.db, routed?.nodes));
 }
 
 /** Rows of a node-postgres or postgres-js `execute` result. */

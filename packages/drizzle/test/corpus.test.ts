@@ -6,17 +6,9 @@
 import { blockTransactions, skipTransactions } from '@koyo/router';
 import { eq, sql } from 'drizzle-orm';
 import { union, unionAll } from 'drizzle-orm/pg-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withRouting, type RoutedDatabase } from '../src/index.js';
-import {
-  type AnyDb,
-  closeRouted,
-  DRIVERS,
-  type Nodes,
-  openSchemaNodes,
-  recorder,
-  rowsOf,
-} from './_helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { RoutedDatabase } from '../src/index.js';
+import { type AnyDb, DRIVERS, recorder, rowsOf, useRoutedSchemaDb } from './_helpers.js';
 import { posts, users, WHERE } from './_schema.js';
 
 type Entry = readonly [
@@ -238,16 +230,10 @@ const CORPUS: readonly Entry[] = [
 describe.each(DRIVERS)(
   'the misrouting corpus through Drizzle builders (drizzle-orm/%s)',
   (driver) => {
-    let nodes: Nodes;
     let db: RoutedDatabase<AnyDb>;
     const log = recorder();
 
-    beforeAll(async () => {
-      nodes = await openSchemaNodes(driver, 'drz_corpus');
-      db = withRouting(nodes.primary, nodes.replicas, { logger: log.logger });
-    });
-
-    afterAll(() => closeRouted(db, nodes));
+    useRoutedSchemaDb(driver, 'drz_corpus', log, (routed) => (db = routed.db));
 
     it.each(CORPUS)('%s -> %s', async (_name, where, run) => {
       const before = log.queries().length;

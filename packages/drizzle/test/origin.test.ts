@@ -1,7 +1,7 @@
 // originDrizzle: a handler that updates the table it listens to through Drizzle (queries and
 // db.transaction) hears no echo.
 import { createDispatcher, type Change, type Dispatcher } from '@koyo/dispatcher';
-import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
+import { openOriginFixture, type OriginFixture } from '@koyo/testing/vitest';
 import { eq, sql } from 'drizzle-orm';
 import { integer, pgTable, serial } from 'drizzle-orm/pg-core';
 import pg from 'pg';
@@ -18,35 +18,19 @@ const audit = pgTable('audit', {
   orderId: integer('order_id').notNull(),
 });
 
-let db: TestDatabase;
+let fixture: OriginFixture<Dispatcher> | undefined;
 let admin: pg.Pool;
 let dispatcher: Dispatcher;
-const name = `drizzle_origin_${process.pid}_${Math.random().toString(36).slice(2, 6)}`;
 
 beforeAll(async () => {
-  db = await createTestDatabase('drizzle_origin');
-  admin = new pg.Pool({ connectionString: db.url, max: 2 });
-  await admin.query(
-    'CREATE TABLE orders (id serial PRIMARY KEY, price int NOT NULL, total int); CREATE TABLE audit (id serial PRIMARY KEY, order_id int NOT NULL)',
-  );
-  dispatcher = createDispatcher({
-    connection: db.url,
-    slot: name,
-    publication: name,
-    tables: ['orders', 'audit'],
-    logger: false,
-    statusIntervalMs: 200,
-  });
+  fixture = await openOriginFixture('drizzle_origin', createDispatcher);
+  dispatcher = fixture.dispatcher;
+  admin = new pg.Pool({ connectionString: fixture.db.url, max: 2 });
 });
 
 afterAll(async () => {
-  await dispatcher.stop();
-  await admin.query('SELECT pg_drop_replication_slot($1)', [name]).catch(() => undefined);
-  await admin
-    .query('SELECT pg_replication_origin_drop($1)', [dispatcher.origin])
-    .catch(() => undefined);
-  await admin.end();
-  await db.drop();
+  await admin?.end();
+  await fixture?.close();
 });
 
 describe('originDrizzle', () => {

@@ -1,15 +1,14 @@
 import { entityKind, eq, is, sql } from 'drizzle-orm';
 import { PgSession } from 'drizzle-orm/pg-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withRouting, type RoutedDatabase } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import type { RoutedDatabase } from '../src/index.js';
 import {
   type AnyDb,
-  closeRouted,
   DRIVERS,
   type Nodes,
-  openSchemaNodes,
   recorder,
   rowsOf,
+  useRoutedSchemaDb,
 } from './_helpers.js';
 import { userCount, users, WHERE } from './_schema.js';
 
@@ -142,7 +141,7 @@ function reachableSessions(root: unknown, depth = 4, seen = new Set<unknown>()):
   const walk = (value: unknown, level: number): void => {
     if (value === null || typeof value !== 'object' || seen.has(value) || level > depth) return;
     seen.add(value);
-    if (is(value, PgSession)) found.add(value);
+    if (is(value, PgSession)) found.add(value as PgSession);
     for (const key of Reflect.ownKeys(value)) {
       // own accessors included: the routed db's `session` is a getter
       if (key === '$primary' || key === '$replicas' || key === '$router' || key === '$client')
@@ -159,12 +158,7 @@ describe.each(DRIVERS)('every public method of a drizzle-orm/%s database routes'
   let db: RoutedDatabase<AnyDb>;
   const log = recorder();
 
-  beforeAll(async () => {
-    nodes = await openSchemaNodes(driver, 'drz_reflect');
-    db = withRouting(nodes.primary, nodes.replicas, { logger: log.logger });
-  });
-
-  afterAll(() => closeRouted(db, nodes));
+  useRoutedSchemaDb(driver, 'drz_reflect', log, (routed) => ({ nodes, db } = routed));
 
   it('the list of checked methods is exactly Drizzle’s public methods', () => {
     expect(publicMethods(db)).toEqual(Object.keys(METHODS).sort());

@@ -1,5 +1,10 @@
-import { logRecorder, type LogRecorder } from '@koyo/testing/vitest';
-import type { RouteLogEntry } from '../src/index.js';
+import { logRecorder, type LogRecorder, type TestDatabase } from '@koyo/testing/vitest';
+import {
+  routedKnex,
+  type RouteLogEntry,
+  type RoutedKnex,
+  type RoutedKnexOptions,
+} from '../src/index.js';
 
 export { queryUrl, sleep, until, waitForReplay } from '@koyo/testing/vitest';
 
@@ -22,4 +27,24 @@ export async function proofOf(
 ): Promise<Proof & Record<string, unknown>> {
   const row: unknown = await k.first(k.raw(`${P}${extra}`));
   return row as Proof & Record<string, unknown>;
+}
+
+/**
+ * A routed Knex over a test database's primary and replicas, with small pools (`min: 0`; the
+ * primary's `max` is `primaryMax`, each replica's 2) and `options` on top.
+ */
+export function routedOn(
+  db: Pick<TestDatabase, 'url' | 'replicaUrls'>,
+  options: Partial<RoutedKnexOptions> = {},
+  primaryMax = 2,
+): RoutedKnex {
+  return routedKnex({
+    primary: { client: 'pg', connection: db.url, pool: { min: 0, max: primaryMax } },
+    replicas: db.replicaUrls.map((url) => ({
+      client: 'pg',
+      connection: url,
+      pool: { min: 0, max: 2 },
+    })),
+    ...options,
+  });
 }

@@ -1,38 +1,22 @@
 // originKnex: a handler that updates the table it listens to through Knex (queries and
 // knex.transaction) hears no echo, and writes of other sessions still arrive.
 import { createDispatcher, type Change, type Dispatcher } from '@koyo/dispatcher';
-import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
+import { openOriginFixture, type OriginFixture, type TestDatabase } from '@koyo/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { originKnex } from '../src/index.js';
 import { queryUrl } from './_helpers.js';
 
+let fixture: OriginFixture<Dispatcher> | undefined;
 let db: TestDatabase;
 let dispatcher: Dispatcher;
-const name = `knex_origin_${process.pid}_${Math.random().toString(36).slice(2, 6)}`;
 
 beforeAll(async () => {
-  db = await createTestDatabase('knex_origin');
-  await queryUrl(
-    db.url,
-    'CREATE TABLE orders (id serial PRIMARY KEY, price int NOT NULL, total int); CREATE TABLE audit (id serial PRIMARY KEY, order_id int NOT NULL)',
-  );
-  dispatcher = createDispatcher({
-    connection: db.url,
-    slot: name,
-    publication: name,
-    tables: ['orders', 'audit'],
-    logger: false,
-    statusIntervalMs: 200,
-  });
+  fixture = await openOriginFixture('knex_origin', createDispatcher);
+  ({ db, dispatcher } = fixture);
 });
 
 afterAll(async () => {
-  await dispatcher.stop();
-  await queryUrl(db.url, 'SELECT pg_drop_replication_slot($1)', [name]).catch(() => undefined);
-  await queryUrl(db.url, 'SELECT pg_replication_origin_drop($1)', [dispatcher.origin]).catch(
-    () => undefined,
-  );
-  await db.drop();
+  await fixture?.close();
 });
 
 describe('originKnex', () => {

@@ -18,6 +18,7 @@ import {
   proofOf,
   queryUrl,
   recorder,
+  routedOn,
   until,
   waitForReplay,
   type Proof as BaseProof,
@@ -28,16 +29,7 @@ const rec = recorder();
 const instances: RoutedKnex[] = [];
 
 function make(options: Partial<RoutedKnexOptions> = {}): RoutedKnex {
-  const k = routedKnex({
-    primary: { client: 'pg', connection: db.url, pool: { min: 0, max: 3 } },
-    replicas: db.replicaUrls.map((url) => ({
-      client: 'pg',
-      connection: url,
-      pool: { min: 0, max: 2 },
-    })),
-    logger: rec.logger,
-    ...options,
-  });
+  const k = routedOn(db, { logger: rec.logger, ...options }, 3);
   instances.push(k);
   return k;
 }

@@ -126,6 +126,20 @@ export async function openPooledDatabase(prefix: string, max = 4): Promise<Poole
   });
 }
 
+/**
+ * How many sessions hold the advisory lock `key` on each server, in the order of `urls`: server
+ * truth of where a `pg_advisory_lock(key)` ran (a primary and its replicas share no locks).
+ *
+ * @example
+ * expect(await advisoryLocksHeld([db.url, ...db.replicaUrls], 42)).toEqual([1, 0, 0]);
+ */
+export function advisoryLocksHeld(urls: readonly string[], key: number): Promise<number[]> {
+  const held = "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1";
+  return Promise.all(
+    urls.map(async (url) => (await queryUrl<{ n: number }>(url, held, [key]))[0]!.n),
+  );
+}
+
 /** Anything that runs a statement and returns rows: a {@link PooledTestDatabase}, or a URL. */
 export type Queryable = string | Pick<PooledTestDatabase, 'query'>;
 

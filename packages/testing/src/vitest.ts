@@ -204,6 +204,7 @@ async function waitForDatabase(url: string, timeoutMs = 30_000): Promise<void> {
 }
 
 export {
+  advisoryLocksHeld,
   sleep,
   until,
   queryUrl,
@@ -220,3 +221,19 @@ export {
   type Queryable,
   type LogRecorder,
 } from './test-helpers.js';
+export {
+  DISCOVERED,
+  FOLLOW_OPTIONS,
+  startFailoverCluster,
+  runWorkload,
+  failOver,
+  verifyFailover,
+  type FailoverWorkload,
+  type FailoverTimes,
+} from './failover-workload.js';
+export {
+  openOriginFixture,
+  type OriginFixture,
+  type OriginFixtureDispatcher,
+  type OriginFixtureOptions,
+} from './origin-fixture.js';

@@ -1,0 +1,276 @@
+import { readFromPrimary, type RouteDecision, type Router } from '@koyo/router';
+import type { Knex } from 'knex';
+import {
+  ClientPG,
+  TransactionPG,
+  type KnexConnection,
+  type KnexQueryObject,
+  type PgClientLike,
+} from './_knex-internals.js';
+import type { NodeClients } from './node-clients.js';
+import type { ResolvedKnexOptions } from './options.js';
+import { HANDLE_FORM } from './patch-knex-instance.js';
+import { ReplicaTransactions } from './replica-transactions.js';
+import { RoutedConnection, skippedResponse } from './routed-connection.js';
+import { PinnedConnections, TxHolder } from './transaction-pinning.js';
+
+/** A Knex transaction body. */
+type Container = (trx: Knex.Transaction) => unknown;
+
+/** The config Knex passes to `client.transaction`, with the handle-form mark. */
+export type TransactionConfig = (Knex.TransactionConfig & { [HANDLE_FORM]?: boolean }) | undefined;
+
+/**
+ * What the routed Knex client does, for one routed instance: run a statement where the router
+ * decides (a replica connection for a read, the builder's primary connection, an open transaction's
+ * connection), run statements on pinned connections (transactions), stream, cancel, give
+ * connections back, and open transactions (on the primary, on a replica when read-only, or without
+ * BEGIN inside `skipTransactions`). `KoyoClient` only forwards Knex's calls here.
+ *
+ * @internal
+ */
+export class KnexBinding {
+  // Set right after the routed instance and the router are built; no statement runs before.
+  root!: PgClientLike;
+  router!: Router<Knex.Client>;
+  nodes!: NodeClients;
+  readonly pinned: PinnedConnections;
+  readonly replicaTx: ReplicaTransactions;
+
+  constructor(readonly options: ResolvedKnexOptions) {
+    const router = (): Router<Knex.Client> => this.router;
+    this.pinned = new PinnedConnections(router, (c, obj) => this.rawQuery(c, obj));
+    this.replicaTx = new ReplicaTransactions(
+      router,
+      () => this.nodes.acquirePrimary(),
+      options.router.logger,
+    );
+  }
+
+  /** Runs `obj` on `connection` as Knex's own pg client does (unrouted). */
+  rawQuery(connection: KnexConnection, obj: KnexQueryObject): Promise<KnexQueryObject> {
+    return ClientPG.prototype._query.call(this.root, connection, obj);
+  }
+
+  /** `acquireConnection` of `client`: a connection of the current primary when following. */
+  acquire(client: PgClientLike, own: () => Promise<KnexConnection>): Promise<KnexConnection> {
+    // Transactions, `knex.connection(...)`: a connection of the current primary when following.
+    if (this.options.following && client === this.root) return this.nodes.acquirePrimary();
+    return own();
+  }
+
+  #releasePrimary(connection: KnexConnection): Promise<void> {
+    this.pinned.forget(connection);
+    return this.nodes.releasePrimary(connection);
+  }
+
+  /** `releaseConnection`: a routed connection gives back its primary connection, if it took one. */
+  release(connection: KnexConnection): Promise<void> {
+    if (connection instanceof RoutedConnection) {
+      if (connection.released) return Promise.resolve();
+      connection.released = true;
+      const primary = connection.primary;
+      connection.primary = undefined;
+      connection.active = undefined;
+      if (primary === undefined) return Promise.resolve();
+      if (connection.__knex__disposed !== undefined)
+        primary.__knex__disposed = connection.__knex__disposed;
+      return this.#releasePrimary(primary);
+    }
+    return this.replicaTx.release(connection) || this.#releasePrimary(connection);
+  }
+
+  /** `_query`: routed for a routed connection, else on the pinned connection. */
+  query(connection: KnexConnection, obj: KnexQueryObject): Promise<KnexQueryObject> {
+    if (!obj.sql) return Promise.reject(new Error('The query is empty'));
+    if (connection instanceof RoutedConnection) return this.#routedQuery(connection, obj);
+    if (this.replicaTx.clientOf(connection) !== undefined) {
+      const holder = this.replicaTx.current();
+      if (holder !== undefined) this.replicaTx.log(holder, obj.sql);
+      return this.rawQuery(connection, obj);
+    }
+    return this.pinned.query(connection, obj);
+  }
+
+  #routedQuery(conn: RoutedConnection, obj: KnexQueryObject): Promise<KnexQueryObject> {
+    const sql = obj.sql;
+    const holder = this.replicaTx.current();
+    if (holder !== undefined) {
+      const pending = holder.connection();
+      if (pending !== undefined) {
+        return pending.then((connection) => {
+          this.replicaTx.log(holder, sql);
+          conn.active = { client: this.root, connection };
+          return this.rawQuery(connection, obj);
+        });
+      }
+    }
+    const router = this.router;
+    const run = (): Promise<KnexQueryObject> =>
+      router.execute(sql, (d) => this.#runDecision(conn, obj, d), { skip: skippedResponse(obj) });
+    // The builder knows better than the SQL (schema introspection, migrations): primary.
+    if (conn.hint?.role === 'write' && router.classify(sql).role === 'read')
+      return readFromPrimary(run);
+    return run();
+  }
+
+  /** Runs one statement of a routed (autocommit) runner where the router decided. */
+  async #runDecision(
+    conn: RoutedConnection,
+    obj: KnexQueryObject,
+    d: RouteDecision<Knex.Client>,
+  ): Promise<KnexQueryObject> {
+    if (d.target === 'transaction') {
+      const pending = (d.transaction as TxHolder).connection();
+      if (pending !== undefined) {
+        const connection = await pending;
+        conn.active = { client: this.root, connection };
+        return this.rawQuery(connection, obj);
+      }
+      // The transaction completed while this statement was on its way: its writes are committed,
+      // so the primary (outside any transaction) sees them.
+    }
+    if (d.target === 'replica') {
+      const client = d.handle as unknown as PgClientLike;
+      const connection = await client.acquireConnection();
+      conn.active = { client, connection };
+      try {
+        return await client._query(connection, obj);
+      } finally {
+        if (conn.__knex__disposed !== undefined)
+          connection.__knex__disposed = conn.__knex__disposed;
+        await client.releaseConnection(connection);
+      }
+    }
+    const primary = await this.nodes.primaryFor(conn, d);
+    conn.active = { client: this.root, connection: primary };
+    return this.rawQuery(primary, obj);
+  }
+
+  /** `_stream`: routed like a query, but never run twice once rows may have reached the consumer. */
+  stream(
+    connection: KnexConnection,
+    obj: KnexQueryObject,
+    stream: unknown,
+    streamOptions: unknown,
+  ): Promise<unknown> {
+    const streamOn = (client: PgClientLike, c: KnexConnection): Promise<unknown> =>
+      ClientPG.prototype._stream.call(client, c, obj, stream, streamOptions);
+    if (!(connection instanceof RoutedConnection)) return streamOn(this.root, connection);
+    const conn = connection;
+    // Rows may already have reached the consumer when a stream fails: never run it twice.
+    let failure: { error: unknown } | undefined;
+    return this.router.execute(obj.sql, async (d) => {
+      if (failure !== undefined) throw failure.error;
+      try {
+        return await this.#streamDecision(conn, d, streamOn);
+      } catch (error) {
+        failure = { error };
+        throw error;
+      }
+    });
+  }
+
+  async #streamDecision(
+    conn: RoutedConnection,
+    d: RouteDecision<Knex.Client>,
+    streamOn: (client: PgClientLike, c: KnexConnection) => Promise<unknown>,
+  ): Promise<unknown> {
+    if (d.target === 'transaction') {
+      const pending = (d.transaction as TxHolder).connection();
+      if (pending !== undefined) return streamOn(this.root, await pending);
+    }
+    if (d.target === 'replica') {
+      const client = d.handle as unknown as PgClientLike;
+      const c = await client.acquireConnection();
+      conn.active = { client, connection: c };
+      try {
+        return await streamOn(client, c);
+      } finally {
+        await client.releaseConnection(c);
+      }
+    }
+    const primary = await this.nodes.primaryFor(conn, d);
+    conn.active = { client: this.root, connection: primary };
+    return streamOn(this.root, primary);
+  }
+
+  /** `cancelQuery`: on the node where the statement in flight runs. */
+  cancel(connection: KnexConnection): Promise<unknown> {
+    if (connection instanceof RoutedConnection) {
+      const active = connection.active;
+      if (active === undefined) return Promise.resolve();
+      if (active.client !== this.root) return active.client.cancelQuery(active.connection);
+      return this.nodes.cancelOnPrimary(active.connection);
+    }
+    const replica = this.replicaTx.clientOf(connection);
+    if (replica !== undefined) return replica.cancelQuery(connection);
+    return this.nodes.cancelOnPrimary(connection);
+  }
+
+  /**
+   * `transaction`: without BEGIN inside `skipTransactions`; on a replica connection for a
+   * read-only transaction with `readOnlyTransactions: 'replica'`; else Knex's own (`plain`) on the
+   * primary, bound in the routing context so the outer instance routes into it.
+   */
+  transaction(
+    client: PgClientLike,
+    container: Container,
+    config: TransactionConfig,
+    outerTx: unknown,
+    plain: (container: Container) => unknown,
+  ): unknown {
+    const router = this.router;
+    let mode: 'run' | 'skip';
+    try {
+      mode = router.transactionMode();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const root = this.root;
+    if (mode === 'skip') {
+      // No BEGIN/COMMIT: the body runs on a routed connection, so its reads may use replicas.
+      const virtual = new RoutedConnection(undefined);
+      const trx = new TransactionPG(
+        root,
+        container,
+        { ...config, connection: virtual },
+        outerTx,
+      ) as PromiseLike<unknown>;
+      const release = (): Promise<void> => root.releaseConnection(virtual.asConnection());
+      void trx.then(release, release);
+      return trx;
+    }
+    const holder = new TxHolder();
+    const handleForm = config?.[HANDLE_FORM] === true;
+    const wrapped: Container = (trx) => {
+      holder.trxClient = trx.client;
+      holder.transactor = trx;
+      if (handleForm && router.attachTransaction(holder)) {
+        const detach = (): void => router.detachTransaction(holder);
+        trx.executionPromise.then(detach, detach);
+      }
+      return container(trx);
+    };
+    if (
+      this.options.readOnlyTransactions === 'replica' &&
+      config?.readOnly === true &&
+      client.transacting !== true &&
+      router.replicaHandles.length > 0
+    ) {
+      const acquirer = Object.create(root) as PgClientLike;
+      acquirer.acquireConnection = () => this.replicaTx.acquire(holder);
+      return this.replicaTx.run(
+        holder,
+        () => new TransactionPG(acquirer, wrapped, config, outerTx),
+      );
+    }
+    return router.inTransaction(holder, () => plain(wrapped));
+  }
+
+  /** `destroy` of the routed instance: stops the router and ends every node's pools. */
+  async destroy(): Promise<void> {
+    this.router.close();
+    await this.nodes.destroy();
+  }
+}
