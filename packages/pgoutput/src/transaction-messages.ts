@@ -57,21 +57,18 @@ export function readOrigin(r: Reader): OriginMessage {
   return { tag: 'origin', lsn, name: r.cstring() };
 }
 
-/** Reads a Stream Commit message's body (protocol 2+). */
+/** Reads a Stream Commit message's body (protocol 2+): the xid, then a Commit's fields. */
 export function readStreamCommit(r: Reader): StreamCommitMessage {
   const xid = r.u32();
-  const flags = r.u8();
-  const commitLsn = r.u64();
-  const endLsn = r.u64();
-  const micros = timeMicros(r);
+  const commit = readCommit(r);
   return {
     tag: 'stream_commit',
     xid,
-    flags,
-    commitLsn,
-    endLsn,
-    commitTime: unixMicrosToDate(micros),
-    commitTimeMicros: micros,
+    flags: commit.flags,
+    commitLsn: commit.commitLsn,
+    endLsn: commit.endLsn,
+    commitTime: commit.commitTime,
+    commitTimeMicros: commit.commitTimeMicros,
   };
 }
 
@@ -105,7 +102,7 @@ export function readStreamAbort(r: Reader, protocolVersion: number): StreamAbort
 }
 
 /**
- * The body every two-phase message shares after its optional flags byte: two LSNs, one
+ * The body Begin Prepare and Prepare share (after Prepare's flags byte): two LSNs, one
  * timestamp, the xid and the gid. What the LSNs and the time mean depends on the message.
  */
 interface TwoPhaseBody {
@@ -157,20 +154,11 @@ export function readPrepare(
   };
 }
 
-/** Reads a Commit Prepared message's body (protocol 3+). */
+/** Reads a Commit Prepared message's body (protocol 3+): a Commit's fields, the xid and the gid. */
 export function readCommitPrepared(r: Reader): CommitPreparedMessage {
-  const flags = r.u8();
-  const b = readTwoPhaseBody(r);
-  return {
-    tag: 'commit_prepared',
-    flags,
-    commitLsn: b.firstLsn,
-    endLsn: b.secondLsn,
-    commitTime: unixMicrosToDate(b.micros),
-    commitTimeMicros: b.micros,
-    xid: b.xid,
-    gid: b.gid,
-  };
+  const commit = readCommit(r);
+  const xid = r.u32();
+  return { ...commit, tag: 'commit_prepared', xid, gid: r.cstring() };
 }
 
 /** Reads a Rollback Prepared message's body (protocol 3+): it carries two timestamps. */
