@@ -48,5 +48,7 @@ export {
 export type { TableName, TableRef, QualifiedTable } from './identifiers.js';
 export type { Logger } from './logger.js';
 export type { ConnectionOptions } from './connection.js';
+export { SqlSession } from './session.js';
+export type { SqlSessionOptions } from './session.js';
 export { connectWritable, hostCandidates, writableClientClass } from './hosts.js';
 export type { HostAddress } from './hosts.js';
