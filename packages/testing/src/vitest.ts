@@ -220,3 +220,4 @@ export {
   type Queryable,
   type LogRecorder,
 } from './test-helpers.js';
+export { slotFixture, type SlotFixture, type SlotFixtureOptions } from './slot-fixture.js';
