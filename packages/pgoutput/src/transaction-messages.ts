@@ -60,16 +60,8 @@ export function readOrigin(r: Reader): OriginMessage {
 /** Reads a Stream Commit message's body (protocol 2+): the xid, then a Commit's fields. */
 export function readStreamCommit(r: Reader): StreamCommitMessage {
   const xid = r.u32();
-  const commit = readCommit(r);
-  return {
-    tag: 'stream_commit',
-    xid,
-    flags: commit.flags,
-    commitLsn: commit.commitLsn,
-    endLsn: commit.endLsn,
-    commitTime: commit.commitTime,
-    commitTimeMicros: commit.commitTimeMicros,
-  };
+  const { tag: _commit, ...fields } = readCommit(r);
+  return { tag: 'stream_commit', xid, ...fields };
 }
 
 /**
