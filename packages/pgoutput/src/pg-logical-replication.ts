@@ -98,10 +98,7 @@ export class KoyoPgoutputPlugin {
       throw new KoyoPgoutputError('INVALID_OPTION', 'streaming needs protoVersion 2 or higher.');
     }
     if (streaming === 'parallel' && version < 4) {
-      throw new KoyoPgoutputError(
-        'INVALID_OPTION',
-        "streaming: 'parallel' needs protoVersion 4.",
-      );
+      throw new KoyoPgoutputError('INVALID_OPTION', "streaming: 'parallel' needs protoVersion 4.");
     }
     if (options.twoPhase && version < 3) {
       throw new KoyoPgoutputError('INVALID_OPTION', 'twoPhase needs protoVersion 3 or higher.');
