@@ -13,7 +13,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { exited, outputSeen, sleep, spawnSource, slotFixture } from '@koyo/testing/vitest';
+import {
+  exited,
+  outputSeen,
+  sleep,
+  spawnSource,
+  slotFixture,
+  killAtRandomMoments,
+} from '@koyo/testing/vitest';
 import { describe, expect, it } from 'vitest';
 import { confirmedFlush, lsn, waitFor } from './helpers.js';
 
@@ -98,18 +105,19 @@ describe('crash safety', () => {
       lastCommit = lsn(rows.rows[0]!.lsn);
     };
 
-    const crash = async (): Promise<void> => {
-      for (let run = 1; run <= KILLS; run++) {
-        const child = startChild(outFile, run);
+    const crash = (): Promise<void> =>
+      killAtRandomMoments({
+        runs: KILLS,
+        start: (run) => startChild(outFile, run),
         // The first kill may land while the child is still starting; the others land at a
         // random moment after it started streaming.
-        if (run > 1) await started(child);
-        await sleep(50 + Math.floor(Math.random() * 1500));
-        child.kill('SIGKILL');
-        await exited(child);
-        kills++;
-      }
-    };
+        ready: async (child, run) => {
+          if (run > 1) await started(child);
+        },
+        minDelayMs: 50,
+        spreadMs: 1500,
+        killed: () => void kills++,
+      });
 
     await Promise.all([write(), crash()]);
     await writer.end();

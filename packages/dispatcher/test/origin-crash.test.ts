@@ -7,7 +7,14 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { exited, outputSeen, sleep, spawnSource, slotFixture } from '@koyo/testing/vitest';
+import {
+  exited,
+  outputSeen,
+  sleep,
+  spawnSource,
+  slotFixture,
+  killAtRandomMoments,
+} from '@koyo/testing/vitest';
 import { describe, expect, it } from 'vitest';
 import { lsn, waitFor } from './helpers.js';
 
@@ -59,17 +66,16 @@ describe('origin-tagged handler writes under SIGKILL', () => {
         if (Math.random() < 0.3) await sleep(Math.floor(Math.random() * 20));
       }
     };
-    const crash = async (): Promise<void> => {
-      for (let run = 1; run <= KILLS; run++) {
-        const child = startChild(run);
-        await started(child);
+    const crash = (): Promise<void> =>
+      killAtRandomMoments({
+        runs: KILLS,
+        start: startChild,
+        ready: started,
         // A new child waits (bounded) for the killed one's origin session to be reaped.
-        await sleep(50 + Math.floor(Math.random() * 700));
-        child.kill('SIGKILL');
-        await exited(child);
-        kills++;
-      }
-    };
+        minDelayMs: 50,
+        spreadMs: 700,
+        killed: () => void kills++,
+      });
     await Promise.all([write(), crash()]);
     await writer.end();
     expect(kills).toBe(KILLS);

@@ -221,3 +221,4 @@ export {
   type LogRecorder,
 } from './test-helpers.js';
 export { slotFixture, type SlotFixture, type SlotFixtureOptions } from './slot-fixture.js';
+export { killAtRandomMoments, type KillLoopOptions } from './kill-loop.js';
