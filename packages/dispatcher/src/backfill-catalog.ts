@@ -2,7 +2,7 @@ import { quoteIdent, type QualifiedTable } from '@koyo/slot';
 import type { TableShape } from './_backfill-source.js';
 import { KoyoDispatcherError } from './errors.js';
 import type { DispatcherOptions } from './options.js';
-import type { HelperSession } from './pg-backend.js';
+import type { HelperSession } from './helper-session.js';
 
 /** `"schema"."name"`, quoted. */
 export function qualified(table: { schema: string; name: string }): string {

@@ -5,7 +5,7 @@ import type { ReadChunk, TableShape } from './_backfill-source.js';
 import { BACKFILL_PREFIX, type SnapshotRows } from './backfill-windows.js';
 import { KoyoDispatcherError } from './errors.js';
 import type { DispatcherOptions } from './options.js';
-import type { HelperSession } from './pg-backend.js';
+import type { HelperSession } from './helper-session.js';
 
 /** First size of a chunk's byte buffer (it doubles as rows arrive). */
 const FIRST_BYTES = 64 * 1024;

@@ -124,45 +124,51 @@ export class DispatcherMetrics {
       unit: 's',
       advice: { explicitBucketBoundaries: SECONDS_BOUNDARIES },
     });
-    const changes = meter.createObservableCounter('koyo.dispatcher.changes', {
-      description: 'Changes handled, by table and kind.',
-    });
-    const errors = meter.createObservableCounter('koyo.dispatcher.handler.errors', {
-      description: 'Failed handler attempts (each failed attempt counts).',
-    });
-    const retries = meter.createObservableCounter('koyo.dispatcher.retries', {
-      description: 'Handler retries performed.',
-    });
-    const deadLetters = meter.createObservableCounter('koyo.dispatcher.dead_letters', {
-      description: 'Items parked with the deadLetter handler.',
-    });
-    const transactions = meter.createObservableCounter('koyo.dispatcher.transactions', {
-      description: 'Transactions fully handled and acknowledged.',
-    });
-    const lag = meter.createObservableGauge('koyo.dispatcher.lag', {
-      description:
-        "Bytes of WAL between the server's position (as last received) and the acknowledged position.",
-      unit: 'By',
-    });
-    const acknowledged = meter.createObservableGauge('koyo.dispatcher.acknowledged_lsn', {
-      description: 'The acknowledged WAL position as a number (everything before it is handled).',
-    });
-    const pending = meter.createObservableGauge('koyo.dispatcher.pending', {
-      description: 'Changes received and not yet handled.',
-    });
-    const backfillRows = meter.createObservableCounter('koyo.dispatcher.backfill.rows', {
-      description: 'Snapshot rows delivered by backfills, by table.',
-    });
-    const retainedWal = meter.createObservableGauge('koyo.dispatcher.slot.retained_wal', {
-      description:
-        'Bytes of WAL the server keeps for the slot (as last read, every slotCheckIntervalMs).',
-      unit: 'By',
-    });
-    const safeWal = meter.createObservableGauge('koyo.dispatcher.slot.safe_wal_size', {
-      description:
-        'Bytes of WAL that can still be written before the slot is at risk (max_slot_wal_keep_size); not observed when unlimited.',
-      unit: 'By',
-    });
+    const counter = (name: string, description: string) =>
+      meter.createObservableCounter(name, { description });
+    const gauge = (name: string, description: string, unit?: string) =>
+      meter.createObservableGauge(
+        name,
+        unit === undefined ? { description } : { description, unit },
+      );
+    const changes = counter('koyo.dispatcher.changes', 'Changes handled, by table and kind.');
+    const errors = counter(
+      'koyo.dispatcher.handler.errors',
+      'Failed handler attempts (each failed attempt counts).',
+    );
+    const retries = counter('koyo.dispatcher.retries', 'Handler retries performed.');
+    const deadLetters = counter(
+      'koyo.dispatcher.dead_letters',
+      'Items parked with the deadLetter handler.',
+    );
+    const transactions = counter(
+      'koyo.dispatcher.transactions',
+      'Transactions fully handled and acknowledged.',
+    );
+    const lag = gauge(
+      'koyo.dispatcher.lag',
+      "Bytes of WAL between the server's position (as last received) and the acknowledged position.",
+      'By',
+    );
+    const acknowledged = gauge(
+      'koyo.dispatcher.acknowledged_lsn',
+      'The acknowledged WAL position as a number (everything before it is handled).',
+    );
+    const pending = gauge('koyo.dispatcher.pending', 'Changes received and not yet handled.');
+    const backfillRows = counter(
+      'koyo.dispatcher.backfill.rows',
+      'Snapshot rows delivered by backfills, by table.',
+    );
+    const retainedWal = gauge(
+      'koyo.dispatcher.slot.retained_wal',
+      'Bytes of WAL the server keeps for the slot (as last read, every slotCheckIntervalMs).',
+      'By',
+    );
+    const safeWal = gauge(
+      'koyo.dispatcher.slot.safe_wal_size',
+      'Bytes of WAL that can still be written before the slot is at risk (max_slot_wal_keep_size); not observed when unlimited.',
+      'By',
+    );
     const observables = [
       changes,
       errors,

@@ -1,15 +1,13 @@
 import {
   createSlotManager,
   KoyoSlotError,
-  type ConnectionOptions,
   openReplicationStream,
   type QualifiedTable,
   type ReplicationStreamOptions,
 } from '@koyo/slot';
 import pg from 'pg';
-import { connectPlain } from './_connection.js';
-import { copyOut } from './_copy-out.js';
 import type { Backend, WireStream } from './_backend.js';
+import { HelperSession } from './helper-session.js';
 import { readCommittedMessages } from './committed-order.js';
 import { pgBackfillSource } from './pg-backfill-source.js';
 import { KoyoDispatcherError } from './errors.js';
@@ -18,69 +16,6 @@ import type { DispatcherOptions } from './options.js';
 
 /** Upper bound of the reconnect delay unless `reconnect.maxDelayMs` says otherwise. */
 const DEFAULT_MAX_RECONNECT_DELAY_MS = 5_000;
-
-/** One lazily opened helper connection, reopened after it is lost. */
-export class HelperSession {
-  private client: pg.Client | null = null;
-  private connecting: Promise<pg.Client> | null = null;
-  private closed = false;
-
-  constructor(private readonly connection: ConnectionOptions) {}
-
-  async query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
-    const client = await this.connect();
-    return (await client.query<R>(sql, params)).rows;
-  }
-
-  /** Runs a query config whose rows are objects (type parsers, ...). */
-  async runObjects(config: pg.QueryConfig): Promise<pg.QueryResult> {
-    const client = await this.connect();
-    return client.query(config);
-  }
-
-  /** Runs a full query config (named statements, row mode, type parsers). */
-  async run(config: pg.QueryArrayConfig): Promise<pg.QueryArrayResult> {
-    const client = await this.connect();
-    return client.query(config);
-  }
-
-  /** Runs `COPY (...) TO STDOUT`, handing each row's bytes to `onRow` (see {@link copyOut}). */
-  async copyOut(
-    sql: string,
-    onRow: (bytes: Buffer) => void,
-    onDataRow?: (fields: (string | null)[]) => void,
-  ): Promise<number> {
-    return copyOut(await this.connect(), sql, onRow, onDataRow);
-  }
-
-  private async connect(): Promise<pg.Client> {
-    if (this.closed) throw new KoyoDispatcherError('STOPPED', 'The dispatcher is stopped.');
-    if (this.client) return this.client;
-    this.connecting ??= (async () => {
-      // Several hosts: the writable one, asked again each time the session is reopened.
-      const client = await connectPlain(this.connection);
-      const forget = (): void => {
-        if (this.client === client) this.client = null;
-      };
-      client.on('error', forget);
-      client.on('end', forget);
-      this.client = client;
-      return client;
-    })();
-    try {
-      return await this.connecting;
-    } finally {
-      this.connecting = null;
-    }
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    const client = this.client ?? (await this.connecting?.catch(() => null));
-    this.client = null;
-    await client?.end().catch(() => undefined);
-  }
-}
 
 /** The backend of a real dispatcher: `@koyo/slot` for the slot, publication and stream. */
 export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {

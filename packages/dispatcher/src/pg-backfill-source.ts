@@ -8,7 +8,7 @@ import {
   watermarkStatements,
 } from './backfill-chunk-read.js';
 import { KoyoDispatcherError } from './errors.js';
-import { HelperSession } from './pg-backend.js';
+import { HelperSession } from './helper-session.js';
 import type { DispatcherOptions } from './options.js';
 
 /** The progress table (WAL-logged, so a crash keeps it; its changes are never dispatched). */

@@ -9,14 +9,20 @@
 // alternate concurrency 1 and 4, so both the sequential path and the low-water-mark acks of
 // the concurrent path are crashed.
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { exited, outputSeen, sleep, spawnSource } from '@koyo/testing/vitest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { confirmedFlush, dropSlot, lsn, openDb, uniqueName, waitFor, type Db } from './helpers.js';
+import {
+  exited,
+  outputSeen,
+  sleep,
+  spawnSource,
+  slotFixture,
+  killAtRandomMoments,
+} from '@koyo/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { confirmedFlush, lsn, waitFor } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // The compatibility projects (other majors, KOYO_TEST_POSTGRES=14 etc.) run a reduced loop.
@@ -25,33 +31,20 @@ const TOTAL_ROWS = compatRun ? 10_000 : 50_000;
 const KILLS = compatRun ? 3 : 5;
 const KEYS = 40;
 
-let db: Db;
-let dir: string;
-const slot = uniqueName('crash');
-const publication = uniqueName('crash_pub');
-
-beforeAll(async () => {
-  db = await openDb('disp_crash');
-  dir = mkdtempSync(join(tmpdir(), 'koyo-crash-'));
-  await db.query(
+const fx = slotFixture('crash', {
+  statements: [
     'CREATE TABLE events (id bigserial PRIMARY KEY, k int NOT NULL, seq int NOT NULL, pad text)',
-  );
-  await db.query('CREATE TABLE counters (k int PRIMARY KEY, v int NOT NULL)');
-  await db.query(`INSERT INTO counters SELECT g, 0 FROM generate_series(1, ${KEYS}) g`);
-  await db.query(`CREATE PUBLICATION ${publication} FOR TABLE events, counters`);
-  await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
+    'CREATE TABLE counters (k int PRIMARY KEY, v int NOT NULL)',
+    `INSERT INTO counters SELECT g, 0 FROM generate_series(1, ${KEYS}) g`,
+  ],
+  publish: 'events, counters',
 });
-
-afterAll(async () => {
-  await dropSlot(db, slot).catch(() => undefined);
-  await db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const { slot, publication } = fx;
 
 function startChild(outFile: string, run: number): ChildProcess {
   const concurrency = run % 2 === 0 ? 4 : 1;
   const child = spawnSource(join(here, 'fixtures/crash-child.ts'), [
-    db.url,
+    fx.db.url,
     slot,
     publication,
     outFile,
@@ -65,8 +58,8 @@ const started = (child: ChildProcess): Promise<void> => outputSeen(child, 'start
 
 describe('crash safety', () => {
   it('loses nothing when the dispatcher is SIGKILLed at random moments', async () => {
-    const outFile = join(dir, 'handled.log');
-    const writer = new pg.Client(db.url);
+    const outFile = join(fx.dir, 'handled.log');
+    const writer = new pg.Client(fx.db.url);
     await writer.connect();
     const seqs = new Array<number>(KEYS + 1).fill(0);
     const counters = new Array<number>(KEYS + 1).fill(0);
@@ -112,18 +105,19 @@ describe('crash safety', () => {
       lastCommit = lsn(rows.rows[0]!.lsn);
     };
 
-    const crash = async (): Promise<void> => {
-      for (let run = 1; run <= KILLS; run++) {
-        const child = startChild(outFile, run);
+    const crash = (): Promise<void> =>
+      killAtRandomMoments({
+        runs: KILLS,
+        start: (run) => startChild(outFile, run),
         // The first kill may land while the child is still starting; the others land at a
         // random moment after it started streaming.
-        if (run > 1) await started(child);
-        await sleep(50 + Math.floor(Math.random() * 1500));
-        child.kill('SIGKILL');
-        await exited(child);
-        kills++;
-      }
-    };
+        ready: async (child, run) => {
+          if (run > 1) await started(child);
+        },
+        minDelayMs: 50,
+        spreadMs: 1500,
+        killed: () => void kills++,
+      });
 
     await Promise.all([write(), crash()]);
     await writer.end();
@@ -145,7 +139,7 @@ describe('crash safety', () => {
     const text = readFileSync(outFile, 'utf8');
     const lines = text.split('\n').filter((line) => line !== '' && !line.startsWith('start'));
     // None missing: every committed event row and every committed counter value was handled.
-    const dbEvents = await db.query<{ id: string; k: number; seq: number }>(
+    const dbEvents = await fx.db.query<{ id: string; k: number; seq: number }>(
       'SELECT id::text, k, seq FROM events',
     );
     expect(dbEvents.length).toBe(totalEvents);
@@ -154,7 +148,7 @@ describe('crash safety', () => {
     );
     const missing = dbEvents.filter((row) => !handledEvents.has(row.id));
     expect(missing).toEqual([]);
-    const dbCounters = await db.query<{ k: number; v: number }>(
+    const dbCounters = await fx.db.query<{ k: number; v: number }>(
       'SELECT k, v FROM counters ORDER BY k',
     );
     for (const { k, v } of dbCounters) {
@@ -216,7 +210,7 @@ describe('crash safety', () => {
       keys.set(id, what);
     }
     // Server truth: the slot confirmed everything written.
-    expect(await confirmedFlush(db, slot)).toBeGreaterThanOrEqual(lastCommit);
+    expect(await confirmedFlush(fx.db, slot)).toBeGreaterThanOrEqual(lastCommit);
     expect(kills).toBe(KILLS);
   }, 600_000);
 });

@@ -3,58 +3,48 @@
 // orders are written. Afterwards every order was handled, none twice in effect, and none of the
 // handler's own writes came back as a change.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { exited, outputSeen, sleep, spawnSource } from '@koyo/testing/vitest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropSlot, lsn, openDb, uniqueName, waitFor, type Db } from './helpers.js';
+import {
+  exited,
+  outputSeen,
+  sleep,
+  spawnSource,
+  slotFixture,
+  killAtRandomMoments,
+} from '@koyo/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { lsn, waitFor } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ORDERS = 3000;
 const KILLS = 4;
 
-let db: Db;
-let dir: string;
-const slot = uniqueName('ocrash');
-const publication = uniqueName('ocrash_pub');
-const origin = `koyo_${slot}`;
-
-beforeAll(async () => {
-  db = await openDb('disp_origin_crash');
-  dir = mkdtempSync(join(tmpdir(), 'koyo-origin-crash-'));
-  await db.query(
+const fx = slotFixture('ocrash', {
+  statements: [
     'CREATE TABLE orders (id serial PRIMARY KEY, price int NOT NULL, qty int NOT NULL, total int)',
-  );
-  await db.query('CREATE TABLE audit (id serial PRIMARY KEY, order_id int NOT NULL)');
-  await db.query(
+    'CREATE TABLE audit (id serial PRIMARY KEY, order_id int NOT NULL)',
     'CREATE TABLE handled (commit_lsn pg_lsn, position int, kind text NOT NULL, order_id int NOT NULL, PRIMARY KEY (commit_lsn, position))',
-  );
-  await db.query(`CREATE PUBLICATION ${publication} FOR TABLE orders, audit, handled`);
-  await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
-});
-
-afterAll(async () => {
-  await dropSlot(db, slot).catch(() => undefined);
-  await db
-    .query(
+  ],
+  publish: 'orders, audit, handled',
+  cleanup: (db, { slot }) =>
+    db.query(
       'SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = $1',
-      [origin],
-    )
-    .catch(() => undefined);
-  await db.close();
-  rmSync(dir, { recursive: true, force: true });
+      [`koyo_${slot}`],
+    ),
 });
+const { slot, publication } = fx;
+const origin = `koyo_${slot}`;
 
 function startChild(run: number): ChildProcess {
   return spawnSource(join(here, 'fixtures/origin-child.ts'), [
-    db.url,
+    fx.db.url,
     slot,
     publication,
     String(run % 2 === 0 ? 4 : 1),
-    join(dir, 'calls.log'),
+    join(fx.dir, 'calls.log'),
   ]);
 }
 
@@ -62,7 +52,7 @@ const started = (child: ChildProcess): Promise<void> => outputSeen(child, 'start
 
 describe('origin-tagged handler writes under SIGKILL', () => {
   it('no lost change, no duplicate effect, no echo', async () => {
-    const writer = new pg.Client(db.url);
+    const writer = new pg.Client(fx.db.url);
     await writer.connect();
     let written = 0;
     let kills = 0;
@@ -76,17 +66,16 @@ describe('origin-tagged handler writes under SIGKILL', () => {
         if (Math.random() < 0.3) await sleep(Math.floor(Math.random() * 20));
       }
     };
-    const crash = async (): Promise<void> => {
-      for (let run = 1; run <= KILLS; run++) {
-        const child = startChild(run);
-        await started(child);
+    const crash = (): Promise<void> =>
+      killAtRandomMoments({
+        runs: KILLS,
+        start: startChild,
+        ready: started,
         // A new child waits (bounded) for the killed one's origin session to be reaped.
-        await sleep(50 + Math.floor(Math.random() * 700));
-        child.kill('SIGKILL');
-        await exited(child);
-        kills++;
-      }
-    };
+        minDelayMs: 50,
+        spreadMs: 700,
+        killed: () => void kills++,
+      });
     await Promise.all([write(), crash()]);
     await writer.end();
     expect(kills).toBe(KILLS);
@@ -95,7 +84,7 @@ describe('origin-tagged handler writes under SIGKILL', () => {
     await started(final);
     await waitFor(
       async () => {
-        const [row] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM handled');
+        const [row] = await fx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM handled');
         return row!.n >= ORDERS;
       },
       'the last run to catch up',
@@ -106,7 +95,7 @@ describe('origin-tagged handler writes under SIGKILL', () => {
     await exited(final);
     expect(final.exitCode).toBe(0);
 
-    const [truth] = await db.query<{
+    const [truth] = await fx.db.query<{
       orders: number;
       priced: number;
       handled: number;
@@ -132,7 +121,7 @@ describe('origin-tagged handler writes under SIGKILL', () => {
       audited: ORDERS,
     });
     // The origin's recorded progress is the last handled transaction, written with its effect.
-    const [progress] = await db.query<{ recorded: string; last: string }>(
+    const [progress] = await fx.db.query<{ recorded: string; last: string }>(
       `SELECT (SELECT s.remote_lsn::text FROM pg_replication_origin_status s
                  JOIN pg_replication_origin o ON o.roident = s.local_id WHERE o.roname = $1) AS recorded,
               (SELECT max(commit_lsn)::text FROM handled) AS last`,
@@ -140,7 +129,7 @@ describe('origin-tagged handler writes under SIGKILL', () => {
     );
     expect(lsn(progress!.recorded)).toBe(lsn(progress!.last));
     // For the record (not a threshold): how many calls were redeliveries the sink absorbed.
-    const calls = readFileSync(join(dir, 'calls.log'), 'utf8').split('\n').filter(Boolean);
+    const calls = readFileSync(join(fx.dir, 'calls.log'), 'utf8').split('\n').filter(Boolean);
     expect(new Set(calls).size).toBe(ORDERS);
     console.log(`origin crash: ${calls.length} handler calls for ${ORDERS} orders, ${KILLS} kills`);
   });

@@ -2,33 +2,21 @@
 // stream settings, handles 1,000 rows and is SIGKILLed 2 s later; the next one redelivers none of
 // them. With acknowledgements sent only every statusIntervalMs (10 s), all 1,000 came again.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { confirmedFlush, dropSlot, lsn, openDb, uniqueName, waitFor, type Db } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { confirmedFlush, lsn, waitFor } from './helpers.js';
+import { slotFixture } from '@koyo/testing/vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROWS = 1_000;
 
-let db: Db;
-let dir: string;
-const slot = uniqueName('promptkill');
-const publication = uniqueName('promptkill_pub');
-
-beforeAll(async () => {
-  db = await openDb('disp_promptkill');
-  dir = mkdtempSync(join(tmpdir(), 'koyo-promptkill-'));
-  await db.query('CREATE TABLE items (id int PRIMARY KEY)');
-  await db.query(`CREATE PUBLICATION ${publication} FOR TABLE items`);
-  await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
+const fx = slotFixture('promptkill', {
+  statements: ['CREATE TABLE items (id int PRIMARY KEY)'],
+  publish: 'items',
 });
-afterAll(async () => {
-  await dropSlot(db, slot).catch(() => undefined);
-  await db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const { slot, publication } = fx;
 
 function startChild(outFile: string, run: number): Promise<ChildProcess> {
   const child = spawn(
@@ -38,7 +26,7 @@ function startChild(outFile: string, run: number): Promise<ChildProcess> {
       '--import',
       'tsx',
       join(here, 'fixtures/ack-child.ts'),
-      db.url,
+      fx.db.url,
       slot,
       publication,
       outFile,
@@ -71,15 +59,15 @@ const exited = (child: ChildProcess): Promise<void> =>
 
 describe('prompt acknowledgements', () => {
   it('a dispatcher SIGKILLed 2 s after handling 1,000 rows: the next one redelivers none of them', async () => {
-    const outFile = join(dir, 'handled.log');
+    const outFile = join(fx.dir, 'handled.log');
     const first = await startChild(outFile, 1);
     // 1,000 rows in 50 transactions.
     for (let i = 0; i < ROWS; i += 20)
-      await db.query('INSERT INTO items SELECT g FROM generate_series($1::int, $2::int) g', [
+      await fx.db.query('INSERT INTO items SELECT g FROM generate_series($1::int, $2::int) g', [
         i + 1,
         i + 20,
       ]);
-    const [{ at }] = (await db.query<{ at: string }>(
+    const [{ at }] = (await fx.db.query<{ at: string }>(
       'SELECT pg_current_wal_lsn()::text AS at',
     )) as [{ at: string }];
     await waitFor(() => handled(outFile, 1).length >= ROWS, 'the first child to handle 1,000 rows');
@@ -87,10 +75,10 @@ describe('prompt acknowledgements', () => {
     first.kill('SIGKILL');
     await exited(first);
     // Server truth: the slot confirmed every handled transaction before the kill.
-    expect(await confirmedFlush(db, slot)).toBeGreaterThanOrEqual(lsn(at));
+    expect(await confirmedFlush(fx.db, slot)).toBeGreaterThanOrEqual(lsn(at));
 
     const second = await startChild(outFile, 2);
-    await db.query(`INSERT INTO items VALUES (${ROWS + 1})`);
+    await fx.db.query(`INSERT INTO items VALUES (${ROWS + 1})`);
     await waitFor(
       () => handled(outFile, 2).includes(ROWS + 1),
       'the second child to handle a new row',

@@ -23,15 +23,10 @@ type Delivery =
       position: number;
       xid: number;
     }
-  | {
-      type: 'message';
-      text: string;
-      transactional: boolean;
-      lsn: string;
-      commitLsn: string | null;
-      position: number;
-      xid: number | null;
-    };
+  | ({ type: 'message' } & Pick<
+      LogicalMessage,
+      'text' | 'transactional' | 'lsn' | 'commitLsn' | 'position' | 'xid'
+    >);
 
 function record(dispatcher: Dispatcher, into: Delivery[]): void {
   dispatcher.onChange((c) => {

@@ -1,35 +1,23 @@
 // Two dispatchers on one slot: the first streams, the second waits (its stream retries while
 // PostgreSQL says the slot is active) and takes over when the first dies.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDispatcher } from '../src/index.js';
-import { dropSlot, openDb, uniqueName, waitFor, type Db } from './helpers.js';
+import { waitFor } from './helpers.js';
+import { slotFixture } from '@koyo/testing/vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
-let db: Db;
-let dir: string;
-const slot = uniqueName('standby');
-const publication = uniqueName('standby_pub');
-
-beforeAll(async () => {
-  db = await openDb('disp_standby');
-  dir = mkdtempSync(join(tmpdir(), 'koyo-standby-'));
-  await db.query(
+const fx = slotFixture('standby', {
+  statements: [
     'CREATE TABLE events (id bigserial PRIMARY KEY, k int NOT NULL, seq int NOT NULL, pad text)',
-  );
-  await db.query('CREATE TABLE counters (k int PRIMARY KEY, v int NOT NULL)');
-  await db.query(`CREATE PUBLICATION ${publication} FOR TABLE events, counters`);
-  await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
+    'CREATE TABLE counters (k int PRIMARY KEY, v int NOT NULL)',
+  ],
+  publish: 'events, counters',
 });
-afterAll(async () => {
-  await dropSlot(db, slot).catch(() => undefined);
-  await db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const { slot, publication } = fx;
 
 function handledIds(file: string): Set<number> {
   if (!existsSync(file)) return new Set();
@@ -43,7 +31,7 @@ function handledIds(file: string): Set<number> {
 
 describe('hot standby', () => {
   it('a second dispatcher on the same slot waits, then takes over when the first is killed', async () => {
-    const file = join(dir, 'active.log');
+    const file = join(fx.dir, 'active.log');
     const active: ChildProcess = spawn(
       process.execPath,
       [
@@ -51,7 +39,7 @@ describe('hot standby', () => {
         '--import',
         'tsx',
         join(here, 'fixtures/crash-child.ts'),
-        db.url,
+        fx.db.url,
         slot,
         publication,
         file,
@@ -70,7 +58,7 @@ describe('hot standby', () => {
     await waitFor(
       async () =>
         (
-          await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [
+          await fx.db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active', [
             slot,
           ])
         ).length === 1,
@@ -78,7 +66,7 @@ describe('hot standby', () => {
     );
 
     const standby = createDispatcher({
-      connection: db.url,
+      connection: fx.db.url,
       slot,
       publication,
       createSlot: false,
@@ -93,7 +81,7 @@ describe('hot standby', () => {
     );
     await standby.start();
 
-    await db.query('INSERT INTO events (k, seq) SELECT 1, g FROM generate_series(1, 10) g');
+    await fx.db.query('INSERT INTO events (k, seq) SELECT 1, g FROM generate_series(1, 10) g');
     await waitFor(
       () => handledIds(file).size === 10,
       'the active dispatcher to handle the first rows',
@@ -104,12 +92,12 @@ describe('hot standby', () => {
 
     active.kill('SIGKILL');
     await new Promise((resolve) => active.once('exit', resolve));
-    await db.query('INSERT INTO events (k, seq) SELECT 2, g FROM generate_series(1, 10) g');
+    await fx.db.query('INSERT INTO events (k, seq) SELECT 2, g FROM generate_series(1, 10) g');
     await standby.drain(); // resolves once the standby streams and handled everything before it
     const all = new Set([...handledIds(file), ...seen]);
     for (let id = 1; id <= 20; id++) expect(all.has(id), `row ${id}`).toBe(true);
     expect(seen.filter((id) => id > 10)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
-    const holder = await db.query<{ pid: number }>(
+    const holder = await fx.db.query<{ pid: number }>(
       'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1',
       [slot],
     );

@@ -1,6 +1,6 @@
 import type { Buffer } from 'node:buffer';
 import pgTypes from 'pg-types';
-import { PgoutputDecodeError } from './errors.js';
+import { KoyoPgoutputError } from './errors.js';
 import { OID } from './oids.js';
 import { copyBytes, utf8 } from './reader.js';
 import { isDefaultTextParser, type TextParser, type ValueParser } from './text-values.js';
@@ -17,7 +17,7 @@ export const parseBytes: ValueParser = copyBytes;
 
 function expectLength(buf: Buffer, start: number, end: number, length: number, type: string): void {
   if (end - start !== length) {
-    throw new PgoutputDecodeError(
+    throw new KoyoPgoutputError(
       'INVALID_VALUE',
       `A binary ${type} value is ${length} bytes long, this one has ${end - start}.`,
       { offset: start },
@@ -196,7 +196,7 @@ function uuidText(buf: Buffer, start: number, end: number): string {
 
 function jsonbText(buf: Buffer, start: number, end: number): string {
   if (end <= start || buf[start] !== 1) {
-    throw new PgoutputDecodeError(
+    throw new KoyoPgoutputError(
       'INVALID_VALUE',
       'Unsupported binary jsonb version (only version 1 exists).',
       {

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { PgoutputDecodeError } from './errors.js';
+import { KoyoPgoutputError } from './errors.js';
 import type { Row } from './messages.js';
 import { asBuffer, utf8 } from './reader.js';
 import { rowBuilder, type RowBuilder } from './row-builder.js';
@@ -71,7 +71,7 @@ export class CopyTextRowDecoder {
 
   constructor(columns: readonly CopyTextColumn[], options: CopyTextRowDecoderOptions = {}) {
     if (!Array.isArray(columns) || columns.length === 0) {
-      throw new PgoutputDecodeError(
+      throw new KoyoPgoutputError(
         'INVALID_OPTION',
         'CopyTextRowDecoder needs at least one column ({ name, typeOid }).',
       );
@@ -93,7 +93,7 @@ export class CopyTextRowDecoder {
   /**
    * Decodes one row: the bytes `bytes[start, end)` (one line of COPY text output).
    *
-   * @throws PgoutputDecodeError `INVALID_MESSAGE` for a row with another number of columns,
+   * @throws KoyoPgoutputError `INVALID_MESSAGE` for a row with another number of columns,
    * `INVALID_VALUE` when a type parser rejects a value.
    */
   decode(bytes: Uint8Array, start = 0, end = bytes.length): Row {
@@ -128,7 +128,7 @@ export class CopyTextRowDecoder {
           }
         } catch (error) {
           const reason = error instanceof Error ? error.message : String(error);
-          throw new PgoutputDecodeError(
+          throw new KoyoPgoutputError(
             'INVALID_VALUE',
             `Cannot parse the value of column ${this.names[i]} at offset ${from}: ${reason}.`,
             {
@@ -204,8 +204,8 @@ export class CopyTextRowDecoder {
     return n;
   }
 
-  private columnCount(seen: number, offset: number): PgoutputDecodeError {
-    return new PgoutputDecodeError(
+  private columnCount(seen: number, offset: number): KoyoPgoutputError {
+    return new KoyoPgoutputError(
       'INVALID_MESSAGE',
       `A COPY text row has ${seen > this.names.length ? 'more' : `${seen}`} column(s), the decoder expects ${this.names.length} (${this.names.join(', ')}). Select exactly these columns, in this order, with the default delimiter.`,
       { offset },

@@ -1,21 +1,11 @@
-import { PgoutputDecodeError } from './errors.js';
+import { KoyoPgoutputError } from './errors.js';
 import type {
-  BeginMessage,
-  BeginPrepareMessage,
-  CommitMessage,
-  CommitPreparedMessage,
   DeleteMessage,
   InsertMessage,
   MessageMessage,
-  OriginMessage,
   PgoutputMessage,
-  PrepareMessage,
   RelationColumn,
   RelationMessage,
-  RollbackPreparedMessage,
-  StreamAbortMessage,
-  StreamCommitMessage,
-  StreamPrepareMessage,
   StreamStartMessage,
   StreamStopMessage,
   TruncateMessage,
@@ -25,7 +15,17 @@ import type {
 import { asBuffer, Reader } from './reader.js';
 import { CompiledRelation, readTuple, type ValueOptions } from './relation.js';
 import { typeParserMap } from './type-parsers.js';
-import { pgMicrosToUnixMicros, unixMicrosToDate } from './time.js';
+import {
+  readBegin,
+  readBeginPrepare,
+  readCommit,
+  readCommitPrepared,
+  readOrigin,
+  readPrepare,
+  readRollbackPrepared,
+  readStreamAbort,
+  readStreamCommit,
+} from './transaction-messages.js';
 
 /** Options of {@link PgoutputDecoder}. */
 export interface DecoderOptions {
@@ -67,7 +67,7 @@ const REPLICA_IDENTITY: Record<number, RelationMessage['replicaIdentity']> = {
  * A decoder follows one replication session: it remembers the relations (and types) announced
  * by Relation messages, and whether it is inside a streamed block (whose messages carry an xid).
  * Call {@link PgoutputDecoder.reset} when you reconnect. A payload that fails to decode throws a
- * {@link PgoutputDecodeError} and changes nothing, so the decoder stays usable.
+ * {@link KoyoPgoutputError} and changes nothing, so the decoder stays usable.
  *
  * Byte buffers are not kept: everything in a returned message is copied, so the payload's memory
  * may be reused right after `decode` returns.
@@ -90,7 +90,7 @@ export class PgoutputDecoder {
   constructor(options: DecoderOptions = {}) {
     const version = options.protocolVersion ?? 4;
     if (version !== 1 && version !== 2 && version !== 3 && version !== 4) {
-      throw new PgoutputDecodeError(
+      throw new KoyoPgoutputError(
         'INVALID_OPTION',
         `protocolVersion must be 1, 2, 3 or 4, got ${String(version)}.`,
       );
@@ -122,11 +122,11 @@ export class PgoutputDecoder {
   /**
    * Decodes one pgoutput message (the payload of one XLogData frame).
    *
-   * @throws PgoutputDecodeError for anything malformed, unknown or unsupported.
+   * @throws KoyoPgoutputError for anything malformed, unknown or unsupported.
    */
   decode(payload: Uint8Array): PgoutputMessage {
     if (!(payload instanceof Uint8Array)) {
-      throw new PgoutputDecodeError(
+      throw new KoyoPgoutputError(
         'INVALID_OPTION',
         'decode() takes the payload bytes as a Uint8Array or Buffer.',
       );
@@ -138,8 +138,8 @@ export class PgoutputDecoder {
       r.done();
       return message;
     } catch (error) {
-      if (error instanceof PgoutputDecodeError) throw error;
-      throw new PgoutputDecodeError(
+      if (error instanceof KoyoPgoutputError) throw error;
+      throw new KoyoPgoutputError(
         'INVALID_MESSAGE',
         `Malformed pgoutput ${r.tag ?? 'message'} at offset ${r.pos}: ${error instanceof Error ? error.message : String(error)}`,
         { offset: r.pos, tag: r.tag, cause: error },
@@ -148,6 +148,7 @@ export class PgoutputDecoder {
   }
 
   private message(tag: number): PgoutputMessage {
+    const r = this.reader;
     switch (tag) {
       case 0x49 /* I */:
         return this.insert();
@@ -156,9 +157,11 @@ export class PgoutputDecoder {
       case 0x44 /* D */:
         return this.delete();
       case 0x42 /* B */:
-        return this.begin();
+        r.tag = 'begin';
+        return readBegin(r);
       case 0x43 /* C */:
-        return this.commit();
+        r.tag = 'commit';
+        return readCommit(r);
       case 0x52 /* R */:
         return this.relation();
       case 0x59 /* Y */:
@@ -168,27 +171,35 @@ export class PgoutputDecoder {
       case 0x4d /* M */:
         return this.logicalMessage();
       case 0x4f /* O */:
-        return this.origin();
+        r.tag = 'origin';
+        return readOrigin(r);
       case 0x53 /* S */:
         return this.streamStart();
       case 0x45 /* E */:
         return this.streamStop();
       case 0x63 /* c */:
-        return this.streamCommit();
+        this.need(2, 'stream_commit');
+        return readStreamCommit(r);
       case 0x41 /* A */:
-        return this.streamAbort();
+        this.need(2, 'stream_abort');
+        return readStreamAbort(r, this.protocolVersion);
       case 0x62 /* b */:
-        return this.beginPrepare();
+        this.need(3, 'begin_prepare');
+        return readBeginPrepare(r);
       case 0x50 /* P */:
-        return this.prepare('prepare', 3);
+        this.need(3, 'prepare');
+        return readPrepare(r, 'prepare');
       case 0x4b /* K */:
-        return this.commitPrepared();
+        this.need(3, 'commit_prepared');
+        return readCommitPrepared(r);
       case 0x72 /* r */:
-        return this.rollbackPrepared();
+        this.need(3, 'rollback_prepared');
+        return readRollbackPrepared(r);
       case 0x70 /* p */:
-        return this.prepare('stream_prepare', 3);
+        this.need(3, 'stream_prepare');
+        return readPrepare(r, 'stream_prepare');
       default:
-        throw new PgoutputDecodeError(
+        throw new KoyoPgoutputError(
           'UNKNOWN_MESSAGE',
           `Unknown pgoutput message tag 0x${tag.toString(16)} (${JSON.stringify(String.fromCharCode(tag))}) at offset 0. ` +
             'Is this payload from the pgoutput plugin (and is it the XLogData payload, without the 25-byte frame header)?',
@@ -200,7 +211,7 @@ export class PgoutputDecoder {
   private need(version: 2 | 3, tag: string): void {
     this.reader.tag = tag;
     if (this.protocolVersion < version) {
-      throw new PgoutputDecodeError(
+      throw new KoyoPgoutputError(
         'UNSUPPORTED_MESSAGE',
         `pgoutput ${tag} messages need protocol version ${version} or higher, but this decoder was created with protocolVersion ${this.protocolVersion}. ` +
           'Create the decoder with the proto_version the stream was started with.',
@@ -212,7 +223,7 @@ export class PgoutputDecoder {
   private relationOf(oid: number): CompiledRelation {
     const relation = this.relations.get(oid);
     if (relation) return relation;
-    throw new PgoutputDecodeError(
+    throw new KoyoPgoutputError(
       'UNKNOWN_RELATION',
       `pgoutput ${this.reader.tag ?? 'message'} refers to relation OID ${oid}, which no Relation message announced. ` +
         'A decoder must see a replication session from its start: after a reconnect call reset() and keep decoding the new session.',
@@ -286,48 +297,6 @@ export class PgoutputDecoder {
         xid,
       };
     throw r.invalid(`Expected 'K' or 'O' in a delete, got 0x${kind.toString(16)}.`, r.pos - 1);
-  }
-
-  private timeMicros(): bigint {
-    return pgMicrosToUnixMicros(this.reader.i64());
-  }
-
-  private begin(): BeginMessage {
-    const r = this.reader;
-    r.tag = 'begin';
-    const finalLsn = r.u64();
-    const micros = this.timeMicros();
-    return {
-      tag: 'begin',
-      finalLsn,
-      commitTime: unixMicrosToDate(micros),
-      commitTimeMicros: micros,
-      xid: r.u32(),
-    };
-  }
-
-  private commit(): CommitMessage {
-    const r = this.reader;
-    r.tag = 'commit';
-    const flags = r.u8();
-    const commitLsn = r.u64();
-    const endLsn = r.u64();
-    const micros = this.timeMicros();
-    return {
-      tag: 'commit',
-      flags,
-      commitLsn,
-      endLsn,
-      commitTime: unixMicrosToDate(micros),
-      commitTimeMicros: micros,
-    };
-  }
-
-  private origin(): OriginMessage {
-    const r = this.reader;
-    r.tag = 'origin';
-    const lsn = r.u64();
-    return { tag: 'origin', lsn, name: r.cstring() };
   }
 
   private schemaName(): string {
@@ -436,139 +405,5 @@ export class PgoutputDecoder {
     this.reader.done();
     this.inStream = false;
     return { tag: 'stream_stop' };
-  }
-
-  private streamCommit(): StreamCommitMessage {
-    const r = this.reader;
-    this.need(2, 'stream_commit');
-    const xid = r.u32();
-    const flags = r.u8();
-    const commitLsn = r.u64();
-    const endLsn = r.u64();
-    const micros = this.timeMicros();
-    return {
-      tag: 'stream_commit',
-      xid,
-      flags,
-      commitLsn,
-      endLsn,
-      commitTime: unixMicrosToDate(micros),
-      commitTimeMicros: micros,
-    };
-  }
-
-  private streamAbort(): StreamAbortMessage {
-    const r = this.reader;
-    this.need(2, 'stream_abort');
-    const xid = r.u32();
-    const subXid = r.u32();
-    if (this.protocolVersion >= 4 && r.end - r.pos >= 16) {
-      // Protocol 4 with streaming 'parallel' adds the abort LSN and time.
-      const abortLsn = r.u64();
-      const micros = this.timeMicros();
-      return {
-        tag: 'stream_abort',
-        xid,
-        subXid,
-        abortLsn,
-        abortTime: unixMicrosToDate(micros),
-        abortTimeMicros: micros,
-      };
-    }
-    return {
-      tag: 'stream_abort',
-      xid,
-      subXid,
-      abortLsn: undefined,
-      abortTime: undefined,
-      abortTimeMicros: undefined,
-    };
-  }
-
-  private beginPrepare(): BeginPrepareMessage {
-    const r = this.reader;
-    this.need(3, 'begin_prepare');
-    const prepareLsn = r.u64();
-    const endLsn = r.u64();
-    const micros = this.timeMicros();
-    const xid = r.u32();
-    const prepareTime = unixMicrosToDate(micros);
-    return {
-      tag: 'begin_prepare',
-      prepareLsn,
-      endLsn,
-      prepareTime,
-      prepareTimeMicros: micros,
-      xid,
-      gid: r.cstring(),
-    };
-  }
-
-  private prepare(
-    tag: 'prepare' | 'stream_prepare',
-    version: 3,
-  ): PrepareMessage | StreamPrepareMessage {
-    const r = this.reader;
-    this.need(version, tag);
-    const flags = r.u8();
-    const prepareLsn = r.u64();
-    const endLsn = r.u64();
-    const micros = this.timeMicros();
-    const xid = r.u32();
-    const prepareTime = unixMicrosToDate(micros);
-    return {
-      tag,
-      flags,
-      prepareLsn,
-      endLsn,
-      prepareTime,
-      prepareTimeMicros: micros,
-      xid,
-      gid: r.cstring(),
-    };
-  }
-
-  private commitPrepared(): CommitPreparedMessage {
-    const r = this.reader;
-    this.need(3, 'commit_prepared');
-    const flags = r.u8();
-    const commitLsn = r.u64();
-    const endLsn = r.u64();
-    const micros = this.timeMicros();
-    const xid = r.u32();
-    const commitTime = unixMicrosToDate(micros);
-    return {
-      tag: 'commit_prepared',
-      flags,
-      commitLsn,
-      endLsn,
-      commitTime,
-      commitTimeMicros: micros,
-      xid,
-      gid: r.cstring(),
-    };
-  }
-
-  private rollbackPrepared(): RollbackPreparedMessage {
-    const r = this.reader;
-    this.need(3, 'rollback_prepared');
-    const flags = r.u8();
-    const prepareEndLsn = r.u64();
-    const rollbackEndLsn = r.u64();
-    const prepareMicros = this.timeMicros();
-    const rollbackMicros = this.timeMicros();
-    const xid = r.u32();
-    return {
-      tag: 'rollback_prepared',
-      flags,
-      prepareEndLsn,
-      rollbackEndLsn,
-      prepareTime: unixMicrosToDate(prepareMicros),
-      prepareTimeMicros: prepareMicros,
-      rollbackTime: unixMicrosToDate(rollbackMicros),
-      rollbackTimeMicros: rollbackMicros,
-      xid,
-      gid: r.cstring(),
-    };
   }
 }

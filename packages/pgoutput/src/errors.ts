@@ -12,7 +12,7 @@
  * - `INVALID_LSN`: text that is not an LSN like `16/B374D848`, or a bigint outside 0..2^64-1.
  * - `INVALID_OPTION`: a bad decoder option or function argument.
  */
-export type PgoutputDecodeErrorCode =
+export type KoyoPgoutputErrorCode =
   | 'TRUNCATED'
   | 'TRAILING_BYTES'
   | 'UNKNOWN_MESSAGE'
@@ -26,29 +26,33 @@ export type PgoutputDecodeErrorCode =
 
 /**
  * The one error class of `@koyo/pgoutput`. Every failure to decode a payload, parse a frame or
- * an LSN is a `PgoutputDecodeError` (never a `RangeError` or `TypeError`), and the decoder that
+ * an LSN is a `KoyoPgoutputError` (never a `RangeError` or `TypeError`), and the decoder that
  * threw stays usable for the next message.
  *
  * `offset` is the byte offset in the payload where the problem was found (`-1` when it is not
  * about a payload), `tag` the message tag (`'insert'`, `'begin'`, ...) when it was known.
  *
+ * Its `name` is still `'PgoutputDecodeError'`, the class's name before it followed the
+ * `Koyo<Package>Error` rule, so logs and `error.name` checks keep matching; the old name is
+ * exported as a deprecated alias of this same class.
+ *
  * @example
  * try {
  *   decoder.decode(payload);
  * } catch (error) {
- *   if (error instanceof PgoutputDecodeError && error.code === 'UNKNOWN_RELATION') {
+ *   if (error instanceof KoyoPgoutputError && error.code === 'UNKNOWN_RELATION') {
  *     // the stream did not start at a transaction boundary: restart it from the slot
  *   }
  * }
  */
-export class PgoutputDecodeError extends Error {
+export class KoyoPgoutputError extends Error {
   override readonly name = 'PgoutputDecodeError';
-  readonly code: PgoutputDecodeErrorCode;
+  readonly code: KoyoPgoutputErrorCode;
   readonly offset: number;
   readonly tag: string | undefined;
 
   constructor(
-    code: PgoutputDecodeErrorCode,
+    code: KoyoPgoutputErrorCode,
     message: string,
     details: { offset?: number; tag?: string | undefined; cause?: unknown } = {},
   ) {
@@ -58,3 +62,27 @@ export class PgoutputDecodeError extends Error {
     this.tag = details.tag;
   }
 }
+
+/**
+ * The former name of {@link KoyoPgoutputError}: the same class, so `instanceof` works with
+ * either name.
+ *
+ * @deprecated Use {@link KoyoPgoutputError}; this alias goes away in a later minor version.
+ * @example
+ * if (error instanceof PgoutputDecodeError) console.error(error.code); // same as KoyoPgoutputError
+ */
+export const PgoutputDecodeError = KoyoPgoutputError;
+
+/**
+ * The instance type under its former name: {@link KoyoPgoutputError}.
+ *
+ * @deprecated Use {@link KoyoPgoutputError}.
+ */
+export type PgoutputDecodeError = KoyoPgoutputError;
+
+/**
+ * The former name of {@link KoyoPgoutputErrorCode}.
+ *
+ * @deprecated Use {@link KoyoPgoutputErrorCode}.
+ */
+export type PgoutputDecodeErrorCode = KoyoPgoutputErrorCode;

@@ -1,4 +1,4 @@
-import { PgoutputDecodeError } from './errors.js';
+import { KoyoPgoutputError } from './errors.js';
 import { asBuffer } from './reader.js';
 import { pgNowMicros } from './time.js';
 
@@ -53,11 +53,11 @@ const MAX_I64 = 0x7fff_ffff_ffff_ffffn;
  *   if (frame.tag === 'xlogdata') handle(decoder.decode(frame.payload));
  *   else if (frame.replyRequested) send(encodeStandbyStatusUpdate({ written, flushed, applied: flushed }));
  * });
- * @throws PgoutputDecodeError `UNKNOWN_FRAME` or `TRUNCATED`.
+ * @throws KoyoPgoutputError `UNKNOWN_FRAME` or `TRUNCATED`.
  */
 export function parseCopyData(body: Uint8Array): XLogData | PrimaryKeepalive {
   if (!(body instanceof Uint8Array)) {
-    throw new PgoutputDecodeError(
+    throw new KoyoPgoutputError(
       'INVALID_OPTION',
       'parseCopyData() takes the CopyData body as a Uint8Array or Buffer.',
     );
@@ -66,7 +66,7 @@ export function parseCopyData(body: Uint8Array): XLogData | PrimaryKeepalive {
   const kind = buf.length > 0 ? buf[0] : undefined;
   if (kind === 0x77 /* w */) {
     if (buf.length < 25) {
-      throw new PgoutputDecodeError(
+      throw new KoyoPgoutputError(
         'TRUNCATED',
         `An XLogData frame has a 25-byte header, this one is ${buf.length} bytes.`,
         {
@@ -85,7 +85,7 @@ export function parseCopyData(body: Uint8Array): XLogData | PrimaryKeepalive {
   }
   if (kind === 0x6b /* k */) {
     if (buf.length !== 18) {
-      throw new PgoutputDecodeError(
+      throw new KoyoPgoutputError(
         buf.length < 18 ? 'TRUNCATED' : 'TRAILING_BYTES',
         `A primary keepalive is 18 bytes, this one is ${buf.length}.`,
         { offset: Math.min(buf.length, 18), tag: 'keepalive' },
@@ -98,7 +98,7 @@ export function parseCopyData(body: Uint8Array): XLogData | PrimaryKeepalive {
       replyRequested: buf[17] !== 0,
     };
   }
-  throw new PgoutputDecodeError(
+  throw new KoyoPgoutputError(
     kind === undefined ? 'TRUNCATED' : 'UNKNOWN_FRAME',
     kind === undefined
       ? 'Empty CopyData body.'
@@ -109,7 +109,7 @@ export function parseCopyData(body: Uint8Array): XLogData | PrimaryKeepalive {
 
 function checkPosition(name: string, value: unknown): bigint {
   if (typeof value !== 'bigint' || value < 0n || value > MAX_U64) {
-    throw new PgoutputDecodeError(
+    throw new KoyoPgoutputError(
       'INVALID_LSN',
       `${name} must be a bigint LSN from 0 to 2^64-1, got ${String(value)}.`,
     );
@@ -124,7 +124,7 @@ function checkPosition(name: string, value: unknown): bigint {
  * @example
  * const body = encodeStandbyStatusUpdate({ written: lsn, flushed: lsn, applied: lsn });
  * connection.sendCopyFromChunk(body);
- * @throws PgoutputDecodeError `INVALID_LSN` for a position outside 0..2^64-1, `INVALID_OPTION` for a bad clock.
+ * @throws KoyoPgoutputError `INVALID_LSN` for a position outside 0..2^64-1, `INVALID_OPTION` for a bad clock.
  */
 export function encodeStandbyStatusUpdate(update: StandbyStatusUpdate): Uint8Array {
   const written = checkPosition('written', update.written);
@@ -132,7 +132,7 @@ export function encodeStandbyStatusUpdate(update: StandbyStatusUpdate): Uint8Arr
   const applied = checkPosition('applied', update.applied);
   const clock = update.clock ?? pgNowMicros();
   if (typeof clock !== 'bigint' || clock < -MAX_I64 - 1n || clock > MAX_I64) {
-    throw new PgoutputDecodeError(
+    throw new KoyoPgoutputError(
       'INVALID_OPTION',
       `clock must be a bigint of µs since 2000-01-01 (int64), got ${String(clock)}.`,
     );

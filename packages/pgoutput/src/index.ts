@@ -4,7 +4,12 @@ export {
   type CopyTextRowDecoderOptions,
 } from './copy-text.js';
 export { PgoutputDecoder, type DecoderOptions } from './decoder.js';
-export { PgoutputDecodeError, type PgoutputDecodeErrorCode } from './errors.js';
+export {
+  KoyoPgoutputError,
+  PgoutputDecodeError,
+  type KoyoPgoutputErrorCode,
+  type PgoutputDecodeErrorCode,
+} from './errors.js';
 export { formatLsn, parseLsn } from './lsn.js';
 export {
   encodeStandbyStatusUpdate,

@@ -1,4 +1,4 @@
-import { PgoutputDecodeError } from './errors.js';
+import { KoyoPgoutputError } from './errors.js';
 
 const MAX_U64 = 0xffff_ffff_ffff_ffffn;
 const LSN_TEXT = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
@@ -10,11 +10,11 @@ const LSN_TEXT = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
  * @example
  * formatLsn(0x16B374D848n); // "16/B374D848"
  * formatLsn(0n);            // "0/0"
- * @throws PgoutputDecodeError `INVALID_LSN` if `lsn` is not within 0..2^64-1.
+ * @throws KoyoPgoutputError `INVALID_LSN` if `lsn` is not within 0..2^64-1.
  */
 export function formatLsn(lsn: bigint): string {
   if (typeof lsn !== 'bigint' || lsn < 0n || lsn > MAX_U64) {
-    throw new PgoutputDecodeError(
+    throw new KoyoPgoutputError(
       'INVALID_LSN',
       `An LSN is a bigint from 0 to 2^64-1, got ${String(lsn)}.`,
     );
@@ -31,12 +31,12 @@ export function formatLsn(lsn: bigint): string {
  *
  * @example
  * parseLsn('16/B374D848'); // 0x16B374D848n
- * @throws PgoutputDecodeError `INVALID_LSN` for anything else.
+ * @throws KoyoPgoutputError `INVALID_LSN` for anything else.
  */
 export function parseLsn(text: string): bigint {
   const match = typeof text === 'string' ? LSN_TEXT.exec(text.trim()) : null;
   if (!match) {
-    throw new PgoutputDecodeError(
+    throw new KoyoPgoutputError(
       'INVALID_LSN',
       `Not an LSN: ${JSON.stringify(text)}. Expected two hex numbers of up to 8 digits separated by a slash, like "16/B374D848".`,
     );

@@ -208,16 +208,10 @@ export interface BeginPrepareMessage {
   gid: string;
 }
 
-/** `PREPARE TRANSACTION` (`P`, protocol 3+). */
-export interface PrepareMessage {
+/** `PREPARE TRANSACTION` (`P`, protocol 3+): the fields of {@link BeginPrepareMessage}, and flags. */
+export interface PrepareMessage extends Omit<BeginPrepareMessage, 'tag'> {
   tag: 'prepare';
   flags: number;
-  prepareLsn: bigint;
-  endLsn: bigint;
-  prepareTime: Date;
-  prepareTimeMicros: bigint;
-  xid: number;
-  gid: string;
 }
 
 /** `COMMIT PREPARED` (`K`, protocol 3+). */
@@ -248,16 +242,12 @@ export interface RollbackPreparedMessage {
   gid: string;
 }
 
-/** A streamed transaction was prepared (`p`, protocol 3+ with streaming). */
-export interface StreamPrepareMessage {
+/**
+ * A streamed transaction was prepared (`p`, protocol 3+ with streaming): the fields of
+ * {@link PrepareMessage}.
+ */
+export interface StreamPrepareMessage extends Omit<PrepareMessage, 'tag'> {
   tag: 'stream_prepare';
-  flags: number;
-  prepareLsn: bigint;
-  endLsn: bigint;
-  prepareTime: Date;
-  prepareTimeMicros: bigint;
-  xid: number;
-  gid: string;
 }
 
 /** Every message {@link PgoutputDecoder.decode} returns, discriminated by `tag`. */

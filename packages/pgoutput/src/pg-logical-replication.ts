@@ -1,5 +1,5 @@
 import { PgoutputDecoder, type DecoderOptions } from './decoder.js';
-import { PgoutputDecodeError } from './errors.js';
+import { KoyoPgoutputError } from './errors.js';
 import type { PgoutputMessage } from './messages.js';
 
 /**
@@ -79,7 +79,7 @@ export class KoyoPgoutputPlugin {
   /** The decoder; it is reset each time replication (re)starts. */
   readonly decoder: PgoutputDecoder;
 
-  /** @throws PgoutputDecodeError `INVALID_OPTION` for a bad option. */
+  /** @throws KoyoPgoutputError `INVALID_OPTION` for a bad option. */
   constructor(options: KoyoPgoutputPluginOptions) {
     const names = options?.publicationNames;
     if (
@@ -87,7 +87,7 @@ export class KoyoPgoutputPlugin {
       names.length === 0 ||
       names.some((name) => typeof name !== 'string' || name === '')
     ) {
-      throw new PgoutputDecodeError(
+      throw new KoyoPgoutputError(
         'INVALID_OPTION',
         'publicationNames must be a non-empty array of publication names.',
       );
@@ -95,16 +95,13 @@ export class KoyoPgoutputPlugin {
     const version = options.protoVersion ?? 1;
     const streaming = options.streaming ?? false;
     if ((streaming === true || streaming === 'on') && version < 2) {
-      throw new PgoutputDecodeError('INVALID_OPTION', 'streaming needs protoVersion 2 or higher.');
+      throw new KoyoPgoutputError('INVALID_OPTION', 'streaming needs protoVersion 2 or higher.');
     }
     if (streaming === 'parallel' && version < 4) {
-      throw new PgoutputDecodeError(
-        'INVALID_OPTION',
-        "streaming: 'parallel' needs protoVersion 4.",
-      );
+      throw new KoyoPgoutputError('INVALID_OPTION', "streaming: 'parallel' needs protoVersion 4.");
     }
     if (options.twoPhase && version < 3) {
-      throw new PgoutputDecodeError('INVALID_OPTION', 'twoPhase needs protoVersion 3 or higher.');
+      throw new KoyoPgoutputError('INVALID_OPTION', 'twoPhase needs protoVersion 3 or higher.');
     }
     this.options = options;
     const decoderOptions: DecoderOptions = {
@@ -124,7 +121,7 @@ export class KoyoPgoutputPlugin {
   /** The `START_REPLICATION` command this plugin sends for `slotName` from `lastLsn`. */
   startCommand(slotName: string, lastLsn: string): string {
     if (!LSN_TEXT.test(lastLsn)) {
-      throw new PgoutputDecodeError(
+      throw new KoyoPgoutputError(
         'INVALID_LSN',
         `Not an LSN: ${JSON.stringify(lastLsn)} (expected e.g. "0/16B3748").`,
       );
@@ -156,7 +153,7 @@ export class KoyoPgoutputPlugin {
     return client.query(command);
   }
 
-  /** Decodes one XLogData payload. @throws PgoutputDecodeError for malformed input. */
+  /** Decodes one XLogData payload. @throws KoyoPgoutputError for malformed input. */
   parse(buffer: Uint8Array): PgoutputMessage {
     return this.decoder.decode(buffer);
   }

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { PgoutputDecodeError } from './errors.js';
+import { KoyoPgoutputError } from './errors.js';
 
 /** Node's unchecked slice decoders: `toString()` minus its argument juggling. */
 interface FastSliceBuffer extends Buffer {
@@ -35,7 +35,7 @@ export function copyBytes(buf: Buffer, start: number, end: number): Buffer {
 
 /**
  * A cursor over one payload, reused for every message. Every read checks bounds and throws a
- * `PgoutputDecodeError` (`TRUNCATED`) carrying the offset and the message tag.
+ * `KoyoPgoutputError` (`TRUNCATED`) carrying the offset and the message tag.
  *
  * @internal
  */
@@ -53,16 +53,16 @@ export class Reader {
     this.tag = undefined;
   }
 
-  truncated(need: number): PgoutputDecodeError {
-    return new PgoutputDecodeError(
+  truncated(need: number): KoyoPgoutputError {
+    return new KoyoPgoutputError(
       'TRUNCATED',
       `Truncated pgoutput ${this.tag ?? 'message'}: needed ${need} more byte(s) at offset ${this.pos}, but the payload has ${this.end} bytes.`,
       { offset: this.pos, tag: this.tag },
     );
   }
 
-  invalid(message: string, offset = this.pos): PgoutputDecodeError {
-    return new PgoutputDecodeError('INVALID_MESSAGE', message, { offset, tag: this.tag });
+  invalid(message: string, offset = this.pos): KoyoPgoutputError {
+    return new KoyoPgoutputError('INVALID_MESSAGE', message, { offset, tag: this.tag });
   }
 
   u8(): number {
@@ -109,7 +109,7 @@ export class Reader {
     const start = this.pos;
     const nul = start < this.end ? this.buf.indexOf(0, start) : -1;
     if (nul < 0 || nul >= this.end) {
-      throw new PgoutputDecodeError(
+      throw new KoyoPgoutputError(
         'TRUNCATED',
         `Truncated pgoutput ${this.tag ?? 'message'}: the string at offset ${start} has no terminating NUL byte.`,
         { offset: start, tag: this.tag },
@@ -130,7 +130,7 @@ export class Reader {
   /** Throws `TRAILING_BYTES` unless the whole payload was read. */
   done(): void {
     if (this.pos !== this.end) {
-      throw new PgoutputDecodeError(
+      throw new KoyoPgoutputError(
         'TRAILING_BYTES',
         `Malformed pgoutput ${this.tag ?? 'message'}: ${this.end - this.pos} unexpected byte(s) after the end of the message at offset ${this.pos}.`,
         { offset: this.pos, tag: this.tag },

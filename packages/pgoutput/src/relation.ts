@@ -1,5 +1,5 @@
 import { binaryValueParser, parseBytes } from './binary-values.js';
-import { PgoutputDecodeError } from './errors.js';
+import { KoyoPgoutputError } from './errors.js';
 import { UNCHANGED_TOAST, type RelationMessage, type Row } from './messages.js';
 import type { Reader } from './reader.js';
 import { rowBuilder, type RowBuilder } from './row-builder.js';
@@ -57,11 +57,11 @@ function valueError(
   column: number,
   offset: number,
   cause: unknown,
-): PgoutputDecodeError {
+): KoyoPgoutputError {
   const { schema, name, columns } = relation.message;
   const col = columns[column]!;
   const reason = cause instanceof Error ? cause.message : String(cause);
-  return new PgoutputDecodeError(
+  return new KoyoPgoutputError(
     'INVALID_VALUE',
     `Cannot parse the value of ${schema}.${name}.${col.name} (type OID ${col.typeOid}) at offset ${offset}: ${reason}. ` +
       'If a custom type parser threw, fix it; to receive raw text instead, decode with parse: false.',

@@ -1,4 +1,4 @@
-import { PgoutputDecodeError } from './errors.js';
+import { KoyoPgoutputError } from './errors.js';
 import type { TextParser } from './text-values.js';
 
 /**
@@ -12,7 +12,7 @@ export function typeParserMap(
   const map = new Map<number, TextParser>();
   for (const [oid, parser] of Object.entries(parsers ?? {})) {
     if (typeof parser !== 'function' || !/^\d+$/.test(oid)) {
-      throw new PgoutputDecodeError(
+      throw new KoyoPgoutputError(
         'INVALID_OPTION',
         `typeParsers maps type OIDs to functions (value: string) => unknown; the entry ${JSON.stringify(oid)} is not one.`,
       );

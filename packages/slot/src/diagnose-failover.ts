@@ -2,11 +2,9 @@ import pg from 'pg';
 import { toClientConfig, type ConnectionOptions } from './connection.js';
 import { hostCandidates, describeHost } from './hosts.js';
 import { quoteLiteral } from './identifiers.js';
+import type { Fail, Pass } from './diagnose-types.js';
 import type { SqlSession } from './session.js';
 import type { SlotInfo } from './slot-info.js';
-
-type Pass = (id: string, message: string, fix?: string) => void;
-type Fail = (id: string, severity: 'error' | 'warning', message: string, fix?: string) => void;
 
 /** @internal what the failover checks need from the main diagnosis. */
 export interface FailoverContext {

@@ -157,6 +157,18 @@ export interface ClassifiedError {
   error: KoyoSlotError;
 }
 
+/** A lost or refused connection: retried with backoff. */
+function connectionLost(message: string, cause: unknown): ClassifiedError {
+  return {
+    retry: true,
+    error: new KoyoSlotError(
+      'CONNECTION_FAILED',
+      `Connection to PostgreSQL failed or was lost: ${message}`,
+      { cause },
+    ),
+  };
+}
+
 /**
  * @internal maps an error from `pg` (server error or network failure) to a typed error, and
  * says whether a replication stream should retry. `context` names the slot/publications for
@@ -173,16 +185,7 @@ export function classifyError(
   const message = error instanceof Error ? error.message : String(error);
   const slot =
     context.slot === undefined ? 'the replication slot' : `replication slot "${context.slot}"`;
-  if (!pgError) {
-    return {
-      retry: true,
-      error: new KoyoSlotError(
-        'CONNECTION_FAILED',
-        `Connection to PostgreSQL failed or was lost: ${message}`,
-        { cause: error },
-      ),
-    };
-  }
+  if (!pgError) return connectionLost(message, error);
   const state = pgError.code ?? '';
   const fatal = (code: KoyoSlotErrorCode, text: string): ClassifiedError => ({
     retry: false,
@@ -252,16 +255,7 @@ export function classifyError(
     state.startsWith('57P') ||
     state.startsWith('40') ||
     state === '58000';
-  if (retryable) {
-    return {
-      retry: true,
-      error: new KoyoSlotError(
-        'CONNECTION_FAILED',
-        `Connection to PostgreSQL failed or was lost: ${message}`,
-        { cause: error },
-      ),
-    };
-  }
+  if (retryable) return connectionLost(message, error);
   return fatal('SERVER_ERROR', `PostgreSQL reported an error: ${message}`);
 }
 

@@ -5,22 +5,18 @@
  * @packageDocumentation
  */
 export { createSlotManager } from './slot-manager.js';
-export type {
-  SlotManager,
-  PublicationSpec,
-  EnsurePublicationOptions,
-  EnsureSlotOptions,
-  DropSlotOptions,
-  Ensured,
-  SetupResult,
-} from './slot-manager.js';
+export type { SlotManager, SetupResult } from './slot-manager.js';
+export type { PublicationSpec, EnsurePublicationOptions } from './publication-ops.js';
+export type { EnsureSlotOptions, DropSlotOptions } from './slot-ops.js';
+export type { Ensured } from './ensured.js';
 export type { SetupSpec, SetupCheck } from './setup-check.js';
 export { resolveTables } from './table-resolve.js';
 export type { ResolvedTable, Queryable } from './table-resolve.js';
 export type { SlotInfo } from './slot-info.js';
 export type { PublicationInfo, PublishOperation } from './publication-info.js';
-export { diagnose, formatBytes } from './diagnose.js';
-export type { DiagnoseTarget, DiagnosticCheck } from './diagnose.js';
+export { diagnose } from './diagnose.js';
+export { formatBytes } from './format-bytes.js';
+export type { DiagnoseTarget, DiagnosticCheck } from './diagnose-types.js';
 export {
   ORIGIN_FUNCTIONS,
   ORIGIN_PREFIX,
@@ -52,5 +48,7 @@ export {
 export type { TableName, TableRef, QualifiedTable } from './identifiers.js';
 export type { Logger } from './logger.js';
 export type { ConnectionOptions } from './connection.js';
+export { SqlSession } from './session.js';
+export type { SqlSessionOptions } from './session.js';
 export { connectWritable, hostCandidates, writableClientClass } from './hosts.js';
 export type { HostAddress } from './hosts.js';

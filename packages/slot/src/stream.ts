@@ -17,6 +17,7 @@ import {
 } from './replication-connection.js';
 import { SettleOnce } from './settle-once.js';
 import { StandbyFeedback } from './standby-feedback.js';
+import { StreamConsumer } from './stream-consumer.js';
 import {
   EventDecoder,
   frameItem,
@@ -36,8 +37,8 @@ import { TransactionTracker } from './transaction-tracker.js';
 
 // The stream is put together from small units: its public shapes (stream-api.ts), the connection and
 // reconnect loop (connection-loop.ts), standby feedback and the dead-peer timer
-// (standby-feedback.ts), the byte-bounded queue with backpressure (byte-queue.ts) and the
-// consumer's decoding (stream-events.ts). This file wires them to one another.
+// (standby-feedback.ts), the byte-bounded queue with backpressure (byte-queue.ts), the
+// consumer's decoding (stream-events.ts) and its iterator (stream-consumer.ts). This file wires them to one another.
 
 export type { ReplicationStream, ReplicationStreamOptions } from './stream-api.js';
 export type { ReplicationEvent } from './stream-events.js';
@@ -52,17 +53,10 @@ class ReplicationStreamImpl implements ReplicationStream {
   readonly #events: EventDecoder;
   readonly #loop: ConnectionLoop;
   readonly #unobserve: () => void;
-
-  // consumer side
-  #wake: (() => void) | undefined;
-  #iterating = false;
-  #fatal: KoyoSlotError | undefined;
-  #closed = false;
-  #finished = false;
+  readonly #consumer: StreamConsumer;
 
   // positions and counters
   #received = 0n;
-  #delivered = 0n;
   #bytesReceived = 0;
   #reconnects = 0;
 
@@ -96,6 +90,15 @@ class ReplicationStreamImpl implements ReplicationStream {
       },
     });
     this.#unobserve = observeStream(options.slot, () => this);
+    this.#consumer = new StreamConsumer({
+      shift: () => this.#queue.shift(),
+      toEvent: (item) => this.#events.toEvent(item),
+      onDecodeError: (error) => {
+        this.#fail(error);
+        this.#queue.clear();
+      },
+      stop: () => this.stop(),
+    });
     this.#pgoutput = pgoutputOptions(options);
     this.#events = new EventDecoder({
       binary: this.#pgoutput.binary,
@@ -147,7 +150,7 @@ class ReplicationStreamImpl implements ReplicationStream {
   }
 
   get deliveredLsn(): bigint {
-    return this.#delivered;
+    return this.#consumer.delivered;
   }
 
   get flushedLsn(): bigint {
@@ -193,10 +196,10 @@ class ReplicationStreamImpl implements ReplicationStream {
         `acknowledge() takes a bigint LSN (a commit's endLsn); got ${typeof lsn}.`,
       );
     }
-    if (lsn > this.#delivered) {
+    if (lsn > this.#consumer.delivered) {
       throw new KoyoSlotError(
         'INVALID_ACK',
-        `acknowledge(${formatLsn(lsn)}) is beyond the highest position this stream has delivered (${formatLsn(this.#delivered)}): acknowledge a commit's endLsn after processing it, never a position you have not been given.`,
+        `acknowledge(${formatLsn(lsn)}) is beyond the highest position this stream has delivered (${formatLsn(this.#consumer.delivered)}): acknowledge a commit's endLsn after processing it, never a position you have not been given.`,
       );
     }
     this.#feedback.acknowledge(lsn);
@@ -210,8 +213,7 @@ class ReplicationStreamImpl implements ReplicationStream {
       this.#fail(error);
       return;
     }
-    this.#closed = true;
-    this.#wakeConsumer();
+    this.#consumer.close();
     this.#ready.resolve();
   }
 
@@ -324,76 +326,22 @@ class ReplicationStreamImpl implements ReplicationStream {
 
   #push(item: StreamItem): void {
     this.#queue.push(item);
-    this.#wakeConsumer();
-  }
-
-  #wakeConsumer(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    this.#consumer.wake();
   }
 
   #fail(error: KoyoSlotError): void {
-    if (this.#fatal || this.#closed) return;
-    this.#fatal = error;
+    if (!this.#consumer.fail(error)) return;
     this.#loop.stop();
     this.#logger.error(
       { err: error, code: error.code, slot: this.#options.slot },
       `replication stream failed: ${error.message}`,
     );
     this.#ready.reject(error);
-    this.#wakeConsumer();
-  }
-
-  // ---------------------------------------------------------------- consumer
-
-  async #next(): Promise<IteratorResult<ReplicationEvent, undefined>> {
-    for (;;) {
-      if (this.#finished || (this.#closed && !this.#fatal)) return { done: true, value: undefined };
-      const item = this.#queue.shift();
-      if (item === undefined) {
-        if (this.#fatal) {
-          this.#finished = true;
-          throw this.#fatal;
-        }
-        if (this.#closed) return { done: true, value: undefined };
-        await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-        });
-        continue;
-      }
-      let event: ReplicationEvent | undefined;
-      try {
-        event = this.#events.toEvent(item);
-      } catch (error) {
-        const failure = error as KoyoSlotError;
-        this.#fail(failure);
-        this.#queue.clear();
-        this.#finished = true;
-        void this.stop();
-        throw failure;
-      }
-      if (event === undefined) continue;
-      if (event.kind === 'message' && event.lsn > this.#delivered) this.#delivered = event.lsn;
-      return { done: false, value: event };
-    }
+    this.#consumer.wake();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ReplicationEvent, undefined> {
-    if (this.#iterating) {
-      throw new KoyoSlotError(
-        'STREAM_CLOSED',
-        'This replication stream is already being iterated: iterate it once, with one for await loop.',
-      );
-    }
-    this.#iterating = true;
-    return {
-      next: () => this.#next(),
-      return: async () => {
-        await this.stop();
-        return { done: true, value: undefined };
-      },
-    };
+    return this.#consumer.iterator();
   }
 
   // ---------------------------------------------------------------- stop
@@ -430,10 +378,9 @@ class ReplicationStreamImpl implements ReplicationStream {
     }
     await connection?.close(5_000);
     await this.#runPromise;
-    this.#closed = true;
     this.#unobserve();
     this.#queue.clear();
-    this.#wakeConsumer();
+    this.#consumer.close();
   }
 }
 

@@ -7,10 +7,13 @@ import {
   slotConfirmedFlush,
   type TestDatabase,
 } from '@koyo/testing/vitest';
+import { afterAll, beforeAll } from 'vitest';
 import {
   createSlotManager,
+  openReplicationStream,
   type ReplicationEvent,
   type ReplicationStream,
+  type ReplicationStreamOptions,
   type SlotManager,
 } from '../src/index.js';
 
@@ -137,4 +140,58 @@ export async function replicaLevelCluster(): Promise<Cluster> {
   const cluster = await startCluster({ replicas: 0, settings: { wal_level: 'replica' } });
   await sql(cluster.primary.url, 'CREATE TABLE items (id int PRIMARY KEY)');
   return cluster;
+}
+
+/** What {@link streamTest} returns; `db` and `manager` exist from `beforeAll` on. */
+export interface StreamTest {
+  readonly db: TestDatabase;
+  readonly manager: SlotManager;
+  /** Every stream opened through {@link StreamTest.stream} (stopped in `afterAll`). */
+  readonly open: ReplicationStream[];
+  /** Opens a stream on `slot` with the test's options and `overrides`, and remembers it. */
+  stream(slot: string, overrides?: Partial<ReplicationStreamOptions>): ReplicationStream;
+}
+
+/**
+ * A describe block's stream tests: {@link publishedDatabase} in `beforeAll`, streams opened with
+ * `options` (the publication, plus e.g. `statusIntervalMs`) on its database, and
+ * {@link closeStreamTest} in `afterAll`.
+ */
+export function streamTest(
+  prefix: string,
+  publication: string,
+  statements: readonly string[],
+  options: Partial<ReplicationStreamOptions> = {},
+): StreamTest {
+  let db: TestDatabase | undefined;
+  let manager: SlotManager | undefined;
+  const open: ReplicationStream[] = [];
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error(`${prefix}: set up in beforeAll; use it in tests`);
+    return value;
+  };
+  beforeAll(async () => {
+    ({ db, manager } = await publishedDatabase(prefix, publication, statements));
+  });
+  afterAll(() => closeStreamTest(open, ready(manager), ready(db)));
+  return {
+    get db() {
+      return ready(db);
+    },
+    get manager() {
+      return ready(manager);
+    },
+    open,
+    stream(slot, overrides = {}) {
+      const s = openReplicationStream({
+        connection: ready(db).url,
+        slot,
+        publications: [publication],
+        ...options,
+        ...overrides,
+      });
+      open.push(s);
+      return s;
+    },
+  };
 }

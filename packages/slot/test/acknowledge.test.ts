@@ -1,51 +1,25 @@
-import { testCluster, type TestDatabase } from '@koyo/testing/vitest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  KoyoSlotError,
-  openReplicationStream,
-  type ReplicationStream,
-  type SlotManager,
-} from '../src/index.js';
-import {
-  closeStreamTest,
-  Collector,
-  confirmedFlush,
-  publishedDatabase,
-  sleep,
-  slotRow,
-  sql,
-  waitFor,
-} from './_helpers.js';
+import { testCluster } from '@koyo/testing/vitest';
+import { describe, expect, it } from 'vitest';
+import { KoyoSlotError, openReplicationStream, type ReplicationStream } from '../src/index.js';
+import { Collector, confirmedFlush, sleep, slotRow, sql, waitFor, streamTest } from './_helpers.js';
 
 describe('acknowledgement: only acknowledged positions are ever confirmed', () => {
-  let db: TestDatabase;
-  let manager: SlotManager;
-  const open: ReplicationStream[] = [];
-
-  const stream = (slot: string, statusIntervalMs = 100): ReplicationStream => {
-    const s = openReplicationStream({
-      connection: db.url,
-      slot,
-      publications: ['ack_pub'],
-      statusIntervalMs,
-    });
-    open.push(s);
-    return s;
-  };
-
-  beforeAll(async () => {
-    ({ db, manager } = await publishedDatabase('slot_ack', 'ack_pub', [
+  const t = streamTest(
+    'slot_ack',
+    'ack_pub',
+    [
       'CREATE TABLE items (id int PRIMARY KEY, note text)',
       'CREATE TABLE noise (id bigserial PRIMARY KEY, payload text)',
-    ]));
-  });
-
-  afterAll(() => closeStreamTest(open, manager, db));
+    ],
+    { statusIntervalMs: 100 },
+  );
+  const stream = (slot: string, statusIntervalMs = 100): ReplicationStream =>
+    t.stream(slot, { statusIntervalMs });
 
   it('does not confirm 5 received but unacknowledged inserts, even while keepalives flow, and redelivers them', async () => {
-    await manager.ensureSlot('ack_unacked');
-    const before = await confirmedFlush(db.url, 'ack_unacked');
-    await sql(db.url, "INSERT INTO items SELECT g, 'row ' || g FROM generate_series(1, 5) g");
+    await t.manager.ensureSlot('ack_unacked');
+    const before = await confirmedFlush(t.db.url, 'ack_unacked');
+    await sql(t.db.url, "INSERT INTO items SELECT g, 'row ' || g FROM generate_series(1, 5) g");
 
     const first = stream('ack_unacked');
     const c1 = new Collector(first);
@@ -53,16 +27,16 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
     // Busy WAL elsewhere makes the server send keepalives; status updates go out every 100 ms.
     for (let i = 0; i < 10; i++) {
       await sql(
-        db.url,
+        t.db.url,
         "INSERT INTO noise (payload) SELECT repeat('x', 100) FROM generate_series(1, 200)",
       );
       await sleep(100);
     }
     expect(first.flushedLsn).toBe(before);
-    expect(await confirmedFlush(db.url, 'ack_unacked')).toBe(before);
+    expect(await confirmedFlush(t.db.url, 'ack_unacked')).toBe(before);
     await first.stop();
     await c1.done;
-    expect(await confirmedFlush(db.url, 'ack_unacked')).toBe(before);
+    expect(await confirmedFlush(t.db.url, 'ack_unacked')).toBe(before);
 
     const second = stream('ack_unacked');
     const c2 = new Collector(second);
@@ -74,9 +48,9 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
   });
 
   it('confirms exactly the acknowledged commit end (never +1) and never redelivers it', async () => {
-    await manager.ensureSlot('ack_acked');
-    await sql(db.url, "INSERT INTO items VALUES (101, 'a')");
-    await sql(db.url, "INSERT INTO items VALUES (102, 'b')");
+    await t.manager.ensureSlot('ack_acked');
+    await sql(t.db.url, "INSERT INTO items VALUES (101, 'a')");
+    await sql(t.db.url, "INSERT INTO items VALUES (102, 'b')");
 
     const first = stream('ack_acked');
     const c1 = new Collector(first);
@@ -86,13 +60,13 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
     first.acknowledge(commitA!.endLsn);
     await waitFor(
       'confirmed_flush_lsn at the first commit',
-      async () => (await confirmedFlush(db.url, 'ack_acked')) === commitA!.endLsn,
+      async () => (await confirmedFlush(t.db.url, 'ack_acked')) === commitA!.endLsn,
     );
     await sleep(500);
-    expect(await confirmedFlush(db.url, 'ack_acked')).toBe(commitA!.endLsn);
+    expect(await confirmedFlush(t.db.url, 'ack_acked')).toBe(commitA!.endLsn);
     await first.stop();
     await c1.done;
-    expect(await confirmedFlush(db.url, 'ack_acked')).toBe(commitA!.endLsn);
+    expect(await confirmedFlush(t.db.url, 'ack_acked')).toBe(commitA!.endLsn);
 
     const second = stream('ack_acked');
     const c2 = new Collector(second);
@@ -102,9 +76,9 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
     second.acknowledge(commitB!.endLsn);
     await second.stop();
     await c2.done;
-    expect(await confirmedFlush(db.url, 'ack_acked')).toBe(commitB!.endLsn);
+    expect(await confirmedFlush(t.db.url, 'ack_acked')).toBe(commitB!.endLsn);
 
-    await sql(db.url, "INSERT INTO items VALUES (103, 'c')");
+    await sql(t.db.url, "INSERT INTO items VALUES (103, 'c')");
     const third = stream('ack_acked');
     const c3 = new Collector(third);
     await waitFor('the new transaction', () => c3.of('commit').length === 1);
@@ -115,7 +89,7 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
   });
 
   it('refuses to acknowledge a position it has not delivered', async () => {
-    await manager.ensureSlot('ack_guard');
+    await t.manager.ensureSlot('ack_guard');
     const s = stream('ack_guard', 1000);
     await s.ready();
     expect(() => s.acknowledge(s.deliveredLsn + 1n)).toThrow(KoyoSlotError);
@@ -133,12 +107,12 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
   });
 
   it('logs the start position in X/Y form', async () => {
-    await manager.ensureSlot('ack_logged');
+    await t.manager.ensureSlot('ack_logged');
     const lines: { obj: Record<string, unknown>; msg: string | undefined }[] = [];
     const keep = (obj: object, msg?: string): void =>
       void lines.push({ obj: obj as Record<string, unknown>, msg });
     const s = openReplicationStream({
-      connection: db.url,
+      connection: t.db.url,
       slot: 'ack_logged',
       publications: ['ack_pub'],
       logger: { debug: keep, info: keep, warn: keep, error: keep },
@@ -150,8 +124,8 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
   });
 
   it('idle WAL: a quiet publication on a busy database advances confirmed_flush_lsn', async () => {
-    await manager.ensureSlot('ack_idle');
-    const start = await confirmedFlush(db.url, 'ack_idle');
+    await t.manager.ensureSlot('ack_idle');
+    const start = await confirmedFlush(t.db.url, 'ack_idle');
     const s = stream('ack_idle');
     // PostgreSQL 14's pgoutput still sends an empty BEGIN/COMMIT for every transaction (15+ skips
     // them): there the consumer moves the slot by acknowledging those, as the dispatcher does.
@@ -164,10 +138,10 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
       'confirmed_flush_lsn to advance past WAL written to another table',
       async () => {
         await sql(
-          db.url,
+          t.db.url,
           "INSERT INTO noise (payload) SELECT repeat('y', 200) FROM generate_series(1, 500)",
         );
-        return (await confirmedFlush(db.url, 'ack_idle')) > start + 100_000n;
+        return (await confirmedFlush(t.db.url, 'ack_idle')) > start + 100_000n;
       },
       60_000,
       200,
@@ -182,18 +156,18 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
   });
 
   it('streams a large in-progress transaction (streaming: true) with the auto protocol, acknowledges its stream commit, and stops on abort', async () => {
-    await manager.ensureSlot('ack_streaming');
+    await t.manager.ensureSlot('ack_streaming');
     const controller = new AbortController();
     const s = openReplicationStream({
       // A pg ClientConfig works as well as a URL; the tiny work_mem makes the server stream the transaction before it commits.
-      connection: { connectionString: db.url, options: '-c logical_decoding_work_mem=64kB' },
+      connection: { connectionString: t.db.url, options: '-c logical_decoding_work_mem=64kB' },
       slot: 'ack_streaming',
       publications: ['ack_pub'],
       streaming: true,
       statusIntervalMs: 100,
       signal: controller.signal,
     });
-    open.push(s);
+    t.open.push(s);
     const c = new Collector(s, (event) => {
       if (event.message.tag === 'stream_commit') s.acknowledge(event.message.endLsn);
     });
@@ -202,7 +176,7 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
       testCluster().major >= 16 ? 4 : testCluster().major >= 15 ? 3 : 2,
     );
     await sql(
-      db.url,
+      t.db.url,
       "INSERT INTO items SELECT g, repeat('z', 100) FROM generate_series(10001, 15000) g",
     );
     const commit = await waitFor('the stream commit', () => c.of('stream_commit')[0]);
@@ -212,14 +186,14 @@ describe('acknowledgement: only acknowledged positions are ever confirmed', () =
     expect(c.of('insert').every((m) => m.xid === commit.xid)).toBe(true);
     await waitFor(
       'confirmed_flush_lsn at the stream commit',
-      async () => (await confirmedFlush(db.url, 'ack_streaming')) >= commit.endLsn,
+      async () => (await confirmedFlush(t.db.url, 'ack_streaming')) >= commit.endLsn,
     );
     controller.abort();
     await c.done;
     expect(c.error).toBeUndefined();
     await waitFor(
       'the slot to be released',
-      async () => (await slotRow(db.url, 'ack_streaming'))?.activePid === null,
+      async () => (await slotRow(t.db.url, 'ack_streaming'))?.activePid === null,
     );
   });
 });

@@ -1,43 +1,14 @@
-import { type TestDatabase } from '@koyo/testing/vitest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  KoyoSlotError,
-  openReplicationStream,
-  type ReplicationStream,
-  type SlotManager,
-} from '../src/index.js';
-import {
-  closeStreamTest,
-  Collector,
-  publishedDatabase,
-  sleep,
-  slotRow,
-  sql,
-  waitFor,
-} from './_helpers.js';
+import { describe, expect, it } from 'vitest';
+import { KoyoSlotError, openReplicationStream, type ReplicationStream } from '../src/index.js';
+import { Collector, sleep, slotRow, sql, waitFor, streamTest } from './_helpers.js';
 
 describe('stream errors: typed, and never "fixed" by recreating a slot', () => {
-  let db: TestDatabase;
-  let manager: SlotManager;
-  const open: ReplicationStream[] = [];
-  const stream = (slot: string, publications = ['err_pub']): ReplicationStream => {
-    const s = openReplicationStream({
-      connection: db.url,
-      slot,
-      publications,
-      statusIntervalMs: 200,
-      reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
-    });
-    open.push(s);
-    return s;
-  };
-
-  beforeAll(async () => {
-    ({ db, manager } = await publishedDatabase('slot_err', 'err_pub', [
-      'CREATE TABLE items (id int PRIMARY KEY)',
-    ]));
+  const t = streamTest('slot_err', 'err_pub', ['CREATE TABLE items (id int PRIMARY KEY)'], {
+    statusIntervalMs: 200,
+    reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
   });
-  afterAll(() => closeStreamTest(open, manager, db));
+  const stream = (slot: string, publications = ['err_pub']): ReplicationStream =>
+    t.stream(slot, { publications });
 
   it('a hostile slot or publication name is refused before anything is sent', () => {
     // Nothing listens on port 1: a CONNECTION_FAILED would mean the stream tried to connect.
@@ -74,36 +45,36 @@ describe('stream errors: typed, and never "fixed" by recreating a slot', () => {
     await c.done;
     expect(c.error).toBeInstanceOf(KoyoSlotError);
     expect((c.error as KoyoSlotError).code).toBe('SLOT_NOT_FOUND');
-    expect(await slotRow(db.url, 'err_never_made')).toBeUndefined();
+    expect(await slotRow(t.db.url, 'err_never_made')).toBeUndefined();
   });
 
   it('a missing publication is a typed error', async () => {
-    await manager.ensureSlot('err_nopub');
+    await t.manager.ensureSlot('err_nopub');
     const s = stream('err_nopub', ['err_pub', 'err_missing_pub']);
     await expect(s.ready()).rejects.toMatchObject({ code: 'PUBLICATION_NOT_FOUND' });
     await s.stop();
   });
 
   it('a slot dropped under a running stream ends it with SLOT_NOT_FOUND instead of recreating it', async () => {
-    await manager.ensureSlot('err_dropped');
+    await t.manager.ensureSlot('err_dropped');
     const s = stream('err_dropped');
     const c = new Collector(s);
     await s.ready();
     await waitFor(
       'the stream to hold the slot',
-      async () => (await slotRow(db.url, 'err_dropped'))?.activePid,
+      async () => (await slotRow(t.db.url, 'err_dropped'))?.activePid,
     );
-    await expect(manager.dropSlot('err_dropped')).rejects.toMatchObject({ code: 'SLOT_ACTIVE' });
-    expect(await manager.dropSlot('err_dropped', { force: true })).toBe(true);
+    await expect(t.manager.dropSlot('err_dropped')).rejects.toMatchObject({ code: 'SLOT_ACTIVE' });
+    expect(await t.manager.dropSlot('err_dropped', { force: true })).toBe(true);
     await c.done;
     expect(c.error).toMatchObject({ name: 'KoyoSlotError', code: 'SLOT_NOT_FOUND' });
     await sleep(300);
-    expect(await slotRow(db.url, 'err_dropped')).toBeUndefined();
-    expect(await manager.dropSlot('err_dropped')).toBe(false);
+    expect(await slotRow(t.db.url, 'err_dropped')).toBeUndefined();
+    expect(await t.manager.dropSlot('err_dropped')).toBe(false);
   });
 
   it('"slot is active for PID n" is retried: a second consumer waits as a hot standby and takes over', async () => {
-    await manager.ensureSlot('err_standby');
+    await t.manager.ensureSlot('err_standby');
     const primary = stream('err_standby');
     const c1 = new Collector(primary, (event) => {
       if (event.message.tag === 'commit') primary.acknowledge(event.message.endLsn);
@@ -111,9 +82,9 @@ describe('stream errors: typed, and never "fixed" by recreating a slot', () => {
     await primary.ready();
     const holder = await waitFor(
       'the first stream to hold the slot',
-      async () => (await slotRow(db.url, 'err_standby'))?.activePid,
+      async () => (await slotRow(t.db.url, 'err_standby'))?.activePid,
     );
-    await sql(db.url, 'INSERT INTO items VALUES (1)');
+    await sql(t.db.url, 'INSERT INTO items VALUES (1)');
     await waitFor('the first stream to get row 1', () => c1.inserted().includes(1));
 
     const standby = stream('err_standby');
@@ -127,13 +98,13 @@ describe('stream errors: typed, and never "fixed" by recreating a slot', () => {
     });
     await sleep(1_000);
     expect(standbyReady).toBe(false);
-    expect((await slotRow(db.url, 'err_standby'))?.activePid).toBe(holder);
+    expect((await slotRow(t.db.url, 'err_standby'))?.activePid).toBe(holder);
 
     await waitFor('row 1 acknowledged', () => primary.flushedLsn >= c1.of('commit')[0]!.endLsn);
     await primary.stop();
     await c1.done;
     await waitFor('the standby to take over', () => standbyReady, 15_000);
-    await sql(db.url, 'INSERT INTO items VALUES (2)');
+    await sql(t.db.url, 'INSERT INTO items VALUES (2)');
     await waitFor('the standby to get row 2', () => c2.inserted().includes(2));
     expect(c2.inserted()).toEqual([2]);
     expect(c1.error).toBeUndefined();

@@ -237,3 +237,5 @@ export {
   type OriginFixtureDispatcher,
   type OriginFixtureOptions,
 } from './origin-fixture.js';
+export { slotFixture, type SlotFixture, type SlotFixtureOptions } from './slot-fixture.js';
+export { killAtRandomMoments, type KillLoopOptions } from './kill-loop.js';
