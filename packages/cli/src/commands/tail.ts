@@ -9,7 +9,15 @@ import {
 } from '@koyo/pgoutput';
 import type { QualifiedTable } from '@koyo/slot';
 import pg from 'pg';
-import { flagValue, listValue, numberValue, stringValue, type ParsedArgs } from '../args.js';
+import {
+  type CommandSpec,
+  flagValue,
+  listValue,
+  numberValue,
+  type ParsedArgs,
+  stringValue,
+} from '../args.js';
+import type { Command } from '../command.js';
 import {
   commandContext,
   plainClientConfig,
@@ -19,10 +27,46 @@ import {
   type CliIo,
 } from '../context.js';
 import { EXIT, KoyoCliError, findSqlState } from '../errors.js';
+import * as flags from '../flags.js';
 import { toJson } from '../format.js';
 import { parseTable, quoteIdent, quoteTableRef } from '../sql.js';
 import { resolveTableNames } from '../tables.js';
-import { tailSpec } from '../specs.js';
+import { checkPeekSlot, checkPublication } from '../tail/checks.js';
+
+const spec: CommandSpec = {
+  name: 'tail',
+  summary: 'Print decoded changes live, one per line',
+  description:
+    'Prints committed changes as they happen, one per line (text, or JSON with --json). By default it reads through a TEMPORARY slot of its own, dropped when tail exits, so it never moves a production slot. --slot NAME --peek reads an existing slot without consuming anything (pg_logical_slot_peek_binary_changes): its consumer still gets every change. The publication comes from --publication or the config; with only --table, tail creates a publication for those tables and drops it on exit.',
+  positionals: [],
+  options: {
+    url: flags.url,
+    config: flags.config,
+    table: flags.tableFlag(
+      "Only changes of this table ('users' or 'schema.table'); repeat or separate with commas.",
+    ),
+    json: flags.json,
+    publication: flags.publication,
+    slot: {
+      type: 'string',
+      value: 'NAME',
+      description: 'Peek at this existing slot (needs --peek).',
+    },
+    peek: { type: 'boolean', description: 'With --slot: read without consuming.' },
+    limit: { type: 'string', value: 'N', description: 'Exit after N changes.' },
+    interval: {
+      type: 'string',
+      value: 'MS',
+      description: 'Poll interval in milliseconds. Default 250.',
+    },
+    help: flags.help,
+  },
+  examples: [
+    'koyo tail',
+    'koyo tail --table users --json',
+    'koyo tail --slot koyo_shop --peek --limit 20',
+  ],
+};
 
 /**
  * One line of `koyo tail --json`: the fields of a dispatcher `Change` (kind, schema, table, key,
@@ -190,63 +234,28 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** The publication must exist and cover every `--table`: otherwise tail would wait forever for nothing. */
-async function checkPublication(
-  client: pg.Client,
-  publication: string,
-  filter: readonly QualifiedTable[],
-): Promise<void> {
-  const { rows: found } = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [
-    publication,
-  ]);
-  if (found.length === 0) {
-    throw new KoyoCliError(
-      'NOT_FOUND',
-      `publication "${publication}" does not exist in this database: create it (koyo setup prints the SQL), or name tables with --table and no publication`,
-    );
-  }
-  if (filter.length === 0) return;
-  const { rows } = await client.query<{ schema: string; name: string }>(
-    'SELECT schemaname::text AS schema, tablename::text AS name FROM pg_publication_tables WHERE pubname = $1',
-    [publication],
-  );
-  for (const ref of filter) {
-    if (!rows.some((row) => row.schema === ref.schema && row.name === ref.name)) {
-      const list = rows.map((row) => `${row.schema}.${row.name}`).join(', ') || 'none';
-      throw new KoyoCliError(
-        'NOT_FOUND',
-        `table ${quoteTableRef(ref)} is not in publication "${publication}" (it has: ${list}): tail would never print anything`,
-      );
-    }
-  }
-}
-
 /** `koyo tail`: prints decoded changes live, through a temporary slot or by peeking at one. */
-export async function tailCommand(
-  args: ParsedArgs,
-  io: CliIo,
-  signal: AbortSignal,
-): Promise<number> {
-  const ctx = await commandContext(tailSpec, args, io);
+async function run(args: ParsedArgs, io: CliIo, signal: AbortSignal): Promise<number> {
+  const ctx = await commandContext(spec, args, io);
   const peek = flagValue(args, 'peek');
   const slotFlag = stringValue(args, 'slot');
   if (peek && slotFlag === undefined)
     throw new KoyoCliError(
       'USAGE',
       '--peek needs --slot NAME: the existing slot to read without consuming',
-      { command: tailSpec.name },
+      { command: spec.name },
     );
   if (slotFlag !== undefined && !peek) {
     throw new KoyoCliError(
       'USAGE',
       '--slot needs --peek: tail never consumes a named slot (that would take changes from its consumer)',
-      { command: tailSpec.name },
+      { command: spec.name },
     );
   }
   const peekSlot = peek ? slotName(ctx)! : undefined;
-  const refs = listValue(args, 'table').map((table) => parseTable(table, tailSpec.name));
-  const limit = numberValue(tailSpec, args, 'limit', { min: 1, integer: true, fallback: Infinity });
-  const interval = numberValue(tailSpec, args, 'interval', {
+  const refs = listValue(args, 'table').map((table) => parseTable(table, spec.name));
+  const limit = numberValue(spec, args, 'limit', { min: 1, integer: true, fallback: Infinity });
+  const interval = numberValue(spec, args, 'interval', {
     min: 10,
     max: 60_000,
     integer: true,
@@ -279,26 +288,7 @@ export async function tailCommand(
     if (ownPublication === undefined) await checkPublication(client, publication, filter);
     let slot: string;
     if (peekSlot !== undefined) {
-      const { rows } = await client.query(
-        'SELECT plugin, database::text AS database, current_database()::text AS here FROM pg_replication_slots WHERE slot_name = $1',
-        [peekSlot],
-      );
-      const row = rows[0];
-      if (!row)
-        throw new KoyoCliError(
-          'NOT_FOUND',
-          `replication slot "${peekSlot}" does not exist (koyo slots lists them)`,
-        );
-      if (row.plugin !== 'pgoutput')
-        throw new KoyoCliError(
-          'NOT_FOUND',
-          `replication slot "${peekSlot}" is not a logical pgoutput slot (plugin: ${row.plugin ?? 'none, physical'})`,
-        );
-      if (row.database !== row.here)
-        throw new KoyoCliError(
-          'NOT_FOUND',
-          `replication slot "${peekSlot}" belongs to database "${row.database}": connect to that database`,
-        );
+      await checkPeekSlot(client, peekSlot);
       slot = peekSlot;
     } else {
       // A temporary slot belongs to this session and disappears with it, even on a crash.
@@ -345,3 +335,6 @@ export async function tailCommand(
     await client.end().catch(() => undefined);
   }
 }
+
+/** `koyo tail`: prints decoded changes live, through a temporary slot or by peeking at one. */
+export const tailCommand: Command = { spec, run };
