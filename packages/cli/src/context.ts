@@ -156,13 +156,3 @@ export function requirePublication(ctx: CommandContext): string {
   }
   return name;
 }
-
-/** A `pg` config for an ordinary (non-replication) session on this connection. */
-export function plainClientConfig(connection: string | pg.ClientConfig): pg.ClientConfig {
-  if (typeof connection === 'string')
-    return { connectionString: connection, fallback_application_name: 'koyo-cli' };
-  const { replication: _replication, ...rest } = connection as pg.ClientConfig & {
-    replication?: unknown;
-  };
-  return { fallback_application_name: 'koyo-cli', ...rest };
-}

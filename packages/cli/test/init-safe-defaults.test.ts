@@ -3,14 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, koyo, openDb, tempProject, uniqueName, type Db } from './helpers.js';
+import { koyo, tempProject, uniqueName, useDb } from './helpers.js';
 
-let db: Db;
+const db = useDb('cli_init_safe');
 const project = tempProject('init-safe');
 
 beforeAll(async () => {
-  await ensureBuilt();
-  db = await openDb('cli_init_safe');
   // users: the table the generated handlers file names when init is given no --table.
   await db.query(
     "CREATE TABLE users (id int PRIMARY KEY); CREATE TABLE legacy_log (line text); INSERT INTO legacy_log VALUES ('first')",
@@ -18,8 +16,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await db.close();
-  await db.drop();
   project.remove();
 });
 

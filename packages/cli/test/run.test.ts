@@ -1,30 +1,16 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type Db,
-  dropDb,
-  ensureBuilt,
-  koyo,
-  lsn,
-  openDb,
-  startKoyo,
-  tempProject,
-  uniqueName,
-  waitUntil,
-} from './helpers.js';
+import { koyo, lsn, startKoyo, tempProject, uniqueName, useDb, waitUntil } from './helpers.js';
 
-let db: Db;
+const db = useDb('cli_run');
 const project = tempProject('run');
 
 beforeAll(async () => {
-  await ensureBuilt();
-  db = await openDb('cli_run');
   await db.query('CREATE TABLE orders (id int PRIMARY KEY, total numeric NOT NULL)');
 });
 
 afterAll(async () => {
-  await dropDb(db);
   project.remove();
 });
 

@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Db, dropDb, ensureBuilt, koyo, openDb, startKoyo, uniqueName } from './helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { koyo, startKoyo, uniqueName, useDb } from './helpers.js';
 
-let db: Db;
+const db = useDb('cli_tail');
 
 beforeAll(async () => {
-  await ensureBuilt();
-  db = await openDb('cli_tail');
   await db.query('CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, qty int NOT NULL)');
   await db.query('CREATE TABLE other (id int PRIMARY KEY)');
-});
-
-afterAll(async () => {
-  await dropDb(db);
 });
 
 function jsonLines(text: string): any[] {

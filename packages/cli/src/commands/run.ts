@@ -62,23 +62,12 @@ const spec: CommandSpec = {
  * gracefully (running handlers finish, their work is acknowledged) and exits 0.
  */
 async function run(args: ParsedArgs, io: CliIo): Promise<number> {
-  const {
-    ctx,
-    conn,
-    slot,
-    publication,
-    mode,
-    display,
-    logger,
-    dispatcher,
-    cleanup,
-    loaded,
-    handlers,
-  } = await openConfiguredDispatcher(spec, args, io);
+  const opened = await openConfiguredDispatcher(spec, args, io);
+  const { conn, slot, publication, mode, display, logger, dispatcher } = opened;
   const statsSeconds = numberValue(spec, args, 'stats-interval', {
     min: 0,
     max: 86_400,
-    fallback: ctx.config.run?.statsIntervalSeconds ?? 30,
+    fallback: opened.ctx.config.run?.statsIntervalSeconds ?? 30,
   });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -104,7 +93,13 @@ async function run(args: ParsedArgs, io: CliIo): Promise<number> {
     statsSeconds * 1000,
   );
   logger.info(
-    { config: loaded.file, handlers: handlers.file, connection: conn.display, slot, publication },
+    {
+      config: opened.loaded.file,
+      handlers: opened.handlers.file,
+      connection: conn.display,
+      slot,
+      publication,
+    },
     'koyo run',
   );
   const backfill = new BackfillProgress(
@@ -163,7 +158,7 @@ async function run(args: ParsedArgs, io: CliIo): Promise<number> {
     backfill.stop();
     await monitor.stop();
     await observability.close();
-    await runHandlersCleanup(cleanup, logger);
+    await runHandlersCleanup(opened.cleanup, logger);
   }
 }
 

@@ -1,10 +1,8 @@
 import type { QualifiedTable } from '@koyo/slot';
-import pg from 'pg';
 import { type CommandSpec, flagValue, listValue, type ParsedArgs, stringValue } from '../args.js';
 import type { Command } from '../command.js';
 import {
   commandContext,
-  plainClientConfig,
   publicationName,
   resolveConnection,
   slotName,
@@ -12,6 +10,7 @@ import {
   type ResolvedConnection,
 } from '../context.js';
 import { EXIT, KoyoCliError } from '../errors.js';
+import { plainClient } from '../pg-client.js';
 import * as flags from '../flags.js';
 import { applyProblems } from '../setup/apply-problems.js';
 import { readFacts } from '../setup/facts.js';
@@ -87,8 +86,7 @@ async function run(args: ParsedArgs, io: CliIo): Promise<number> {
     if (apply || !(error instanceof KoyoCliError && error.code === 'NO_CONNECTION')) throw error;
   }
 
-  const client = conn ? new pg.Client(plainClientConfig(conn.connection)) : undefined;
-  client?.on('error', () => undefined);
+  const client = conn ? plainClient(conn.connection) : undefined;
   try {
     await client?.connect();
     const facts = client ? await readFacts(client, publication, slot, role) : undefined;

@@ -8,7 +8,6 @@ import {
   type Row,
 } from '@koyo/pgoutput';
 import type { QualifiedTable } from '@koyo/slot';
-import pg from 'pg';
 import {
   type CommandSpec,
   flagValue,
@@ -20,13 +19,13 @@ import {
 import type { Command } from '../command.js';
 import {
   commandContext,
-  plainClientConfig,
   publicationName,
   resolveConnection,
   slotName,
   type CliIo,
 } from '../context.js';
 import { EXIT, KoyoCliError, findSqlState } from '../errors.js';
+import { plainClient } from '../pg-client.js';
 import * as flags from '../flags.js';
 import { toJson } from '../format.js';
 import { parseTable, quoteIdent, quoteTableRef } from '../sql.js';
@@ -271,8 +270,7 @@ async function run(args: ParsedArgs, io: CliIo, signal: AbortSignal): Promise<nu
   }
   const conn = resolveConnection(ctx);
 
-  const client = new pg.Client(plainClientConfig(conn.connection));
-  client.on('error', () => undefined);
+  const client = plainClient(conn.connection);
   const suffix = `${process.pid}_${randomBytes(3).toString('hex')}`;
   let ownPublication: string | undefined;
   try {

@@ -1,10 +1,10 @@
 import type { Dispatcher, Logger } from '@koyo/dispatcher';
 import { parseLsn } from '@koyo/pgoutput';
-import pg from 'pg';
+import type pg from 'pg';
 import type { ProgressMode } from '../config.js';
-import { plainClientConfig } from '../context.js';
 import { formatError } from '../errors.js';
 import { formatBytes, formatCount, progressBar } from '../format.js';
+import { plainClient } from '../pg-client.js';
 import type { Display } from './display.js';
 
 /**
@@ -33,8 +33,7 @@ export class Monitor {
     private readonly mode: Exclude<ProgressMode, 'auto'>,
     private readonly statsIntervalMs: number,
   ) {
-    this.#client = new pg.Client(plainClientConfig(connection));
-    this.#client.on('error', () => undefined);
+    this.#client = plainClient(connection);
   }
 
   start(): void {
