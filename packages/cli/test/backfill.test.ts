@@ -2,11 +2,11 @@
 // 'snapshot' changes; an interrupted `koyo backfill` resumes on the next run.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { koyo, startKoyo, tempProject, uniqueName, useDb, waitUntil } from './helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { koyo, startKoyo, uniqueName, useDb, useProject, waitUntil } from './helpers.js';
 
 const db = useDb('cli_backfill');
-const project = tempProject('backfill');
+const project = useProject('backfill');
 const sink = join(project.dir, 'changes.jsonl');
 const slot = uniqueName('cli_backfill');
 const ROWS = 3_000;
@@ -39,10 +39,6 @@ export default defineHandlers((koyo) => {
 });
 `,
   );
-});
-
-afterAll(async () => {
-  project.remove();
 });
 
 describe('koyo backfill', () => {

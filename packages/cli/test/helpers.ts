@@ -242,6 +242,13 @@ export function tempProject(prefix: string): { dir: string; remove(): void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** A {@link tempProject} removed after the tests of the file (or `describe`) it is created in. */
+export function useProject(prefix: string): { dir: string } {
+  const project = tempProject(prefix);
+  afterAll(() => project.remove());
+  return project;
+}
+
 export { parseLsn as lsn } from '@koyo/pgoutput';
 
 /** Polls `check` until it is true (a budget for a slow machine, not an assertion). */

@@ -2,21 +2,17 @@
 // and no keyless table published. Server truth: no publication, no slot after the refusal.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { koyo, tempProject, uniqueName, useDb } from './helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { koyo, uniqueName, useDb, useProject } from './helpers.js';
 
 const db = useDb('cli_init_safe');
-const project = tempProject('init-safe');
+const project = useProject('init-safe');
 
 beforeAll(async () => {
   // users: the table the generated handlers file names when init is given no --table.
   await db.query(
     "CREATE TABLE users (id int PRIMARY KEY); CREATE TABLE legacy_log (line text); INSERT INTO legacy_log VALUES ('first')",
   );
-});
-
-afterAll(async () => {
-  project.remove();
 });
 
 async function serverState(): Promise<{ publications: unknown[]; slots: unknown[] }> {

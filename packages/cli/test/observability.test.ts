@@ -12,9 +12,9 @@ import {
   type LiveCli,
   packageDir,
   startKoyo,
-  tempProject,
   uniqueName,
   useDb,
+  useProject,
   waitUntil,
 } from './helpers.js';
 
@@ -51,7 +51,7 @@ let browser: BrowserContext;
 let page: Page;
 let statusUrl: string;
 let metricsUrl: string;
-const project = tempProject('observe');
+const project = useProject('observe');
 const profile = mkdtempSync(join(tmpdir(), 'koyo-chromium-'));
 const slot = uniqueName('cli_observe');
 
@@ -110,7 +110,6 @@ afterAll(async () => {
     live.child.kill('SIGTERM');
     await live.exited;
   }
-  project.remove();
 });
 
 const text = (id: string): Promise<string> => page.locator(`#${id}`).innerText();

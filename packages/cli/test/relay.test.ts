@@ -22,15 +22,15 @@ import {
   lsn,
   packageDir,
   startKoyo,
-  tempProject,
   uniqueName,
   useDb,
+  useProject,
   waitUntil,
 } from './helpers.js';
 
 const db = useDb('cli_relay');
 let nats: NatsServer;
-const project = tempProject('relay');
+const project = useProject('relay');
 const slot = uniqueName('cli_relay');
 const env = (): NodeJS.ProcessEnv => ({ DATABASE_URL: db.url, NATS_URL: nats.url });
 const config = (): string => readFileSync(join(project.dir, 'koyo.config.ts'), 'utf8');
@@ -42,7 +42,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await nats?.close();
-  project.remove();
 });
 
 /** Starts the generated koyo.worker.ts as `npx tsx koyo.worker.ts` would. */
