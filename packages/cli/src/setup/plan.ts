@@ -71,20 +71,18 @@ export function plan(input: PlanInput): Step[] {
     facts === undefined || facts.walLevel !== 'logical',
     facts?.walLevel ?? '',
   );
-  const slots = Math.max(MIN_SLOTS, facts?.maxSlots ?? 0);
-  setting(
-    'max_replication_slots',
-    `ALTER SYSTEM SET max_replication_slots = ${slots};`,
-    facts === undefined || facts.maxSlots < MIN_SLOTS,
-    String(facts?.maxSlots ?? ''),
-  );
-  const senders = Math.max(MIN_SENDERS, facts?.maxSenders ?? 0);
-  setting(
-    'max_wal_senders',
-    `ALTER SYSTEM SET max_wal_senders = ${senders};`,
-    facts === undefined || facts.maxSenders < MIN_SENDERS,
-    String(facts?.maxSenders ?? ''),
-  );
+  const limits: [name: string, min: number, now: number | undefined][] = [
+    ['max_replication_slots', MIN_SLOTS, facts?.maxSlots],
+    ['max_wal_senders', MIN_SENDERS, facts?.maxSenders],
+  ];
+  for (const [name, min, now] of limits) {
+    setting(
+      name,
+      `ALTER SYSTEM SET ${name} = ${Math.max(min, now ?? 0)};`,
+      now === undefined || now < min,
+      String(now ?? ''),
+    );
+  }
   const keepNeeded = facts === undefined || facts.keepSizeMb < 0;
   steps.push({
     section: 1,
