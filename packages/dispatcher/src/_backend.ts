@@ -1,7 +1,8 @@
 import type { QualifiedTable, ReplicationStream, TableRef } from '@koyo/slot';
 import type { BackfillSource } from './_backfill-source.js';
 import type { SlotHealthReader } from './slot-watch.js';
-import type { CommittedMessagesLookup, DomainLookup, PrimaryKeyLookup } from './assembler.js';
+import type { CommittedMessagesLookup } from './assembler.js';
+import type { DomainLookup, PrimaryKeyLookup } from './relation-catalog.js';
 
 /** The part of `@koyo/slot`'s {@link ReplicationStream} the dispatcher uses (unit tests fake it). */
 export type WireStream = Pick<

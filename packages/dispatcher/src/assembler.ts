@@ -5,8 +5,6 @@ import { isoMicros } from './_time.js';
 import {
   deleteChange,
   insertChange,
-  needsPrimaryKey,
-  relationInfo,
   truncateChange,
   updateChange,
   type RelationInfo,
@@ -17,18 +15,11 @@ import { cacheFor, type Engine, type OpenTxn } from './engine.js';
 import { KoyoDispatcherError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { HandlerCache, HandlerRegistry } from './registry.js';
+import { RelationCatalog, type DomainLookup, type PrimaryKeyLookup } from './relation-catalog.js';
+import { toMessage } from './logical-message.js';
 import { StreamedTxn, type StreamedItem } from './streamed-txn.js';
-import type { Change, LogicalMessage } from './types.js';
+import type { Change } from './types.js';
 import { isThenable } from './_thenable.js';
-
-/** Looks up a table's primary key columns (null when it has none). */
-export type PrimaryKeyLookup = (oid: number) => Promise<string[] | null>;
-
-/**
- * Returns a parser for each of these type OIDs that is a domain: pgoutput names a column's
- * domain type, which the decoder does not know, while `pg` gets the base type from a SELECT.
- */
-export type DomainLookup = (oids: number[]) => Promise<Map<number, (text: string) => unknown>>;
 
 /** A committed transaction, as the server names it. */
 export interface CommittedTxn {
@@ -52,34 +43,7 @@ export interface CommittedMessages {
 /** Reads a committed transaction's {@link CommittedMessages} from the server. */
 export type CommittedMessagesLookup = (txn: CommittedTxn) => Promise<CommittedMessages>;
 
-/** OIDs from here on are user-defined (FirstNormalObjectId). */
-const FIRST_USER_OID = 16_384;
-
 const PLACEHOLDER: TxnFields = { xid: 0, commitLsn: '0/0', commitTime: '' };
-
-function toMessage(
-  message: MessageMessage,
-  txn: TxnFields | null,
-  position: number,
-): LogicalMessage {
-  const content = Buffer.from(
-    message.content.buffer,
-    message.content.byteOffset,
-    message.content.byteLength,
-  );
-  return {
-    kind: 'message',
-    prefix: message.prefix,
-    content,
-    text: content.toString('utf8'),
-    transactional: message.transactional,
-    lsn: formatLsn(message.lsn),
-    commitLsn: txn ? txn.commitLsn : null,
-    position: txn ? position : 0,
-    xid: txn ? txn.xid : null,
-    commitTime: txn ? txn.commitTime : null,
-  };
-}
 
 /**
  * Turns replication events into transactions for the {@link Engine}: tracks relations, numbers
@@ -87,8 +51,7 @@ function toMessage(
  * half-received state on reconnect.
  */
 export class Assembler {
-  private readonly relations = new Map<number, RelationInfo>();
-  private readonly byObject = new WeakMap<RelationMessage, RelationInfo>();
+  private readonly relations: RelationCatalog;
   private current: OpenTxn | null = null;
   /** Position of the next item in the current (non-streamed) transaction. */
   private position = 0;
@@ -108,15 +71,17 @@ export class Assembler {
   constructor(
     private readonly registry: HandlerRegistry,
     private readonly engine: Engine,
-    private readonly lookupPrimaryKey: PrimaryKeyLookup,
-    private readonly lookupDomains: DomainLookup,
+    lookupPrimaryKey: PrimaryKeyLookup,
+    lookupDomains: DomainLookup,
     private readonly lookupCommittedMessages: CommittedMessagesLookup,
     private readonly logger: Logger,
     private readonly spillThreshold: number,
     private readonly stopping: () => boolean,
     /** Whether transactions of this replication origin are skipped (`ignoreOrigins`). */
     private readonly ignoresOrigin: (name: string) => boolean = () => false,
-  ) {}
+  ) {
+    this.relations = new RelationCatalog(lookupPrimaryKey, lookupDomains);
+  }
 
   /** Feeds one event; returns a promise only when something asynchronous is under way. */
   handle(event: ReplicationEvent): void | Promise<void> {
@@ -186,7 +151,7 @@ export class Assembler {
         return this.engine.commit(txn, message.endLsn);
       }
       case 'relation':
-        return this.relation(message);
+        return this.relations.relation(message);
       case 'truncate':
         return this.truncate(message.relations, message.xid);
       case 'message':
@@ -264,63 +229,10 @@ export class Assembler {
     }
   }
 
-  private relation(message: RelationMessage): void | Promise<void> {
-    const userTypes = message.columns
-      .filter((c) => c.typeOid >= FIRST_USER_OID)
-      .map((c) => c.typeOid);
-    if (!needsPrimaryKey(message) && userTypes.length === 0) {
-      this.remember(message, relationInfo(message));
-      return undefined;
-    }
-    return this.describe(message, userTypes);
-  }
-
-  /**
-   * Completes a relation from the catalog: the primary key (FULL / NOTHING identities) and
-   * parsers for domain columns. A failed lookup stops the dispatcher rather than delivering
-   * changes with a wrong key (which would break per-row order) or unparsed values.
-   */
-  private async describe(message: RelationMessage, userTypes: number[]): Promise<void> {
-    const table = `${message.schema}.${message.name}`;
-    let primaryKey: string[] | null = null;
-    let domains: Map<number, (text: string) => unknown> | null = null;
-    try {
-      if (needsPrimaryKey(message)) primaryKey = await this.lookupPrimaryKey(message.oid);
-      if (userTypes.length > 0) domains = await this.lookupDomains(userTypes);
-    } catch (error) {
-      throw new KoyoDispatcherError(
-        'STREAM_FAILED',
-        `Could not read the catalog entry of ${table} (primary key, domain types): ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
-    const info = relationInfo(message, primaryKey);
-    if (domains && domains.size > 0) {
-      info.converters = message.columns
-        .filter((c) => domains.has(c.typeOid))
-        .map((c) => ({ name: c.name, parse: domains.get(c.typeOid)! }));
-    }
-    this.remember(message, info);
-  }
-
-  private remember(message: RelationMessage, info: RelationInfo): void {
-    this.relations.set(message.oid, info);
-    this.byObject.set(message, info);
-  }
-
-  private info(relation: RelationMessage): RelationInfo {
-    let info = this.byObject.get(relation) ?? this.relations.get(relation.oid);
-    if (!info || info.columns.length !== relation.columns.length) {
-      info = relationInfo(relation);
-      this.remember(relation, info);
-    }
-    return info;
-  }
-
   private rowChange(
     message: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }>,
   ): void | Promise<void> {
-    const info = this.info(message.relation);
+    const info = this.relations.info(message.relation);
     const cache = cacheFor(this.registry, info);
     if (this.streamXid !== null) {
       if (this.ignoredStreams.has(this.streamXid)) return undefined;
@@ -351,7 +263,7 @@ export class Assembler {
     const txn = this.current;
     const changes: { change: Change; cache: HandlerCache }[] = [];
     for (const relation of relations) {
-      const info = this.info(relation);
+      const info = this.relations.info(relation);
       const cache = cacheFor(this.registry, info);
       if (this.streamXid !== null) {
         if (this.ignoredStreams.has(this.streamXid)) continue;

@@ -1,12 +1,13 @@
 import { formatLsn } from '@koyo/pgoutput';
-import { randomUUID } from 'node:crypto';
 import type { ReplicationEvent } from '@koyo/slot';
 import type { Backend, WireStream } from './_backend.js';
 import { AckTracker } from './ack-tracker.js';
 import { Assembler } from './assembler.js';
 import { Cancelled, Deliverer, type DeliveryCounters } from './delivery.js';
 import { DRAIN_PREFIX, Engine } from './engine.js';
-import { asError, KoyoDispatcherError } from './errors.js';
+import { asError, asStreamFailure, KoyoDispatcherError } from './errors.js';
+import { ChangeRate, collectStats } from './dispatcher-stats.js';
+import { DrainWaiters } from './drain-waiters.js';
 import { createKoyoLogger, silentLogger, type Logger } from './logger.js';
 import { resolveOptions, type DispatcherOptions, type ResolvedOptions } from './options.js';
 import type { Dispatcher } from './dispatcher-api.js';
@@ -31,8 +32,6 @@ import type {
 } from './types.js';
 
 export type { Dispatcher } from './dispatcher-api.js';
-
-const RATE_WINDOW = 10;
 
 /** What a backend factory gets. */
 export interface BackendContext {
@@ -64,11 +63,8 @@ export class DispatcherImpl implements Dispatcher {
   private stopping = false;
   private shutdownPromise: Promise<void> | null = null;
   private error: KoyoDispatcherError | null = null;
-  private readonly drains = new Map<
-    string,
-    { resolve: () => void; reject: (error: Error) => void }
-  >();
-  private rateSamples: number[] = [];
+  private readonly drains = new DrainWaiters();
+  private readonly rate = new ChangeRate();
   private rateTimer: NodeJS.Timeout | null = null;
   private resolveClosed!: () => void;
   private rejectClosed!: (error: Error) => void;
@@ -308,64 +304,23 @@ export class DispatcherImpl implements Dispatcher {
         `drain() needs a running dispatcher (it is ${this.state}); call start() first.`,
       );
     }
-    const token = randomUUID();
-    const done = new Promise<void>((resolve, reject) => {
-      this.drains.set(token, { resolve, reject });
-      this.engine!.expectDrain(token, () => {
-        this.drains.delete(token);
-        resolve();
-      });
-    });
-    try {
-      await this.backend.emitMarker(DRAIN_PREFIX, token);
-    } catch (error) {
-      this.drains.delete(token);
-      this.engine?.forgetDrain(token);
-      throw new KoyoDispatcherError(
-        'STREAM_FAILED',
-        `drain() could not emit its marker (pg_logical_emit_message): ${asError(error).message}. The role needs EXECUTE on pg_logical_emit_message.`,
-        { cause: error },
-      );
-    }
-    return done;
+    return this.drains.drain(this.engine!, (prefix, token) =>
+      this.backend.emitMarker(prefix, token),
+    );
   }
 
   stats(): DispatcherStats {
-    const stream = this.stream;
-    const tracker = this.engine?.tracker;
-    const received = stream ? stream.receivedLsn : 0n;
-    let acknowledged = tracker ? tracker.acknowledged : 0n;
-    if (stream && stream.flushedLsn > acknowledged) acknowledged = stream.flushedLsn;
-    const changes = this.engine ? this.engine.counters.changes : 0;
-    const samples = this.rateSamples;
-    const oldest = samples.length > 0 ? samples[0]! : changes;
-    const seconds = Math.max(1, samples.length);
-    const handlerTime = this.metrics.window();
-    return {
+    return collectStats({
       state: this.state,
-      receivedLsn: formatLsn(received),
-      acknowledgedLsn: formatLsn(acknowledged),
-      lagBytes: received > acknowledged ? Number(received - acknowledged) : 0,
-      changes,
-      changesPerSecond: Math.round((changes - oldest) / seconds),
-      transactions: tracker ? tracker.completed : 0,
-      messages: this.engine ? this.engine.counters.messages : 0,
-      handlerErrors: this.counters.handlerErrors,
-      retries: this.counters.retries,
-      skipped: this.counters.skipped,
-      deadLettered: this.counters.deadLettered,
-      inFlight: this.counters.inFlight,
-      pending: this.engine ? this.engine.pending : 0,
-      error: this.error ? this.error.message : null,
-      backfill: this.runner ? this.runner.stats() : [],
-      tables: this.metrics.tableCounts(),
-      handlerP50Ms: handlerTime.p50Ms,
-      handlerP99Ms: handlerTime.p99Ms,
-      lastHandlerError: this.counters.lastError,
-      lastCommitTime: this.metrics.lastCommitTime,
-      reconnects: stream?.reconnects ?? 0,
-      slot: this.slotWatch?.latest ?? null,
-    };
+      stream: this.stream,
+      engine: this.engine,
+      counters: this.counters,
+      error: this.error,
+      runner: this.runner,
+      metrics: this.metrics,
+      slotWatch: this.slotWatch,
+      rate: this.rate,
+    });
   }
 
   private async endOriginPool(): Promise<void> {
@@ -374,9 +329,8 @@ export class DispatcherImpl implements Dispatcher {
   }
 
   private sampleRate(): void {
-    this.rateSamples.push(this.engine ? this.engine.counters.changes : 0);
+    this.rate.sample(this.engine ? this.engine.counters.changes : 0);
     this.metrics.sample();
-    if (this.rateSamples.length > RATE_WINDOW + 1) this.rateSamples.shift();
   }
 
   private async run(stream: WireStream, assembler: Assembler): Promise<void> {
@@ -412,16 +366,7 @@ export class DispatcherImpl implements Dispatcher {
 
   private fail(error: unknown): void {
     if (!this.error) {
-      this.error =
-        error instanceof KoyoDispatcherError
-          ? error
-          : isPassedThrough(error)
-            ? new KoyoDispatcherError(error.code, error.message, { cause: error })
-            : new KoyoDispatcherError(
-                'STREAM_FAILED',
-                `The replication stream failed: ${asError(error).message}`,
-                { cause: error },
-              );
+      this.error = asStreamFailure(error);
       this.logger.error(
         { slot: this.options.slot, error: this.error.message, code: this.error.code },
         'dispatcher failed, stopping',
@@ -479,8 +424,7 @@ export class DispatcherImpl implements Dispatcher {
         'STOPPED',
         'The dispatcher stopped before the drained changes were handled.',
       );
-    for (const waiter of this.drains.values()) waiter.reject(reason);
-    this.drains.clear();
+    this.drains.rejectAll(reason);
     if (this.error) {
       this.state = 'failed';
       this.rejectClosed(this.error);
@@ -497,15 +441,6 @@ export class DispatcherImpl implements Dispatcher {
       this.resolveClosed();
     }
   }
-}
-
-/** `@koyo/slot`'s stream errors whose code is kept, not wrapped as STREAM_FAILED. */
-const PASSED_THROUGH = new Set(['PUBLICATION_MISSING', 'SLOT_INVALIDATED', 'SPLIT_BRAIN']);
-
-function isPassedThrough(
-  error: unknown,
-): error is Error & { code: 'PUBLICATION_MISSING' | 'SLOT_INVALIDATED' | 'SPLIT_BRAIN' } {
-  return error instanceof Error && PASSED_THROUGH.has(String((error as { code?: unknown }).code));
 }
 
 /** `app.users,public.orders` (qualified, as resolved), or `ALL`: for the log. */

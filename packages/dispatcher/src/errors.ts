@@ -109,3 +109,28 @@ export function asError(value: unknown): Error {
   if (value instanceof Error) return value;
   return new Error(typeof value === 'string' ? value : `non-Error value thrown: ${String(value)}`);
 }
+
+/** `@koyo/slot`'s stream errors whose code is kept, not wrapped as STREAM_FAILED. */
+const PASSED_THROUGH = new Set(['PUBLICATION_MISSING', 'SLOT_INVALIDATED', 'SPLIT_BRAIN']);
+
+function isPassedThrough(
+  error: unknown,
+): error is Error & { code: 'PUBLICATION_MISSING' | 'SLOT_INVALIDATED' | 'SPLIT_BRAIN' } {
+  return error instanceof Error && PASSED_THROUGH.has(String((error as { code?: unknown }).code));
+}
+
+/**
+ * @internal the error a running dispatcher fails with: a {@link KoyoDispatcherError} as it is,
+ * `@koyo/slot`'s `PUBLICATION_MISSING`, `SLOT_INVALIDATED` and `SPLIT_BRAIN` with their code,
+ * anything else as `STREAM_FAILED`.
+ */
+export function asStreamFailure(error: unknown): KoyoDispatcherError {
+  if (error instanceof KoyoDispatcherError) return error;
+  if (isPassedThrough(error))
+    return new KoyoDispatcherError(error.code, error.message, { cause: error });
+  return new KoyoDispatcherError(
+    'STREAM_FAILED',
+    `The replication stream failed: ${asError(error).message}`,
+    { cause: error },
+  );
+}
