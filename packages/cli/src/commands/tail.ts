@@ -1,8 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import {
+  buildChange,
+  domainLookup,
+  primaryKeyLookup,
+  RelationCatalog,
+  truncateChange,
+  type CatalogQuery,
+  type Change,
+  type TxnFields,
+} from '@koyo/dispatcher/assembly';
+import {
   formatLsn,
   PgoutputDecoder,
-  UNCHANGED_TOAST,
   type PgoutputMessage,
   type RelationMessage,
   type Row,
@@ -26,6 +35,7 @@ import {
 } from '../context.js';
 import { EXIT, KoyoCliError, findSqlState } from '../errors.js';
 import { plainClient } from '../pg-client.js';
+import type pg from 'pg';
 import * as flags from '../flags.js';
 import { toJson } from '../format.js';
 import { parseTable, quoteIdent, quoteTableRef } from '../sql.js';
@@ -68,9 +78,9 @@ const spec: CommandSpec = {
 };
 
 /**
- * One line of `koyo tail --json`: the fields of a dispatcher `Change` (kind, schema, table, key,
- * new, old, unchanged, commitLsn, position, xid, commitTime). bigints are strings, bytea is
- * `\x` hex text.
+ * One line of `koyo tail --json`: the fields of a dispatcher `Change` but its `id` (kind, schema,
+ * table, key, new, old, unchanged, commitLsn, position, xid, commitTime). bigints are strings,
+ * bytea is `\x` hex text.
  */
 export interface TailChange {
   kind: 'insert' | 'update' | 'delete' | 'truncate';
@@ -79,7 +89,10 @@ export interface TailChange {
   key: Row | null;
   new: Row | null;
   old: Row | null;
-  /** Columns whose unchanged TOASTed value was not sent (absent from `new`). */
+  /**
+   * Columns whose unchanged TOASTed value was not sent: filled from `old` under
+   * `REPLICA IDENTITY FULL`, else absent from `new`.
+   */
   unchanged: string[];
   commitLsn: string;
   position: number;
@@ -88,44 +101,48 @@ export interface TailChange {
 }
 
 interface Txn {
+  fields: TxnFields;
   commitLsn: bigint;
-  xid: number;
-  commitTime: string;
   position: number;
   skip: boolean;
 }
 
-function stripUnchanged(row: Row): { row: Row; unchanged: string[] } {
-  const unchanged: string[] = [];
-  const out: Row = {};
-  for (const [name, value] of Object.entries(row)) {
-    if (value === UNCHANGED_TOAST) unchanged.push(name);
-    else out[name] = value;
-  }
-  return { row: out, unchanged };
+/** A dispatcher change as tail prints it: every field but `id`, in the same order. */
+function tailChange(change: Change): TailChange {
+  const { id: _id, ...line } = change;
+  return line as TailChange;
 }
 
-function keyOf(relation: RelationMessage, row: Row | null): Row | null {
-  if (row === null) return null;
-  const key: Row = {};
-  let any = false;
-  for (const column of relation.columns) {
-    if (column.isKey && column.name in row) {
-      key[column.name] = row[column.name];
-      any = true;
-    }
-  }
-  return any ? key : null;
+/** The primary key and domain lookups of the dispatcher, over tail's own session. */
+function catalogOf(client: pg.Client): CatalogQuery {
+  return async <R extends pg.QueryResultRow>(sql: string, params: unknown[]) =>
+    (await client.query<R>(sql, params)).rows;
 }
 
-/** Turns decoded pgoutput messages into {@link TailChange}s, transaction by transaction. */
+/**
+ * Turns decoded pgoutput messages into {@link TailChange}s, transaction by transaction, with the
+ * dispatcher's assembly (`@koyo/dispatcher/assembly`): the same keys, rows and positions.
+ */
 export class TailAssembler {
   #txn: Txn | undefined;
+  readonly #relations: RelationCatalog;
   /** Commit LSN of the last transaction passed on (for --peek, which re-reads from the slot's start). */
   lastCommit = 0n;
 
-  /** `filter`: the `--table`s as PostgreSQL resolved them (qualified); empty for every table. */
-  constructor(private readonly filter: readonly QualifiedTable[]) {}
+  /**
+   * `filter`: the `--table`s as PostgreSQL resolved them (qualified); empty for every table.
+   * `catalog`: where Relation messages are completed (the primary key of FULL / NOTHING tables,
+   * domain types); without it, the key is the replica identity pgoutput announces.
+   */
+  constructor(
+    private readonly filter: readonly QualifiedTable[],
+    catalog?: CatalogQuery,
+  ) {
+    this.#relations = new RelationCatalog(
+      catalog ? primaryKeyLookup(catalog) : () => Promise.resolve(null),
+      catalog ? domainLookup(catalog) : () => Promise.resolve(new Map()),
+    );
+  }
 
   #wanted(relation: RelationMessage): boolean {
     return (
@@ -134,14 +151,22 @@ export class TailAssembler {
     );
   }
 
+  /** Takes in a Relation message before {@link handle}; a promise while the catalog is read. */
+  relation(message: RelationMessage): void | Promise<void> {
+    return this.#relations.relation(message);
+  }
+
   /** The changes a message yields (none for begin/commit/relation...). */
   handle(message: PgoutputMessage): TailChange[] {
     switch (message.tag) {
       case 'begin':
         this.#txn = {
+          fields: {
+            xid: message.xid,
+            commitLsn: formatLsn(message.finalLsn),
+            commitTime: message.commitTime.toISOString(),
+          },
           commitLsn: message.finalLsn,
-          xid: message.xid,
-          commitTime: message.commitTime.toISOString(),
           position: 0,
           skip: message.finalLsn <= this.lastCommit,
         };
@@ -153,18 +178,15 @@ export class TailAssembler {
       case 'insert':
       case 'update':
       case 'delete':
-        return this.#change(message.tag, message.relation, message);
+        return this.#change(message.relation, message);
       case 'truncate':
-        return message.relations.flatMap((relation) =>
-          this.#change('truncate', relation, undefined),
-        );
+        return message.relations.flatMap((relation) => this.#change(relation, undefined));
       default:
         return [];
     }
   }
 
   #change(
-    kind: TailChange['kind'],
     relation: RelationMessage,
     message: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }> | undefined,
   ): TailChange[] {
@@ -172,32 +194,11 @@ export class TailAssembler {
     if (!txn) return [];
     const position = txn.position++;
     if (txn.skip || !this.#wanted(relation)) return [];
-    let newRow: Row | null = null;
-    let old: Row | null = null;
-    let unchanged: string[] = [];
-    if (message && message.tag !== 'delete') {
-      const stripped = stripUnchanged(message.new);
-      newRow = stripped.row;
-      unchanged = stripped.unchanged;
-    }
-    if (message && message.tag !== 'insert') old = message.old ?? message.key;
-    const key =
-      kind === 'truncate' ? null : keyOf(relation, kind === 'delete' ? old : (newRow ?? old));
-    return [
-      {
-        kind,
-        schema: relation.schema,
-        table: relation.name,
-        key,
-        new: newRow,
-        old,
-        unchanged,
-        commitLsn: formatLsn(txn.commitLsn),
-        position,
-        xid: txn.xid,
-        commitTime: txn.commitTime,
-      },
-    ];
+    const info = this.#relations.info(relation);
+    const change = message
+      ? buildChange(info, message, txn.fields, position)
+      : truncateChange(info, txn.fields, position);
+    return [tailChange(change)];
   }
 }
 
@@ -299,7 +300,7 @@ async function run(args: ParsedArgs, io: CliIo, signal: AbortSignal): Promise<nu
     const fn = peek ? 'pg_logical_slot_peek_binary_changes' : 'pg_logical_slot_get_binary_changes';
     const sql = `SELECT data FROM ${fn}($1, NULL, NULL, 'proto_version', '1', 'publication_names', $2)`;
     const decoder = new PgoutputDecoder({ protocolVersion: 1 });
-    const assembler = new TailAssembler(filter);
+    const assembler = new TailAssembler(filter, catalogOf(client));
     let printed = 0;
     while (!signal.aborted && printed < limit) {
       let rows: { data: Buffer }[];
@@ -316,7 +317,9 @@ async function run(args: ParsedArgs, io: CliIo, signal: AbortSignal): Promise<nu
         throw error;
       }
       for (const row of rows) {
-        for (const change of assembler.handle(decoder.decode(row.data))) {
+        const message = decoder.decode(row.data);
+        if (message.tag === 'relation') await assembler.relation(message);
+        for (const change of assembler.handle(message)) {
           io.stdout.write(`${json ? toJson(change) : formatChangeLine(change)}\n`);
           if (++printed >= limit) break;
         }
