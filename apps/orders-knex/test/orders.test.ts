@@ -1,7 +1,7 @@
 import { createDispatcher } from '@koyo/dispatcher';
 import { createSlotManager } from '@koyo/slot';
-import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
-import pg from 'pg';
+import { createTestDatabase, queryUrl, type TestDatabase } from '@koyo/testing/vitest';
+import type pg from 'pg';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createOrders, type Orders } from '../src/orders.js';
 
@@ -11,18 +11,9 @@ const slot = `orders_${process.pid}_${Date.now() % 100000}`;
 const copy = `${slot}_copy`;
 const delivered: string[] = [];
 
-async function primary<R extends pg.QueryResultRow>(
-  sql: string,
-  params: unknown[] = [],
-): Promise<R[]> {
-  const client = new pg.Client(db.url);
-  await client.connect();
-  try {
-    return (await client.query<R>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
+/** Runs one statement on the primary. */
+const primary = <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> =>
+  queryUrl<R>(db.url, sql, params);
 
 beforeAll(async () => {
   db = await createTestDatabase('orders');

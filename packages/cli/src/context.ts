@@ -98,29 +98,39 @@ function checkUrl(spec: CommandSpec, url: string): void {
   }
 }
 
+/** Throws the `USAGE` error of a `--slot` value PostgreSQL would refuse as a slot name. */
+export function checkSlotName(spec: CommandSpec, name: string): void {
+  if (!SLOT_NAME.test(name)) {
+    throw new KoyoCliError(
+      'USAGE',
+      `--slot must be 1-63 characters of a-z, 0-9 and _, as PostgreSQL requires (got "${name}")`,
+      { command: spec.name },
+    );
+  }
+}
+
+/** Throws the `USAGE` error of a `--publication` value that is not a valid publication name. */
+export function checkPublicationName(spec: CommandSpec, name: string): void {
+  if (!PUBLICATION_NAME.test(name)) {
+    throw new KoyoCliError(
+      'USAGE',
+      `--publication must be 1-63 characters of letters, digits, _, $ and - (got "${name}")`,
+      { command: spec.name },
+    );
+  }
+}
+
 /** A slot name from `--slot` (checked: a bad one is a usage error) or the config. */
 export function slotName(ctx: CommandContext): string | undefined {
   const flag = stringValue(ctx.args, 'slot');
-  if (flag !== undefined && !SLOT_NAME.test(flag)) {
-    throw new KoyoCliError(
-      'USAGE',
-      `--slot must be 1-63 characters of a-z, 0-9 and _, as PostgreSQL requires (got "${flag}")`,
-      { command: ctx.spec.name },
-    );
-  }
+  if (flag !== undefined) checkSlotName(ctx.spec, flag);
   return flag ?? ctx.config.slot;
 }
 
 /** A publication name from `--publication` (checked) or the config. */
 export function publicationName(ctx: CommandContext): string | undefined {
   const flag = stringValue(ctx.args, 'publication');
-  if (flag !== undefined && !PUBLICATION_NAME.test(flag)) {
-    throw new KoyoCliError(
-      'USAGE',
-      `--publication must be 1-63 characters of letters, digits, _, $ and - (got "${flag}")`,
-      { command: ctx.spec.name },
-    );
-  }
+  if (flag !== undefined) checkPublicationName(ctx.spec, flag);
   return flag ?? ctx.config.publication;
 }
 
@@ -145,14 +155,4 @@ export function requirePublication(ctx: CommandContext): string {
     );
   }
   return name;
-}
-
-/** A `pg` config for an ordinary (non-replication) session on this connection. */
-export function plainClientConfig(connection: string | pg.ClientConfig): pg.ClientConfig {
-  if (typeof connection === 'string')
-    return { connectionString: connection, fallback_application_name: 'koyo-cli' };
-  const { replication: _replication, ...rest } = connection as pg.ClientConfig & {
-    replication?: unknown;
-  };
-  return { fallback_application_name: 'koyo-cli', ...rest };
 }

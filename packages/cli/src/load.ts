@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createJiti } from 'jiti';
 import { validateConfig, type KoyoConfig } from './config.js';
 import { KoyoCliError, formatError } from './errors.js';
 import type { HandlersSetup } from './handlers.js';
@@ -32,7 +31,9 @@ export interface LoadedConfig {
 const here = fileURLToPath(import.meta.url);
 const selfEntry = here.replace(/load\.(ts|js)$/, 'index.$1');
 
-function loader() {
+// jiti is imported when a file is loaded, so `koyo --help` does not pay for it.
+async function loader() {
+  const { createJiti } = await import('jiti');
   return createJiti(import.meta.url, {
     interopDefault: true,
     moduleCache: false,
@@ -56,7 +57,7 @@ export async function importDefault(
   cwd: string,
 ): Promise<unknown> {
   try {
-    return await loader().import(file, { default: true });
+    return await (await loader()).import(file, { default: true });
   } catch (error) {
     throw new KoyoCliError(code, `could not load ${display(file, cwd)}: ${formatError(error)}`, {
       cause: error,

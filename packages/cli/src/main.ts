@@ -5,22 +5,19 @@ import {
   parseCommandArgs,
   suggest,
   type CommandSpec,
-  type ParsedArgs,
 } from './args.js';
+import type { Command } from './command.js';
+import { backfillCommand } from './commands/backfill.js';
+import { doctorCommand } from './commands/doctor.js';
+import { initCommand } from './commands/init.js';
+import { relayNatsCommand } from './commands/relay-nats.js';
+import { runCommand } from './commands/run.js';
+import { setupCommand } from './commands/setup.js';
+import { slotsDropCommand } from './commands/slots-drop.js';
+import { slotsCommand } from './commands/slots.js';
+import { tailCommand } from './commands/tail.js';
 import type { CliIo } from './context.js';
 import { EXIT, KoyoCliError, formatError } from './errors.js';
-import {
-  COMMANDS,
-  backfillSpec,
-  doctorSpec,
-  initSpec,
-  relayNatsSpec,
-  runSpec,
-  setupSpec,
-  slotsDropSpec,
-  slotsSpec,
-  tailSpec,
-} from './specs.js';
 
 /** What {@link main} may be given besides the arguments; defaults to the process. */
 export interface MainOptions extends Partial<CliIo> {
@@ -28,20 +25,19 @@ export interface MainOptions extends Partial<CliIo> {
   signal?: AbortSignal;
 }
 
-type Handler = (args: ParsedArgs, io: CliIo, signal: AbortSignal) => Promise<number>;
-
-// Commands are imported when used, so `koyo --help` and usage errors start fast.
-const HANDLERS = new Map<CommandSpec, () => Promise<Handler>>([
-  [initSpec, async () => (await import('./commands/init.js')).initCommand],
-  [doctorSpec, async () => (await import('./commands/doctor.js')).doctorCommand],
-  [setupSpec, async () => (await import('./commands/setup.js')).setupCommand],
-  [runSpec, async () => (await import('./commands/run.js')).runCommand],
-  [backfillSpec, async () => (await import('./commands/backfill.js')).backfillCommand],
-  [slotsSpec, async () => (await import('./commands/slots.js')).slotsCommand],
-  [slotsDropSpec, async () => (await import('./commands/slots.js')).slotsDropCommand],
-  [tailSpec, async () => (await import('./commands/tail.js')).tailCommand],
-  [relayNatsSpec, async () => (await import('./commands/relay.js')).relayNatsCommand],
-]);
+/** Every command, in the order of `koyo --help`. */
+const COMMANDS: readonly Command[] = [
+  initCommand,
+  doctorCommand,
+  setupCommand,
+  runCommand,
+  backfillCommand,
+  relayNatsCommand,
+  slotsCommand,
+  slotsDropCommand,
+  tailCommand,
+];
+const SPECS: readonly CommandSpec[] = COMMANDS.map((command) => command.spec);
 
 function version(): string {
   try {
@@ -62,7 +58,7 @@ export function formatMainHelp(): string {
     'Change handlers for Node apps, fed by PostgreSQL logical replication (pgoutput).',
     '',
     'Commands:',
-    ...COMMANDS.map((spec) => `  ${spec.name.padEnd(14)}${spec.summary}`),
+    ...SPECS.map((spec) => `  ${spec.name.padEnd(14)}${spec.summary}`),
     '',
     'Every command takes --help. The connection comes from --url, else the connection in',
     'koyo.config.ts, else DATABASE_URL.',
@@ -72,15 +68,14 @@ export function formatMainHelp(): string {
   return `${lines.join('\n')}\n`;
 }
 
-function pickCommand(argv: readonly string[]): { spec: CommandSpec; rest: string[] } | undefined {
+function pickCommand(argv: readonly string[]): { command: Command; rest: string[] } | undefined {
   const [first, second, ...others] = argv;
-  if (first === 'slots' && (second === 'drop' || second === 'list')) {
-    return { spec: second === 'drop' ? slotsDropSpec : slotsSpec, rest: others };
-  }
-  const sub = COMMANDS.find((candidate) => candidate.name === `${first} ${second}`);
-  if (sub) return { spec: sub, rest: others };
-  const spec = COMMANDS.find((candidate) => candidate.name === first);
-  return spec ? { spec, rest: argv.slice(1) } : undefined;
+  // `koyo slots list` is `koyo slots`.
+  if (first === 'slots' && second === 'list') return { command: slotsCommand, rest: others };
+  const sub = COMMANDS.find((candidate) => candidate.spec.name === `${first} ${second}`);
+  if (sub) return { command: sub, rest: others };
+  const command = COMMANDS.find((candidate) => candidate.spec.name === first);
+  return command ? { command, rest: argv.slice(1) } : undefined;
 }
 
 /**
@@ -105,7 +100,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     if (first === 'help' && argv[1] !== undefined && !topic)
       return usage(io, undefined, `unknown command "${argv.slice(1).join(' ')}"`);
     io[first === undefined ? 'stderr' : 'stdout'].write(
-      topic ? formatHelp(topic.spec) : formatMainHelp(),
+      topic ? formatHelp(topic.command.spec) : formatMainHelp(),
     );
     return first === undefined ? EXIT.USAGE : EXIT.OK;
   }
@@ -114,9 +109,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     return EXIT.OK;
   }
   const picked = pickCommand(argv);
-  const group = COMMANDS.filter((spec) => spec.name.startsWith(`${first} `)).map(
-    (spec) => spec.name,
-  );
+  const group = SPECS.filter((spec) => spec.name.startsWith(`${first} `)).map((spec) => spec.name);
   if (!picked && group.length > 0) {
     return usage(
       io,
@@ -127,7 +120,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   if (!picked) {
     const hint = suggest(
       first,
-      COMMANDS.map((spec) => spec.name.split(' ')[0]!),
+      SPECS.map((spec) => spec.name.split(' ')[0]!),
     );
     return usage(
       io,
@@ -135,7 +128,8 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       `unknown command "${first}"${hint ? ` (did you mean "${hint}"?)` : ''}`,
     );
   }
-  const { spec, rest } = picked;
+  const { command, rest } = picked;
+  const spec = command.spec;
   const signal = options.signal ?? new AbortController().signal;
   try {
     const args = parseCommandArgs(spec, rest);
@@ -143,8 +137,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       io.stdout.write(formatHelp(spec));
       return EXIT.OK;
     }
-    const handler = await HANDLERS.get(spec)!();
-    return await handler(args, io, signal);
+    return await command.run(args, io, signal);
   } catch (error) {
     if (error instanceof KoyoCliError && error.code === 'USAGE')
       return usage(io, spec, error.message);
@@ -158,7 +151,7 @@ function usage(io: CliIo, spec: CommandSpec | undefined, message: string): numbe
   io.stderr.write(
     spec
       ? formatShortUsage(spec)
-      : `Usage: koyo <command> [options]\nCommands: ${COMMANDS.map((c) => c.name).join(', ')}\nRun 'koyo --help' for more.\n`,
+      : `Usage: koyo <command> [options]\nCommands: ${SPECS.map((c) => c.name).join(', ')}\nRun 'koyo --help' for more.\n`,
   );
   return EXIT.USAGE;
 }

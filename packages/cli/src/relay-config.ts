@@ -54,12 +54,15 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function checkKeys(
-  value: Record<string, unknown>,
+/** Checks that `value` is an object (else `example` says what one looks like) with only `keys`. */
+function checkSection(
+  value: unknown,
   keys: readonly string[],
   where: string,
+  example: string,
   file: string,
-): void {
+): asserts value is Record<string, unknown> {
+  if (!isRecord(value)) throw invalid(file, `${where} must be an object, e.g. ${example}`);
   for (const key of Object.keys(value)) {
     if (keys.includes(key)) continue;
     const match = suggest(key, keys);
@@ -81,20 +84,22 @@ export function isNatsServer(value: unknown): value is string {
  */
 export function validateRelaySettings(relay: unknown, file: string): void {
   if (relay === undefined) return;
-  if (!isRecord(relay))
-    throw invalid(
-      file,
-      "relay must be an object, e.g. relay: { nats: { servers: 'nats://127.0.0.1:4222' } }",
-    );
-  checkKeys(relay, RELAY_KEYS, 'relay', file);
+  checkSection(
+    relay,
+    RELAY_KEYS,
+    'relay',
+    "relay: { nats: { servers: 'nats://127.0.0.1:4222' } }",
+    file,
+  );
   const nats = relay.nats;
   if (nats === undefined) return;
-  if (!isRecord(nats))
-    throw invalid(
-      file,
-      "relay.nats must be an object, e.g. { servers: 'nats://127.0.0.1:4222', partitions: 8 }",
-    );
-  checkKeys(nats, NATS_KEYS, 'relay.nats', file);
+  checkSection(
+    nats,
+    NATS_KEYS,
+    'relay.nats',
+    "{ servers: 'nats://127.0.0.1:4222', partitions: 8 }",
+    file,
+  );
   const servers = nats.servers;
   if (
     servers !== undefined &&

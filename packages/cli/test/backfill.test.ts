@@ -2,21 +2,11 @@
 // 'snapshot' changes; an interrupted `koyo backfill` resumes on the next run.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type Db,
-  dropDb,
-  ensureBuilt,
-  koyo,
-  openDb,
-  startKoyo,
-  tempProject,
-  uniqueName,
-  waitUntil,
-} from './helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { koyo, startKoyo, uniqueName, useDb, useProject, waitUntil } from './helpers.js';
 
-let db: Db;
-const project = tempProject('backfill');
+const db = useDb('cli_backfill');
+const project = useProject('backfill');
 const sink = join(project.dir, 'changes.jsonl');
 const slot = uniqueName('cli_backfill');
 const ROWS = 3_000;
@@ -30,8 +20,6 @@ function delivered(): { kind: string; id: number }[] {
 }
 
 beforeAll(async () => {
-  await ensureBuilt();
-  db = await openDb('cli_backfill');
   await db.query('CREATE TABLE accounts (id int PRIMARY KEY, name text NOT NULL)');
   await db.query(`INSERT INTO accounts SELECT g, 'a' || g FROM generate_series(1, ${ROWS}) g`);
   await db.query('ANALYZE accounts');
@@ -51,11 +39,6 @@ export default defineHandlers((koyo) => {
 });
 `,
   );
-});
-
-afterAll(async () => {
-  await dropDb(db);
-  project.remove();
 });
 
 describe('koyo backfill', () => {

@@ -1,13 +1,11 @@
 import { startCluster, type Cluster } from '@koyo/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Db, dropDb, ensureBuilt, koyo, openDb, uniqueName } from './helpers.js';
+import { koyo, uniqueName, useDb } from './helpers.js';
 
-let db: Db;
+const db = useDb('cli_doctor');
 let replicaLevel: Cluster;
 
 beforeAll(async () => {
-  await ensureBuilt();
-  db = await openDb('cli_doctor');
   // A server that cannot do logical decoding (same PostgreSQL flavour as this project's).
   replicaLevel = await startCluster({ replicas: 0, settings: { wal_level: 'replica' } });
   await replicaLevel.primary.query('CREATE TABLE users (id int PRIMARY KEY)');
@@ -15,7 +13,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await replicaLevel?.stop();
-  await dropDb(db);
 });
 
 describe('koyo doctor', () => {

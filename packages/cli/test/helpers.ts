@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openPooledDatabase, until, type PooledTestDatabase } from '@koyo/testing/vitest';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 
 export const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const bin = join(packageDir, 'dist', 'bin.js');
@@ -79,26 +80,6 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `koyo ...args` to completion. */
-export function koyo(
-  args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: options.cwd ?? packageDir,
-      env: { ...withoutDatabaseUrl(), ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
-
 function withoutDatabaseUrl(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.DATABASE_URL;
@@ -114,6 +95,14 @@ export interface LiveCli {
   waitFor(pattern: RegExp, what: string): Promise<void>;
   /** Resolves with the exit code once the process ended. */
   exited: Promise<CliResult>;
+}
+
+/** Runs `koyo ...args` to completion. */
+export function koyo(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
+  return startKoyo(args, options).exited;
 }
 
 /** Starts `koyo ...args` and returns at once. */
@@ -213,6 +202,31 @@ export async function dropDb(db: Db): Promise<void> {
   await db.drop();
 }
 
+/**
+ * The database of a test file: before its tests, `koyo` is built ({@link ensureBuilt}) and a fresh
+ * database opened ({@link openDb}); after them, it is dropped with its idle slots ({@link dropDb}).
+ * Call at the top of the file; the object returned stands for the database once the file's first
+ * `beforeAll` has run (other hooks registered after this call run after it).
+ */
+export function useDb(prefix: string): Db {
+  let db: Db | undefined;
+  beforeAll(async () => {
+    await ensureBuilt();
+    db = await openDb(prefix);
+  });
+  afterAll(async () => {
+    if (db) await dropDb(db);
+  });
+  return new Proxy({} as Db, {
+    get(_target, key) {
+      if (!db)
+        throw new Error(`the ${prefix} database is opened in beforeAll: use it in a hook or test`);
+      const value: unknown = Reflect.get(db, key);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(db) : value;
+    },
+  });
+}
+
 export { uniqueName } from '@koyo/testing/vitest';
 
 /**
@@ -226,6 +240,13 @@ export function tempProject(prefix: string): { dir: string; remove(): void } {
   mkdirSync(base, { recursive: true });
   const dir = mkdtempSync(join(base, `${prefix}-`));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A {@link tempProject} removed after the tests of the file (or `describe`) it is created in. */
+export function useProject(prefix: string): { dir: string } {
+  const project = tempProject(prefix);
+  afterAll(() => project.remove());
+  return project;
 }
 
 export { parseLsn as lsn } from '@koyo/pgoutput';

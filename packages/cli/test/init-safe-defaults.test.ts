@@ -2,25 +2,17 @@
 // and no keyless table published. Server truth: no publication, no slot after the refusal.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, koyo, openDb, tempProject, uniqueName, type Db } from './helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { koyo, uniqueName, useDb, useProject } from './helpers.js';
 
-let db: Db;
-const project = tempProject('init-safe');
+const db = useDb('cli_init_safe');
+const project = useProject('init-safe');
 
 beforeAll(async () => {
-  await ensureBuilt();
-  db = await openDb('cli_init_safe');
   // users: the table the generated handlers file names when init is given no --table.
   await db.query(
     "CREATE TABLE users (id int PRIMARY KEY); CREATE TABLE legacy_log (line text); INSERT INTO legacy_log VALUES ('first')",
   );
-});
-
-afterAll(async () => {
-  await db.close();
-  await db.drop();
-  project.remove();
 });
 
 async function serverState(): Promise<{ publications: unknown[]; slots: unknown[] }> {

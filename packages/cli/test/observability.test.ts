@@ -8,16 +8,13 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type Db,
-  dropDb,
-  ensureBuilt,
   koyo,
   type LiveCli,
-  openDb,
   packageDir,
   startKoyo,
-  tempProject,
   uniqueName,
+  useDb,
+  useProject,
   waitUntil,
 } from './helpers.js';
 
@@ -48,19 +45,17 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-let db: Db;
+const db = useDb('cli_observe');
 let live: LiveCli;
 let browser: BrowserContext;
 let page: Page;
 let statusUrl: string;
 let metricsUrl: string;
-const project = tempProject('observe');
+const project = useProject('observe');
 const profile = mkdtempSync(join(tmpdir(), 'koyo-chromium-'));
 const slot = uniqueName('cli_observe');
 
 beforeAll(async () => {
-  await ensureBuilt();
-  db = await openDb('cli_observe');
   await db.query('CREATE TABLE orders (id int PRIMARY KEY, note text)');
   await db.query('CREATE TABLE audit (id int PRIMARY KEY)');
   const init = await koyo(['init', '--slot', slot, '--table', 'orders', '--table', 'audit'], {
@@ -115,8 +110,6 @@ afterAll(async () => {
     live.child.kill('SIGTERM');
     await live.exited;
   }
-  await dropDb(db);
-  project.remove();
 });
 
 const text = (id: string): Promise<string> => page.locator(`#${id}`).innerText();

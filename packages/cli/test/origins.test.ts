@@ -1,18 +1,8 @@
 // koyo doctor --origins and koyo slots drop with a slot that has a replication origin.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, koyo, openDb, uniqueName, type Db } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { koyo, uniqueName, useDb } from './helpers.js';
 
-let db: Db;
-
-beforeAll(async () => {
-  await ensureBuilt();
-  db = await openDb('cli_origins');
-});
-
-afterAll(async () => {
-  await db.close();
-  await db.drop();
-});
+const db = useDb('cli_origins');
 
 describe('replication origins in the cli', () => {
   it('doctor --origins reports the privileges and an origin whose slot is gone', async () => {

@@ -18,41 +18,30 @@ import { startNats, type NatsServer } from '@koyo/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bin,
-  ensureBuilt,
   koyo,
   lsn,
-  openDb,
   packageDir,
   startKoyo,
-  tempProject,
   uniqueName,
+  useDb,
+  useProject,
   waitUntil,
-  type Db,
 } from './helpers.js';
 
-let db: Db;
+const db = useDb('cli_relay');
 let nats: NatsServer;
-const project = tempProject('relay');
+const project = useProject('relay');
 const slot = uniqueName('cli_relay');
 const env = (): NodeJS.ProcessEnv => ({ DATABASE_URL: db.url, NATS_URL: nats.url });
 const config = (): string => readFileSync(join(project.dir, 'koyo.config.ts'), 'utf8');
 
 beforeAll(async () => {
-  await ensureBuilt();
-  db = await openDb('cli_relay');
   nats = await startNats();
   await db.query('CREATE TABLE orders (id int PRIMARY KEY, status text NOT NULL)');
 });
 
 afterAll(async () => {
-  await db?.query(
-    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active',
-    [db.name],
-  );
-  await db?.close();
-  await db?.drop();
   await nats?.close();
-  project.remove();
 });
 
 /** Starts the generated koyo.worker.ts as `npx tsx koyo.worker.ts` would. */

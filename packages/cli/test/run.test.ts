@@ -1,31 +1,13 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type Db,
-  dropDb,
-  ensureBuilt,
-  koyo,
-  lsn,
-  openDb,
-  startKoyo,
-  tempProject,
-  uniqueName,
-  waitUntil,
-} from './helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { koyo, lsn, startKoyo, uniqueName, useDb, useProject, waitUntil } from './helpers.js';
 
-let db: Db;
-const project = tempProject('run');
+const db = useDb('cli_run');
+const project = useProject('run');
 
 beforeAll(async () => {
-  await ensureBuilt();
-  db = await openDb('cli_run');
   await db.query('CREATE TABLE orders (id int PRIMARY KEY, total numeric NOT NULL)');
-});
-
-afterAll(async () => {
-  await dropDb(db);
-  project.remove();
 });
 
 describe('koyo init, then koyo run', () => {
@@ -140,7 +122,7 @@ export default defineHandlers((koyo) => {
 });
 
 describe('koyo run catch-up and failures', () => {
-  const project2 = tempProject('catchup');
+  const project2 = useProject('catchup');
   const slot = uniqueName('cli_catchup');
   const gate = join(project2.dir, 'gate');
   const seen = join(project2.dir, 'seen.txt');
@@ -168,8 +150,6 @@ export default defineHandlers((koyo) => {
 `,
     );
   });
-
-  afterAll(() => project2.remove());
 
   it('shows the lag falling to zero: a progress bar with --progress bar, then "caught up"', async () => {
     // The slot exists and falls behind while nothing runs.
@@ -236,9 +216,8 @@ export default defineHandlers((koyo) => {
 });
 
 describe('koyo run on an idle slot', () => {
-  const project3 = tempProject('idle');
+  const project3 = useProject('idle');
   const slot = uniqueName('cli_idle');
-  afterAll(() => project3.remove());
 
   it('says "caught up" once the server decoded past the start and nothing waits, without waiting for an acknowledgement', async () => {
     await db.query(
@@ -282,10 +261,8 @@ describe('koyo run on an idle slot', () => {
 });
 
 describe('koyo run --failover', () => {
-  const project3 = tempProject('failover');
+  const project3 = useProject('failover');
   const slot = uniqueName('cli_failover');
-
-  afterAll(() => project3.remove());
 
   it('creates a failover slot on 17+, and before 17 is one UNSUPPORTED error line with no slot left behind', async () => {
     const init = await koyo(['init', '--slot', slot, '--table', 'orders'], { cwd: project3.dir });

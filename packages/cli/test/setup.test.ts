@@ -1,6 +1,6 @@
 import { startCluster, type Cluster } from '@koyo/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Db, dropDb, ensureBuilt, koyo, openDb, uniqueName } from './helpers.js';
+import { koyo, uniqueName, useDb } from './helpers.js';
 
 /** Everything a setup could change: publications (with tables), slots, ALTER SYSTEM lines. Server truth. */
 const SERVER_STATE = `
@@ -10,21 +10,18 @@ const SERVER_STATE = `
          (SELECT coalesce(json_agg(f ORDER BY f.name), '[]') FROM (SELECT name, setting FROM pg_file_settings WHERE sourcefile LIKE '%postgresql.auto.conf') f) AS altered`;
 
 let replicaLevel: Cluster;
-let db: Db;
+const db = useDb('cli_setup');
 beforeAll(async () => {
-  await ensureBuilt();
   replicaLevel = await startCluster({ replicas: 0, settings: { wal_level: 'replica' } });
   await replicaLevel.primary.query(`CREATE ROLE table_owner LOGIN REPLICATION;
     GRANT CREATE ON DATABASE postgres TO table_owner;
     CREATE TABLE items (id int PRIMARY KEY);
     ALTER TABLE items OWNER TO table_owner`);
-  db = await openDb('cli_setup');
   await db.query(`CREATE SCHEMA app; CREATE TABLE app.users (id int PRIMARY KEY)`);
   await db.query(`ALTER DATABASE "${db.name}" SET search_path = app, public`);
 });
 afterAll(async () => {
   await replicaLevel?.stop();
-  await dropDb(db);
 });
 
 describe('koyo setup --apply checks everything before it changes anything', () => {

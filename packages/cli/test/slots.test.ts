@@ -1,16 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Db, dropDb, ensureBuilt, koyo, openDb, uniqueName } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { koyo, uniqueName, useDb } from './helpers.js';
 
-let db: Db;
-
-beforeAll(async () => {
-  await ensureBuilt();
-  db = await openDb('cli_slots');
-});
-
-afterAll(async () => {
-  await dropDb(db);
-});
+const db = useDb('cli_slots');
 
 describe('koyo slots', () => {
   it('lists slots with lag, holder and WAL status (text and --json), and drops one', async () => {

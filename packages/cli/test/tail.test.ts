@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Db, dropDb, ensureBuilt, koyo, openDb, startKoyo, uniqueName } from './helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { koyo, startKoyo, uniqueName, useDb } from './helpers.js';
 
-let db: Db;
+const db = useDb('cli_tail');
 
 beforeAll(async () => {
-  await ensureBuilt();
-  db = await openDb('cli_tail');
   await db.query('CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, qty int NOT NULL)');
   await db.query('CREATE TABLE other (id int PRIMARY KEY)');
-});
-
-afterAll(async () => {
-  await dropDb(db);
 });
 
 function jsonLines(text: string): any[] {
@@ -81,6 +75,36 @@ describe('koyo tail', () => {
     expect(
       await db.query("SELECT pubname FROM pg_publication WHERE pubname LIKE 'koyo_tail_%'"),
     ).toEqual([]);
+  });
+
+  it('prints the dispatcher values: FULL identity keyed by the primary key, unchanged TOAST from the old row, domains parsed', async () => {
+    await db.query('CREATE DOMAIN qty_positive AS int CHECK (VALUE > 0)');
+    await db.query('CREATE TABLE docs (id int PRIMARY KEY, body text NOT NULL, n qty_positive)');
+    await db.query('ALTER TABLE docs REPLICA IDENTITY FULL');
+    // Stored out of line without compression, so an UPDATE that keeps it sends it as unchanged.
+    await db.query('ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL');
+    const live = startKoyo(
+      ['tail', '--url', db.url, '--table', 'docs', '--json', '--limit', '2', '--interval', '50'],
+      {},
+    );
+    await live.waitFor(/Ctrl-C to stop/, 'tail to be ready');
+    const body = 'x'.repeat(10_000);
+    await db.query('INSERT INTO docs VALUES (1, $1, 3)', [body]);
+    await db.query('UPDATE docs SET n = 4 WHERE id = 1');
+    const result = await live.exited;
+    expect(result.code, result.stderr).toBe(0);
+    const [insert, update] = jsonLines(result.stdout);
+    expect(insert).toMatchObject({ kind: 'insert', key: { id: 1 }, new: { id: 1, body, n: 3 } });
+    expect(update).toMatchObject({
+      kind: 'update',
+      key: { id: 1 },
+      new: { id: 1, body, n: 4 },
+      old: { id: 1, body, n: 3 },
+      unchanged: ['body'],
+    });
+    // The key is the primary key, not every column (toMatchObject would accept a wider one).
+    expect([insert.key, update.key]).toEqual([{ id: 1 }, { id: 1 }]);
+    expect(update).not.toHaveProperty('id');
   });
 
   it('text mode prints one line per change; SIGINT stops it with exit 0', async () => {

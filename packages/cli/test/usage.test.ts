@@ -1,17 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, koyo, openDb, type Db } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { koyo, useDb } from './helpers.js';
 
-let db: Db;
-
-beforeAll(async () => {
-  await ensureBuilt();
-  db = await openDb('cli_usage');
-});
-
-afterAll(async () => {
-  await db.close();
-  await db.drop();
-});
+const db = useDb('cli_usage');
 
 describe('bad input exits 2 with the usage', () => {
   const cases: [string, string[], RegExp, string][] = [

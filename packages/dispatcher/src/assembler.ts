@@ -2,14 +2,7 @@ import type { MessageMessage, PgoutputMessage, RelationMessage } from '@koyo/pgo
 import { formatLsn } from '@koyo/pgoutput';
 import type { ReplicationEvent } from '@koyo/slot';
 import { isoMicros } from './_time.js';
-import {
-  deleteChange,
-  insertChange,
-  truncateChange,
-  updateChange,
-  type RelationInfo,
-  type TxnFields,
-} from './change.js';
+import { buildChange, truncateChange, type TxnFields } from './change.js';
 import { CommittedArrangement } from './committed-order.js';
 import { cacheFor, type Engine, type OpenTxn } from './engine.js';
 import { KoyoDispatcherError } from './errors.js';
@@ -237,7 +230,7 @@ export class Assembler {
     if (this.streamXid !== null) {
       if (this.ignoredStreams.has(this.streamXid)) return undefined;
       const item: StreamedItem = cache.wanted
-        ? { kind: 'change', value: this.build(message, info, PLACEHOLDER, 0), lsn: this.eventLsn }
+        ? { kind: 'change', value: buildChange(info, message, PLACEHOLDER, 0), lsn: this.eventLsn }
         : { kind: 'skip', lsn: this.eventLsn };
       this.streamed().add(item, message.xid ?? this.streamXid);
       return undefined;
@@ -245,18 +238,7 @@ export class Assembler {
     const position = this.position++;
     const txn = this.current;
     if (!txn || !cache.wanted || this.ignored) return undefined;
-    return this.engine.change(txn, this.build(message, info, txn.fields, position), cache);
-  }
-
-  private build(
-    message: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }>,
-    info: RelationInfo,
-    txn: TxnFields,
-    position: number,
-  ): Change {
-    if (message.tag === 'insert') return insertChange(info, message.new, txn, position);
-    if (message.tag === 'update') return updateChange(info, message, txn, position);
-    return deleteChange(info, message, txn, position);
+    return this.engine.change(txn, buildChange(info, message, txn.fields, position), cache);
   }
 
   private truncate(relations: RelationMessage[], xid: number | undefined): void | Promise<void> {

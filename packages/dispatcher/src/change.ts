@@ -1,4 +1,10 @@
-import type { DeleteMessage, RelationMessage, Row, UpdateMessage } from '@koyo/pgoutput';
+import type {
+  DeleteMessage,
+  InsertMessage,
+  RelationMessage,
+  Row,
+  UpdateMessage,
+} from '@koyo/pgoutput';
 import type { HandlerCache } from './registry.js';
 import type { Change, ChangeKind } from './types.js';
 
@@ -172,6 +178,18 @@ export function deleteChange(
   const old = cleanOld(message.old ?? message.key);
   convert(info, old);
   return make('delete', info, pickKey(info.keyColumns, old, null), null, old, [], txn, position);
+}
+
+/** The change of an INSERT, UPDATE or DELETE message (see {@link insertChange} and the others). */
+export function buildChange(
+  info: RelationInfo,
+  message: InsertMessage | UpdateMessage | DeleteMessage,
+  txn: TxnFields,
+  position: number,
+): Change {
+  if (message.tag === 'insert') return insertChange(info, message.new, txn, position);
+  if (message.tag === 'update') return updateChange(info, message, txn, position);
+  return deleteChange(info, message, txn, position);
 }
 
 /** A TRUNCATE's change for one of the truncated tables. */

@@ -5,8 +5,8 @@ import {
   type QualifiedTable,
   type ReplicationStreamOptions,
 } from '@koyo/slot';
-import pg from 'pg';
 import type { Backend, WireStream } from './_backend.js';
+import { domainLookup, primaryKeyLookup, type CatalogQuery } from './catalog-lookups.js';
 import { HelperSession } from './helper-session.js';
 import { readCommittedMessages } from './committed-order.js';
 import { pgBackfillSource } from './pg-backfill-source.js';
@@ -20,6 +20,7 @@ const DEFAULT_MAX_RECONNECT_DELAY_MS = 5_000;
 /** The backend of a real dispatcher: `@koyo/slot` for the slot, publication and stream. */
 export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
   const helper = new HelperSession(options.connection);
+  const catalogQuery: CatalogQuery = (sql, params) => helper.query(sql, params);
   const backfill = pgBackfillSource(options);
   let serverVersion = 0;
   const label = (tables: readonly QualifiedTable[] | null): string =>
@@ -112,40 +113,8 @@ export function pgBackend(options: DispatcherOptions, logger: Logger): Backend {
     async emitMarker(prefix, token) {
       await helper.query('SELECT pg_logical_emit_message(true, $1, $2)', [prefix, token]);
     },
-    async lookupPrimaryKey(oid) {
-      const rows = await helper.query<{ name: string }>(
-        `SELECT a.attname AS name
-           FROM pg_index i
-           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-          WHERE i.indrelid = $1 AND i.indisprimary
-          ORDER BY array_position(i.indkey::int2[], a.attnum)`,
-        [oid],
-      );
-      return rows.length > 0 ? rows.map((r) => r.name) : null;
-    },
-    async lookupDomains(oids) {
-      const parsers = new Map<number, (text: string) => unknown>();
-      const wanted = [...new Set(oids)].filter((oid) => options.typeParsers?.[oid] === undefined);
-      if (wanted.length === 0) return parsers;
-      // Each domain's base type, through domains over domains.
-      const rows = await helper.query<{ oid: number; base: number }>(
-        `WITH RECURSIVE d(oid, base) AS (
-           SELECT oid, typbasetype FROM pg_type WHERE oid = ANY ($1::oid[]) AND typtype = 'd'
-           UNION ALL
-           SELECT d.oid, t.typbasetype FROM d JOIN pg_type t ON t.oid = d.base AND t.typtype = 'd'
-         )
-         SELECT d.oid::int AS oid, d.base::int AS base FROM d JOIN pg_type b ON b.oid = d.base AND b.typtype <> 'd'`,
-        [wanted],
-      );
-      for (const row of rows) {
-        const custom = options.typeParsers?.[row.base];
-        parsers.set(
-          row.oid,
-          custom ?? (pg.types.getTypeParser(row.base, 'text') as (text: string) => unknown),
-        );
-      }
-      return parsers;
-    },
+    lookupPrimaryKey: primaryKeyLookup(catalogQuery),
+    lookupDomains: domainLookup(catalogQuery, options.typeParsers),
     lookupCommittedMessages(txn) {
       return readCommittedMessages(
         {

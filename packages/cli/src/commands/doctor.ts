@@ -1,5 +1,6 @@
 import { diagnose, type DiagnosticCheck } from '@koyo/slot';
-import { flagValue, type ParsedArgs } from '../args.js';
+import { type CommandSpec, flagValue, type ParsedArgs } from '../args.js';
+import type { Command } from '../command.js';
 import {
   commandContext,
   publicationName,
@@ -9,9 +10,46 @@ import {
   type CommandContext,
 } from '../context.js';
 import { EXIT, KoyoCliError } from '../errors.js';
+import * as flags from '../flags.js';
 import { resolveNatsSettings, wantsNats } from '../nats-settings.js';
 import { importNats } from '../optional.js';
-import { doctorSpec } from '../specs.js';
+
+const spec: CommandSpec = {
+  name: 'doctor',
+  summary: 'Check the database set-up and say how to fix each problem',
+  description:
+    "Runs every check of @koyo/slot's diagnose (connection, server version, wal_level, free slots and WAL senders, REPLICATION attribute, publication and replica identity, slot state and lag), and, when koyo.config.ts has relay.nats (or --nats-servers is given), what koyo relay nats needs of NATS (reachable, JetStream enabled, the stream's subjects, storage and duplicate window), and prints a checklist: ✓ or ✗, what was found, and the exact SQL that fixes it. Exits 1 when any check fails.",
+  positionals: [],
+  options: {
+    ...flags.slotFlags,
+    origins: {
+      type: 'boolean',
+      description:
+        'Also check replication origins: privileges for loop-safe writes from handlers (dispatcher.db), the GRANTs when missing, and origins left without their slot.',
+    },
+    'nats-servers': {
+      type: 'string',
+      multiple: true,
+      value: 'URL',
+      description:
+        'Also check NATS for koyo relay nats (reachable, JetStream, the stream). Default: relay.nats.servers when the config has relay.nats.',
+    },
+    'nats-stream': {
+      type: 'string',
+      value: 'NAME',
+      description: 'The relay stream to check. Default: relay.nats.stream, else KOYO.',
+    },
+    json: flags.json,
+    help: flags.help,
+  },
+  examples: [
+    'koyo doctor',
+    'koyo doctor --origins',
+    'koyo doctor --nats-servers nats://127.0.0.1:4222',
+    'koyo doctor --url postgres://app@db/shop --slot koyo_shop --publication koyo_shop',
+    'koyo doctor --json | jq .checks',
+  ],
+};
 
 /** The JSON `koyo doctor --json` prints. */
 export interface DoctorReport {
@@ -90,8 +128,8 @@ export function formatChecklist(checks: readonly DiagnosticCheck[]): string {
 }
 
 /** `koyo doctor`: runs @koyo/slot's `diagnose` and prints a checklist; exit 1 when a check fails. */
-export async function doctorCommand(args: ParsedArgs, io: CliIo): Promise<number> {
-  const ctx = await commandContext(doctorSpec, args, io);
+async function run(args: ParsedArgs, io: CliIo): Promise<number> {
+  const ctx = await commandContext(spec, args, io);
   const conn = resolveConnection(ctx);
   const slot = slotName(ctx);
   const publication = publicationName(ctx);
@@ -131,3 +169,6 @@ export async function doctorCommand(args: ParsedArgs, io: CliIo): Promise<number
   }
   return ok ? EXIT.OK : EXIT.FAILURE;
 }
+
+/** `koyo doctor`: checks the set-up and prints a checklist with the fix of each problem. */
+export const doctorCommand: Command = { spec, run };

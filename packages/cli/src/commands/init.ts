@@ -1,14 +1,51 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
-import { flagValue, listValue, stringValue, type ParsedArgs } from '../args.js';
-import { PUBLICATION_NAME, SLOT_NAME } from '../config.js';
-import type { CliIo } from '../context.js';
+import { flagValue, listValue, stringValue, type CommandSpec, type ParsedArgs } from '../args.js';
+import type { Command } from '../command.js';
+import { checkPublicationName, checkSlotName, type CliIo } from '../context.js';
 import { EXIT, KoyoCliError } from '../errors.js';
+import * as flags from '../flags.js';
 import { parseTable } from '../sql.js';
-import { initSpec } from '../specs.js';
 import { configTemplate, handlersTemplate } from '../templates.js';
 import { workerTemplate } from '../templates-nats.js';
 
+const spec: CommandSpec = {
+  name: 'init',
+  summary: 'Write koyo.config.ts and a commented koyo.handlers.ts',
+  description:
+    'Writes koyo.config.ts (connection, slot, publication, tables, dispatcher options; typed with defineConfig) and koyo.handlers.ts (catch-all and per-table handler examples, every option commented) into the current directory. Existing files are never overwritten unless --force is given.',
+  positionals: [],
+  options: {
+    slot: { ...flags.slot, description: 'Slot name to write. Default: koyo_<directory name>.' },
+    publication: {
+      ...flags.publication,
+      description: 'Publication name to write. Default: the slot name.',
+    },
+    table: flags.tableFlag(
+      "A table to stream ('users' or 'schema.table'); repeat or separate with commas.",
+    ),
+    dir: {
+      type: 'string',
+      value: 'DIR',
+      description: 'Write into DIR instead of the current directory.',
+    },
+    relay: {
+      type: 'string',
+      value: 'BROKER',
+      choices: ['nats'],
+      description:
+        'Also write the relay section of the config (for koyo relay nats) and koyo.worker.ts, a worker example (@koyo/nats).',
+    },
+    force: { type: 'boolean', short: 'f', description: 'Overwrite existing files.' },
+    help: flags.help,
+  },
+  examples: [
+    'koyo init',
+    'koyo init --slot orders_sync --table orders,order_items',
+    'koyo init --relay nats --table orders',
+    'koyo init --force',
+  ],
+};
 /** The slot name `koyo init` proposes for a directory: `koyo_` and the directory name, cleaned. */
 export function defaultSlotName(dir: string): string {
   const base = basename(resolve(dir))
@@ -18,27 +55,15 @@ export function defaultSlotName(dir: string): string {
   return `koyo_${base || 'app'}`.slice(0, 63).replace(/_+$/, '');
 }
 
-/** `koyo init`: writes koyo.config.ts and koyo.handlers.ts; refuses to overwrite without --force. */
-export async function initCommand(args: ParsedArgs, io: CliIo): Promise<number> {
+/** Writes koyo.config.ts and koyo.handlers.ts; refuses to overwrite without --force. */
+async function run(args: ParsedArgs, io: CliIo): Promise<number> {
   const dir = resolve(io.cwd, stringValue(args, 'dir') ?? '.');
   const slot = stringValue(args, 'slot') ?? defaultSlotName(dir);
-  if (!SLOT_NAME.test(slot)) {
-    throw new KoyoCliError(
-      'USAGE',
-      `--slot must be 1-63 characters of a-z, 0-9 and _, as PostgreSQL requires (got "${slot}")`,
-      { command: initSpec.name },
-    );
-  }
+  checkSlotName(spec, slot);
   const publication = stringValue(args, 'publication') ?? slot;
-  if (!PUBLICATION_NAME.test(publication)) {
-    throw new KoyoCliError(
-      'USAGE',
-      `--publication must be 1-63 characters of letters, digits, _, $ and - (got "${publication}")`,
-      { command: initSpec.name },
-    );
-  }
+  checkPublicationName(spec, publication);
   const tables = listValue(args, 'table');
-  for (const table of tables) parseTable(table, initSpec.name);
+  for (const table of tables) parseTable(table, spec.name);
   const relay = stringValue(args, 'relay') === 'nats' ? 'nats' : undefined;
   const files = [
     { name: 'koyo.config.ts', content: configTemplate({ slot, publication, tables, relay }) },
@@ -83,3 +108,6 @@ export async function initCommand(args: ParsedArgs, io: CliIo): Promise<number> 
   );
   return EXIT.OK;
 }
+
+/** `koyo init`: writes koyo.config.ts and koyo.handlers.ts (and koyo.worker.ts with --relay nats). */
+export const initCommand: Command = { spec, run };

@@ -1,10 +1,21 @@
 import { formatLsn } from '@koyo/pgoutput';
-import { createSlotManager, originNameForSlot, type SlotInfo } from '@koyo/slot';
-import { flagValue, type ParsedArgs } from '../args.js';
+import { createSlotManager, type SlotInfo } from '@koyo/slot';
+import { type CommandSpec, flagValue, type ParsedArgs } from '../args.js';
+import type { Command } from '../command.js';
 import { commandContext, resolveConnection, type CliIo } from '../context.js';
-import { EXIT, KoyoCliError } from '../errors.js';
+import { EXIT } from '../errors.js';
+import * as flags from '../flags.js';
 import { formatBytes, renderTable } from '../format.js';
-import { slotsDropSpec, slotsSpec } from '../specs.js';
+
+const spec: CommandSpec = {
+  name: 'slots',
+  summary: 'List replication slots with lag, holder and WAL status',
+  description:
+    'Lists every replication slot of the server: type, database, the PID holding it, how far it lags behind the current WAL position, how much WAL it keeps, and its wal_status (reserved, extended, unreserved, lost). Use "koyo slots drop NAME" to remove one.',
+  positionals: [],
+  options: { url: flags.url, config: flags.config, json: flags.json, help: flags.help },
+  examples: ['koyo slots', 'koyo slots --json', 'koyo slots drop old_consumer'],
+};
 
 /** One slot as `koyo slots --json` prints it (LSNs as PostgreSQL text, sizes in bytes). */
 export interface SlotRow {
@@ -74,8 +85,8 @@ export function formatSlots(slots: readonly SlotInfo[]): string {
 }
 
 /** `koyo slots`: lists every replication slot of the server. */
-export async function slotsCommand(args: ParsedArgs, io: CliIo): Promise<number> {
-  const ctx = await commandContext(slotsSpec, args, io);
+async function run(args: ParsedArgs, io: CliIo): Promise<number> {
+  const ctx = await commandContext(spec, args, io);
   const conn = resolveConnection(ctx);
   const manager = createSlotManager(conn.connection);
   try {
@@ -88,46 +99,5 @@ export async function slotsCommand(args: ParsedArgs, io: CliIo): Promise<number>
   }
 }
 
-/** `koyo slots drop NAME [--force]`. */
-export async function slotsDropCommand(args: ParsedArgs, io: CliIo): Promise<number> {
-  const ctx = await commandContext(slotsDropSpec, args, io);
-  const name = args.positionals[0]!;
-  if (!/^[a-z0-9_]{1,63}$/.test(name)) {
-    throw new KoyoCliError(
-      'USAGE',
-      `NAME must be a slot name: 1-63 characters of a-z, 0-9 and _ (got "${name}")`,
-      { command: slotsDropSpec.name },
-    );
-  }
-  const conn = resolveConnection(ctx);
-  const manager = createSlotManager(conn.connection);
-  try {
-    const slot = await manager.getSlot(name);
-    if (!slot)
-      throw new KoyoCliError(
-        'NOT_FOUND',
-        `replication slot "${name}" does not exist (koyo slots lists them)`,
-      );
-    const force = flagValue(args, 'force');
-    const origin = (await manager.listOrigins()).find((o) => o.name === originNameForSlot(name));
-    const dropped = await manager.dropSlot(name, { force });
-    const terminated = force && slot.activePid !== null;
-    // A temporary slot goes away with the session holding it: terminating that session dropped it.
-    if (!dropped && !terminated)
-      throw new KoyoCliError(
-        'NOT_FOUND',
-        `replication slot "${name}" does not exist (it was dropped meanwhile)`,
-      );
-    const held = terminated ? ` (terminated PID ${slot.activePid} first)` : '';
-    io.stdout.write(
-      `Dropped replication slot "${name}"${held}; it kept ${formatBytes(slot.retainedBytes ?? 0)} of WAL.\n`,
-    );
-    if (origin)
-      io.stdout.write(
-        `Dropped its replication origin "${origin.name}" (loop-safe writes of its dispatcher).\n`,
-      );
-    return EXIT.OK;
-  } finally {
-    await manager.close();
-  }
-}
+/** `koyo slots` (also `koyo slots list`): lists every replication slot of the server. */
+export const slotsCommand: Command = { spec, run };

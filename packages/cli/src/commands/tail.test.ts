@@ -1,3 +1,4 @@
+import type { CatalogQuery } from '@koyo/dispatcher/assembly';
 import { UNCHANGED_TOAST, type PgoutputMessage, type RelationMessage } from '@koyo/pgoutput';
 import { describe, expect, it } from 'vitest';
 import { TailAssembler, formatChangeLine } from './tail.js';
@@ -80,5 +81,74 @@ describe('TailAssembler', () => {
     expect(first.map((change) => [change.table, change.position])).toEqual([['other', 1]]);
     expect(txn(0x200n).flatMap((message) => tail.handle(message))).toEqual([]);
     expect(txn(0x300n).flatMap((message) => tail.handle(message))).toHaveLength(1);
+  });
+
+  it('takes the dispatcher values: the primary key of a FULL table, unchanged TOAST from the old row', async () => {
+    const full: RelationMessage = {
+      ...users,
+      oid: 3,
+      name: 'docs',
+      replicaIdentity: 'full',
+      columns: users.columns.map((column) => ({ ...column, isKey: true })),
+    };
+    const update = {
+      tag: 'update',
+      relation: full,
+      key: null,
+      old: { id: 1, bio: 'long' },
+      new: { id: 1, bio: UNCHANGED_TOAST },
+    };
+    const lookups: string[] = [];
+    const catalog = (async (sql: string) => {
+      lookups.push(sql);
+      return sql.includes('indisprimary') ? [{ name: 'id' }] : [];
+    }) as CatalogQuery;
+    const tail = new TailAssembler([], catalog);
+    await tail.relation(full);
+    expect(lookups).toHaveLength(1);
+    const out = [begin(0x400n), update, commit(0x400n)].flatMap((message) =>
+      tail.handle(message as PgoutputMessage),
+    );
+    expect(out).toEqual([
+      {
+        kind: 'update',
+        schema: 'public',
+        table: 'docs',
+        key: { id: 1 },
+        new: { id: 1, bio: 'long' },
+        old: { id: 1, bio: 'long' },
+        unchanged: ['bio'],
+        commitLsn: '0/400',
+        position: 0,
+        xid: 7,
+        commitTime: '2026-01-01T00:00:00.000Z',
+      },
+    ]);
+    // --json prints the fields in this order, without the dispatcher's `id`.
+    expect(Object.keys(out[0]!)).toEqual([
+      'kind',
+      'schema',
+      'table',
+      'key',
+      'new',
+      'old',
+      'unchanged',
+      'commitLsn',
+      'position',
+      'xid',
+      'commitTime',
+    ]);
+    expect(formatChangeLine(out[0]!)).toBe(
+      '0/400 update public.docs {"id":1,"bio":"long"} (old {"id":1,"bio":"long"}) (unchanged toast: bio)',
+    );
+
+    // Without the catalog, the key is what pgoutput announces: every column of a FULL table.
+    const bare = new TailAssembler([]);
+    await bare.relation(full);
+    const again = { ...update, new: { id: 1, bio: UNCHANGED_TOAST } };
+    const [line] = [begin(0x500n), again, commit(0x500n)].flatMap((message) =>
+      bare.handle(message as PgoutputMessage),
+    );
+    expect(line?.key).toEqual({ id: 1, bio: 'long' });
   });
 });

@@ -1,33 +1,86 @@
 import { randomBytes } from 'node:crypto';
 import {
+  buildChange,
+  domainLookup,
+  primaryKeyLookup,
+  RelationCatalog,
+  truncateChange,
+  type CatalogQuery,
+  type Change,
+  type TxnFields,
+} from '@koyo/dispatcher/assembly';
+import {
   formatLsn,
   PgoutputDecoder,
-  UNCHANGED_TOAST,
   type PgoutputMessage,
   type RelationMessage,
   type Row,
 } from '@koyo/pgoutput';
 import type { QualifiedTable } from '@koyo/slot';
-import pg from 'pg';
-import { flagValue, listValue, numberValue, stringValue, type ParsedArgs } from '../args.js';
+import {
+  type CommandSpec,
+  flagValue,
+  listValue,
+  numberValue,
+  type ParsedArgs,
+  stringValue,
+} from '../args.js';
+import type { Command } from '../command.js';
 import {
   commandContext,
-  plainClientConfig,
   publicationName,
   resolveConnection,
   slotName,
   type CliIo,
 } from '../context.js';
 import { EXIT, KoyoCliError, findSqlState } from '../errors.js';
+import { plainClient } from '../pg-client.js';
+import type pg from 'pg';
+import * as flags from '../flags.js';
 import { toJson } from '../format.js';
 import { parseTable, quoteIdent, quoteTableRef } from '../sql.js';
 import { resolveTableNames } from '../tables.js';
-import { tailSpec } from '../specs.js';
+import { checkPeekSlot, checkPublication } from '../tail/checks.js';
+
+const spec: CommandSpec = {
+  name: 'tail',
+  summary: 'Print decoded changes live, one per line',
+  description:
+    'Prints committed changes as they happen, one per line (text, or JSON with --json). By default it reads through a TEMPORARY slot of its own, dropped when tail exits, so it never moves a production slot. --slot NAME --peek reads an existing slot without consuming anything (pg_logical_slot_peek_binary_changes): its consumer still gets every change. The publication comes from --publication or the config; with only --table, tail creates a publication for those tables and drops it on exit.',
+  positionals: [],
+  options: {
+    url: flags.url,
+    config: flags.config,
+    table: flags.tableFlag(
+      "Only changes of this table ('users' or 'schema.table'); repeat or separate with commas.",
+    ),
+    json: flags.json,
+    publication: flags.publication,
+    slot: {
+      type: 'string',
+      value: 'NAME',
+      description: 'Peek at this existing slot (needs --peek).',
+    },
+    peek: { type: 'boolean', description: 'With --slot: read without consuming.' },
+    limit: { type: 'string', value: 'N', description: 'Exit after N changes.' },
+    interval: {
+      type: 'string',
+      value: 'MS',
+      description: 'Poll interval in milliseconds. Default 250.',
+    },
+    help: flags.help,
+  },
+  examples: [
+    'koyo tail',
+    'koyo tail --table users --json',
+    'koyo tail --slot koyo_shop --peek --limit 20',
+  ],
+};
 
 /**
- * One line of `koyo tail --json`: the fields of a dispatcher `Change` (kind, schema, table, key,
- * new, old, unchanged, commitLsn, position, xid, commitTime). bigints are strings, bytea is
- * `\x` hex text.
+ * One line of `koyo tail --json`: the fields of a dispatcher `Change` but its `id` (kind, schema,
+ * table, key, new, old, unchanged, commitLsn, position, xid, commitTime). bigints are strings,
+ * bytea is `\x` hex text.
  */
 export interface TailChange {
   kind: 'insert' | 'update' | 'delete' | 'truncate';
@@ -36,7 +89,10 @@ export interface TailChange {
   key: Row | null;
   new: Row | null;
   old: Row | null;
-  /** Columns whose unchanged TOASTed value was not sent (absent from `new`). */
+  /**
+   * Columns whose unchanged TOASTed value was not sent: filled from `old` under
+   * `REPLICA IDENTITY FULL`, else absent from `new`.
+   */
   unchanged: string[];
   commitLsn: string;
   position: number;
@@ -45,44 +101,48 @@ export interface TailChange {
 }
 
 interface Txn {
+  fields: TxnFields;
   commitLsn: bigint;
-  xid: number;
-  commitTime: string;
   position: number;
   skip: boolean;
 }
 
-function stripUnchanged(row: Row): { row: Row; unchanged: string[] } {
-  const unchanged: string[] = [];
-  const out: Row = {};
-  for (const [name, value] of Object.entries(row)) {
-    if (value === UNCHANGED_TOAST) unchanged.push(name);
-    else out[name] = value;
-  }
-  return { row: out, unchanged };
+/** A dispatcher change as tail prints it: every field but `id`, in the same order. */
+function tailChange(change: Change): TailChange {
+  const { id: _id, ...line } = change;
+  return line as TailChange;
 }
 
-function keyOf(relation: RelationMessage, row: Row | null): Row | null {
-  if (row === null) return null;
-  const key: Row = {};
-  let any = false;
-  for (const column of relation.columns) {
-    if (column.isKey && column.name in row) {
-      key[column.name] = row[column.name];
-      any = true;
-    }
-  }
-  return any ? key : null;
+/** The primary key and domain lookups of the dispatcher, over tail's own session. */
+function catalogOf(client: pg.Client): CatalogQuery {
+  return async <R extends pg.QueryResultRow>(sql: string, params: unknown[]) =>
+    (await client.query<R>(sql, params)).rows;
 }
 
-/** Turns decoded pgoutput messages into {@link TailChange}s, transaction by transaction. */
+/**
+ * Turns decoded pgoutput messages into {@link TailChange}s, transaction by transaction, with the
+ * dispatcher's assembly (`@koyo/dispatcher/assembly`): the same keys, rows and positions.
+ */
 export class TailAssembler {
   #txn: Txn | undefined;
+  readonly #relations: RelationCatalog;
   /** Commit LSN of the last transaction passed on (for --peek, which re-reads from the slot's start). */
   lastCommit = 0n;
 
-  /** `filter`: the `--table`s as PostgreSQL resolved them (qualified); empty for every table. */
-  constructor(private readonly filter: readonly QualifiedTable[]) {}
+  /**
+   * `filter`: the `--table`s as PostgreSQL resolved them (qualified); empty for every table.
+   * `catalog`: where Relation messages are completed (the primary key of FULL / NOTHING tables,
+   * domain types); without it, the key is the replica identity pgoutput announces.
+   */
+  constructor(
+    private readonly filter: readonly QualifiedTable[],
+    catalog?: CatalogQuery,
+  ) {
+    this.#relations = new RelationCatalog(
+      catalog ? primaryKeyLookup(catalog) : () => Promise.resolve(null),
+      catalog ? domainLookup(catalog) : () => Promise.resolve(new Map()),
+    );
+  }
 
   #wanted(relation: RelationMessage): boolean {
     return (
@@ -91,14 +151,22 @@ export class TailAssembler {
     );
   }
 
+  /** Takes in a Relation message before {@link handle}; a promise while the catalog is read. */
+  relation(message: RelationMessage): void | Promise<void> {
+    return this.#relations.relation(message);
+  }
+
   /** The changes a message yields (none for begin/commit/relation...). */
   handle(message: PgoutputMessage): TailChange[] {
     switch (message.tag) {
       case 'begin':
         this.#txn = {
+          fields: {
+            xid: message.xid,
+            commitLsn: formatLsn(message.finalLsn),
+            commitTime: message.commitTime.toISOString(),
+          },
           commitLsn: message.finalLsn,
-          xid: message.xid,
-          commitTime: message.commitTime.toISOString(),
           position: 0,
           skip: message.finalLsn <= this.lastCommit,
         };
@@ -110,18 +178,15 @@ export class TailAssembler {
       case 'insert':
       case 'update':
       case 'delete':
-        return this.#change(message.tag, message.relation, message);
+        return this.#change(message.relation, message);
       case 'truncate':
-        return message.relations.flatMap((relation) =>
-          this.#change('truncate', relation, undefined),
-        );
+        return message.relations.flatMap((relation) => this.#change(relation, undefined));
       default:
         return [];
     }
   }
 
   #change(
-    kind: TailChange['kind'],
     relation: RelationMessage,
     message: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }> | undefined,
   ): TailChange[] {
@@ -129,32 +194,11 @@ export class TailAssembler {
     if (!txn) return [];
     const position = txn.position++;
     if (txn.skip || !this.#wanted(relation)) return [];
-    let newRow: Row | null = null;
-    let old: Row | null = null;
-    let unchanged: string[] = [];
-    if (message && message.tag !== 'delete') {
-      const stripped = stripUnchanged(message.new);
-      newRow = stripped.row;
-      unchanged = stripped.unchanged;
-    }
-    if (message && message.tag !== 'insert') old = message.old ?? message.key;
-    const key =
-      kind === 'truncate' ? null : keyOf(relation, kind === 'delete' ? old : (newRow ?? old));
-    return [
-      {
-        kind,
-        schema: relation.schema,
-        table: relation.name,
-        key,
-        new: newRow,
-        old,
-        unchanged,
-        commitLsn: formatLsn(txn.commitLsn),
-        position,
-        xid: txn.xid,
-        commitTime: txn.commitTime,
-      },
-    ];
+    const info = this.#relations.info(relation);
+    const change = message
+      ? buildChange(info, message, txn.fields, position)
+      : truncateChange(info, txn.fields, position);
+    return [tailChange(change)];
   }
 }
 
@@ -190,63 +234,28 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** The publication must exist and cover every `--table`: otherwise tail would wait forever for nothing. */
-async function checkPublication(
-  client: pg.Client,
-  publication: string,
-  filter: readonly QualifiedTable[],
-): Promise<void> {
-  const { rows: found } = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [
-    publication,
-  ]);
-  if (found.length === 0) {
-    throw new KoyoCliError(
-      'NOT_FOUND',
-      `publication "${publication}" does not exist in this database: create it (koyo setup prints the SQL), or name tables with --table and no publication`,
-    );
-  }
-  if (filter.length === 0) return;
-  const { rows } = await client.query<{ schema: string; name: string }>(
-    'SELECT schemaname::text AS schema, tablename::text AS name FROM pg_publication_tables WHERE pubname = $1',
-    [publication],
-  );
-  for (const ref of filter) {
-    if (!rows.some((row) => row.schema === ref.schema && row.name === ref.name)) {
-      const list = rows.map((row) => `${row.schema}.${row.name}`).join(', ') || 'none';
-      throw new KoyoCliError(
-        'NOT_FOUND',
-        `table ${quoteTableRef(ref)} is not in publication "${publication}" (it has: ${list}): tail would never print anything`,
-      );
-    }
-  }
-}
-
 /** `koyo tail`: prints decoded changes live, through a temporary slot or by peeking at one. */
-export async function tailCommand(
-  args: ParsedArgs,
-  io: CliIo,
-  signal: AbortSignal,
-): Promise<number> {
-  const ctx = await commandContext(tailSpec, args, io);
+async function run(args: ParsedArgs, io: CliIo, signal: AbortSignal): Promise<number> {
+  const ctx = await commandContext(spec, args, io);
   const peek = flagValue(args, 'peek');
   const slotFlag = stringValue(args, 'slot');
   if (peek && slotFlag === undefined)
     throw new KoyoCliError(
       'USAGE',
       '--peek needs --slot NAME: the existing slot to read without consuming',
-      { command: tailSpec.name },
+      { command: spec.name },
     );
   if (slotFlag !== undefined && !peek) {
     throw new KoyoCliError(
       'USAGE',
       '--slot needs --peek: tail never consumes a named slot (that would take changes from its consumer)',
-      { command: tailSpec.name },
+      { command: spec.name },
     );
   }
   const peekSlot = peek ? slotName(ctx)! : undefined;
-  const refs = listValue(args, 'table').map((table) => parseTable(table, tailSpec.name));
-  const limit = numberValue(tailSpec, args, 'limit', { min: 1, integer: true, fallback: Infinity });
-  const interval = numberValue(tailSpec, args, 'interval', {
+  const refs = listValue(args, 'table').map((table) => parseTable(table, spec.name));
+  const limit = numberValue(spec, args, 'limit', { min: 1, integer: true, fallback: Infinity });
+  const interval = numberValue(spec, args, 'interval', {
     min: 10,
     max: 60_000,
     integer: true,
@@ -262,8 +271,7 @@ export async function tailCommand(
   }
   const conn = resolveConnection(ctx);
 
-  const client = new pg.Client(plainClientConfig(conn.connection));
-  client.on('error', () => undefined);
+  const client = plainClient(conn.connection);
   const suffix = `${process.pid}_${randomBytes(3).toString('hex')}`;
   let ownPublication: string | undefined;
   try {
@@ -279,26 +287,7 @@ export async function tailCommand(
     if (ownPublication === undefined) await checkPublication(client, publication, filter);
     let slot: string;
     if (peekSlot !== undefined) {
-      const { rows } = await client.query(
-        'SELECT plugin, database::text AS database, current_database()::text AS here FROM pg_replication_slots WHERE slot_name = $1',
-        [peekSlot],
-      );
-      const row = rows[0];
-      if (!row)
-        throw new KoyoCliError(
-          'NOT_FOUND',
-          `replication slot "${peekSlot}" does not exist (koyo slots lists them)`,
-        );
-      if (row.plugin !== 'pgoutput')
-        throw new KoyoCliError(
-          'NOT_FOUND',
-          `replication slot "${peekSlot}" is not a logical pgoutput slot (plugin: ${row.plugin ?? 'none, physical'})`,
-        );
-      if (row.database !== row.here)
-        throw new KoyoCliError(
-          'NOT_FOUND',
-          `replication slot "${peekSlot}" belongs to database "${row.database}": connect to that database`,
-        );
+      await checkPeekSlot(client, peekSlot);
       slot = peekSlot;
     } else {
       // A temporary slot belongs to this session and disappears with it, even on a crash.
@@ -311,7 +300,7 @@ export async function tailCommand(
     const fn = peek ? 'pg_logical_slot_peek_binary_changes' : 'pg_logical_slot_get_binary_changes';
     const sql = `SELECT data FROM ${fn}($1, NULL, NULL, 'proto_version', '1', 'publication_names', $2)`;
     const decoder = new PgoutputDecoder({ protocolVersion: 1 });
-    const assembler = new TailAssembler(filter);
+    const assembler = new TailAssembler(filter, catalogOf(client));
     let printed = 0;
     while (!signal.aborted && printed < limit) {
       let rows: { data: Buffer }[];
@@ -328,7 +317,9 @@ export async function tailCommand(
         throw error;
       }
       for (const row of rows) {
-        for (const change of assembler.handle(decoder.decode(row.data))) {
+        const message = decoder.decode(row.data);
+        if (message.tag === 'relation') await assembler.relation(message);
+        for (const change of assembler.handle(message)) {
           io.stdout.write(`${json ? toJson(change) : formatChangeLine(change)}\n`);
           if (++printed >= limit) break;
         }
@@ -345,3 +336,6 @@ export async function tailCommand(
     await client.end().catch(() => undefined);
   }
 }
+
+/** `koyo tail`: prints decoded changes live, through a temporary slot or by peeking at one. */
+export const tailCommand: Command = { spec, run };

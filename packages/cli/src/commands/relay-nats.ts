@@ -1,5 +1,6 @@
 import { createKoyoLogger, type Logger } from '@koyo/dispatcher';
-import { numberValue, type ParsedArgs } from '../args.js';
+import { type CommandSpec, numberValue, type ParsedArgs } from '../args.js';
+import type { Command } from '../command.js';
 import {
   commandContext,
   requirePublication,
@@ -8,12 +9,48 @@ import {
   type CliIo,
 } from '../context.js';
 import { EXIT, KoyoCliError, formatError } from '../errors.js';
+import * as flags from '../flags.js';
 import { formatCount } from '../format.js';
 import { display as displayPath } from '../load.js';
 import { resolveNatsSettings } from '../nats-settings.js';
 import { importNats, type NatsModule } from '../optional.js';
-import { relayNatsSpec as spec } from '../specs.js';
-import { Display } from './run.js';
+import { Display } from '../run/display.js';
+
+const spec: CommandSpec = {
+  name: 'relay nats',
+  summary: 'Publish every change into NATS JetStream for a worker fleet',
+  description:
+    "Reads the slot of koyo.config.ts once and publishes every committed change into a NATS JetStream stream, exactly once (@koyo/nats): subject <prefix>.<schema>.<table>[.<partition>], the change as JSON. Worker processes (createNatsWorker from @koyo/nats, koyo init --relay nats writes an example) run the handlers, each key's changes in order. Settings come from relay.nats in the config; the flags override them. A transaction is acknowledged to PostgreSQL only after JetStream stored all of it; while NATS is unreachable, the slot waits. SIGINT or SIGTERM stops gracefully with a summary and exit 0. Needs @koyo/nats installed next to @koyo/cli.",
+  positionals: [],
+  options: {
+    ...flags.slotFlags,
+    servers: {
+      type: 'string',
+      multiple: true,
+      value: 'URL',
+      description:
+        'NATS server(s); repeat or separate with commas. Default: relay.nats.servers in the config, else nats://127.0.0.1:4222.',
+    },
+    stream: {
+      type: 'string',
+      value: 'NAME',
+      description: 'JetStream stream, created when missing. Default: relay.nats.stream, else KOYO.',
+    },
+    partitions: {
+      type: 'string',
+      value: 'N',
+      description:
+        'Partitions per table (workers need the same number). Default: relay.nats.partitions, else 1.',
+    },
+    'stats-interval': flags.statsInterval,
+    help: flags.help,
+  },
+  examples: [
+    'koyo relay nats',
+    'koyo relay nats --servers nats://10.0.0.5:4222 --partitions 8',
+    'koyo relay nats --stream ORDERS --stats-interval 10',
+  ],
+};
 
 type Relay = ReturnType<NatsModule['createNatsRelay']>;
 
@@ -69,11 +106,7 @@ function watch(relay: Relay, logger: Logger, intervalMs: number): () => void {
  * `koyo relay nats`: reads the config's slot and publishes every change into NATS JetStream with
  * @koyo/nats's relay; SIGINT/SIGTERM (or `signal`) stops it gracefully with a summary, exit 0.
  */
-export async function relayNatsCommand(
-  args: ParsedArgs,
-  io: CliIo,
-  signal: AbortSignal,
-): Promise<number> {
+async function run(args: ParsedArgs, io: CliIo, signal: AbortSignal): Promise<number> {
   const ctx = await commandContext(spec, args, io, { requireConfig: true });
   const conn = resolveConnection(ctx);
   const slot = requireSlot(ctx);
@@ -208,3 +241,6 @@ export async function relayNatsCommand(
     signal.removeEventListener('abort', onAbort);
   }
 }
+
+/** `koyo relay nats`: publishes every change of the slot into NATS JetStream (@koyo/nats). */
+export const relayNatsCommand: Command = { spec, run };

@@ -1,6 +1,6 @@
 import type { Dispatcher, Logger } from '@koyo/dispatcher';
 import { formatCount, progressBar } from '../format.js';
-import type { Display } from './run.js';
+import type { Display } from './display.js';
 
 /** Seconds as `1h02m`, `3m05s` or `12s`. */
 function formatEta(seconds: number): string {
