@@ -1,4 +1,5 @@
 export { createDispatcher } from './create-dispatcher.js';
+export { CHANGE_KINDS, isChangeSource } from './change-source.js';
 export type { Dispatcher } from './dispatcher.js';
 export type { DispatcherOptions } from './options.js';
 export type {

@@ -5,6 +5,7 @@ import {
   type QualifiedTable,
   type TableRef,
 } from '@koyo/slot';
+import { CHANGE_KINDS } from './change-source.js';
 import { KoyoDispatcherError } from './errors.js';
 import type {
   ChangeHandler,
@@ -42,7 +43,7 @@ export interface HandlerCache {
   included: boolean;
 }
 
-const KINDS: ChangeKind[] = ['insert', 'update', 'delete', 'truncate', 'snapshot'];
+const KINDS = CHANGE_KINDS;
 
 /** The dispatcher's own progress table: its changes are never delivered. */
 const INTERNAL_TABLES = new Set(['koyo\u0000backfill_progress']);

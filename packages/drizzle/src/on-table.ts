@@ -1,4 +1,4 @@
-import type { Change } from '@koyo/dispatcher';
+import { CHANGE_KINDS, isChangeSource, type Change } from '@koyo/dispatcher';
 import { is } from 'drizzle-orm';
 import { PgTable } from 'drizzle-orm/pg-core';
 import { KoyoDrizzleError } from './errors.js';
@@ -182,7 +182,7 @@ export interface OnTableOptions {
   casing?: ColumnCasing;
 }
 
-const KINDS = ['insert', 'update', 'delete', 'truncate', 'snapshot'] as const;
+const KINDS = CHANGE_KINDS;
 
 /**
  * Registers handlers for the changes of a Drizzle table on a `@koyo/dispatcher` dispatcher, with
@@ -209,11 +209,7 @@ export function onTable<TTable extends PgTable>(
     | TableChangeHandlers<TTable['$inferSelect']>,
   options: OnTableOptions = {},
 ): () => void {
-  if (
-    dispatcher === null ||
-    typeof dispatcher !== 'object' ||
-    typeof dispatcher.onTable !== 'function'
-  ) {
+  if (!isChangeSource(dispatcher)) {
     throw new KoyoDrizzleError(
       'INVALID_ARGUMENT',
       'onTable(dispatcher, table, handler): dispatcher must be a @koyo/dispatcher dispatcher (from createDispatcher()).',

@@ -1,4 +1,11 @@
-import type { Change, ChangeHandler, Dispatcher, TableHandlers } from '@koyo/dispatcher';
+import {
+  CHANGE_KINDS,
+  isChangeSource,
+  type Change,
+  type ChangeHandler,
+  type Dispatcher,
+  type TableHandlers,
+} from '@koyo/dispatcher';
 import type { Knex } from 'knex';
 import { KoyoKnexError } from './errors.js';
 
@@ -52,11 +59,7 @@ export function onTable<TName extends string, Row = KnexTableRow<TName>>(
   handler: ChangeHandler<Row> | TableHandlers<Row>,
   options: OnTableOptions = {},
 ): () => void {
-  if (
-    dispatcher === null ||
-    typeof dispatcher !== 'object' ||
-    typeof dispatcher.onTable !== 'function'
-  ) {
+  if (!isChangeSource(dispatcher)) {
     throw new KoyoKnexError(
       'INVALID_OPTION',
       'onTable: expected a dispatcher from createDispatcher() (@koyo/dispatcher) as the first argument.',
@@ -68,7 +71,7 @@ export function onTable<TName extends string, Row = KnexTableRow<TName>>(
       `onTable: expected a table name like 'users' or 'public.users', got ${JSON.stringify(table)}.`,
     );
   }
-  const kinds = ['insert', 'update', 'delete', 'truncate', 'snapshot'] as const;
+  const kinds = CHANGE_KINDS;
   if (typeof handler !== 'function') {
     if (
       handler === null ||
