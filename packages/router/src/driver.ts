@@ -50,14 +50,15 @@ export interface RouterDriver<N, C, S, R> {
    * Optional, for drivers that can pipeline: on one connection of `handle`, runs `probeSql` and
    * `statement` back to back in one round trip (`probe-first`: the probe, then the statement;
    * `probe-last`: the statement, committed, then the probe). The router uses it to learn a write's
-   * WAL position and to check a replica's replay position together with a read.
+   * WAL position and to check a replica's replay position together with a read. `probed` is
+   * undefined when the probe failed (the router then asks separately, or does not trust the read).
    */
   pipeline?(
     handle: N,
     probeSql: string,
     statement: S,
     order: 'probe-first' | 'probe-last',
-  ): Promise<{ probed: string | null; result: R }>;
+  ): Promise<{ probed: string | null | undefined; result: R }>;
 }
 
 /**
