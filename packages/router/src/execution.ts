@@ -36,6 +36,11 @@ export interface ExecuteOptions<R> {
    * provably did not run; this makes "the callback was called" count as "it may have run".
    */
   readonly started?: () => boolean;
+  /**
+   * `false`: this `run` ignores a {@link PositionCheck} (it streams rows to the app, say), so the
+   * router never asks it for one, even on a node whose binding pipelines.
+   */
+  readonly pipelines?: false;
 }
 
 /**
@@ -124,7 +129,7 @@ export class Executor<N> {
     if (d.target === 'replica') {
       required = this.#ryw.peek(frame)?.lsn;
       if (required !== undefined && !(node.replayLsn !== undefined && node.replayLsn >= required)) {
-        if (node.node.pipelines !== true) {
+        if (node.node.pipelines !== true || options?.pipelines === false) {
           d = await this.#decider.waitAndPick(
             sql,
             d.classification,
@@ -145,6 +150,7 @@ export class Executor<N> {
             d.target === 'primary' &&
             d.classification.role === 'write' &&
             control === null &&
+            options?.pipelines !== false &&
             this.#health.primary.node.pipelines === true
           ? { sql: PRIMARY_POSITION_SQL, order: 'probe-last', probed: undefined }
           : undefined;
