@@ -7,7 +7,7 @@ import { isConnectionError } from './health.js';
 import { parseLsn } from './lsn.js';
 import type { RouterMetrics } from './metrics.js';
 import type { NodeState } from './node-state.js';
-import type { ReadYourWrites } from './read-your-writes.js';
+import { backoff, type ReadYourWrites } from './read-your-writes.js';
 import {
   errorMessage,
   PRIMARY_POSITION_SQL,
@@ -99,6 +99,8 @@ export class Executor<N> {
     run: RunStatement<N, R>,
     frame: Frame,
     options: ExecuteOptions<R> | undefined,
+    /** For a read re-run after its check found the replica behind: until when, and how often. */
+    again?: { readonly started: number; readonly until: number; readonly attempt: number },
   ): Promise<R> {
     let d = decided;
     const waiting = d.target === 'primary' ? this.#follower?.pending() : undefined;
@@ -171,16 +173,29 @@ export class Executor<N> {
       result = retried.result;
     }
     if (required !== undefined && !this.#replayedIn(node, check!, required)) {
-      // The replica was behind when the read ran: its result may be stale, run it again where
-      // the position is replayed (or on the primary).
-      const again = await this.#decider.waitAndPick(
-        sql,
-        d.classification,
-        required,
-        this.#ryw.waitMs(this.#ryw.peek(frame)!),
-      );
-      return this.run(again, sql, run, frame, options);
+      // The replica was behind when the read ran: its result may be stale. Decide again after a
+      // short pause (a replica seen past the position now, or another checked attempt) until
+      // waitMs passed, then the primary.
+      const started = again?.started ?? Date.now();
+      const until = again?.until ?? started + this.#ryw.waitMs(this.#ryw.peek(frame)!);
+      const attempt = again?.attempt ?? 0;
+      let next: RouteDecision<N>;
+      if (Date.now() >= until) {
+        this.#metrics()?.rywWait(Date.now() - started, 'primary');
+        next = this.#decider.decision(
+          'primary',
+          this.#health.primary,
+          'read-your-writes',
+          d.classification,
+        );
+      } else {
+        await backoff(attempt, until - Date.now());
+        next = await this.#decider.route(sql, frame, 'execute');
+      }
+      return this.run(next, sql, run, frame, options, { started, until, attempt: attempt + 1 });
     }
+    if (again !== undefined && d.target === 'replica')
+      this.#metrics()?.rywWait(Date.now() - again.started, 'replica');
     if (this.#ryw.on && this.#wrote(d, options))
       await this.#ryw.noteWrite(frame, check?.order === 'probe-last' ? check.probed : undefined);
     return result;

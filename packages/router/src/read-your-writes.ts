@@ -111,13 +111,12 @@ export class ReadYourWrites<N> {
 
   /**
    * Asks the eligible replicas for their replay position until one replayed `lsn` or `waitMs`
-   * passed (backing off from 2 to 50 ms); resolves with those that did, or an empty list.
+   * passed (see {@link backoff}); resolves with those that did, or an empty list.
    */
   async waitFor(lsn: bigint, waitMs: number): Promise<NodeState<N>[]> {
     const started = Date.now();
     const deadline = started + waitMs;
-    let pause = 2;
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       await Promise.all(this.#health.eligible.map((r) => this.#health.probeReplay(r)));
       const caughtUp = this.ready(lsn);
       if (caughtUp.length > 0) {
@@ -126,14 +125,20 @@ export class ReadYourWrites<N> {
       }
       const left = deadline - Date.now();
       if (left <= 0 || this.#health.eligible.length === 0) break;
-      await sleep(Math.min(pause, left));
-      pause = Math.min(pause * 2, 50);
+      await backoff(attempt, left);
     }
     this.#metrics()?.rywWait(Date.now() - started, 'primary');
     return [];
   }
 }
 
-function sleep(ms: number): Promise<void> {
+/**
+ * The pause before asking a replica again (attempt 0, 1, ...), at most `left` ms: the next turn of
+ * the event loop twice (a replica on a fast link replays within a round trip or two), then 1, 2,
+ * 4... up to 50 ms.
+ */
+export function backoff(attempt: number, left: number): Promise<void> {
+  if (attempt < 2) return new Promise((resolve) => setImmediate(resolve));
+  const ms = Math.min(2 ** (attempt - 2), 50, left);
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
