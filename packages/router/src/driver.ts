@@ -122,3 +122,28 @@ export function runDecided<N, C, S, R>(
     return result;
   });
 }
+
+/**
+ * @internal the probe and the statement of a {@link RouterDriver.pipeline} call, started in
+ * `order` (the second one only after the first settled when `sequential`, for a connection that
+ * cannot pipeline) and settled: the statement's error is thrown, a failed probe gives `undefined`.
+ */
+export async function probeAndRun<R>(
+  probe: () => Promise<string | null>,
+  statement: () => Promise<R>,
+  order: 'probe-first' | 'probe-last',
+  sequential = false,
+): Promise<{ probed: string | null | undefined; result: R }> {
+  const probeFirst = order === 'probe-first';
+  const first: Promise<unknown> = probeFirst ? probe() : statement();
+  if (sequential) await first.catch(() => undefined);
+  const second: Promise<unknown> = probeFirst ? statement() : probe();
+  const [a, b] = await Promise.allSettled([first, second]);
+  const probed = probeFirst ? a : b;
+  const result = probeFirst ? b : a;
+  if (result.status === 'rejected') throw result.reason;
+  return {
+    probed: probed.status === 'fulfilled' ? (probed.value as string | null) : undefined,
+    result: result.value as R,
+  };
+}

@@ -17,6 +17,20 @@ export interface NodeStats {
   readonly ejections: number;
 }
 
+/** Counters of a router: {@link Router.stats}. */
+export interface RouterStats {
+  readonly primary: NodeStats;
+  readonly replicas: readonly NodeStats[];
+  /** Reads that wanted a replica and went to the primary because none was usable. */
+  readonly fallbacks: number;
+  /** Retry attempts of reads after a replica failed (connection error, or rejected by a standby in recovery). */
+  readonly retries: number;
+  /** Reads sent to the primary by read-your-writes. */
+  readonly readYourWrites: number;
+  /** Times another node became the primary (with a `primary` list or `discover`). */
+  readonly failovers: number;
+}
+
 /** @internal what the router knows of one node: counters, health, last replay position and lag. */
 export class NodeState<N> {
   queries = 0;

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { RouterDriver } from './driver.js';
+import { probeAndRun, type RouterDriver } from './driver.js';
 
 /** The arguments of one `pg` query call (text or config, then values), without a callback. */
 export type PgQueryArgs = [unknown, ...unknown[]];
@@ -57,18 +57,12 @@ async function pipelined(
   try {
     if (pipelining) flag.pipeline = true;
     const query = client.query.bind(client) as QueryFn;
-    const first = order === 'probe-first' ? firstValue(query(probe)) : query(...args);
-    if (!pipelining) await first.catch(() => undefined);
-    const second = order === 'probe-first' ? query(...args) : firstValue(query(probe));
-    const [a, b] = await Promise.allSettled([first, second]);
-    if (pipelining) flag.pipeline = false;
-    const probeResult = order === 'probe-first' ? a : b;
-    const statement = order === 'probe-first' ? b : a;
-    if (statement.status === 'rejected') throw statement.reason;
-    return {
-      probed: probeResult.status === 'fulfilled' ? (probeResult.value as string | null) : undefined,
-      result: statement.value,
-    };
+    return await probeAndRun(
+      () => firstValue(query(probe)),
+      () => query(...args),
+      order,
+      !pipelining,
+    );
   } catch (error) {
     // A server error leaves the connection usable; anything else (a socket error) may not.
     broken = error instanceof pg.DatabaseError ? undefined : error;
@@ -90,3 +84,30 @@ export const pgDriver: RouterDriver<pg.Pool, pg.PoolClient, PgQueryArgs, unknown
   unpin: (client, broken) => client.release(broken instanceof Error ? broken : undefined),
   pipeline: pipelined,
 };
+
+type Callback = (error: Error | null, result?: unknown) => void;
+
+/**
+ * @internal one `query(...)` call on a routed pool or pinned client, in any of pg's call styles:
+ * a call with a statement text goes to `routed`, anything else (a submittable such as a cursor)
+ * to `direct` unchanged; a trailing callback gets the routed result.
+ */
+export function routeQueryCall(
+  args: unknown[],
+  direct: (...a: unknown[]) => unknown,
+  routed: (text: string, args: PgQueryArgs) => Promise<unknown>,
+): unknown {
+  const callback =
+    typeof args[args.length - 1] === 'function' ? (args.pop() as Callback) : undefined;
+  const first = args[0] as { text?: unknown } | string | undefined;
+  const text =
+    typeof first === 'string' ? first : typeof first?.text === 'string' ? first.text : undefined;
+  if (text === undefined) return direct(...args, ...(callback ? [callback] : []));
+  const promise = routed(text, args as PgQueryArgs);
+  if (callback === undefined) return promise;
+  promise.then(
+    (result) => callback(null, result),
+    (error: Error) => callback(error),
+  );
+  return undefined;
+}

@@ -11,7 +11,7 @@
  */
 import type pg from 'pg';
 import { KoyoRouterError } from './errors.js';
-import { ORIGINAL_QUERY, pgDriver } from './pg-driver.js';
+import { ORIGINAL_QUERY, pgDriver, routeQueryCall } from './pg-driver.js';
 import type { Router } from './router.js';
 
 /** @internal transaction state of a pinned client. */
@@ -51,42 +51,30 @@ export function pin(router: Router<pg.Pool>, client: pg.PoolClient): Pinned {
   const bound = original.bind(client) as (...args: unknown[]) => Promise<pg.QueryResult>;
   (client as unknown as Record<symbol, unknown>)[ORIGINAL_QUERY] = bound;
   (client as unknown as { query: unknown }).query = (...args: any[]): any => {
-    const callback =
-      typeof args[args.length - 1] === 'function'
-        ? (args.pop() as (error: Error | null, result?: unknown) => void)
-        : undefined;
-    const first = args[0] as { text?: unknown } | string | undefined;
-    const text =
-      typeof first === 'string' ? first : typeof first?.text === 'string' ? first.text : undefined;
-    if (text === undefined) return bound(...args, ...(callback ? [callback] : []));
-    const promise = router.execute(
-      text,
-      async (d) => {
-        const result = await bound(...args);
-        const control =
-          d.classification.command === 'MULTI' ? null : d.classification.transactionControl;
-        if (control === 'begin') {
-          state.inTransaction = true;
-          if (!state.helper) state.attached = router.attachTransaction(client);
-        } else if (control === 'commit' || control === 'rollback') {
-          state.inTransaction = false;
-          if (state.attached) router.detachTransaction(client);
-          state.attached = false;
-        }
-        return result;
-      },
-      {
-        pinned: client,
-        inTransaction: state.inTransaction,
-        skip: () => skippedResult(commandOf(text)),
-      },
+    return routeQueryCall(args, bound, (text) =>
+      router.execute(
+        text,
+        async (d) => {
+          const result = await bound(...args);
+          const control =
+            d.classification.command === 'MULTI' ? null : d.classification.transactionControl;
+          if (control === 'begin') {
+            state.inTransaction = true;
+            if (!state.helper) state.attached = router.attachTransaction(client);
+          } else if (control === 'commit' || control === 'rollback') {
+            state.inTransaction = false;
+            if (state.attached) router.detachTransaction(client);
+            state.attached = false;
+          }
+          return result;
+        },
+        {
+          pinned: client,
+          inTransaction: state.inTransaction,
+          skip: () => skippedResult(commandOf(text)),
+        },
+      ),
     );
-    if (callback === undefined) return promise;
-    promise.then(
-      (result) => callback(null, result),
-      (error: Error) => callback(error),
-    );
-    return undefined;
   };
   client.release = (release?: boolean | Error) => {
     if (state.attached) router.detachTransaction(client);

@@ -8,7 +8,7 @@ import { assertConnectionString } from './connection-string.js';
 import { KoyoRouterError } from './errors.js';
 import { driverNode, runDecided } from './driver.js';
 import { nodeSet, urlIdentity } from './node-set.js';
-import { pgDriver, type PgQueryArgs } from './pg-driver.js';
+import { pgDriver, routeQueryCall } from './pg-driver.js';
 import { commandOf, connectPinned, pinnedState, skippedResult } from './pg-pinned-client.js';
 import { Router, type RouterNode, type RouterOptions } from './router.js';
 
@@ -208,31 +208,14 @@ Object.defineProperty(RoutedPool.prototype, 'query', {
   writable: true,
   /** Routes and runs one statement, with the same signatures as `pg.Pool#query`. */
   value: function query(this: RoutedPool, ...args: any[]): any {
-    const callback =
-      typeof args[args.length - 1] === 'function'
-        ? (args.pop() as (error: Error | null, result?: unknown) => void)
-        : undefined;
-    const first = args[0] as { text?: unknown } | string | undefined;
-    const text =
-      typeof first === 'string' ? first : typeof first?.text === 'string' ? first.text : undefined;
-    let promise: Promise<unknown>;
-    if (text === undefined) {
-      promise = (this.primaryPool.query as (...a: unknown[]) => Promise<unknown>)(...args);
-    } else {
-      promise = this.router.execute(
-        text,
-        (d, check) => runDecided(pgDriver, d, args as PgQueryArgs, check),
-        {
+    return routeQueryCall(
+      args,
+      (...a) => (this.primaryPool.query as (...q: unknown[]) => unknown)(...a),
+      (text, query) =>
+        this.router.execute(text, (d, check) => runDecided(pgDriver, d, query, check), {
           skip: () => skippedResult(commandOf(text)),
-        },
-      );
-    }
-    if (callback === undefined) return promise;
-    promise.then(
-      (result) => callback(null, result),
-      (error: Error) => callback(error),
+        }),
     );
-    return undefined;
   },
 });
 

@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import type { RouterDriver } from './driver.js';
+import { probeAndRun, type RouterDriver } from './driver.js';
 
 /** @internal any postgres.js `sql`. */
 export type AnySql = postgres.Sql<any>;
@@ -46,18 +46,11 @@ async function pipelined(
 ): Promise<{ probed: string | null | undefined; result: unknown }> {
   const reserved = await sql.reserve();
   try {
-    const probe = (): Promise<string | null> => firstValue(reserved.unsafe(probeSql));
-    const statement = (): Promise<unknown> => Promise.resolve(build(reserved));
-    const first = order === 'probe-first' ? probe() : statement();
-    const second = order === 'probe-first' ? statement() : probe();
-    const [a, b] = await Promise.allSettled([first, second]);
-    const probed = order === 'probe-first' ? a : b;
-    const result = order === 'probe-first' ? b : a;
-    if (result.status === 'rejected') throw result.reason;
-    return {
-      probed: probed.status === 'fulfilled' ? (probed.value as string | null) : undefined,
-      result: result.value,
-    };
+    return await probeAndRun(
+      () => firstValue(reserved.unsafe(probeSql)),
+      () => Promise.resolve(build(reserved)),
+      order,
+    );
   } finally {
     reserved.release();
   }

@@ -1,5 +1,6 @@
 import type { RouterNode } from './driver.js';
 import { KoyoRouterError } from './errors.js';
+import { PrimaryFollower } from './failover.js';
 import { isConnectionError, withTimeout } from './health.js';
 import { formatBytes, parseLsn } from './lsn.js';
 import { NodeState } from './node-state.js';
@@ -54,6 +55,31 @@ export class ReplicaHealth<N> {
     });
     this.#samples.length = 0;
     this.recompute();
+  }
+
+  /** The follower of a router that follows the primary: it reads and applies this topology. */
+  follower(): PrimaryFollower<N> {
+    const o = this.#o;
+    return new PrimaryFollower<N>({
+      nodes: o.nodes,
+      candidates: new Set(o.candidates),
+      listedReplicas: o.replicas,
+      discover: o.discover,
+      failoverMs: o.failoverMs,
+      intervalMs: o.probeIntervalMs,
+      current: () => ({
+        primary: this.primary.node,
+        replicas: this.replicas.map((r) => r.node),
+      }),
+      apply: (primary, replicas) => {
+        this.setTopology(primary, replicas);
+        this.startProbing();
+      },
+      probe: (node, sql) => this.probeNode(this.states.get(node)!, sql),
+      log: (line, event, node, error) =>
+        o.logger?.(line, { event, node, role: 'primary', reason: event, sql: undefined, error }),
+      closed: () => this.closed,
+    });
   }
 
   /** Starts the probe loop (no-op while running, without replicas, or once closed). */

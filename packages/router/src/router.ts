@@ -2,10 +2,9 @@ import type { Classification } from './classify.js';
 import { currentFrame, transactionOf, withSession, withTransaction } from './context.js';
 import { KoyoRouterError } from './errors.js';
 import { Executor, type ExecuteOptions, type RunStatement } from './execution.js';
-import { PrimaryFollower, provablyNotRun, type Topology } from './failover.js';
+import { provablyNotRun, type PrimaryFollower, type Topology } from './failover.js';
 import { isConnectionError } from './health.js';
 import { RouterMetrics } from './metrics.js';
-import type { NodeStats } from './node-state.js';
 import { ReadYourWrites } from './read-your-writes.js';
 import { ReplicaHealth } from './replica-health.js';
 import { Decider, type RouteDecision, type RouteExplanation } from './route-decision.js';
@@ -15,12 +14,14 @@ import {
   type ResolvedRouterOptions,
   type RouterConfig,
 } from './router-options.js';
+import type { RouterStats } from './node-state.js';
 import type { ReplicaStatus } from './strategy.js';
 import { formatToken, parsePosition, type PositionLike } from './token.js';
 
 export type { RouterNode } from './driver.js';
 export type { ExecuteOptions, RunStatement } from './execution.js';
-export type { NodeStats } from './node-state.js';
+export type { NodeStats, RouterStats } from './node-state.js';
+export { createRouter } from './create-router.js';
 export type { RouteDecision, RouteExplanation } from './route-decision.js';
 export type {
   MaxLag,
@@ -30,20 +31,6 @@ export type {
   RouterConfig,
   RouterOptions,
 } from './router-options.js';
-
-/** Counters of a router: {@link Router.stats}. */
-export interface RouterStats {
-  readonly primary: NodeStats;
-  readonly replicas: readonly NodeStats[];
-  /** Reads that wanted a replica and went to the primary because none was usable. */
-  readonly fallbacks: number;
-  /** Retry attempts of reads after a replica failed (connection error, or rejected by a standby in recovery). */
-  readonly retries: number;
-  /** Reads sent to the primary by read-your-writes. */
-  readonly readYourWrites: number;
-  /** Times another node became the primary (with a `primary` list or `discover`). */
-  readonly failovers: number;
-}
 
 /**
  * The driver-agnostic routing core. Adapters (`@koyo/router/pg`, `@koyo/router/postgres`, the
@@ -75,35 +62,7 @@ export class Router<N = unknown> {
       replicas: this.replicaStatus(),
     }));
     health.startProbing();
-    this.#follower = o.following
-      ? new PrimaryFollower<N>({
-          nodes: o.nodes,
-          candidates: new Set(o.candidates),
-          listedReplicas: o.replicas,
-          discover: o.discover,
-          failoverMs: o.failoverMs,
-          intervalMs: o.probeIntervalMs,
-          current: () => ({
-            primary: health.primary.node,
-            replicas: health.replicas.map((r) => r.node),
-          }),
-          apply: (primary, replicas) => {
-            health.setTopology(primary, replicas);
-            health.startProbing();
-          },
-          probe: (node, sql) => health.probeNode(health.states.get(node)!, sql),
-          log: (line, event, node, error) =>
-            o.logger?.(line, {
-              event,
-              node,
-              role: 'primary',
-              reason: event,
-              sql: undefined,
-              error,
-            }),
-          closed: () => health.closed,
-        })
-      : undefined;
+    this.#follower = o.following ? health.follower() : undefined;
     this.#executor = new Executor<N>({
       o,
       health,
@@ -441,23 +400,6 @@ export class Router<N = unknown> {
   #checkOpen(): void {
     if (this.#health.closed) throw closedError();
   }
-}
-
-/**
- * Builds the routing core over nodes given by an adapter. Most apps use `createRoutedPool`
- * (`@koyo/router/pg`) or `createRoutedSql` (`@koyo/router/postgres`) instead; bindings for other
- * drivers build on this.
- *
- * @example
- * const router = createRouter({
- *   primary: { name: 'primary', handle: primaryPool, probe: (q) => primaryPool.query(q).then((r) => Object.values(r.rows[0])[0] as string | null) },
- *   replicas: [{ name: 'replica1', handle: replicaPool, probe: ... }],
- *   maxLag: { bytes: 16 * 1024 * 1024 },
- * });
- * await router.execute('SELECT 1', (d) => d.handle!.query('SELECT 1'));
- */
-export function createRouter<N>(config: RouterConfig<N>): Router<N> {
-  return new Router(config);
 }
 
 function closedError(): KoyoRouterError {
