@@ -11,7 +11,7 @@ import { backoff, type ReadYourWrites } from './read-your-writes.js';
 import {
   errorMessage,
   PRIMARY_POSITION_SQL,
-  REPLAY_POSITION_SQL,
+  replayCheckSql,
   type ReplicaHealth,
 } from './replica-health.js';
 import type { Decider, RouteDecision } from './route-decision.js';
@@ -147,7 +147,7 @@ export class Executor<N> {
     }
     const check: PositionCheck | undefined =
       required !== undefined
-        ? { sql: REPLAY_POSITION_SQL, order: 'probe-first', probed: undefined }
+        ? { sql: replayCheckSql(required), order: 'probe-first', probed: undefined }
         : this.#ryw.lsnMode &&
             d.target === 'primary' &&
             d.classification.role === 'write' &&
@@ -204,10 +204,11 @@ export class Executor<N> {
   /** Whether the check run with a read proves `node` had replayed `required` (records what it saw). */
   #replayedIn(node: NodeState<N>, check: PositionCheck, required: bigint): boolean {
     const text = check.probed;
-    if (text === undefined || text === null) return false;
-    const replay = parseLsn(text);
-    node.replayed(replay);
-    return replay >= required;
+    const replay = text === undefined || text === null ? undefined : parseLsn(text);
+    if (replay !== undefined) node.replayed(replay);
+    if (replay !== undefined && replay >= required) return true;
+    if (node.behind === undefined || required < node.behind) node.behind = required;
+    return false;
   }
 
   /** The state of the node a decision names (the topology may have changed since). */

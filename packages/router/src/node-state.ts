@@ -51,9 +51,16 @@ export class NodeState<N> {
     public index: number,
   ) {}
 
+  /**
+   * A position a read-your-writes check on this replica did not see replayed in time: reads that
+   * need it or later are not sent here on speculation until the replica is seen past it.
+   */
+  behind: bigint | undefined = undefined;
+
   /** Raises the known replay position to `lsn` (never lowers it: replay only moves forward). */
   replayed(lsn: bigint): void {
     if (this.replayLsn === undefined || lsn > this.replayLsn) this.replayLsn = lsn;
+    if (this.behind !== undefined && lsn >= this.behind) this.behind = undefined;
   }
 
   status(): ReplicaStatus {

@@ -9,10 +9,11 @@ type QueryFn = (...args: unknown[]) => Promise<unknown>;
 /** @internal where a pinned client keeps its own `query` while the routed one is installed. */
 export const ORIGINAL_QUERY = Symbol('koyo.router.originalQuery');
 
-/** The client's own `query` (not the routed one a pinned client carries). */
-function ownQuery(client: pg.PoolClient | pg.Pool): QueryFn {
-  const original = (client as unknown as Record<symbol, QueryFn | undefined>)[ORIGINAL_QUERY];
-  return original ?? client.query.bind(client);
+/** Runs a query call with the client's own `query` (not the routed one a pinned client carries). */
+function runOwn(target: pg.PoolClient | pg.Pool, args: PgQueryArgs): Promise<unknown> {
+  const original = (target as unknown as Record<symbol, QueryFn | undefined>)[ORIGINAL_QUERY];
+  if (original !== undefined) return original(...args);
+  return (target.query as QueryFn).apply(target, args);
 }
 
 /** First column of the first row as text, or null. */
@@ -78,7 +79,7 @@ async function pipelined(
  * `pg.Pool`, a pinned connection a checked-out `pg.PoolClient`.
  */
 export const pgDriver: RouterDriver<pg.Pool, pg.PoolClient, PgQueryArgs, unknown> = {
-  run: (target, args) => ownQuery(target)(...args),
+  run: runOwn,
   probe: (pool, sql) => firstValue(pool.query({ text: sql, rowMode: 'array' })),
   pin: (pool) => pool.connect(),
   unpin: (client, broken) => client.release(broken instanceof Error ? broken : undefined),

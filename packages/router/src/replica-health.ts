@@ -2,7 +2,7 @@ import type { RouterNode } from './driver.js';
 import { KoyoRouterError } from './errors.js';
 import { PrimaryFollower } from './failover.js';
 import { isConnectionError, withTimeout } from './health.js';
-import { formatBytes, parseLsn } from './lsn.js';
+import { formatBytes, formatLsn, parseLsn } from './lsn.js';
 import { NodeState } from './node-state.js';
 import type { ResolvedRouterOptions } from './router-options.js';
 
@@ -10,6 +10,15 @@ import type { ResolvedRouterOptions } from './router-options.js';
 export const PRIMARY_POSITION_SQL = 'SELECT pg_current_wal_lsn()::text';
 /** A standby's replay position now. */
 export const REPLAY_POSITION_SQL = 'SELECT pg_last_wal_replay_lsn()::text';
+
+/**
+ * A standby's replay position once it is at `lsn` or later, waiting for it on the server for a few
+ * milliseconds (ten turns of a 0.2 ms sleep); no row if it did not get there. Sent just before a
+ * read on the same connection, so a replica a moment behind serves the read in the same round trip.
+ */
+export function replayCheckSql(lsn: bigint): string {
+  return `SELECT pg_last_wal_replay_lsn()::text FROM generate_series(1, 10) WHERE pg_last_wal_replay_lsn() >= '${formatLsn(lsn)}'::pg_lsn OR pg_sleep(0.0002) IS NULL LIMIT 1`;
+}
 
 /**
  * @internal the nodes and their health: which node is the primary, which replicas take reads
@@ -241,6 +250,7 @@ export class ReplicaHealth<N> {
     if (text !== null) {
       const replay = parseLsn(text);
       r.replayLsn = replay;
+      if (r.behind !== undefined && replay >= r.behind) r.behind = undefined;
       if (primaryLsn !== undefined) {
         r.lagBytes = replay >= primaryLsn ? 0 : Number(primaryLsn - replay);
         r.lagMs = this.#lagMs(replay, primaryLsn, now);

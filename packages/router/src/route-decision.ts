@@ -174,7 +174,10 @@ export class Decider<N> {
     if (mode === 'explain' || waitMs === 0 || eligible.length === 0)
       return this.decision('primary', this.#health.primary, 'read-your-writes', c);
     if (mode === 'execute') {
-      const checked = eligible.filter((r) => r.node.pipelines === true);
+      // Not on a replica a check just found short of this position (the wait asks it again).
+      const checked = eligible.filter(
+        (r) => r.node.pipelines === true && (r.behind === undefined || lsn < r.behind),
+      );
       if (checked.length > 0) return this.pick(sql, c, checked);
     }
     return this.waitAndPick(sql, c, lsn, waitMs);
