@@ -14,12 +14,14 @@ export const REPLAY_POSITION_SQL = 'SELECT pg_last_wal_replay_lsn()::text';
 /**
  * A standby's replay position once it is at `lsn` or later, waiting for it on the server; no row
  * if it did not get there. Sent just before a read on the same connection, so a replica a moment
- * behind serves the read in the same round trip. The wait first re-reads the position 2,000 times
- * (a fraction of a millisecond: a replica on a fast link replays a commit within about 0.1-0.2 ms,
- * and `pg_sleep` cannot sleep less than 1 ms), then sleeps 1 ms at a time, 10 times at most.
+ * behind serves the read in the same round trip. The wait first re-reads the position 6,000 times
+ * (well under a millisecond: a replica on a fast link replays a commit within a few tenths of a
+ * millisecond, and `pg_sleep` cannot sleep less than 1 ms), then sleeps 1 ms at a time, 10 times
+ * at most. The series is in the select list so that its rows are made one at a time (in FROM,
+ * all of them would be made first).
  */
 export function replayCheckSql(lsn: bigint): string {
-  return `SELECT pg_last_wal_replay_lsn()::text FROM generate_series(1, 2010) g WHERE pg_last_wal_replay_lsn() >= '${formatLsn(lsn)}'::pg_lsn OR (g > 2000 AND pg_sleep(0.001) IS NULL) LIMIT 1`;
+  return `SELECT pg_last_wal_replay_lsn()::text FROM (SELECT generate_series(1, 6010) AS g) s WHERE pg_last_wal_replay_lsn() >= '${formatLsn(lsn)}'::pg_lsn OR (g > 6000 AND pg_sleep(0.001) IS NULL) LIMIT 1`;
 }
 
 /**
