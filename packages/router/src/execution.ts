@@ -46,7 +46,10 @@ export interface ExecuteOptions<R> {
 /**
  * What {@link Router.execute} calls to run a statement on the decided target. `check`, when given,
  * is a probe the binding may run on the same connection in the same round trip (see
- * {@link PositionCheck}); a binding that cannot ignores it.
+ * {@link PositionCheck}); the router passes one only on nodes whose binding pipelines. A `run`
+ * that ignores it stays correct and only loses speed: the router then asks for a write's position
+ * separately, and drops a read's result and runs the read again where the position is known to be
+ * replayed.
  */
 export type RunStatement<N, R> = (
   decision: RouteDecision<N>,
