@@ -24,6 +24,7 @@ export {
   type Role,
   type TransactionPolicy,
 } from './context.js';
+export { driverNode, runDecided, type PositionCheck, type RouterDriver } from './driver.js';
 export { KoyoRouterError, type KoyoRouterErrorCode } from './errors.js';
 export { DEFAULT_VOLATILE_FUNCTIONS } from './functions.js';
 export { lostPrimary, provablyNotRun, type FollowOptions, type Topology } from './failover.js';
@@ -51,6 +52,9 @@ export {
   type RouterConfig,
   type RouterOptions,
   type RouterStats,
+  type RunStatement,
+  type ResolvedRouterOptions,
 } from './router.js';
+export { resolveRouterOptions } from './router-options.js';
 export type { ReplicaStatus, Strategy, StrategyFunction, StrategyQuery } from './strategy.js';
 export type { PositionLike } from './token.js';

@@ -6,8 +6,11 @@
 import pg from 'pg';
 import { assertConnectionString } from './connection-string.js';
 import { KoyoRouterError } from './errors.js';
+import { driverNode, runDecided } from './driver.js';
 import { nodeSet, urlIdentity } from './node-set.js';
-import { Router, type RouteDecision, type RouterNode, type RouterOptions } from './router.js';
+import { pgDriver, routeQueryCall } from './pg-driver.js';
+import { commandOf, connectPinned, pinnedState, skippedResult } from './pg-pinned-client.js';
+import { Router, type RouterNode, type RouterOptions } from './router.js';
 
 /** A node given as a connection string, a `pg.PoolConfig` (with an optional name and weight), or your own `pg.Pool`. */
 export type PgNodeInput =
@@ -25,21 +28,6 @@ export interface RoutedPoolOptions extends RouterOptions {
   readonly replicas?: readonly PgNodeInput[];
   /** `pg.PoolConfig` applied to every pool the router creates (e.g. `{ max: 10 }`). */
   readonly pool?: pg.PoolConfig;
-}
-
-const ORIGINAL_QUERY = Symbol('koyo.router.originalQuery');
-
-interface Pinned {
-  inTransaction: boolean;
-  attached: boolean;
-  helper: boolean;
-}
-
-type PgQueryArgs = [unknown, ...unknown[]];
-
-/** The result a suppressed BEGIN/COMMIT/ROLLBACK resolves with (see `skipTransactions`). */
-function skippedResult(command: string): pg.QueryResult {
-  return { command, rowCount: null, oid: 0, rows: [], fields: [] };
 }
 
 /** A routed pool client: a real `pg.PoolClient` checked out from the primary. */
@@ -117,16 +105,7 @@ export class RoutedPool extends pg.Pool {
     const make = (input: PgNodeInput, fallbackName: string): RouterNode<pg.Pool> => {
       const { pool, name, weight } = entry(input, fallbackName);
       pools.push(pool);
-      return {
-        name,
-        handle: pool,
-        ...(weight === undefined ? {} : { weight }),
-        probe: async (sql) => {
-          const result = await pool.query({ text: sql, rowMode: 'array' });
-          const value = (result.rows[0] as unknown[] | undefined)?.[0];
-          return value === null || value === undefined ? null : String(value);
-        },
-      };
+      return driverNode(pgDriver, name, pool, weight);
     };
     const nodes = nodeSet(
       options.primary,
@@ -167,7 +146,7 @@ export class RoutedPool extends pg.Pool {
    */
   async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const mode = this.router.transactionMode();
-    const client = await connectPinned(this);
+    const client = await connectPinned(this.router);
     const state = pinnedState.get(client)!;
     let broken: unknown;
     try {
@@ -190,8 +169,6 @@ export class RoutedPool extends pg.Pool {
     }
   }
 }
-
-const pinnedState = new WeakMap<pg.PoolClient, Pinned>();
 
 interface Internals {
   readonly owned: pg.Pool[];
@@ -231,27 +208,14 @@ Object.defineProperty(RoutedPool.prototype, 'query', {
   writable: true,
   /** Routes and runs one statement, with the same signatures as `pg.Pool#query`. */
   value: function query(this: RoutedPool, ...args: any[]): any {
-    const callback =
-      typeof args[args.length - 1] === 'function'
-        ? (args.pop() as (error: Error | null, result?: unknown) => void)
-        : undefined;
-    const first = args[0] as { text?: unknown } | string | undefined;
-    const text =
-      typeof first === 'string' ? first : typeof first?.text === 'string' ? first.text : undefined;
-    let promise: Promise<unknown>;
-    if (text === undefined) {
-      promise = (this.primaryPool.query as (...a: unknown[]) => Promise<unknown>)(...args);
-    } else {
-      promise = this.router.execute(text, (d) => runOn(d, args as PgQueryArgs), {
-        skip: () => skippedResult(commandOf(text)),
-      });
-    }
-    if (callback === undefined) return promise;
-    promise.then(
-      (result) => callback(null, result),
-      (error: Error) => callback(error),
+    return routeQueryCall(
+      args,
+      (...a) => (this.primaryPool.query as (...q: unknown[]) => unknown)(...a),
+      (text, query) =>
+        this.router.execute(text, (d, check) => runDecided(pgDriver, d, query, check), {
+          skip: () => skippedResult(commandOf(text)),
+        }),
     );
-    return undefined;
   },
 });
 
@@ -268,7 +232,7 @@ Object.defineProperty(RoutedPool.prototype, 'connect', {
             done?: (release?: unknown) => void,
           ) => void)
         : undefined;
-    const promise = connectPinned(this);
+    const promise = connectPinned(this.router);
     if (callback === undefined) return promise;
     promise.then(
       (client) =>
@@ -299,76 +263,6 @@ Object.defineProperty(RoutedPool.prototype, 'end', {
   },
 });
 
-function commandOf(text: string): string {
-  return text.trim().split(/\s+/, 1)[0]!.toUpperCase();
-}
-
-async function connectPinned(pool: RoutedPool): Promise<pg.PoolClient> {
-  if (pool.router.closed)
-    throw new KoyoRouterError('CLOSED', 'This routed pool was closed with end().');
-  // Following the primary: a connection refused (nothing sent yet) waits for the new primary.
-  const client = await pool.router.withPrimary((primary) => primary.connect());
-  pin(pool.router, client);
-  return client;
-}
-
-/** Routes a checked-out primary client's statements through the router (policies, logs, read-your-writes) until release. */
-function pin(router: Router<pg.Pool>, client: pg.PoolClient): Pinned {
-  const original = client.query;
-  const originalRelease = client.release;
-  const state: Pinned = { inTransaction: false, attached: false, helper: false };
-  const bound = original.bind(client) as (...args: unknown[]) => Promise<pg.QueryResult>;
-  (client as unknown as Record<symbol, unknown>)[ORIGINAL_QUERY] = bound;
-  (client as unknown as { query: unknown }).query = (...args: any[]): any => {
-    const callback =
-      typeof args[args.length - 1] === 'function'
-        ? (args.pop() as (error: Error | null, result?: unknown) => void)
-        : undefined;
-    const first = args[0] as { text?: unknown } | string | undefined;
-    const text =
-      typeof first === 'string' ? first : typeof first?.text === 'string' ? first.text : undefined;
-    if (text === undefined) return bound(...args, ...(callback ? [callback] : []));
-    const promise = router.execute(
-      text,
-      async (d) => {
-        const result = await bound(...args);
-        const control =
-          d.classification.command === 'MULTI' ? null : d.classification.transactionControl;
-        if (control === 'begin') {
-          state.inTransaction = true;
-          if (!state.helper) state.attached = router.attachTransaction(client);
-        } else if (control === 'commit' || control === 'rollback') {
-          state.inTransaction = false;
-          if (state.attached) router.detachTransaction(client);
-          state.attached = false;
-        }
-        return result;
-      },
-      {
-        pinned: client,
-        inTransaction: state.inTransaction,
-        skip: () => skippedResult(commandOf(text)),
-      },
-    );
-    if (callback === undefined) return promise;
-    promise.then(
-      (result) => callback(null, result),
-      (error: Error) => callback(error),
-    );
-    return undefined;
-  };
-  client.release = (release?: boolean | Error) => {
-    if (state.attached) router.detachTransaction(client);
-    state.attached = false;
-    (client as unknown as { query: unknown }).query = original;
-    delete (client as unknown as Record<symbol, unknown>)[ORIGINAL_QUERY];
-    client.release = originalRelease;
-    return originalRelease.call(client, release);
-  };
-  pinnedState.set(client, state);
-  return state;
-}
-
 for (const counter of ['totalCount', 'idleCount', 'waitingCount', 'expiredCount'] as const) {
   Object.defineProperty(RoutedPool.prototype, counter, {
     configurable: true,
@@ -379,21 +273,6 @@ for (const counter of ['totalCount', 'idleCount', 'waitingCount', 'expiredCount'
       return sum;
     },
   });
-}
-
-function runOn(d: RouteDecision<pg.Pool>, args: PgQueryArgs): Promise<unknown> {
-  if (d.target === 'transaction') {
-    const client = d.transaction as Record<
-      symbol,
-      ((...a: unknown[]) => Promise<unknown>) | undefined
-    > &
-      pg.PoolClient;
-    const original = client[ORIGINAL_QUERY];
-    return original !== undefined
-      ? original(...args)
-      : (client.query as (...a: unknown[]) => Promise<unknown>)(...args);
-  }
-  return (d.handle!.query as (...a: unknown[]) => Promise<unknown>)(...args);
 }
 
 /**

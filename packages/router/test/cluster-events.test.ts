@@ -37,7 +37,7 @@ const makePg: Make = ({ replicaUrls, ...options }) => {
   });
   return {
     rec,
-    router: pool.router as Router<unknown>,
+    router: pool.router,
     q: async (text, values) => (await pool.query(text, values)).rows,
     end: () => pool.end(),
   };

@@ -32,7 +32,7 @@ const adapters: Record<string, (rec: ReturnType<typeof recorder>) => Harness> = 
       logger: rec.logger,
     });
     return {
-      router: pool.router as Router<unknown>,
+      router: pool.router,
       run: async (sql) => {
         const result = (await pool.query(sql)) as unknown as
           { rows: Record<string, unknown>[] } | { rows: Record<string, unknown>[] }[];

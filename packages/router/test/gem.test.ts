@@ -58,7 +58,7 @@ function pgSubject(options: { ignoreTransactions?: boolean } = {}): Subject & { 
   return {
     pool,
     rec,
-    router: pool.router as Router<unknown>,
+    router: pool.router,
     q: async (text, values) => (await pool.query(text, values)).rows,
     transaction: (fn) =>
       pool.transaction((client) =>

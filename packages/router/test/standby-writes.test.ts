@@ -48,7 +48,7 @@ const openPg = (): Subject => {
   const pool = createRoutedPool({ primary: db.url, replicas: db.replicaUrls, logger: rec.logger });
   return {
     rec,
-    router: pool.router as Router<unknown>,
+    router: pool.router,
     q: async (text) => (await pool.query(text)).rows,
     end: () => pool.end(),
   };

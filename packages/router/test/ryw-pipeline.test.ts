@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
+import type { Router } from '../src/index.js';
+import { pgDriver } from '../src/pg-driver.js';
+import { createRoutedPool } from '../src/pg.js';
+import { postgresDriver } from '../src/postgres-driver.js';
+import { PRIMARY_POSITION_SQL } from '../src/replica-health.js';
+import { createRoutedSql } from '../src/postgres.js';
+import { queryUrl, waitForReplay } from './_helpers.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase('router_ryw_pipeline');
+  await queryUrl(db.url, 'CREATE TABLE items (id bigserial PRIMARY KEY, note text NOT NULL)');
+  await waitForReplay(db.url, db.replicaUrls);
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+/** One adapter: insert a row and read it back by key, in one session. */
+interface Subject {
+  readonly router: Router<unknown>;
+  insertThenRead(note: string): Promise<string | undefined>;
+  end(): Promise<void>;
+}
+
+const subjects: Record<string, () => Subject> = {
+  pg: () => {
+    const pool = createRoutedPool({
+      primary: db.url,
+      replicas: [db.replicaUrls[0]!],
+      readYourWrites: { mode: 'lsn', waitMs: 2000 },
+      probeIntervalMs: 600_000,
+    });
+    return {
+      router: pool.router,
+      insertThenRead: async (note) => {
+        const written = await pool.query<{ id: string }>(
+          'INSERT INTO items (note) VALUES ($1) RETURNING id',
+          [note],
+        );
+        const read = await pool.query<{ note: string }>('SELECT note FROM items WHERE id = $1', [
+          written.rows[0]!.id,
+        ]);
+        return read.rows[0]?.note;
+      },
+      end: () => pool.end(),
+    };
+  },
+  'postgres.js': () => {
+    const sql = createRoutedSql({
+      primary: db.url,
+      replicas: [db.replicaUrls[0]!],
+      readYourWrites: { mode: 'lsn', waitMs: 2000 },
+      probeIntervalMs: 600_000,
+    });
+    return {
+      router: sql.router as Router<unknown>,
+      insertThenRead: async (note) => {
+        const [written] = await sql<
+          { id: string }[]
+        >`INSERT INTO items (note) VALUES (${note}) RETURNING id`;
+        const [read] = await sql<
+          { note: string }[]
+        >`SELECT note FROM items WHERE id = ${written!.id}`;
+        return read?.note;
+      },
+      end: () => sql.end(),
+    };
+  },
+};
+
+describe.each(Object.keys(subjects))('read-your-writes in lsn mode, %s', (name) => {
+  it("learns each write position in the write's round trip and checks the replica in the read's: no separate primary probe, every read sees its write", async () => {
+    const subject = subjects[name]!();
+    const probe = vi.spyOn(name === 'pg' ? pgDriver : postgresDriver, 'probe');
+    try {
+      await subject.router.probe(); // the start-up probe round, then none for 10 minutes
+      await subject.router.settled();
+      probe.mockClear();
+      const before = subject.router.stats();
+      for (let i = 0; i < 50; i++) {
+        const note = `${name}-${i}`;
+        expect(await subject.router.withToken(undefined, () => subject.insertThenRead(note))).toBe(
+          note,
+        );
+      }
+      const after = subject.router.stats();
+      // Each write's position came with the write: the primary was never asked for it separately.
+      // (The replica is asked separately only when a read's own check found it too far behind.)
+      const asked = probe.mock.calls.map((call) => call[1]);
+      expect(asked).not.toContain(PRIMARY_POSITION_SQL);
+      // Reads that found the replica behind ran again (checked again, or on the primary) and still
+      // saw the row; the replica served some.
+      expect(after.replicas[0]!.reads - before.replicas[0]!.reads).toBeGreaterThan(0);
+    } finally {
+      probe.mockRestore();
+      await subject.end();
+    }
+  });
+});
