@@ -13,194 +13,57 @@ import {
   TK_UNTERMINATED,
   TK_WORD,
   hashStep,
-  hashText,
 } from './lexer.js';
-
-/** What a statement does to a transaction, for `skipTransactions` / `blockTransactions`. */
-export type TransactionControl = 'begin' | 'commit' | 'rollback' | null;
-
-/**
- * The verdict on one SQL string. Results are shared frozen objects: compare fields, not identity.
- */
-export interface Classification {
-  /** `read` only for provable reads; everything else is `write` (goes to the primary). */
-  readonly role: 'read' | 'write';
-  /** Why, e.g. `classified:SELECT`, `classified:FOR UPDATE`, `classified:nextval`, `classified:multi-statement`. */
-  readonly reason: string;
-  /** The statement's first keyword in upper case (`SELECT`, `INSERT`, ...), or `MULTI`, `EMPTY`, `UNKNOWN`. */
-  readonly command: string;
-  /**
-   * `begin` for BEGIN / START TRANSACTION (also a multi-statement string that contains one),
-   * `commit` for COMMIT / END, `rollback` for ROLLBACK / ABORT (not `ROLLBACK TO SAVEPOINT`), else null.
-   */
-  readonly transactionControl: TransactionControl;
-}
-
-function verdict(
-  role: 'read' | 'write',
-  reason: string,
-  command: string,
-  transactionControl: TransactionControl = null,
-): Classification {
-  return Object.freeze({ role, reason: `classified:${reason}`, command, transactionControl });
-}
-
-const K_SELECT = 1;
-const K_WITH = 2;
-const K_VALUES = 3;
-const K_TABLE = 4;
-const K_SHOW = 5;
-const K_EXPLAIN = 6;
-const K_FOR = 10;
-const K_UPDATE = 11;
-const K_SHARE = 12;
-const K_NO = 13;
-const K_KEY = 14;
-const K_INTO = 15;
-const K_INSERT = 16;
-const K_DELETE = 17;
-const K_MERGE = 18;
-const K_ANALYZE = 20;
-const K_VERBOSE = 22;
-const K_FALSE = 24;
-const K_OFF = 26;
-const K_EXECUTE = 27;
-const K_BEGIN = 30;
-const K_START = 31;
-const K_COMMIT = 32;
-const K_ROLLBACK = 34;
-const K_TO = 36;
-const K_PREPARED = 37;
-const K_OTHER = 99;
-
-interface Keyword {
-  readonly text: string;
-  readonly id: number;
-  /** The verdict when this word starts a statement. */
-  readonly first: Classification;
-  next: Keyword | undefined;
-}
-
-const READ_SELECT = verdict('read', 'SELECT', 'SELECT');
-const READ_WITH = verdict('read', 'WITH', 'WITH');
-const READ_VALUES = verdict('read', 'VALUES', 'VALUES');
-const READ_TABLE = verdict('read', 'TABLE', 'TABLE');
-const READ_SHOW = verdict('read', 'SHOW', 'SHOW');
-const READ_EXPLAIN = verdict('read', 'EXPLAIN', 'EXPLAIN');
-const EXPLAIN_ANALYZE = verdict('write', 'EXPLAIN ANALYZE', 'EXPLAIN');
-const EMPTY = verdict('read', 'empty', 'EMPTY');
-const MULTI = verdict('write', 'multi-statement', 'MULTI');
-const MULTI_BEGIN = verdict('write', 'multi-statement', 'MULTI', 'begin');
-const UNTERMINATED = verdict('write', 'unterminated literal or comment', 'UNKNOWN');
-const UNRECOGNIZED = verdict('write', 'unrecognized statement', 'UNKNOWN');
-const EXPLAIN_MALFORMED = verdict('write', 'EXPLAIN (malformed)', 'EXPLAIN');
-const EXPLAIN_EXECUTE = verdict('write', 'EXPLAIN EXECUTE', 'EXPLAIN');
-const SELECT_INTO = verdict('write', 'SELECT INTO', 'SELECT');
-const WITH_INTO = verdict('write', 'SELECT INTO', 'WITH');
-const BEGIN = verdict('write', 'BEGIN', 'BEGIN', 'begin');
-const START = verdict('write', 'START TRANSACTION', 'START', 'begin');
-const COMMIT = verdict('write', 'COMMIT', 'COMMIT', 'commit');
-const END = verdict('write', 'END', 'END', 'commit');
-const COMMIT_PREPARED = verdict('write', 'COMMIT PREPARED', 'COMMIT');
-const ROLLBACK = verdict('write', 'ROLLBACK', 'ROLLBACK', 'rollback');
-const ABORT = verdict('write', 'ABORT', 'ABORT', 'rollback');
-const ROLLBACK_TO = verdict('write', 'ROLLBACK TO SAVEPOINT', 'ROLLBACK');
-const ROLLBACK_PREPARED = verdict('write', 'ROLLBACK PREPARED', 'ROLLBACK');
-
-const FOR_UPDATE = verdict('write', 'FOR UPDATE', 'SELECT');
-const FOR_NO_KEY_UPDATE = verdict('write', 'FOR NO KEY UPDATE', 'SELECT');
-const FOR_SHARE = verdict('write', 'FOR SHARE', 'SELECT');
-const FOR_KEY_SHARE = verdict('write', 'FOR KEY SHARE', 'SELECT');
-
-/** Data-modifying words inside a read-shaped statement, by keyword id, for WITH and for the rest. */
-const WRITABLE_CTE = verdict('write', 'writable CTE', 'WITH');
-const NESTED_WRITE: Record<number, Classification> = {
-  [K_INSERT]: verdict('write', 'INSERT', 'SELECT'),
-  [K_UPDATE]: verdict('write', 'UPDATE', 'SELECT'),
-  [K_DELETE]: verdict('write', 'DELETE', 'SELECT'),
-  [K_MERGE]: verdict('write', 'MERGE', 'SELECT'),
-};
-
-const KEYWORDS = new Map<number, Keyword>();
-
-function keyword(text: string, id: number, first?: Classification): void {
-  const upper = text.toUpperCase();
-  const hash = hashText(text);
-  KEYWORDS.set(hash, {
-    text,
-    id,
-    first: first ?? verdict('write', upper, upper),
-    next: KEYWORDS.get(hash),
-  });
-}
-
-keyword('select', K_SELECT, READ_SELECT);
-keyword('with', K_WITH, READ_WITH);
-keyword('values', K_VALUES, READ_VALUES);
-keyword('table', K_TABLE, READ_TABLE);
-keyword('show', K_SHOW, READ_SHOW);
-keyword('explain', K_EXPLAIN, READ_EXPLAIN);
-keyword('for', K_FOR);
-keyword('update', K_UPDATE);
-keyword('share', K_SHARE);
-keyword('no', K_NO);
-keyword('key', K_KEY);
-keyword('into', K_INTO);
-keyword('insert', K_INSERT);
-keyword('delete', K_DELETE);
-keyword('merge', K_MERGE);
-keyword('analyze', K_ANALYZE);
-keyword('analyse', K_ANALYZE);
-keyword('verbose', K_VERBOSE);
-keyword('false', K_FALSE);
-keyword('off', K_OFF);
-keyword('execute', K_EXECUTE);
-keyword('begin', K_BEGIN, BEGIN);
-keyword('start', K_START, START);
-keyword('commit', K_COMMIT, COMMIT);
-keyword('end', K_COMMIT, END);
-keyword('rollback', K_ROLLBACK, ROLLBACK);
-keyword('abort', K_ROLLBACK, ABORT);
-keyword('to', K_TO);
-keyword('prepared', K_PREPARED);
-for (const word of [
-  'create',
-  'alter',
-  'drop',
-  'truncate',
-  'savepoint',
-  'release',
-  'prepare',
-  'deallocate',
-  'listen',
-  'notify',
-  'unlisten',
-  'call',
-  'do',
-  'lock',
-  'set',
-  'reset',
-  'copy',
-  'declare',
-  'fetch',
-  'move',
-  'close',
-  'vacuum',
-  'cluster',
-  'reindex',
-  'refresh',
-  'grant',
-  'revoke',
-  'comment',
-  'security',
-  'import',
-  'load',
-  'discard',
-  'checkpoint',
-  'reassign',
-]) {
-  keyword(word, K_OTHER);
-}
+import {
+  COMMIT_PREPARED,
+  EMPTY,
+  EXPLAIN_ANALYZE,
+  EXPLAIN_EXECUTE,
+  EXPLAIN_MALFORMED,
+  FOR_KEY_SHARE,
+  FOR_NO_KEY_UPDATE,
+  FOR_SHARE,
+  FOR_UPDATE,
+  KEYWORDS,
+  K_ANALYZE,
+  K_COMMIT,
+  K_DELETE,
+  K_EXECUTE,
+  K_EXPLAIN,
+  K_FALSE,
+  K_FOR,
+  K_INSERT,
+  K_INTO,
+  K_KEY,
+  K_MERGE,
+  K_NO,
+  K_OFF,
+  K_PREPARED,
+  K_ROLLBACK,
+  K_SELECT,
+  K_SHARE,
+  K_TABLE,
+  K_TO,
+  K_UPDATE,
+  K_VALUES,
+  K_VERBOSE,
+  K_WITH,
+  MULTI,
+  MULTI_BEGIN,
+  NESTED_WRITE,
+  READ_EXPLAIN,
+  ROLLBACK_PREPARED,
+  ROLLBACK_TO,
+  SELECT_INTO,
+  UNRECOGNIZED,
+  UNTERMINATED,
+  WITH_INTO,
+  WRITABLE_CTE,
+  verdict,
+  type Keyword,
+  type Classification,
+} from './classify-keywords.js';
+export type { Classification, TransactionControl } from './classify-keywords.js';
 
 /** Options of {@link createClassifier}. */
 export interface ClassifierOptions {

@@ -1,0 +1,191 @@
+import { hashText } from './lexer.js';
+
+// The classifier's vocabulary: its verdicts and the keywords it knows, by id and by hash. Kept apart
+// from the scanner-driven classification (classify.ts) so each file holds one idea.
+/** What a statement does to a transaction, for `skipTransactions` / `blockTransactions`. */
+export type TransactionControl = 'begin' | 'commit' | 'rollback' | null;
+
+/**
+ * The verdict on one SQL string. Results are shared frozen objects: compare fields, not identity.
+ */
+export interface Classification {
+  /** `read` only for provable reads; everything else is `write` (goes to the primary). */
+  readonly role: 'read' | 'write';
+  /** Why, e.g. `classified:SELECT`, `classified:FOR UPDATE`, `classified:nextval`, `classified:multi-statement`. */
+  readonly reason: string;
+  /** The statement's first keyword in upper case (`SELECT`, `INSERT`, ...), or `MULTI`, `EMPTY`, `UNKNOWN`. */
+  readonly command: string;
+  /**
+   * `begin` for BEGIN / START TRANSACTION (also a multi-statement string that contains one),
+   * `commit` for COMMIT / END, `rollback` for ROLLBACK / ABORT (not `ROLLBACK TO SAVEPOINT`), else null.
+   */
+  readonly transactionControl: TransactionControl;
+}
+
+/** A frozen verdict (shared by every statement that gets it). */
+export function verdict(
+  role: 'read' | 'write',
+  reason: string,
+  command: string,
+  transactionControl: TransactionControl = null,
+): Classification {
+  return Object.freeze({ role, reason: `classified:${reason}`, command, transactionControl });
+}
+
+export const K_SELECT = 1;
+export const K_WITH = 2;
+export const K_VALUES = 3;
+export const K_TABLE = 4;
+export const K_SHOW = 5;
+export const K_EXPLAIN = 6;
+export const K_FOR = 10;
+export const K_UPDATE = 11;
+export const K_SHARE = 12;
+export const K_NO = 13;
+export const K_KEY = 14;
+export const K_INTO = 15;
+export const K_INSERT = 16;
+export const K_DELETE = 17;
+export const K_MERGE = 18;
+export const K_ANALYZE = 20;
+export const K_VERBOSE = 22;
+export const K_FALSE = 24;
+export const K_OFF = 26;
+export const K_EXECUTE = 27;
+export const K_BEGIN = 30;
+export const K_START = 31;
+export const K_COMMIT = 32;
+export const K_ROLLBACK = 34;
+export const K_TO = 36;
+export const K_PREPARED = 37;
+export const K_OTHER = 99;
+
+/** A keyword the classifier knows: its text, id, the verdict when it starts a statement, and the next keyword of the same hash. */
+export interface Keyword {
+  readonly text: string;
+  readonly id: number;
+  /** The verdict when this word starts a statement. */
+  readonly first: Classification;
+  next: Keyword | undefined;
+}
+
+export const READ_SELECT = verdict('read', 'SELECT', 'SELECT');
+export const READ_WITH = verdict('read', 'WITH', 'WITH');
+export const READ_VALUES = verdict('read', 'VALUES', 'VALUES');
+export const READ_TABLE = verdict('read', 'TABLE', 'TABLE');
+export const READ_SHOW = verdict('read', 'SHOW', 'SHOW');
+export const READ_EXPLAIN = verdict('read', 'EXPLAIN', 'EXPLAIN');
+export const EXPLAIN_ANALYZE = verdict('write', 'EXPLAIN ANALYZE', 'EXPLAIN');
+export const EMPTY = verdict('read', 'empty', 'EMPTY');
+export const MULTI = verdict('write', 'multi-statement', 'MULTI');
+export const MULTI_BEGIN = verdict('write', 'multi-statement', 'MULTI', 'begin');
+export const UNTERMINATED = verdict('write', 'unterminated literal or comment', 'UNKNOWN');
+export const UNRECOGNIZED = verdict('write', 'unrecognized statement', 'UNKNOWN');
+export const EXPLAIN_MALFORMED = verdict('write', 'EXPLAIN (malformed)', 'EXPLAIN');
+export const EXPLAIN_EXECUTE = verdict('write', 'EXPLAIN EXECUTE', 'EXPLAIN');
+export const SELECT_INTO = verdict('write', 'SELECT INTO', 'SELECT');
+export const WITH_INTO = verdict('write', 'SELECT INTO', 'WITH');
+export const BEGIN = verdict('write', 'BEGIN', 'BEGIN', 'begin');
+export const START = verdict('write', 'START TRANSACTION', 'START', 'begin');
+export const COMMIT = verdict('write', 'COMMIT', 'COMMIT', 'commit');
+export const END = verdict('write', 'END', 'END', 'commit');
+export const COMMIT_PREPARED = verdict('write', 'COMMIT PREPARED', 'COMMIT');
+export const ROLLBACK = verdict('write', 'ROLLBACK', 'ROLLBACK', 'rollback');
+export const ABORT = verdict('write', 'ABORT', 'ABORT', 'rollback');
+export const ROLLBACK_TO = verdict('write', 'ROLLBACK TO SAVEPOINT', 'ROLLBACK');
+export const ROLLBACK_PREPARED = verdict('write', 'ROLLBACK PREPARED', 'ROLLBACK');
+
+export const FOR_UPDATE = verdict('write', 'FOR UPDATE', 'SELECT');
+export const FOR_NO_KEY_UPDATE = verdict('write', 'FOR NO KEY UPDATE', 'SELECT');
+export const FOR_SHARE = verdict('write', 'FOR SHARE', 'SELECT');
+export const FOR_KEY_SHARE = verdict('write', 'FOR KEY SHARE', 'SELECT');
+
+/** Data-modifying words inside a read-shaped statement, by keyword id, for WITH and for the rest. */
+export const WRITABLE_CTE = verdict('write', 'writable CTE', 'WITH');
+export const NESTED_WRITE: Record<number, Classification> = {
+  [K_INSERT]: verdict('write', 'INSERT', 'SELECT'),
+  [K_UPDATE]: verdict('write', 'UPDATE', 'SELECT'),
+  [K_DELETE]: verdict('write', 'DELETE', 'SELECT'),
+  [K_MERGE]: verdict('write', 'MERGE', 'SELECT'),
+};
+
+export const KEYWORDS = new Map<number, Keyword>();
+
+function keyword(text: string, id: number, first?: Classification): void {
+  const upper = text.toUpperCase();
+  const hash = hashText(text);
+  KEYWORDS.set(hash, {
+    text,
+    id,
+    first: first ?? verdict('write', upper, upper),
+    next: KEYWORDS.get(hash),
+  });
+}
+
+keyword('select', K_SELECT, READ_SELECT);
+keyword('with', K_WITH, READ_WITH);
+keyword('values', K_VALUES, READ_VALUES);
+keyword('table', K_TABLE, READ_TABLE);
+keyword('show', K_SHOW, READ_SHOW);
+keyword('explain', K_EXPLAIN, READ_EXPLAIN);
+keyword('for', K_FOR);
+keyword('update', K_UPDATE);
+keyword('share', K_SHARE);
+keyword('no', K_NO);
+keyword('key', K_KEY);
+keyword('into', K_INTO);
+keyword('insert', K_INSERT);
+keyword('delete', K_DELETE);
+keyword('merge', K_MERGE);
+keyword('analyze', K_ANALYZE);
+keyword('analyse', K_ANALYZE);
+keyword('verbose', K_VERBOSE);
+keyword('false', K_FALSE);
+keyword('off', K_OFF);
+keyword('execute', K_EXECUTE);
+keyword('begin', K_BEGIN, BEGIN);
+keyword('start', K_START, START);
+keyword('commit', K_COMMIT, COMMIT);
+keyword('end', K_COMMIT, END);
+keyword('rollback', K_ROLLBACK, ROLLBACK);
+keyword('abort', K_ROLLBACK, ABORT);
+keyword('to', K_TO);
+keyword('prepared', K_PREPARED);
+for (const word of [
+  'create',
+  'alter',
+  'drop',
+  'truncate',
+  'savepoint',
+  'release',
+  'prepare',
+  'deallocate',
+  'listen',
+  'notify',
+  'unlisten',
+  'call',
+  'do',
+  'lock',
+  'set',
+  'reset',
+  'copy',
+  'declare',
+  'fetch',
+  'move',
+  'close',
+  'vacuum',
+  'cluster',
+  'reindex',
+  'refresh',
+  'grant',
+  'revoke',
+  'comment',
+  'security',
+  'import',
+  'load',
+  'discard',
+  'checkpoint',
+  'reassign',
+]) {
+  keyword(word, K_OTHER);
+}
