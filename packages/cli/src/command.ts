@@ -16,3 +16,27 @@ export interface Command {
    */
   run(args: ParsedArgs, io: CliIo, signal: AbortSignal): Promise<number>;
 }
+
+/** What the implementation module of a command exports: its `run`, given the command's spec. */
+export interface CommandImplementation {
+  /** Runs the command; as {@link Command.run}, with the spec first (for its name and flags). */
+  run(spec: CommandSpec, args: ParsedArgs, io: CliIo, signal: AbortSignal): Promise<number>;
+}
+
+/**
+ * A {@link Command} whose implementation (and with it pg, @koyo/slot, @koyo/dispatcher, ...) is
+ * imported only when the command runs: `koyo --help`, `koyo <command> --help` and usage errors
+ * need the spec alone, which stays cheap (it imports only `flags.ts` and types).
+ *
+ * @example
+ * export const slotsCommand = lazyCommand(spec, () => import('../slots/slots-command.js'));
+ */
+export function lazyCommand(
+  spec: CommandSpec,
+  load: () => Promise<CommandImplementation>,
+): Command {
+  return {
+    spec,
+    run: async (args, io, signal) => (await load()).run(spec, args, io, signal),
+  };
+}

@@ -16,9 +16,9 @@ export type { LoadedConfig } from './load.js';
 export { main, formatMainHelp } from './main.js';
 export type { MainOptions } from './main.js';
 export type { CliIo, Output } from './context.js';
-export type { DoctorReport } from './commands/doctor.js';
-export type { SlotRow } from './commands/slots.js';
-export type { TailChange } from './commands/tail.js';
+export type { DoctorReport } from './doctor/doctor-command.js';
+export type { SlotRow } from './slots/slots-command.js';
+export type { TailChange } from './tail/tail-command.js';
 // What handler files need, so a project imports only @koyo/cli.
 export type {
   Change,

@@ -1,7 +1,7 @@
 import type { CatalogQuery } from '@koyo/dispatcher/assembly';
 import { UNCHANGED_TOAST, type PgoutputMessage, type RelationMessage } from '@koyo/pgoutput';
 import { describe, expect, it } from 'vitest';
-import { TailAssembler, formatChangeLine } from './tail.js';
+import { TailAssembler, formatChangeLine } from './tail-command.js';
 
 const users: RelationMessage = {
   tag: 'relation',
