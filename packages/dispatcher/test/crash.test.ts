@@ -20,6 +20,7 @@ import {
   spawnSource,
   slotFixture,
   killAtRandomMoments,
+  mixedSize,
 } from '@koyo/testing/vitest';
 import { describe, expect, it } from 'vitest';
 import { confirmedFlush, lsn, waitFor } from './helpers.js';
@@ -72,15 +73,15 @@ describe('crash safety', () => {
         // Once TOTAL_ROWS are written, a trickle of small transactions goes on until the last
         // kill, so every kill lands while rows are being written.
         const trickle = written >= TOTAL_ROWS;
-        const r = trickle ? 0 : Math.random();
-        const size =
-          r < 0.4
-            ? 1
-            : r < 0.7
-              ? 1 + Math.floor(Math.random() * 10)
-              : r < 0.95
-                ? 20 + Math.floor(Math.random() * 200)
-                : 1000 + Math.floor(Math.random() * 1000);
+        const size = mixedSize(
+          [
+            [0.4, 1, 0],
+            [0.7, 1, 10],
+            [0.95, 20, 200],
+            [1, 1000, 1000],
+          ],
+          trickle ? 0 : Math.random(),
+        );
         const rows: [number, number][] = [];
         const nextSeqs = seqs.slice();
         for (let i = 0; i < size; i++) {

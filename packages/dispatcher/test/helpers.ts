@@ -1,4 +1,5 @@
 import {
+  lateBound,
   openPooledDatabase,
   uniqueName,
   type PooledTestDatabase as Db,
@@ -44,11 +45,5 @@ export function fileDb(prefix: string, ...statements: string[]): Db {
   afterAll(async () => {
     await current?.close();
   });
-  return new Proxy({} as Db, {
-    get(_target, key) {
-      if (!current) throw new Error(`${prefix}: the database opens in beforeAll; use it in tests`);
-      const value: unknown = Reflect.get(current, key, current);
-      return typeof value === 'function' ? (value as () => unknown).bind(current) : value;
-    },
-  });
+  return lateBound(`${prefix}: the database`, () => current);
 }

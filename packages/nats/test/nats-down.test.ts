@@ -1,37 +1,18 @@
 // NATS stopped for 10 s during a write burst: the relay waits (the slot does not advance past
 // anything JetStream lacks), then resumes; nothing is lost and nothing is stored twice.
-import { startNats, type NatsServer } from '@koyo/testing';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createNatsRelay } from '../src/index.js';
 import { sleep } from './children.js';
-import {
-  confirmedFlush,
-  dropSlot,
-  lsn,
-  openDb,
-  readStream,
-  uniqueName,
-  waitFor,
-  type Db,
-} from './helpers.js';
+import { confirmedFlush, lsn, readStream, uniqueName, waitFor, natsTestFile } from './helpers.js';
 
-let db: Db;
-let nats: NatsServer;
 const slot = uniqueName('down');
 const stream = uniqueName('DOWN');
 
-beforeAll(async () => {
-  db = await openDb('nats_down');
-  nats = await startNats();
-  await db.query('CREATE TABLE events (id bigserial PRIMARY KEY, k int NOT NULL)');
-});
-
-afterAll(async () => {
-  await dropSlot(db, slot).catch(() => undefined);
-  await nats?.close();
-  await db?.close();
+const { db, nats } = natsTestFile('nats_down', {
+  slot,
+  statements: ['CREATE TABLE events (id bigserial PRIMARY KEY, k int NOT NULL)'],
 });
 
 describe('NATS down', () => {
