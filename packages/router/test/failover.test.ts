@@ -1,7 +1,13 @@
 // Following the primary: a writer and 4 readers run through the routed pool while the primary dies
 // and a replica is promoted. These kill and promote nodes, so each test starts its own cluster.
 import { startCluster, type Cluster } from '@koyo/testing';
-import { failOver, runWorkload, startFailoverCluster, verifyFailover } from '@koyo/testing/vitest';
+import {
+  FOLLOW_OPTIONS,
+  failOver,
+  runWorkload,
+  startFailoverCluster,
+  verifyFailover,
+} from '@koyo/testing/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KoyoRouterError, standbyRejection, type Router } from '../src/index.js';
 import { createRoutedPool } from '../src/pg.js';
@@ -21,9 +27,7 @@ describe('following the primary', () => {
     const pool = createRoutedPool({
       primary: c.primary.url,
       replicas: c.replicas.map((r) => r.url),
-      discover: true,
-      failoverMs: 60_000,
-      probeIntervalMs: 200,
+      ...FOLLOW_OPTIONS,
       pool: { connectionTimeoutMillis: 5_000 },
       logger: rec.logger,
     });
@@ -79,9 +83,7 @@ describe('following the primary', () => {
     const sql = createRoutedSql({
       primary: c.primary.url,
       replicas: c.replicas.map((r) => r.url),
-      discover: true,
-      failoverMs: 60_000,
-      probeIntervalMs: 200,
+      ...FOLLOW_OPTIONS,
       postgres: { onnotice: () => undefined, connect_timeout: 5 },
     });
     const router = sql.router as Router<unknown>;
