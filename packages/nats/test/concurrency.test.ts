@@ -3,7 +3,7 @@
 // real PostgreSQL, relay and nats-server.
 import { describe, expect, it } from 'vitest';
 import { createNatsRelay, createNatsWorker, KoyoNatsError, type Change } from '../src/index.js';
-import { uniqueName, waitFor, natsTestFile } from './helpers.js';
+import { uniqueName, waitFor, natsTestFile, relayOn } from './helpers.js';
 
 const KEYS = 16;
 const UPDATES = 240;
@@ -40,18 +40,9 @@ describe('createNatsWorker concurrency', () => {
   });
 
   it(`handles up to ${CONCURRENCY} partitions at once, one change per key at a time, in commit order`, async () => {
-    const relay = createNatsRelay({
-      dispatcher: {
-        connection: db.url,
-        slot,
-        publication: uniqueName('pub'),
-        tables: ['counters'],
-        logger: false,
-      },
-      nats: { servers: nats.url },
-      stream,
-      partitions: PARTITIONS,
-    });
+    const relay = createNatsRelay(
+      relayOn({ db, nats }, { slot, tables: ['counters'], stream, partitions: PARTITIONS }),
+    );
     await relay.start();
     await db.query(`INSERT INTO counters SELECT g, 0 FROM generate_series(1, ${KEYS}) g`);
     // Round robin over the keys, a few updates per transaction: every partition has work.

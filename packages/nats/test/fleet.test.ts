@@ -10,7 +10,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNatsRelay } from '../src/index.js';
 import { exited, printed, spawnFixture } from './children.js';
-import { readStream, uniqueName, waitFor, natsTestFile } from './helpers.js';
+import { readStream, uniqueName, waitFor, natsTestFile, relayOn } from './helpers.js';
 
 const KEYS = 50;
 const UPDATES = process.env.KOYO_FULL === '1' ? 10_000 : 2_000;
@@ -45,18 +45,12 @@ function handledLines(file: string): string[][] {
 
 describe('worker fleet', () => {
   it('handles every change with per-key order across 3 workers, one SIGKILLed, and dead-letters a failing one', async () => {
-    const relay = createNatsRelay({
-      dispatcher: {
-        connection: db.url,
-        slot,
-        publication: uniqueName('pub'),
-        tables: ['counters', 'poison'],
-        logger: false,
-      },
-      nats: { servers: nats.url },
-      stream,
-      partitions: PARTITIONS,
-    });
+    const relay = createNatsRelay(
+      relayOn(
+        { db, nats },
+        { slot, tables: ['counters', 'poison'], stream, partitions: PARTITIONS },
+      ),
+    );
     await relay.start();
     await db.query(`INSERT INTO counters SELECT g, 0 FROM generate_series(1, ${KEYS}) g`);
     await db.query('INSERT INTO poison VALUES (1)');

@@ -10,6 +10,7 @@ import {
 } from '@koyo/testing/vitest';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll } from 'vitest';
+import type { NatsRelayOptions } from '../src/index.js';
 
 export { parseLsn as lsn } from '@koyo/pgoutput';
 export {
@@ -124,5 +125,39 @@ export function natsTestFile(
     db: lateBound(`${prefix}: the database`, () => db),
     nats: lateBound(`${prefix}: the nats-server`, () => nats),
     nc: lateBound(`${prefix}: the nats connection`, () => nc),
+  };
+}
+
+/**
+ * Options of a relay on a {@link natsTestFile}'s database and nats-server: the slot `slot`, a new
+ * publication of `tables`, no logger, into `stream` with `partitions` partitions;
+ * `statusIntervalMs` is passed to the dispatcher when given.
+ *
+ * @example
+ * const relay = createNatsRelay(relayOn(file, { slot, tables: ['events'], stream, partitions: 4 }));
+ */
+export function relayOn(
+  file: Pick<NatsTestFile, 'db' | 'nats'>,
+  options: {
+    slot: string;
+    tables: string[];
+    stream: string;
+    partitions: number;
+    statusIntervalMs?: number;
+  },
+): NatsRelayOptions {
+  const { slot, tables, stream, partitions, statusIntervalMs } = options;
+  return {
+    dispatcher: {
+      connection: file.db.url,
+      slot,
+      publication: uniqueName('pub'),
+      tables,
+      logger: false,
+      ...(statusIntervalMs === undefined ? {} : { statusIntervalMs }),
+    },
+    nats: { servers: file.nats.url },
+    stream,
+    partitions,
   };
 }

@@ -5,7 +5,15 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createNatsRelay } from '../src/index.js';
 import { sleep } from './children.js';
-import { confirmedFlush, lsn, readStream, uniqueName, waitFor, natsTestFile } from './helpers.js';
+import {
+  confirmedFlush,
+  lsn,
+  readStream,
+  uniqueName,
+  waitFor,
+  natsTestFile,
+  relayOn,
+} from './helpers.js';
 
 const slot = uniqueName('down');
 const stream = uniqueName('DOWN');
@@ -17,19 +25,12 @@ const { db, nats } = natsTestFile('nats_down', {
 
 describe('NATS down', () => {
   it('waits while NATS is down without advancing the slot, then relays everything exactly once', async () => {
-    const relay = createNatsRelay({
-      dispatcher: {
-        connection: db.url,
-        slot,
-        publication: uniqueName('pub'),
-        tables: ['events'],
-        logger: false,
-        statusIntervalMs: 100,
-      },
-      nats: { servers: nats.url },
-      stream,
-      partitions: 3,
-    });
+    const relay = createNatsRelay(
+      relayOn(
+        { db, nats },
+        { slot, tables: ['events'], stream, partitions: 3, statusIntervalMs: 100 },
+      ),
+    );
     await relay.start();
     const writer = new pg.Client(db.url);
     await writer.connect();

@@ -3,7 +3,7 @@
 // JSON.parse deep-equals the Change; read back from the stream as JetStream stores it.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createNatsRelay, partitionOf, type Change } from '../src/index.js';
-import { dropSlot, readStream, uniqueName, natsTestFile } from './helpers.js';
+import { dropSlot, readStream, uniqueName, natsTestFile, relayOn } from './helpers.js';
 
 const ROWS = 25;
 const PARTITIONS = 4;
@@ -24,18 +24,9 @@ describe('backfill through the relay', () => {
   it('publishes snapshot rows with the subjects, headers and bodies of streamed changes', async () => {
     const slot = uniqueName('snap');
     const stream = uniqueName('SNAP');
-    const relay = createNatsRelay({
-      dispatcher: {
-        connection: db.url,
-        slot,
-        publication: uniqueName('pub'),
-        tables: ['seeded'],
-        logger: false,
-      },
-      nats: { servers: nats.url },
-      stream,
-      partitions: PARTITIONS,
-    });
+    const relay = createNatsRelay(
+      relayOn({ db, nats }, { slot, tables: ['seeded'], stream, partitions: PARTITIONS }),
+    );
     const seen: Change[] = [];
     relay.dispatcher.onChange((change) => void seen.push(change));
     await relay.start();
