@@ -1,28 +1,25 @@
 // Following the primary: a writer and 4 readers run through the routed pool while the primary dies
 // and a replica is promoted. These kill and promote nodes, so each test starts its own cluster.
-import { startCluster, type Cluster } from '@koyo/testing';
+import { startCluster } from '@koyo/testing';
 import {
+  clusterPerTest,
   FOLLOW_OPTIONS,
   failOver,
   runWorkload,
   startFailoverCluster,
   verifyFailover,
 } from '@koyo/testing/vitest';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KoyoRouterError, standbyRejection, type Router } from '../src/index.js';
 import { createRoutedPool } from '../src/pg.js';
 import { createRoutedSql } from '../src/postgres.js';
 import { queryUrl, recorder, until } from './_helpers.js';
 
-let cluster: Cluster | undefined;
-afterEach(async () => {
-  await cluster?.stop();
-  cluster = undefined;
-});
+const own = clusterPerTest();
 
 describe('following the primary', () => {
   it('pg, discover: the primary is killed and replica1 promoted under a writer and 4 readers; writes resume on it, no read fails, every acknowledged write is on it; an open transaction fails, the next one runs on it', async () => {
-    const c = (cluster = await startFailoverCluster());
+    const c = await own(startFailoverCluster());
     const rec = recorder();
     const pool = createRoutedPool({
       primary: c.primary.url,
@@ -79,7 +76,7 @@ describe('following the primary', () => {
   });
 
   it('postgres.js, discover: the primary is shut down and replica1 promoted; writes and sql.begin resume on it; the old primary back as a standby joins the replicas', async () => {
-    const c = (cluster = await startFailoverCluster());
+    const c = await own(startFailoverCluster());
     const sql = createRoutedSql({
       primary: c.primary.url,
       replicas: c.replicas.map((r) => r.url),
@@ -130,7 +127,7 @@ describe('following the primary', () => {
   });
 
   it('two writable candidates are SPLIT_BRAIN: the write is refused and runs nowhere', async () => {
-    const c = (cluster = await startCluster({ replicas: 1 }));
+    const c = await own(startCluster({ replicas: 1 }));
     await c.primary.query('CREATE TABLE w (id int PRIMARY KEY)');
     await c.syncReplicas();
     await c.replicas[0]!.promote(); // the old primary is still up: two primaries
@@ -156,7 +153,7 @@ describe('following the primary', () => {
   });
 
   it('a candidate list without discover: the standby is skipped; after a switchover a write rejected by the demoted node (25006) runs on the new primary', async () => {
-    const c = (cluster = await startCluster({ replicas: 1 }));
+    const c = await own(startCluster({ replicas: 1 }));
     await c.primary.query('CREATE TABLE w (id int PRIMARY KEY)');
     await c.syncReplicas();
     const [standby, primary] = [c.replicas[0]!, c.primary];

@@ -241,3 +241,4 @@ export { slotFixture, type SlotFixture, type SlotFixtureOptions } from './slot-f
 export { killAtRandomMoments, type KillLoopOptions } from './kill-loop.js';
 export { mixedSize, type SizeTier } from './mixed-size.js';
 export { lateBound } from './late-bound.js';
+export { clusterPerTest } from './cluster-per-test.js';
