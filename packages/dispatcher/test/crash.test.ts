@@ -14,7 +14,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import {
-  exited,
   outputSeen,
   sleep,
   spawnSource,
@@ -23,7 +22,7 @@ import {
   mixedSize,
 } from '@koyo/testing/vitest';
 import { describe, expect, it } from 'vitest';
-import { confirmedFlush, lsn, waitFor } from './helpers.js';
+import { confirmedFlush, lastRunCatchesUp, lsn } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // The compatibility projects (other majors, KOYO_TEST_POSTGRES=14 etc.) run a reduced loop.
@@ -127,14 +126,12 @@ describe('crash safety', () => {
     const final = startChild(outFile, KILLS + 1);
     const totalEvents = seqs.reduce((a, b) => a + b, 0);
     const totalUpdates = counters.reduce((a, b) => a + b, 0);
-    await waitFor(
+    await lastRunCatchesUp(
+      final,
       () => allHandled(outFile, totalEvents, totalUpdates),
-      'the last run to catch up',
       400_000,
       250,
     );
-    final.kill('SIGTERM');
-    await exited(final);
     expect(final.exitCode).toBe(0);
 
     const text = readFileSync(outFile, 'utf8');
