@@ -1,6 +1,6 @@
 import { startCluster, type Cluster } from '@koyo/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { koyo, uniqueName, useDb } from './helpers.js';
+import { koyo, koyoSetup, uniqueName, useDb } from './helpers.js';
 
 const db = useDb('cli_doctor');
 let replicaLevel: Cluster;
@@ -67,18 +67,7 @@ describe('koyo doctor', () => {
     expect(before.stdout).toMatch(/^✗ publication /m);
     expect(before.stdout).toMatch(/^✗ slot /m);
 
-    const setup = await koyo([
-      'setup',
-      '--apply',
-      '--url',
-      db.url,
-      '--slot',
-      slot,
-      '--table',
-      'users',
-      '--role',
-      role,
-    ]);
+    const setup = await koyoSetup({ apply: true, url: db.url, slot, table: 'users', role });
     expect(setup.code, setup.stderr).toBe(0);
     expect(setup.stdout).toContain(`✓ CREATE PUBLICATION "${slot}" FOR TABLE "public"."users";`);
     expect(setup.stdout).toContain(
@@ -101,17 +90,7 @@ describe('koyo doctor', () => {
     expect(after.stdout).toMatch(/All \d+ checks passed\./);
 
     // Applying again has nothing left to do.
-    const again = await koyo([
-      'setup',
-      '--url',
-      db.url,
-      '--slot',
-      slot,
-      '--table',
-      'users',
-      '--role',
-      role,
-    ]);
+    const again = await koyoSetup({ url: db.url, slot, table: 'users', role });
     expect(again.stdout).toContain(`-- ok: publication ${slot} exists`);
     expect(again.stdout).toContain(`-- ok: slot ${slot} exists`);
     expect(again.stdout).toContain(`-- ok: role ${role} exists`);

@@ -11,7 +11,12 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openPooledDatabase, until, type PooledTestDatabase } from '@koyo/testing/vitest';
+import {
+  lateBound,
+  openPooledDatabase,
+  until,
+  type PooledTestDatabase,
+} from '@koyo/testing/vitest';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 
@@ -103,6 +108,29 @@ export function koyo(
   options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CliResult> {
   return startKoyo(args, options).exited;
+}
+
+/**
+ * Runs `koyo setup` on `url`: with `apply`, `--apply`; with `slot`, `--slot slot` (the slot and
+ * publication); `--table` for each of `table`; with `role`, `--role role`.
+ */
+export function koyoSetup(options: {
+  url: string;
+  slot?: string;
+  table: string | readonly string[];
+  apply?: boolean;
+  role?: string;
+}): Promise<CliResult> {
+  const tables = typeof options.table === 'string' ? [options.table] : options.table;
+  return koyo([
+    'setup',
+    ...(options.apply ? ['--apply'] : []),
+    '--url',
+    options.url,
+    ...(options.slot === undefined ? [] : ['--slot', options.slot]),
+    ...tables.flatMap((table) => ['--table', table]),
+    ...(options.role === undefined ? [] : ['--role', options.role]),
+  ]);
 }
 
 /** Starts `koyo ...args` and returns at once. */
@@ -217,14 +245,7 @@ export function useDb(prefix: string): Db {
   afterAll(async () => {
     if (db) await dropDb(db);
   });
-  return new Proxy({} as Db, {
-    get(_target, key) {
-      if (!db)
-        throw new Error(`the ${prefix} database is opened in beforeAll: use it in a hook or test`);
-      const value: unknown = Reflect.get(db, key);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(db) : value;
-    },
-  });
+  return lateBound(`the ${prefix} database`, () => db);
 }
 
 export { uniqueName } from '@koyo/testing/vitest';

@@ -1,6 +1,6 @@
 import { startCluster, type Cluster } from '@koyo/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { koyo, uniqueName, useDb } from './helpers.js';
+import { koyo, koyoSetup, uniqueName, useDb } from './helpers.js';
 
 /** Everything a setup could change: publications (with tables), slots, ALTER SYSTEM lines. Server truth. */
 const SERVER_STATE = `
@@ -40,16 +40,11 @@ describe('koyo setup --apply checks everything before it changes anything', () =
 
   it('a table that does not exist: refuses before ALTER SYSTEM, naming the schemas searched', async () => {
     const before = await replicaLevel.primary.query(SERVER_STATE);
-    const result = await koyo([
-      'setup',
-      '--apply',
-      '--url',
-      replicaLevel.primary.url,
-      '--table',
-      'items',
-      '--table',
-      'nosuch',
-    ]);
+    const result = await koyoSetup({
+      apply: true,
+      url: replicaLevel.primary.url,
+      table: ['items', 'nosuch'],
+    });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(
       '"nosuch" does not exist in any schema of the connection\'s search_path (searched: "public")',
@@ -58,14 +53,7 @@ describe('koyo setup --apply checks everything before it changes anything', () =
   });
 
   it('as a superuser: applies the server settings, and leaves the publication and slot for after the restart', async () => {
-    const result = await koyo([
-      'setup',
-      '--apply',
-      '--url',
-      replicaLevel.primary.url,
-      '--table',
-      'items',
-    ]);
+    const result = await koyoSetup({ apply: true, url: replicaLevel.primary.url, table: 'items' });
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toContain('✓ ALTER SYSTEM SET wal_level = logical;');
     expect(result.stdout).toContain('after the restart: run koyo setup --apply again');
@@ -80,16 +68,7 @@ describe('koyo setup resolves table names like PostgreSQL', () => {
     const printed = await koyo(['setup', '--url', db.url, '--slot', slot, '--table', 'users']);
     expect(printed.code, printed.stderr).toBe(0);
     expect(printed.stdout).toContain(`CREATE PUBLICATION "${slot}" FOR TABLE "app"."users";`);
-    const applied = await koyo([
-      'setup',
-      '--apply',
-      '--url',
-      db.url,
-      '--slot',
-      slot,
-      '--table',
-      'users',
-    ]);
+    const applied = await koyoSetup({ apply: true, url: db.url, slot, table: 'users' });
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     expect(
       await db.query(
@@ -127,16 +106,7 @@ describe('koyo setup publishes every table only when asked, and never a keyless 
   it('--table with a table without a primary key refuses, naming it and both fixes', async () => {
     await db.query('CREATE TABLE app.nopk (line text)');
     const slot = uniqueName('cli_nopk');
-    const applied = await koyo([
-      'setup',
-      '--apply',
-      '--url',
-      db.url,
-      '--slot',
-      slot,
-      '--table',
-      'users,nopk',
-    ]);
+    const applied = await koyoSetup({ apply: true, url: db.url, slot, table: 'users,nopk' });
     expect(applied.code).toBe(1);
     expect(applied.stdout).toContain('app.nopk');
     expect(applied.stdout).toContain('REPLICA IDENTITY FULL');

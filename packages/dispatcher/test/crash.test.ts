@@ -14,15 +14,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import {
-  exited,
   outputSeen,
   sleep,
   spawnSource,
   slotFixture,
   killAtRandomMoments,
+  mixedSize,
 } from '@koyo/testing/vitest';
 import { describe, expect, it } from 'vitest';
-import { confirmedFlush, lsn, waitFor } from './helpers.js';
+import { confirmedFlush, lastRunCatchesUp, lsn } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // The compatibility projects (other majors, KOYO_TEST_POSTGRES=14 etc.) run a reduced loop.
@@ -72,15 +72,15 @@ describe('crash safety', () => {
         // Once TOTAL_ROWS are written, a trickle of small transactions goes on until the last
         // kill, so every kill lands while rows are being written.
         const trickle = written >= TOTAL_ROWS;
-        const r = trickle ? 0 : Math.random();
-        const size =
-          r < 0.4
-            ? 1
-            : r < 0.7
-              ? 1 + Math.floor(Math.random() * 10)
-              : r < 0.95
-                ? 20 + Math.floor(Math.random() * 200)
-                : 1000 + Math.floor(Math.random() * 1000);
+        const size = mixedSize(
+          [
+            [0.4, 1, 0],
+            [0.7, 1, 10],
+            [0.95, 20, 200],
+            [1, 1000, 1000],
+          ],
+          trickle ? 0 : Math.random(),
+        );
         const rows: [number, number][] = [];
         const nextSeqs = seqs.slice();
         for (let i = 0; i < size; i++) {
@@ -126,14 +126,12 @@ describe('crash safety', () => {
     const final = startChild(outFile, KILLS + 1);
     const totalEvents = seqs.reduce((a, b) => a + b, 0);
     const totalUpdates = counters.reduce((a, b) => a + b, 0);
-    await waitFor(
+    await lastRunCatchesUp(
+      final,
       () => allHandled(outFile, totalEvents, totalUpdates),
-      'the last run to catch up',
       400_000,
       250,
     );
-    final.kill('SIGTERM');
-    await exited(final);
     expect(final.exitCode).toBe(0);
 
     const text = readFileSync(outFile, 'utf8');

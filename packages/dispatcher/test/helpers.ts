@@ -1,5 +1,9 @@
+import type { ChildProcess } from 'node:child_process';
 import {
+  exited,
+  lateBound,
   openPooledDatabase,
+  until,
   uniqueName,
   type PooledTestDatabase as Db,
 } from '@koyo/testing/vitest';
@@ -44,11 +48,25 @@ export function fileDb(prefix: string, ...statements: string[]): Db {
   afterAll(async () => {
     await current?.close();
   });
-  return new Proxy({} as Db, {
-    get(_target, key) {
-      if (!current) throw new Error(`${prefix}: the database opens in beforeAll; use it in tests`);
-      const value: unknown = Reflect.get(current, key, current);
-      return typeof value === 'function' ? (value as () => unknown).bind(current) : value;
-    },
-  });
+  return lateBound(`${prefix}: the database`, () => current);
+}
+
+/**
+ * The end of a crash test: waits (up to `timeoutMs`, checking every `intervalMs`) until
+ * `caughtUp()` holds for the last child, then stops the child gracefully (SIGTERM) and waits for
+ * it to exit.
+ *
+ * @example
+ * await lastRunCatchesUp(final, () => allHandled(outFile), 300_000, 100);
+ * expect(final.exitCode).toBe(0);
+ */
+export async function lastRunCatchesUp(
+  final: ChildProcess,
+  caughtUp: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  intervalMs: number,
+): Promise<void> {
+  await until(caughtUp, 'the last run to catch up', timeoutMs, intervalMs);
+  final.kill('SIGTERM');
+  await exited(final);
 }

@@ -8,7 +8,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import {
-  exited,
   outputSeen,
   sleep,
   spawnSource,
@@ -16,7 +15,7 @@ import {
   killAtRandomMoments,
 } from '@koyo/testing/vitest';
 import { describe, expect, it } from 'vitest';
-import { lsn, waitFor } from './helpers.js';
+import { lastRunCatchesUp, lsn } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ORDERS = 3000;
@@ -82,17 +81,15 @@ describe('origin-tagged handler writes under SIGKILL', () => {
 
     const final = startChild(KILLS + 1);
     await started(final);
-    await waitFor(
+    await lastRunCatchesUp(
+      final,
       async () => {
         const [row] = await fx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM handled');
         return row!.n >= ORDERS;
       },
-      'the last run to catch up',
       300_000,
       100,
     );
-    final.kill('SIGTERM');
-    await exited(final);
     expect(final.exitCode).toBe(0);
 
     const [truth] = await fx.db.query<{

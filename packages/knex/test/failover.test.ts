@@ -1,7 +1,8 @@
 // Following the primary through a routed Knex: a writer and 4 readers run while the primary dies and a
 // replica is promoted. These kill and promote nodes, so the test starts its own cluster.
-import { startCluster, type Cluster } from '@koyo/testing';
+import { startCluster } from '@koyo/testing';
 import {
+  clusterPerTest,
   DISCOVERED,
   failOver,
   FOLLOW_OPTIONS,
@@ -10,19 +11,15 @@ import {
   verifyFailover,
 } from '@koyo/testing/vitest';
 import { KoyoRouterError } from '@koyo/router';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { routedKnex } from '../src/index.js';
 import { queryUrl, recorder } from './_helpers.js';
 
-let cluster: Cluster | undefined;
-afterEach(async () => {
-  await cluster?.stop();
-  cluster = undefined;
-});
+const own = clusterPerTest();
 
 describe('routedKnex following the primary', () => {
   it('discover: the primary is killed and replica1 promoted under a writer and 4 readers; writes resume on it without a new instance, no read fails, every acknowledged write is on it', async () => {
-    const c = (cluster = await startFailoverCluster());
+    const c = await own(startFailoverCluster());
     const rec = recorder();
     const knex = routedKnex({
       primary: { connection: c.primary.url, pool: { max: 4 }, acquireConnectionTimeout: 60_000 },
@@ -63,7 +60,7 @@ describe('routedKnex following the primary', () => {
     }
   });
   it('a primary list with two writable candidates is SPLIT_BRAIN: the write is refused and runs nowhere; with one writable, writes go to it', async () => {
-    const c = (cluster = await startCluster({ replicas: 1 }));
+    const c = await own(startCluster({ replicas: 1 }));
     await c.primary.query('CREATE TABLE w (id int PRIMARY KEY)');
     await c.syncReplicas();
     const standby = c.replicas[0]!;

@@ -2,13 +2,13 @@
 // streams that fit the relay or do not. It changes nothing: a missing stream stays missing.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { jetstreamManager, StorageType } from '@nats-io/jetstream';
-import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { findNatsServer, startNats, type NatsServer } from '@koyo/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkNats, KoyoNatsError } from '../src/index.js';
-import { uniqueName, waitFor } from './helpers.js';
+import { addStream, uniqueName, waitFor } from './helpers.js';
 
 let nats: NatsServer;
 let nc: NatsConnection;
@@ -51,25 +51,12 @@ describe('checkNats', () => {
   });
 
   it('reports a stream with the wrong subjects, memory storage or a short window, with the fix', async () => {
-    const jsm = await jetstreamManager(nc);
-    const good = uniqueName('GOOD');
-    await jsm.streams.add({
-      name: good,
-      subjects: ['good.>'],
-      storage: StorageType.File,
-      duplicate_window: nanos(120_000),
-    });
+    const good = await addStream(nc, 'GOOD', 'good', { storage: 'file', windowMs: 120_000 });
     expect(
       byId(await checkNats({ servers: nats.url, stream: good, subjectPrefix: 'good' })).nats_stream,
     ).toMatchObject({ ok: true, fix: null });
 
-    const short = uniqueName('SHORT');
-    await jsm.streams.add({
-      name: short,
-      subjects: ['short.>'],
-      storage: StorageType.File,
-      duplicate_window: nanos(1000),
-    });
+    const short = await addStream(nc, 'SHORT', 'short', { storage: 'file', windowMs: 1000 });
     const window = byId(
       await checkNats({ servers: nats.url, stream: short, subjectPrefix: 'short' }),
     ).nats_stream!;
@@ -77,12 +64,9 @@ describe('checkNats', () => {
     expect(window.message).toContain('de-duplicates over 1000 ms');
     expect(window.fix).toContain(`nats stream edit ${short} --dupe-window 120s`);
 
-    const memory = uniqueName('MEMORY');
-    await jsm.streams.add({
-      name: memory,
-      subjects: ['memory.>'],
-      storage: StorageType.Memory,
-      duplicate_window: nanos(120_000),
+    const memory = await addStream(nc, 'MEMORY', 'memory', {
+      storage: 'memory',
+      windowMs: 120_000,
     });
     const storage = byId(
       await checkNats({ servers: nats.url, stream: memory, subjectPrefix: 'memory' }),

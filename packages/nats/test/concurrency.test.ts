@@ -1,31 +1,21 @@
 // A worker's `concurrency`: at most that many changes are handled at once in the process, each
 // from a different partition (never two of one key), every key's changes in commit order, on a
 // real PostgreSQL, relay and nats-server.
-import { startNats, type NatsServer } from '@koyo/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createNatsRelay, createNatsWorker, KoyoNatsError, type Change } from '../src/index.js';
-import { dropSlot, openDb, uniqueName, waitFor, type Db } from './helpers.js';
+import { uniqueName, waitFor, natsTestFile, relayOn } from './helpers.js';
 
 const KEYS = 16;
 const UPDATES = 240;
 const PARTITIONS = 8;
 const CONCURRENCY = 3;
 
-let db: Db;
-let nats: NatsServer;
 const slot = uniqueName('conc');
 const stream = uniqueName('CONC');
 
-beforeAll(async () => {
-  db = await openDb('nats_concurrency');
-  nats = await startNats();
-  await db.query('CREATE TABLE counters (k int PRIMARY KEY, v int NOT NULL)');
-});
-
-afterAll(async () => {
-  await dropSlot(db, slot).catch(() => undefined);
-  await nats?.close();
-  await db?.close();
+const { db, nats } = natsTestFile('nats_concurrency', {
+  slot,
+  statements: ['CREATE TABLE counters (k int PRIMARY KEY, v int NOT NULL)'],
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -50,18 +40,9 @@ describe('createNatsWorker concurrency', () => {
   });
 
   it(`handles up to ${CONCURRENCY} partitions at once, one change per key at a time, in commit order`, async () => {
-    const relay = createNatsRelay({
-      dispatcher: {
-        connection: db.url,
-        slot,
-        publication: uniqueName('pub'),
-        tables: ['counters'],
-        logger: false,
-      },
-      nats: { servers: nats.url },
-      stream,
-      partitions: PARTITIONS,
-    });
+    const relay = createNatsRelay(
+      relayOn({ db, nats }, { slot, tables: ['counters'], stream, partitions: PARTITIONS }),
+    );
     await relay.start();
     await db.query(`INSERT INTO counters SELECT g, 0 FROM generate_series(1, ${KEYS}) g`);
     // Round robin over the keys, a few updates per transaction: every partition has work.

@@ -6,35 +6,29 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startNats, type NatsServer } from '@koyo/testing';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNatsRelay } from '../src/index.js';
 import { exited, printed, spawnFixture } from './children.js';
-import { dropSlot, openDb, readStream, uniqueName, waitFor, type Db } from './helpers.js';
+import { readStream, uniqueName, waitFor, natsTestFile, relayOn } from './helpers.js';
 
 const KEYS = 50;
 const UPDATES = process.env.KOYO_FULL === '1' ? 10_000 : 2_000;
 const PARTITIONS = 8;
 
-let db: Db;
-let nats: NatsServer;
 let dir: string;
 const slot = uniqueName('fleet');
 const stream = uniqueName('FLEET');
 
+const { db, nats } = natsTestFile('nats_fleet', { slot });
+
 beforeAll(async () => {
-  db = await openDb('nats_fleet');
-  nats = await startNats();
   dir = mkdtempSync(join(tmpdir(), 'koyo-fleet-'));
   await db.query('CREATE TABLE counters (k int PRIMARY KEY, v int NOT NULL)');
   await db.query('CREATE TABLE poison (id int PRIMARY KEY)');
 });
 
 afterAll(async () => {
-  await dropSlot(db, slot).catch(() => undefined);
-  await nats?.close();
-  await db?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -51,18 +45,12 @@ function handledLines(file: string): string[][] {
 
 describe('worker fleet', () => {
   it('handles every change with per-key order across 3 workers, one SIGKILLed, and dead-letters a failing one', async () => {
-    const relay = createNatsRelay({
-      dispatcher: {
-        connection: db.url,
-        slot,
-        publication: uniqueName('pub'),
-        tables: ['counters', 'poison'],
-        logger: false,
-      },
-      nats: { servers: nats.url },
-      stream,
-      partitions: PARTITIONS,
-    });
+    const relay = createNatsRelay(
+      relayOn(
+        { db, nats },
+        { slot, tables: ['counters', 'poison'], stream, partitions: PARTITIONS },
+      ),
+    );
     await relay.start();
     await db.query(`INSERT INTO counters SELECT g, 0 FROM generate_series(1, ${KEYS}) g`);
     await db.query('INSERT INTO poison VALUES (1)');

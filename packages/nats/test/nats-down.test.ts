@@ -1,54 +1,36 @@
 // NATS stopped for 10 s during a write burst: the relay waits (the slot does not advance past
 // anything JetStream lacks), then resumes; nothing is lost and nothing is stored twice.
-import { startNats, type NatsServer } from '@koyo/testing';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createNatsRelay } from '../src/index.js';
 import { sleep } from './children.js';
 import {
   confirmedFlush,
-  dropSlot,
   lsn,
-  openDb,
   readStream,
   uniqueName,
   waitFor,
-  type Db,
+  natsTestFile,
+  relayOn,
 } from './helpers.js';
 
-let db: Db;
-let nats: NatsServer;
 const slot = uniqueName('down');
 const stream = uniqueName('DOWN');
 
-beforeAll(async () => {
-  db = await openDb('nats_down');
-  nats = await startNats();
-  await db.query('CREATE TABLE events (id bigserial PRIMARY KEY, k int NOT NULL)');
-});
-
-afterAll(async () => {
-  await dropSlot(db, slot).catch(() => undefined);
-  await nats?.close();
-  await db?.close();
+const { db, nats } = natsTestFile('nats_down', {
+  slot,
+  statements: ['CREATE TABLE events (id bigserial PRIMARY KEY, k int NOT NULL)'],
 });
 
 describe('NATS down', () => {
   it('waits while NATS is down without advancing the slot, then relays everything exactly once', async () => {
-    const relay = createNatsRelay({
-      dispatcher: {
-        connection: db.url,
-        slot,
-        publication: uniqueName('pub'),
-        tables: ['events'],
-        logger: false,
-        statusIntervalMs: 100,
-      },
-      nats: { servers: nats.url },
-      stream,
-      partitions: 3,
-    });
+    const relay = createNatsRelay(
+      relayOn(
+        { db, nats },
+        { slot, tables: ['events'], stream, partitions: 3, statusIntervalMs: 100 },
+      ),
+    );
     await relay.start();
     const writer = new pg.Client(db.url);
     await writer.connect();

@@ -1,29 +1,16 @@
 // Refusals: hostile stream and subject names, a stream with a too-short duplicate window, a table
 // whose name cannot be a subject token. Each is a typed error, and nothing is published.
 import { jetstreamManager, StorageType } from '@nats-io/jetstream';
-import { nanos, type NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
-import { startNats, type NatsServer } from '@koyo/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createNatsRelay, KoyoNatsError } from '../src/index.js';
-import { dropSlot, openDb, readStream, uniqueName, waitFor, type Db } from './helpers.js';
+import { addStream, dropSlot, readStream, uniqueName, waitFor, natsTestFile } from './helpers.js';
 
-let db: Db;
-let nats: NatsServer;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  db = await openDb('nats_refusals');
-  nats = await startNats();
-  nc = await connect({ servers: nats.url });
-  await db.query('CREATE TABLE plain (id int PRIMARY KEY)');
-  await db.query('CREATE TABLE "we.ird" (id int PRIMARY KEY)');
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await nats?.close();
-  await db?.close();
+const { db, nats, nc } = natsTestFile('nats_refusals', {
+  statements: [
+    'CREATE TABLE plain (id int PRIMARY KEY)',
+    'CREATE TABLE "we.ird" (id int PRIMARY KEY)',
+  ],
+  connect: true,
 });
 
 function relayOptions(overrides: Record<string, unknown>) {
@@ -63,15 +50,7 @@ describe('refusals', () => {
   });
 
   it('refuses a stream whose duplicate window is shorter than duplicateWindowMs, before creating the slot', async () => {
-    const stream = uniqueName('SHORT');
-    await (
-      await jetstreamManager(nc)
-    ).streams.add({
-      name: stream,
-      subjects: ['koyo.>'],
-      storage: StorageType.File,
-      duplicate_window: nanos(1000),
-    });
+    const stream = await addStream(nc, 'SHORT', 'koyo', { storage: 'file', windowMs: 1000 });
     const options = relayOptions({ stream });
     const relay = createNatsRelay(options);
     await db.query('INSERT INTO plain VALUES (1)');
@@ -101,13 +80,7 @@ describe('refusals', () => {
     await expect(createNatsRelay(relayOptions({ stream: other })).start()).rejects.toMatchObject({
       code: 'STREAM_MISMATCH',
     });
-    const memory = uniqueName('MEM');
-    await jsm.streams.add({
-      name: memory,
-      subjects: ['mem.>'],
-      storage: StorageType.Memory,
-      duplicate_window: nanos(600_000),
-    });
+    const memory = await addStream(nc, 'MEM', 'mem', { storage: 'memory', windowMs: 600_000 });
     await expect(
       createNatsRelay(relayOptions({ stream: memory, subjectPrefix: 'mem' })).start(),
     ).rejects.toMatchObject({ code: 'STREAM_MISMATCH' });

@@ -5,40 +5,30 @@
 // Scale: 8,000 rows and 5 kills, so the file runs in well under a minute per PostgreSQL flavour
 // on a shared 2-core machine; KOYO_FULL=1 runs the issue's 50,000 rows and 10 kills.
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
-import { startNats, type NatsServer } from '@koyo/testing';
+import { killAtRandomMoments, mixedSize } from '@koyo/testing/vitest';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { exited, printed, sleep, spawnFixture } from './children.js';
-import { dropSlot, lsn, openDb, readStream, uniqueName, waitFor, type Db } from './helpers.js';
+import { lsn, readStream, uniqueName, waitFor, natsTestFile } from './helpers.js';
 
 const FULL = process.env.KOYO_FULL === '1';
 const TOTAL_ROWS = FULL ? 50_000 : 8_000;
 const KILLS = FULL ? 10 : 5;
 const PARTITIONS = 4;
 
-let db: Db;
-let nats: NatsServer;
-let nc: NatsConnection;
 const slot = uniqueName('rcrash');
 const publication = uniqueName('rcrash_pub');
 const stream = uniqueName('CRASH');
 
-beforeAll(async () => {
-  db = await openDb('nats_crash');
-  nats = await startNats();
-  nc = await connect({ servers: nats.url });
-  await db.query('CREATE TABLE events (id bigserial PRIMARY KEY, k int NOT NULL)');
-  await db.query(`CREATE PUBLICATION ${publication} FOR TABLE events`);
-  await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
+const { db, nats, nc } = natsTestFile('nats_crash', {
+  slot,
+  statements: ['CREATE TABLE events (id bigserial PRIMARY KEY, k int NOT NULL)'],
+  connect: true,
 });
 
-afterAll(async () => {
-  await dropSlot(db, slot).catch(() => undefined);
-  await nc?.close();
-  await nats?.close();
-  await db?.close();
+beforeAll(async () => {
+  await db.query(`CREATE PUBLICATION ${publication} FOR TABLE events`);
+  await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
 });
 
 const relayArgs = (): string[] => [db.url, slot, publication, nats.url, stream, String(PARTITIONS)];
@@ -53,15 +43,15 @@ describe('relay crash safety', () => {
     const write = async (): Promise<void> => {
       while (written < TOTAL_ROWS || kills < KILLS) {
         const trickle = written >= TOTAL_ROWS;
-        const r = trickle ? 0 : Math.random();
-        const size =
-          r < 0.5
-            ? 1
-            : r < 0.8
-              ? 2 + Math.floor(Math.random() * 20)
-              : r < 0.97
-                ? 50 + Math.floor(Math.random() * 200)
-                : 1500;
+        const size = mixedSize(
+          [
+            [0.5, 1, 0],
+            [0.8, 2, 20],
+            [0.97, 50, 200],
+            [1, 1500, 0],
+          ],
+          trickle ? 0 : Math.random(),
+        );
         await writer.query(
           'INSERT INTO events (k) SELECT (random() * 50)::int FROM generate_series(1, $1)',
           [size],
@@ -70,16 +60,15 @@ describe('relay crash safety', () => {
         await sleep(trickle ? 50 : Math.random() < 0.3 ? 10 : 0);
       }
     };
-    const crash = async (): Promise<void> => {
-      for (let run = 1; run <= KILLS; run++) {
-        const child = spawnFixture('relay-child.ts', relayArgs());
-        await printed(child);
-        await sleep(100 + Math.floor(Math.random() * 1200));
-        child.kill('SIGKILL');
-        await exited(child);
-        kills++;
-      }
-    };
+    const crash = (): Promise<void> =>
+      killAtRandomMoments({
+        runs: KILLS,
+        start: () => spawnFixture('relay-child.ts', relayArgs()),
+        ready: (child) => printed(child),
+        minDelayMs: 100,
+        spreadMs: 1200,
+        killed: () => void kills++,
+      });
     await Promise.all([write(), crash()]);
     await writer.end();
 

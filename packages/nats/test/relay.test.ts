@@ -1,41 +1,18 @@
 // The relay on a real PostgreSQL and a real nats-server: what it publishes (subjects, partitions,
 // body, headers), the stream it creates, and that a restarted relay skips what the stream holds.
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
-import { startNats, type NatsServer } from '@koyo/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createNatsRelay,
   partitionOf,
   type NatsRelay,
   type NatsRelayOptions,
 } from '../src/index.js';
-import {
-  confirmedFlush,
-  dropSlot,
-  lsn,
-  openDb,
-  readStream,
-  uniqueName,
-  type Db,
-} from './helpers.js';
+import { confirmedFlush, dropSlot, lsn, readStream, uniqueName, natsTestFile } from './helpers.js';
 
-let db: Db;
-let nats: NatsServer;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  db = await openDb('nats_relay');
-  nats = await startNats();
-  nc = await connect({ servers: nats.url });
-  await db.query('CREATE TABLE items (id int PRIMARY KEY, name text, n bigint)');
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await nats?.close();
-  await db?.close();
+const { db, nats, nc } = natsTestFile('nats_relay', {
+  statements: ['CREATE TABLE items (id int PRIMARY KEY, name text, n bigint)'],
+  connect: true,
 });
 
 /** A relay of table items into `stream`, on a new publication and the slot `slot`. */

@@ -1,53 +1,32 @@
 // Backfill rows (`'snapshot'` changes from dispatcher.backfill()) are relayed like streamed
 // changes: the same subjects and partitions, the same idempotency headers, and a body whose
 // JSON.parse deep-equals the Change; read back from the stream as JetStream stores it.
-import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
-import { startNats, type NatsServer } from '@koyo/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createNatsRelay, partitionOf, type Change } from '../src/index.js';
-import { dropSlot, openDb, readStream, uniqueName, type Db } from './helpers.js';
+import { dropSlot, readStream, uniqueName, natsTestFile, relayOn } from './helpers.js';
 
 const ROWS = 25;
 const PARTITIONS = 4;
 
-let db: Db;
-let nats: NatsServer;
-let nc: NatsConnection;
+const { db, nats, nc } = natsTestFile('nats_snapshot', {
+  statements: ['CREATE TABLE seeded (id int PRIMARY KEY, name text, doc jsonb)'],
+  connect: true,
+});
 
 beforeAll(async () => {
-  db = await openDb('nats_snapshot');
-  nats = await startNats();
-  nc = await connect({ servers: nats.url });
-  await db.query('CREATE TABLE seeded (id int PRIMARY KEY, name text, doc jsonb)');
   await db.query(
     `INSERT INTO seeded SELECT g, 'row ' || g, jsonb_build_object('g', g, 'tags', jsonb_build_array('a', g))
        FROM generate_series(1, ${ROWS}) g`,
   );
 });
 
-afterAll(async () => {
-  await nc?.close();
-  await nats?.close();
-  await db?.close();
-});
-
 describe('backfill through the relay', () => {
   it('publishes snapshot rows with the subjects, headers and bodies of streamed changes', async () => {
     const slot = uniqueName('snap');
     const stream = uniqueName('SNAP');
-    const relay = createNatsRelay({
-      dispatcher: {
-        connection: db.url,
-        slot,
-        publication: uniqueName('pub'),
-        tables: ['seeded'],
-        logger: false,
-      },
-      nats: { servers: nats.url },
-      stream,
-      partitions: PARTITIONS,
-    });
+    const relay = createNatsRelay(
+      relayOn({ db, nats }, { slot, tables: ['seeded'], stream, partitions: PARTITIONS }),
+    );
     const seen: Change[] = [];
     relay.dispatcher.onChange((change) => void seen.push(change));
     await relay.start();

@@ -8,21 +8,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import onHeaders from 'on-headers';
-import {
-  resolveCausalReads,
-  requestToken,
-  runAtRequestPosition,
-  tokenCookie,
-  type CausalReadsOptions,
-  type PositionRouter,
-} from './http-token.js';
+import type { CausalReadsOptions, PositionRouter } from './causal-reads.js';
+import { causalReadsSession } from './http-token.js';
 
-export {
-  POSITION_HEADER,
-  positionFetch,
-  type CausalReadsOptions,
-  type PositionRouter,
-} from './http-token.js';
+export * from './causal-reads.js';
 
 /**
  * Express middleware: runs the rest of the request at the position of its `koyo-lsn` header (or
@@ -41,27 +30,22 @@ export function causalReads(
   router: PositionRouter,
   options?: CausalReadsOptions,
 ): (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void {
-  const resolved = resolveCausalReads(options);
+  const session = causalReadsSession(router, options);
   return (req, res, next) => {
-    const header = req.headers[resolved.header];
-    const token = requestToken(
-      resolved,
-      Array.isArray(header) ? header[0] : header,
-      req.headers.cookie,
-    );
-    runAtRequestPosition(router, token, () => {
+    const header = req.headers[session.header];
+    const value = Array.isArray(header) ? header[0] : header;
+    session.run(value, req.headers.cookie, () => {
       // The headers may be written from any async context; read the token in this request's.
       const inRequest = AsyncLocalStorage.snapshot();
       onHeaders(res, () => {
-        const now = inRequest(() => router.readYourWritesToken());
-        if (now === undefined) return;
-        res.setHeader(resolved.header, now);
-        const cookie = tokenCookie(resolved, now);
-        if (cookie === undefined) return;
+        const response = inRequest(() => session.response());
+        if (response === undefined) return;
+        res.setHeader(session.header, response.token);
+        if (response.cookie === undefined) return;
         const previous = res.getHeader('set-cookie');
         const list =
           previous === undefined ? [] : Array.isArray(previous) ? previous : [String(previous)];
-        res.setHeader('set-cookie', [...list, cookie]);
+        res.setHeader('set-cookie', [...list, response.cookie]);
       });
       next();
     });

@@ -5,21 +5,10 @@
  *
  * @packageDocumentation
  */
-import {
-  resolveCausalReads,
-  requestToken,
-  runAtRequestPosition,
-  tokenCookie,
-  type CausalReadsOptions,
-  type PositionRouter,
-} from './http-token.js';
+import type { CausalReadsOptions, PositionRouter } from './causal-reads.js';
+import { causalReadsSession } from './http-token.js';
 
-export {
-  POSITION_HEADER,
-  positionFetch,
-  type CausalReadsOptions,
-  type PositionRouter,
-} from './http-token.js';
+export * from './causal-reads.js';
 
 /** The part of Hono's `Context` the middleware uses (structural, so no type import from hono). */
 export interface HonoContextLike {
@@ -42,16 +31,13 @@ export function causalReads(
   router: PositionRouter,
   options?: CausalReadsOptions,
 ): (c: HonoContextLike, next: () => Promise<void>) => Promise<void> {
-  const resolved = resolveCausalReads(options);
-  return (c, next) => {
-    const token = requestToken(resolved, c.req.header(resolved.header), c.req.header('cookie'));
-    return runAtRequestPosition(router, token, async () => {
+  const session = causalReadsSession(router, options);
+  return (c, next) =>
+    session.run(c.req.header(session.header), c.req.header('cookie'), async () => {
       await next();
-      const now = router.readYourWritesToken();
-      if (now === undefined) return;
-      c.header(resolved.header, now);
-      const cookie = tokenCookie(resolved, now);
-      if (cookie !== undefined) c.header('set-cookie', cookie, { append: true });
+      const response = session.response();
+      if (response === undefined) return;
+      c.header(session.header, response.token);
+      if (response.cookie !== undefined) c.header('set-cookie', response.cookie, { append: true });
     });
-  };
 }

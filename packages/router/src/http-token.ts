@@ -80,6 +80,33 @@ export function tokenCookie(options: ResolvedCausalReads, token: string): string
     : serializeCookie(options.cookie, token, options.cookieOptions);
 }
 
+/** @internal what a framework middleware does around each request, from its options. */
+export interface CausalReadsSession {
+  /** The header carrying the token, lowercase. */
+  readonly header: string;
+  /** Runs `fn` in a session at the position of the request's header (or cookie). */
+  run<T>(header: string | undefined, cookieHeader: string | undefined, fn: () => T): T;
+  /** The token and `Set-Cookie` value to send back, or undefined when the session has no position. */
+  response(): { token: string; cookie: string | undefined } | undefined;
+}
+
+/** @internal the per-request steps shared by `@koyo/router/hono` and `@koyo/router/express`. */
+export function causalReadsSession(
+  router: PositionRouter,
+  options?: CausalReadsOptions,
+): CausalReadsSession {
+  const resolved = resolveCausalReads(options);
+  return {
+    header: resolved.header,
+    run: (header, cookieHeader, fn) =>
+      runAtRequestPosition(router, requestToken(resolved, header, cookieHeader), fn),
+    response: () => {
+      const token = router.readYourWritesToken();
+      return token === undefined ? undefined : { token, cookie: tokenCookie(resolved, token) };
+    },
+  };
+}
+
 function isPosition(token: string): boolean {
   try {
     parsePosition(token);

@@ -28,12 +28,7 @@ export { driverNode, runDecided, type PositionCheck, type RouterDriver } from '.
 export { KoyoRouterError, type KoyoRouterErrorCode } from './errors.js';
 export { DEFAULT_VOLATILE_FUNCTIONS } from './functions.js';
 export { lostPrimary, provablyNotRun, type FollowOptions, type Topology } from './failover.js';
-export {
-  POSITION_HEADER,
-  positionFetch,
-  type CausalReadsOptions,
-  type PositionRouter,
-} from './http-token.js';
+export * from './causal-reads.js';
 export { isConnectionError } from './health.js';
 export { nodeSet, urlIdentity } from './node-set.js';
 export { formatLsn, parseLsn } from './lsn.js';

@@ -1,11 +1,31 @@
 import type { PgNode } from '@koyo/testing';
 import { logRecorder, until, type LogRecorder } from '@koyo/testing/vitest';
 import type { RouteLogEntry } from '../src/index.js';
+import { createRoutedSql, type RoutedSql, type RoutedSqlOptions } from '../src/postgres.js';
 
 export { queryUrl, sleep, until, waitForReplay } from '@koyo/testing/vitest';
 
 /** A logger that keeps every entry. */
 export const recorder = (): LogRecorder<RouteLogEntry> => logRecorder<RouteLogEntry>();
+
+/**
+ * A routed postgres.js client on a test database's primary and replicas that logs into a new
+ * {@link recorder} and drops notices; `options` are added last.
+ */
+export function recordedSql(
+  db: { url: string; replicaUrls: string[] },
+  options: Partial<RoutedSqlOptions> = {},
+): { sql: RoutedSql; rec: LogRecorder<RouteLogEntry> } {
+  const rec = recorder();
+  const sql = createRoutedSql({
+    primary: db.url,
+    replicas: db.replicaUrls,
+    logger: rec.logger,
+    postgres: { onnotice: () => undefined },
+    ...options,
+  });
+  return { sql, rec };
+}
 
 /**
  * Stops servers the way `pg_ctl stop -m immediate` does (SIGQUIT to each postmaster: backends

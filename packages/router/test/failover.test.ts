@@ -1,126 +1,30 @@
 // Following the primary: a writer and 4 readers run through the routed pool while the primary dies
 // and a replica is promoted. These kill and promote nodes, so each test starts its own cluster.
-import { startCluster, type Cluster, type PgNode } from '@koyo/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { startCluster } from '@koyo/testing';
+import {
+  clusterPerTest,
+  FOLLOW_OPTIONS,
+  failOver,
+  runWorkload,
+  startFailoverCluster,
+  verifyFailover,
+} from '@koyo/testing/vitest';
+import { describe, expect, it } from 'vitest';
 import { KoyoRouterError, standbyRejection, type Router } from '../src/index.js';
 import { createRoutedPool } from '../src/pg.js';
 import { createRoutedSql } from '../src/postgres.js';
 import { queryUrl, recorder, until } from './_helpers.js';
 
-let cluster: Cluster | undefined;
-afterEach(async () => {
-  await cluster?.stop();
-  cluster = undefined;
-});
-
-/**
- * A primary + 2 replicas; replica1 is a synchronous standby, so every commit the primary
- * acknowledged is on it when it is promoted (with asynchronous replication, PostgreSQL itself
- * loses the last commits with the old primary, whatever the router does).
- */
-async function failoverCluster(): Promise<Cluster> {
-  const c = await startCluster({ replicas: 2 });
-  await c.primary.query("ALTER SYSTEM SET synchronous_standby_names = 'replica1'");
-  await c.primary.query('SELECT pg_reload_conf()');
-  await until(async () => {
-    const rows = await c.primary.query(
-      "SELECT 1 FROM pg_stat_replication WHERE application_name = 'replica1' AND sync_state = 'sync'",
-    );
-    return rows.length === 1;
-  }, 'replica1 is a synchronous standby');
-  await c.primary.query('CREATE TABLE w (id int PRIMARY KEY)');
-  await c.syncReplicas();
-  return c;
-}
-
-interface Workload {
-  /** Acknowledged writes: id, the port of the server that took it, when the ack arrived. */
-  acked: { id: number; port: number; at: number }[];
-  failedWrites: { id: number; error: unknown }[];
-  reads: { at: number }[];
-  failedReads: unknown[];
-  stop(): Promise<void>;
-}
-
-/** One writer (sequential inserts) and 4 readers, until stop(). */
-function runWorkload(
-  write: (id: number) => Promise<number>,
-  read: () => Promise<unknown>,
-): Workload {
-  const w: Workload = {
-    acked: [],
-    failedWrites: [],
-    reads: [],
-    failedReads: [],
-    stop: async () => undefined,
-  };
-  let stopped = false;
-  const writer = (async () => {
-    for (let id = 1; !stopped; id++) {
-      try {
-        const port = await write(id);
-        w.acked.push({ id, port, at: Date.now() });
-      } catch (error) {
-        w.failedWrites.push({ id, error });
-      }
-    }
-  })();
-  const readers = Array.from({ length: 4 }, async () => {
-    while (!stopped) {
-      try {
-        await read();
-        w.reads.push({ at: Date.now() });
-      } catch (error) {
-        w.failedReads.push(error);
-      }
-    }
-  });
-  w.stop = async () => {
-    stopped = true;
-    await Promise.all([writer, ...readers]);
-  };
-  return w;
-}
-
-/** Checks the workload against the new primary's data and prints the failover time. */
-async function verify(
-  w: Workload,
-  promoted: PgNode,
-  diedAt: number,
-  goneAt: number,
-  promotedAt: number,
-  label: string,
-): Promise<void> {
-  expect(w.failedReads).toEqual([]);
-  expect(w.reads.filter((r) => r.at > diedAt).length).toBeGreaterThan(0);
-  // Writes resumed on the new primary, without a new pool.
-  const onNew = w.acked.filter((a) => a.port === promoted.port);
-  expect(onNew.length).toBeGreaterThan(0);
-  // Server truth: every acknowledged write is on the new primary.
-  const rows = await queryUrl<{ id: number }>(promoted.url, 'SELECT id FROM w');
-  const present = new Set(rows.map((r) => r.id));
-  expect(w.acked.filter((a) => !present.has(a.id))).toEqual([]);
-  // A write that failed did so because the old primary went away while it ran, never for lack of a primary.
-  for (const failed of w.failedWrites)
-    expect(failed.error instanceof KoyoRouterError, String(failed.error)).toBe(false);
-  const first = onNew[0]!.at - diedAt;
-  console.log(
-    `[failover ${label}] from the primary's death: down ${goneAt - diedAt} ms, promote() returned ${promotedAt - diedAt} ms, ` +
-      `first routed write acknowledged by the new primary ${first} ms; ` +
-      `${w.acked.length} writes acknowledged, ${w.failedWrites.length} failed (in flight at the death), ${w.reads.length} reads, 0 failed`,
-  );
-}
+const own = clusterPerTest();
 
 describe('following the primary', () => {
   it('pg, discover: the primary is killed and replica1 promoted under a writer and 4 readers; writes resume on it, no read fails, every acknowledged write is on it; an open transaction fails, the next one runs on it', async () => {
-    const c = (cluster = await failoverCluster());
+    const c = await own(startFailoverCluster());
     const rec = recorder();
     const pool = createRoutedPool({
       primary: c.primary.url,
       replicas: c.replicas.map((r) => r.url),
-      discover: true,
-      failoverMs: 60_000,
-      probeIntervalMs: 200,
+      ...FOLLOW_OPTIONS,
       pool: { connectionTimeoutMillis: 5_000 },
       logger: rec.logger,
     });
@@ -144,19 +48,9 @@ describe('following the primary', () => {
       pinned.on('error', () => undefined); // a checked-out pg client reports its lost connection here
       await pinned.query('BEGIN');
       await pinned.query('INSERT INTO w (id) VALUES (-2)');
-      await until(() => w.acked.length >= 20, '20 writes before the failover');
-      const diedAt = Date.now();
-      await c.primary.kill();
-      const goneAt = Date.now();
-      const promoted = c.replicas[0]!;
-      await promoted.promote();
-      const promotedAt = Date.now();
-      await until(
-        () => w.acked.filter((a) => a.port === promoted.port).length >= 20,
-        '20 writes on the promoted primary',
-      );
-      await w.stop();
-      await verify(w, promoted, diedAt, goneAt, promotedAt, 'pg, kill');
+      const times = await failOver(c, w, 'kill');
+      const { promoted } = times;
+      await verifyFailover(w, times, { label: 'pg, kill', routerError: KoyoRouterError });
       const commit = await pinned.query('COMMIT').then(
         () => undefined,
         (error: unknown) => error,
@@ -182,13 +76,11 @@ describe('following the primary', () => {
   });
 
   it('postgres.js, discover: the primary is shut down and replica1 promoted; writes and sql.begin resume on it; the old primary back as a standby joins the replicas', async () => {
-    const c = (cluster = await failoverCluster());
+    const c = await own(startFailoverCluster());
     const sql = createRoutedSql({
       primary: c.primary.url,
       replicas: c.replicas.map((r) => r.url),
-      discover: true,
-      failoverMs: 60_000,
-      probeIntervalMs: 200,
+      ...FOLLOW_OPTIONS,
       postgres: { onnotice: () => undefined, connect_timeout: 5 },
     });
     const router = sql.router as Router<unknown>;
@@ -202,20 +94,13 @@ describe('following the primary', () => {
         },
         () => sql`SELECT count(*) FROM w`,
       );
-      await until(() => w.acked.length >= 20, '20 writes before the failover');
-      const diedAt = Date.now();
       const old = c.primary;
-      await old.stop();
-      const goneAt = Date.now();
-      const promoted = c.replicas[0]!;
-      await promoted.promote();
-      const promotedAt = Date.now();
-      await until(
-        () => w.acked.filter((a) => a.port === promoted.port).length >= 20,
-        '20 writes on the promoted primary',
-      );
-      await w.stop();
-      await verify(w, promoted, diedAt, goneAt, promotedAt, 'postgres.js, shutdown');
+      const times = await failOver(c, w, 'stop');
+      const { promoted } = times;
+      await verifyFailover(w, times, {
+        label: 'postgres.js, shutdown',
+        routerError: KoyoRouterError,
+      });
       expect(router.primaryName).toBe('node2');
       expect(router.replicaNames).toEqual(['node3']);
       const port = await sql.begin(async (tx) => {
@@ -242,7 +127,7 @@ describe('following the primary', () => {
   });
 
   it('two writable candidates are SPLIT_BRAIN: the write is refused and runs nowhere', async () => {
-    const c = (cluster = await startCluster({ replicas: 1 }));
+    const c = await own(startCluster({ replicas: 1 }));
     await c.primary.query('CREATE TABLE w (id int PRIMARY KEY)');
     await c.syncReplicas();
     await c.replicas[0]!.promote(); // the old primary is still up: two primaries
@@ -268,7 +153,7 @@ describe('following the primary', () => {
   });
 
   it('a candidate list without discover: the standby is skipped; after a switchover a write rejected by the demoted node (25006) runs on the new primary', async () => {
-    const c = (cluster = await startCluster({ replicas: 1 }));
+    const c = await own(startCluster({ replicas: 1 }));
     await c.primary.query('CREATE TABLE w (id int PRIMARY KEY)');
     await c.syncReplicas();
     const [standby, primary] = [c.replicas[0]!, c.primary];

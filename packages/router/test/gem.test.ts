@@ -12,8 +12,8 @@ import {
   type Router,
 } from '../src/index.js';
 import { createRoutedPool, type RoutedPool } from '../src/pg.js';
-import { createRoutedSql, type RoutedSql } from '../src/postgres.js';
-import { queryUrl, recorder, waitForReplay } from './_helpers.js';
+import type { RoutedSql } from '../src/postgres.js';
+import { queryUrl, recordedSql, recorder, waitForReplay } from './_helpers.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -71,14 +71,7 @@ function pgSubject(options: { ignoreTransactions?: boolean } = {}): Subject & { 
 function postgresSubject(
   options: { ignoreTransactions?: boolean } = {},
 ): Subject & { sql: RoutedSql } {
-  const rec = recorder();
-  const sql = createRoutedSql({
-    primary: db.url,
-    replicas: db.replicaUrls,
-    logger: rec.logger,
-    postgres: { onnotice: () => undefined },
-    ...options,
-  });
+  const { sql, rec } = recordedSql(db, options);
   return {
     sql,
     rec,

@@ -5,8 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Router } from '../src/index.js';
 import { createRoutedPool } from '../src/pg.js';
-import { createRoutedSql } from '../src/postgres.js';
-import { queryUrl, recorder, until, waitForReplay } from './_helpers.js';
+import { queryUrl, recordedSql, recorder, until, waitForReplay } from './_helpers.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -55,13 +54,7 @@ const openPg = (): Subject => {
 };
 
 const openPostgres = (): Subject => {
-  const rec = recorder();
-  const sql = createRoutedSql({
-    primary: db.url,
-    replicas: db.replicaUrls,
-    logger: rec.logger,
-    postgres: { onnotice: () => undefined },
-  });
+  const { sql, rec } = recordedSql(db);
   return {
     rec,
     router: sql.router as Router<unknown>,

@@ -94,3 +94,41 @@ export function urlPort(server: Server, asked: number): number {
   const address = server.address();
   return typeof address === 'object' && address ? address.port : asked;
 }
+
+/** @internal the options every local HTTP endpoint of this package takes. */
+export interface EndpointOptions {
+  port: number;
+  host?: string;
+  allowRemote?: boolean;
+  warn?: (message: string) => void;
+}
+
+/**
+ * @internal checks an endpoint's port (`INVALID_OPTION`, naming `caller`) and host (see
+ * {@link checkExposure}) and returns the host to bind, `127.0.0.1` by default.
+ */
+export function endpointHost(caller: string, what: string, options: EndpointOptions): string {
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
+    throw new KoyoStatusError(
+      'INVALID_OPTION',
+      `${caller}: port must be an integer 0..65535, got ${String(options.port)}.`,
+    );
+  const host = options.host ?? '127.0.0.1';
+  checkExposure(host, options.allowRemote, what, options.warn ?? ((m) => console.warn(m)));
+  return host;
+}
+
+/**
+ * @internal starts `server` on `host:port` ({@link listen}), unref'd so it does not keep the
+ * process alive, and returns its base URL, `http://host:port` (an IPv6 host in brackets).
+ */
+export async function serveOn(
+  server: Server,
+  host: string,
+  port: number,
+  what: string,
+): Promise<string> {
+  await listen(server, host, port, what);
+  server.unref();
+  return `http://${host.includes(':') ? `[${host}]` : host}:${urlPort(server, port)}`;
+}

@@ -4,7 +4,7 @@ import type * as OtelApi from '@opentelemetry/api';
 import type * as OtelPrometheus from '@opentelemetry/exporter-prometheus';
 import type * as OtelSdk from '@opentelemetry/sdk-metrics';
 import { KoyoStatusError } from './errors.js';
-import { checkExposure, listen, urlPort } from './listen.js';
+import { endpointHost, serveOn } from './listen.js';
 
 /** Options of {@link serveMetrics}. */
 export interface ServeMetricsOptions {
@@ -39,18 +39,7 @@ export interface MetricsServer {
  * await dispatcher.start(); // scrape metrics.url
  */
 export async function serveMetrics(options: ServeMetricsOptions): Promise<MetricsServer> {
-  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
-    throw new KoyoStatusError(
-      'INVALID_OPTION',
-      `serveMetrics: port must be an integer 0..65535, got ${String(options.port)}.`,
-    );
-  const host = options.host ?? '127.0.0.1';
-  checkExposure(
-    host,
-    options.allowRemote,
-    'The metrics endpoint',
-    options.warn ?? ((m) => console.warn(m)),
-  );
+  const host = endpointHost('serveMetrics', 'The metrics endpoint', options);
   let api: typeof OtelApi;
   let sdk: typeof OtelSdk;
   let prometheus: typeof OtelPrometheus;
@@ -75,8 +64,7 @@ export async function serveMetrics(options: ServeMetricsOptions): Promise<Metric
         .writeHead(404, { 'content-type': 'text/plain' })
         .end('not found: the metrics are at /metrics');
   });
-  await listen(server, host, options.port, 'The metrics endpoint');
-  server.unref();
+  const base = await serveOn(server, host, options.port, 'The metrics endpoint');
   const provider = new sdk.MeterProvider({ readers: [exporter] });
   if (!api.metrics.setGlobalMeterProvider(provider)) {
     await new Promise((resolve) => server.close(resolve));
@@ -86,7 +74,7 @@ export async function serveMetrics(options: ServeMetricsOptions): Promise<Metric
     );
   }
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${urlPort(server, options.port)}/metrics`,
+    url: `${base}/metrics`,
     close: async () => {
       await new Promise((resolve) => server.close(resolve));
       await provider.shutdown();

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { KoyoStatusError } from './errors.js';
-import { checkExposure, listen, redactConnection, urlPort } from './listen.js';
+import { endpointHost, redactConnection, serveOn } from './listen.js';
 import { StatusSampler, type StatusDispatcher, type StatusRouter } from './sampler.js';
 
 /** Options of {@link serveStatus}. */
@@ -90,18 +90,7 @@ export async function serveStatus(options: ServeStatusOptions): Promise<StatusSe
       'INVALID_OPTION',
       'serveStatus: pass a dispatcher, a router, or both.',
     );
-  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
-    throw new KoyoStatusError(
-      'INVALID_OPTION',
-      `serveStatus: port must be an integer 0..65535, got ${String(options.port)}.`,
-    );
-  const host = options.host ?? '127.0.0.1';
-  checkExposure(
-    host,
-    options.allowRemote,
-    'The status page',
-    options.warn ?? ((m) => console.warn(m)),
-  );
+  const host = endpointHost('serveStatus', 'The status page', options);
   const historySeconds = options.historySeconds ?? 900;
   const sampler = new StatusSampler(dispatcher, router, historySeconds);
   const meta = JSON.stringify({
@@ -150,13 +139,10 @@ export async function serveStatus(options: ServeStatusOptions): Promise<StatusSe
     res.end(req.method === 'HEAD' ? undefined : asset(file.path()));
   });
 
-  await listen(server, host, options.port, 'The status page');
-  server.unref();
+  const base = await serveOn(server, host, options.port, 'The status page');
   sampler.start(1000);
-  const port = urlPort(server, options.port);
-  const shown = host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://${shown}:${port}/`,
+    url: `${base}/`,
     close: async () => {
       sampler.stop();
       for (const res of streams) res.end();

@@ -239,3 +239,6 @@ export {
 } from './origin-fixture.js';
 export { slotFixture, type SlotFixture, type SlotFixtureOptions } from './slot-fixture.js';
 export { killAtRandomMoments, type KillLoopOptions } from './kill-loop.js';
+export { mixedSize, type SizeTier } from './mixed-size.js';
+export { lateBound } from './late-bound.js';
+export { clusterPerTest } from './cluster-per-test.js';
