@@ -190,8 +190,9 @@ export class BackfillRunner {
         // Recorded only after the chunk's rows were handled and acknowledged: a crash before
         // the record redelivers the chunk (at-least-once), never skips it.
         if (following === null || this.halted(signal)) {
-          await this.source.saveProgress(table, progress);
+          // The chunk read ahead is forgotten first, so its window closes even if the record fails.
           this.drop(following);
+          await this.source.saveProgress(table, progress);
           this.checkStopped(signal);
         } else if (following.read.rows.length < chunkSize) {
           await this.release(following, progress);

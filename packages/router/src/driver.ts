@@ -88,7 +88,7 @@ export function driverNode<N, C, S, R>(
  * {@link RouterDriver.pipeline}); the binding stores the probe's answer in `probed`.
  */
 export interface PositionCheck {
-  /** The probe (`SELECT pg_current_wal_lsn()::text` after a write, the replay position before a read). */
+  /** The probe (`SELECT pg_current_wal_insert_lsn()::text` after a write, the replay position before a read). */
   readonly sql: string;
   /** `probe-first`: the probe, then the statement; `probe-last`: the statement, then the probe. */
   readonly order: 'probe-first' | 'probe-last';

@@ -343,6 +343,9 @@ export class Executor<N> {
   #wrote(d: RouteDecision<N>, options: ExecuteOptions<unknown> | undefined): boolean {
     const c = d.classification;
     if (c.role !== 'write') return false;
+    // A string of several statements may commit a write even when it opens a transaction
+    // ("BEGIN; UPDATE ...; COMMIT"): its position is asked for after the whole string ran.
+    if (c.command === 'MULTI') return true;
     if (d.target === 'primary') return c.transactionControl !== 'begin';
     if (options?.pinned === undefined) return false; // outer handle inside a transaction: COMMIT records it
     if (c.transactionControl === 'commit') return true;

@@ -50,10 +50,14 @@ async function pipelined(
   args: PgQueryArgs,
   order: 'probe-first' | 'probe-last',
 ): Promise<{ probed: string | null | undefined; result: unknown }> {
+  // An app-built query object (a cursor, a stream, a `pg.Query`) is not a promise and cannot share
+  // the round trip: it runs alone, and the core asks for the position (or checks again) itself.
+  if (!pipelinable(args[0])) return { probed: undefined, result: await runOwn(pool, args) };
   const client = await pool.connect();
   const probe = { text: probeSql, rowMode: 'array' };
   const flag = client as unknown as { pipeline?: boolean };
-  const pipelining = typeof flag.pipeline === 'boolean' && pipelinable(args[0]);
+  const pipelining = typeof flag.pipeline === 'boolean';
+  const pipelineBefore = flag.pipeline === true;
   let broken: unknown;
   try {
     if (pipelining) flag.pipeline = true;
@@ -69,7 +73,7 @@ async function pipelined(
     broken = error instanceof pg.DatabaseError ? undefined : error;
     throw error;
   } finally {
-    if (pipelining) flag.pipeline = false;
+    if (pipelining) flag.pipeline = pipelineBefore;
     client.release(broken instanceof Error ? broken : undefined);
   }
 }

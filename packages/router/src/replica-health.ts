@@ -6,8 +6,13 @@ import { formatBytes, formatLsn, parseLsn } from './lsn.js';
 import { NodeState } from './node-state.js';
 import type { ResolvedRouterOptions } from './router-options.js';
 
-/** The primary's WAL position now (lag probes; read-your-writes without a pipelined answer). */
-export const PRIMARY_POSITION_SQL = 'SELECT pg_current_wal_lsn()::text';
+/**
+ * The primary's WAL position now (lag probes; a write's position for read-your-writes). The insert
+ * position, not `pg_current_wal_lsn()` (the write position): with `synchronous_commit = off` a
+ * commit record may be inserted but not yet written, and a replica at the write position would
+ * pass a check for a commit it has not replayed.
+ */
+export const PRIMARY_POSITION_SQL = 'SELECT pg_current_wal_insert_lsn()::text';
 /** A standby's replay position now. */
 export const REPLAY_POSITION_SQL = 'SELECT pg_last_wal_replay_lsn()::text';
 

@@ -100,3 +100,29 @@ describe.each(Object.keys(subjects))('read-your-writes in lsn mode, %s', (name) 
     }
   });
 });
+
+describe('read-your-writes in lsn mode, a multi-statement write', () => {
+  it('notes the write of a string that opens and commits a transaction ("BEGIN; INSERT ...; COMMIT")', async () => {
+    const pool = createRoutedPool({
+      primary: db.url,
+      replicas: [db.replicaUrls[0]!],
+      readYourWrites: { mode: 'lsn', waitMs: 2000 },
+      probeIntervalMs: 600_000,
+    });
+    try {
+      await pool.router.withToken(undefined, async () => {
+        expect(pool.router.readYourWritesToken()).toBeUndefined();
+        await pool.query("BEGIN; INSERT INTO items (note) VALUES ('multi-statement'); COMMIT");
+        // The session has a position to read after (without one, its next read could go to a
+        // replica that has not replayed the commit).
+        expect(pool.router.readYourWritesToken()).toBeDefined();
+        const read = await pool.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM items WHERE note = 'multi-statement'",
+        );
+        expect(read.rows[0]!.n).toBe(1);
+      });
+    } finally {
+      await pool.end();
+    }
+  });
+});

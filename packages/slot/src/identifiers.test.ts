@@ -44,6 +44,7 @@ describe('identifiers', () => {
     }
     expect(quoteIdent('a"b')).toBe('"a""b"');
     expect(quoteLiteral("it's")).toBe("'it''s'");
+    expect(quoteLiteral("a\\'b")).toBe(" E'a\\\\''b'");
     expect(() => quoteLiteral('a\u0000')).toThrow(KoyoSlotError);
   });
 });

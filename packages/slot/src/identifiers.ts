@@ -170,7 +170,12 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** Quotes an SQL string literal: `it's` becomes `'it''s'` (standard_conforming_strings is on since PostgreSQL 9.1). */
+/**
+ * Quotes an SQL string literal: `it's` becomes `'it''s'`. A value with a backslash becomes an
+ * escape string (` E'a\\b'`, as libpq's `PQescapeLiteral` does), which reads the same whatever
+ * `standard_conforming_strings` is: a role or database that turns it off cannot make a backslash
+ * end the literal early.
+ */
 export function quoteLiteral(value: string): string {
   if (value.includes('\0')) {
     throw new KoyoSlotError(
@@ -178,7 +183,8 @@ export function quoteLiteral(value: string): string {
       'A value sent to PostgreSQL cannot contain a NUL character.',
     );
   }
-  return `'${value.replace(/'/g, "''")}'`;
+  const quoted = value.replace(/'/g, "''");
+  return value.includes('\\') ? ` E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
 }
 
 /** `"schema"."table"`. */

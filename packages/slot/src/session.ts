@@ -98,11 +98,15 @@ export class SqlSession {
       this.#client = client;
       return client;
     })();
+    let client: pg.Client;
     try {
-      return await this.#connecting;
+      client = await this.#connecting;
     } finally {
       this.#connecting = undefined;
     }
+    // Closed while connecting: close() ends this client, so say so rather than fail on it later.
+    if (this.#closed) throw this.#closedError();
+    return client;
   }
 
   /** Closes the connection. Later calls throw the closed error. */
