@@ -2,6 +2,7 @@ import { parseLsn, type PgoutputMessage } from '@koyo/pgoutput';
 import { startCluster, type Cluster } from '@koyo/testing';
 import {
   createTestDatabase,
+  lateBound,
   queryUrl,
   sleep,
   slotConfirmedFlush,
@@ -115,11 +116,19 @@ export async function publishedDatabase(
   statements: readonly string[],
   tables: string[] = ['items'],
 ): Promise<{ db: TestDatabase; manager: SlotManager }> {
-  const db = await createTestDatabase(prefix);
-  for (const statement of statements) await sql(db.url, statement);
-  const manager = createSlotManager(db.url);
+  const { db, manager } = await databaseWithManager(prefix, statements);
   await manager.ensurePublication(publication, { tables });
   return { db, manager };
+}
+
+/** A fresh test database where `statements` ran, and a slot manager on it. */
+async function databaseWithManager(
+  prefix: string,
+  statements: readonly string[],
+): Promise<{ db: TestDatabase; manager: SlotManager }> {
+  const db = await createTestDatabase(prefix);
+  for (const statement of statements) await sql(db.url, statement);
+  return { db, manager: createSlotManager(db.url) };
 }
 
 /** Stops the streams, drops the database's slots (holders terminated), the manager and the database. */
@@ -133,6 +142,74 @@ export async function closeStreamTest(
     if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
   await manager.close();
   await db.drop();
+}
+
+/** Runs `use` with a fresh slot manager on `url`, closing the manager afterwards. */
+export async function withManager<T>(
+  url: string,
+  use: (manager: SlotManager) => Promise<T>,
+): Promise<T> {
+  const manager = createSlotManager(url);
+  try {
+    return await use(manager);
+  } finally {
+    await manager.close();
+  }
+}
+
+/** A describe block's own cluster: started by `start` in `beforeAll`, stopped in `afterAll`. */
+export function ownCluster(start: () => Promise<Cluster>): Cluster {
+  let cluster: Cluster | undefined;
+  beforeAll(async () => {
+    cluster = await start();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  return lateBound('the cluster', () => cluster);
+}
+
+/**
+ * A describe block's database with a slot manager: `statements` run in `beforeAll`; `afterAll`
+ * drops the database's slots, closes the manager and drops the database.
+ */
+export function managedDatabase(
+  prefix: string,
+  statements: readonly string[],
+): { db: TestDatabase; manager: SlotManager } {
+  let db: TestDatabase | undefined;
+  let manager: SlotManager | undefined;
+  beforeAll(async () => {
+    ({ db, manager } = await databaseWithManager(prefix, statements));
+  });
+  afterAll(async () => {
+    if (db && manager) await closeStreamTest([], manager, db);
+  });
+  return {
+    db: lateBound(`${prefix}: the database`, () => db),
+    manager: lateBound(`${prefix}: the slot manager`, () => manager),
+  };
+}
+
+/**
+ * A describe block's own one-node cluster with `settings`, where `table` (a CREATE TABLE) ran and
+ * `publication` (of table items) and `slot` exist.
+ */
+export function ownClusterWithSlot(spec: {
+  settings?: Record<string, string | number>;
+  table: string;
+  publication: string;
+  slot: string;
+}): Cluster {
+  return ownCluster(async () => {
+    const cluster = await startCluster({ replicas: 0, settings: spec.settings ?? {} });
+    await sql(cluster.primary.url, spec.table);
+    await withManager(cluster.primary.url, async (manager) => {
+      await manager.ensurePublication(spec.publication, { tables: ['items'] });
+      await manager.ensureSlot(spec.slot);
+    });
+    return cluster;
+  });
 }
 
 /** A throwaway one-node cluster with `wal_level = replica` (no logical decoding) and a table items. */

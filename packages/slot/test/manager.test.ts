@@ -1,4 +1,4 @@
-import { createTestDatabase, testCluster, type TestDatabase } from '@koyo/testing/vitest';
+import { testCluster } from '@koyo/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createSlotManager,
@@ -6,9 +6,8 @@ import {
   KoyoSlotError,
   openReplicationStream,
   type DiagnosticCheck,
-  type SlotManager,
 } from '../src/index.js';
-import { slotRow, sql, waitFor } from './_helpers.js';
+import { managedDatabase, slotRow, sql, waitFor } from './_helpers.js';
 
 const byId = (checks: DiagnosticCheck[], id: string): DiagnosticCheck => {
   const check = checks.find((c) => c.id === id);
@@ -17,22 +16,9 @@ const byId = (checks: DiagnosticCheck[], id: string): DiagnosticCheck => {
 };
 
 describe('slot manager', () => {
-  let db: TestDatabase;
-  let manager: SlotManager;
-  beforeAll(async () => {
-    db = await createTestDatabase('slot_mgr');
-    await sql(
-      db.url,
-      'CREATE TABLE orders (id int PRIMARY KEY); CREATE TABLE items (id int PRIMARY KEY); CREATE SCHEMA shop; CREATE TABLE shop."Mixed Case" (id int PRIMARY KEY); CREATE TABLE victim (id int)',
-    );
-    manager = createSlotManager(db.url);
-  });
-  afterAll(async () => {
-    for (const slot of await manager.listSlots())
-      if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
-    await manager.close();
-    await db.drop();
-  });
+  const { db, manager } = managedDatabase('slot_mgr', [
+    'CREATE TABLE orders (id int PRIMARY KEY); CREATE TABLE items (id int PRIMARY KEY); CREATE SCHEMA shop; CREATE TABLE shop."Mixed Case" (id int PRIMARY KEY); CREATE TABLE victim (id int)',
+  ]);
 
   it('ensures, alters and drops publications', async () => {
     const first = await manager.ensurePublication('mgr_pub', { tables: ['orders'] });
@@ -216,28 +202,21 @@ describe('slot manager', () => {
 });
 
 describe('diagnose', () => {
-  let db: TestDatabase;
-  let manager: SlotManager;
+  // Registered before the database's hooks, so it runs after the database (which holds the
+  // role's grants) is dropped: Vitest runs afterAll hooks in reverse order.
+  afterAll(async () => {
+    await sql(testCluster().primary.url, 'DROP ROLE IF EXISTS koyo_plain');
+  });
+  const { db, manager } = managedDatabase('slot_diag', [
+    `CREATE TABLE good (id int PRIMARY KEY);
+     CREATE TABLE nokey (v int);
+     CREATE TABLE nothing (id int PRIMARY KEY); ALTER TABLE nothing REPLICA IDENTITY NOTHING;
+     CREATE TABLE full_ident (v int); ALTER TABLE full_ident REPLICA IDENTITY FULL;`,
+  ]);
   beforeAll(async () => {
-    db = await createTestDatabase('slot_diag');
-    await sql(
-      db.url,
-      `CREATE TABLE good (id int PRIMARY KEY);
-       CREATE TABLE nokey (v int);
-       CREATE TABLE nothing (id int PRIMARY KEY); ALTER TABLE nothing REPLICA IDENTITY NOTHING;
-       CREATE TABLE full_ident (v int); ALTER TABLE full_ident REPLICA IDENTITY FULL;`,
-    );
-    manager = createSlotManager(db.url);
     await manager.ensurePublication('diag_ok', { tables: ['good', 'full_ident'] });
     await manager.ensurePublication('diag_bad', { tables: ['good', 'nokey', 'nothing'] });
     await manager.ensureSlot('diag_slot');
-  });
-  afterAll(async () => {
-    for (const slot of await manager.listSlots())
-      if (slot.database === db.name) await manager.dropSlot(slot.name, { force: true });
-    await manager.close();
-    await db.drop();
-    await sql(db.cluster.primary.url, 'DROP ROLE IF EXISTS koyo_plain');
   });
 
   it('passes every check on a healthy setup, each as { id, ok, severity, message, fix }', async () => {

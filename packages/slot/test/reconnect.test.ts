@@ -1,21 +1,13 @@
-import { startCluster, type Cluster } from '@koyo/testing';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSlotManager, openReplicationStream, type ReplicationEvent } from '../src/index.js';
-import { confirmedFlush, slotRow, sleep, sql, waitFor } from './_helpers.js';
+import { describe, expect, it } from 'vitest';
+import { openReplicationStream, type ReplicationEvent } from '../src/index.js';
+import { confirmedFlush, ownClusterWithSlot, slotRow, sleep, sql, waitFor } from './_helpers.js';
 
 describe('reconnect: a lost walsender, a primary restart and a crash mid-stream lose nothing', () => {
-  let cluster: Cluster;
-  beforeAll(async () => {
-    cluster = await startCluster({ replicas: 0 });
-    await sql(cluster.primary.url, 'CREATE TABLE items (id int PRIMARY KEY, batch int)');
-    const manager = createSlotManager(cluster.primary.url);
-    await manager.ensurePublication('re_pub', { tables: ['items'] });
-    await manager.ensureSlot('re_slot');
-    await manager.close();
-  });
-  afterAll(async () => {
-    await cluster.stop();
+  const cluster = ownClusterWithSlot({
+    table: 'CREATE TABLE items (id int PRIMARY KEY, batch int)',
+    publication: 're_pub',
+    slot: 're_slot',
   });
 
   /** Inserts batches of 5 rows, one transaction each, until stopped; survives the server going away. */

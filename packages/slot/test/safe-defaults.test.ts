@@ -1,9 +1,9 @@
 // koyo never publishes every table unless asked, and never publishes a table that would then
 // reject its UPDATE and DELETE (no primary key, no replica identity). Server truth throughout.
-import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
+import { createTestDatabase, rejection, type TestDatabase } from '@koyo/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSlotManager, KoyoSlotError, type SetupSpec } from '../src/index.js';
-import { sql } from './_helpers.js';
+import { KoyoSlotError, type SetupSpec } from '../src/index.js';
+import { sql, withManager } from './_helpers.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -40,18 +40,17 @@ async function slots(): Promise<string[]> {
   return rows.map((r) => r.slot_name);
 }
 
-async function refusal(spec: SetupSpec): Promise<KoyoSlotError> {
-  const manager = createSlotManager(db.url);
-  try {
-    const error = await manager.ensureSetup(spec).then(
-      () => new Error('expected the setup to be refused'),
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(KoyoSlotError);
-    return error as KoyoSlotError;
-  } finally {
-    await manager.close();
-  }
+function refusal(spec: SetupSpec): Promise<KoyoSlotError> {
+  return withManager(db.url, (manager) => rejection(manager.ensureSetup(spec), KoyoSlotError));
+}
+
+/** Sets `spec` up after checking that checkSetup finds no problem with it. */
+function acceptance(spec: SetupSpec): Promise<void> {
+  return withManager(db.url, async (manager) => {
+    const check = await manager.checkSetup(spec);
+    expect(check.problems).toEqual([]);
+    await manager.ensureSetup(spec);
+  });
 }
 
 describe('a missing publication without tables', () => {
@@ -82,17 +81,10 @@ describe('a missing publication without tables', () => {
       db.url,
       'CREATE SCHEMA fixed; ALTER TABLE legacy_log SET SCHEMA fixed; ALTER TABLE fixed.legacy_log REPLICA IDENTITY FULL; ALTER TABLE nothing_ident REPLICA IDENTITY DEFAULT',
     );
-    const manager = createSlotManager(db.url);
-    try {
-      const result = await manager.ensureSetup({
-        publication: 'every',
-        slot: 'every',
-        tables: '*',
-      });
-      expect(result.publication.created).toBe(true);
-    } finally {
-      await manager.close();
-    }
+    const result = await withManager(db.url, (manager) =>
+      manager.ensureSetup({ publication: 'every', slot: 'every', tables: '*' }),
+    );
+    expect(result.publication.created).toBe(true);
     expect(await publications()).toEqual([{ pubname: 'every', puballtables: true }]);
     await sql(
       db.url,
@@ -135,22 +127,11 @@ describe('publishing a table without a replica identity', () => {
       db.url,
       "CREATE TABLE insert_log (line text); INSERT INTO insert_log VALUES ('a'); CREATE PUBLICATION inserts_only FOR TABLE keyed WITH (publish = 'insert')",
     );
-    const manager = createSlotManager(db.url);
-    try {
-      const check = await manager.checkSetup({
-        publication: 'inserts_only',
-        slot: 'inserts_only',
-        tables: ['keyed', 'insert_log'],
-      });
-      expect(check.problems).toEqual([]);
-      await manager.ensureSetup({
-        publication: 'inserts_only',
-        slot: 'inserts_only',
-        tables: ['keyed', 'insert_log'],
-      });
-    } finally {
-      await manager.close();
-    }
+    await acceptance({
+      publication: 'inserts_only',
+      slot: 'inserts_only',
+      tables: ['keyed', 'insert_log'],
+    });
     const published = await sql(
       db.url,
       "SELECT tablename::text FROM pg_publication_tables WHERE pubname = 'inserts_only' ORDER BY 1",
@@ -176,22 +157,7 @@ describe('publishing a table without a replica identity', () => {
 
   it('is accepted with REPLICA IDENTITY FULL or USING INDEX, and UPDATE/DELETE keep working', async () => {
     await sql(db.url, 'ALTER TABLE nopk REPLICA IDENTITY FULL; INSERT INTO nopk VALUES (2)');
-    const manager = createSlotManager(db.url);
-    try {
-      const check = await manager.checkSetup({
-        publication: 'fixed',
-        slot: 'fixed',
-        tables: ['nopk', 'index_ident'],
-      });
-      expect(check.problems).toEqual([]);
-      await manager.ensureSetup({
-        publication: 'fixed',
-        slot: 'fixed',
-        tables: ['nopk', 'index_ident'],
-      });
-    } finally {
-      await manager.close();
-    }
+    await acceptance({ publication: 'fixed', slot: 'fixed', tables: ['nopk', 'index_ident'] });
     await sql(
       db.url,
       "UPDATE nopk SET line = '3'; DELETE FROM nopk; INSERT INTO index_ident VALUES ('a'); DELETE FROM index_ident",

@@ -1,20 +1,13 @@
-import { startCluster, type Cluster } from '@koyo/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSlotManager, openReplicationStream } from '../src/index.js';
-import { Collector, confirmedFlush, sleep, sql, waitFor } from './_helpers.js';
+import { describe, expect, it } from 'vitest';
+import { openReplicationStream } from '../src/index.js';
+import { Collector, confirmedFlush, ownClusterWithSlot, sleep, sql, waitFor } from './_helpers.js';
 
 describe('wal_sender_timeout = 2s and a consumer that takes 6 s per message', () => {
-  let cluster: Cluster;
-  beforeAll(async () => {
-    cluster = await startCluster({ replicas: 0, settings: { wal_sender_timeout: '2s' } });
-    await sql(cluster.primary.url, 'CREATE TABLE items (id int PRIMARY KEY)');
-    const manager = createSlotManager(cluster.primary.url);
-    await manager.ensurePublication('slow_pub', { tables: ['items'] });
-    await manager.ensureSlot('slow_slot');
-    await manager.close();
-  });
-  afterAll(async () => {
-    await cluster.stop();
+  const cluster = ownClusterWithSlot({
+    settings: { wal_sender_timeout: '2s' },
+    table: 'CREATE TABLE items (id int PRIMARY KEY)',
+    publication: 'slow_pub',
+    slot: 'slow_slot',
   });
 
   it('keeps the connection alive with status updates while the consumer is busy and the socket paused', async () => {

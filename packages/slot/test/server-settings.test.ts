@@ -1,16 +1,31 @@
-import { startCluster, type Cluster } from '@koyo/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster } from '@koyo/testing';
+import { describe, expect, it } from 'vitest';
 import { createSlotManager, diagnose, KoyoSlotError, openReplicationStream } from '../src/index.js';
-import { Collector, replicaLevelCluster, sql, waitFor } from './_helpers.js';
+import { Collector, ownCluster, replicaLevelCluster, sql, waitFor } from './_helpers.js';
+
+/** A stream on `slot` that retries quickly: its refusal shows in `ready()` without a long wait. */
+function quickRetryStream(url: string, slot: string, publication: string) {
+  return openReplicationStream({
+    connection: url,
+    slot,
+    publications: [publication],
+    reconnect: { initialDelayMs: 10 },
+  });
+}
+
+/** Inserts a row with a random key and ends the WAL segment: 16 MB more WAL for slots to keep. */
+async function insertAndSwitchWal(url: string): Promise<void> {
+  await sql(
+    url,
+    'INSERT INTO items VALUES ($1) ON CONFLICT DO NOTHING; SELECT pg_switch_wal();'.replace(
+      '$1',
+      String(Math.floor(Math.random() * 1e9)),
+    ),
+  );
+}
 
 describe('wal_level = replica', () => {
-  let cluster: Cluster;
-  beforeAll(async () => {
-    cluster = await replicaLevelCluster();
-  });
-  afterAll(async () => {
-    await cluster.stop();
-  });
+  const cluster = ownCluster(replicaLevelCluster);
 
   it('ensureSlot, a stream and diagnose all say WAL_LEVEL and how to fix it', async () => {
     const url = cluster.primary.url;
@@ -20,12 +35,7 @@ describe('wal_level = replica', () => {
     expect(error).toMatchObject({ code: 'WAL_LEVEL', sqlState: '55000' });
     expect((error as Error).message).toMatch(/ALTER SYSTEM SET wal_level = logical/);
 
-    const stream = openReplicationStream({
-      connection: url,
-      slot: 'wl_slot',
-      publications: ['wl_pub'],
-      reconnect: { initialDelayMs: 10 },
-    });
+    const stream = quickRetryStream(url, 'wl_slot', 'wl_pub');
     await expect(stream.ready()).rejects.toMatchObject({ code: 'WAL_LEVEL' });
     const c = new Collector(stream);
     await c.done;
@@ -43,9 +53,8 @@ describe('wal_level = replica', () => {
 });
 
 describe('an invalidated slot (max_slot_wal_keep_size exceeded)', () => {
-  let cluster: Cluster;
-  beforeAll(async () => {
-    cluster = await startCluster({
+  const cluster = ownCluster(async () => {
+    const started = await startCluster({
       replicas: 0,
       settings: {
         max_slot_wal_keep_size: '32MB',
@@ -54,10 +63,8 @@ describe('an invalidated slot (max_slot_wal_keep_size exceeded)', () => {
         max_wal_size: '1GB',
       },
     });
-    await sql(cluster.primary.url, 'CREATE TABLE items (id int PRIMARY KEY)');
-  });
-  afterAll(async () => {
-    await cluster.stop();
+    await sql(started.primary.url, 'CREATE TABLE items (id int PRIMARY KEY)');
+    return started;
   });
 
   it('is a typed, non-retried error for streams and ensureSlot, and diagnose shows it with a fix', async () => {
@@ -71,14 +78,7 @@ describe('an invalidated slot (max_slot_wal_keep_size exceeded)', () => {
     await waitFor(
       'the slot to lose its WAL',
       async () => {
-        for (let i = 0; i < 4; i++)
-          await sql(
-            url,
-            'INSERT INTO items VALUES ($1) ON CONFLICT DO NOTHING; SELECT pg_switch_wal();'.replace(
-              '$1',
-              String(Math.floor(Math.random() * 1e9)),
-            ),
-          );
+        for (let i = 0; i < 4; i++) await insertAndSwitchWal(url);
         await sql(url, 'CHECKPOINT');
         return (await manager.getSlot('inv_slot'))?.walStatus === 'lost';
       },
@@ -91,12 +91,7 @@ describe('an invalidated slot (max_slot_wal_keep_size exceeded)', () => {
     await expect(manager.ensureSlot('inv_slot')).rejects.toMatchObject({
       code: 'SLOT_INVALIDATED',
     });
-    const stream = openReplicationStream({
-      connection: url,
-      slot: 'inv_slot',
-      publications: ['inv_pub'],
-      reconnect: { initialDelayMs: 10 },
-    });
+    const stream = quickRetryStream(url, 'inv_slot', 'inv_pub');
     await expect(stream.ready()).rejects.toMatchObject({ code: 'SLOT_INVALIDATED' });
     await stream.stop();
 
@@ -119,14 +114,8 @@ describe('an invalidated slot (max_slot_wal_keep_size exceeded)', () => {
     await waitFor(
       'the slot to near the limit',
       async () => {
-        // Each switch ends a 16 MB segment; no checkpoint runs meanwhile, so nothing is invalidated yet.
-        await sql(
-          url,
-          'INSERT INTO items VALUES ($1) ON CONFLICT DO NOTHING; SELECT pg_switch_wal();'.replace(
-            '$1',
-            String(Math.floor(Math.random() * 1e9)),
-          ),
-        );
+        // No checkpoint runs meanwhile, so nothing is invalidated yet.
+        await insertAndSwitchWal(url);
         const checks = await manager.diagnose({ slot: 'lag_slot' });
         return checks.find((c) => c.id === 'slot_lag' && !c.ok);
       },
