@@ -149,24 +149,24 @@ async function checkStandby(
     const facts = rows[0]!;
     if (!facts.recovering) return false;
     const on = `on ${label}`;
-    if (facts.sync === 'on')
-      pass(`standby:${label}:sync_replication_slots`, 'sync_replication_slots = on.');
-    else
-      fail(
-        `standby:${label}:sync_replication_slots`,
-        'error',
-        `sync_replication_slots = ${facts.sync || 'off'}: this standby does not synchronise failover slots.`,
-        `ALTER SYSTEM SET sync_replication_slots = on; ${RELOAD} -- ${on}`,
-      );
-    if (facts.feedback === 'on')
-      pass(`standby:${label}:hot_standby_feedback`, 'hot_standby_feedback = on.');
-    else
-      fail(
-        `standby:${label}:hot_standby_feedback`,
-        'error',
-        `hot_standby_feedback = ${facts.feedback}: slot synchronisation needs it.`,
-        `ALTER SYSTEM SET hot_standby_feedback = on; ${RELOAD} -- ${on}`,
-      );
+    /** Passes when `setting` is on; else an error saying `why` it must be, and how to turn it on. */
+    const requireOn = (setting: string, value: string, why: string): void => {
+      if (value === 'on') pass(`standby:${label}:${setting}`, `${setting} = on.`);
+      else
+        fail(
+          `standby:${label}:${setting}`,
+          'error',
+          `${setting} = ${value}: ${why}`,
+          `ALTER SYSTEM SET ${setting} = on; ${RELOAD} -- ${on}`,
+        );
+    };
+    // current_setting(..., true) gives no value on servers without the setting (before 17).
+    requireOn(
+      'sync_replication_slots',
+      facts.sync || 'off',
+      'this standby does not synchronise failover slots.',
+    );
+    requireOn('hot_standby_feedback', facts.feedback, 'slot synchronisation needs it.');
     if (facts.slot === '') {
       const name = `standby_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}`;
       fail(

@@ -1,6 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from './logger.js';
-import { StandbyFeedback, type FeedbackLink } from './standby-feedback.js';
+import {
+  StandbyFeedback,
+  type FeedbackLink,
+  type FeedbackStart,
+  type StandbyFeedbackOptions,
+} from './standby-feedback.js';
 
 /** A standby status update ('r'), as the bytes on the wire say. */
 interface Update {
@@ -33,6 +38,14 @@ function link(paused = false) {
 
 const start = { walSenderTimeoutMs: 60_000, confirmedFlushLsn: 0x100n };
 
+/** A StandbyFeedback (ackDelayMs 100 unless `options` say otherwise) attached to a fresh link at `at`. */
+function attached(options: Partial<StandbyFeedbackOptions> = {}, at: FeedbackStart = start) {
+  const feedback = new StandbyFeedback({ ackDelayMs: 100, logger: silentLogger, ...options });
+  const wire = link();
+  feedback.attach(wire.target, at);
+  return { feedback, ...wire };
+}
+
 beforeEach(() => {
   vi.useFakeTimers();
 });
@@ -55,9 +68,7 @@ describe('StandbyFeedback', () => {
   });
 
   it('takes the slot position when it is ahead, and ignores lower acknowledgements', () => {
-    const feedback = new StandbyFeedback({ ackDelayMs: 100, logger: silentLogger });
-    const { target, updates } = link();
-    feedback.attach(target, start);
+    const { feedback, updates } = attached();
     expect(feedback.flushed).toBe(0x100n);
     feedback.acknowledge(0x80n);
     vi.advanceTimersByTime(1_000);
@@ -65,9 +76,7 @@ describe('StandbyFeedback', () => {
   });
 
   it('coalesces acknowledgements within ackDelayMs into one update of the highest position', () => {
-    const feedback = new StandbyFeedback({ ackDelayMs: 100, logger: silentLogger });
-    const { target, updates } = link();
-    feedback.attach(target, start);
+    const { feedback, updates } = attached();
     feedback.received(0x400n);
     feedback.acknowledge(0x200n);
     vi.advanceTimersByTime(50);
@@ -79,13 +88,10 @@ describe('StandbyFeedback', () => {
   });
 
   it('with ackDelayMs Infinity sends only periodically, at most every half wal_sender_timeout', () => {
-    const feedback = new StandbyFeedback({
-      statusIntervalMs: 60_000,
-      ackDelayMs: Number.POSITIVE_INFINITY,
-      logger: silentLogger,
-    });
-    const { target, updates } = link();
-    feedback.attach(target, { walSenderTimeoutMs: 10_000, confirmedFlushLsn: 0n });
+    const { feedback, updates } = attached(
+      { statusIntervalMs: 60_000, ackDelayMs: Number.POSITIVE_INFINITY },
+      { walSenderTimeoutMs: 10_000, confirmedFlushLsn: 0n },
+    );
     expect(feedback.statusIntervalMs).toBe(5_000);
     feedback.acknowledge(0x10n);
     vi.advanceTimersByTime(4_999);
@@ -98,9 +104,7 @@ describe('StandbyFeedback', () => {
   });
 
   it('reports an idle keepalive position once everything before it is acknowledged, not inside a transaction', () => {
-    const feedback = new StandbyFeedback({ ackDelayMs: 100, logger: silentLogger });
-    const { target, updates } = link();
-    feedback.attach(target, start);
+    const { feedback, updates } = attached();
     feedback.received(0x200n);
     feedback.keepalive(0x900n, false, true); // 0x200 not acknowledged yet
     feedback.acknowledge(0x200n);
@@ -135,9 +139,7 @@ describe('StandbyFeedback', () => {
   });
 
   it('sends nothing after detach', () => {
-    const feedback = new StandbyFeedback({ ackDelayMs: 100, logger: silentLogger });
-    const { target, updates } = link();
-    feedback.attach(target, start);
+    const { feedback, updates } = attached();
     feedback.acknowledge(0x200n);
     feedback.detach();
     feedback.send();
