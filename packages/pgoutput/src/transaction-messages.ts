@@ -71,60 +71,41 @@ export function readStreamCommit(r: Reader): StreamCommitMessage {
 export function readStreamAbort(r: Reader, protocolVersion: number): StreamAbortMessage {
   const xid = r.u32();
   const subXid = r.u32();
-  if (protocolVersion >= 4 && r.end - r.pos >= 16) {
-    const abortLsn = r.u64();
-    const micros = timeMicros(r);
-    return {
-      tag: 'stream_abort',
-      xid,
-      subXid,
-      abortLsn,
-      abortTime: unixMicrosToDate(micros),
-      abortTimeMicros: micros,
-    };
-  }
+  const withAbortPosition = protocolVersion >= 4 && r.end - r.pos >= 16;
+  const abortLsn = withAbortPosition ? r.u64() : undefined;
+  const micros = withAbortPosition ? timeMicros(r) : undefined;
   return {
     tag: 'stream_abort',
     xid,
     subXid,
-    abortLsn: undefined,
-    abortTime: undefined,
-    abortTimeMicros: undefined,
+    abortLsn,
+    abortTime: micros === undefined ? undefined : unixMicrosToDate(micros),
+    abortTimeMicros: micros,
   };
 }
 
 /**
- * The body Begin Prepare and Prepare share (after Prepare's flags byte): two LSNs, one
- * timestamp, the xid and the gid. What the LSNs and the time mean depends on the message.
+ * The fields Begin Prepare and Prepare share (Prepare's follow its flags byte): the prepare's
+ * LSN and end LSN, its time, the xid and the gid.
  */
-interface TwoPhaseBody {
-  readonly firstLsn: bigint;
-  readonly secondLsn: bigint;
-  readonly micros: bigint;
-  readonly xid: number;
-  readonly gid: string;
-}
-
-function readTwoPhaseBody(r: Reader): TwoPhaseBody {
-  const firstLsn = r.u64();
-  const secondLsn = r.u64();
+function readPrepareFields(r: Reader): Omit<BeginPrepareMessage, 'tag'> {
+  const prepareLsn = r.u64();
+  const endLsn = r.u64();
   const micros = timeMicros(r);
   const xid = r.u32();
-  return { firstLsn, secondLsn, micros, xid, gid: r.cstring() };
+  return {
+    prepareLsn,
+    endLsn,
+    prepareTime: unixMicrosToDate(micros),
+    prepareTimeMicros: micros,
+    xid,
+    gid: r.cstring(),
+  };
 }
 
 /** Reads a Begin Prepare message's body (protocol 3+). */
 export function readBeginPrepare(r: Reader): BeginPrepareMessage {
-  const b = readTwoPhaseBody(r);
-  return {
-    tag: 'begin_prepare',
-    prepareLsn: b.firstLsn,
-    endLsn: b.secondLsn,
-    prepareTime: unixMicrosToDate(b.micros),
-    prepareTimeMicros: b.micros,
-    xid: b.xid,
-    gid: b.gid,
-  };
+  return { tag: 'begin_prepare', ...readPrepareFields(r) };
 }
 
 /** Reads a Prepare or Stream Prepare message's body (protocol 3+); they share one layout. */
@@ -133,17 +114,7 @@ export function readPrepare(
   tag: 'prepare' | 'stream_prepare',
 ): PrepareMessage | StreamPrepareMessage {
   const flags = r.u8();
-  const b = readTwoPhaseBody(r);
-  return {
-    tag,
-    flags,
-    prepareLsn: b.firstLsn,
-    endLsn: b.secondLsn,
-    prepareTime: unixMicrosToDate(b.micros),
-    prepareTimeMicros: b.micros,
-    xid: b.xid,
-    gid: b.gid,
-  };
+  return { tag, flags, ...readPrepareFields(r) };
 }
 
 /** Reads a Commit Prepared message's body (protocol 3+): a Commit's fields, the xid and the gid. */
