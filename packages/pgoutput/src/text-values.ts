@@ -139,13 +139,33 @@ export function textValueParser(oid: number, custom: TextParser | undefined): Va
   return (buf, start, end) => parser(utf8(buf, start, end));
 }
 
+/**
+ * A byte-level fast path for one of pg-types' builtin parsers: the value of `buf[start, end)`,
+ * or `fallback` (the real parser) applied to its text when the bytes are not the usual form.
+ */
+type FastTextParser = (buf: Buffer, start: number, end: number, fallback: PgTypeParser) => unknown;
+
+/** The number the digits that {@link scanDigits} read last spell: its second result, without an allocation. */
+let scannedValue = 0;
+
+/**
+ * Reads the run of ASCII digits that starts at `p` (`end` at the most), leaving the number they
+ * spell in {@link scannedValue}; returns where the run ends.
+ */
+function scanDigits(buf: Buffer, p: number, end: number): number {
+  let n = 0;
+  while (p < end) {
+    const digit = buf[p]! - 0x30;
+    if (digit < 0 || digit > 9) break;
+    n = n * 10 + digit;
+    p++;
+  }
+  scannedValue = n;
+  return p;
+}
+
 /** `parseInt(text, 10)` for the canonical output of int2/int4/oid, without making a string. */
-export function parseIntFast(
-  buf: Buffer,
-  start: number,
-  end: number,
-  fallback: PgTypeParser,
-): unknown {
+export const parseIntFast: FastTextParser = (buf, start, end, fallback) => {
   let p = start;
   let negative = false;
   if (p < end && buf[p] === 0x2d) {
@@ -153,6 +173,7 @@ export function parseIntFast(
     p++;
   }
   if (p === end || end - p > 10) return fallback(utf8(buf, start, end));
+  // One pass that checks and adds up the digits: measurably faster here than digitsEnd + digitsValue.
   let n = 0;
   for (; p < end; p++) {
     const digit = buf[p]! - 0x30;
@@ -160,22 +181,17 @@ export function parseIntFast(
     n = n * 10 + digit;
   }
   return negative ? -n : n;
-}
+};
 
 /** pg-types' bool parser for PostgreSQL's `t`/`f`. */
-export function parseBoolFast(
-  buf: Buffer,
-  start: number,
-  end: number,
-  fallback: PgTypeParser,
-): unknown {
+export const parseBoolFast: FastTextParser = (buf, start, end, fallback) => {
   if (end - start === 1) {
     const c = buf[start];
     if (c === 0x74) return true;
     if (c === 0x66) return false;
   }
   return fallback(utf8(buf, start, end));
-}
+};
 
 function digits2(buf: Buffer, p: number): number {
   const a = buf[p]! - 0x30;
@@ -190,20 +206,9 @@ function digits2(buf: Buffer, p: number): number {
  * building the Date with the same operations, so the result is identical. Anything else
  * (`infinity`, other DateStyles) goes to the real parser.
  */
-export function parseDateFast(
-  buf: Buffer,
-  start: number,
-  end: number,
-  fallback: PgTypeParser,
-): unknown {
-  let p = start;
-  let year = 0;
-  while (p < end) {
-    const digit = buf[p]! - 0x30;
-    if (digit < 0 || digit > 9) break;
-    year = year * 10 + digit;
-    p++;
-  }
+export const parseDateFast: FastTextParser = (buf, start, end, fallback) => {
+  let p = scanDigits(buf, start, end);
+  let year = scannedValue;
   const yearDigits = p - start;
   let bc = false;
   let last = end;
@@ -235,19 +240,12 @@ export function parseDateFast(
   if (hour < 0 || minute < 0 || second < 0) return fallback(utf8(buf, start, end));
   let ms = 0;
   if (p < last && buf[p] === 0x2e) {
-    p++;
-    const fracStart = p;
-    let fraction = 0;
-    while (p < last) {
-      const digit = buf[p]! - 0x30;
-      if (digit < 0 || digit > 9) break;
-      fraction = fraction * 10 + digit;
-      p++;
-    }
+    const fracStart = p + 1;
+    p = scanDigits(buf, fracStart, last);
     const fracDigits = p - fracStart;
     if (fracDigits === 0 || fracDigits > 9) return fallback(utf8(buf, start, end));
     // Same double as postgres-date's 1000 * parseFloat('.ffffff'): both round fraction/10^k once.
-    ms = 1000 * (fraction / POW10[fracDigits]!);
+    ms = 1000 * (scannedValue / POW10[fracDigits]!);
   }
   if (p === last) {
     const date = new Date(year, month - 1, day, hour, minute, second, ms);
@@ -282,7 +280,7 @@ export function parseDateFast(
     Math.trunc(ms);
   if (!(Math.abs(utc) <= MAX_TIME)) return new Date(NaN);
   return new Date(offset === 0 ? utc : utc - (sign === 0x2d ? -offset : offset) * 1000);
-}
+};
 
 /** ECMAScript's largest time value (TimeClip). */
 const MAX_TIME = 8.64e15;
