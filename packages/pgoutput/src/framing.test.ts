@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { encodeStandbyStatusUpdate, parseCopyData } from './framing.js';
-import { PG_EPOCH_UNIX_MICROS, pgNowMicros } from './time.js';
+import {
+  PG_EPOCH_UNIX_MICROS,
+  PG_EPOCH_UNIX_MILLIS,
+  pgMicrosToUnixMicros,
+  pgNowMicros,
+  unixMicrosToDate,
+} from './time.js';
 
 function frame(kind: string, ...fields: [bits: 8 | 64, value: bigint][]): Buffer {
   const parts = [Buffer.from(kind)];
@@ -14,6 +20,18 @@ function frame(kind: string, ...fields: [bits: 8 | 64, value: bigint][]): Buffer
 }
 
 describe('replication framing', () => {
+  it('has the PostgreSQL epoch 2000-01-01T00:00:00Z', () => {
+    expect(new Date(PG_EPOCH_UNIX_MILLIS).toISOString()).toBe('2000-01-01T00:00:00.000Z');
+    expect(PG_EPOCH_UNIX_MICROS).toBe(BigInt(Date.UTC(2000, 0, 1)) * 1000n);
+    expect(unixMicrosToDate(pgMicrosToUnixMicros(0n)).toISOString()).toBe(
+      '2000-01-01T00:00:00.000Z',
+    );
+    expect(unixMicrosToDate(pgMicrosToUnixMicros(-1n)).toISOString()).toBe(
+      '1999-12-31T23:59:59.999Z',
+    );
+    expect(unixMicrosToDate(1_700_000_000_123_999n).toISOString()).toBe('2023-11-14T22:13:20.123Z');
+  });
+
   it('parses XLogData: positions, send time and a payload view', () => {
     const body = Buffer.concat([
       frame('w', [64, 0x16_b374_d848n], [64, 0xffff_ffff_ffff_fff0n], [64, 123_456n]),

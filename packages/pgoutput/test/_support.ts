@@ -39,6 +39,20 @@ export async function dropSlot(client: pg.Client, slot: string): Promise<void> {
   await client.query(`SELECT pg_drop_replication_slot($1)`, [slot]);
 }
 
+/** Runs `use` with a fresh logical slot (two-phase if asked), dropping the slot afterwards. */
+export async function withSlot<T>(
+  client: pg.Client,
+  twoPhase: boolean,
+  use: (slot: string) => Promise<T>,
+): Promise<T> {
+  const slot = await createSlot(client, twoPhase);
+  try {
+    return await use(slot);
+  } finally {
+    await dropSlot(client, slot);
+  }
+}
+
 /** Peeks every change of `slot` with the given pgoutput options (all values are strings). */
 export async function peek(
   client: pg.Client,

@@ -10,15 +10,7 @@ import {
   type DecoderOptions,
   type PgoutputMessage,
 } from '../src/index.js';
-import {
-  connect,
-  createSlot,
-  decodeAll,
-  dropSlot,
-  forceStreaming,
-  peek,
-  serverMajor,
-} from './_support.js';
+import { connect, decodeAll, forceStreaming, peek, serverMajor, withSlot } from './_support.js';
 
 interface Session {
   name: string;
@@ -54,101 +46,103 @@ beforeAll(async () => {
     ALTER TABLE f REPLICA IDENTITY FULL;
     CREATE PUBLICATION p FOR TABLE t, f;
   `);
-  const slot = await createSlot(client);
-  const twoPhaseSlot = await createSlot(client, true);
-  try {
-    await client.query(`INSERT INTO t SELECT g, g * 1.5, jsonb_build_object('g', g, 'a', ARRAY[g, NULL]), '2024-01-01'::timestamptz + g * interval '1 hour',
+  await withSlot(client, false, (slot) =>
+    withSlot(client, true, async (twoPhaseSlot) => {
+      await client.query(`INSERT INTO t SELECT g, g * 1.5, jsonb_build_object('g', g, 'a', ARRAY[g, NULL]), '2024-01-01'::timestamptz + g * interval '1 hour',
       '2024-01-01'::date + g, ARRAY[g, g + 1], 'happy', '\\x00ff', CASE WHEN g = 1 THEN repeat(md5('x'), 100) END, g / 3.0 FROM generate_series(1, 5) g`);
-    await client.query(
-      `UPDATE t SET n = 0 WHERE id = 1; UPDATE t SET id = 10 WHERE id = 2; DELETE FROM t WHERE id = 3`,
-    );
-    await client.query(`INSERT INTO f VALUES (1, 'a'); UPDATE f SET v = 'b'; DELETE FROM f`);
-    await client.query(`TRUNCATE t, f RESTART IDENTITY`);
-    await client.query(
-      `SELECT pg_logical_emit_message(false, 'p', 'non-transactional'); BEGIN; INSERT INTO f VALUES (2, 'x'); SELECT pg_logical_emit_message(true, 'p', 'transactional'); COMMIT`,
-    );
-    await client.query(
-      `SELECT pg_replication_origin_create($1); SELECT pg_replication_origin_session_setup($1)`.replaceAll(
-        '$1',
-        `'${origin}'`,
-      ),
-    );
-    await client.query(
-      `BEGIN; SELECT pg_replication_origin_xact_setup('0/1', now()); INSERT INTO f VALUES (3, 'o'); COMMIT`,
-    );
-    await client.query(
-      `SELECT pg_replication_origin_session_reset(); SELECT pg_replication_origin_drop('${origin}')`,
-    );
-    await client.query(`BEGIN; INSERT INTO t (id, body) SELECT g, repeat('y', 1000) FROM generate_series(100, 200) g; SAVEPOINT s;
-      INSERT INTO t (id, body) SELECT g, repeat('z', 1000) FROM generate_series(300, 400) g; ROLLBACK TO SAVEPOINT s; COMMIT`);
-    await client.query(`BEGIN; INSERT INTO t (id, j) VALUES (500, '[1]'); INSERT INTO t (id, body) SELECT g, repeat('p', 1000) FROM generate_series(600, 700) g;
-      PREPARE TRANSACTION 'prop-${slot}'`);
-    await client.query(`COMMIT PREPARED 'prop-${slot}'`);
-    await client.query(
-      `BEGIN; INSERT INTO t (id) VALUES (501); PREPARE TRANSACTION 'prop2-${slot}'`,
-    );
-    await client.query(`ROLLBACK PREPARED 'prop2-${slot}'`);
-    await client.query(
-      `BEGIN; INSERT INTO t (id) VALUES (502); ROLLBACK; CREATE TABLE flushed (); DROP TABLE flushed`,
-    );
-
-    const add = async (
-      name: string,
-      target: string,
-      peekOptions: Record<string, string>,
-      options: DecoderOptions,
-    ): Promise<void> => {
-      const payloads = (
-        await peek(client, target, { publication_names: 'p', messages: 'true', ...peekOptions })
-      ).map((c) => c.data);
-      sessions.push({
-        name,
-        options,
-        payloads,
-        decoded: decodeAll(
-          payloads.map((data) => ({ data, lsn: 0n, xid: 0 })),
-          options,
-        ),
-      });
-    };
-    await add('v1 text', slot, { proto_version: '1' }, { protocolVersion: 1 });
-    await add(
-      'v1 binary',
-      slot,
-      { proto_version: '1', binary: 'true' },
-      { protocolVersion: 1, binary: true },
-    );
-    await add('v1 parse false', slot, { proto_version: '1' }, { protocolVersion: 1, parse: false });
-    await add(
-      'v3 two-phase',
-      twoPhaseSlot,
-      { proto_version: '3', two_phase: 'on' },
-      { protocolVersion: 3 },
-    );
-    await forceStreaming(client, major);
-    await add(
-      'v2 streaming',
-      slot,
-      { proto_version: '2', streaming: 'on' },
-      { protocolVersion: 2 },
-    );
-    await add(
-      'v3 streaming two-phase',
-      twoPhaseSlot,
-      { proto_version: '3', streaming: 'on', two_phase: 'on' },
-      { protocolVersion: 3 },
-    );
-    if (major >= 16)
-      await add(
-        'v4 parallel',
-        slot,
-        { proto_version: '4', streaming: 'parallel' },
-        { protocolVersion: 4 },
+      await client.query(
+        `UPDATE t SET n = 0 WHERE id = 1; UPDATE t SET id = 10 WHERE id = 2; DELETE FROM t WHERE id = 3`,
       );
-  } finally {
-    await dropSlot(client, slot);
-    await dropSlot(client, twoPhaseSlot);
-  }
+      await client.query(`INSERT INTO f VALUES (1, 'a'); UPDATE f SET v = 'b'; DELETE FROM f`);
+      await client.query(`TRUNCATE t, f RESTART IDENTITY`);
+      await client.query(
+        `SELECT pg_logical_emit_message(false, 'p', 'non-transactional'); BEGIN; INSERT INTO f VALUES (2, 'x'); SELECT pg_logical_emit_message(true, 'p', 'transactional'); COMMIT`,
+      );
+      await client.query(
+        `SELECT pg_replication_origin_create($1); SELECT pg_replication_origin_session_setup($1)`.replaceAll(
+          '$1',
+          `'${origin}'`,
+        ),
+      );
+      await client.query(
+        `BEGIN; SELECT pg_replication_origin_xact_setup('0/1', now()); INSERT INTO f VALUES (3, 'o'); COMMIT`,
+      );
+      await client.query(
+        `SELECT pg_replication_origin_session_reset(); SELECT pg_replication_origin_drop('${origin}')`,
+      );
+      await client.query(`BEGIN; INSERT INTO t (id, body) SELECT g, repeat('y', 1000) FROM generate_series(100, 200) g; SAVEPOINT s;
+      INSERT INTO t (id, body) SELECT g, repeat('z', 1000) FROM generate_series(300, 400) g; ROLLBACK TO SAVEPOINT s; COMMIT`);
+      await client.query(`BEGIN; INSERT INTO t (id, j) VALUES (500, '[1]'); INSERT INTO t (id, body) SELECT g, repeat('p', 1000) FROM generate_series(600, 700) g;
+      PREPARE TRANSACTION 'prop-${slot}'`);
+      await client.query(`COMMIT PREPARED 'prop-${slot}'`);
+      await client.query(
+        `BEGIN; INSERT INTO t (id) VALUES (501); PREPARE TRANSACTION 'prop2-${slot}'`,
+      );
+      await client.query(`ROLLBACK PREPARED 'prop2-${slot}'`);
+      await client.query(
+        `BEGIN; INSERT INTO t (id) VALUES (502); ROLLBACK; CREATE TABLE flushed (); DROP TABLE flushed`,
+      );
+
+      const add = async (
+        name: string,
+        target: string,
+        peekOptions: Record<string, string>,
+        options: DecoderOptions,
+      ): Promise<void> => {
+        const payloads = (
+          await peek(client, target, { publication_names: 'p', messages: 'true', ...peekOptions })
+        ).map((c) => c.data);
+        sessions.push({
+          name,
+          options,
+          payloads,
+          decoded: decodeAll(
+            payloads.map((data) => ({ data, lsn: 0n, xid: 0 })),
+            options,
+          ),
+        });
+      };
+      await add('v1 text', slot, { proto_version: '1' }, { protocolVersion: 1 });
+      await add(
+        'v1 binary',
+        slot,
+        { proto_version: '1', binary: 'true' },
+        { protocolVersion: 1, binary: true },
+      );
+      await add(
+        'v1 parse false',
+        slot,
+        { proto_version: '1' },
+        { protocolVersion: 1, parse: false },
+      );
+      await add(
+        'v3 two-phase',
+        twoPhaseSlot,
+        { proto_version: '3', two_phase: 'on' },
+        { protocolVersion: 3 },
+      );
+      await forceStreaming(client, major);
+      await add(
+        'v2 streaming',
+        slot,
+        { proto_version: '2', streaming: 'on' },
+        { protocolVersion: 2 },
+      );
+      await add(
+        'v3 streaming two-phase',
+        twoPhaseSlot,
+        { proto_version: '3', streaming: 'on', two_phase: 'on' },
+        { protocolVersion: 3 },
+      );
+      if (major >= 16)
+        await add(
+          'v4 parallel',
+          slot,
+          { proto_version: '4', streaming: 'parallel' },
+          { protocolVersion: 4 },
+        );
+    }),
+  );
 });
 afterAll(async () => {
   await client.end();

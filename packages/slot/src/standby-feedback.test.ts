@@ -36,6 +36,11 @@ function link(paused = false) {
   return { target, updates, dropped, state };
 }
 
+/** The update that reports `flushed` as flushed and applied. */
+function update(written: bigint, flushed = written, replyRequested = false): Update {
+  return { written, flushed, applied: flushed, replyRequested };
+}
+
 const start = { walSenderTimeoutMs: 60_000, confirmedFlushLsn: 0x100n };
 
 /** A StandbyFeedback (ackDelayMs 100 unless `options` say otherwise) attached to a fresh link at `at`. */
@@ -62,9 +67,7 @@ describe('StandbyFeedback', () => {
     feedback.attach(target, start);
     expect(updates).toEqual([]);
     vi.advanceTimersByTime(100);
-    expect(updates).toEqual([
-      { written: 0x200n, flushed: 0x200n, applied: 0x200n, replyRequested: false },
-    ]);
+    expect(updates).toEqual([update(0x200n)]);
   });
 
   it('takes the slot position when it is ahead, and ignores lower acknowledgements', () => {
@@ -82,9 +85,7 @@ describe('StandbyFeedback', () => {
     vi.advanceTimersByTime(50);
     feedback.acknowledge(0x300n);
     vi.advanceTimersByTime(50);
-    expect(updates).toEqual([
-      { written: 0x400n, flushed: 0x300n, applied: 0x300n, replyRequested: false },
-    ]);
+    expect(updates).toEqual([update(0x400n, 0x300n)]);
   });
 
   it('with ackDelayMs Infinity sends only periodically, at most every half wal_sender_timeout', () => {
@@ -98,9 +99,7 @@ describe('StandbyFeedback', () => {
     expect(updates).toEqual([]);
     vi.advanceTimersByTime(1);
     // Silent for a whole interval: the update asks the server for a keepalive.
-    expect(updates).toEqual([
-      { written: 0x10n, flushed: 0x10n, applied: 0x10n, replyRequested: true },
-    ]);
+    expect(updates).toEqual([update(0x10n, 0x10n, true)]);
   });
 
   it('reports an idle keepalive position once everything before it is acknowledged, not inside a transaction', () => {
