@@ -45,10 +45,5 @@ export {
   type UnchangedToast,
   type UpdateMessage,
 } from './messages.js';
-export {
-  PG_EPOCH_UNIX_MICROS,
-  PG_EPOCH_UNIX_MILLIS,
-  pgMicrosToUnixMicros,
-  pgNowMicros,
-  unixMicrosToDate,
-} from './time.js';
+// Every export of time.ts (the PostgreSQL epoch and its conversions) is public.
+export * from './time.js';
