@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import {
+  dropSlotWhenReleased,
   exited,
   lateBound,
   openPooledDatabase,
@@ -7,7 +8,7 @@ import {
   uniqueName,
   type PooledTestDatabase as Db,
 } from '@koyo/testing/vitest';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from '../src/index.js';
 
 export { parseLsn as lsn } from '@koyo/pgoutput';
@@ -30,6 +31,53 @@ export function dispatcherFor(db: Db, options: Partial<DispatcherOptions> = {}):
     statusIntervalMs: 200,
     ...options,
   });
+}
+
+/** A dispatcher made by {@link freshDispatchers}, with the names of its slot and publication. */
+export interface FreshDispatcher {
+  dispatcher: Dispatcher;
+  slot: string;
+  publication: string;
+}
+
+/**
+ * Makes the dispatchers of a test file (see {@link dispatcherFor}), each on a fresh slot and
+ * publication named after `prefix` unless `options` names them, with the file's `defaults` under
+ * each test's `options`. After each test, the dispatchers it made stop and their slots are
+ * dropped, also when the test failed.
+ *
+ * @example
+ * const db = fileDb('disp_defer', 'CREATE TABLE t (id int PRIMARY KEY)');
+ * const fresh = freshDispatchers(db, 'defer');
+ * it('delivers', async () => {
+ *   const { dispatcher, slot } = fresh({ tables: ['t'] });
+ * });
+ */
+export function freshDispatchers(
+  db: Db,
+  prefix: string,
+  defaults: Partial<DispatcherOptions> = {},
+): (options?: Partial<DispatcherOptions>) => FreshDispatcher {
+  const made: FreshDispatcher[] = [];
+  afterEach(async () => {
+    for (const { dispatcher, slot } of made.splice(0)) {
+      // stop() resolves for a stopped or failed dispatcher too (a failure rejects `closed`).
+      await dispatcher.stop();
+      await dropSlotWhenReleased(db, slot);
+    }
+  });
+  return (own = {}) => {
+    const options = { ...defaults, ...own };
+    const slot = options.slot ?? uniqueName(prefix);
+    const publication = options.publication ?? uniqueName(`${prefix}_pub`);
+    const fresh = {
+      dispatcher: dispatcherFor(db, { ...options, slot, publication }),
+      slot,
+      publication,
+    };
+    made.push(fresh);
+    return fresh;
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
-import { startCluster, type Cluster } from '@koyo/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clusterPerFile } from '@koyo/testing/vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createDispatcher, createKoyoLogger, KoyoDispatcherError } from '../src/index.js';
 import { dispatcherFor, dropSlot, fileDb, uniqueName } from './helpers.js';
 
@@ -104,13 +104,9 @@ describe('setup', () => {
 });
 
 describe('a setup that cannot succeed changes nothing', () => {
-  let cluster: Cluster;
+  const cluster = clusterPerFile({ replicas: 0, settings: { wal_level: 'replica' } });
   beforeAll(async () => {
-    cluster = await startCluster({ replicas: 0, settings: { wal_level: 'replica' } });
     await cluster.primary.query('CREATE TABLE a (id int PRIMARY KEY)');
-  });
-  afterAll(async () => {
-    await cluster.stop();
   });
 
   it('wal_level = replica: start() fails with SETUP_FAILED (WAL_LEVEL) and leaves no publication behind', async () => {

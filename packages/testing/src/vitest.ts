@@ -242,3 +242,6 @@ export { killAtRandomMoments, type KillLoopOptions } from './kill-loop.js';
 export { mixedSize, type SizeTier } from './mixed-size.js';
 export { lateBound } from './late-bound.js';
 export { clusterPerTest } from './cluster-per-test.js';
+export { clusterPerFile } from './cluster-per-file.js';
+export { slotWalLimit } from './slot-wal-limit.js';
+export { writeWhileKilling, type WriteWhileKillingOptions } from './write-while-killing.js';
