@@ -33,6 +33,17 @@ export function dispatcherFor(db: Db, options: Partial<DispatcherOptions> = {}):
   });
 }
 
+/** The tables `publication` publishes, as the server lists them (pg_publication_tables). */
+export async function publishedTables(
+  db: Db,
+  publication: string,
+): Promise<{ schemaname: string; tablename: string }[]> {
+  return db.query(
+    'SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1',
+    [publication],
+  );
+}
+
 /** A dispatcher made by {@link freshDispatchers}, with the names of its slot and publication. */
 export interface FreshDispatcher {
   dispatcher: Dispatcher;
