@@ -1,10 +1,7 @@
-import type { ChildProcess } from 'node:child_process';
 import {
   dropSlotWhenReleased,
-  exited,
   lateBound,
   openPooledDatabase,
-  until,
   uniqueName,
   type PooledTestDatabase as Db,
 } from '@koyo/testing/vitest';
@@ -18,6 +15,7 @@ export {
   openPooledDatabase as openDb,
   slotConfirmedFlush as confirmedFlush,
   dropSlotWhenReleased as dropSlot,
+  lastRunCatchesUp,
   type PooledTestDatabase as Db,
 } from '@koyo/testing/vitest';
 
@@ -108,24 +106,4 @@ export function fileDb(prefix: string, ...statements: string[]): Db {
     await current?.close();
   });
   return lateBound(`${prefix}: the database`, () => current);
-}
-
-/**
- * The end of a crash test: waits (up to `timeoutMs`, checking every `intervalMs`) until
- * `caughtUp()` holds for the last child, then stops the child gracefully (SIGTERM) and waits for
- * it to exit.
- *
- * @example
- * await lastRunCatchesUp(final, () => allHandled(outFile), 300_000, 100);
- * expect(final.exitCode).toBe(0);
- */
-export async function lastRunCatchesUp(
-  final: ChildProcess,
-  caughtUp: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  intervalMs: number,
-): Promise<void> {
-  await until(caughtUp, 'the last run to catch up', timeoutMs, intervalMs);
-  final.kill('SIGTERM');
-  await exited(final);
 }

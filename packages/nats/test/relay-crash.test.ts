@@ -5,11 +5,11 @@
 // Scale: 8,000 rows and 5 kills, so the file runs in well under a minute per PostgreSQL flavour
 // on a shared 2-core machine; KOYO_FULL=1 runs the 50,000 rows and 10 kills.
 import { jetstreamManager } from '@nats-io/jetstream';
-import { writeWhileKilling } from '@koyo/testing/vitest';
+import { lastRunCatchesUp, writeWhileKilling } from '@koyo/testing/vitest';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { exited, printed, spawnFixture } from './children.js';
-import { lsn, readStream, uniqueName, waitFor, natsTestFile } from './helpers.js';
+import { printed, spawnFixture } from './children.js';
+import { lsn, readStream, uniqueName, natsTestFile } from './helpers.js';
 
 const FULL = process.env.KOYO_FULL === '1';
 const TOTAL_ROWS = FULL ? 50_000 : 8_000;
@@ -68,14 +68,12 @@ describe('relay crash safety', () => {
     const final = spawnFixture('relay-child.ts', relayArgs());
     await printed(final);
     const jsm = await jetstreamManager(nc);
-    await waitFor(
+    await lastRunCatchesUp(
+      final,
       async () => (await jsm.streams.info(stream)).state.messages >= committed,
-      'the last relay to catch up',
       120_000,
       200,
     );
-    final.kill('SIGTERM');
-    await exited(final);
     expect(final.exitCode).toBe(0);
 
     const entries = await readStream(nc, stream);

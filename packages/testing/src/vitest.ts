@@ -245,3 +245,4 @@ export { clusterPerTest } from './cluster-per-test.js';
 export { clusterPerFile } from './cluster-per-file.js';
 export { slotWalLimit } from './slot-wal-limit.js';
 export { writeWhileKilling, type WriteWhileKillingOptions } from './write-while-killing.js';
+export { lastRunCatchesUp } from './last-run-catches-up.js';
