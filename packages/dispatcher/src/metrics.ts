@@ -124,48 +124,43 @@ export class DispatcherMetrics {
       unit: 's',
       advice: { explicitBucketBoundaries: SECONDS_BOUNDARIES },
     });
+    // Every observable instrument is named koyo.dispatcher.<name>.
     const counter = (name: string, description: string) =>
-      meter.createObservableCounter(name, { description });
+      meter.createObservableCounter(`koyo.dispatcher.${name}`, { description });
     const gauge = (name: string, description: string, unit?: string) =>
       meter.createObservableGauge(
-        name,
+        `koyo.dispatcher.${name}`,
         unit === undefined ? { description } : { description, unit },
       );
-    const changes = counter('koyo.dispatcher.changes', 'Changes handled, by table and kind.');
+    const changes = counter('changes', 'Changes handled, by table and kind.');
     const errors = counter(
-      'koyo.dispatcher.handler.errors',
+      'handler.errors',
       'Failed handler attempts (each failed attempt counts).',
     );
-    const retries = counter('koyo.dispatcher.retries', 'Handler retries performed.');
-    const deadLetters = counter(
-      'koyo.dispatcher.dead_letters',
-      'Items parked with the deadLetter handler.',
-    );
-    const transactions = counter(
-      'koyo.dispatcher.transactions',
-      'Transactions fully handled and acknowledged.',
-    );
+    const retries = counter('retries', 'Handler retries performed.');
+    const deadLetters = counter('dead_letters', 'Items parked with the deadLetter handler.');
+    const transactions = counter('transactions', 'Transactions fully handled and acknowledged.');
     const lag = gauge(
-      'koyo.dispatcher.lag',
+      'lag',
       "Bytes of WAL between the server's position (as last received) and the acknowledged position.",
       'By',
     );
     const acknowledged = gauge(
-      'koyo.dispatcher.acknowledged_lsn',
+      'acknowledged_lsn',
       'The acknowledged WAL position as a number (everything before it is handled).',
     );
-    const pending = gauge('koyo.dispatcher.pending', 'Changes received and not yet handled.');
+    const pending = gauge('pending', 'Changes received and not yet handled.');
     const backfillRows = counter(
-      'koyo.dispatcher.backfill.rows',
+      'backfill.rows',
       'Snapshot rows delivered by backfills, by table.',
     );
     const retainedWal = gauge(
-      'koyo.dispatcher.slot.retained_wal',
+      'slot.retained_wal',
       'Bytes of WAL the server keeps for the slot (as last read, every slotCheckIntervalMs).',
       'By',
     );
     const safeWal = gauge(
-      'koyo.dispatcher.slot.safe_wal_size',
+      'slot.safe_wal_size',
       'Bytes of WAL that can still be written before the slot is at risk (max_slot_wal_keep_size); not observed when unlimited.',
       'By',
     );

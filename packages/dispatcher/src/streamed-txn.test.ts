@@ -24,6 +24,12 @@ const label = (item: StreamedItem): string =>
       ? 'skip'
       : `c:${String(item.value.id)}`;
 
+/** What a test checks after its steps: whether the buffer is unsure whose its messages are, and what it holds. */
+const contents = (txn: StreamedTxn) => ({
+  uncertain: txn.messagesUncertain,
+  items: [...txn.items()].map(label),
+});
+
 const open: StreamedTxn[] = [];
 /** A buffer that spills to its file past `threshold` items. */
 function buffer(threshold = 1000): StreamedTxn {
@@ -46,8 +52,7 @@ describe.each([
     txn.add(change(2), 11);
     txn.add(change(3), 11);
     txn.abortSub(11);
-    expect(txn.messagesUncertain).toBe(true);
-    expect([...txn.items()].map(label)).toEqual(['c:1', 'm:top-or-sub']);
+    expect(contents(txn)).toEqual({ uncertain: true, items: ['c:1', 'm:top-or-sub'] });
   });
 
   it('is certain when a change of another subtransaction comes between', () => {
@@ -57,8 +62,7 @@ describe.each([
     txn.add(change(2), 11);
     txn.add(message('sub'), TOP); // after the subtransaction's first change: its own
     txn.abortSub(11);
-    expect(txn.messagesUncertain).toBe(false);
-    expect([...txn.items()].map(label)).toEqual(['m:top', 'c:1']);
+    expect(contents(txn)).toEqual({ uncertain: false, items: ['m:top', 'c:1'] });
   });
 
   it('is uncertain for a rolled-back subtransaction with no buffered change after a message', () => {
@@ -66,8 +70,7 @@ describe.each([
     txn.add(change(1), TOP);
     txn.add(message('maybe-sub-only'), TOP);
     txn.abortSub(12); // a subtransaction that had only the message (or nothing we saw)
-    expect(txn.messagesUncertain).toBe(true);
-    expect([...txn.items()].map(label)).toEqual(['c:1', 'm:maybe-sub-only']);
+    expect(contents(txn)).toEqual({ uncertain: true, items: ['c:1', 'm:maybe-sub-only'] });
   });
 
   it('stays certain without messages, and after later changes the flag does not reset', () => {
@@ -81,8 +84,7 @@ describe.each([
     txn.abortSub(12);
     expect(txn.messagesUncertain).toBe(true);
     txn.add(change(4), TOP);
-    expect(txn.messagesUncertain).toBe(true);
-    expect([...txn.items()].map(label)).toEqual(['c:1', 'm:m', 'c:4']);
+    expect(contents(txn)).toEqual({ uncertain: true, items: ['c:1', 'm:m', 'c:4'] });
   });
 
   it('nested: a released child rolled back with its parent cuts from the earlier start', () => {
@@ -93,8 +95,7 @@ describe.each([
     txn.add(change(3), 20); // parent
     txn.abortSub(21);
     txn.abortSub(20);
-    expect([...txn.items()].map(label)).toEqual(['c:1', 'm:parent']);
-    expect(txn.messagesUncertain).toBe(true);
+    expect(contents(txn)).toEqual({ uncertain: true, items: ['c:1', 'm:parent'] });
   });
 
   it('keeps a message that the server sent after a tied first change of a rolled-back subtransaction', () => {
@@ -107,8 +108,7 @@ describe.each([
     txn.add(message('tied', first.lsn), TOP);
     txn.add(change(3), 11);
     txn.abortSub(11);
-    expect(txn.messagesUncertain).toBe(true);
-    expect([...txn.items()].map(label)).toEqual(['c:1', 'm:tied']);
+    expect(contents(txn)).toEqual({ uncertain: true, items: ['c:1', 'm:tied'] });
   });
 
   it('is uncertain when a message and a following change tie, even without a rollback', () => {
@@ -128,7 +128,6 @@ describe.each([
     txn.add(change(3), TOP);
     txn.add(change(4), 12);
     txn.abortSub(12);
-    expect(txn.messagesUncertain).toBe(false);
-    expect([...txn.items()].map(label)).toEqual(['c:1', 'c:3']);
+    expect(contents(txn)).toEqual({ uncertain: false, items: ['c:1', 'c:3'] });
   });
 });

@@ -3,25 +3,16 @@
 // A copy built only from the delivered changes, applied in delivery order, equals the table at
 // the end, row for row: no snapshot row overtook a newer change, no deleted row came back.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Change } from '../src/index.js';
-import { dispatcherFor, dropSlot, openDb, uniqueName, type Db } from './helpers.js';
+import { fileDb, freshDispatchers } from './helpers.js';
 
 const ROWS = 200_000;
 const KEY_SPACE = 2 * ROWS;
 const CHUNK = 5_000;
 
-let db: Db;
-const slots: string[] = [];
-
-beforeAll(async () => {
-  db = await openDb('disp_bf_consistency');
-});
-
-afterAll(async () => {
-  for (const slot of slots) await dropSlot(db, slot).catch(() => undefined);
-  await db.close();
-});
+const db = fileDb('disp_bf_consistency');
+const fresh = freshDispatchers(db, 'bfc');
 
 type Row = { id: number; v: number; pad: string };
 
@@ -124,14 +115,7 @@ describe.each([1, 4])('backfill under concurrent writes, concurrency %i', (concu
     await db.query(
       `INSERT INTO big SELECT g * 2, 0, repeat('p', 20) FROM generate_series(1, ${ROWS}) g`,
     );
-    const slot = uniqueName('bfc');
-    slots.push(slot);
-    const dispatcher = dispatcherFor(db, {
-      slot,
-      publication: uniqueName('bfcpub'),
-      tables: ['big'],
-      concurrency,
-    });
+    const { dispatcher, slot } = fresh({ tables: ['big'], concurrency });
     const copy = new Map<number, Row>();
     let snapshots = 0;
     let writer: ReturnType<typeof startWriter> | null = null;

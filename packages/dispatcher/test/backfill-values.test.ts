@@ -2,12 +2,9 @@
 // row (chunks are read with COPY and decoded by @koyo/pgoutput), for many types, domains,
 // escapes, NULLs and custom type parsers; and text keys with quotes, tabs and backslashes cut
 // chunks and resume exactly. Against a real PostgreSQL.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Change } from '../src/index.js';
-import { dispatcherFor, dropSlot, openDb, uniqueName, waitFor, type Db } from './helpers.js';
-
-let db: Db;
-const slots: string[] = [];
+import { fileDb, freshDispatchers, waitFor } from './helpers.js';
 
 const COLUMNS = [
   'b bool',
@@ -61,25 +58,15 @@ const KEYS = [
   ' lead',
 ];
 
-beforeAll(async () => {
-  db = await openDb('disp_backfill_values');
-  await db.query(`CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')`);
-  await db.query('CREATE DOMAIN positive AS int8 CHECK (VALUE > 0)');
-  await db.query('CREATE DOMAIN small_positive AS positive CHECK (VALUE < 100)');
-  await db.query(`CREATE TABLE typed (id int PRIMARY KEY, ${COLUMNS.join(', ')})`);
-  await db.query('CREATE TABLE texted (k text PRIMARY KEY, v int NOT NULL)');
-});
-
-afterAll(async () => {
-  for (const slot of slots) await dropSlot(db, slot).catch(() => undefined);
-  await db.close();
-});
-
-function slotName(): string {
-  const slot = uniqueName('bfv');
-  slots.push(slot);
-  return slot;
-}
+const db = fileDb(
+  'disp_backfill_values',
+  `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')`,
+  'CREATE DOMAIN positive AS int8 CHECK (VALUE > 0)',
+  'CREATE DOMAIN small_positive AS positive CHECK (VALUE < 100)',
+  `CREATE TABLE typed (id int PRIMARY KEY, ${COLUMNS.join(', ')})`,
+  'CREATE TABLE texted (k text PRIMARY KEY, v int NOT NULL)',
+);
+const fresh = freshDispatchers(db, 'bfv');
 
 describe('backfill values', () => {
   for (const typeParsers of [
@@ -89,8 +76,7 @@ describe('backfill values', () => {
     it(`snapshot rows equal the streamed inserts of the same rows${typeParsers ? ' (custom typeParsers)' : ''}`, async () => {
       const table = 'typed';
       await db.query(`TRUNCATE ${table}`);
-      const dispatcher = dispatcherFor(db, {
-        slot: slotName(),
+      const { dispatcher } = fresh({
         tables: [table],
         ...(typeParsers ? { typeParsers } : {}),
       });
@@ -126,7 +112,7 @@ describe('backfill values', () => {
   it('cuts and resumes chunks at text keys with quotes, tabs, newlines and backslashes', async () => {
     for (const [i, k] of KEYS.entries())
       await db.query('INSERT INTO texted VALUES ($1, $2)', [k, i]);
-    const dispatcher = dispatcherFor(db, { slot: slotName(), tables: ['texted'] });
+    const { dispatcher } = fresh({ tables: ['texted'] });
     const seen: unknown[] = [];
     dispatcher.onTable('texted', { snapshot: (c) => void seen.push(c.new.k) });
     await dispatcher.start();

@@ -1,57 +1,36 @@
 // Backfill: existing rows reach the handlers as 'snapshot' changes (routing, keys, errors,
 // resume after stop(), `backfill: 'initial'`), against a real PostgreSQL.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Change } from '../src/index.js';
-import { dispatcherFor, dropSlot, openDb, uniqueName, waitFor, type Db } from './helpers.js';
+import { fileDb, freshDispatchers, waitFor } from './helpers.js';
 
-let db: Db;
-const slots: string[] = [];
-
-beforeAll(async () => {
-  db = await openDb('disp_backfill');
-  await db.query('CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL)');
-  await db.query("INSERT INTO users SELECT g, 'u' || g || '@x' FROM generate_series(1, 2500) g");
-  await db.query(
-    'CREATE TABLE pairs (a text NOT NULL, b int NOT NULL, v text, PRIMARY KEY (a, b))',
-  );
-  await db.query(
-    "INSERT INTO pairs SELECT chr(97 + g % 5), g, 'v' || g FROM generate_series(1, 733) g",
-  );
-  await db.query('CREATE TABLE docs (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), body text)');
-  await db.query("INSERT INTO docs (body) SELECT 'd' || g FROM generate_series(1, 411) g");
-  await db.query('CREATE TABLE empty_t (id int PRIMARY KEY)');
-  await db.query('CREATE TABLE cursed (id int PRIMARY KEY, v int)');
-  await db.query('INSERT INTO cursed SELECT g, g FROM generate_series(1, 30) g');
-  await db.query('UPDATE cursed SET v = 666 WHERE id = 25');
+const db = fileDb(
+  'disp_backfill',
+  'CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL)',
+  "INSERT INTO users SELECT g, 'u' || g || '@x' FROM generate_series(1, 2500) g",
+  'CREATE TABLE pairs (a text NOT NULL, b int NOT NULL, v text, PRIMARY KEY (a, b))',
+  "INSERT INTO pairs SELECT chr(97 + g % 5), g, 'v' || g FROM generate_series(1, 733) g",
+  'CREATE TABLE docs (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), body text)',
+  "INSERT INTO docs (body) SELECT 'd' || g FROM generate_series(1, 411) g",
+  'CREATE TABLE empty_t (id int PRIMARY KEY)',
+  'CREATE TABLE cursed (id int PRIMARY KEY, v int)',
+  'INSERT INTO cursed SELECT g, g FROM generate_series(1, 30) g',
+  'UPDATE cursed SET v = 666 WHERE id = 25',
   // Sparse keys, and a key text longer than the decoder's scratch buffer that COPY escapes
   // (tabs, backslashes): 49 rows, 7 chunks of 7 exactly (the read after the last one is empty).
-  await db.query(
-    'CREATE TABLE gappy (k text NOT NULL, n int NOT NULL, v text, PRIMARY KEY (k, n))',
-  );
-  await db.query(
-    `INSERT INTO gappy SELECT repeat(chr(92) || chr(9), 200) || (g % 3), g * 1000, 'v' || g
+  'CREATE TABLE gappy (k text NOT NULL, n int NOT NULL, v text, PRIMARY KEY (k, n))',
+  `INSERT INTO gappy SELECT repeat(chr(92) || chr(9), 200) || (g % 3), g * 1000, 'v' || g
        FROM generate_series(1, 49) g`,
-  );
   // Identity FULL (setup accepts it) but no primary key and no unique index to cut chunks by.
-  await db.query('CREATE TABLE keyless (v text)');
-  await db.query('ALTER TABLE keyless REPLICA IDENTITY FULL');
-  await db.query("INSERT INTO keyless VALUES ('x')");
-});
-
-afterAll(async () => {
-  for (const slot of slots) await dropSlot(db, slot).catch(() => undefined);
-  await db.close();
-});
-
-function slotName(): string {
-  const slot = uniqueName('bf');
-  slots.push(slot);
-  return slot;
-}
+  'CREATE TABLE keyless (v text)',
+  'ALTER TABLE keyless REPLICA IDENTITY FULL',
+  "INSERT INTO keyless VALUES ('x')",
+);
+const fresh = freshDispatchers(db, 'bf');
 
 describe('backfill()', () => {
   it('routes snapshot rows to onChange, function-form onTable and the snapshot member only', async () => {
-    const dispatcher = dispatcherFor(db, { slot: slotName(), tables: ['users'] });
+    const { dispatcher } = fresh({ tables: ['users'] });
     const all: Change[] = [];
     const fn: Change[] = [];
     const bySnapshot: Change[] = [];
@@ -91,8 +70,7 @@ describe('backfill()', () => {
   });
 
   it('backfills composite, uuid-keyed and empty tables', async () => {
-    const dispatcher = dispatcherFor(db, {
-      slot: slotName(),
+    const { dispatcher } = fresh({
       tables: ['pairs', 'docs', 'empty_t'],
     });
     const seen = new Map<string, Change[]>();
@@ -121,7 +99,7 @@ describe('backfill()', () => {
   });
 
   it('chunks sparse composite keys with long escaped text, ending on a full chunk', async () => {
-    const dispatcher = dispatcherFor(db, { slot: slotName(), tables: ['gappy'] });
+    const { dispatcher } = fresh({ tables: ['gappy'] });
     const rows: Record<string, unknown>[] = [];
     dispatcher.onTable('gappy', { snapshot: (c) => void rows.push(c.new) });
     await dispatcher.start();
@@ -134,7 +112,7 @@ describe('backfill()', () => {
   });
 
   it('stops at an abort after the chunk being delivered, drops the chunk read ahead, and resumes after it', async () => {
-    const dispatcher = dispatcherFor(db, { slot: slotName(), tables: ['users'] });
+    const { dispatcher, slot } = fresh({ tables: ['users'] });
     const seen: number[] = [];
     const abort = new AbortController();
     dispatcher.onTable('users', {
@@ -151,7 +129,7 @@ describe('backfill()', () => {
     expect(seen).toEqual(Array.from({ length: 1500 }, (_, i) => i + 1));
     const saved = await db.query<{ last_key: string[]; rows: string; done: boolean }>(
       "SELECT last_key, rows::text, done FROM koyo.backfill_progress WHERE table_name = 'users' AND slot = $1",
-      [slots.at(-1)],
+      [slot],
     );
     expect(saved).toEqual([{ last_key: ['1500'], rows: '1500', done: false }]);
     // The chunk read ahead left no window open: streamed changes and the resumed backfill flow.
@@ -167,8 +145,7 @@ describe('backfill()', () => {
       if (text === '666') throw new Error('cursed value');
       return Number(text);
     };
-    const slot = slotName();
-    const dispatcher = dispatcherFor(db, { slot, tables: ['cursed'], typeParsers: { 23: int4 } });
+    const { dispatcher, slot } = fresh({ tables: ['cursed'], typeParsers: { 23: int4 } });
     const snapshots: number[] = [];
     const inserts: number[] = [];
     dispatcher.onTable('cursed', {
@@ -193,7 +170,7 @@ describe('backfill()', () => {
   });
 
   it('rejects a table without a usable key with NO_USABLE_KEY, delivering nothing', async () => {
-    const dispatcher = dispatcherFor(db, { slot: slotName(), tables: ['keyless'] });
+    const { dispatcher } = fresh({ tables: ['keyless'] });
     let delivered = 0;
     dispatcher.onChange(() => void delivered++);
     await dispatcher.start();
@@ -205,9 +182,7 @@ describe('backfill()', () => {
   });
 
   it('resumes after stop() from the last acknowledged chunk', async () => {
-    const slot = slotName();
-    const publication = uniqueName('bfpub');
-    const first = dispatcherFor(db, { slot, publication, tables: ['users'] });
+    const { dispatcher: first, slot, publication } = fresh({ tables: ['users'] });
     const seenFirst: number[] = [];
     first.onTable('users', {
       snapshot: async (c) => {
@@ -226,7 +201,7 @@ describe('backfill()', () => {
     expect(saved).toEqual([{ last_key: ['1000'], done: false }]);
 
     // The next start resumes by itself (no backfill() call), after key 1000.
-    const second = dispatcherFor(db, { slot, publication, tables: ['users'] });
+    const { dispatcher: second } = fresh({ slot, publication, tables: ['users'] });
     const seenSecond: number[] = [];
     second.onTable('users', { snapshot: (c) => void seenSecond.push(c.id as number) });
     await second.start();
@@ -238,10 +213,8 @@ describe('backfill()', () => {
   });
 
   it("backfill: 'initial' delivers every existing row once, then the stream; not again on restart", async () => {
-    const slot = slotName();
-    const publication = uniqueName('bfpub');
-    const options = { slot, publication, tables: ['pairs'], backfill: 'initial' as const };
-    const first = dispatcherFor(db, options);
+    const options = { tables: ['pairs'], backfill: 'initial' as const };
+    const { dispatcher: first, slot, publication } = fresh(options);
     const kinds: string[] = [];
     first.onChange((c) => void kinds.push(c.kind));
     await first.start();
@@ -252,7 +225,7 @@ describe('backfill()', () => {
     expect(kinds.filter((k) => k === 'snapshot')).toHaveLength(733);
     expect(kinds.at(-1)).toBe('insert');
 
-    const second = dispatcherFor(db, options);
+    const { dispatcher: second } = fresh({ ...options, slot, publication });
     const later: string[] = [];
     second.onChange((c) => void later.push(c.kind));
     await second.start();

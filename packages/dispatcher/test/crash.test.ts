@@ -13,14 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import {
-  outputSeen,
-  sleep,
-  spawnSource,
-  slotFixture,
-  killAtRandomMoments,
-  mixedSize,
-} from '@koyo/testing/vitest';
+import { outputSeen, spawnSource, slotFixture, writeWhileKilling } from '@koyo/testing/vitest';
 import { describe, expect, it } from 'vitest';
 import { confirmedFlush, lastRunCatchesUp, lsn } from './helpers.js';
 
@@ -63,24 +56,29 @@ describe('crash safety', () => {
     await writer.connect();
     const seqs = new Array<number>(KEYS + 1).fill(0);
     const counters = new Array<number>(KEYS + 1).fill(0);
-    let written = 0;
     let kills = 0;
-    let lastCommit = 0n;
 
-    const write = async (): Promise<void> => {
-      while (written < TOTAL_ROWS || kills < KILLS) {
-        // Once TOTAL_ROWS are written, a trickle of small transactions goes on until the last
-        // kill, so every kill lands while rows are being written.
-        const trickle = written >= TOTAL_ROWS;
-        const size = mixedSize(
-          [
-            [0.4, 1, 0],
-            [0.7, 1, 10],
-            [0.95, 20, 200],
-            [1, 1000, 1000],
-          ],
-          trickle ? 0 : Math.random(),
-        );
+    await writeWhileKilling({
+      kills: {
+        runs: KILLS,
+        start: (run) => startChild(outFile, run),
+        // The first kill may land while the child is still starting; the others land at a
+        // random moment after it started streaming.
+        ready: async (child, run) => {
+          if (run > 1) await started(child);
+        },
+        minDelayMs: 50,
+        spreadMs: 1500,
+        killed: () => void kills++,
+      },
+      rows: TOTAL_ROWS,
+      sizes: [
+        [0.4, 1, 0],
+        [0.7, 1, 10],
+        [0.95, 20, 200],
+        [1, 1000, 1000],
+      ],
+      write: async (size) => {
         const rows: [number, number][] = [];
         const nextSeqs = seqs.slice();
         for (let i = 0; i < size; i++) {
@@ -97,29 +95,12 @@ describe('crash safety', () => {
         await writer.query('COMMIT');
         for (let k = 1; k <= KEYS; k++) seqs[k] = nextSeqs[k]!;
         counters[bump]!++;
-        written += size;
-        if (trickle) await sleep(50);
-        else if (Math.random() < 0.3) await sleep(Math.floor(Math.random() * 20));
-      }
-      const rows = await writer.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-      lastCommit = lsn(rows.rows[0]!.lsn);
-    };
-
-    const crash = (): Promise<void> =>
-      killAtRandomMoments({
-        runs: KILLS,
-        start: (run) => startChild(outFile, run),
-        // The first kill may land while the child is still starting; the others land at a
-        // random moment after it started streaming.
-        ready: async (child, run) => {
-          if (run > 1) await started(child);
-        },
-        minDelayMs: 50,
-        spreadMs: 1500,
-        killed: () => void kills++,
-      });
-
-    await Promise.all([write(), crash()]);
+      },
+      pause: (trickle) => (trickle ? 50 : Math.random() < 0.3 ? Math.floor(Math.random() * 20) : 0),
+    });
+    const [last] = (await writer.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn'))
+      .rows;
+    const lastCommit = lsn(last!.lsn);
     await writer.end();
 
     // A last run catches up; it stops gracefully once every row is in the file.

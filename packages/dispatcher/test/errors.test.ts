@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { KoyoDispatcherError, type Change, type DeliveryItem } from '../src/index.js';
-import { confirmedFlush, dispatcherFor, dropSlot, fileDb, lsn, uniqueName } from './helpers.js';
+import { confirmedFlush, fileDb, freshDispatchers, lsn } from './helpers.js';
 
 const db = fileDb('disp_errors', 'CREATE TABLE jobs (id int PRIMARY KEY, name text)');
+
+const fresh = freshDispatchers(db, 'err', { tables: ['jobs'] });
 
 const retry = { attempts: 3, backoffMs: 5, maxBackoffMs: 20 };
 
 describe('a handler that keeps failing', () => {
   it('is retried, then stops the dispatcher without acknowledging; after a restart the change comes again', async () => {
-    const slot = uniqueName('err_stop');
-    const publication = uniqueName('err_stop_pub');
-    const first = dispatcherFor(db, { slot, publication, tables: ['jobs'], retry });
+    const { dispatcher: first, slot, publication } = fresh({ retry });
     const calls: number[] = [];
     first.onTable('jobs', (change) => {
       const id = change.id as number;
@@ -38,7 +38,7 @@ describe('a handler that keeps failing', () => {
     expect(await confirmedFlush(db, slot)).toBeLessThanOrEqual(failedCommit);
 
     // A new dispatcher on the same slot gets the failed change again, then the next one.
-    const second = dispatcherFor(db, { slot, publication, tables: ['jobs'], retry });
+    const { dispatcher: second } = fresh({ slot, publication, retry });
     const again: number[] = [];
     second.onTable('jobs', (change) => void again.push(change.id as number));
     await second.start();
@@ -46,15 +46,11 @@ describe('a handler that keeps failing', () => {
     expect(again).toEqual([2, 3]);
     await second.stop();
     expect(await confirmedFlush(db, slot)).toBeGreaterThan(failedCommit);
-    await dropSlot(db, slot);
   });
 
   it('goes to deadLetter, and later changes continue', async () => {
-    const slot = uniqueName('err_dl');
     const parked: DeliveryItem[] = [];
-    const d = dispatcherFor(db, {
-      slot,
-      tables: ['jobs'],
+    const { dispatcher: d, slot } = fresh({
       retry,
       deadLetter: (item) => void parked.push(item),
     });
@@ -83,11 +79,9 @@ describe('a handler that keeps failing', () => {
     expect(d.stats()).toMatchObject({ state: 'running', deadLettered: 1, handlerErrors: 3 });
     await d.stop();
     expect(await confirmedFlush(db, slot)).toBeGreaterThanOrEqual(lsn(after[0]!.lsn));
-    await dropSlot(db, slot);
   });
 
   it('is skipped only when onError says so, and the skip is logged and counted', async () => {
-    const slot = uniqueName('err_skip');
     const lines: string[] = [];
     const logger = {
       debug: () => undefined,
@@ -96,9 +90,7 @@ describe('a handler that keeps failing', () => {
       error: (obj: object, msg?: string) => void lines.push(`${msg} ${JSON.stringify(obj)}`),
     };
     const decisions: string[] = [];
-    const d = dispatcherFor(db, {
-      slot,
-      tables: ['jobs'],
+    const { dispatcher: d } = fresh({
       retry: { attempts: 1 },
       logger,
       onError: (error, item) => {
@@ -122,12 +114,10 @@ describe('a handler that keeps failing', () => {
       true,
     );
     await d.stop();
-    await dropSlot(db, slot);
   });
 
   it('stop() waits for a running handler and acknowledges only what finished', async () => {
-    const slot = uniqueName('err_graceful');
-    const d = dispatcherFor(db, { slot, tables: ['jobs'] });
+    const { dispatcher: d, slot } = fresh();
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let entered!: () => void;
@@ -152,6 +142,5 @@ describe('a handler that keeps failing', () => {
     expect(finished).toBe(true);
     expect(d.stats().state).toBe('stopped');
     expect(await confirmedFlush(db, slot)).toBeGreaterThanOrEqual(lsn(rows[0]!.lsn));
-    await dropSlot(db, slot);
   });
 });

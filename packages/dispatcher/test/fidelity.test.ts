@@ -1,16 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Change } from '../src/index.js';
-import { dispatcherFor, dropSlot, openDb, uniqueName, type Db } from './helpers.js';
+import { fileDb, freshDispatchers } from './helpers.js';
 
-let db: Db;
-beforeAll(async () => {
-  db = await openDb('disp_values');
-  await db.query("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')");
-  await db.query('CREATE DOMAIN posint AS int CHECK (VALUE > 0)');
-});
-afterAll(async () => {
-  await db.close();
-});
+const db = fileDb(
+  'disp_values',
+  "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')",
+  'CREATE DOMAIN posint AS int CHECK (VALUE > 0)',
+);
+const fresh = freshDispatchers(db, 'values');
 
 // 36 types: what `pg` gives for a SELECT is what change.new must hold.
 const COLUMNS: [string, string, string][] = [
@@ -63,8 +60,7 @@ describe('value fidelity', () => {
     await db.query(
       `CREATE TABLE ${table} (id int PRIMARY KEY, ${COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')})`,
     );
-    const slot = uniqueName('values');
-    const d = dispatcherFor(db, { slot, tables: [table] });
+    const { dispatcher: d } = fresh({ tables: [table] });
     const changes: Change[] = [];
     d.onChange((c) => void changes.push(c));
     await d.start();
@@ -81,7 +77,5 @@ describe('value fidelity', () => {
     // Column by column, for a readable failure.
     for (const [name] of COLUMNS)
       expect({ [name]: changes[2]!.new![name] }).toEqual({ [name]: rows[0]![name] });
-    await d.stop();
-    await dropSlot(db, slot);
   });
 });

@@ -1,13 +1,11 @@
-import type { ChildProcess } from 'node:child_process';
 import {
-  exited,
+  dropSlotWhenReleased,
   lateBound,
   openPooledDatabase,
-  until,
   uniqueName,
   type PooledTestDatabase as Db,
 } from '@koyo/testing/vitest';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from '../src/index.js';
 
 export { parseLsn as lsn } from '@koyo/pgoutput';
@@ -17,6 +15,7 @@ export {
   openPooledDatabase as openDb,
   slotConfirmedFlush as confirmedFlush,
   dropSlotWhenReleased as dropSlot,
+  lastRunCatchesUp,
   type PooledTestDatabase as Db,
 } from '@koyo/testing/vitest';
 
@@ -30,6 +29,64 @@ export function dispatcherFor(db: Db, options: Partial<DispatcherOptions> = {}):
     statusIntervalMs: 200,
     ...options,
   });
+}
+
+/** The tables `publication` publishes, as the server lists them (pg_publication_tables). */
+export async function publishedTables(
+  db: Db,
+  publication: string,
+): Promise<{ schemaname: string; tablename: string }[]> {
+  return db.query(
+    'SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1',
+    [publication],
+  );
+}
+
+/** A dispatcher made by {@link freshDispatchers}, with the names of its slot and publication. */
+export interface FreshDispatcher {
+  dispatcher: Dispatcher;
+  slot: string;
+  publication: string;
+}
+
+/**
+ * Makes the dispatchers of a test file (see {@link dispatcherFor}), each on a fresh slot and
+ * publication named after `prefix` unless `options` names them, with the file's `defaults` under
+ * each test's `options`. After each test, the dispatchers it made stop and their slots are
+ * dropped, also when the test failed.
+ *
+ * @example
+ * const db = fileDb('disp_defer', 'CREATE TABLE t (id int PRIMARY KEY)');
+ * const fresh = freshDispatchers(db, 'defer');
+ * it('delivers', async () => {
+ *   const { dispatcher, slot } = fresh({ tables: ['t'] });
+ * });
+ */
+export function freshDispatchers(
+  db: Db,
+  prefix: string,
+  defaults: Partial<DispatcherOptions> = {},
+): (options?: Partial<DispatcherOptions>) => FreshDispatcher {
+  const made: FreshDispatcher[] = [];
+  afterEach(async () => {
+    for (const { dispatcher, slot } of made.splice(0)) {
+      // stop() resolves for a stopped or failed dispatcher too (a failure rejects `closed`).
+      await dispatcher.stop();
+      await dropSlotWhenReleased(db, slot);
+    }
+  });
+  return (own = {}) => {
+    const options = { ...defaults, ...own };
+    const slot = options.slot ?? uniqueName(prefix);
+    const publication = options.publication ?? uniqueName(`${prefix}_pub`);
+    const fresh = {
+      dispatcher: dispatcherFor(db, { ...options, slot, publication }),
+      slot,
+      publication,
+    };
+    made.push(fresh);
+    return fresh;
+  };
 }
 
 /**
@@ -49,24 +106,4 @@ export function fileDb(prefix: string, ...statements: string[]): Db {
     await current?.close();
   });
   return lateBound(`${prefix}: the database`, () => current);
-}
-
-/**
- * The end of a crash test: waits (up to `timeoutMs`, checking every `intervalMs`) until
- * `caughtUp()` holds for the last child, then stops the child gracefully (SIGTERM) and waits for
- * it to exit.
- *
- * @example
- * await lastRunCatchesUp(final, () => allHandled(outFile), 300_000, 100);
- * expect(final.exitCode).toBe(0);
- */
-export async function lastRunCatchesUp(
-  final: ChildProcess,
-  caughtUp: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  intervalMs: number,
-): Promise<void> {
-  await until(caughtUp, 'the last run to catch up', timeoutMs, intervalMs);
-  final.kill('SIGTERM');
-  await exited(final);
 }

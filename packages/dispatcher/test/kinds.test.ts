@@ -1,32 +1,38 @@
 import { describe, expect, it } from 'vitest';
 import type { Change, LogicalMessage, TransactionBatch } from '../src/index.js';
-import { dispatcherFor, dropSlot, fileDb, uniqueName } from './helpers.js';
+import { fileDb, freshDispatchers } from './helpers.js';
 
-const db = fileDb('disp_kinds');
+const db = fileDb(
+  'disp_kinds',
+  'CREATE TABLE t_a (id int PRIMARY KEY, x text)',
+  'CREATE TABLE t_b (id int PRIMARY KEY)',
+  'CREATE TABLE t_alter (id int PRIMARY KEY, a text)',
+  'CREATE TABLE t_toast (id int PRIMARY KEY, big text, n int)',
+  'CREATE TABLE t_toast_full (id int PRIMARY KEY, big text, n int)',
+  'ALTER TABLE t_toast_full REPLICA IDENTITY FULL',
+  'CREATE TABLE t_keys (a int, b int, v text, PRIMARY KEY (a, b))',
+  'CREATE SCHEMA IF NOT EXISTS other',
+  'CREATE TABLE t_route (id int PRIMARY KEY)',
+  'CREATE TABLE other.t_route (id int PRIMARY KEY)',
+  'CREATE TABLE t_batch (id int PRIMARY KEY)',
+  'CREATE TABLE t_outbox (id int PRIMARY KEY)',
+  'CREATE TABLE t_drain (id int PRIMARY KEY)',
+);
+const fresh = freshDispatchers(db, 'kinds');
 
 /** A dispatcher collecting every change of `tables`; returns it started and drained. */
 async function collecting(tables: string[], options: Record<string, unknown> = {}) {
-  const slot = uniqueName('kinds');
-  const d = dispatcherFor(db, { slot, tables, ...options });
+  const { dispatcher: d } = fresh({ tables, ...options });
   const changes: Change[] = [];
   d.onChange((change) => void changes.push(change));
   await d.start();
   await d.drain();
-  return {
-    d,
-    changes,
-    async done() {
-      await d.stop();
-      await dropSlot(db, slot);
-    },
-  };
+  return { d, changes };
 }
 
 describe('change kinds', () => {
   it('delivers truncates to onTable({ truncate }) and onChange, after the changes before them', async () => {
-    await db.query('CREATE TABLE t_a (id int PRIMARY KEY, x text)');
-    await db.query('CREATE TABLE t_b (id int PRIMARY KEY)');
-    const { d, changes, done } = await collecting(['t_a', 't_b'], { concurrency: 4 });
+    const { d, changes } = await collecting(['t_a', 't_b'], { concurrency: 4 });
     const truncated: string[] = [];
     d.onTable('t_a', { truncate: (c) => void truncated.push(c.table) });
     await db.query("INSERT INTO t_a VALUES (1, 'x'), (2, 'y')");
@@ -55,12 +61,10 @@ describe('change kinds', () => {
     expect(changes[4]!.commitLsn).toBe(truncate.commitLsn);
     expect(changes[4]!.position).toBe(truncate.position + 1);
     expect(truncated).toEqual(['t_a']);
-    await done();
   });
 
   it('follows ALTER TABLE ADD/DROP COLUMN between changes, even inside one transaction', async () => {
-    await db.query('CREATE TABLE t_alter (id int PRIMARY KEY, a text)');
-    const { d, changes, done } = await collecting(['t_alter']);
+    const { d, changes } = await collecting(['t_alter']);
     await db.query("INSERT INTO t_alter VALUES (1, 'a1')");
     await db.query('ALTER TABLE t_alter ADD COLUMN b int DEFAULT 7');
     await db.query("INSERT INTO t_alter VALUES (2, 'a2', 8)");
@@ -75,19 +79,15 @@ describe('change kinds', () => {
       { id: 1, b: 7, c: 'x' },
     ]);
     expect(changes.map((c) => c.position)).toEqual([0, 0, 0, 1]);
-    await done();
   });
 
   it('marks unchanged TOAST values: absent from new with DEFAULT identity, filled from old with FULL', async () => {
-    await db.query('CREATE TABLE t_toast (id int PRIMARY KEY, big text, n int)');
-    await db.query('CREATE TABLE t_toast_full (id int PRIMARY KEY, big text, n int)');
-    await db.query('ALTER TABLE t_toast_full REPLICA IDENTITY FULL');
     // Random text does not compress, so it is stored out of line (TOASTed).
     const big = await db.query<{ s: string }>(
       "SELECT string_agg(md5(g::text || random()::text), '') AS s FROM generate_series(1, 2000) g",
     );
     const value = big[0]!.s;
-    const { d, changes, done } = await collecting(['t_toast', 't_toast_full']);
+    const { d, changes } = await collecting(['t_toast', 't_toast_full']);
     for (const table of ['t_toast', 't_toast_full']) {
       await db.query(`INSERT INTO ${table} VALUES (1, $1, 0)`, [value]);
       await db.query(`UPDATE ${table} SET n = 1 WHERE id = 1`);
@@ -108,12 +108,10 @@ describe('change kinds', () => {
     expect(updateFull!.id).toBe(1);
     // JSON-serialisable: no symbol or undefined anywhere.
     for (const change of changes) expect(JSON.parse(JSON.stringify(change))).toEqual(change);
-    await done();
   });
 
   it('gives key, id and old for updates that change the key and for deletes', async () => {
-    await db.query('CREATE TABLE t_keys (a int, b int, v text, PRIMARY KEY (a, b))');
-    const { d, changes, done } = await collecting(['t_keys']);
+    const { d, changes } = await collecting(['t_keys']);
     await db.query("INSERT INTO t_keys VALUES (1, 1, 'x')");
     await db.query('UPDATE t_keys SET b = 2 WHERE a = 1');
     await db.query('DELETE FROM t_keys');
@@ -123,17 +121,12 @@ describe('change kinds', () => {
       ['update', { a: 1, b: 2 }, null, { a: 1, b: 1 }],
       ['delete', { a: 1, b: 2 }, null, { a: 1, b: 2 }],
     ]);
-    await done();
   });
 });
 
 describe('onTable, onTransaction and onMessage', () => {
   it('routes per table and per kind; a bare name is the table the search_path finds', async () => {
-    await db.query('CREATE SCHEMA IF NOT EXISTS other');
-    await db.query('CREATE TABLE t_route (id int PRIMARY KEY)');
-    await db.query('CREATE TABLE other.t_route (id int PRIMARY KEY)');
-    const slot = uniqueName('route');
-    const d = dispatcherFor(db, { slot, tables: ['public.t_route', 'other.t_route'] });
+    const { dispatcher: d } = fresh({ tables: ['public.t_route', 'other.t_route'] });
     const log: string[] = [];
     d.onTable('t_route', (c) => void log.push(`any ${c.schema} ${c.kind}`));
     d.onTable('other.t_route', {
@@ -148,14 +141,10 @@ describe('onTable, onTransaction and onMessage', () => {
     await d.drain();
     // 't_route' is public.t_route (search_path "$user", public), never other.t_route.
     expect(log).toEqual(['any public insert', 'other insert 2', 'other delete 3']);
-    await d.stop();
-    await dropSlot(db, slot);
   });
 
   it('delivers transactions in bounded chunks', async () => {
-    await db.query('CREATE TABLE t_batch (id int PRIMARY KEY)');
-    const slot = uniqueName('batch');
-    const d = dispatcherFor(db, { slot, tables: ['t_batch'], batchSize: 100 });
+    const { dispatcher: d } = fresh({ tables: ['t_batch'], batchSize: 100 });
     const batches: TransactionBatch[] = [];
     d.onTransaction((batch) => void batches.push(batch));
     await d.start();
@@ -175,14 +164,10 @@ describe('onTable, onTransaction and onMessage', () => {
       commitLsn: batches[0]!.commitLsn,
       xid: batches[0]!.xid,
     });
-    await d.stop();
-    await dropSlot(db, slot);
   });
 
   it('delivers pg_logical_emit_message payloads by prefix, transactional ones in their transaction order', async () => {
-    await db.query('CREATE TABLE t_outbox (id int PRIMARY KEY)');
-    const slot = uniqueName('msg');
-    const d = dispatcherFor(db, { slot, tables: ['t_outbox'] });
+    const { dispatcher: d } = fresh({ tables: ['t_outbox'] });
     const log: string[] = [];
     const messages: LogicalMessage[] = [];
     d.onChange((c) => void log.push(`change ${c.id} @${c.position}`));
@@ -215,14 +200,10 @@ describe('onTable, onTransaction and onMessage', () => {
       xid: null,
       text: 'now',
     });
-    await d.stop();
-    await dropSlot(db, slot);
   });
 
   it('drain() resolves only after changes committed before it were handled', async () => {
-    await db.query('CREATE TABLE t_drain (id int PRIMARY KEY)');
-    const slot = uniqueName('drain');
-    const d = dispatcherFor(db, { slot, tables: ['t_drain'] });
+    const { dispatcher: d } = fresh({ tables: ['t_drain'] });
     const handled: number[] = [];
     d.onChange(async (c) => {
       await new Promise((resolve) => setTimeout(resolve, 2));
@@ -242,6 +223,5 @@ describe('onTable, onTransaction and onMessage', () => {
     });
     await d.stop();
     await expect(d.drain()).rejects.toMatchObject({ code: 'NOT_RUNNING' });
-    await dropSlot(db, slot);
   });
 });

@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { confirmedFlush, dispatcherFor, dropSlot, fileDb, lsn, uniqueName } from './helpers.js';
+import { confirmedFlush, fileDb, freshDispatchers, lsn } from './helpers.js';
 
 const db = fileDb(
   'disp_order',
   'CREATE TABLE counters (k int PRIMARY KEY, v int NOT NULL)',
   'INSERT INTO counters SELECT g, 0 FROM generate_series(1, 50) g',
 );
+const fresh = freshDispatchers(db, 'order', { tables: ['counters'], concurrency: 8 });
 
 describe('concurrency: 8', () => {
   it('keeps per-key order under 10k updates to 50 keys, runs keys in parallel, and acknowledges the low-water mark', async () => {
-    const slot = uniqueName('order');
-    const d = dispatcherFor(db, { slot, tables: ['counters'], concurrency: 8 });
+    const { dispatcher: d, slot } = fresh();
     const seen = new Map<number, number[]>();
     let running = 0;
     let maxRunning = 0;
@@ -52,17 +52,10 @@ describe('concurrency: 8', () => {
     expect(maxRunning).toBeLessThanOrEqual(8);
     await d.stop();
     expect(await confirmedFlush(db, slot)).toBeGreaterThanOrEqual(lsn(end[0]!.lsn));
-    await dropSlot(db, slot);
   });
 
   it('never acknowledges past an earlier transaction whose handler is still running', async () => {
-    const slot = uniqueName('order_lwm');
-    const d = dispatcherFor(db, {
-      slot,
-      tables: ['counters'],
-      concurrency: 8,
-      statusIntervalMs: 50,
-    });
+    const { dispatcher: d, slot } = fresh({ statusIntervalMs: 50 });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const handled: number[] = [];
@@ -91,7 +84,6 @@ describe('concurrency: 8', () => {
     expect(handled).toHaveLength(20);
     await d.stop();
     expect(await confirmedFlush(db, slot)).toBeGreaterThan(lsn(blockedCommit));
-    await dropSlot(db, slot);
   });
 });
 

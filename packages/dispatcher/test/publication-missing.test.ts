@@ -4,22 +4,18 @@
 import { testCluster } from '@koyo/testing/vitest';
 import { describe, expect, it } from 'vitest';
 import { KoyoDispatcherError } from '../src/index.js';
-import { confirmedFlush, dispatcherFor, dropSlot, fileDb, lsn, uniqueName } from './helpers.js';
+import { confirmedFlush, fileDb, freshDispatchers, lsn } from './helpers.js';
 
 const db = fileDb(
   'disp_pubmiss',
   'CREATE TABLE items (id int PRIMARY KEY)',
   'CREATE TABLE noise (id bigserial PRIMARY KEY, payload text)',
 );
+const fresh = freshDispatchers(db, 'pubmiss', { tables: ['items'] });
 
 describe('a publication dropped under a running dispatcher', () => {
   it('rejects closed with PUBLICATION_MISSING, does not reconnect, and acknowledges nothing after the drop', async () => {
-    const slot = uniqueName('pubmiss');
-    const publication = uniqueName('pubmiss_pub');
-    const dispatcher = dispatcherFor(db, {
-      slot,
-      publication,
-      tables: ['items'],
+    const { dispatcher, slot, publication } = fresh({
       reconnect: { initialDelayMs: 20, maxDelayMs: 50 },
     });
     const handled: number[] = [];
@@ -72,6 +68,5 @@ describe('a publication dropped under a running dispatcher', () => {
       [slot],
     );
     expect(row?.active).toBe(false);
-    await dropSlot(db, slot);
   });
 });

@@ -1,21 +1,25 @@
 // A dispatcher never creates a FOR ALL TABLES publication unless asked (`tables: '*'`), and never
 // publishes a table that would then reject its UPDATE and DELETE. Server truth throughout.
 import { describe, expect, it } from 'vitest';
-import { KoyoDispatcherError } from '../src/index.js';
-import { dispatcherFor, dropSlot, fileDb, uniqueName } from './helpers.js';
+import { KoyoDispatcherError, type KoyoDispatcherErrorCode } from '../src/index.js';
+import { fileDb, freshDispatchers } from './helpers.js';
 
 const db = fileDb(
   'disp_safe',
   'CREATE TABLE keyed (id int PRIMARY KEY); CREATE TABLE legacy_log (line text)',
 );
 
-async function startError(start: Promise<void>): Promise<KoyoDispatcherError> {
-  const error = await start.then(
-    () => new Error('expected start() to be refused'),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(KoyoDispatcherError);
-  return error as KoyoDispatcherError;
+const fresh = freshDispatchers(db, 'safe');
+
+/** Asserts that `start` is refused with a KoyoDispatcherError of `code` whose message names each of `hints`. */
+async function expectRefused(
+  start: Promise<void>,
+  code: KoyoDispatcherErrorCode,
+  ...hints: string[]
+): Promise<void> {
+  await expect(start).rejects.toBeInstanceOf(KoyoDispatcherError);
+  await expect(start).rejects.toMatchObject({ code });
+  for (const hint of hints) await expect(start).rejects.toThrow(hint);
 }
 
 async function leftBehind(publication: string, slot: string): Promise<unknown[]> {
@@ -28,35 +32,29 @@ async function leftBehind(publication: string, slot: string): Promise<unknown[]>
 
 describe('safe publication defaults', () => {
   it('without tables and without a publication: PUBLICATION_TABLES_REQUIRED, nothing created', async () => {
-    const slot = uniqueName('safe');
-    const publication = uniqueName('safe_pub');
-    const d = dispatcherFor(db, { slot, publication });
+    const { dispatcher: d, slot, publication } = fresh();
     d.onChange(() => undefined);
-    const error = await startError(d.start());
-    expect(error.code).toBe('PUBLICATION_TABLES_REQUIRED');
-    expect(error.message).toContain("tables: '*'");
+    await expectRefused(d.start(), 'PUBLICATION_TABLES_REQUIRED', "tables: '*'");
     expect(await leftBehind(publication, slot)).toEqual([]);
   });
 
   it('refuses to publish a table without a primary key (REPLICA_IDENTITY_MISSING), nothing created', async () => {
-    const slot = uniqueName('safe');
-    const publication = uniqueName('safe_pub');
-    const d = dispatcherFor(db, { slot, publication, tables: ['keyed', 'legacy_log'] });
-    const error = await startError(d.start());
-    expect(error.code).toBe('REPLICA_IDENTITY_MISSING');
-    expect(error.message).toContain('public.legacy_log');
-    expect(error.message).toContain('REPLICA IDENTITY FULL');
+    const { dispatcher: d, slot, publication } = fresh({ tables: ['keyed', 'legacy_log'] });
+    await expectRefused(
+      d.start(),
+      'REPLICA_IDENTITY_MISSING',
+      'public.legacy_log',
+      'REPLICA IDENTITY FULL',
+    );
     expect(await leftBehind(publication, slot)).toEqual([]);
     await db.query("INSERT INTO legacy_log VALUES ('x'); DELETE FROM legacy_log");
   });
 
   it("tables: '*' creates FOR ALL TABLES once every table has an identity", async () => {
-    const slot = uniqueName('safe');
-    const publication = uniqueName('safe_pub');
-    const refused = dispatcherFor(db, { slot, publication, tables: '*' });
-    expect((await startError(refused.start())).code).toBe('REPLICA_IDENTITY_MISSING');
+    const { dispatcher: refused, slot, publication } = fresh({ tables: '*' });
+    await expectRefused(refused.start(), 'REPLICA_IDENTITY_MISSING');
     await db.query('ALTER TABLE legacy_log REPLICA IDENTITY FULL');
-    const d = dispatcherFor(db, { slot, publication, tables: '*' });
+    const { dispatcher: d } = fresh({ slot, publication, tables: '*' });
     const seen: string[] = [];
     d.onChange((change) => void seen.push(`${change.kind} ${change.table}`));
     await d.start();
@@ -68,6 +66,5 @@ describe('safe publication defaults', () => {
       await db.query('SELECT puballtables FROM pg_publication WHERE pubname = $1', [publication]),
     ).toEqual([{ puballtables: true }]);
     await db.query(`DROP PUBLICATION "${publication}"`);
-    await dropSlot(db, slot);
   });
 });

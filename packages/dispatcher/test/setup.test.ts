@@ -1,7 +1,7 @@
-import { startCluster, type Cluster } from '@koyo/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clusterPerFile } from '@koyo/testing/vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createDispatcher, createKoyoLogger, KoyoDispatcherError } from '../src/index.js';
-import { dispatcherFor, dropSlot, fileDb, uniqueName } from './helpers.js';
+import { dispatcherFor, dropSlot, fileDb, publishedTables, uniqueName } from './helpers.js';
 
 const db = fileDb(
   'disp_setup',
@@ -28,10 +28,7 @@ describe('setup', () => {
     await db.query('INSERT INTO b VALUES (1)');
     await d.drain();
     expect(ids).toEqual([1]);
-    const tables = await db.query<{ tablename: string }>(
-      'SELECT tablename FROM pg_publication_tables WHERE pubname = $1',
-      [publication],
-    );
+    const tables = await publishedTables(db, publication);
     expect(tables.map((t) => t.tablename)).toEqual(['a']);
     const slots = await db.query<{ plugin: string }>(
       'SELECT plugin FROM pg_replication_slots WHERE slot_name = $1',
@@ -104,13 +101,9 @@ describe('setup', () => {
 });
 
 describe('a setup that cannot succeed changes nothing', () => {
-  let cluster: Cluster;
+  const cluster = clusterPerFile({ replicas: 0, settings: { wal_level: 'replica' } });
   beforeAll(async () => {
-    cluster = await startCluster({ replicas: 0, settings: { wal_level: 'replica' } });
     await cluster.primary.query('CREATE TABLE a (id int PRIMARY KEY)');
-  });
-  afterAll(async () => {
-    await cluster.stop();
   });
 
   it('wal_level = replica: start() fails with SETUP_FAILED (WAL_LEVEL) and leaves no publication behind', async () => {

@@ -1,6 +1,6 @@
-import { startCluster, type Cluster } from '@koyo/testing';
+import { clusterPerFile, slotWalLimit } from '@koyo/testing/vitest';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createDispatcher, KoyoDispatcherError, type Logger } from '../src/index.js';
 import { waitFor } from './helpers.js';
 
@@ -25,21 +25,9 @@ function capturingLogger(lines: LogLine[]): Logger {
 }
 
 describe('slot safety: retained WAL, the warning, then SLOT_INVALIDATED', () => {
-  let cluster: Cluster;
+  const cluster = clusterPerFile({ replicas: 0, settings: slotWalLimit('64MB') });
   beforeAll(async () => {
-    cluster = await startCluster({
-      replicas: 0,
-      settings: {
-        max_slot_wal_keep_size: '64MB',
-        wal_keep_size: 0,
-        min_wal_size: '32MB',
-        max_wal_size: '1GB',
-      },
-    });
     await cluster.primary.query('CREATE TABLE items (id int PRIMARY KEY)');
-  }, 120_000);
-  afterAll(async () => {
-    await cluster?.stop();
   });
 
   it('a stalled handler: stats().slot shows the WAL kept, one warning past 80%, then SLOT_INVALIDATED with the recovery advice', async () => {

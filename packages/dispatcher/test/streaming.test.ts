@@ -4,17 +4,16 @@
 // are dropped.
 import { describe, expect, it } from 'vitest';
 import type { Change } from '../src/index.js';
-import { confirmedFlush, dispatcherFor, dropSlot, fileDb, lsn, uniqueName } from './helpers.js';
+import { confirmedFlush, fileDb, freshDispatchers, lsn } from './helpers.js';
 
 const db = fileDb('disp_streaming', 'CREATE TABLE t_st (id int PRIMARY KEY, v text)');
+const fresh = freshDispatchers(db, 'stream');
 
 describe('streaming: true', () => {
   it('delivers streamed transactions at commit, without aborted parts, with spilled changes intact', async () => {
-    const slot = uniqueName('stream');
     const url = `${db.url}?options=${encodeURIComponent('-c logical_decoding_work_mem=64kB')}`;
-    const d = dispatcherFor(db, {
+    const { dispatcher: d, slot } = fresh({
       connection: url,
-      slot,
       tables: ['t_st'],
       streaming: true,
       spillThreshold: 500,
@@ -54,6 +53,5 @@ describe('streaming: true', () => {
       [slot],
     );
     expect(Number(stats[0]?.stream_txns ?? 0)).toBeGreaterThan(0); // the server did stream
-    await dropSlot(db, slot);
   });
 });

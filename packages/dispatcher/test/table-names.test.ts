@@ -1,29 +1,24 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createKoyoLogger } from '../src/index.js';
-import { dispatcherFor, dropSlot, openDb, uniqueName, type Db } from './helpers.js';
+import { fileDb, freshDispatchers, publishedTables, uniqueName } from './helpers.js';
 
 // `users` exists in schema app and in public; the database's search_path finds app first.
-let db: Db;
-beforeAll(async () => {
-  db = await openDb('disp_names');
-  await db.query(`CREATE SCHEMA app;
+const db = fileDb(
+  'disp_names',
+  `CREATE SCHEMA app;
     CREATE TABLE app.users (id int PRIMARY KEY);
     CREATE TABLE public.users (id int PRIMARY KEY);
-    CREATE TABLE public.orders (id int PRIMARY KEY)`);
+    CREATE TABLE public.orders (id int PRIMARY KEY)`,
+);
+beforeAll(async () => {
   await db.query(`ALTER DATABASE "${db.name}" SET search_path = app, public`);
 });
-afterAll(async () => {
-  await db.close();
-});
+const fresh = freshDispatchers(db, 'names');
 
 describe('table names resolve like PostgreSQL resolves them (search_path)', () => {
   it("tables: ['users'] publishes and dispatches app.users, and the log says so", async () => {
-    const slot = uniqueName('names');
-    const publication = uniqueName('names_pub');
     const lines: string[] = [];
-    const d = dispatcherFor(db, {
-      slot,
-      publication,
+    const { dispatcher: d, publication } = fresh({
       tables: ['users'],
       logger: createKoyoLogger({ write: (line) => void lines.push(line) }),
     });
@@ -35,26 +30,21 @@ describe('table names resolve like PostgreSQL resolves them (search_path)', () =
     await d.drain();
     await d.stop();
     expect(seen).toEqual(['app.users:1']);
-    expect(
-      await db.query(
-        'SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1',
-        [publication],
-      ),
-    ).toEqual([{ schemaname: 'app', tablename: 'users' }]);
+    expect(await publishedTables(db, publication)).toEqual([
+      { schemaname: 'app', tablename: 'users' },
+    ]);
     expect(
       lines.some((line) => /message="publication created".*tables=app\.users/.test(line)),
     ).toBe(true);
     expect(lines.some((line) => /message="dispatcher started".*tables=app\.users/.test(line))).toBe(
       true,
     );
-    await dropSlot(db, slot);
   });
 
   it("onTable('users') is the table the search_path finds, not every schema's users", async () => {
-    const slot = uniqueName('names_on');
     const publication = uniqueName('names_on_pub');
     await db.query(`CREATE PUBLICATION ${publication} FOR TABLE app.users, public.users`);
-    const d = dispatcherFor(db, { slot, publication });
+    const { dispatcher: d } = fresh({ publication });
     const bare: string[] = [];
     const qualified: string[] = [];
     d.onTable('users', (c) => void bare.push(`${c.schema}:${String(c.id)}`));
@@ -74,20 +64,17 @@ describe('table names resolve like PostgreSQL resolves them (search_path)', () =
     expect(bare).toEqual(['app:10', 'app:11']);
     expect(late).toEqual(['app:11']);
     expect(qualified).toEqual(['public:20', 'public:21']);
-    await dropSlot(db, slot);
   });
 
   it('a name that matches nothing fails start() with TABLE_NOT_FOUND naming the schemas searched, creating nothing', async () => {
-    const slot = uniqueName('names_missing');
-    const publication = uniqueName('names_missing_pub');
-    const tablesMissing = dispatcherFor(db, { slot, publication, tables: ['nosuch'] });
+    const { dispatcher: tablesMissing, slot, publication } = fresh({ tables: ['nosuch'] });
     tablesMissing.onChange(() => undefined);
     await expect(tablesMissing.start()).rejects.toMatchObject({
       code: 'SETUP_FAILED',
       cause: { code: 'TABLE_NOT_FOUND' },
       message: expect.stringContaining('searched: "app", "public"'),
     });
-    const onTableMissing = dispatcherFor(db, { slot, publication });
+    const { dispatcher: onTableMissing } = fresh({ slot, publication });
     onTableMissing.onTable('nosuch', () => undefined);
     await expect(onTableMissing.start()).rejects.toMatchObject({
       code: 'SETUP_FAILED',

@@ -5,11 +5,11 @@
 // Scale: 8,000 rows and 5 kills, so the file runs in well under a minute per PostgreSQL flavour
 // on a shared 2-core machine; KOYO_FULL=1 runs the 50,000 rows and 10 kills.
 import { jetstreamManager } from '@nats-io/jetstream';
-import { killAtRandomMoments, mixedSize } from '@koyo/testing/vitest';
+import { lastRunCatchesUp, writeWhileKilling } from '@koyo/testing/vitest';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { exited, printed, sleep, spawnFixture } from './children.js';
-import { lsn, readStream, uniqueName, waitFor, natsTestFile } from './helpers.js';
+import { printed, spawnFixture } from './children.js';
+import { lsn, readStream, uniqueName, natsTestFile } from './helpers.js';
 
 const FULL = process.env.KOYO_FULL === '1';
 const TOTAL_ROWS = FULL ? 50_000 : 8_000;
@@ -37,39 +37,29 @@ describe('relay crash safety', () => {
   it('stores exactly one message per committed change, in commit order per subject, across SIGKILLs', async () => {
     const writer = new pg.Client(db.url);
     await writer.connect();
-    let written = 0;
-    let kills = 0;
-
-    const write = async (): Promise<void> => {
-      while (written < TOTAL_ROWS || kills < KILLS) {
-        const trickle = written >= TOTAL_ROWS;
-        const size = mixedSize(
-          [
-            [0.5, 1, 0],
-            [0.8, 2, 20],
-            [0.97, 50, 200],
-            [1, 1500, 0],
-          ],
-          trickle ? 0 : Math.random(),
-        );
-        await writer.query(
-          'INSERT INTO events (k) SELECT (random() * 50)::int FROM generate_series(1, $1)',
-          [size],
-        );
-        written += size;
-        await sleep(trickle ? 50 : Math.random() < 0.3 ? 10 : 0);
-      }
-    };
-    const crash = (): Promise<void> =>
-      killAtRandomMoments({
+    await writeWhileKilling({
+      kills: {
         runs: KILLS,
         start: () => spawnFixture('relay-child.ts', relayArgs()),
         ready: (child) => printed(child),
         minDelayMs: 100,
         spreadMs: 1200,
-        killed: () => void kills++,
-      });
-    await Promise.all([write(), crash()]);
+      },
+      rows: TOTAL_ROWS,
+      sizes: [
+        [0.5, 1, 0],
+        [0.8, 2, 20],
+        [0.97, 50, 200],
+        [1, 1500, 0],
+      ],
+      write: async (size) => {
+        await writer.query(
+          'INSERT INTO events (k) SELECT (random() * 50)::int FROM generate_series(1, $1)',
+          [size],
+        );
+      },
+      pause: (trickle) => (trickle ? 50 : Math.random() < 0.3 ? 10 : 0),
+    });
     await writer.end();
 
     const committed = Number(
@@ -78,14 +68,12 @@ describe('relay crash safety', () => {
     const final = spawnFixture('relay-child.ts', relayArgs());
     await printed(final);
     const jsm = await jetstreamManager(nc);
-    await waitFor(
+    await lastRunCatchesUp(
+      final,
       async () => (await jsm.streams.info(stream)).state.messages >= committed,
-      'the last relay to catch up',
       120_000,
       200,
     );
-    final.kill('SIGTERM');
-    await exited(final);
     expect(final.exitCode).toBe(0);
 
     const entries = await readStream(nc, stream);

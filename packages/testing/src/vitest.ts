@@ -243,3 +243,7 @@ export { mixedSize, type SizeTier } from './mixed-size.js';
 export { lateBound } from './late-bound.js';
 export { clusterPerTest } from './cluster-per-test.js';
 export { rejection } from './rejection.js';
+export { clusterPerFile } from './cluster-per-file.js';
+export { slotWalLimit } from './slot-wal-limit.js';
+export { writeWhileKilling, type WriteWhileKillingOptions } from './write-while-killing.js';
+export { lastRunCatchesUp } from './last-run-catches-up.js';
