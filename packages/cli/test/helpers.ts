@@ -18,7 +18,7 @@ import {
   type PooledTestDatabase,
 } from '@koyo/testing/vitest';
 import pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 
 export const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const bin = join(packageDir, 'dist', 'bin.js');
@@ -100,6 +100,11 @@ export interface LiveCli {
   waitFor(pattern: RegExp, what: string): Promise<void>;
   /** Resolves with the exit code once the process ended. */
   exited: Promise<CliResult>;
+  /**
+   * Stops the process with `signal`, as Ctrl-C or a service manager would, and checks that it
+   * exited 0 (a graceful stop); resolves with what it printed.
+   */
+  stop(signal: 'SIGINT' | 'SIGTERM'): Promise<CliResult>;
 }
 
 /** Runs `koyo ...args` to completion. */
@@ -169,6 +174,12 @@ export function startKoyo(
     stdout: () => out,
     stderr: () => err,
     exited,
+    async stop(signal) {
+      child.kill(signal);
+      const result = await exited;
+      expect(result.code, result.stderr).toBe(0);
+      return result;
+    },
     waitFor(pattern, what) {
       return new Promise((resolve, reject) => {
         const check = (): void => {
