@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import {
   lateBound,
   openPooledDatabase,
+  uniqueName,
   until,
   type PooledTestDatabase,
 } from '@koyo/testing/vitest';
@@ -259,7 +260,7 @@ export function useDb(prefix: string): Db {
   return lateBound(`the ${prefix} database`, () => db);
 }
 
-export { uniqueName } from '@koyo/testing/vitest';
+export { uniqueName };
 
 /**
  * A temporary project directory for `koyo init`. It lives in packages/cli/.koyo-tmp (git-ignored)
@@ -279,6 +280,17 @@ export function useProject(prefix: string): { dir: string } {
   const project = tempProject(prefix);
   afterAll(() => project.remove());
   return project;
+}
+
+/**
+ * What a test file that runs `koyo` in a project works with: its database (`cli_<name>`, see
+ * {@link useDb}), its project directory (see {@link useProject}) and a unique slot name for it.
+ * Call at the top of the file.
+ */
+export function useKoyoProject(name: string): { db: Db; project: { dir: string }; slot: string } {
+  const db = useDb(`cli_${name}`);
+  const project = useProject(name);
+  return { db, project, slot: uniqueName(`cli_${name}`) };
 }
 
 export { parseLsn as lsn } from '@koyo/pgoutput';

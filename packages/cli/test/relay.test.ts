@@ -23,15 +23,12 @@ import {
   packageDir,
   startKoyo,
   uniqueName,
-  useDb,
-  useProject,
+  useKoyoProject,
   waitUntil,
 } from './helpers.js';
 
-const db = useDb('cli_relay');
+const { db, project, slot } = useKoyoProject('relay');
 let nats: NatsServer;
-const project = useProject('relay');
-const slot = uniqueName('cli_relay');
 const env = (): NodeJS.ProcessEnv => ({ DATABASE_URL: db.url, NATS_URL: nats.url });
 const config = (): string => readFileSync(join(project.dir, 'koyo.config.ts'), 'utf8');
 
