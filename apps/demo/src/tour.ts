@@ -169,20 +169,16 @@ async function showBackfill(shop: Catalog): Promise<void> {
 }
 
 async function tour(primaryUrl: string, replicaUrls: string[]): Promise<void> {
-  catalog = await createCatalog({
+  // Both apps use the same databases; each has its own slot and its queries narrated under its name.
+  const appOptions = (app: 'search' | 'orders') => ({
     primaryUrl,
     replicaUrls,
-    slot: SLOTS.search,
-    publication: SLOTS.search,
-    onQueryLog: (line) => say.query('search', line),
+    slot: SLOTS[app],
+    publication: SLOTS[app],
+    onQueryLog: (line: string) => say.query(app, line),
   });
-  orders = await createOrders({
-    primaryUrl,
-    replicaUrls,
-    slot: SLOTS.orders,
-    publication: SLOTS.orders,
-    onQueryLog: (line) => say.query('orders', line),
-  });
+  catalog = await createCatalog(appOptions('search'));
+  orders = await createOrders(appOptions('orders'));
   for (const dispatcher of [catalog.dispatcher, orders.dispatcher])
     dispatcher.onChange((change) => say.change(change.table, change.kind, change.id));
 

@@ -3,10 +3,10 @@ import type { CliIo } from './context.js';
 
 /**
  * One `koyo` command: what it accepts (its flags and the text of its `--help`) and what it does.
- * Each module of `src/commands/` exports one; `main` lists them.
+ * Each module of `src/commands/` exports the spec of one; `main` lists the commands.
  *
  * @example
- * export const slotsCommand: Command = { spec, run: async (args, io) => EXIT.OK };
+ * const slotsCommand: Command = { spec: slotsSpec, run: async (args, io) => EXIT.OK };
  */
 export interface Command {
   spec: CommandSpec;
@@ -17,10 +17,17 @@ export interface Command {
   run(args: ParsedArgs, io: CliIo, signal: AbortSignal): Promise<number>;
 }
 
+/** Runs a command; as {@link Command.run}, with the command's spec first (for its name and flags). */
+export type CommandRun = (
+  spec: CommandSpec,
+  args: ParsedArgs,
+  io: CliIo,
+  signal: AbortSignal,
+) => Promise<number>;
+
 /** What the implementation module of a command exports: its `run`, given the command's spec. */
 export interface CommandImplementation {
-  /** Runs the command; as {@link Command.run}, with the spec first (for its name and flags). */
-  run(spec: CommandSpec, args: ParsedArgs, io: CliIo, signal: AbortSignal): Promise<number>;
+  run: CommandRun;
 }
 
 /**
@@ -29,7 +36,7 @@ export interface CommandImplementation {
  * need the spec alone, which stays cheap (it imports only `flags.ts` and types).
  *
  * @example
- * export const slotsCommand = lazyCommand(spec, () => import('../slots/slots-command.js'));
+ * const slotsCommand = lazyCommand(slotsSpec, () => import('./slots/slots-command.js'));
  */
 export function lazyCommand(
   spec: CommandSpec,

@@ -6,16 +6,16 @@ import {
   suggest,
   type CommandSpec,
 } from './args.js';
-import type { Command } from './command.js';
-import { backfillCommand } from './commands/backfill.js';
-import { doctorCommand } from './commands/doctor.js';
-import { initCommand } from './commands/init.js';
-import { relayNatsCommand } from './commands/relay-nats.js';
-import { runCommand } from './commands/run.js';
-import { setupCommand } from './commands/setup.js';
-import { slotsDropCommand } from './commands/slots-drop.js';
-import { slotsCommand } from './commands/slots.js';
-import { tailCommand } from './commands/tail.js';
+import { lazyCommand, type Command } from './command.js';
+import { backfillSpec } from './commands/backfill.js';
+import { doctorSpec } from './commands/doctor.js';
+import { initSpec } from './commands/init.js';
+import { relayNatsSpec } from './commands/relay-nats.js';
+import { runSpec } from './commands/run.js';
+import { setupSpec } from './commands/setup.js';
+import { slotsDropSpec } from './commands/slots-drop.js';
+import { slotsSpec } from './commands/slots.js';
+import { tailSpec } from './commands/tail.js';
 import type { CliIo } from './context.js';
 import { EXIT, KoyoCliError, formatError } from './errors.js';
 
@@ -25,17 +25,20 @@ export interface MainOptions extends Partial<CliIo> {
   signal?: AbortSignal;
 }
 
-/** Every command, in the order of `koyo --help`. */
+/**
+ * Every command, in the order of `koyo --help`: its spec (from `src/commands/`), and the module
+ * that runs it, imported only when it runs.
+ */
 const COMMANDS: readonly Command[] = [
-  initCommand,
-  doctorCommand,
-  setupCommand,
-  runCommand,
-  backfillCommand,
-  relayNatsCommand,
-  slotsCommand,
-  slotsDropCommand,
-  tailCommand,
+  lazyCommand(initSpec, () => import('./init/init-command.js')),
+  lazyCommand(doctorSpec, () => import('./doctor/doctor-command.js')),
+  lazyCommand(setupSpec, () => import('./setup/setup-command.js')),
+  lazyCommand(runSpec, () => import('./run/run-command.js')),
+  lazyCommand(backfillSpec, () => import('./run/backfill-command.js')),
+  lazyCommand(relayNatsSpec, () => import('./relay/relay-nats-command.js')),
+  lazyCommand(slotsSpec, () => import('./slots/slots-command.js')),
+  lazyCommand(slotsDropSpec, () => import('./slots/slots-drop-command.js')),
+  lazyCommand(tailSpec, () => import('./tail/tail-command.js')),
 ];
 const SPECS: readonly CommandSpec[] = COMMANDS.map((command) => command.spec);
 
@@ -71,8 +74,8 @@ export function formatMainHelp(): string {
 function pickCommand(argv: readonly string[]): { command: Command; rest: string[] } | undefined {
   const [first, second, ...others] = argv;
   // `koyo slots list` is `koyo slots`.
-  if (first === 'slots' && second === 'list') return { command: slotsCommand, rest: others };
-  const sub = COMMANDS.find((candidate) => candidate.spec.name === `${first} ${second}`);
+  const subName = first === 'slots' && second === 'list' ? 'slots' : `${first} ${second}`;
+  const sub = COMMANDS.find((candidate) => candidate.spec.name === subName);
   if (sub) return { command: sub, rest: others };
   const command = COMMANDS.find((candidate) => candidate.spec.name === first);
   return command ? { command, rest: argv.slice(1) } : undefined;

@@ -3,12 +3,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { koyo, startKoyo, uniqueName, useDb, useProject, waitUntil } from './helpers.js';
+import { koyo, startKoyo, useKoyoProject, waitUntil } from './helpers.js';
 
-const db = useDb('cli_backfill');
-const project = useProject('backfill');
+const { db, project, slot } = useKoyoProject('backfill');
 const sink = join(project.dir, 'changes.jsonl');
-const slot = uniqueName('cli_backfill');
 const ROWS = 3_000;
 
 function delivered(): { kind: string; id: number }[] {

@@ -14,11 +14,12 @@ import { fileURLToPath } from 'node:url';
 import {
   lateBound,
   openPooledDatabase,
+  uniqueName,
   until,
   type PooledTestDatabase,
 } from '@koyo/testing/vitest';
 import pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 
 export const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const bin = join(packageDir, 'dist', 'bin.js');
@@ -100,6 +101,11 @@ export interface LiveCli {
   waitFor(pattern: RegExp, what: string): Promise<void>;
   /** Resolves with the exit code once the process ended. */
   exited: Promise<CliResult>;
+  /**
+   * Stops the process with `signal`, as Ctrl-C or a service manager would, and checks that it
+   * exited 0 (a graceful stop); resolves with what it printed.
+   */
+  stop(signal: 'SIGINT' | 'SIGTERM'): Promise<CliResult>;
 }
 
 /** Runs `koyo ...args` to completion. */
@@ -169,6 +175,12 @@ export function startKoyo(
     stdout: () => out,
     stderr: () => err,
     exited,
+    async stop(signal) {
+      child.kill(signal);
+      const result = await exited;
+      expect(result.code, result.stderr).toBe(0);
+      return result;
+    },
     waitFor(pattern, what) {
       return new Promise((resolve, reject) => {
         const check = (): void => {
@@ -248,7 +260,7 @@ export function useDb(prefix: string): Db {
   return lateBound(`the ${prefix} database`, () => db);
 }
 
-export { uniqueName } from '@koyo/testing/vitest';
+export { uniqueName };
 
 /**
  * A temporary project directory for `koyo init`. It lives in packages/cli/.koyo-tmp (git-ignored)
@@ -268,6 +280,17 @@ export function useProject(prefix: string): { dir: string } {
   const project = tempProject(prefix);
   afterAll(() => project.remove());
   return project;
+}
+
+/**
+ * What a test file that runs `koyo` in a project works with: its database (`cli_<name>`, see
+ * {@link useDb}), its project directory (see {@link useProject}) and a unique slot name for it.
+ * Call at the top of the file.
+ */
+export function useKoyoProject(name: string): { db: Db; project: { dir: string }; slot: string } {
+  const db = useDb(`cli_${name}`);
+  const project = useProject(name);
+  return { db, project, slot: uniqueName(`cli_${name}`) };
 }
 
 export { parseLsn as lsn } from '@koyo/pgoutput';

@@ -7,16 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  koyo,
-  type LiveCli,
-  packageDir,
-  startKoyo,
-  uniqueName,
-  useDb,
-  useProject,
-  waitUntil,
-} from './helpers.js';
+import { koyo, type LiveCli, packageDir, startKoyo, useKoyoProject, waitUntil } from './helpers.js';
 
 interface PromSample {
   labels?: Record<string, string>;
@@ -45,15 +36,13 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-const db = useDb('cli_observe');
+const { db, project, slot } = useKoyoProject('observe');
 let live: LiveCli;
 let browser: BrowserContext;
 let page: Page;
 let statusUrl: string;
 let metricsUrl: string;
-const project = useProject('observe');
 const profile = mkdtempSync(join(tmpdir(), 'koyo-chromium-'));
-const slot = uniqueName('cli_observe');
 
 beforeAll(async () => {
   await db.query('CREATE TABLE orders (id int PRIMARY KEY, note text)');

@@ -23,15 +23,12 @@ import {
   packageDir,
   startKoyo,
   uniqueName,
-  useDb,
-  useProject,
+  useKoyoProject,
   waitUntil,
 } from './helpers.js';
 
-const db = useDb('cli_relay');
+const { db, project, slot } = useKoyoProject('relay');
 let nats: NatsServer;
-const project = useProject('relay');
-const slot = uniqueName('cli_relay');
 const env = (): NodeJS.ProcessEnv => ({ DATABASE_URL: db.url, NATS_URL: nats.url });
 const config = (): string => readFileSync(join(project.dir, 'koyo.config.ts'), 'utf8');
 
@@ -152,9 +149,7 @@ describe('koyo init --relay nats, koyo relay nats, the worker, koyo doctor', () 
     }
     expect(await new Promise((resolve) => worker.child.on('close', resolve))).toBe(0);
 
-    relay.child.kill('SIGTERM');
-    const result = await relay.exited;
-    expect(result.code, result.stderr).toBe(0);
+    const result = await relay.stop('SIGTERM');
     expect(result.stderr).toContain(
       'message="stopping: letting running publishes finish" signal=SIGTERM',
     );
@@ -243,25 +238,26 @@ describe('koyo init --relay nats, koyo relay nats, the worker, koyo doctor', () 
     expect(sub.code).toBe(2);
     expect(sub.stderr).toContain('koyo relay needs a sub-command: koyo relay nats (got "kafka")');
 
+    // A config with a mistake in relay.nats: each edit of the good one, and the error it gets.
     const good = config();
-    writeFileSync(
-      join(project.dir, 'koyo.config.ts'),
-      good.replace('partitions: 8,', 'partition: 8,'),
-    );
-    const typo = await koyo(['relay', 'nats'], { cwd: project.dir, env: env() });
-    expect(typo.code).toBe(1);
-    expect(typo.stderr).toContain(
-      'unknown option "relay.nats.partition" (did you mean "partitions"?)',
-    );
-    writeFileSync(
-      join(project.dir, 'koyo.config.ts'),
-      good.replace("stream: 'KOYO',", "stream: 'my stream',"),
-    );
-    const name = await koyo(['relay', 'nats'], { cwd: project.dir, env: env() });
-    expect(name.code).toBe(1);
-    expect(name.stderr).toMatch(
-      /koyo relay nats: error: koyo\.config\.ts: relay\.nats\.stream "my stream" is not a safe JetStream stream name/,
-    );
+    const mistakes: [string, string, string | RegExp][] = [
+      [
+        'partitions: 8,',
+        'partition: 8,',
+        'unknown option "relay.nats.partition" (did you mean "partitions"?)',
+      ],
+      [
+        "stream: 'KOYO',",
+        "stream: 'my stream',",
+        /koyo relay nats: error: koyo\.config\.ts: relay\.nats\.stream "my stream" is not a safe JetStream stream name/,
+      ],
+    ];
+    for (const [line, mistake, error] of mistakes) {
+      writeFileSync(join(project.dir, 'koyo.config.ts'), good.replace(line, mistake));
+      const refused = await koyo(['relay', 'nats'], { cwd: project.dir, env: env() });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(error);
+    }
     writeFileSync(join(project.dir, 'koyo.config.ts'), good);
 
     const otherSlot = uniqueName('cli_relay_down');

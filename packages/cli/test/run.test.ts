@@ -49,10 +49,8 @@ describe('koyo init, then koyo run', () => {
       /message=inserted id=1/,
       "the generated onTable('orders') insert handler to log",
     );
-    live.child.kill('SIGTERM');
-    const result = await live.exited;
+    const result = await live.stop('SIGTERM');
     expect(result.stderr).toContain('message="handlers closed"');
-    expect(result.code).toBe(0);
   });
 
   it('an INSERT reaches the handler; SIGTERM exits 0 with the change acknowledged', async () => {
@@ -83,9 +81,7 @@ export default defineHandlers((koyo) => {
       () => existsSync(sink) && readFileSync(sink, 'utf8').includes('"id":2'),
       'the change in the sink file',
     );
-    live.child.kill('SIGTERM');
-    const result = await live.exited;
-    expect(result.code, result.stderr).toBe(0);
+    const result = await live.stop('SIGTERM');
     expect(result.stderr).toContain(
       'message="stopping: letting running handlers finish" signal=SIGTERM',
     );
@@ -171,9 +167,7 @@ export default defineHandlers((koyo) => {
       /message="caught up" lag="[^"]+" lagBytes=\d+ changes=200/,
       'catch-up to finish',
     );
-    live.child.kill('SIGINT');
-    const result = await live.exited;
-    expect(result.code, result.stderr).toBe(0);
+    const result = await live.stop('SIGINT');
     expect(result.stderr).toContain(
       'message="stopping: letting running handlers finish" signal=SIGINT',
     );
@@ -253,9 +247,7 @@ describe('koyo run on an idle slot', () => {
       'SELECT confirmed_flush_lsn::text AS confirmed FROM pg_replication_slots WHERE slot_name = $1',
       [slot],
     );
-    live.child.kill('SIGINT');
-    const result = await live.exited;
-    expect(result.code, result.stderr).toBe(0);
+    await live.stop('SIGINT');
     expect(lsn(slotRow!.confirmed)).toBeLessThan(lsn(start!.wal));
   });
 });
@@ -293,7 +285,6 @@ describe('koyo run --failover', () => {
     });
     await live.waitFor(/message="dispatcher started"/, 'the dispatcher to start');
     expect(await slotRow()).toEqual({ failover: true });
-    live.child.kill('SIGTERM');
-    expect((await live.exited).code).toBe(0);
+    await live.stop('SIGTERM');
   });
 });

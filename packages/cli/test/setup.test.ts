@@ -11,6 +11,16 @@ const SERVER_STATE = `
 
 let replicaLevel: Cluster;
 const db = useDb('cli_setup');
+/** The tables a publication publishes, schema-qualified: server truth. */
+const published = (name: string): Promise<unknown[]> =>
+  db.query(
+    'SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1',
+    [name],
+  );
+/** The slot of that name, if the server has it. */
+const slots = (name: string): Promise<unknown[]> =>
+  db.query('SELECT slot_name::text FROM pg_replication_slots WHERE slot_name = $1', [name]);
+
 beforeAll(async () => {
   replicaLevel = await startCluster({ replicas: 0, settings: { wal_level: 'replica' } });
   await replicaLevel.primary.query(`CREATE ROLE table_owner LOGIN REPLICATION;
@@ -70,26 +80,12 @@ describe('koyo setup resolves table names like PostgreSQL', () => {
     expect(printed.stdout).toContain(`CREATE PUBLICATION "${slot}" FOR TABLE "app"."users";`);
     const applied = await koyoSetup({ apply: true, url: db.url, slot, table: 'users' });
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
-    expect(
-      await db.query(
-        'SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1',
-        [slot],
-      ),
-    ).toEqual([{ schemaname: 'app', tablename: 'users' }]);
-    expect(
-      await db.query('SELECT slot_name::text FROM pg_replication_slots WHERE slot_name = $1', [
-        slot,
-      ]),
-    ).toEqual([{ slot_name: slot }]);
+    expect(await published(slot)).toEqual([{ schemaname: 'app', tablename: 'users' }]);
+    expect(await slots(slot)).toEqual([{ slot_name: slot }]);
   });
 });
 
 describe('koyo setup publishes every table only when asked, and never a keyless table', () => {
-  const published = (name: string): Promise<unknown[]> =>
-    db.query('SELECT tablename::text FROM pg_publication_tables WHERE pubname = $1', [name]);
-  const slots = (name: string): Promise<unknown[]> =>
-    db.query('SELECT slot_name FROM pg_replication_slots WHERE slot_name = $1', [name]);
-
   it('--apply without --table or --all-tables refuses to create a publication', async () => {
     const slot = uniqueName('cli_notables');
     const printed = await koyo(['setup', '--url', db.url, '--slot', slot]);

@@ -56,6 +56,135 @@
     if (bad !== undefined) el.classList.toggle('bad', bad);
   };
 
+  function element(tag, className, text) {
+    const el = document.createElement(tag);
+    if (className) el.className = className;
+    if (text !== undefined) el.textContent = text;
+    return el;
+  }
+
+  // What the page shows, section by section: index.html holds only the empty containers. A card
+  // is a value with its label (red while `bad`), a chart a few series over time, a table a row
+  // per backfilled table or replica.
+  const DISPATCHER_CARDS = [
+    { id: 'lag', label: 'slot lag', text: (d) => bytes(d.lagBytes) },
+    { id: 'rate', label: 'changes/s', text: (d) => count(d.changesPerSecond) },
+    { id: 'changes', label: 'changes handled', text: (d) => count(d.changes) },
+    {
+      id: 'latency',
+      label: 'handler p50 / p99',
+      text: (d) => ms(d.handlerP50Ms) + ' / ' + ms(d.handlerP99Ms) + ' ms',
+    },
+    {
+      id: 'errors',
+      label: 'handler errors',
+      text: (d) => count(d.handlerErrors),
+      bad: (d) => d.handlerErrors > 0,
+    },
+    {
+      id: 'dead',
+      label: 'dead letters',
+      text: (d) => count(d.deadLettered),
+      bad: (d) => d.deadLettered > 0,
+    },
+    { id: 'reconnects', label: 'reconnects', text: (d) => count(d.reconnects) },
+    { id: 'ack', label: 'acknowledged LSN', text: (d) => d.acknowledgedLsn, small: true },
+    { id: 'commit', label: 'last commit', text: (d) => ago(d.lastCommitTime), small: true },
+  ];
+  const ROUTER_CARDS = [
+    { id: 'qps', label: 'queries/s', text: (r) => count(r.queriesPerSecond) },
+    { id: 'primary-queries', label: 'primary queries', text: (r) => count(r.primary.queries) },
+    { id: 'fallbacks', label: 'fallbacks', text: (r) => count(r.fallbacks) },
+    { id: 'retries', label: 'retries', text: (r) => count(r.retries) },
+  ];
+  const line = (label, stroke) => ({ label, stroke, width: 1.5 });
+  const CHARTS = [
+    {
+      key: 'lag',
+      caption: 'slot lag (bytes)',
+      series: () => [
+        { ...line('lag', palette[0]), fill: palette[0] + '22', value: (u, v) => bytes(v) },
+      ],
+      columns: () => [data.lag],
+    },
+    {
+      key: 'rate',
+      caption: 'changes/s per table',
+      // One series per table seen so far: the chart is made again when a table appears.
+      series: () =>
+        [...data.tables.keys()].map((name, i) => line(name, palette[i % palette.length])),
+      columns: () => [...data.tables.values()],
+    },
+    {
+      key: 'latency',
+      caption: 'handler time (ms)',
+      series: () => [line('p50', palette[1]), line('p99', palette[4])],
+      columns: () => [data.p50, data.p99],
+    },
+  ];
+  const BACKFILL_TABLE = {
+    id: 'backfill',
+    columns: ['backfill table', 'rows', 'of about', 'rows/s', 'state'],
+    cells: (b) => [
+      b.table,
+      count(b.rows),
+      b.estimatedTotal === null ? '-' : count(b.estimatedTotal),
+      count(b.rowsPerSecond),
+      b.state,
+    ],
+  };
+  const REPLICA_TABLE = {
+    id: 'replicas',
+    columns: ['replica', 'health', 'lag', 'lag time', 'queries', 'ejections', 'last error'],
+    cells: (x) => [
+      x.name,
+      x.healthy ? (x.withinLag ? 'healthy' : 'lagging') : 'ejected',
+      bytes(x.lagBytes),
+      x.lagMs === null ? '-' : ms(x.lagMs) + ' ms',
+      count(x.queries),
+      count(x.ejections),
+      x.lastError || '',
+    ],
+  };
+
+  function addCards(containerId, cards) {
+    for (const card of cards) {
+      const value = element('div', card.small ? 'value small' : 'value', '-');
+      value.id = card.id;
+      const box = element('div', 'card');
+      box.append(element('div', 'label', card.label), value);
+      $(containerId).appendChild(box);
+    }
+  }
+  function showCards(cards, part) {
+    for (const card of cards) set(card.id, card.text(part), card.bad && card.bad(part));
+  }
+  function addFigures() {
+    for (const chart of CHARTS) {
+      const plot = element('div', 'chart');
+      plot.id = 'chart-' + chart.key;
+      const figure = element('figure');
+      figure.append(element('figcaption', '', chart.caption), plot);
+      $('charts').appendChild(figure);
+    }
+  }
+  function addHeader(table) {
+    const row = element('tr');
+    for (const column of table.columns) row.appendChild(element('th', '', column));
+    $(table.id).querySelector('thead').appendChild(row);
+  }
+  /** Replaces the rows of `table` with one per item; returns them. */
+  function fillTable(table, items) {
+    const body = $(table.id).querySelector('tbody');
+    body.textContent = '';
+    return items.map((item) => {
+      const row = element('tr');
+      for (const cell of table.cells(item)) row.appendChild(element('td', '', cell));
+      body.appendChild(row);
+      return row;
+    });
+  }
+
   function axes() {
     const fg = css('--muted');
     const grid = css('--line');
@@ -64,43 +193,23 @@
       { stroke: fg, grid: { stroke: grid }, ticks: { stroke: grid }, size: 60 },
     ];
   }
-  function makeChart(key, el, series) {
-    if (charts[key]) charts[key].destroy();
+  function makeChart(chart) {
+    const el = $('chart-' + chart.key);
+    if (charts[chart.key]) charts[chart.key].destroy();
+    const series = chart.series();
     const width = Math.max(300, el.clientWidth || 400);
-    charts[key] = new uPlot(
+    charts[chart.key] = new uPlot(
       { width, height: 200, series: [{}].concat(series), axes: axes(), legend: { live: false } },
       [[]].concat(series.map(() => [])),
       el,
     );
   }
-  function tableSeries() {
-    return [...data.tables.keys()].map((name, i) => ({
-      label: name,
-      stroke: palette[i % palette.length],
-      width: 1.5,
-    }));
-  }
   function buildCharts() {
-    makeChart('lag', $('chart-lag'), [
-      {
-        label: 'lag',
-        stroke: palette[0],
-        width: 1.5,
-        fill: palette[0] + '22',
-        value: (u, v) => bytes(v),
-      },
-    ]);
-    makeChart('rate', $('chart-rate'), tableSeries());
-    makeChart('latency', $('chart-latency'), [
-      { label: 'p50', stroke: palette[1], width: 1.5 },
-      { label: 'p99', stroke: palette[4], width: 1.5 },
-    ]);
+    for (const chart of CHARTS) makeChart(chart);
   }
   function redraw() {
     if (!charts.lag) return;
-    charts.lag.setData([data.t, data.lag]);
-    charts.latency.setData([data.t, data.p50, data.p99]);
-    charts.rate.setData([data.t].concat([...data.tables.values()]));
+    for (const chart of CHARTS) charts[chart.key].setData([data.t].concat(chart.columns()));
   }
 
   function push(sample) {
@@ -130,7 +239,7 @@
       data.p99.shift();
       for (const v of data.tables.values()) v.shift();
     }
-    if (added && charts.rate) makeChart('rate', $('chart-rate'), tableSeries());
+    if (added && charts.rate) makeChart(CHARTS.find((chart) => chart.key === 'rate'));
   }
 
   function show(sample) {
@@ -142,15 +251,7 @@
       const state = $('state');
       state.textContent = d.state;
       state.className = 'badge ' + d.state;
-      set('lag', bytes(d.lagBytes));
-      set('rate', count(d.changesPerSecond));
-      set('changes', count(d.changes));
-      set('latency', ms(d.handlerP50Ms) + ' / ' + ms(d.handlerP99Ms) + ' ms');
-      set('errors', count(d.handlerErrors), d.handlerErrors > 0);
-      set('dead', count(d.deadLettered), d.deadLettered > 0);
-      set('reconnects', count(d.reconnects));
-      set('ack', d.acknowledgedLsn);
-      set('commit', ago(d.lastCommitTime));
+      showCards(DISPATCHER_CARDS, d);
       const message = d.error || (d.lastError && d.lastError.message);
       $('error-box').hidden = !message;
       $('last-error').textContent = message || '';
@@ -159,17 +260,8 @@
         : d.lastError
           ? new Date(d.lastError.at).toLocaleString()
           : '';
-      const body = $('backfill').querySelector('tbody');
-      body.textContent = '';
       $('backfill').hidden = d.backfill.length === 0;
-      for (const b of d.backfill)
-        addRow(body, [
-          b.table,
-          count(b.rows),
-          b.estimatedTotal === null ? '-' : count(b.estimatedTotal),
-          count(b.rowsPerSecond),
-          b.state,
-        ]);
+      fillTable(BACKFILL_TABLE, d.backfill);
     } else if (r) {
       const state = $('state');
       state.textContent = 'router';
@@ -177,36 +269,19 @@
     }
     if (r) {
       $('router').hidden = false;
-      set('qps', count(r.queriesPerSecond));
-      set('primary-queries', count(r.primary.queries));
-      set('fallbacks', count(r.fallbacks));
-      set('retries', count(r.retries));
-      const body = $('replicas').querySelector('tbody');
-      body.textContent = '';
-      for (const x of r.replicas) {
-        const row = addRow(body, [
-          x.name,
-          x.healthy ? (x.withinLag ? 'healthy' : 'lagging') : 'ejected',
-          bytes(x.lagBytes),
-          x.lagMs === null ? '-' : ms(x.lagMs) + ' ms',
-          count(x.queries),
-          count(x.ejections),
-          x.lastError || '',
-        ]);
-        row.children[1].className = x.healthy && x.withinLag ? 'ok' : 'bad';
-      }
+      showCards(ROUTER_CARDS, r);
+      const rows = fillTable(REPLICA_TABLE, r.replicas);
+      r.replicas.forEach((x, i) => {
+        rows[i].children[1].className = x.healthy && x.withinLag ? 'ok' : 'bad';
+      });
     }
   }
-  function addRow(body, cells) {
-    const tr = document.createElement('tr');
-    for (const c of cells) {
-      const td = document.createElement('td');
-      td.textContent = c;
-      tr.appendChild(td);
-    }
-    body.appendChild(tr);
-    return tr;
-  }
+
+  addCards('dispatcher-cards', DISPATCHER_CARDS);
+  addCards('router-cards', ROUTER_CARDS);
+  addFigures();
+  addHeader(BACKFILL_TABLE);
+  addHeader(REPLICA_TABLE);
 
   const events = new EventSource('/events');
   events.addEventListener('meta', (e) => {

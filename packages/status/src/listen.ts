@@ -95,11 +95,15 @@ export function urlPort(server: Server, asked: number): number {
   return typeof address === 'object' && address ? address.port : asked;
 }
 
-/** @internal the options every local HTTP endpoint of this package takes. */
+/** The options every local HTTP endpoint of this package takes: where it listens, and who may reach it. */
 export interface EndpointOptions {
+  /** Port; 0 picks a free one (see the server's `url`). */
   port: number;
+  /** Address to bind. Default `127.0.0.1`; anything that is not loopback needs `allowRemote`. */
   host?: string;
+  /** Allow a non-loopback `host` (the endpoint has no authentication); a warning is printed. Default false. */
   allowRemote?: boolean;
+  /** Where the warning for a non-loopback host goes. Default `console.warn`. */
   warn?: (message: string) => void;
 }
 

@@ -4,19 +4,13 @@ import type * as OtelApi from '@opentelemetry/api';
 import type * as OtelPrometheus from '@opentelemetry/exporter-prometheus';
 import type * as OtelSdk from '@opentelemetry/sdk-metrics';
 import { KoyoStatusError } from './errors.js';
-import { endpointHost, serveOn } from './listen.js';
+import { endpointHost, serveOn, type EndpointOptions } from './listen.js';
 
-/** Options of {@link serveMetrics}. */
-export interface ServeMetricsOptions {
-  /** Port; 0 picks a free one (see `url`). Prometheus' convention for exporters is 9464. */
-  port: number;
-  /** Address to bind. Default `127.0.0.1`; anything that is not loopback needs `allowRemote`. */
-  host?: string;
-  /** Allow a non-loopback `host` (no authentication); a warning is printed. Default false. */
-  allowRemote?: boolean;
-  /** Where the warning for a non-loopback host goes. Default `console.warn`. */
-  warn?: (message: string) => void;
-}
+/**
+ * Options of {@link serveMetrics}: where the endpoint listens. Prometheus' convention for
+ * exporters is port 9464.
+ */
+export type ServeMetricsOptions = EndpointOptions;
 
 /** A running metrics endpoint: {@link serveMetrics}. */
 export interface MetricsServer {

@@ -2,29 +2,21 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { KoyoStatusError } from './errors.js';
-import { endpointHost, redactConnection, serveOn } from './listen.js';
+import { endpointHost, redactConnection, serveOn, type EndpointOptions } from './listen.js';
 import { StatusSampler, type StatusDispatcher, type StatusRouter } from './sampler.js';
 
 /** Options of {@link serveStatus}. */
-export interface ServeStatusOptions {
+export interface ServeStatusOptions extends EndpointOptions {
   /** The dispatcher to show (`createDispatcher(...)`). */
   dispatcher?: StatusDispatcher;
   /** The router to show (`pool.router` of `@koyo/router/pg`, `sql.router` of `@koyo/router/postgres`). */
   router?: StatusRouter;
-  /** Port; 0 picks a free one (see `url`). */
-  port: number;
-  /** Address to bind. Default `127.0.0.1`; anything that is not loopback needs `allowRemote`. */
-  host?: string;
-  /** Allow a non-loopback `host` (the page has no authentication); a warning is printed. Default false. */
-  allowRemote?: boolean;
   /** Heading of the page, e.g. the slot and publication. Default `koyo`. */
   title?: string;
   /** Connection string to show; its password is always replaced by `***`. */
   connection?: string;
   /** Seconds of history kept for the charts. Default 900 (15 minutes). */
   historySeconds?: number;
-  /** Where the warning for a non-loopback host goes. Default `console.warn`. */
-  warn?: (message: string) => void;
 }
 
 /** A running status page: {@link serveStatus}. */

@@ -1,8 +1,8 @@
 import type { CommandSpec } from '../args.js';
-import { lazyCommand, type Command } from '../command.js';
 import * as flags from '../flags.js';
 
-const spec: CommandSpec = {
+/** The flags and help of `koyo backfill [TABLE...]`, which delivers existing rows to the handlers as 'snapshot' changes, then exits. It runs src/run/backfill-command.ts, imported only then (see `main`). */
+export const backfillSpec: CommandSpec = {
   name: 'backfill',
   summary: "Deliver existing rows to the handlers as 'snapshot' changes, then exit",
   description:
@@ -33,9 +33,3 @@ const spec: CommandSpec = {
     'koyo backfill --progress lines',
   ],
 };
-
-/** `koyo backfill [TABLE...]`: delivers existing rows to the handlers as 'snapshot' changes, then exits. Its implementation loads when it runs. */
-export const backfillCommand: Command = lazyCommand(
-  spec,
-  () => import('../run/backfill-command.js'),
-);

@@ -1,8 +1,8 @@
 import type { CommandSpec } from '../args.js';
-import { lazyCommand, type Command } from '../command.js';
 import * as flags from '../flags.js';
 
-const spec: CommandSpec = {
+/** The flags and help of `koyo doctor`, which checks the set-up and prints a checklist with the fix of each problem. It runs src/doctor/doctor-command.ts, imported only then (see `main`). */
+export const doctorSpec: CommandSpec = {
   name: 'doctor',
   summary: 'Check the database set-up and say how to fix each problem',
   description:
@@ -38,9 +38,3 @@ const spec: CommandSpec = {
     'koyo doctor --json | jq .checks',
   ],
 };
-
-/** `koyo doctor`: checks the set-up and prints a checklist with the fix of each problem. Its implementation loads when it runs. */
-export const doctorCommand: Command = lazyCommand(
-  spec,
-  () => import('../doctor/doctor-command.js'),
-);

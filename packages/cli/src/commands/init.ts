@@ -1,8 +1,8 @@
 import type { CommandSpec } from '../args.js';
-import { lazyCommand, type Command } from '../command.js';
 import * as flags from '../flags.js';
 
-const spec: CommandSpec = {
+/** The flags and help of `koyo init`, which writes koyo.config.ts and koyo.handlers.ts (and koyo.worker.ts with --relay nats). It runs src/init/init-command.ts, imported only then (see `main`). */
+export const initSpec: CommandSpec = {
   name: 'init',
   summary: 'Write koyo.config.ts and a commented koyo.handlers.ts',
   description:
@@ -39,6 +39,3 @@ const spec: CommandSpec = {
     'koyo init --force',
   ],
 };
-
-/** `koyo init`: writes koyo.config.ts and koyo.handlers.ts (and koyo.worker.ts with --relay nats). Its implementation loads when it runs. */
-export const initCommand: Command = lazyCommand(spec, () => import('../init/init-command.js'));

@@ -1,8 +1,8 @@
 import type { CommandSpec } from '../args.js';
-import { lazyCommand, type Command } from '../command.js';
 import * as flags from '../flags.js';
 
-const spec: CommandSpec = {
+/** The flags and help of `koyo relay nats`, which publishes every change of the slot into NATS JetStream (@koyo/nats). It runs src/relay/relay-nats-command.ts, imported only then (see `main`). */
+export const relayNatsSpec: CommandSpec = {
   name: 'relay nats',
   summary: 'Publish every change into NATS JetStream for a worker fleet',
   description:
@@ -37,9 +37,3 @@ const spec: CommandSpec = {
     'koyo relay nats --stream ORDERS --stats-interval 10',
   ],
 };
-
-/** `koyo relay nats`: publishes every change of the slot into NATS JetStream (@koyo/nats). Its implementation loads when it runs. */
-export const relayNatsCommand: Command = lazyCommand(
-  spec,
-  () => import('../relay/relay-nats-command.js'),
-);

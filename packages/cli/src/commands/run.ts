@@ -1,8 +1,8 @@
 import type { CommandSpec } from '../args.js';
-import { lazyCommand, type Command } from '../command.js';
 import * as flags from '../flags.js';
 
-const spec: CommandSpec = {
+/** The flags and help of `koyo run`, which streams changes to the handlers of koyo.handlers.ts until SIGINT or SIGTERM. It runs src/run/run-command.ts, imported only then (see `main`). */
+export const runSpec: CommandSpec = {
   name: 'run',
   summary: 'Stream changes to the handlers in koyo.handlers.ts',
   description:
@@ -50,6 +50,3 @@ const spec: CommandSpec = {
     'koyo run --config deploy/koyo.config.ts',
   ],
 };
-
-/** `koyo run`: streams changes to the handlers of koyo.handlers.ts until SIGINT or SIGTERM. Its implementation loads when it runs. */
-export const runCommand: Command = lazyCommand(spec, () => import('../run/run-command.js'));

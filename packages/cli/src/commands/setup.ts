@@ -1,8 +1,8 @@
 import type { CommandSpec } from '../args.js';
-import { lazyCommand, type Command } from '../command.js';
 import * as flags from '../flags.js';
 
-const spec: CommandSpec = {
+/** The flags and help of `koyo setup`, which prints the SQL PostgreSQL needs for koyo; `--apply` runs what SQL can do. It runs src/setup/setup-command.ts, imported only then (see `main`). */
+export const setupSpec: CommandSpec = {
   name: 'setup',
   summary: 'Print (or --apply) the SQL that prepares PostgreSQL',
   description:
@@ -31,6 +31,3 @@ const spec: CommandSpec = {
     'koyo setup --apply',
   ],
 };
-
-/** `koyo setup`: prints the SQL PostgreSQL needs for koyo; `--apply` runs what SQL can do. Its implementation loads when it runs. */
-export const setupCommand: Command = lazyCommand(spec, () => import('../setup/setup-command.js'));

@@ -1,8 +1,8 @@
 import type { CommandSpec } from '../args.js';
-import { lazyCommand, type Command } from '../command.js';
 import * as flags from '../flags.js';
 
-const spec: CommandSpec = {
+/** The flags and help of `koyo slots drop NAME [--force]`, which drops a slot and its replication origin. It runs src/slots/slots-drop-command.ts, imported only then (see `main`). */
+export const slotsDropSpec: CommandSpec = {
   name: 'slots drop',
   summary: 'Drop a replication slot',
   description:
@@ -20,9 +20,3 @@ const spec: CommandSpec = {
   },
   examples: ['koyo slots drop old_consumer', 'koyo slots drop stuck_slot --force'],
 };
-
-/** `koyo slots drop NAME [--force]`: drops a slot and its replication origin. Its implementation loads when it runs. */
-export const slotsDropCommand: Command = lazyCommand(
-  spec,
-  () => import('../slots/slots-drop-command.js'),
-);

@@ -1,8 +1,8 @@
 import type { CommandSpec } from '../args.js';
-import { lazyCommand, type Command } from '../command.js';
 import * as flags from '../flags.js';
 
-const spec: CommandSpec = {
+/** The flags and help of `koyo slots` (also `koyo slots list`), which lists every replication slot of the server. It runs src/slots/slots-command.ts, imported only then (see `main`). */
+export const slotsSpec: CommandSpec = {
   name: 'slots',
   summary: 'List replication slots with lag, holder and WAL status',
   description:
@@ -11,6 +11,3 @@ const spec: CommandSpec = {
   options: { url: flags.url, config: flags.config, json: flags.json, help: flags.help },
   examples: ['koyo slots', 'koyo slots --json', 'koyo slots drop old_consumer'],
 };
-
-/** `koyo slots` (also `koyo slots list`): lists every replication slot of the server. Its implementation loads when it runs. */
-export const slotsCommand: Command = lazyCommand(spec, () => import('../slots/slots-command.js'));

@@ -1,8 +1,8 @@
 import type { CommandSpec } from '../args.js';
-import { lazyCommand, type Command } from '../command.js';
 import * as flags from '../flags.js';
 
-const spec: CommandSpec = {
+/** The flags and help of `koyo tail`, which prints decoded changes live, through a temporary slot or by peeking at one. It runs src/tail/tail-command.ts, imported only then (see `main`). */
+export const tailSpec: CommandSpec = {
   name: 'tail',
   summary: 'Print decoded changes live, one per line',
   description:
@@ -36,6 +36,3 @@ const spec: CommandSpec = {
     'koyo tail --slot koyo_shop --peek --limit 20',
   ],
 };
-
-/** `koyo tail`: prints decoded changes live, through a temporary slot or by peeking at one. Its implementation loads when it runs. */
-export const tailCommand: Command = lazyCommand(spec, () => import('../tail/tail-command.js'));

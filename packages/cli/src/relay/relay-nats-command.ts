@@ -1,12 +1,7 @@
 import { createKoyoLogger, type Logger } from '@koyo/dispatcher';
-import { type CommandSpec, numberValue, type ParsedArgs } from '../args.js';
-import {
-  commandContext,
-  requirePublication,
-  requireSlot,
-  resolveConnection,
-  type CliIo,
-} from '../context.js';
+import { numberValue } from '../args.js';
+import type { CommandRun } from '../command.js';
+import { commandContext, requirePublication, requireSlot, resolveConnection } from '../context.js';
 import { EXIT, KoyoCliError, formatError } from '../errors.js';
 import { formatCount } from '../format.js';
 import { display as displayPath } from '../load.js';
@@ -68,12 +63,7 @@ function watch(relay: Relay, logger: Logger, intervalMs: number): () => void {
  * `koyo relay nats`: reads the config's slot and publishes every change into NATS JetStream with
  * @koyo/nats's relay; SIGINT/SIGTERM (or `signal`) stops it gracefully with a summary, exit 0.
  */
-export async function run(
-  spec: CommandSpec,
-  args: ParsedArgs,
-  io: CliIo,
-  signal: AbortSignal,
-): Promise<number> {
+export const run: CommandRun = async (spec, args, io, signal) => {
   const ctx = await commandContext(spec, args, io, { requireConfig: true });
   const conn = resolveConnection(ctx);
   const slot = requireSlot(ctx);
@@ -207,4 +197,4 @@ export async function run(
     process.off('SIGTERM', onSignal);
     signal.removeEventListener('abort', onAbort);
   }
-}
+};

@@ -17,21 +17,9 @@ import {
   type Row,
 } from '@koyo/pgoutput';
 import type { QualifiedTable } from '@koyo/slot';
-import {
-  type CommandSpec,
-  flagValue,
-  listValue,
-  numberValue,
-  type ParsedArgs,
-  stringValue,
-} from '../args.js';
-import {
-  commandContext,
-  publicationName,
-  resolveConnection,
-  slotName,
-  type CliIo,
-} from '../context.js';
+import { flagValue, listValue, numberValue, stringValue } from '../args.js';
+import type { CommandRun } from '../command.js';
+import { commandContext, publicationName, resolveConnection, slotName } from '../context.js';
 import { EXIT, KoyoCliError, findSqlState } from '../errors.js';
 import { plainClient } from '../pg-client.js';
 import type pg from 'pg';
@@ -198,12 +186,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** `koyo tail`: prints decoded changes live, through a temporary slot or by peeking at one. */
-export async function run(
-  spec: CommandSpec,
-  args: ParsedArgs,
-  io: CliIo,
-  signal: AbortSignal,
-): Promise<number> {
+export const run: CommandRun = async (spec, args, io, signal) => {
   const ctx = await commandContext(spec, args, io);
   const peek = flagValue(args, 'peek');
   const slotFlag = stringValue(args, 'slot');
@@ -303,4 +286,4 @@ export async function run(
         .catch(() => undefined);
     await client.end().catch(() => undefined);
   }
-}
+};
