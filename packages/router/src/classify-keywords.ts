@@ -122,70 +122,46 @@ function keyword(text: string, id: number, first?: Classification): void {
   });
 }
 
-keyword('select', K_SELECT, READ_SELECT);
-keyword('with', K_WITH, READ_WITH);
-keyword('values', K_VALUES, READ_VALUES);
-keyword('table', K_TABLE, READ_TABLE);
-keyword('show', K_SHOW, READ_SHOW);
-keyword('explain', K_EXPLAIN, READ_EXPLAIN);
-keyword('for', K_FOR);
-keyword('update', K_UPDATE);
-keyword('share', K_SHARE);
-keyword('no', K_NO);
-keyword('key', K_KEY);
-keyword('into', K_INTO);
-keyword('insert', K_INSERT);
-keyword('delete', K_DELETE);
-keyword('merge', K_MERGE);
-keyword('analyze', K_ANALYZE);
-keyword('analyse', K_ANALYZE);
-keyword('verbose', K_VERBOSE);
-keyword('false', K_FALSE);
-keyword('off', K_OFF);
-keyword('execute', K_EXECUTE);
-keyword('begin', K_BEGIN, BEGIN);
-keyword('start', K_START, START);
-keyword('commit', K_COMMIT, COMMIT);
-keyword('end', K_COMMIT, END);
-keyword('rollback', K_ROLLBACK, ROLLBACK);
-keyword('abort', K_ROLLBACK, ABORT);
-keyword('to', K_TO);
-keyword('prepared', K_PREPARED);
-for (const word of [
-  'create',
-  'alter',
-  'drop',
-  'truncate',
-  'savepoint',
-  'release',
-  'prepare',
-  'deallocate',
-  'listen',
-  'notify',
-  'unlisten',
-  'call',
-  'do',
-  'lock',
-  'set',
-  'reset',
-  'copy',
-  'declare',
-  'fetch',
-  'move',
-  'close',
-  'vacuum',
-  'cluster',
-  'reindex',
-  'refresh',
-  'grant',
-  'revoke',
-  'comment',
-  'security',
-  'import',
-  'load',
-  'discard',
-  'checkpoint',
-  'reassign',
-]) {
-  keyword(word, K_OTHER);
-}
+/**
+ * The keywords with an id of their own (a word may share its id with a synonym, as `end` with
+ * `commit`), and the verdict when one starts a statement (default: a write of that command).
+ */
+const KNOWN: readonly (readonly [text: string, id: number, first?: Classification])[] = [
+  ['select', K_SELECT, READ_SELECT],
+  ['with', K_WITH, READ_WITH],
+  ['values', K_VALUES, READ_VALUES],
+  ['table', K_TABLE, READ_TABLE],
+  ['show', K_SHOW, READ_SHOW],
+  ['explain', K_EXPLAIN, READ_EXPLAIN],
+  ['for', K_FOR],
+  ['update', K_UPDATE],
+  ['share', K_SHARE],
+  ['no', K_NO],
+  ['key', K_KEY],
+  ['into', K_INTO],
+  ['insert', K_INSERT],
+  ['delete', K_DELETE],
+  ['merge', K_MERGE],
+  ['analyze', K_ANALYZE],
+  ['analyse', K_ANALYZE],
+  ['verbose', K_VERBOSE],
+  ['false', K_FALSE],
+  ['off', K_OFF],
+  ['execute', K_EXECUTE],
+  ['begin', K_BEGIN, BEGIN],
+  ['start', K_START, START],
+  ['commit', K_COMMIT, COMMIT],
+  ['end', K_COMMIT, END],
+  ['rollback', K_ROLLBACK, ROLLBACK],
+  ['abort', K_ROLLBACK, ABORT],
+  ['to', K_TO],
+  ['prepared', K_PREPARED],
+];
+
+/** Other statement-starting words: writes of their own command, never looked at further. */
+const OTHER = `create alter drop truncate savepoint release prepare deallocate listen notify unlisten
+  call do lock set reset copy declare fetch move close vacuum cluster reindex refresh grant revoke
+  comment security import load discard checkpoint reassign`;
+
+for (const [text, id, first] of KNOWN) keyword(text, id, first);
+for (const word of OTHER.split(/\s+/)) keyword(word, K_OTHER);
