@@ -185,6 +185,9 @@ export async function probePg(target: PgProbeTarget, sql: string): Promise<strin
  * @example
  * const driver = { ...rest, probe: (node, sql) => probePostgres(sqlOf(node), sql) };
  */
-export async function probePostgres(target: PostgresProbeTarget, sql: string): Promise<string | null> {
+export async function probePostgres(
+  target: PostgresProbeTarget,
+  sql: string,
+): Promise<string | null> {
   return firstCell(await target.unsafe(sql).values());
 }
