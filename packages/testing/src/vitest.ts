@@ -242,3 +242,4 @@ export { killAtRandomMoments, type KillLoopOptions } from './kill-loop.js';
 export { mixedSize, type SizeTier } from './mixed-size.js';
 export { lateBound } from './late-bound.js';
 export { clusterPerTest } from './cluster-per-test.js';
+export { databasePerFile } from './database-per-file.js';
