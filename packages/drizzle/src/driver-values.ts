@@ -67,24 +67,23 @@ function infinity(value: Date | number): string | undefined {
   return undefined;
 }
 
-/** `pg` parses `timestamptz` into a Date: print it as PostgreSQL does in a UTC session. */
-function timestamptzText(value: Date | number): string {
-  const special = infinity(value);
-  if (special !== undefined) return special;
-  const date = new Date(value);
-  const { text, bc } = formatYmd(date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate());
-  const time = `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}`;
-  return `${text} ${time}${formatFraction(date.getUTCMilliseconds() * 1000)}+00${bc ? ' BC' : ''}`;
-}
+/** The Date getters a printed value reads, in order; each has a UTC twin (`getUTCHours`...). */
+const DATE_FIELDS = ['FullYear', 'Month', 'Date', 'Hours', 'Minutes', 'Seconds', 'Milliseconds'];
 
-/** `pg` parses `timestamp` into a Date in local time: print its local fields. */
-function timestampText(value: Date | number): string {
+/**
+ * Prints a `timestamptz` (`zone` `'UTC'`: the UTC fields, `+00`) or a `timestamp` (`zone` `''`:
+ * the local fields) as PostgreSQL does in a UTC session.
+ */
+function timestampText(value: Date | number, zone: 'UTC' | ''): string {
   const special = infinity(value);
   if (special !== undefined) return special;
-  const date = new Date(value);
-  const { text, bc } = formatYmd(date.getFullYear(), date.getMonth() + 1, date.getDate());
-  const time = `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
-  return `${text} ${time}${formatFraction(date.getMilliseconds() * 1000)}${bc ? ' BC' : ''}`;
+  const date = new Date(value) as unknown as Record<string, () => number>;
+  const [year, month, day, hours, minutes, seconds, ms] = DATE_FIELDS.map((field) =>
+    date[`get${zone}${field}`]!.call(date),
+  ) as [number, number, number, number, number, number, number];
+  const { text, bc } = formatYmd(year, month + 1, day);
+  const time = `${pad(hours)}:${pad(minutes)}:${pad(seconds)}${formatFraction(ms * 1000)}`;
+  return `${text} ${time}${zone === 'UTC' ? '+00' : ''}${bc ? ' BC' : ''}`;
 }
 
 /** `pg` parses `date` into a Date at local midnight: print its local fields. */
@@ -140,9 +139,11 @@ function scalarText(oid: number, value: unknown): unknown {
   if (typeof value === 'string' || value === null || value === undefined) return value;
   switch (oid) {
     case RAW_TYPES.timestamptz:
-      return value instanceof Date || typeof value === 'number' ? timestamptzText(value) : value;
+      return value instanceof Date || typeof value === 'number'
+        ? timestampText(value, 'UTC')
+        : value;
     case RAW_TYPES.timestamp:
-      return value instanceof Date || typeof value === 'number' ? timestampText(value) : value;
+      return value instanceof Date || typeof value === 'number' ? timestampText(value, '') : value;
     case RAW_TYPES.date:
       return value instanceof Date || typeof value === 'number' ? dateText(value) : value;
     case RAW_TYPES.interval:

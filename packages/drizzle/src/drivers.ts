@@ -33,29 +33,3 @@ export function driverOf(db: unknown, what: string): Driver {
   }
   return driver;
 }
-
-/**
- * The router's probe of a node: the first column of the first row of `text` on the database's
- * own client, as text.
- *
- * @internal
- */
-export function prober(
-  db: PgDatabase<any, any, any>,
-  driver: Driver,
-): (text: string) => Promise<string | null> {
-  const client = (db as unknown as { $client: unknown }).$client;
-  if (driver === 'node-postgres') {
-    const pgClient = client as {
-      query(config: { text: string; rowMode: 'array' }): Promise<{ rows: unknown[][] }>;
-    };
-    return async (text) => cell((await pgClient.query({ text, rowMode: 'array' })).rows);
-  }
-  const sql = client as { unsafe(text: string): { values(): Promise<unknown[][]> } };
-  return async (text) => cell(await sql.unsafe(text).values());
-}
-
-function cell(rows: unknown[][]): string | null {
-  const value = rows[0]?.[0];
-  return value === null || value === undefined ? null : String(value);
-}

@@ -49,20 +49,27 @@ export interface TableChangeBase {
 export type RowKey<Row> = Extract<keyof Row, string>;
 
 /**
+ * The fields an insert, update, delete or snapshot carries besides its kind and rows.
+ */
+interface RowChangeBase<Row> extends TableChangeBase {
+  /** The replica-identity (primary key) properties of the row. */
+  key: Partial<Row> | null;
+  /** The key's value, mapped like its column, when the key has exactly one column; else `null`. */
+  id: unknown;
+  /** Properties absent from `new`: TOASTed values an update did not change. */
+  unchanged: RowKey<Row>[];
+}
+
+/**
  * A row inserted into a Drizzle table. `new` is the row as `db.select()` returns it.
  *
  * @example
  * onTable(dispatcher, users, { insert: (change: InsertChange<typeof users.$inferSelect>) => mailer.welcome(change.new.email) });
  */
-export interface InsertChange<Row> extends TableChangeBase {
+export interface InsertChange<Row> extends RowChangeBase<Row> {
   kind: 'insert';
-  /** The replica-identity (primary key) properties of the row. */
-  key: Partial<Row> | null;
-  /** The key's value, mapped like its column, when the key has exactly one column; else `null`. */
-  id: unknown;
   new: Row;
   old: null;
-  unchanged: RowKey<Row>[];
 }
 
 /**
@@ -71,13 +78,10 @@ export interface InsertChange<Row> extends TableChangeBase {
  * from it. `old` is the whole previous row with `REPLICA IDENTITY FULL`, else only the key
  * properties when the key changed, else `null`.
  */
-export interface UpdateChange<Row> extends TableChangeBase {
+export interface UpdateChange<Row> extends RowChangeBase<Row> {
   kind: 'update';
-  key: Partial<Row> | null;
-  id: unknown;
   new: Row;
   old: Partial<Row> | null;
-  unchanged: RowKey<Row>[];
 }
 
 /**
@@ -87,13 +91,10 @@ export interface UpdateChange<Row> extends TableChangeBase {
  * @example
  * onTable(dispatcher, users, { delete: (change) => search.remove(change.old?.id) });
  */
-export interface DeleteChange<Row> extends TableChangeBase {
+export interface DeleteChange<Row> extends RowChangeBase<Row> {
   kind: 'delete';
-  key: Partial<Row> | null;
-  id: unknown;
   new: null;
   old: Partial<Row> | null;
-  unchanged: RowKey<Row>[];
 }
 
 /**
@@ -118,13 +119,10 @@ export interface TruncateChange<Row> extends TableChangeBase {
  * @example
  * onTable(dispatcher, users, { snapshot: (change) => search.index(change.new) });
  */
-export interface SnapshotChange<Row> extends TableChangeBase {
+export interface SnapshotChange<Row> extends RowChangeBase<Row> {
   kind: 'snapshot';
-  key: Partial<Row> | null;
-  id: unknown;
   new: Row;
   old: null;
-  unchanged: RowKey<Row>[];
 }
 
 /**
@@ -209,6 +207,27 @@ export function onTable<TTable extends PgTable>(
     | TableChangeHandlers<TTable['$inferSelect']>,
   options: OnTableOptions = {},
 ): () => void {
+  checkArguments(dispatcher, table, options);
+  const mapper = new TableRowMapper(table, options.casing);
+  const label = `onTable(${mapper.schema}.${mapper.table})`;
+  if (typeof handler === 'function') {
+    return dispatcher.onTable(mapper.qualifiedName, (change) =>
+      handler(toTableChange(mapper, change) as TableChange<TTable['$inferSelect']>),
+    );
+  }
+  const handlers = checkHandlers(label, handler);
+  return dispatcher.onTable(mapper.qualifiedName, (change) => {
+    const fn = handlers[change.kind];
+    return fn ? fn(toTableChange(mapper, change)) : undefined;
+  });
+}
+
+/** Throws a `KoyoDrizzleError` naming the argument of {@link onTable} that it cannot use. */
+function checkArguments(
+  dispatcher: unknown,
+  table: unknown,
+  options: OnTableOptions,
+): asserts dispatcher is ChangeSource {
   if (!isChangeSource(dispatcher)) {
     throw new KoyoDrizzleError(
       'INVALID_ARGUMENT',
@@ -231,13 +250,13 @@ export function onTable<TTable extends PgTable>(
       `onTable options.casing must be 'snake_case' or 'camelCase' (the casing given to drizzle()), got ${JSON.stringify(options.casing)}.`,
     );
   }
-  const mapper = new TableRowMapper(table, options.casing);
-  const label = `onTable(${mapper.schema}.${mapper.table})`;
-  if (typeof handler === 'function') {
-    return dispatcher.onTable(mapper.qualifiedName, (change) =>
-      handler(toTableChange(mapper, change) as TableChange<TTable['$inferSelect']>),
-    );
-  }
+}
+
+/** The handler functions of an {@link onTable} handler object, by change kind. */
+type Handlers = Record<string, ((change: TableChange<unknown>) => HandlerResult) | undefined>;
+
+/** Checks an {@link onTable} handler object (known kinds, functions, at least one) and returns it. */
+function checkHandlers(label: string, handler: unknown): Handlers {
   if (handler === null || typeof handler !== 'object') {
     throw new KoyoDrizzleError(
       'INVALID_ARGUMENT',
@@ -261,20 +280,14 @@ export function onTable<TTable extends PgTable>(
       );
     }
   }
-  const handlers = handler as Record<
-    string,
-    ((change: TableChange<unknown>) => HandlerResult) | undefined
-  >;
+  const handlers = handler as Handlers;
   if (!KINDS.some((kind) => handlers[kind] !== undefined)) {
     throw new KoyoDrizzleError(
       'INVALID_ARGUMENT',
       `${label}: the handler object has no insert, update, delete, truncate or snapshot function.`,
     );
   }
-  return dispatcher.onTable(mapper.qualifiedName, (change) => {
-    const fn = handlers[change.kind];
-    return fn ? fn(toTableChange(mapper, change)) : undefined;
-  });
+  return handlers;
 }
 
 /**

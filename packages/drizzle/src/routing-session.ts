@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Router } from '@koyo/router';
+import { runDecided, type Router, type RouterDriver } from '@koyo/router';
 import { entityKind, type SQL } from 'drizzle-orm';
 import {
   PgSession,
@@ -10,16 +10,11 @@ import {
   type PreparedQueryConfig,
 } from 'drizzle-orm/pg-core';
 import { rewrap, unwrapForRouter } from './driver-failure.js';
+import { sessionOf, type BoundTransaction, type DrizzleStatement } from './drizzle-driver.js';
 import { RoutedPreparedQuery, type Context, type PrepareArgs } from './routed-prepared-query.js';
 
 /** The relational schema Drizzle passes to its database and transaction constructors. */
 export type DrizzleSchemaConfig = ConstructorParameters<typeof PgTransaction>[2];
-
-/** What a routed transaction binds in the router's context: its driver session and the tx given to the user. */
-interface BoundTransaction {
-  readonly session: PgSession;
-  readonly tx: PgTransaction<any, any, any>;
-}
 
 /**
  * State shared by every routed session of one `withRouting` database.
@@ -29,6 +24,7 @@ interface BoundTransaction {
 export class RoutingCore {
   constructor(
     readonly router: Router<PgSession>,
+    readonly driver: RouterDriver<PgSession, BoundTransaction, DrizzleStatement, unknown>,
     readonly primary: PgSession,
     readonly dialect: PgDialect,
   ) {}
@@ -44,13 +40,10 @@ export class RoutingCore {
   ): Promise<R> {
     if (pinned !== undefined)
       return this.router.execute(sql, () => fn(pinned), { pinned, inTransaction: true });
+    const statement: DrizzleStatement = (session) => fn(session).catch(unwrapForRouter);
     return this.router
-      .execute(sql, (d) =>
-        fn(
-          d.target === 'transaction' ? (d.transaction as BoundTransaction).session : d.handle!,
-        ).catch(unwrapForRouter),
-      )
-      .catch(rewrap);
+      .execute(sql, (d, check) => runDecided(this.driver, d, statement, check))
+      .catch(rewrap) as Promise<R>;
   }
 
   /**
@@ -59,7 +52,7 @@ export class RoutingCore {
    * router (counted and logged), and whose nested `transaction()` makes a savepoint the same way.
    */
   wrapTransaction(raw: PgTransaction<any, any, any>): PgTransaction<any, any, any> {
-    const rawSession = (raw as unknown as { _: { session: PgSession } })._.session;
+    const rawSession = sessionOf(raw);
     const internals = raw as unknown as { schema: DrizzleSchemaConfig; nestedIndex: number };
     const pinned = new RoutingSession(this, this.dialect, internals.schema, rawSession);
     const Ctor = raw.constructor as new (
@@ -73,7 +66,7 @@ export class RoutingCore {
       raw.transaction((nestedRaw) => {
         const nested = this.wrapTransaction(nestedRaw);
         const bound: BoundTransaction = {
-          session: (nestedRaw as unknown as { _: { session: PgSession } })._.session,
+          session: sessionOf(nestedRaw),
           tx: nested,
         };
         return this.router.inTransaction(bound, () => fn(nested));
@@ -180,7 +173,7 @@ export class RoutingSession extends PgSession<any, any, any> {
           started = true;
           const tx = core.wrapTransaction(raw);
           const bound: BoundTransaction = {
-            session: (raw as unknown as { _: { session: PgSession } })._.session,
+            session: sessionOf(raw),
             tx,
           };
           return router.inTransaction(bound, () => fn(tx));

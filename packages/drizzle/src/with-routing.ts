@@ -1,12 +1,7 @@
-import {
-  createRouter,
-  nodeSet,
-  type Router,
-  type RouterNode,
-  type RouterOptions,
-} from '@koyo/router';
+import { createRouter, driverNode, nodeSet, type Router, type RouterOptions } from '@koyo/router';
 import type { PgDatabase, PgDialect, PgSession } from 'drizzle-orm/pg-core';
-import { driverOf, prober } from './drivers.js';
+import { drizzleDriver, sessionOf } from './drizzle-driver.js';
+import { driverOf } from './drivers.js';
 import { KoyoDrizzleError } from './errors.js';
 import { RoutingCore, RoutingSession, type DrizzleSchemaConfig } from './routing-session.js';
 
@@ -154,18 +149,6 @@ export function withRouting<
     );
   }
   const { primaryName, replicaNames, replicaWeights, ...routerOptions } = options;
-  const sessionOf = (db: AnyPgDatabase): PgSession =>
-    (db as unknown as { _: { session: PgSession } })._.session;
-  const node = (
-    db: AnyPgDatabase,
-    name: string,
-    weight: number | undefined,
-  ): RouterNode<PgSession> => ({
-    name,
-    handle: sessionOf(db),
-    ...(weight === undefined ? {} : { weight }),
-    probe: prober(db, driver),
-  });
   // Names and weights given, by database (a database given twice is one node).
   const names = new Map<AnyPgDatabase, string>();
   const weights = new Map<AnyPgDatabase, number>();
@@ -178,6 +161,9 @@ export function withRouting<
   if (primaryName !== undefined) names.set(firstDb, primaryName);
   /** The database of each node's session (for `$primary` and `$replicas` after a failover). */
   const dbOf = new Map<PgSession, AnyPgDatabase>();
+  const routerDriver = drizzleDriver(driver, (session) =>
+    Reflect.get(dbOf.get(session)!, '$client'),
+  );
   const nodes = nodeSet<AnyPgDatabase, PgSession>(
     list ? candidates : firstDb,
     replicaDbs,
@@ -186,7 +172,12 @@ export function withRouting<
     (db, fallbackName) => {
       dbOf.set(sessionOf(db), db);
       // The primary is never weighted (as before); a replica given as a candidate keeps its weight.
-      return node(db, names.get(db) ?? fallbackName, weights.get(db));
+      return driverNode(
+        routerDriver,
+        names.get(db) ?? fallbackName,
+        sessionOf(db),
+        weights.get(db),
+      );
     },
   );
   const router = createRouter<PgSession>({
@@ -212,7 +203,7 @@ export function withRouting<
           tableNamesMap: internals._.tableNamesMap,
         }
   ) as DrizzleSchemaConfig;
-  const core = new RoutingCore(router, sessionOf(firstDb), dialect);
+  const core = new RoutingCore(router, routerDriver, sessionOf(firstDb), dialect);
   const session = new RoutingSession(core, dialect, schema);
   const Database = firstDb.constructor as new (
     dialect: PgDialect,

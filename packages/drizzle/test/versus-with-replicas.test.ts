@@ -63,12 +63,13 @@ describe.each(DRIVERS)('withRouting vs withReplicas over drizzle-orm/%s', (drive
       await koyo.transaction(async (tx) => {
         await tx.insert(users).values({ name: 'koyo-ryw-tx' });
       });
-      expect(
-        await koyo
+      /** The committed row through koyo, with where it was read (`r`: on a replica). */
+      const readCommitted = () =>
+        koyo
           .select({ name: users.name, r: WHERE.r })
           .from(users)
-          .where(eq(users.name, 'koyo-ryw-tx')),
-      ).toEqual([{ name: 'koyo-ryw-tx', r: false }]);
+          .where(eq(users.name, 'koyo-ryw-tx'));
+      expect(await readCommitted()).toEqual([{ name: 'koyo-ryw-tx', r: false }]);
       // Once the replica has replayed the write, reads go back to it.
       await cluster.replicas[0]!.resumeReplay();
       await cluster.syncReplicas();
@@ -76,12 +77,7 @@ describe.each(DRIVERS)('withRouting vs withReplicas over drizzle-orm/%s', (drive
       // be under way from before the replay resumed: the second call starts a fresh one.
       await koyo.$router.probe();
       await koyo.$router.probe();
-      expect(
-        await koyo
-          .select({ name: users.name, r: WHERE.r })
-          .from(users)
-          .where(eq(users.name, 'koyo-ryw-tx')),
-      ).toEqual([{ name: 'koyo-ryw-tx', r: true }]);
+      expect(await readCommitted()).toEqual([{ name: 'koyo-ryw-tx', r: true }]);
     } finally {
       await cluster.replicas[0]!.resumeReplay();
       await cluster.syncReplicas();
@@ -116,22 +112,15 @@ describe.each(DRIVERS)('withRouting vs withReplicas over drizzle-orm/%s', (drive
   });
 
   it('reads through the outer db in a transaction: koyo reads in the transaction, withReplicas on the replica', async () => {
-    const koyoSeen = await koyo.transaction(async (tx) => {
-      await tx.insert(users).values({ name: 'tx-koyo' });
-      return koyo
-        .select({ name: users.name, r: WHERE.r })
-        .from(users)
-        .where(eq(users.name, 'tx-koyo'));
-    });
-    expect(koyoSeen).toEqual([{ name: 'tx-koyo', r: false }]);
-    const drizzleSeen = await drizzleDb.transaction(async (tx) => {
-      await tx.insert(users).values({ name: 'tx-drizzle' });
-      return drizzleDb
-        .select({ name: users.name, r: WHERE.r })
-        .from(users)
-        .where(eq(users.name, 'tx-drizzle'));
-    });
-    expect(drizzleSeen).toEqual([]); // another connection, on the replica: the row is not there
+    /** Inserts `name` in a transaction and reads it back through the outer `db`, inside it. */
+    const writeThenReadOutside = (db: typeof koyo | typeof drizzleDb, name: string) =>
+      db.transaction(async (tx) => {
+        await tx.insert(users).values({ name });
+        return db.select({ name: users.name, r: WHERE.r }).from(users).where(eq(users.name, name));
+      });
+    expect(await writeThenReadOutside(koyo, 'tx-koyo')).toEqual([{ name: 'tx-koyo', r: false }]);
+    // another connection, on the replica: the row is not there
+    expect(await writeThenReadOutside(drizzleDb, 'tx-drizzle')).toEqual([]);
   });
 
   it('$count and $with: koyo keeps them routed and whole, withReplicas drops $with’s selection and counts outside the transaction', async () => {

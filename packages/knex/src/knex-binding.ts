@@ -1,4 +1,4 @@
-import { readFromPrimary, type RouteDecision, type Router } from '@koyo/router';
+import { readFromPrimary, runDecided, type RouteDecision, type Router } from '@koyo/router';
 import type { Knex } from 'knex';
 import {
   ClientPG,
@@ -7,6 +7,7 @@ import {
   type KnexQueryObject,
   type PgClientLike,
 } from './_knex-internals.js';
+import type { KnexDriver, KnexStatement } from './knex-driver.js';
 import type { NodeClients } from './node-clients.js';
 import type { ResolvedKnexOptions } from './options.js';
 import { HANDLE_FORM } from './patch-knex-instance.js';
@@ -34,17 +35,14 @@ export class KnexBinding {
   root!: PgClientLike;
   router!: Router<Knex.Client>;
   nodes!: NodeClients;
+  driver!: KnexDriver;
   readonly pinned: PinnedConnections;
   readonly replicaTx: ReplicaTransactions;
 
   constructor(readonly options: ResolvedKnexOptions) {
     const router = (): Router<Knex.Client> => this.router;
     this.pinned = new PinnedConnections(router, (c, obj) => this.rawQuery(c, obj));
-    this.replicaTx = new ReplicaTransactions(
-      router,
-      () => this.nodes.acquirePrimary(),
-      options.router.logger,
-    );
+    this.replicaTx = new ReplicaTransactions(router, () => this.driver, options.router.logger);
   }
 
   /** Runs `obj` on `connection` as Knex's own pg client does (unrouted). */
@@ -61,7 +59,7 @@ export class KnexBinding {
 
   #releasePrimary(connection: KnexConnection): Promise<void> {
     this.pinned.forget(connection);
-    return this.nodes.releasePrimary(connection);
+    return this.nodes.release(connection);
   }
 
   /** `releaseConnection`: a routed connection gives back its primary connection, if it took one. */
@@ -106,45 +104,24 @@ export class KnexBinding {
       }
     }
     const router = this.router;
+    const exec = (client: PgClientLike, c: KnexConnection): Promise<KnexQueryObject> =>
+      ClientPG.prototype._query.call(client, c, obj);
     const run = (): Promise<KnexQueryObject> =>
-      router.execute(sql, (d) => this.#runDecision(conn, obj, d), { skip: skippedResponse(obj) });
+      router.execute(sql, (d) => this.#decided(conn, d, exec), { skip: skippedResponse(obj) });
     // The builder knows better than the SQL (schema introspection, migrations): primary.
     if (conn.hint?.role === 'write' && router.classify(sql).role === 'read')
       return readFromPrimary(run);
     return run();
   }
 
-  /** Runs one statement of a routed (autocommit) runner where the router decided. */
-  async #runDecision(
+  /** Runs a statement of a routed connection where the router decided, through the driver contract. */
+  #decided<R>(
     conn: RoutedConnection,
-    obj: KnexQueryObject,
-    d: RouteDecision<Knex.Client>,
-  ): Promise<KnexQueryObject> {
-    if (d.target === 'transaction') {
-      const pending = (d.transaction as TxHolder).connection();
-      if (pending !== undefined) {
-        const connection = await pending;
-        conn.active = { client: this.root, connection };
-        return this.rawQuery(connection, obj);
-      }
-      // The transaction completed while this statement was on its way: its writes are committed,
-      // so the primary (outside any transaction) sees them.
-    }
-    if (d.target === 'replica') {
-      const client = d.handle as unknown as PgClientLike;
-      const connection = await client.acquireConnection();
-      conn.active = { client, connection };
-      try {
-        return await client._query(connection, obj);
-      } finally {
-        if (conn.__knex__disposed !== undefined)
-          connection.__knex__disposed = conn.__knex__disposed;
-        await client.releaseConnection(connection);
-      }
-    }
-    const primary = await this.nodes.primaryFor(conn, d);
-    conn.active = { client: this.root, connection: primary };
-    return this.rawQuery(primary, obj);
+    decision: RouteDecision<Knex.Client>,
+    exec: (client: PgClientLike, c: KnexConnection) => Promise<R>,
+  ): Promise<R> {
+    const statement: KnexStatement = { conn, decision, exec };
+    return runDecided(this.driver, decision, statement, undefined) as Promise<R>;
   }
 
   /** `_stream`: routed like a query, but never run twice once rows may have reached the consumer. */
@@ -163,36 +140,12 @@ export class KnexBinding {
     return this.router.execute(obj.sql, async (d) => {
       if (failure !== undefined) throw failure.error;
       try {
-        return await this.#streamDecision(conn, d, streamOn);
+        return await this.#decided(conn, d, streamOn);
       } catch (error) {
         failure = { error };
         throw error;
       }
     });
-  }
-
-  async #streamDecision(
-    conn: RoutedConnection,
-    d: RouteDecision<Knex.Client>,
-    streamOn: (client: PgClientLike, c: KnexConnection) => Promise<unknown>,
-  ): Promise<unknown> {
-    if (d.target === 'transaction') {
-      const pending = (d.transaction as TxHolder).connection();
-      if (pending !== undefined) return streamOn(this.root, await pending);
-    }
-    if (d.target === 'replica') {
-      const client = d.handle as unknown as PgClientLike;
-      const c = await client.acquireConnection();
-      conn.active = { client, connection: c };
-      try {
-        return await streamOn(client, c);
-      } finally {
-        await client.releaseConnection(c);
-      }
-    }
-    const primary = await this.nodes.primaryFor(conn, d);
-    conn.active = { client: this.root, connection: primary };
-    return streamOn(this.root, primary);
   }
 
   /** `cancelQuery`: on the node where the statement in flight runs. */
@@ -271,6 +224,6 @@ export class KnexBinding {
   /** `destroy` of the routed instance: stops the router and ends every node's pools. */
   async destroy(): Promise<void> {
     this.router.close();
-    await this.nodes.destroy();
+    await Promise.all([this.nodes.destroy(), this.driver.destroy()]);
   }
 }

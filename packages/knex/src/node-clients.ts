@@ -1,16 +1,15 @@
-import type { RouteDecision, Router, RouterNode } from '@koyo/router';
+import { driverNode, type RouteDecision, type Router, type RouterNode } from '@koyo/router';
 import knexFactory, { type Knex } from 'knex';
-import type pg from 'pg';
 import { ClientPG, type KnexConnection, type PgClientLike } from './_knex-internals.js';
+import type { KnexDriver } from './knex-driver.js';
 import type { NodeEntry } from './options.js';
-import { probePool } from './probe-pool.js';
 import type { RoutedConnection } from './routed-connection.js';
 
 /**
  * The nodes of one routed Knex instance and their pools: a plain Knex instance per node (every
  * node when following the primary, else the replicas; the one primary runs on the routed
- * instance's own pool), the node each checked-out primary connection came from, the probe pools,
- * and following a failover (a primary connection of the old node is given back and one of the new
+ * instance's own pool), the node each connection checked out of a node's client came from, and
+ * following a failover (a primary connection of the old node is given back and one of the new
  * node taken).
  *
  * @internal
@@ -19,9 +18,8 @@ export class NodeClients {
   /** The plain Knex instance of each node's client. */
   readonly #knexOf = new Map<PgClientLike, Knex>();
   readonly #knexes: Knex[] = [];
-  /** When following: the node client each checked-out primary connection came from. */
+  /** The node client each connection checked out with {@link NodeClients.pin} came from. */
   readonly #owners = new WeakMap<object, PgClientLike>();
-  readonly #probePools: pg.Pool[] = [];
   // Set right after the router is built; no statement can run before.
   #router!: Router<Knex.Client>;
 
@@ -38,28 +36,20 @@ export class NodeClients {
   }
 
   /** The router node of `entry`: on the routed instance's pool for the one primary, else its own. */
-  routerNode(entry: NodeEntry, fallbackName: string, primary: NodeEntry): RouterNode<Knex.Client> {
-    if (!this.following && entry === primary) return this.#node(entry, this.root, 'primary');
+  routerNode(
+    driver: KnexDriver,
+    entry: NodeEntry,
+    fallbackName: string,
+    primary: NodeEntry,
+  ): RouterNode<Knex.Client> {
+    const node = (client: PgClientLike, name: string): RouterNode<Knex.Client> =>
+      driverNode(driver, name, client as unknown as Knex.Client, entry.weight);
+    if (!this.following && entry === primary) return node(this.root, 'primary');
     const k = knexFactory({ ...entry.config, client: 'pg' });
     this.#knexes.push(k);
     const client = k.client as unknown as PgClientLike;
     this.#knexOf.set(client, k);
-    return this.#node(entry, client, this.following ? (entry.given ?? fallbackName) : entry.name);
-  }
-
-  #node(entry: NodeEntry, client: PgClientLike, name: string): RouterNode<Knex.Client> {
-    let pool: Promise<pg.Pool> | undefined;
-    return {
-      name,
-      handle: client as unknown as Knex.Client,
-      ...(entry.weight === undefined ? {} : { weight: entry.weight }),
-      probe: async (sql) => {
-        pool ??= probePool(client, this.#probePools);
-        const result = await (await pool).query({ text: sql, rowMode: 'array' });
-        const value = (result.rows[0] as unknown[] | undefined)?.[0];
-        return value === null || value === undefined ? null : String(value);
-      },
-    };
+    return node(client, this.following ? (entry.given ?? fallbackName) : entry.name);
   }
 
   /** The plain Knex instance of a router handle. */
@@ -68,7 +58,7 @@ export class NodeClients {
   }
 
   /** A connection of `client` (a node's plain client), remembered as its owner's. */
-  async #acquireFrom(client: PgClientLike): Promise<KnexConnection> {
+  async pin(client: PgClientLike): Promise<KnexConnection> {
     const connection = await client.acquireConnection();
     this.#owners.set(connection, client);
     return connection;
@@ -77,12 +67,17 @@ export class NodeClients {
   /** A connection of the primary; when following, of the current one (waiting out a failover). */
   acquirePrimary(): Promise<KnexConnection> {
     return this.following
-      ? this.#router.withPrimary((client) => this.#acquireFrom(client as unknown as PgClientLike))
+      ? this.#router.withPrimary((client) => this.pin(client as unknown as PgClientLike))
       : ClientPG.prototype.acquireConnection.call(this.root);
   }
 
-  /** Gives a primary connection back to the pool it came from. */
-  releasePrimary(connection: KnexConnection): Promise<void> {
+  /** The node client a connection from {@link NodeClients.pin} came from. */
+  ownerOf(connection: KnexConnection): PgClientLike | undefined {
+    return this.#owners.get(connection);
+  }
+
+  /** Gives a connection back to the pool it came from (the routed instance's by default). */
+  release(connection: KnexConnection): Promise<void> {
     const owner = this.#owners.get(connection);
     if (owner !== undefined) {
       this.#owners.delete(connection);
@@ -108,17 +103,14 @@ export class NodeClients {
     const held = conn.primary;
     if (held !== undefined && this.#owners.get(held) !== client) {
       conn.primary = undefined;
-      await this.releasePrimary(held).catch(() => undefined);
+      await this.release(held).catch(() => undefined);
     }
-    return (conn.primary ??= await this.#acquireFrom(client));
+    return (conn.primary ??= await this.pin(client));
   }
 
-  /** Ends every node's plain Knex and the probe pools. */
+  /** Ends every node's plain Knex. */
   async destroy(): Promise<void> {
-    await Promise.all([
-      ...this.#knexes.map((k) => k.destroy()),
-      ...this.#probePools.splice(0).map((p) => p.end()),
-    ]);
+    await Promise.all(this.#knexes.map((k) => k.destroy()));
   }
 
   /** After a bad router option: releases the pools created so far, the routed instance's too. */

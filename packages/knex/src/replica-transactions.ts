@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Router, RouterOptions } from '@koyo/router';
 import type { Knex } from 'knex';
 import type { KnexConnection, PgClientLike } from './_knex-internals.js';
+import type { KnexDriver } from './knex-driver.js';
 import type { TxHolder } from './transaction-pinning.js';
 
 /**
@@ -13,12 +14,12 @@ import type { TxHolder } from './transaction-pinning.js';
  */
 export class ReplicaTransactions {
   readonly #current = new AsyncLocalStorage<TxHolder>();
-  /** Connections checked out of a replica for a read-only transaction, with their node. */
-  readonly #connections = new WeakMap<object, { client: PgClientLike; name: string }>();
+  /** Connections pinned on a replica for a read-only transaction. */
+  readonly #connections = new WeakSet<object>();
 
   constructor(
     readonly router: () => Router<Knex.Client>,
-    readonly acquirePrimary: () => Promise<KnexConnection>,
+    readonly driver: () => KnexDriver,
     readonly logger: RouterOptions['logger'],
   ) {}
 
@@ -34,15 +35,13 @@ export class ReplicaTransactions {
 
   /** The replica client of a connection checked out for a read-only transaction, if it is one. */
   clientOf(connection: KnexConnection): PgClientLike | undefined {
-    return this.#connections.get(connection)?.client;
+    return this.#connections.has(connection) ? this.driver().nodes.ownerOf(connection) : undefined;
   }
 
   /** Gives a replica connection back; `false` when `connection` is not one. */
   release(connection: KnexConnection): Promise<void> | false {
-    const replica = this.#connections.get(connection);
-    if (replica === undefined) return false;
-    this.#connections.delete(connection);
-    return replica.client.releaseConnection(connection);
+    if (!this.#connections.delete(connection)) return false;
+    return this.driver().unpin(connection);
   }
 
   /** Logs a statement of a read-only transaction (the router does not see it). */
@@ -68,10 +67,9 @@ export class ReplicaTransactions {
     for (let attempt = 0; attempt < 2; attempt++) {
       const d = await router.route('SELECT 1');
       if (d.target !== 'replica') break;
-      const client = d.handle as unknown as PgClientLike;
       try {
-        const connection = await client.acquireConnection();
-        this.#connections.set(connection, { client, name: d.node });
+        const connection = await this.driver().pin(d.handle!);
+        this.#connections.add(connection);
         holder.node = { name: d.node, role: 'replica' };
         return connection;
       } catch (error) {
@@ -80,6 +78,6 @@ export class ReplicaTransactions {
       }
     }
     holder.node = { name: router.primaryName, role: 'primary' };
-    return this.acquirePrimary();
+    return this.driver().nodes.acquirePrimary();
   }
 }

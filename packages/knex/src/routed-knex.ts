@@ -2,6 +2,7 @@ import { nodeSet, Router } from '@koyo/router';
 import knexFactory, { type Knex } from 'knex';
 import type { PgClientLike } from './_knex-internals.js';
 import { KnexBinding } from './knex-binding.js';
+import { KnexDriver } from './knex-driver.js';
 import { BINDING, KoyoClient } from './koyo-client.js';
 import { NodeClients } from './node-clients.js';
 import {
@@ -71,6 +72,7 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(
   root.config.client = typeof primary.config.client === 'string' ? primary.config.client : 'pg';
 
   const nodes = (binding.nodes = new NodeClients(root, following));
+  const driver = (binding.driver = new KnexDriver(root, nodes));
   let router: Router<Knex.Client>;
   try {
     const set = nodeSet<NodeEntry, Knex.Client>(
@@ -78,7 +80,7 @@ export function routedKnex<TRecord extends {} = any, TResult = unknown[]>(
       resolved.replicas,
       options.discover,
       nodeIdentity,
-      (entry, fallbackName) => nodes.routerNode(entry, fallbackName, primary),
+      (entry, fallbackName) => nodes.routerNode(driver, entry, fallbackName, primary),
     );
     router = new Router<Knex.Client>({
       ...options,

@@ -145,30 +145,20 @@ const builders: BuilderCase[] = [
     proves: true,
     build: (k) => k.select(k.raw(`${P}, nextval('seq') AS v`)),
   },
-  {
-    name: 'forUpdate',
+  // The four row locks: each makes a read a write.
+  ...(
+    [
+      ['forUpdate', 1],
+      ['forShare', 1],
+      ['forNoKeyUpdate', 2],
+      ['forKeyShare', 2],
+    ] as const
+  ).map(([lock, id]): BuilderCase => ({
+    name: lock,
     role: 'write',
     proves: true,
-    build: (k) => k('items').select(k.raw(P)).where({ id: 1 }).forUpdate(),
-  },
-  {
-    name: 'forShare',
-    role: 'write',
-    proves: true,
-    build: (k) => k('items').select(k.raw(P)).where({ id: 1 }).forShare(),
-  },
-  {
-    name: 'forNoKeyUpdate',
-    role: 'write',
-    proves: true,
-    build: (k) => k('items').select(k.raw(P)).where({ id: 2 }).forNoKeyUpdate(),
-  },
-  {
-    name: 'forKeyShare',
-    role: 'write',
-    proves: true,
-    build: (k) => k('items').select(k.raw(P)).where({ id: 2 }).forKeyShare(),
-  },
+    build: (k) => k('items').select(k.raw(P)).where({ id })[lock](),
+  })),
   {
     name: 'forUpdate skipLocked',
     role: 'write',

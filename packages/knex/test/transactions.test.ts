@@ -1,4 +1,4 @@
-import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
+import { databasePerFile } from '@koyo/testing/vitest';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -20,11 +20,9 @@ import {
   recorder,
   routedOn,
   until,
-  waitForReplay,
   type Proof as BaseProof,
 } from './_helpers.js';
 
-let db: TestDatabase;
 const rec = recorder();
 const instances: RoutedKnex[] = [];
 
@@ -37,20 +35,16 @@ function make(options: Partial<RoutedKnexOptions> = {}): RoutedKnex {
 type Proof = BaseProof & { pid: number };
 const PROOF = `${P}, pg_backend_pid() AS pid`;
 
+const db = databasePerFile('knex_tx', [
+  'CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance numeric NOT NULL DEFAULT 0)',
+  "INSERT INTO accounts VALUES (1, 'ada', 100), (2, 'bob', 50)",
+]);
 let knex: RoutedKnex;
-beforeAll(async () => {
-  db = await createTestDatabase('knex_tx');
-  await queryUrl(
-    db.url,
-    'CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance numeric NOT NULL DEFAULT 0)',
-  );
-  await queryUrl(db.url, "INSERT INTO accounts VALUES (1, 'ada', 100), (2, 'bob', 50)");
-  await waitForReplay(db.url, db.replicaUrls);
+beforeAll(() => {
   knex = make();
 });
 afterAll(async () => {
   for (const k of instances) await k.destroy();
-  await db?.drop();
 });
 
 const proof = async (k: Knex): Promise<Proof> =>

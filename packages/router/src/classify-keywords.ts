@@ -122,70 +122,35 @@ function keyword(text: string, id: number, first?: Classification): void {
   });
 }
 
-keyword('select', K_SELECT, READ_SELECT);
-keyword('with', K_WITH, READ_WITH);
-keyword('values', K_VALUES, READ_VALUES);
-keyword('table', K_TABLE, READ_TABLE);
-keyword('show', K_SHOW, READ_SHOW);
-keyword('explain', K_EXPLAIN, READ_EXPLAIN);
-keyword('for', K_FOR);
-keyword('update', K_UPDATE);
-keyword('share', K_SHARE);
-keyword('no', K_NO);
-keyword('key', K_KEY);
-keyword('into', K_INTO);
-keyword('insert', K_INSERT);
-keyword('delete', K_DELETE);
-keyword('merge', K_MERGE);
-keyword('analyze', K_ANALYZE);
-keyword('analyse', K_ANALYZE);
-keyword('verbose', K_VERBOSE);
-keyword('false', K_FALSE);
-keyword('off', K_OFF);
-keyword('execute', K_EXECUTE);
-keyword('begin', K_BEGIN, BEGIN);
-keyword('start', K_START, START);
-keyword('commit', K_COMMIT, COMMIT);
-keyword('end', K_COMMIT, END);
-keyword('rollback', K_ROLLBACK, ROLLBACK);
-keyword('abort', K_ROLLBACK, ABORT);
-keyword('to', K_TO);
-keyword('prepared', K_PREPARED);
-for (const word of [
-  'create',
-  'alter',
-  'drop',
-  'truncate',
-  'savepoint',
-  'release',
-  'prepare',
-  'deallocate',
-  'listen',
-  'notify',
-  'unlisten',
-  'call',
-  'do',
-  'lock',
-  'set',
-  'reset',
-  'copy',
-  'declare',
-  'fetch',
-  'move',
-  'close',
-  'vacuum',
-  'cluster',
-  'reindex',
-  'refresh',
-  'grant',
-  'revoke',
-  'comment',
-  'security',
-  'import',
-  'load',
-  'discard',
-  'checkpoint',
-  'reassign',
-]) {
-  keyword(word, K_OTHER);
+/** Registers statement-starting words by their verdicts (the word is the verdict's command). */
+function starters(...pairs: (readonly [id: number, first: Classification])[]): void {
+  for (const [id, first] of pairs) keyword(first.command.toLowerCase(), id, first);
 }
+
+/** Registers words the classifier looks for after the first (as first words: writes). */
+function words(ids: Readonly<Record<string, number>>): void {
+  for (const [text, id] of Object.entries(ids)) keyword(text, id);
+}
+
+// The reads.
+starters([K_SELECT, READ_SELECT], [K_WITH, READ_WITH], [K_VALUES, READ_VALUES]);
+starters([K_TABLE, READ_TABLE], [K_SHOW, READ_SHOW], [K_EXPLAIN, READ_EXPLAIN]);
+// Row locks: FOR UPDATE, FOR NO KEY UPDATE, FOR SHARE, FOR KEY SHARE.
+words({ for: K_FOR, update: K_UPDATE, share: K_SHARE, no: K_NO, key: K_KEY });
+// SELECT INTO, and the writes a read-shaped statement may hold (writable CTEs).
+words({ into: K_INTO, insert: K_INSERT, delete: K_DELETE, merge: K_MERGE });
+// EXPLAIN options that run the statement (ANALYZE unless false/off), and EXPLAIN EXECUTE.
+words({ analyze: K_ANALYZE, analyse: K_ANALYZE, verbose: K_VERBOSE, false: K_FALSE, off: K_OFF });
+words({ execute: K_EXECUTE });
+// Transaction control: END is COMMIT's synonym and ABORT ROLLBACK's, so they share its id.
+starters([K_BEGIN, BEGIN], [K_START, START], [K_COMMIT, COMMIT], [K_COMMIT, END]);
+starters([K_ROLLBACK, ROLLBACK], [K_ROLLBACK, ABORT]);
+// ROLLBACK TO SAVEPOINT, COMMIT PREPARED, ROLLBACK PREPARED.
+words({ to: K_TO, prepared: K_PREPARED });
+
+/** Other statement-starting words: writes of their own command, never looked at further. */
+const OTHER = `create alter drop truncate savepoint release prepare deallocate listen notify unlisten
+  call do lock set reset copy declare fetch move close vacuum cluster reindex refresh grant revoke
+  comment security import load discard checkpoint reassign`;
+
+for (const word of OTHER.split(/\s+/)) keyword(word, K_OTHER);

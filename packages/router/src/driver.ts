@@ -44,8 +44,11 @@ export interface RouterDriver<N, C, S, R> {
   probe(handle: N, sql: string): Promise<string | null>;
   /** Checks out a connection of a node for a transaction or session. */
   pin(handle: N): Promise<C>;
-  /** Gives back a connection from {@link RouterDriver.pin}; `broken` when it must not be reused. */
-  unpin(connection: C, broken?: unknown): void;
+  /**
+   * Gives back a connection from {@link RouterDriver.pin}; `broken` when it must not be reused. A
+   * driver whose pool gives connections back asynchronously (Knex) returns that promise.
+   */
+  unpin(connection: C, broken?: unknown): void | Promise<void>;
   /**
    * Optional, for drivers that can pipeline: on one connection of `handle`, runs `probeSql` and
    * `statement` back to back in one round trip (`probe-first`: the probe, then the statement;
@@ -146,4 +149,45 @@ export async function probeAndRun<R>(
     probed: probed.status === 'fulfilled' ? (probed.value as string | null) : undefined,
     result: result.value as R,
   };
+}
+
+/** A node-postgres pool or client, as far as a probe needs it. */
+export interface PgProbeTarget {
+  query(config: { text: string; rowMode: 'array' }): Promise<{ rows: unknown[] }>;
+}
+
+/** A postgres.js `sql` (or reserved connection), as far as a probe needs it. */
+export interface PostgresProbeTarget {
+  unsafe(text: string): { values(): Promise<unknown> };
+}
+
+/** The answer of a probe: the first column of the first row as text, or null. */
+function firstCell(rows: unknown): string | null {
+  const value = ((rows as unknown[])[0] as unknown[] | undefined)?.[0];
+  return value === null || value === undefined ? null : String(value);
+}
+
+/**
+ * {@link RouterDriver.probe} on a node-postgres pool or client: for bindings whose nodes run on
+ * node-postgres (Knex, Drizzle's `node-postgres`), without importing `pg` here.
+ *
+ * @example
+ * const driver = { ...rest, probe: (node, sql) => probePg(poolOf(node), sql) };
+ */
+export async function probePg(target: PgProbeTarget, sql: string): Promise<string | null> {
+  return firstCell((await target.query({ text: sql, rowMode: 'array' })).rows);
+}
+
+/**
+ * {@link RouterDriver.probe} on a postgres.js `sql`: for bindings whose nodes run on postgres.js
+ * (Drizzle's `postgres-js`), without importing `postgres` here.
+ *
+ * @example
+ * const driver = { ...rest, probe: (node, sql) => probePostgres(sqlOf(node), sql) };
+ */
+export async function probePostgres(
+  target: PostgresProbeTarget,
+  sql: string,
+): Promise<string | null> {
+  return firstCell(await target.unsafe(sql).values());
 }

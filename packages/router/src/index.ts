@@ -24,7 +24,16 @@ export {
   type Role,
   type TransactionPolicy,
 } from './context.js';
-export { driverNode, runDecided, type PositionCheck, type RouterDriver } from './driver.js';
+export {
+  driverNode,
+  probePg,
+  probePostgres,
+  runDecided,
+  type PgProbeTarget,
+  type PositionCheck,
+  type PostgresProbeTarget,
+  type RouterDriver,
+} from './driver.js';
 export { KoyoRouterError, type KoyoRouterErrorCode } from './errors.js';
 export { DEFAULT_VOLATILE_FUNCTIONS } from './functions.js';
 export { lostPrimary, provablyNotRun, type FollowOptions, type Topology } from './failover.js';

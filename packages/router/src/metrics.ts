@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type * as OtelApi from '@opentelemetry/api';
-import type { BatchObservableResult, Counter, Histogram } from '@opentelemetry/api';
+import type { BatchObservableResult, Counter, Histogram, Observable } from '@opentelemetry/api';
 import type { ReplicaStatus } from './strategy.js';
 import type { RouterStats } from './router.js';
 
@@ -21,6 +21,51 @@ function loadApi(): typeof OtelApi | null {
   }
   return api;
 }
+
+/**
+ * The instruments observed at collection time from `stats()` and `replicaStatus()`, in the order
+ * the batch callback destructures them.
+ */
+const OBSERVED: readonly {
+  kind: 'gauge' | 'counter';
+  name: string;
+  description: string;
+  unit?: string;
+}[] = [
+  {
+    kind: 'gauge',
+    name: 'koyo.router.replica.lag',
+    description:
+      "Bytes of WAL a replica has yet to replay, as last probed (only when lag is probed: maxLag, 'least-lag', read-your-writes 'lsn').",
+    unit: 'By',
+  },
+  {
+    kind: 'gauge',
+    name: 'koyo.router.replica.lag.time',
+    description: 'How far behind the primary a replica is in time, as last probed.',
+    unit: 's',
+  },
+  {
+    kind: 'gauge',
+    name: 'koyo.router.replica.healthy',
+    description: '1 when the replica takes reads (not ejected), else 0.',
+  },
+  {
+    kind: 'counter',
+    name: 'koyo.router.ejections',
+    description: 'Times a replica was ejected after a connection error.',
+  },
+  {
+    kind: 'counter',
+    name: 'koyo.router.retries',
+    description: 'Reads retried on another node after a replica failed.',
+  },
+  {
+    kind: 'counter',
+    name: 'koyo.router.fallbacks',
+    description: 'Reads that wanted a replica and went to the primary because none was usable.',
+  },
+];
 
 /**
  * The router's OpenTelemetry instruments. `koyo.router.queries` and the read-your-writes wait
@@ -45,28 +90,19 @@ export class RouterMetrics {
         explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       },
     });
-    const lagBytes = meter.createObservableGauge('koyo.router.replica.lag', {
-      description:
-        "Bytes of WAL a replica has yet to replay, as last probed (only when lag is probed: maxLag, 'least-lag', read-your-writes 'lsn').",
-      unit: 'By',
-    });
-    const lagSeconds = meter.createObservableGauge('koyo.router.replica.lag.time', {
-      description: 'How far behind the primary a replica is in time, as last probed.',
-      unit: 's',
-    });
-    const healthy = meter.createObservableGauge('koyo.router.replica.healthy', {
-      description: '1 when the replica takes reads (not ejected), else 0.',
-    });
-    const ejections = meter.createObservableCounter('koyo.router.ejections', {
-      description: 'Times a replica was ejected after a connection error.',
-    });
-    const retries = meter.createObservableCounter('koyo.router.retries', {
-      description: 'Reads retried on another node after a replica failed.',
-    });
-    const fallbacks = meter.createObservableCounter('koyo.router.fallbacks', {
-      description: 'Reads that wanted a replica and went to the primary because none was usable.',
-    });
-    const observables = [lagBytes, lagSeconds, healthy, ejections, retries, fallbacks];
+    const observables = OBSERVED.map(({ kind, name, ...options }) =>
+      kind === 'gauge'
+        ? meter.createObservableGauge(name, options)
+        : meter.createObservableCounter(name, options),
+    );
+    const [lagBytes, lagSeconds, healthy, ejections, retries, fallbacks] = observables as [
+      Observable,
+      Observable,
+      Observable,
+      Observable,
+      Observable,
+      Observable,
+    ];
     const callback = (result: BatchObservableResult): void => {
       const { stats, replicas } = read();
       for (const r of replicas) {

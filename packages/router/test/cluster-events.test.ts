@@ -27,14 +27,16 @@ interface Subject {
 
 type Make = (options: RouterOptions & { replicaUrls?: string[] }) => Subject;
 
+/** Both adapters' nodes (every replica unless `replicaUrls`) and their routing log. */
+const onCluster = (replicaUrls: string[] | undefined, rec: ReturnType<typeof recorder>) => ({
+  primary: cluster.primary.url,
+  replicas: replicaUrls ?? cluster.replicas.map((r) => r.url),
+  logger: rec.logger,
+});
+
 const makePg: Make = ({ replicaUrls, ...options }) => {
   const rec = recorder();
-  const pool = createRoutedPool({
-    primary: cluster.primary.url,
-    replicas: replicaUrls ?? cluster.replicas.map((r) => r.url),
-    logger: rec.logger,
-    ...options,
-  });
+  const pool = createRoutedPool({ ...onCluster(replicaUrls, rec), ...options });
   return {
     rec,
     router: pool.router,
@@ -46,9 +48,7 @@ const makePg: Make = ({ replicaUrls, ...options }) => {
 const makePostgres: Make = ({ replicaUrls, ...options }) => {
   const rec = recorder();
   const sql = createRoutedSql({
-    primary: cluster.primary.url,
-    replicas: replicaUrls ?? cluster.replicas.map((r) => r.url),
-    logger: rec.logger,
+    ...onCluster(replicaUrls, rec),
     postgres: { onnotice: () => undefined, connect_timeout: 5 },
     ...options,
   });
@@ -73,6 +73,20 @@ describe.each([
 ] as const)('cluster events through %s', (_kind, make, base) => {
   const [r1, r2] = [0, 1];
   const port = (i: number): number => cluster.replicas[i]!.port;
+  type Replica = (typeof cluster.replicas)[number];
+  /** Does `action` to replica1, then to replica2. */
+  const onBoth = async (action: (replica: Replica) => Promise<unknown>): Promise<void> => {
+    for (const i of [r1, r2]) await action(cluster.replicas[i]!);
+  };
+  /** Reads until both replicas served a read; returns every port seen. */
+  const untilBothServe = async (read: () => Promise<number>, what: string) => {
+    const seen = new Set<number>();
+    await until(async () => {
+      seen.add(await read());
+      return seen.has(port(r1)) && seen.has(port(r2));
+    }, what);
+    return seen;
+  };
 
   it('read-your-writes (lsn): with one replica paused the read after a write sees the row; with both paused it goes to the primary; after resume reads return to replicas', async () => {
     const s = make({
@@ -137,25 +151,21 @@ describe.each([
         await quick.end();
       }
 
-      await cluster.replicas[r1]!.resumeReplay();
-      await cluster.replicas[r2]!.resumeReplay();
+      await onBoth((r) => r.resumeReplay());
       await cluster.syncReplicas();
       await withSession(async () => {
         await s.q('INSERT INTO t VALUES ($1, $2)', [base + 3, 'after resume']);
-        const seen = new Set<number>();
-        await until(async () => {
+        const seen = await untilBothServe(async () => {
           const rows = await s.q('SELECT note, inet_server_port() AS port FROM t WHERE id = $1', [
             base + 3,
           ]);
           expect(rows[0]!.note).toBe('after resume');
-          seen.add(rows[0]!.port as number);
-          return seen.has(port(r1)) && seen.has(port(r2));
+          return rows[0]!.port as number;
         }, 'reads on both replicas again');
         expect(seen.has(cluster.primary.port)).toBe(false);
       });
     } finally {
-      await cluster.replicas[r1]!.resumeReplay();
-      await cluster.replicas[r2]!.resumeReplay();
+      await onBoth((r) => r.resumeReplay());
       await s.end();
     }
   });
@@ -231,21 +241,15 @@ describe.each([
       expect(s.rec.lines.at(-1)).toMatch(/^Primary: primary \(lag>1MB\) SELECT inet_server_port/);
       expect(s.router.stats().fallbacks).toBeGreaterThan(0);
 
-      await cluster.replicas[r1]!.resumeReplay();
-      await cluster.replicas[r2]!.resumeReplay();
+      await onBoth((r) => r.resumeReplay());
       await until(
         async () => (await s.router.probe()).every((r) => r.withinLag),
         'both back within maxLag',
       );
-      const seen = new Set<number>();
-      await until(async () => {
-        seen.add(await portOf(s));
-        return seen.has(port(r1)) && seen.has(port(r2));
-      }, 'traffic back on both replicas');
+      const seen = await untilBothServe(() => portOf(s), 'traffic back on both replicas');
       expect(seen.has(cluster.primary.port)).toBe(false);
     } finally {
-      await cluster.replicas[r1]!.resumeReplay();
-      await cluster.replicas[r2]!.resumeReplay();
+      await onBoth((r) => r.resumeReplay());
       await s.end();
       await leastLag.end();
       await byTime.end();
@@ -275,17 +279,12 @@ describe.each([
         /^replicas-unavailable$|^retry:connection-error from replica2$/,
       );
 
-      await cluster.replicas[r1]!.start();
-      await cluster.replicas[r2]!.start();
+      await onBoth((r) => r.start());
       await until(
         async () => (await s.router.probe()).every((r) => r.healthy),
         'both replicas reinstated',
       );
-      const seen = new Set<number>();
-      await until(async () => {
-        seen.add(await portOf(s));
-        return seen.has(port(r1)) && seen.has(port(r2));
-      }, 'both replicas used again');
+      await untilBothServe(() => portOf(s), 'both replicas used again');
       expect(s.rec.lines.some((line) => /^Replica: replica1 ejected for 200ms/.test(line))).toBe(
         true,
       );
@@ -293,8 +292,7 @@ describe.each([
         s.rec.lines.some((line) => line === 'Replica: replica1 reinstated (probe succeeded)'),
       ).toBe(true);
     } finally {
-      if (cluster.replicas[r1]!.pid === undefined) await cluster.replicas[r1]!.start();
-      if (cluster.replicas[r2]!.pid === undefined) await cluster.replicas[r2]!.start();
+      await onBoth(async (r) => (r.pid === undefined ? r.start() : undefined));
       await s.end();
     }
   });

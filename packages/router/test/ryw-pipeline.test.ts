@@ -18,6 +18,15 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** One replica, read-your-writes by LSN, and no periodic probes that would mix with the ones counted. */
+const rywOptions = () =>
+  ({
+    primary: db.url,
+    replicas: [db.replicaUrls[0]!],
+    readYourWrites: { mode: 'lsn', waitMs: 2000 },
+    probeIntervalMs: 600_000,
+  }) as const;
+
 /** One adapter: insert a row and read it back by key, in one session. */
 interface Subject {
   readonly router: Router<unknown>;
@@ -27,12 +36,7 @@ interface Subject {
 
 const subjects: Record<string, () => Subject> = {
   pg: () => {
-    const pool = createRoutedPool({
-      primary: db.url,
-      replicas: [db.replicaUrls[0]!],
-      readYourWrites: { mode: 'lsn', waitMs: 2000 },
-      probeIntervalMs: 600_000,
-    });
+    const pool = createRoutedPool(rywOptions());
     return {
       router: pool.router,
       insertThenRead: async (note) => {
@@ -49,12 +53,7 @@ const subjects: Record<string, () => Subject> = {
     };
   },
   'postgres.js': () => {
-    const sql = createRoutedSql({
-      primary: db.url,
-      replicas: [db.replicaUrls[0]!],
-      readYourWrites: { mode: 'lsn', waitMs: 2000 },
-      probeIntervalMs: 600_000,
-    });
+    const sql = createRoutedSql(rywOptions());
     return {
       router: sql.router as Router<unknown>,
       insertThenRead: async (note) => {
@@ -103,12 +102,7 @@ describe.each(Object.keys(subjects))('read-your-writes in lsn mode, %s', (name) 
 
 describe('read-your-writes in lsn mode, a multi-statement write', () => {
   it('notes the write of a string that opens and commits a transaction ("BEGIN; INSERT ...; COMMIT")', async () => {
-    const pool = createRoutedPool({
-      primary: db.url,
-      replicas: [db.replicaUrls[0]!],
-      readYourWrites: { mode: 'lsn', waitMs: 2000 },
-      probeIntervalMs: 600_000,
-    });
+    const pool = createRoutedPool(rywOptions());
     try {
       await pool.router.withToken(undefined, async () => {
         expect(pool.router.readYourWritesToken()).toBeUndefined();

@@ -247,3 +247,4 @@ export { clusterPerFile } from './cluster-per-file.js';
 export { slotWalLimit } from './slot-wal-limit.js';
 export { writeWhileKilling, type WriteWhileKillingOptions } from './write-while-killing.js';
 export { lastRunCatchesUp } from './last-run-catches-up.js';
+export { databasePerFile } from './database-per-file.js';
