@@ -15,6 +15,8 @@ const SECONDS_BOUNDARIES = [
 
 /** Counts of one table, by kind, and the attributes recorded with it. */
 interface TableEntry {
+  readonly schema: string;
+  readonly name: string;
   readonly table: string;
   readonly counts: Record<Change['kind'], number>;
   readonly attributes: Attributes;
@@ -33,6 +35,8 @@ export interface HandlerWindow {
  */
 export class DispatcherMetrics {
   private readonly tables = new Map<string, TableEntry>();
+  /** The entry of the latest change's table. */
+  private last: TableEntry | null = null;
   private readonly buckets = new Float64Array(BUCKETS);
   private readonly history: Float64Array[] = [];
   private duration: Histogram | null = null;
@@ -45,22 +49,32 @@ export class DispatcherMetrics {
 
   /** A change whose handlers finished; `started` from `performance.now()`, or -1 when no handler ran. */
   handled(change: Change, started: number): void {
-    const key = change.schema + '.' + change.table;
-    let entry = this.tables.get(key);
-    if (entry === undefined) {
-      entry = {
-        table: key,
-        counts: { insert: 0, update: 0, delete: 0, truncate: 0, snapshot: 0 },
-        attributes: { slot: this.slot, table: key },
-      };
-      this.tables.set(key, entry);
-    }
+    let entry = this.last;
+    // Runs of changes of one table (a backfill chunk, a bulk write) skip the lookup.
+    if (entry === null || entry.schema !== change.schema || entry.name !== change.table)
+      entry = this.last = this.entry(change);
     entry.counts[change.kind]++;
     if (started < 0) return;
     const ms = performance.now() - started;
     const index = ms <= FIRST_BOUND_MS ? 0 : Math.ceil(Math.log(ms / FIRST_BOUND_MS) / LN2);
     this.buckets[index < BUCKETS ? index : BUCKETS - 1]!++;
     this.duration?.record(ms / 1000, entry.attributes);
+  }
+
+  private entry(change: Change): TableEntry {
+    const key = change.schema + '.' + change.table;
+    let entry = this.tables.get(key);
+    if (entry === undefined) {
+      entry = {
+        schema: change.schema,
+        name: change.table,
+        table: key,
+        counts: { insert: 0, update: 0, delete: 0, truncate: 0, snapshot: 0 },
+        attributes: { slot: this.slot, table: key },
+      };
+      this.tables.set(key, entry);
+    }
+    return entry;
   }
 
   /** A transaction starts being handled. */

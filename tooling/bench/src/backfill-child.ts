@@ -1,5 +1,5 @@
 // One backfill in a fresh process, for backfill.bench.ts: RSS then measures the backfill, not
-// whatever the benchmark process allocated before. Prints one JSON line {ms, rows, rss}.
+// whatever the benchmark process allocated before. Prints one JSON line {ms, cpu, rows, rss}.
 //   tsx backfill-child.ts <url> <slot> <chunkSize>
 import { performance } from 'node:perf_hooks';
 import { createDispatcher } from '@koyo/dispatcher';
@@ -26,8 +26,12 @@ const sampler = setInterval(() => {
   rss = Math.max(rss, process.memoryUsage().rss);
 }, 20);
 const started = performance.now();
+const cpuBefore = process.cpuUsage();
 const result = await dispatcher.backfill('t', { chunkSize: Number(chunkText) });
 const ms = performance.now() - started;
+const cpuUsed = process.cpuUsage(cpuBefore);
+/** CPU time of the process (all its threads) during the backfill, ms: wall minus this is waiting. */
+const cpu = (cpuUsed.user + cpuUsed.system) / 1000;
 clearInterval(sampler);
 rss = Math.max(rss, process.memoryUsage().rss);
 if (process.env.KOYO_BENCH_MEMORY)
@@ -35,4 +39,4 @@ if (process.env.KOYO_BENCH_MEMORY)
 await dispatcher.stop();
 if (handled !== result.tables[0]!.rows)
   throw new Error(`handled ${handled}, result says ${result.tables[0]!.rows}`);
-process.stdout.write(`${JSON.stringify({ ms, rows: handled, rss })}\n`);
+process.stdout.write(`${JSON.stringify({ ms, cpu, rows: handled, rss })}\n`);

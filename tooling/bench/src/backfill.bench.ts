@@ -74,7 +74,7 @@ function backfill(
   url: string,
   slot: string,
   chunkSize: number,
-): Promise<{ ms: number; rows: number; rss: number }> {
+): Promise<{ ms: number; cpu: number; rows: number; rss: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -94,7 +94,12 @@ function backfill(
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) return reject(new Error(`backfill child exited ${code}`));
-      const result = JSON.parse(out.trim()) as { ms: number; rows: number; rss: number };
+      const result = JSON.parse(out.trim()) as {
+        ms: number;
+        cpu: number;
+        rows: number;
+        rss: number;
+      };
       if (result.rows < ROWS)
         return reject(new Error(`backfill delivered ${result.rows} rows, expected ${ROWS}`));
       resolve(result);
@@ -149,7 +154,7 @@ try {
 
   const copy: number[] = [];
   const keyset = new Map<number, number[]>();
-  const runs = new Map<number, { ms: number; rss: number }[]>();
+  const runs = new Map<number, { ms: number; cpu: number; rss: number }[]>();
   let slots = 0;
   for (let round = 0; round < ROUNDS; round++) {
     copy.push(await copyWithPsql(psql, url));
@@ -160,7 +165,7 @@ try {
       const r = await backfill(url, `bench_backfill_${slots++}`, size);
       runs.set(size, [...(runs.get(size) ?? []), r]);
       log(
-        `round ${round + 1}: chunk ${size}: keyset ${Math.round(k)} ms, backfill ${Math.round(r.ms)} ms, RSS ${Math.round(r.rss / 2 ** 20)} MB`,
+        `round ${round + 1}: chunk ${size}: keyset ${Math.round(k)} ms, backfill ${Math.round(r.ms)} ms (CPU ${Math.round(r.cpu)} ms), RSS ${Math.round(r.rss / 2 ** 20)} MB`,
       );
     }
   }
@@ -208,7 +213,12 @@ try {
   );
   const defaultRate = (ROWS * 1000) / median(runs.get(10_000)!.map((r) => r.ms));
   const peak = Math.max(...[...runs.values()].flat().map((r) => r.rss));
+  const cpu = CHUNK_SIZES.map(
+    (size) => `${fmt(median(runs.get(size)!.map((r) => r.cpu)))} ms at chunk size ${fmt(size)}`,
+  );
   lines.push(
+    '',
+    `CPU time of the backfill process (all its threads) during the backfill, median: ${cpu.join(', ')}; wall time beyond it is waiting (for the server, or for a core on a busy machine).`,
     '',
     `With a concurrent writer inserting ${fmt(WRITER_RATE)} rows/s (${fmt(written)} rows during the run), chunk size 10,000: ${fmt(busy.ms)} ms, ${fmt((busy.rows * 1000) / busy.ms)} rows/s (${((busy.rows * 1000) / busy.ms / copyRate).toFixed(2)}x COPY), peak RSS ${Math.round(busy.rss / 2 ** 20)} MB.`,
     '',
