@@ -32,7 +32,7 @@ export function replayCheckSql(lsn: bigint): string {
 /**
  * @internal the nodes and their health: which node is the primary, which replicas take reads
  * (`eligible`), the probe loop (replay positions, lag samples, reinstating ejected replicas),
- * ejection, and the set of pending statements and probes.
+ * ejection, and the count of statements and probes in flight.
  */
 export class ReplicaHealth<N> {
   primary: NodeState<N>;
