@@ -28,8 +28,11 @@ export interface ExecuteOptions<R> {
   readonly pinned?: unknown;
   /** With `pinned`: the connection has an open transaction (so a write is recorded at COMMIT). */
   readonly inTransaction?: boolean;
-  /** Result to return for a BEGIN/COMMIT/ROLLBACK suppressed by `skipTransactions`. Default undefined. */
-  readonly skip?: () => R;
+  /**
+   * Result to return for a BEGIN/COMMIT/ROLLBACK suppressed by `skipTransactions` (called with the
+   * statement). Default undefined.
+   */
+  readonly skip?: (sql: string) => R;
   /**
    * For a `run` that calls code of the app (a transaction callback): returns true once it did.
    * After a failover the router runs the statement again on the new primary only when the attempt
@@ -95,9 +98,13 @@ export class Executor<N> {
     this.#transactionOf = parts.transactionOf;
   }
 
-  /** Runs a decided statement: policies, counting, retries, read-your-writes. */
+  /**
+   * Runs a decided statement (or one whose decision waits for a replica): policies, counting,
+   * retries, read-your-writes. Counted as in flight (see `settled()`) from its own body, so a
+   * statement costs no extra promise for that.
+   */
   async run<R>(
-    decided: RouteDecision<N>,
+    decided: RouteDecision<N> | Promise<RouteDecision<N>>,
     sql: string,
     run: RunStatement<N, R>,
     frame: Frame,
@@ -105,103 +112,101 @@ export class Executor<N> {
     /** For a read re-run after its check found the replica behind: until when, and how often. */
     again?: { readonly started: number; readonly until: number; readonly attempt: number },
   ): Promise<R> {
-    let d = decided;
-    const waiting = d.target === 'primary' ? this.#follower?.pending() : undefined;
-    if (waiting !== undefined) {
-      await waiting;
-      d = this.#decider.decision('primary', this.#health.primary, d.reason, d.classification);
-    }
-    let node = this.#stateOf(d);
-    const control = d.classification.transactionControl;
-    if (control !== null && frame.policy !== 'allow' && d.classification.command !== 'MULTI') {
-      if (frame.policy === 'block' && control === 'begin')
-        storage.run(frame, () => this.#transactionMode());
-      if (frame.policy === 'skip') {
-        this.#count(
-          node,
-          { ...d, reason: 'skipped:skipTransactions' },
-          sql,
-          'query',
-          undefined,
-          true,
-        );
-        return options?.skip === undefined ? (undefined as R) : options.skip();
+    const outermost = again === undefined;
+    if (outermost) this.#health.start();
+    try {
+      let d = decided instanceof Promise ? await decided : decided;
+      const waiting = d.target === 'primary' ? this.#follower?.pending() : undefined;
+      if (waiting !== undefined) {
+        await waiting;
+        d = this.#decider.onPrimary(d.reason, d.classification);
       }
-    }
-    // Read-your-writes: a read on a replica not known to have replayed the position is checked in
-    // its own round trip (or waited for); a write learns its position in its round trip.
-    let required: bigint | undefined;
-    if (d.target === 'replica') {
-      required = this.#ryw.peek(frame)?.lsn;
-      if (required !== undefined && !(node.replayLsn !== undefined && node.replayLsn >= required)) {
-        if (node.node.pipelines !== true || options?.pipelines === false) {
-          d = await this.#decider.waitAndPick(
-            sql,
-            d.classification,
-            required,
-            this.#ryw.waitMs(this.#ryw.peek(frame)!),
-          );
-          node = this.#stateOf(d);
+      let node = this.#stateOf(d);
+      const control = d.classification.transactionControl;
+      if (control !== null && frame.policy !== 'allow' && d.classification.command !== 'MULTI') {
+        if (frame.policy === 'block' && control === 'begin')
+          storage.run(frame, () => this.#transactionMode());
+        if (frame.policy === 'skip') {
+          const skipped = { ...d, reason: 'skipped:skipTransactions' };
+          this.#count(node, skipped, sql, 'query', undefined, true);
+          return options?.skip === undefined ? (undefined as R) : options.skip(sql);
+        }
+      }
+      // Read-your-writes: a read on a replica not known to have replayed the position is checked in
+      // its own round trip (or waited for); a write learns its position in its round trip.
+      let required: bigint | undefined;
+      if (d.target === 'replica') {
+        required = this.#ryw.peek(frame)?.lsn;
+        if (
+          required !== undefined &&
+          !(node.replayLsn !== undefined && node.replayLsn >= required)
+        ) {
+          if (node.node.pipelines !== true || options?.pipelines === false) {
+            const waitMs = this.#ryw.waitMs(this.#ryw.peek(frame)!);
+            d = await this.#decider.waitAndPick(sql, d.classification, required, waitMs);
+            node = this.#stateOf(d);
+            required = undefined;
+          }
+        } else {
           required = undefined;
         }
-      } else {
-        required = undefined;
       }
-    }
-    const check: PositionCheck | undefined =
-      required !== undefined
-        ? { sql: replayCheckSql(required), order: 'probe-first', probed: undefined }
-        : this.#ryw.lsnMode &&
-            d.target === 'primary' &&
-            d.classification.role === 'write' &&
-            control === null &&
-            options?.pipelines !== false &&
-            this.#health.primary.node.pipelines === true
-          ? { sql: PRIMARY_POSITION_SQL, order: 'probe-last', probed: undefined }
-          : undefined;
-    this.#count(node, d, sql, 'query');
-    let result: R;
-    try {
-      result = await (check === undefined ? run(d) : run(d, check));
-    } catch (error) {
-      node.errors++;
-      if (d.target === 'replica') return this.#retry(d, node, sql, run, frame, error);
-      if (this.#follower === undefined) throw error;
-      if (d.target !== 'primary') {
-        this.#follower.notice(error);
-        throw error;
+      const check: PositionCheck | undefined =
+        required !== undefined
+          ? { sql: replayCheckSql(required), order: 'probe-first', probed: undefined }
+          : this.#ryw.lsnMode &&
+              d.target === 'primary' &&
+              d.classification.role === 'write' &&
+              control === null &&
+              options?.pipelines !== false &&
+              this.#health.primary.node.pipelines === true
+            ? { sql: PRIMARY_POSITION_SQL, order: 'probe-last', probed: undefined }
+            : undefined;
+      this.#count(node, d, sql, 'query');
+      let result: R;
+      try {
+        result = await (check === undefined ? run(d) : run(d, check));
+      } catch (error) {
+        node.errors++;
+        if (d.target === 'replica') return await this.#retry(d, node, sql, run, frame, error);
+        if (this.#follower === undefined) throw error;
+        if (d.target !== 'primary') {
+          this.#follower.notice(error);
+          throw error;
+        }
+        const retried = await this.#failover(d, node, sql, run, options, error);
+        d = retried.d;
+        result = retried.result;
       }
-      const retried = await this.#failover(d, node, sql, run, options, error);
-      d = retried.d;
-      result = retried.result;
-    }
-    if (required !== undefined && !this.#replayedIn(node, check!, required)) {
-      // The replica was behind when the read ran: its result may be stale. Decide again after a
-      // short pause (a replica seen past the position now, or another checked attempt) until
-      // waitMs passed, then the primary.
-      const started = again?.started ?? Date.now();
-      const until = again?.until ?? started + this.#ryw.waitMs(this.#ryw.peek(frame)!);
-      const attempt = again?.attempt ?? 0;
-      let next: RouteDecision<N>;
-      if (Date.now() >= until) {
-        this.#metrics()?.rywWait(Date.now() - started, 'primary');
-        next = this.#decider.decision(
-          'primary',
-          this.#health.primary,
-          'read-your-writes',
-          d.classification,
-        );
-      } else {
-        await backoff(attempt, until - Date.now());
-        next = await this.#decider.route(sql, frame, 'execute');
+      if (required !== undefined && !this.#replayedIn(node, check!, required)) {
+        // The replica was behind when the read ran: its result may be stale. Decide again after a
+        // short pause (a replica seen past the position now, or another checked attempt) until
+        // waitMs passed, then the primary.
+        const started = again?.started ?? Date.now();
+        const until = again?.until ?? started + this.#ryw.waitMs(this.#ryw.peek(frame)!);
+        const attempt = again?.attempt ?? 0;
+        let next: RouteDecision<N>;
+        if (Date.now() >= until) {
+          this.#metrics()?.rywWait(Date.now() - started, 'primary');
+          next = this.#decider.onPrimary('read-your-writes', d.classification);
+        } else {
+          await backoff(attempt, until - Date.now());
+          next = await this.#decider.route(sql, frame, 'execute');
+        }
+        const retry = { started, until, attempt: attempt + 1 };
+        return await this.run(next, sql, run, frame, options, retry);
       }
-      return this.run(next, sql, run, frame, options, { started, until, attempt: attempt + 1 });
+      if (again !== undefined && d.target === 'replica')
+        this.#metrics()?.rywWait(Date.now() - again.started, 'replica');
+      if (this.#ryw.on && this.#wrote(d, options)) {
+        const probed = check?.order === 'probe-last' ? check.probed : undefined;
+        const asking = this.#ryw.noteWrite(frame, probed);
+        if (asking !== undefined) await asking;
+      }
+      return result;
+    } finally {
+      if (outermost) this.#health.finish();
     }
-    if (again !== undefined && d.target === 'replica')
-      this.#metrics()?.rywWait(Date.now() - again.started, 'replica');
-    if (this.#ryw.on && this.#wrote(d, options))
-      await this.#ryw.noteWrite(frame, check?.order === 'probe-last' ? check.probed : undefined);
-    return result;
   }
 
   /** Whether the check run with a read proves `node` had replayed `required` (records what it saw). */
@@ -244,12 +249,7 @@ export class Executor<N> {
       (e) => options?.started?.() !== true && (c.role === 'read' || provablyNotRun(e)),
       async (_primary, last) => {
         const target = this.#health.primary;
-        const next = this.#decider.decision(
-          'primary',
-          target,
-          `retry:failover from ${last.name}`,
-          c,
-        );
+        const next = this.#decider.onPrimary(`retry:failover from ${last.name}`, c);
         this.#count(target, next, sql, 'retry', last.error);
         try {
           return { d: next, result: await run(next) };
@@ -331,7 +331,7 @@ export class Executor<N> {
     } else {
       const state = standbyRejection(error);
       if (state === undefined) throw error;
-      next = decider.decision('primary', primary, `retry:${state} from ${node.node.name}`, c);
+      next = decider.onPrimary(`retry:${state} from ${node.node.name}`, c);
     }
     if (next.target !== 'primary') return next;
     // A read of a transaction (ignoreTransactions) that ends up on the primary uses the transaction.

@@ -1,4 +1,30 @@
-import type { RouterNode } from './router.js';
+import { driverNode, type RouterDriver } from './driver.js';
+import { Router, type RouterNode, type RouterOptions } from './router.js';
+
+/** @internal a node an adapter opened from one of its inputs: its handle, name and weight. */
+export interface OpenedNode<N> {
+  readonly handle: N;
+  readonly name: string;
+  readonly weight: number | undefined;
+}
+
+/**
+ * @internal the routing core over an adapter's `primary` and `replicas` inputs (see
+ * {@link nodeSet}): `open` makes each input's handle, which becomes a node of `driver`.
+ */
+export function routerOverInputs<I, N>(
+  options: RouterOptions & { readonly primary: I | readonly I[]; readonly replicas?: readonly I[] },
+  driver: RouterDriver<N, any, any, any>,
+  identity: (input: I) => unknown,
+  open: (input: I, fallbackName: string) => OpenedNode<N>,
+): Router<N> {
+  const make = (input: I, fallbackName: string): RouterNode<N> => {
+    const { handle, name, weight } = open(input, fallbackName);
+    return driverNode(driver, name, handle, weight);
+  };
+  const nodes = nodeSet(options.primary, options.replicas ?? [], options.discover, identity, make);
+  return new Router<N>({ ...options, ...nodes });
+}
 
 /**
  * @internal The router's nodes from an adapter's `primary` and `replicas` options.

@@ -29,9 +29,9 @@ export function skippedResult(command: string): pg.QueryResult {
 /** @internal the state of each pinned client. */
 export const pinnedState = new WeakMap<pg.PoolClient, Pinned>();
 
-/** The first word of a statement, upper-cased (the command of a suppressed result). */
-export function commandOf(text: string): string {
-  return text.trim().split(/\s+/, 1)[0]!.toUpperCase();
+/** The result of a BEGIN/COMMIT/ROLLBACK text suppressed by `skipTransactions`. */
+export function skippedStatement(text: string): pg.QueryResult {
+  return skippedResult(text.trim().split(/\s+/, 1)[0]!.toUpperCase());
 }
 
 /** Checks out a client of the current primary and pins it (see {@link pin}). */
@@ -71,7 +71,7 @@ export function pin(router: Router<pg.Pool>, client: pg.PoolClient): Pinned {
         {
           pinned: client,
           inTransaction: state.inTransaction,
-          skip: () => skippedResult(commandOf(text)),
+          skip: skippedStatement,
         },
       ),
     );

@@ -3,14 +3,15 @@
  *
  * @packageDocumentation
  */
+import type { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { assertConnectionString } from './connection-string.js';
 import { KoyoRouterError } from './errors.js';
-import { driverNode, runDecided } from './driver.js';
-import { nodeSet, urlIdentity } from './node-set.js';
+import { runDecided } from './driver.js';
+import { routerOverInputs, urlIdentity, type OpenedNode } from './node-set.js';
 import { pgDriver, routeQueryCall } from './pg-driver.js';
-import { commandOf, connectPinned, pinnedState, skippedResult } from './pg-pinned-client.js';
-import { Router, type RouterNode, type RouterOptions } from './router.js';
+import { connectPinned, pinnedState, skippedStatement } from './pg-pinned-client.js';
+import type { ExecuteOptions, Router, RouterOptions } from './router.js';
 
 /** A node given as a connection string, a `pg.PoolConfig` (with an optional name and weight), or your own `pg.Pool`. */
 export type PgNodeInput =
@@ -81,15 +82,12 @@ export class RoutedPool extends pg.Pool {
     const owned: pg.Pool[] = [];
     const pools: pg.Pool[] = [];
     internals.set(this, { owned, pools, ending: undefined });
-    const entry = (
-      input: PgNodeInput,
-      fallbackName: string,
-    ): { pool: pg.Pool; name: string; weight: number | undefined } => {
-      if (input instanceof pg.Pool) return { pool: input, name: fallbackName, weight: undefined };
+    const open = (input: PgNodeInput, fallbackName: string): OpenedNode<pg.Pool> => {
+      if (input instanceof pg.Pool) return { handle: input, name: fallbackName, weight: undefined };
       if (typeof input === 'string') {
         const pool = new pg.Pool({ ...options.pool, connectionString: input });
         owned.push(pool);
-        return { pool, name: fallbackName, weight: undefined };
+        return { handle: pool, name: fallbackName, weight: undefined };
       }
       if (input === null || typeof input !== 'object') {
         throw new KoyoRouterError(
@@ -100,28 +98,32 @@ export class RoutedPool extends pg.Pool {
       const { name, weight, ...config } = input;
       const pool = new pg.Pool({ ...options.pool, ...config });
       owned.push(pool);
-      return { pool, name: name ?? fallbackName, weight };
+      return { handle: pool, name: name ?? fallbackName, weight };
     };
-    const make = (input: PgNodeInput, fallbackName: string): RouterNode<pg.Pool> => {
-      const { pool, name, weight } = entry(input, fallbackName);
-      pools.push(pool);
-      return driverNode(pgDriver, name, pool, weight);
-    };
-    const nodes = nodeSet(
-      options.primary,
-      options.replicas ?? [],
-      options.discover,
-      pgIdentity,
-      make,
-    );
-    this.router = new Router<pg.Pool>({ ...options, ...nodes });
-    for (const pool of pools) this.#forward(pool);
+    this.router = routerOverInputs(options, pgDriver, pgIdentity, (input, fallbackName) => {
+      const opened = open(input, fallbackName);
+      pools.push(opened.handle);
+      return opened;
+    });
+    for (const pool of pools) this.#forwardErrors(pool);
+    this.#forwardOnDemand(pools);
   }
 
-  #forward(pool: pg.Pool): void {
-    for (const event of ['connect', 'acquire', 'release', 'remove'] as const) {
-      pool.on(event, (...args: unknown[]) => this.emit(event, ...args));
-    }
+  /**
+   * Re-emits the pools' `connect`, `acquire`, `release` and `remove` events once someone listens
+   * for them here: a listener on every pool would cost each query two calls for nothing.
+   */
+  #forwardOnDemand(pools: readonly pg.Pool[]): void {
+    const forwarded = new Set<string | symbol>();
+    (this as EventEmitter).on('newListener', (event: string | symbol) => {
+      if (!FORWARDED_EVENTS.has(event) || forwarded.has(event)) return;
+      forwarded.add(event);
+      for (const pool of pools)
+        (pool as EventEmitter).on(event, (...args: unknown[]) => this.emit(event, ...args));
+    });
+  }
+
+  #forwardErrors(pool: pg.Pool): void {
     pool.on('error', (error: Error, client: pg.PoolClient) => {
       // The replica's position now (the replica set changes after a failover).
       const replica = this.router.replicaHandles.indexOf(pool);
@@ -170,6 +172,14 @@ export class RoutedPool extends pg.Pool {
   }
 }
 
+/** Events of the underlying pools that the routed pool re-emits (besides `error`). */
+const FORWARDED_EVENTS: ReadonlySet<string | symbol> = new Set([
+  'connect',
+  'acquire',
+  'release',
+  'remove',
+]);
+
 interface Internals {
   readonly owned: pg.Pool[];
   /** Every node's pool. */
@@ -201,6 +211,9 @@ function pgIdentity(input: PgNodeInput): unknown {
   return `${input.user ?? ''}@${input.host ?? ''}:${input.port ?? 5432}/${input.database ?? ''}`;
 }
 
+/** Options of every routed `query`: the same object each time (a statement allocates nothing for them). */
+const SKIPPABLE: ExecuteOptions<unknown> = { skip: skippedStatement };
+
 // query, connect and end are set on the prototype rather than declared in the class, so that
 // RoutedPool keeps pg.Pool's exact (generic, overloaded) signatures for them.
 Object.defineProperty(RoutedPool.prototype, 'query', {
@@ -212,9 +225,7 @@ Object.defineProperty(RoutedPool.prototype, 'query', {
       args,
       (...a) => (this.primaryPool.query as (...q: unknown[]) => unknown)(...a),
       (text, query) =>
-        this.router.execute(text, (d, check) => runDecided(pgDriver, d, query, check), {
-          skip: () => skippedResult(commandOf(text)),
-        }),
+        this.router.execute(text, (d, check) => runDecided(pgDriver, d, query, check), SKIPPABLE),
     );
   },
 });

@@ -114,11 +114,7 @@ export class RoutedQuery {
   #execute<T>(run: RunStatement<AnySql, T>, skip?: (text: string) => T): Promise<T> {
     const go = (text: string): Promise<T> =>
       this.#inContext(() =>
-        this.#router.execute(
-          text,
-          run,
-          skip === undefined ? { pipelines: false } : { skip: () => skip(text) },
-        ),
+        this.#router.execute(text, run, skip === undefined ? { pipelines: false } : { skip }),
       );
     return this.#kind !== 'file' ? go(this.text()) : this.#routeText().then(go);
   }

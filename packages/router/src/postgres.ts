@@ -6,11 +6,10 @@
 import postgres from 'postgres';
 import { assertConnectionString } from './connection-string.js';
 import { KoyoRouterError } from './errors.js';
-import { driverNode } from './driver.js';
-import { nodeSet, urlIdentity } from './node-set.js';
+import { routerOverInputs, urlIdentity, type OpenedNode } from './node-set.js';
 import { ownedReplicaSqls, postgresDriver, type AnySql } from './postgres-driver.js';
 import { RoutedQuery } from './postgres-query.js';
-import { Router, type RouterNode, type RouterOptions } from './router.js';
+import type { Router, RouterOptions } from './router.js';
 
 /** A node given as a connection URL, postgres.js options (with an optional `url`, name and weight), or your own `sql`. */
 export type PostgresNodeInput =
@@ -120,17 +119,18 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
     );
   }
   const owned: AnySql[] = [];
-  const entry = (
+  const open = (
     input: PostgresNodeInput,
     fallbackName: string,
-    defaults: postgres.Options<any> = {},
-  ): { sql: AnySql; name: string; weight: number | undefined } => {
-    if (typeof input === 'function') return { sql: input, name: fallbackName, weight: undefined };
+    defaults: postgres.Options<any>,
+  ): OpenedNode<AnySql> => {
+    if (typeof input === 'function')
+      return { handle: input, name: fallbackName, weight: undefined };
     assertConnectionString(input, fallbackName);
     if (typeof input === 'string') {
       const sql = postgres(input, { ...defaults, ...options.postgres });
       owned.push(sql);
-      return { sql, name: fallbackName, weight: undefined };
+      return { handle: sql, name: fallbackName, weight: undefined };
     }
     if (input === null || typeof input !== 'object') {
       throw new KoyoRouterError(
@@ -142,33 +142,26 @@ export function createRoutedSql(options: RoutedSqlOptions): RoutedSql {
     const merged = { ...defaults, ...options.postgres, ...config };
     const sql = url === undefined ? postgres(merged) : postgres(url, merged);
     owned.push(sql);
-    return { sql, name: name ?? fallbackName, weight };
+    return { handle: sql, name: name ?? fallbackName, weight };
   };
   // Following the primary, any node may become a replica (and go down): every node gets the
   // replicas' settings.
   const following = Array.isArray(options.primary) || options.discover === true;
   const ownedReplicas = new Set<AnySql>();
-  const make = (input: PostgresNodeInput, fallbackName: string): RouterNode<AnySql> => {
-    const replicaLike = following || fallbackName !== 'primary';
-    const {
-      sql: nodeSql,
-      name,
-      weight,
-    } = entry(input, fallbackName, replicaLike ? REPLICA_DEFAULTS : {});
-    if (replicaLike && owned.includes(nodeSql)) {
-      ownedReplicas.add(nodeSql);
-      ownedReplicaSqls.add(nodeSql);
-    }
-    return driverNode(postgresDriver, name, nodeSql, weight);
-  };
-  const nodes = nodeSet(
-    options.primary,
-    options.replicas ?? [],
-    options.discover,
+  const router = routerOverInputs(
+    options,
+    postgresDriver,
     postgresIdentity,
-    make,
+    (input, fallbackName) => {
+      const replicaLike = following || fallbackName !== 'primary';
+      const opened = open(input, fallbackName, replicaLike ? REPLICA_DEFAULTS : {});
+      if (replicaLike && owned.includes(opened.handle)) {
+        ownedReplicas.add(opened.handle);
+        ownedReplicaSqls.add(opened.handle);
+      }
+      return opened;
+    },
   );
-  const router = new Router<AnySql>({ ...options, ...nodes });
   /** The first primary's sql: helpers (`array`, `json`, ...) are the same on every node. */
   const p = router.primaryHandle;
 

@@ -68,27 +68,30 @@ export class ReadYourWrites<N> {
 
   /**
    * Records a committed write in the frame's mark: the time, and in `lsn` mode the primary's
-   * position — `probed` when the binding learned it in the write's round trip, else asked now.
+   * position — `probed` when the binding learned it in the write's round trip, else asked now
+   * (the only case that returns a promise, so a write that brought its position does not wait).
    */
-  async noteWrite(frame: Frame, probed?: string | null): Promise<void> {
+  noteWrite(frame: Frame, probed?: string | null): Promise<void> | undefined {
     const ryw = this.#ryw;
-    if (ryw === false) return;
+    if (ryw === false) return undefined;
     const mark = this.mark(frame);
     mark.at = Date.now();
-    if (ryw.mode !== 'lsn') return;
+    if (ryw.mode !== 'lsn') return undefined;
+    if (probed === undefined) return this.#askPrimary(mark);
+    raise(mark, probed);
+    return undefined;
+  }
+
+  async #askPrimary(mark: WriteMark): Promise<void> {
+    let text: string | null;
     try {
-      const text =
-        probed === undefined
-          ? await this.#health.probeNode(this.#health.primary, PRIMARY_POSITION_SQL)
-          : probed;
-      if (text !== null) {
-        const lsn = parseLsn(text);
-        if (mark.lsn === undefined || lsn > mark.lsn) mark.lsn = lsn;
-      }
+      text = await this.#health.probeNode(this.#health.primary, PRIMARY_POSITION_SQL);
     } catch {
       // Unknown position: reads go to the primary for a while (see windowMs).
       mark.lsn = undefined;
+      return;
     }
+    raise(mark, text);
   }
 
   /** How long reads wait for a replica at the mark's position. */
@@ -130,6 +133,19 @@ export class ReadYourWrites<N> {
     this.#metrics()?.rywWait(Date.now() - started, 'primary');
     return [];
   }
+}
+
+/** Raises `mark` to the primary position `text`; an unreadable one makes the position unknown. */
+function raise(mark: WriteMark, text: string | null): void {
+  if (text === null) return;
+  let lsn: bigint;
+  try {
+    lsn = parseLsn(text);
+  } catch {
+    mark.lsn = undefined;
+    return;
+  }
+  if (mark.lsn === undefined || lsn > mark.lsn) mark.lsn = lsn;
 }
 
 /**

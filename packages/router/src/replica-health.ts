@@ -32,7 +32,7 @@ export function replayCheckSql(lsn: bigint): string {
 /**
  * @internal the nodes and their health: which node is the primary, which replicas take reads
  * (`eligible`), the probe loop (replay positions, lag samples, reinstating ejected replicas),
- * ejection, and the set of pending statements and probes.
+ * ejection, and the count of statements and probes in flight.
  */
 export class ReplicaHealth<N> {
   primary: NodeState<N>;
@@ -44,8 +44,9 @@ export class ReplicaHealth<N> {
   closed = false;
   /** Every node's state, by node (they keep their counters across role changes). */
   readonly states = new Map<RouterNode<N>, NodeState<N>>();
-  /** Statements and probes started and not settled yet. */
-  readonly pending = new Set<Promise<unknown>>();
+  /** Statements and probes started and not settled yet (see {@link ReplicaHealth.settled}). */
+  #inFlight = 0;
+  #whenIdle: (() => void)[] = [];
   readonly #o: ResolvedRouterOptions<N>;
   readonly #samples: { lsn: bigint; at: number }[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -115,12 +116,34 @@ export class ReplicaHealth<N> {
     this.#timer = undefined;
   }
 
-  /** Records `promise` as pending until it settles. */
+  /**
+   * Counts a statement or probe as started; {@link ReplicaHealth.finish} counts it as settled. A
+   * counter rather than a set of promises: a routed statement calls both from its own body, which
+   * costs no promise or closure per statement.
+   */
+  start(): void {
+    this.#inFlight++;
+  }
+
+  /** Counts a statement or probe from {@link ReplicaHealth.start} as settled. */
+  finish(): void {
+    if (--this.#inFlight > 0) return;
+    const waiting = this.#whenIdle;
+    this.#whenIdle = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  /** Counts `promise` as started until it settles. */
   track<T>(promise: Promise<T>): Promise<T> {
-    this.pending.add(promise);
-    const done = (): void => void this.pending.delete(promise);
+    this.start();
+    const done = (): void => this.finish();
     promise.then(done, done);
     return promise;
+  }
+
+  /** Resolves once every started statement and probe has settled. */
+  async settled(): Promise<void> {
+    while (this.#inFlight > 0) await new Promise<void>((resolve) => this.#whenIdle.push(resolve));
   }
 
   /** Runs a probe on `node`, bounded by `probeTimeoutMs` (`PROBE_TIMEOUT`). */

@@ -109,6 +109,22 @@ export class Decider<N> {
     };
   }
 
+  /** A decision for the current primary. */
+  onPrimary(reason: string, c: Classification): RouteDecision<N> {
+    return this.decision('primary', this.#health.primary, reason, c);
+  }
+
+  /** The decision of a statement sent on a connection checked out from the primary. */
+  pinned(sql: string, connection: unknown): RouteDecision<N> {
+    return this.decision(
+      'transaction',
+      this.#health.primary,
+      'pinned-connection',
+      this.classify(sql),
+      connection,
+    );
+  }
+
   /** Decides where `sql` runs in `frame`. */
   route(sql: string, frame: Frame, mode: RouteMode): RouteDecision<N> | Promise<RouteDecision<N>> {
     const c = this.classify(sql);
@@ -136,21 +152,18 @@ export class Decider<N> {
     frame: Frame,
     mode: RouteMode,
   ): RouteDecision<N> | Promise<RouteDecision<N>> {
-    const primary = this.#health.primary;
-    if (c.role === 'write') return this.decision('primary', primary, c.reason, c);
-    if (this.#health.replicas.length === 0)
-      return this.decision('primary', primary, 'no-replicas', c);
-    if (frame.role === 'primary') return this.decision('primary', primary, 'read-from-primary', c);
+    if (c.role === 'write') return this.onPrimary(c.reason, c);
+    if (this.#health.replicas.length === 0) return this.onPrimary('no-replicas', c);
+    if (frame.role === 'primary') return this.onPrimary('read-from-primary', c);
     if (frame.role === undefined && (this.#o.defaultRole ?? getDefaultRole()) === 'primary') {
-      return this.decision('primary', primary, 'default-role', c);
+      return this.onPrimary('default-role', c);
     }
     const mark = this.#ryw.peek(frame);
     if (mark !== undefined && mark.at !== 0) {
       // A known position (own write in lsn mode, a token or readAfter) is waited for in any mode.
       if (mark.lsn !== undefined)
         return this.#routeAfter(sql, c, mark.lsn, this.#ryw.waitMs(mark), mode);
-      if (Date.now() - mark.at < this.#ryw.windowMs())
-        return this.decision('primary', primary, 'read-your-writes', c);
+      if (Date.now() - mark.at < this.#ryw.windowMs()) return this.onPrimary('read-your-writes', c);
     }
     return this.pick(sql, c, this.#health.eligible);
   }
@@ -172,7 +185,7 @@ export class Decider<N> {
     if (caughtUp.length > 0) return this.pick(sql, c, caughtUp);
     const eligible = this.#health.eligible;
     if (mode === 'explain' || waitMs === 0 || eligible.length === 0)
-      return this.decision('primary', this.#health.primary, 'read-your-writes', c);
+      return this.onPrimary('read-your-writes', c);
     if (mode === 'execute') {
       // Not on a replica a check just found short of this position (the wait asks it again).
       const checked = eligible.filter(
@@ -192,7 +205,7 @@ export class Decider<N> {
   ): Promise<RouteDecision<N>> {
     const caughtUp = await this.#ryw.waitFor(lsn, waitMs);
     if (caughtUp.length > 0) return this.pick(sql, c, caughtUp);
-    return this.decision('primary', this.#health.primary, 'read-your-writes', c);
+    return this.onPrimary('read-your-writes', c);
   }
 
   /** A replica among `candidates` per the strategy, else the fallback. */

@@ -180,27 +180,15 @@ export class Router<N = unknown> {
     if (this.#health.closed) return Promise.reject(closedError());
     const frame = currentFrame();
     let decision: RouteDecision<N> | Promise<RouteDecision<N>>;
-    if (options?.pinned !== undefined) {
-      const c = this.#decider.classify(sql);
-      decision = this.#decider.decision(
-        'transaction',
-        this.#health.primary,
-        'pinned-connection',
-        c,
-        options.pinned,
-      );
-    } else {
-      try {
-        decision = this.#decider.route(sql, frame, 'execute');
-      } catch (error) {
-        return Promise.reject(error);
-      }
+    try {
+      decision =
+        options?.pinned === undefined
+          ? this.#decider.route(sql, frame, 'execute')
+          : this.#decider.pinned(sql, options.pinned);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    if (decision instanceof Promise)
-      return this.#health.track(
-        decision.then((d) => this.#executor.run(d, sql, run, frame, options)),
-      );
-    return this.#health.track(this.#executor.run(decision, sql, run, frame, options));
+    return this.#executor.run(decision, sql, run, frame, options);
   }
 
   /**
@@ -378,9 +366,8 @@ export class Router<N = unknown> {
    * settled (resolved or rejected). Adapters call it after {@link Router.close} so that `end()`
    * can close connections without cutting off a routed statement.
    */
-  async settled(): Promise<void> {
-    const pending = this.#health.pending;
-    while (pending.size > 0) await Promise.allSettled([...pending]);
+  settled(): Promise<void> {
+    return this.#health.settled();
   }
 
   /** True after {@link Router.close}. */
