@@ -77,10 +77,12 @@ describe('read-your-writes with replay paused', () => {
       for (const r of cluster.replicas) await r.resumeReplay();
     }
     await cluster.syncReplicas();
-    // Once a replica replayed the write, the same session reads from it again.
+    // Once a replica is known to have replayed the write (a probe saw it), the same session reads
+    // from it again.
     await withSession(async () => {
       await knex('notes').insert({ id: 3, body: 'third' });
       await cluster.syncReplicas();
+      await knex.router.probe();
       rec.clear();
       expect(await knex('notes').where({ id: 3 }).first()).toEqual({ id: 3, body: 'third' });
       expect(rec.queries().at(-1)).toMatchObject({ role: 'replica' });

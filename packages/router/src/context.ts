@@ -21,6 +21,8 @@ export interface WriteMark {
   at: number;
   /** How long reads wait for a replica at `lsn`, when `readAfter` chose it. */
   waitMs?: number;
+  /** Whether `lsn` is the session's own write (not raised since by a token or `readAfter`). */
+  own?: boolean;
 }
 
 /**

@@ -62,8 +62,10 @@ export class ReadYourWrites<N> {
   /** Raises `mark` to `position` (a token, a readAfter position). */
   advance(mark: WriteMark, position: ReadPosition): void {
     mark.at = Math.max(mark.at, position.at);
-    if (position.lsn !== undefined && (mark.lsn === undefined || position.lsn > mark.lsn))
+    if (position.lsn !== undefined && (mark.lsn === undefined || position.lsn > mark.lsn)) {
       mark.lsn = position.lsn;
+      mark.own = false;
+    }
   }
 
   /**
@@ -94,11 +96,16 @@ export class ReadYourWrites<N> {
     raise(mark, text);
   }
 
-  /** How long reads wait for a replica at the mark's position. */
+  /**
+   * How long reads wait for a replica at the mark's position: 0 after the session's own write with
+   * `ownWrites: 'primary'` (right after a write a replica is still receiving and replaying it, so
+   * the primary answers sooner than any wait), else `readAfter`'s or the configured `waitMs`.
+   */
   waitMs(mark: WriteMark): number {
-    if (mark.waitMs !== undefined) return mark.waitMs;
     const ryw = this.#ryw;
-    return ryw !== false && ryw.mode === 'lsn' ? (ryw.waitMs ?? 200) : 200;
+    const lsn = ryw !== false && ryw.mode === 'lsn' ? ryw : undefined;
+    if (mark.own === true && lsn?.ownWrites !== 'wait') return 0;
+    return mark.waitMs ?? lsn?.waitMs ?? 200;
   }
 
   /** How long after a write of unknown position reads go to the primary (0: they need not). */
@@ -145,7 +152,10 @@ function raise(mark: WriteMark, text: string | null): void {
     mark.lsn = undefined;
     return;
   }
-  if (mark.lsn === undefined || lsn > mark.lsn) mark.lsn = lsn;
+  if (mark.lsn === undefined || lsn >= mark.lsn) {
+    mark.lsn = lsn;
+    mark.own = true;
+  }
 }
 
 /**

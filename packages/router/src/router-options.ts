@@ -15,8 +15,23 @@ export interface MaxLag {
 /** Read-your-writes: how reads after a write avoid stale replicas. */
 export type ReadYourWritesOption =
   | false
-  /** Record the primary's WAL position after each write; later reads wait up to `waitMs` (default 200) for a replica that replayed it, else go to the primary. */
-  | { readonly mode: 'lsn'; readonly waitMs?: number }
+  /**
+   * Record the primary's WAL position after each write. A later read goes to a replica known to
+   * have replayed it; else, after the session's own write, straight to the primary (`ownWrites:
+   * 'primary'`, the default) or, with `ownWrites: 'wait'`, to a replica after waiting up to
+   * `waitMs` (default 200) for one to replay it. Positions from tokens and `readAfter` are always
+   * waited for.
+   */
+  | {
+      readonly mode: 'lsn';
+      readonly waitMs?: number;
+      /**
+       * Where a read goes right after the session's own write while no replica is known to have
+       * replayed it: `'primary'` (default: no waiting, no extra round trip) or `'wait'` (a replica,
+       * after up to `waitMs`: more reads offloaded, each slower).
+       */
+      readonly ownWrites?: 'primary' | 'wait';
+    }
   /** Send reads to the primary for `ms` after each write. */
   | { readonly mode: 'window'; readonly ms: number };
 
@@ -160,11 +175,13 @@ export function resolveRouterOptions<N>(config: RouterConfig<N>): ResolvedRouter
     if (typeof ryw !== 'object' || ryw === null || (ryw.mode !== 'lsn' && ryw.mode !== 'window')) {
       throw new KoyoRouterError(
         'INVALID_OPTION',
-        "readYourWrites: expected false, { mode: 'lsn', waitMs? } or { mode: 'window', ms }.",
+        "readYourWrites: expected false, { mode: 'lsn', waitMs?, ownWrites? } or { mode: 'window', ms }.",
       );
     }
-    if (ryw.mode === 'lsn') checkNumber('readYourWrites.waitMs', ryw.waitMs, 0);
-    else {
+    if (ryw.mode === 'lsn') {
+      checkNumber('readYourWrites.waitMs', ryw.waitMs, 0);
+      checkChoice('readYourWrites.ownWrites', ryw.ownWrites, ['primary', 'wait']);
+    } else {
       if (typeof ryw.ms !== 'number')
         throw new KoyoRouterError('INVALID_OPTION', "readYourWrites: { mode: 'window' } needs ms.");
       checkNumber('readYourWrites.ms', ryw.ms, 0);

@@ -90,7 +90,7 @@ describe.each([
 
   it('read-your-writes (lsn): with one replica paused the read after a write sees the row; with both paused it goes to the primary; after resume reads return to replicas', async () => {
     const s = make({
-      readYourWrites: { mode: 'lsn', waitMs: 30_000 },
+      readYourWrites: { mode: 'lsn', waitMs: 30_000, ownWrites: 'wait' },
       strategy: 'round-robin',
       probeIntervalMs: 100,
     });

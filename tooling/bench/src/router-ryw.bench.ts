@@ -25,12 +25,18 @@ try {
     'CREATE TABLE ryw_items (id bigserial PRIMARY KEY, note text NOT NULL)',
   );
   for (const connections of [1, 8]) {
-    const pool = createRoutedPool({
-      primary: { connectionString: cluster.primary.url, max: connections + 1 },
-      replicas: [{ connectionString: cluster.replicas[0]!.url, max: connections + 1 }],
-      readYourWrites: { mode: 'lsn' },
-    });
-    const loop = async (primaryReads: boolean): Promise<{ ms: number; stale: number }> => {
+    const poolWith = (ownWrites: 'primary' | 'wait') =>
+      createRoutedPool({
+        primary: { connectionString: cluster.primary.url, max: connections + 1 },
+        replicas: [{ connectionString: cluster.replicas[0]!.url, max: connections + 1 }],
+        readYourWrites: { mode: 'lsn', ...(ownWrites === 'wait' ? { ownWrites } : {}) },
+      });
+    const pools = { primary: poolWith('primary'), wait: poolWith('wait') };
+    type Pool = (typeof pools)['primary'];
+    const loop = async (
+      pool: Pool,
+      primaryReads: boolean,
+    ): Promise<{ ms: number; stale: number }> => {
       let stale = 0;
       const start = performance.now();
       await Promise.all(
@@ -51,30 +57,43 @@ try {
       );
       return { ms: performance.now() - start, stale };
     };
-    await loop(false); // warm-up: pools, caches
-    const primaryMs: number[] = [];
-    const rywMs: number[] = [];
-    let stale = 0;
-    let replicaReads = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      primaryMs.push((await loop(true)).ms);
+    /** One read-your-writes loop; counts stale reads and the reads the replica served. */
+    const measured = {
+      primary: { ms: [] as number[], stale: 0, replica: 0 },
+      wait: { ms: [] as number[], stale: 0, replica: 0 },
+    };
+    const rywLoop = async (variant: 'primary' | 'wait'): Promise<number> => {
       // Served by the replica: the reads that did not end on the primary (a read whose pipelined
       // check found the replica behind runs again, so the replica's own counter counts it twice).
+      const pool = pools[variant];
       const before = pool.router.stats().primary.reads;
-      const ryw = await loop(false);
-      replicaReads += ITERATIONS - (pool.router.stats().primary.reads - before);
-      rywMs.push(ryw.ms);
-      stale += ryw.stale;
+      const ryw = await loop(pool, false);
+      const m = measured[variant];
+      m.replica += ITERATIONS - (pool.router.stats().primary.reads - before);
+      m.ms.push(ryw.ms);
+      m.stale += ryw.stale;
+      return ryw.ms;
+    };
+    await loop(pools.primary, false); // warm-up: pools, caches
+    await loop(pools.wait, false);
+    const primaryMs: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      primaryMs.push((await loop(pools.primary, true)).ms);
+      const own = await rywLoop('primary');
+      const wait = await rywLoop('wait');
       log(
-        `${connections} connection(s), round ${round + 1}: primary ${primaryMs.at(-1)!.toFixed(0)} ms, ryw ${ryw.ms.toFixed(0)} ms`,
+        `${connections} connection(s), round ${round + 1}: primary ${primaryMs.at(-1)!.toFixed(0)} ms, ryw ${own.toFixed(0)} ms, ryw (wait) ${wait.toFixed(0)} ms`,
       );
     }
-    await pool.end();
+    await pools.primary.end();
+    await pools.wait.end();
     const p = median(primaryMs);
-    const r = median(rywMs);
-    rows.push(
-      `| ${connections} | ${p.toFixed(0)} ms | ${r.toFixed(0)} ms | ${(r / p).toFixed(2)}x | ${stale} | ${((100 * replicaReads) / (ROUNDS * ITERATIONS)).toFixed(1)}% |`,
-    );
+    const cells = (variant: 'primary' | 'wait'): string => {
+      const m = measured[variant];
+      const r = median(m.ms);
+      return `${r.toFixed(0)} ms | ${(r / p).toFixed(2)}x | ${m.stale} | ${((100 * m.replica) / (ROUNDS * ITERATIONS)).toFixed(1)}%`;
+    };
+    rows.push(`| ${connections} | ${p.toFixed(0)} ms | ${cells('primary')} | ${cells('wait')} |`);
   }
 } finally {
   await cluster.stop();
@@ -85,9 +104,9 @@ console.log(`## Router read-your-writes: insert, then read it back (@koyo/router
 ${ITERATIONS} iterations of "INSERT a row, then SELECT it by primary key" per round, each iteration one
 session (\`withToken\`, as one HTTP request), split over N concurrent loops, through \`createRoutedPool\`
 (primary + one streaming replica, PostgreSQL ${cluster.binaries.version}); \`readYourWrites: { mode: 'lsn' }\`
-against the same loop with every read sent to the primary; ${ROUNDS} alternating rounds, medians.
-Goal: at most 1.2x, 0 stale reads.
+(default \`ownWrites: 'primary'\`) and \`{ mode: 'lsn', ownWrites: 'wait' }\` against the same loop with
+every read sent to the primary; ${ROUNDS} alternating rounds, medians. Goal: at most 1.2x, 0 stale reads.
 
-| connections | reads on the primary | read-your-writes (lsn) | ratio | stale reads | reads served by the replica |
-| --- | --- | --- | --- | --- | --- |
+| connections | reads on the primary | read-your-writes (lsn) | ratio | stale reads | reads served by the replica | ownWrites: 'wait' | ratio | stale reads | reads served by the replica |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}`);
