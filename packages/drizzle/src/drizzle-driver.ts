@@ -24,7 +24,7 @@ export type DrizzleStatement = (session: PgSession) => Promise<unknown>;
 
 /** A transaction opened by {@link RouterDriver.pin}, open until {@link RouterDriver.unpin}. */
 interface HeldTransaction extends BoundTransaction {
-  readonly end: (broken?: unknown) => void;
+  readonly end: (broken?: unknown) => Promise<void>;
 }
 
 /** @internal the driver session a Drizzle database or transaction runs on. */
@@ -52,14 +52,24 @@ export function drizzleDriver(
         : (session, sql) => probePostgres(clientOf(session) as PostgresProbeTarget, sql),
     pin: (session) =>
       new Promise<BoundTransaction>((pinned, failed) => {
+        let ended: Promise<unknown> | undefined;
         const held = (tx: PgTransaction<any, any, any>) =>
           new Promise<void>((commit, rollback) => {
-            const end = (broken?: unknown): void =>
-              broken === undefined ? commit() : rollback(broken);
+            const end = (broken?: unknown): Promise<void> => {
+              if (broken === undefined) commit();
+              else rollback(broken);
+              return ended!.then(
+                () => undefined,
+                (error: unknown) => {
+                  if (error !== broken) throw error;
+                },
+              );
+            };
             const transaction: HeldTransaction = { session: sessionOf(tx), tx, end };
             pinned(transaction);
           });
-        session.transaction(held).catch(failed);
+        ended = session.transaction(held);
+        ended.catch(failed);
       }),
     unpin: (bound, broken) => (bound as HeldTransaction).end(broken),
   };

@@ -4,7 +4,7 @@ import { createTestDatabase, type TestDatabase } from '@koyo/testing/vitest';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drizzleDriver, sessionOf } from '../src/drizzle-driver.js';
-import { DRIVERS, openDb, queryUrl, until, type AnyDb } from './_helpers.js';
+import { DRIVERS, openDb, queryUrl, type AnyDb } from './_helpers.js';
 
 describe.each(DRIVERS)('the driver contract, %s', (driverName) => {
   let test: TestDatabase;
@@ -20,6 +20,7 @@ describe.each(DRIVERS)('the driver contract, %s', (driverName) => {
   beforeAll(async () => {
     test = await createTestDatabase(`drizzle_driver_${driverName.replace('-', '_')}`);
     await queryUrl(test.url, 'CREATE TABLE t (id int PRIMARY KEY)');
+    await queryUrl(test.url, 'CREATE TABLE d (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)');
     node = openDb(driverName, test.url);
   });
   afterAll(async () => {
@@ -37,7 +38,7 @@ describe.each(DRIVERS)('the driver contract, %s', (driverName) => {
     await driver.run(pinned, (session) => session.execute(sql`INSERT INTO t VALUES (1)`));
     expect(await count(1)).toBe(0); // not committed while pinned
     await driver.unpin(pinned);
-    await until(async () => (await count(1)) === 1, 'the pinned transaction committed');
+    expect(await count(1)).toBe(1); // committed when unpin resolved
 
     const broken = await driver.pin(sessionOf(node.db));
     await driver.run(broken, (session) => session.execute(sql`INSERT INTO t VALUES (2)`));
@@ -47,6 +48,20 @@ describe.each(DRIVERS)('the driver contract, %s', (driverName) => {
     const again = await driver.pin(sessionOf(node.db));
     await driver.run(again, (session) => session.execute(sql`INSERT INTO t VALUES (2)`));
     await driver.unpin(again);
-    await until(async () => (await count(2)) === 1, 'the second insert committed');
+    expect(await count(2)).toBe(1);
+  });
+
+  it("unpin rejects with the COMMIT's error (a deferred unique violation)", async () => {
+    const pinned = await driver.pin(sessionOf(node.db));
+    await driver.run(pinned, (session) => session.execute(sql`INSERT INTO d VALUES (1), (1)`));
+    const error: unknown = await Promise.resolve(driver.unpin(pinned)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // node-postgres' Drizzle wraps it ("Failed query: commit") with the server's error as cause.
+    const server = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+    expect(String(server)).toMatch(/duplicate key/);
+    const rows = await queryUrl<{ n: number }>(test.url, 'SELECT count(*)::int AS n FROM d');
+    expect(rows[0]!.n).toBe(0);
   });
 });
