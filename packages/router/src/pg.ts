@@ -115,12 +115,24 @@ export class RoutedPool extends pg.Pool {
    */
   #forwardOnDemand(pools: readonly pg.Pool[]): void {
     const forwarded = new Set<string | symbol>();
-    (this as EventEmitter).on('newListener', (event: string | symbol) => {
+    this.#onNewListener = (event: string | symbol) => {
       if (!FORWARDED_EVENTS.has(event) || forwarded.has(event)) return;
       forwarded.add(event);
       for (const pool of pools)
         (pool as EventEmitter).on(event, (...args: unknown[]) => this.emit(event, ...args));
-    });
+    };
+    (this as EventEmitter).on('newListener', this.#onNewListener);
+  }
+
+  #onNewListener: ((event: string | symbol) => void) | undefined;
+
+  /** Also keeps the hook that starts forwarding the pools' events (see `#forwardOnDemand`). */
+  override removeAllListeners(event?: string | symbol): this {
+    super.removeAllListeners(event);
+    const hook = this.#onNewListener;
+    if (hook !== undefined && (event === undefined || event === 'newListener'))
+      (this as EventEmitter).on('newListener', hook);
+    return this;
   }
 
   #forwardErrors(pool: pg.Pool): void {

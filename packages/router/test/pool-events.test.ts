@@ -27,6 +27,19 @@ describe('routed pg pool', () => {
     }
   });
 
+  it('re-emits events listened for after removeAllListeners()', async () => {
+    const pool = createRoutedPool({ primary: db.url });
+    try {
+      pool.removeAllListeners();
+      const seen: string[] = [];
+      pool.on('acquire', () => seen.push('acquire'));
+      await pool.query('SELECT 1');
+      expect(seen).toEqual(['acquire']);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('settles only once the statements in flight have settled', async () => {
     const pool = createRoutedPool({ primary: db.url, replicas: [db.replicaUrls[0]!] });
     try {
