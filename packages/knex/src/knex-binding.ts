@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { readFromPrimary, runDecided, type RouteDecision, type Router } from '@koyo/router';
 import type { Knex } from 'knex';
 import {
@@ -124,28 +125,32 @@ export class KnexBinding {
     return runDecided(this.driver, decision, statement, undefined) as Promise<R>;
   }
 
-  /** `_stream`: routed like a query, but never run twice once rows may have reached the consumer. */
+  /**
+   * `_stream`: routed like a query, but never run twice once rows may have reached the consumer.
+   * A failure before the stream started (a replica's connection could not be checked out) goes to
+   * the next node like a read; if none takes it, it is emitted on the stream, where Knex expects
+   * the client to have emitted it.
+   */
   stream(
     connection: KnexConnection,
     obj: KnexQueryObject,
     stream: unknown,
     streamOptions: unknown,
   ): Promise<unknown> {
-    const streamOn = (client: PgClientLike, c: KnexConnection): Promise<unknown> =>
-      ClientPG.prototype._stream.call(client, c, obj, stream, streamOptions);
+    let started = false;
+    const streamOn = (client: PgClientLike, c: KnexConnection): Promise<unknown> => {
+      const streaming = ClientPG.prototype._stream.call(client, c, obj, stream, streamOptions);
+      started = true; // from here pg emits its errors on the stream itself
+      return streaming;
+    };
     if (!(connection instanceof RoutedConnection)) return streamOn(this.root, connection);
     const conn = connection;
-    // Rows may already have reached the consumer when a stream fails: never run it twice.
-    let failure: { error: unknown } | undefined;
-    return this.router.execute(obj.sql, async (d) => {
-      if (failure !== undefined) throw failure.error;
-      try {
-        return await this.#decided(conn, d, streamOn);
-      } catch (error) {
-        failure = { error };
+    return this.router
+      .execute(obj.sql, (d) => this.#decided(conn, d, streamOn), { started: () => started })
+      .catch((error: unknown) => {
+        if (!started) (stream as EventEmitter).emit('error', error);
         throw error;
-      }
-    });
+      });
   }
 
   /** `cancelQuery`: on the node where the statement in flight runs. */

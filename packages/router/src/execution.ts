@@ -34,9 +34,10 @@ export interface ExecuteOptions<R> {
    */
   readonly skip?: (sql: string) => R;
   /**
-   * For a `run` that calls code of the app (a transaction callback): returns true once it did.
-   * After a failover the router runs the statement again on the new primary only when the attempt
-   * provably did not run; this makes "the callback was called" count as "it may have run".
+   * For a `run` that calls code of the app (a transaction callback) or hands rows to it (a
+   * stream): returns true once it did. Such a statement is not run again: after a failover the
+   * router runs it again on the new primary only when the attempt provably did not run, and a read
+   * that failed on a replica goes to the next replica or the primary only while this is false.
    */
   readonly started?: () => boolean;
   /**
@@ -168,7 +169,8 @@ export class Executor<N> {
         result = await (check === undefined ? run(d) : run(d, check));
       } catch (error) {
         node.errors++;
-        if (d.target === 'replica') return await this.#retry(d, node, sql, run, frame, error);
+        if (d.target === 'replica')
+          return await this.#retry(d, node, sql, run, frame, error, options?.started);
         if (this.#follower === undefined) throw error;
         if (d.target !== 'primary') {
           this.#follower.notice(error);
@@ -275,11 +277,17 @@ export class Executor<N> {
     run: RunStatement<N, R>,
     frame: Frame,
     firstError: unknown,
+    started: (() => boolean) | undefined,
   ): Promise<R> {
     const tried = new Set<NodeState<N>>([failed]);
     let node = failed;
     let error = firstError;
     for (;;) {
+      if (started?.() === true) {
+        // It may have reached the app (rows of a stream): never twice. The node still failed.
+        if (isConnectionError(error)) this.#health.eject(node, error);
+        throw error;
+      }
       const next = this.#nextAttempt(first.classification, node, sql, frame, error, tried);
       this.retries++;
       const target = next.replica < 0 ? this.#health.primary : this.#health.replicas[next.replica]!;
