@@ -86,6 +86,17 @@ export class Assembler {
     return this.handleMessage(event.message);
   }
 
+  /**
+   * Stopping: handles `event` only when it is the commit of the open transaction and committing
+   * it calls no handler, so that transaction is acknowledged once its handlers are done. Any
+   * other event is left to the next start.
+   */
+  commitOnStop(event: ReplicationEvent): void | Promise<void> {
+    if (event.kind !== 'message' || event.message.tag !== 'commit') return undefined;
+    if (!this.current || !this.engine.commitsQuietly(this.current)) return undefined;
+    return this.handleMessage(event.message);
+  }
+
   /** Forgets every half-received transaction (their changes will be sent again). */
   reset(reason: string): void {
     if (this.current) {

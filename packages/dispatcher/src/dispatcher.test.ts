@@ -118,6 +118,56 @@ describe('acknowledgement', () => {
   });
 });
 
+describe('stop()', () => {
+  it.each([1, 4])(
+    'with concurrency %i, acknowledges the transaction whose running handler it waited for, and nothing after it',
+    async (concurrency) => {
+      const { dispatcher, stream } = setup({ concurrency });
+      const g = gate();
+      const entered = gate();
+      const seen: string[] = [];
+      dispatcher.onChange(async (change) => {
+        seen.push(`${String(change.id)}:${String((change.new as { v: number }).v)}`);
+        entered.open();
+        await g.wait;
+      });
+      stream.push(relation);
+      // Both transactions, commits included, are received before stop(); the second one changes
+      // the same row, so it waits for the first one in every mode.
+      const first = transaction(stream, [[1, 1]]);
+      transaction(stream, [[1, 2]]);
+      await dispatcher.start();
+      await entered.wait;
+      const stopped = dispatcher.stop();
+      g.open();
+      await stopped;
+      expect(seen).toEqual(['1:1']);
+      expect(stream.acks).toEqual([first]);
+    },
+  );
+
+  it('does not acknowledge a transaction whose commit would start a handler', async () => {
+    const { dispatcher, stream } = setup();
+    const g = gate();
+    const entered = gate();
+    const chunks: number[] = [];
+    dispatcher.onChange(async () => {
+      entered.open();
+      await g.wait;
+    });
+    dispatcher.onTransaction((batch) => void chunks.push(batch.changes.length));
+    stream.push(relation);
+    transaction(stream, [[1, 1]]);
+    await dispatcher.start();
+    await entered.wait;
+    const stopped = dispatcher.stop();
+    g.open();
+    await stopped;
+    expect(chunks).toEqual([]); // its final chunk did not start after stop()
+    expect(stream.acks).toEqual([]);
+  });
+});
+
 describe('failures', () => {
   it('does not start a later change of the same row after a handler failed for good', async () => {
     const { dispatcher, stream } = setup({ concurrency: 4, retry: { attempts: 1 } });

@@ -337,7 +337,7 @@ export class DispatcherImpl implements Dispatcher {
     const iterator = stream[Symbol.asyncIterator]();
     try {
       for (;;) {
-        if (this.stopping) return;
+        if (this.stopping) return await this.finish(iterator.next(), assembler);
         const next: IteratorResult<ReplicationEvent> = await iterator.next();
         if (next.done) {
           if (!this.stopping)
@@ -349,7 +349,7 @@ export class DispatcherImpl implements Dispatcher {
             );
           return;
         }
-        if (this.stopping) return;
+        if (this.stopping) return await this.finish(Promise.resolve(next), assembler);
         const result = assembler.handle(next.value);
         if (result !== undefined) {
           this.processing = result;
@@ -361,6 +361,29 @@ export class DispatcherImpl implements Dispatcher {
       this.processing = null;
       if (error instanceof Cancelled && this.stopping) return;
       this.fail(error);
+    }
+  }
+
+  /**
+   * The loop's last step once stopping: when the next event (`pending`) is already received and
+   * is the commit of the transaction being handled, it is handled if that calls no handler, so a
+   * transaction whose handlers finished is acknowledged before the stream closes.
+   */
+  private async finish(
+    pending: Promise<IteratorResult<ReplicationEvent>>,
+    assembler: Assembler,
+  ): Promise<void> {
+    // Received means buffered: `next()` then settles before the event loop's next turn (and
+    // waiting longer would wait for the stream's close, which comes after this).
+    const step = Promise.race([
+      pending.catch(() => undefined),
+      new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined))),
+    ]).then((next) => (next && !next.done ? assembler.commitOnStop(next.value) : undefined));
+    this.processing = step;
+    try {
+      await step;
+    } finally {
+      this.processing = null;
     }
   }
 
@@ -398,8 +421,12 @@ export class DispatcherImpl implements Dispatcher {
     this.options.signal?.removeEventListener('abort', this.onAbort);
     this.deliverer.cancel();
     this.engine?.halt();
-    // Let the running handlers finish; their work is acknowledged as it completes.
-    if (this.processing) await this.processing.catch(() => undefined);
+    // The loop handles received events in microtasks: after this turn it is either waiting for
+    // the server or busy (`processing`) with an event, or with its last step (see finish()).
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Let the running handlers finish; their work is acknowledged as it completes, and so is
+    // their transaction when its commit is already received.
+    while (this.processing) await this.processing.catch(() => undefined);
     if (this.engine) await this.engine.settled();
     if (this.stream) {
       try {

@@ -206,6 +206,11 @@ export class Engine {
     return this.backpressure();
   }
 
+  /** Whether {@link Engine.commit} calls no handler (no transaction chunk left to deliver). */
+  commitsQuietly(txn: OpenTxn): boolean {
+    return txn.batch.length === 0 || this.registry.transactions.length === 0;
+  }
+
   commit(txn: OpenTxn, endLsn: bigint): void | Promise<void> {
     const final = txn.batch.length > 0 ? this.emitChunk(txn, txn.batch, true) : undefined;
     txn.batch = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KoyoDispatcherError, type Change, type DeliveryItem } from '../src/index.js';
-import { confirmedFlush, fileDb, freshDispatchers, lsn } from './helpers.js';
+import { confirmedFlush, fileDb, freshDispatchers, lsn, waitFor } from './helpers.js';
 
 const db = fileDb('disp_errors', 'CREATE TABLE jobs (id int PRIMARY KEY, name text)');
 
@@ -117,30 +117,41 @@ describe('a handler that keeps failing', () => {
   });
 
   it('stop() waits for a running handler and acknowledges only what finished', async () => {
-    const { dispatcher: d, slot } = fresh();
+    const { dispatcher: d, slot, publication } = fresh();
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    let entered!: () => void;
-    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    let entered!: (commitLsn: string) => void;
+    const inHandler = new Promise<string>((resolve) => (entered = resolve));
     let finished = false;
     d.onTable('jobs', async (change) => {
       if (change.id === 10) {
-        entered();
+        entered(change.commitLsn);
         await gate;
         finished = true;
       }
     });
     await d.start();
     await d.drain();
-    const rows = await db.query<{ lsn: string }>(
-      "INSERT INTO jobs VALUES (10, 'slow') RETURNING pg_current_wal_lsn()::text AS lsn",
-    );
-    await inHandler;
+    await db.query("INSERT INTO jobs VALUES (10, 'slow')");
+    await db.query("INSERT INTO jobs VALUES (11, 'later')");
+    const commit = lsn(await inHandler);
+    // 10's commit is received while its handler runs (the received position passes 10's commit
+    // LSN once its commit message arrives).
+    await waitFor(() => lsn(d.stats().receivedLsn) > commit, 'the commit of 10 received');
     const stopped = d.stop();
     setTimeout(release, 50);
     await stopped;
     expect(finished).toBe(true);
     expect(d.stats().state).toBe('stopped');
-    expect(await confirmedFlush(db, slot)).toBeGreaterThanOrEqual(lsn(rows[0]!.lsn));
+    // Server truth: 10's transaction, finished, is confirmed (its end is past its commit LSN)...
+    expect(await confirmedFlush(db, slot)).toBeGreaterThan(commit);
+    // ...and 11's, never handled, is not: the next dispatcher on the slot starts with it.
+    const { dispatcher: next } = fresh({ slot, publication });
+    const again: number[] = [];
+    next.onTable('jobs', (change) => void again.push(change.id as number));
+    await next.start();
+    await next.drain();
+    expect(again).toEqual([11]);
+    await next.stop();
   });
 });
