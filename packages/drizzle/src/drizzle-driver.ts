@@ -52,13 +52,13 @@ export function drizzleDriver(
         : (session, sql) => probePostgres(clientOf(session) as PostgresProbeTarget, sql),
     pin: (session) =>
       new Promise<BoundTransaction>((pinned, failed) => {
-        let ended: Promise<unknown> | undefined;
         const held = (tx: PgTransaction<any, any, any>) =>
           new Promise<void>((commit, rollback) => {
+            // Resolves (or rejects with the COMMIT's error) once the transaction has ended.
             const end = (broken?: unknown): Promise<void> => {
               if (broken === undefined) commit();
               else rollback(broken);
-              return ended!.then(
+              return ended.then(
                 () => undefined,
                 (error: unknown) => {
                   if (error !== broken) throw error;
@@ -68,7 +68,7 @@ export function drizzleDriver(
             const transaction: HeldTransaction = { session: sessionOf(tx), tx, end };
             pinned(transaction);
           });
-        ended = session.transaction(held);
+        const ended: Promise<unknown> = session.transaction(held);
         ended.catch(failed);
       }),
     unpin: (bound, broken) => (bound as HeldTransaction).end(broken),
