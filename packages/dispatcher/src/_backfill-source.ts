@@ -33,6 +33,11 @@ export interface BackfillProgress {
 export interface ReadChunk {
   rows: SnapshotRows;
   lastKey: string[] | null;
+  /**
+   * The transactions in progress for the read's snapshot (32-bit xids, as changes carry them);
+   * absent when unknown.
+   */
+  inProgress?: ReadonlySet<number>;
 }
 
 /** What a chunk read writes before it reads, in this order. */

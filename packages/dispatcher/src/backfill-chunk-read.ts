@@ -126,7 +126,10 @@ export function watermarkStatements(content: string): string[] {
  * several statements, one round trip on the session. Returns null when the snapshot missed a
  * transaction that had already committed (its commit record may precede the low watermark, as
  * while a synchronous commit waits for its standby): such a chunk could be older than the
- * stream, so it is read again (with `before` empty: the window stays open).
+ * stream, so it is read again (with `before` empty: the window stays open). Such a transaction
+ * still in the proc array when counted is reported 'in progress' by `pg_xact_status` (PostgreSQL's
+ * current releases, all majors): the snapshot's in-progress xids are returned with the rows, and
+ * the stream's side redoes the chunk if one of them was delivered before the low watermark.
  */
 export async function readChunkOnce(
   reader: HelperSession,
@@ -140,19 +143,24 @@ export async function readChunkOnce(
     ...before,
     'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
     chunkQuery(shape, after, limit),
-    `SELECT count(*)::int AS n FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-      WHERE pg_xact_status(x) = 'committed'`,
+    `SELECT (count(*) FILTER (WHERE pg_xact_status(x) = 'committed'))::int AS n,
+            coalesce(string_agg((x::text::bigint % 4294967296)::text, ','), '') AS xip
+       FROM pg_snapshot_xip(pg_current_snapshot()) AS x`,
     'COMMIT',
   ];
   const rows = new ChunkRows(decoder);
   // The last result row is the count (a watermark's SELECT returns its LSN before it).
   let invisible = -1;
+  let xip = '';
   let ok = false;
   try {
     await reader.copyOut(
       statements.join(';\n'),
       (bytes) => rows.push(bytes),
-      (fields) => (invisible = Number(fields[0])),
+      (fields) => {
+        invisible = Number(fields[0]);
+        xip = fields[1] ?? '';
+      },
     );
     ok = true;
   } finally {
@@ -161,5 +169,6 @@ export async function readChunkOnce(
   if (!(invisible >= 0)) throw new Error('the chunk read returned no visibility count');
   if (invisible > 0) return null;
   rows.end();
-  return { rows, lastKey: rows.lastKey() };
+  const inProgress = new Set(xip === '' ? [] : xip.split(',').map(Number));
+  return { rows, lastKey: rows.lastKey(), inProgress };
 }

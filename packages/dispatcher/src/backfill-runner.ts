@@ -163,6 +163,9 @@ export class BackfillRunner {
       if (chunk !== null) await this.release(chunk);
       return chunk;
     };
+    // Redos in a row: a transaction that stays invisible (a synchronous commit waiting for its
+    // standby) makes each read redo, so they are spaced out.
+    let redos = 0;
     try {
       current = await start(progress.lastKey);
       while (current !== null) {
@@ -175,9 +178,12 @@ export class BackfillRunner {
           // Read again from the last recorded key (the chunk read ahead is dropped).
           this.drop(await next);
           next = null;
+          redos++;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 10 * redos)));
           current = await start(progress.lastKey);
           continue;
         }
+        redos = 0;
         chunks++;
         progress = {
           lastKey: current.read.lastKey,
@@ -264,7 +270,7 @@ export class BackfillRunner {
         this.windows.cancel(id);
         return null;
       }
-      this.windows.fill(id, read.rows);
+      this.windows.fill(id, read.rows, read.inProgress);
       return { id, shape, read, outcome };
     } catch (error) {
       this.windows.cancel(id);

@@ -2,6 +2,9 @@ import { keyText } from './_key-text.js';
 import type { HandlerCache } from './registry.js';
 import type { Change, LogicalMessage, SnapshotChange } from './types.js';
 
+/** How many of the stream's latest transactions a chunk's snapshot is checked against. */
+const RECENT_TRANSACTIONS = 4096;
+
 /** Prefix of the backfill's watermark messages (`pg_logical_emit_message`). */
 export const BACKFILL_PREFIX = 'koyo.backfill';
 
@@ -38,6 +41,10 @@ export interface SnapshotChunk {
   unsure: boolean;
   /** Handler lists, cached by the registry. */
   cache: HandlerCache | null;
+  /** Transactions in progress for the read's snapshot (32-bit xids); null when unknown. */
+  inProgress: ReadonlySet<number> | null;
+  /** Transactions the stream delivered before the low watermark (the latest ones); null until then. */
+  before: ReadonlySet<number> | null;
   settle: (outcome: ChunkOutcome) => void;
   fail: (error: Error) => void;
 }
@@ -56,6 +63,10 @@ export class BackfillWindows {
   private readonly chunks = new Map<string, SnapshotChunk>();
   /** Chunks whose window is open, by `schema\0table`. */
   private readonly open = new Map<string, SnapshotChunk[]>();
+  /** The xids of the latest transactions the stream delivered changes of (a ring). */
+  private readonly recent: number[] = [];
+  private next = 0;
+  private lastXid = -1;
 
   /** True while some window is open: only then are changes looked at. */
   get watching(): boolean {
@@ -73,6 +84,8 @@ export class BackfillWindows {
         truncated: false,
         unsure: false,
         cache: null,
+        inProgress: null,
+        before: null,
         settle: (outcome) => {
           this.forget(id);
           resolve(outcome);
@@ -86,9 +99,24 @@ export class BackfillWindows {
   }
 
   /** The rows read between the watermarks (before the high watermark is written). */
-  fill(id: string, rows: SnapshotRows): void {
+  fill(id: string, rows: SnapshotRows, inProgress?: ReadonlySet<number>): void {
     const chunk = this.chunks.get(id);
-    if (chunk) chunk.rows = rows;
+    if (!chunk) return;
+    chunk.rows = rows;
+    chunk.inProgress = inProgress ?? null;
+  }
+
+  /**
+   * A streamed change's transaction (every change, window or not). The latest transactions are
+   * kept: one that the stream delivered before a low watermark but that the chunk's snapshot,
+   * taken after that watermark committed, still saw in progress (commit order in the WAL is not
+   * the order in which commits become visible) makes the chunk older than the stream.
+   */
+  sawTransaction(xid: number): void {
+    if (xid === this.lastXid) return;
+    this.lastXid = xid;
+    this.recent[this.next] = xid;
+    this.next = (this.next + 1) % RECENT_TRANSACTIONS;
   }
 
   /** Forgets a chunk that will get no high watermark (nothing left to read). */
@@ -142,6 +170,7 @@ export class BackfillWindows {
     if (text.slice(at + 1) === 'low') {
       // Kept on a redelivery after a reconnect: a larger set only drops more rows the stream brings.
       chunk.changed ??= new Set();
+      chunk.before ??= new Set(this.recent);
       const list = this.open.get(name) ?? [];
       if (!list.includes(chunk)) list.push(chunk);
       this.open.set(name, list);
@@ -155,6 +184,8 @@ export class BackfillWindows {
       return null;
     }
     if (chunk.truncated) return { chunk, rows: NO_ROWS };
+    if (chunk.inProgress !== null && chunk.before !== null)
+      for (const xid of chunk.inProgress) if (chunk.before.has(xid)) chunk.unsure = true;
     try {
       return { chunk, rows: unchanged(chunk.rows, chunk.changed, chunk.shape.keyColumns) };
     } catch (error) {

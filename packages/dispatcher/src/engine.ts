@@ -95,7 +95,10 @@ export class Engine {
   }
 
   change(txn: OpenTxn, change: Change, cache: HandlerCache): void | Promise<void> {
-    if (this.windows.watching && change.kind !== 'snapshot') this.windows.saw(change);
+    if (change.kind !== 'snapshot') {
+      this.windows.sawTransaction(change.xid);
+      if (this.windows.watching) this.windows.saw(change);
+    }
     const handlers = cache[change.kind];
     if (this.scheduler === null) {
       if (handlers.length === 0) return this.afterChange(txn, change, -1);

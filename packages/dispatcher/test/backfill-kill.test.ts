@@ -19,6 +19,8 @@ const KILLS = 3;
 let db: Db;
 let dir: string;
 const slot = uniqueName('bfkill');
+/** Every dispatcher process started: one still running when the test fails is killed. */
+const children: ChildProcess[] = [];
 const publication = uniqueName('bfkill_pub');
 
 beforeAll(async () => {
@@ -31,13 +33,16 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await Promise.all(children.map(exited));
   await dropSlot(db, slot).catch(() => undefined);
   await db.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 function startChild(outFile: string, run: number): ChildProcess {
-  return spawn(
+  const child = spawn(
     process.execPath,
     [
       '--conditions=@koyo/source',
@@ -53,6 +58,8 @@ function startChild(outFile: string, run: number): ChildProcess {
     ],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TSX_DISABLE_CACHE: '1' } },
   );
+  children.push(child);
+  return child;
 }
 
 function exited(child: ChildProcess): Promise<void> {

@@ -143,11 +143,16 @@ export interface PgErrorLike {
   hint?: string | undefined;
 }
 
-/** @internal a `pg` DatabaseError (it has a five-character SQLSTATE `code`). */
+/**
+ * @internal a `pg` DatabaseError (it has a five-character SQLSTATE `code`). A Node.js socket
+ * error is not one, even when its code has five capital letters too (`EPIPE`, `EBADF`): it has
+ * a `syscall` and a numeric `errno`.
+ */
 export function asPgError(error: unknown): PgErrorLike | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  const code = (error as { code?: unknown }).code;
+  const { code, syscall, errno } = error as { code?: unknown; syscall?: unknown; errno?: unknown };
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return undefined;
+  if (typeof syscall === 'string' || typeof errno === 'number') return undefined;
   return error as PgErrorLike;
 }
 
