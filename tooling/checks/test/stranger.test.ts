@@ -65,7 +65,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
   rmSync(work, { recursive: true, force: true });
-});
+}, 60_000); // stopping the cluster waits for its servers' shutdown checkpoints (slow on a busy machine)
 
 function run(
   command: string,
