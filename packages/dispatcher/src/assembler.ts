@@ -97,6 +97,19 @@ export class Assembler {
     return this.handleMessage(event.message);
   }
 
+  /**
+   * The dispatcher loop's last step once stopping: the next event (`pending`) is handed to
+   * {@link Assembler.commitOnStop} only when it is already received. Received means buffered:
+   * `next()` then settles before the event loop's next turn (waiting longer would wait for the
+   * stream's close, which comes after this).
+   */
+  commitIfReceived(pending: Promise<IteratorResult<ReplicationEvent>>): Promise<void> {
+    return Promise.race([
+      pending.catch(() => undefined),
+      new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined))),
+    ]).then((next) => (next && !next.done ? this.commitOnStop(next.value) : undefined));
+  }
+
   /** Forgets every half-received transaction (their changes will be sent again). */
   reset(reason: string): void {
     if (this.current) {

@@ -77,8 +77,15 @@ export class BackfillRunner {
     }));
   }
 
-  /** No chunk starts from now on; chunks waiting for their high watermark fail with `error`. */
-  stop(error: Error): void {
+  /**
+   * No chunk starts from now on; chunks waiting for their high watermark fail with `error` (by
+   * default a `STOPPED` error saying that the next start resumes the backfill).
+   */
+  stop(error?: Error): void {
+    error ??= new KoyoDispatcherError(
+      'STOPPED',
+      'The dispatcher stopped during a backfill; its progress is kept and the next start resumes it after the last acknowledged chunk.',
+    );
     this.stopped ??= error;
     this.windows.failAll(error);
   }

@@ -45,3 +45,10 @@ export async function owedTables(
   const owed = await backend.backfill.unfinished(async () => dispatched);
   return owed.filter((t) => dispatched.some((d) => d.schema === t.schema && d.name === t.name));
 }
+
+/** `app.users,public.orders` (qualified, as resolved), or `ALL`: for the log. */
+export function tablesLabel(
+  tables: readonly { schema: string | null; name: string }[] | null,
+): string {
+  return tables ? tables.map((t) => `${t.schema ?? ''}.${t.name}`).join(',') : 'ALL';
+}

@@ -25,6 +25,18 @@ export interface DeliveryCounters {
   lastError: { message: string; at: string } | null;
 }
 
+/** Counters at zero. */
+export function newDeliveryCounters(): DeliveryCounters {
+  return {
+    handlerErrors: 0,
+    retries: 0,
+    skipped: 0,
+    deadLettered: 0,
+    inFlight: 0,
+    lastError: null,
+  };
+}
+
 /** Thrown (internally) when `stop()` interrupts a retry wait: not a failure. */
 export class Cancelled extends Error {
   constructor() {

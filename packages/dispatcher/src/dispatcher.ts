@@ -3,7 +3,7 @@ import type { ReplicationEvent } from '@koyo/slot';
 import type { Backend, WireStream } from './_backend.js';
 import { AckTracker } from './ack-tracker.js';
 import { Assembler } from './assembler.js';
-import { Cancelled, Deliverer, type DeliveryCounters } from './delivery.js';
+import { Cancelled, Deliverer, newDeliveryCounters, type DeliveryCounters } from './delivery.js';
 import { DRAIN_PREFIX, Engine } from './engine.js';
 import { asError, asStreamFailure, KoyoDispatcherError } from './errors.js';
 import { ChangeRate, collectStats } from './dispatcher-stats.js';
@@ -15,7 +15,7 @@ import { originNameForSlot, type QualifiedTable } from '@koyo/slot';
 import { BackfillRunner } from './backfill-runner.js';
 import { BACKFILL_PREFIX } from './backfill-windows.js';
 import { positiveInt } from './options.js';
-import { backfillTables, owedTables } from './backfill-tables.js';
+import { backfillTables, owedTables, tablesLabel } from './backfill-tables.js';
 import { OriginPool } from './origin-pool.js';
 import { HandlerRegistry } from './registry.js';
 import { SlotWatch } from './slot-watch.js';
@@ -45,14 +45,7 @@ export class DispatcherImpl implements Dispatcher {
   private readonly registry: HandlerRegistry;
   private readonly resolved: ResolvedOptions;
   private readonly logger: Logger;
-  private readonly counters: DeliveryCounters = {
-    handlerErrors: 0,
-    retries: 0,
-    skipped: 0,
-    deadLettered: 0,
-    inFlight: 0,
-    lastError: null,
-  };
+  private readonly counters: DeliveryCounters = newDeliveryCounters();
   private readonly metrics: DispatcherMetrics;
   private readonly deliverer: Deliverer;
   private engine: Engine | null = null;
@@ -288,7 +281,7 @@ export class DispatcherImpl implements Dispatcher {
     if (this.state === 'idle') {
       this.state = 'stopped';
       this.resolveClosed();
-      return this.endOriginPool();
+      return this.originPool?.close() ?? Promise.resolve();
     }
     if (this.state === 'starting') {
       this.stopping = true;
@@ -321,11 +314,6 @@ export class DispatcherImpl implements Dispatcher {
       slotWatch: this.slotWatch,
       rate: this.rate,
     });
-  }
-
-  private async endOriginPool(): Promise<void> {
-    const pool = this.originPool;
-    if (pool) await pool.close();
   }
 
   private sampleRate(): void {
@@ -373,15 +361,9 @@ export class DispatcherImpl implements Dispatcher {
     pending: Promise<IteratorResult<ReplicationEvent>>,
     assembler: Assembler,
   ): Promise<void> {
-    // Received means buffered: `next()` then settles before the event loop's next turn (and
-    // waiting longer would wait for the stream's close, which comes after this).
-    const step = Promise.race([
-      pending.catch(() => undefined),
-      new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined))),
-    ]).then((next) => (next && !next.done ? assembler.commitOnStop(next.value) : undefined));
-    this.processing = step;
+    this.processing = assembler.commitIfReceived(pending);
     try {
-      await step;
+      await this.processing;
     } finally {
       this.processing = null;
     }
@@ -410,13 +392,7 @@ export class DispatcherImpl implements Dispatcher {
     // Synchronously, before any await: no queued handler call may start once stopping.
     this.deliverer.cancel();
     this.engine?.halt();
-    this.runner?.stop(
-      this.error ??
-        new KoyoDispatcherError(
-          'STOPPED',
-          'The dispatcher stopped during a backfill; its progress is kept and the next start resumes it after the last acknowledged chunk.',
-        ),
-    );
+    this.runner?.stop(this.error ?? undefined);
     if (this.starting) await this.starting.catch(() => undefined);
     this.options.signal?.removeEventListener('abort', this.onAbort);
     this.deliverer.cancel();
@@ -444,7 +420,7 @@ export class DispatcherImpl implements Dispatcher {
     this.slotWatch?.stop();
     this.metrics.stop();
     await this.backend.close().catch(() => undefined);
-    await this.endOriginPool();
+    await this.originPool?.close();
     const reason =
       this.error ??
       new KoyoDispatcherError(
@@ -468,9 +444,4 @@ export class DispatcherImpl implements Dispatcher {
       this.resolveClosed();
     }
   }
-}
-
-/** `app.users,public.orders` (qualified, as resolved), or `ALL`: for the log. */
-function tablesLabel(tables: readonly { schema: string | null; name: string }[] | null): string {
-  return tables ? tables.map((t) => `${t.schema ?? ''}.${t.name}`).join(',') : 'ALL';
 }
