@@ -118,29 +118,47 @@ describe('acknowledgement', () => {
   });
 });
 
+/**
+ * Blocks the change handler: `stopWhileHandling()` starts the dispatcher, calls stop() once a
+ * change's handler is running, then lets that handler finish and waits for the stop.
+ */
+function blockedHandler(
+  dispatcher: ReturnType<typeof setup>['dispatcher'],
+  note: (change: Change) => void = () => undefined,
+): { stopWhileHandling: () => Promise<void> } {
+  const entered = gate();
+  const release = gate();
+  dispatcher.onChange(async (change) => {
+    note(change);
+    entered.open();
+    await release.wait;
+  });
+  return {
+    stopWhileHandling: async () => {
+      await dispatcher.start();
+      await entered.wait;
+      const stopped = dispatcher.stop();
+      release.open();
+      await stopped;
+    },
+  };
+}
+
 describe('stop()', () => {
   it.each([1, 4])(
     'with concurrency %i, acknowledges the transaction whose running handler it waited for, and nothing after it',
     async (concurrency) => {
       const { dispatcher, stream } = setup({ concurrency });
-      const g = gate();
-      const entered = gate();
       const seen: string[] = [];
-      dispatcher.onChange(async (change) => {
-        seen.push(`${String(change.id)}:${String((change.new as { v: number }).v)}`);
-        entered.open();
-        await g.wait;
-      });
+      const { stopWhileHandling } = blockedHandler(dispatcher, (change) =>
+        seen.push(`${String(change.id)}:${String((change.new as { v: number }).v)}`),
+      );
       stream.push(relation);
       // Both transactions, commits included, are received before stop(); the second one changes
       // the same row, so it waits for the first one in every mode.
       const first = transaction(stream, [[1, 1]]);
       transaction(stream, [[1, 2]]);
-      await dispatcher.start();
-      await entered.wait;
-      const stopped = dispatcher.stop();
-      g.open();
-      await stopped;
+      await stopWhileHandling();
       expect(seen).toEqual(['1:1']);
       expect(stream.acks).toEqual([first]);
     },
@@ -148,21 +166,12 @@ describe('stop()', () => {
 
   it('does not acknowledge a transaction whose commit would start a handler', async () => {
     const { dispatcher, stream } = setup();
-    const g = gate();
-    const entered = gate();
     const chunks: number[] = [];
-    dispatcher.onChange(async () => {
-      entered.open();
-      await g.wait;
-    });
+    const { stopWhileHandling } = blockedHandler(dispatcher);
     dispatcher.onTransaction((batch) => void chunks.push(batch.changes.length));
     stream.push(relation);
     transaction(stream, [[1, 1]]);
-    await dispatcher.start();
-    await entered.wait;
-    const stopped = dispatcher.stop();
-    g.open();
-    await stopped;
+    await stopWhileHandling();
     expect(chunks).toEqual([]); // its final chunk did not start after stop()
     expect(stream.acks).toEqual([]);
   });

@@ -10,28 +10,21 @@ const pgError = (code: string, message: string): Error =>
   Object.assign(new Error(message), { code, detail: 'd', hint: 'h' });
 
 describe('classifyError', () => {
-  it('retries a socket error whose code looks like a SQLSTATE (EPIPE after a server crash)', () => {
-    // A status update written to the socket of a killed server fails with EPIPE: five capital
-    // letters, like a SQLSTATE, but a lost connection (it ended streams as SERVER_ERROR).
-    const epipe = Object.assign(new Error('write EPIPE'), {
-      code: 'EPIPE',
-      errno: -32,
-      syscall: 'write',
-    });
-    expect(classifyError(epipe)).toMatchObject({
-      retry: true,
-      error: { code: 'CONNECTION_FAILED' },
-    });
-    const ebadf = Object.assign(new Error('read EBADF'), {
-      code: 'EBADF',
-      errno: -9,
-      syscall: 'read',
-    });
-    expect(classifyError(ebadf)).toMatchObject({
-      retry: true,
-      error: { code: 'CONNECTION_FAILED' },
-    });
-  });
+  // A status update written to the socket of a killed server fails with EPIPE: five capital
+  // letters, like a SQLSTATE, but a lost connection (it ended streams as SERVER_ERROR).
+  it.each([
+    ['EPIPE', -32, 'write'],
+    ['EBADF', -9, 'read'],
+  ])(
+    'retries a socket error whose code looks like a SQLSTATE (%s after a server crash)',
+    (code, errno, syscall) => {
+      const error = Object.assign(new Error(`${syscall} ${code}`), { code, errno, syscall });
+      expect(classifyError(error)).toMatchObject({
+        retry: true,
+        error: { code: 'CONNECTION_FAILED' },
+      });
+    },
+  );
 
   it('retries connection loss and a slot held by another process', () => {
     expect(classifyError(new Error('Connection terminated unexpectedly'))).toMatchObject({
