@@ -48,6 +48,7 @@ describe('streams through a routed Knex', () => {
       expect(inTx.rows).toEqual([expect.objectContaining({ r: false, i: 1000 })]);
     });
     // More streams than the replica pools hold (max 2 each): each gave its connection back.
+    await waitForReplay(db.url, db.replicaUrls); // the committed row, on the replicas too
     for (let n = 0; n < 5; n++) expect((await drain(k('s').stream())).rows).toHaveLength(101);
     await k('s').where({ i: 1000 }).del();
   });
