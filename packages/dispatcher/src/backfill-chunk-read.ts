@@ -29,16 +29,19 @@ export class ChunkDecoder {
   }
 }
 
+/** Bytes of a CopyData message's header (type and length) before its row. */
+const HEADER = 5;
+
 /**
- * A chunk's rows as the server sent them (COPY text lines, back to back in one buffer): a row is
- * decoded only when it is delivered, so a chunk waiting for its high watermark holds its bytes
- * (about the table's size on disk), not 10,000 parsed objects that would outlive the young
- * generation of the garbage collector.
+ * A chunk's rows as the server sent them (its CopyData messages, each a 5-byte header and one
+ * COPY text line, back to back in one buffer): a row is decoded only when it is delivered, so a
+ * chunk waiting for its high watermark holds its bytes (about the table's size on disk), not
+ * 10,000 parsed objects that would outlive the young generation of the garbage collector.
  */
 export class ChunkRows implements SnapshotRows {
   private bytes: Buffer;
   private used = 0;
-  /** End offset of each row in `bytes` (the start is the previous row's end). */
+  /** End offset of each row in `bytes` (its start is the previous row's end plus a header). */
   private readonly ends: number[] = [];
 
   constructor(private readonly decoder: ChunkDecoder) {
@@ -49,22 +52,28 @@ export class ChunkRows implements SnapshotRows {
     return this.ends.length;
   }
 
-  /** Appends a row's bytes (copied: pg reuses its read buffer). */
-  push(row: Buffer): void {
-    if (this.used + row.length > this.bytes.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + row.length));
+  /** Appends a run of whole CopyData messages, `buf[start, end)` (copied: the socket reuses it). */
+  push(buf: Buffer, start: number, end: number): void {
+    const length = end - start;
+    if (this.used + length > this.bytes.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + length));
       grown.set(this.bytes.subarray(0, this.used));
       this.bytes = grown;
     }
-    // TypedArray#set: Buffer#copy's argument checks cost more than copying a row's few bytes.
-    this.bytes.set(row, this.used);
-    this.used += row.length;
-    this.ends.push(this.used);
+    const bytes = this.bytes;
+    bytes.set(buf.subarray(start, end), this.used);
+    let p = this.used;
+    this.used += length;
+    while (p < this.used) {
+      const size = (bytes[p + 1]! << 24) | (bytes[p + 2]! << 16) | (bytes[p + 3]! << 8) | bytes[p + 4]!;
+      p += 1 + size;
+      this.ends.push(p);
+    }
   }
 
   /** Decodes row `index` (a new object each call, values exactly as for a streamed insert). */
   row(index: number): Record<string, unknown> {
-    const start = index === 0 ? 0 : this.ends[index - 1]!;
+    const start = (index === 0 ? 0 : this.ends[index - 1]!) + HEADER;
     try {
       return this.decoder.decoder.decode(this.bytes, start, this.ends[index]);
     } catch (error) {
@@ -85,7 +94,7 @@ export class ChunkRows implements SnapshotRows {
   lastKey(): string[] | null {
     const count = this.ends.length;
     if (count === 0) return null;
-    const start = count === 1 ? 0 : this.ends[count - 2]!;
+    const start = (count === 1 ? 0 : this.ends[count - 2]!) + HEADER;
     const texts = this.decoder.decoder.texts(this.bytes, start, this.ends[count - 1]);
     return this.decoder.keyIndexes.map((i) => texts[i]!);
   }
@@ -156,7 +165,7 @@ export async function readChunkOnce(
   try {
     await reader.copyOut(
       statements.join(';\n'),
-      (bytes) => rows.push(bytes),
+      (buf, start, end) => rows.push(buf, start, end),
       (fields) => {
         invisible = Number(fields[0]);
         xip = fields[1] ?? '';

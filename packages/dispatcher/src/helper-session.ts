@@ -1,7 +1,7 @@
 import { SqlSession, type ConnectionOptions } from '@koyo/slot';
 import type pg from 'pg';
 import { connectPlain } from './_connection.js';
-import { copyOut } from './_copy-out.js';
+import { copyOut, type CopyDataSink } from './_copy-out.js';
 import { KoyoDispatcherError } from './errors.js';
 
 /**
@@ -27,12 +27,12 @@ export class HelperSession extends SqlSession {
     return (await this.client()).query(config);
   }
 
-  /** Runs `COPY (...) TO STDOUT`, handing each row's bytes to `onRow` (see {@link copyOut}). */
+  /** Runs `COPY (...) TO STDOUT`, handing its CopyData messages to `onRows` (see {@link copyOut}). */
   async copyOut(
     sql: string,
-    onRow: (bytes: Buffer) => void,
+    onRows: CopyDataSink,
     onDataRow?: (fields: (string | null)[]) => void,
   ): Promise<number> {
-    return copyOut(await this.client(), sql, onRow, onDataRow);
+    return copyOut(await this.client(), sql, onRows, onDataRow);
   }
 }

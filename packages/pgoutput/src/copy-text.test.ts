@@ -14,3 +14,62 @@ describe('CopyTextRowDecoder.texts', () => {
     expect(decoder.decode(line)).toStrictEqual({ k: long, v: 'x' });
   });
 });
+
+describe('CopyTextRowDecoder.decode text columns', () => {
+  const decoder = new CopyTextRowDecoder([
+    { name: 'id', typeOid: 20 }, // int8: Latin-1 text
+    { name: 'n', typeOid: 23 },
+    { name: 't', typeOid: 25 }, // text: UTF-8
+    { name: 'u', typeOid: 1700 }, // numeric: UTF-8 text
+  ]);
+  /** What decoding each column's bytes on its own gives (the decoder's per-column path). */
+  const expected = (id: Buffer, n: number, t: Buffer, u: string) => ({
+    id: id.toString('latin1'),
+    n,
+    t: t.toString('utf8'),
+    u,
+  });
+  const line = (...parts: Buffer[]) =>
+    Buffer.concat([...parts.flatMap((p) => [p, TAB]).slice(0, -1), NL]);
+  const TAB = Buffer.from('\t');
+  const NL = Buffer.from('\n');
+
+  it.each([
+    ['ASCII', Buffer.from('12345'), Buffer.from('hello world, a long text value')],
+    [
+      'multi-byte UTF-8 (characters fewer than bytes)',
+      Buffer.from('7'),
+      Buffer.from('café 😀 日本'),
+    ],
+    [
+      'a lone invalid byte (one U+FFFD per byte: aligned)',
+      Buffer.from('8'),
+      Buffer.from([0x61, 0xff, 0x62]),
+    ],
+    [
+      'a truncated sequence (one U+FFFD for two bytes)',
+      Buffer.from('9'),
+      Buffer.from([0x61, 0xe2, 0x82, 0x62]),
+    ],
+    [
+      'a high byte in the Latin-1 column of an aligned row',
+      Buffer.from([0x31, 0xe9]),
+      Buffer.from('x'),
+    ],
+    [
+      'a high byte in the Latin-1 column beside UTF-8 text',
+      Buffer.from([0x31, 0xe9]),
+      Buffer.from('é'),
+    ],
+  ])('gives each column what decoding its bytes alone gives: %s', (_name, id, t) => {
+    const row = line(id, Buffer.from('42'), t, Buffer.from('3.25'));
+    const offset = Buffer.concat([Buffer.from('junk'), row]);
+    expect(decoder.decode(row)).toStrictEqual(expected(id, 42, t, '3.25'));
+    expect(decoder.decode(offset, 4, offset.length)).toStrictEqual(expected(id, 42, t, '3.25'));
+  });
+
+  it('unescapes an escaped text column and keeps NULLs', () => {
+    const row = Buffer.from('1\t\\N\ta\\tb\\\\c é\t\\N\n');
+    expect(decoder.decode(row)).toStrictEqual({ id: '1', n: null, t: 'a\tb\\c é', u: null });
+  });
+});
