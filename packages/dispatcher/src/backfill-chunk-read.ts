@@ -65,7 +65,8 @@ export class ChunkRows implements SnapshotRows {
     let p = this.used;
     this.used += length;
     while (p < this.used) {
-      const size = (bytes[p + 1]! << 24) | (bytes[p + 2]! << 16) | (bytes[p + 3]! << 8) | bytes[p + 4]!;
+      const size =
+        (bytes[p + 1]! << 24) | (bytes[p + 2]! << 16) | (bytes[p + 3]! << 8) | bytes[p + 4]!;
       p += 1 + size;
       this.ends.push(p);
     }
