@@ -40,14 +40,12 @@ export interface ReadChunk {
   inProgress?: ReadonlySet<number>;
 }
 
-/** What a chunk read writes before it reads, in this order. */
+/** The watermarks a chunk read writes around its read. */
 export interface ChunkMarks {
-  /** The progress of the chunk delivered before this read (recorded first). */
-  progress?: BackfillProgress;
-  /** The high watermark of the chunk read before (written after that progress). */
-  high?: string;
-  /** This chunk's low watermark. */
+  /** Written (and committed) before the read's snapshot is taken. */
   low: string;
+  /** Written (and committed) right after the read, when the read is delivered. */
+  high: string;
 }
 
 /** Everything a backfill needs from PostgreSQL (the real one is `pg-backfill-source.ts`). */
@@ -58,11 +56,8 @@ export interface BackfillSource {
   describe(table: QualifiedTable): Promise<TableShape>;
   /** This slot's progress for a table (null when never backfilled). */
   loadProgress(table: QualifiedTable): Promise<BackfillProgress | null>;
-  /**
-   * Records progress; then, with `high`, writes that high watermark (the next chunk's), in a
-   * transaction of its own committed after the progress.
-   */
-  saveProgress(table: QualifiedTable, progress: BackfillProgress, high?: string): Promise<void>;
+  /** Records a table's progress (committed when this resolves). */
+  saveProgress(table: QualifiedTable, progress: BackfillProgress): Promise<void>;
   /** Records that the slot about to be created owes an initial backfill of every dispatched table. */
   markInitial(): Promise<void>;
   /**
@@ -70,12 +65,11 @@ export interface BackfillSource {
    * then `tables` are the dispatched tables, recorded here in the same transaction).
    */
   unfinished(tables: () => Promise<QualifiedTable[]>): Promise<QualifiedTable[]>;
-  /** Writes a watermark into the slot (a transaction holding only this logical message). */
-  emitWatermark(content: string): Promise<void>;
   /**
-   * Writes `marks` (each in a transaction of its own, in their order), then reads up to `limit`
-   * rows after `after` in key order, in one short read-only transaction whose snapshot is taken
-   * after the low watermark's commit.
+   * Writes the low watermark, reads up to `limit` rows after `after` in key order in one short
+   * read-only transaction whose snapshot is taken after the low watermark's commit, and writes
+   * the high watermark after that transaction (each watermark a transaction holding only its
+   * logical message): one round trip. A read that has to be repeated writes no high watermark.
    */
   readChunk(
     shape: TableShape,

@@ -28,21 +28,39 @@ function messageLength(buf: Buffer, p: number): number {
   return ((buf[p + 1]! << 24) | (buf[p + 2]! << 16) | (buf[p + 3]! << 8) | buf[p + 4]!) >>> 0;
 }
 
-/** Splits the socket's bytes into messages: `CopyData` runs to the sink, the rest to pg. */
-class CopyFramer {
+/** Splits the socket's bytes into messages: `CopyData` runs to the sink, the rest to pg. @internal */
+export class CopyFramer {
   /** Where `CopyData` goes while a COPY of ours runs; null: everything goes to pg. */
   sink: CopyDataSink | null = null;
-  /** The bytes of a message not yet complete. */
-  private pending: Buffer | null = null;
+  /** The pieces of a message not yet complete (a long row spans many reads), and their size. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
 
   constructor(private readonly toPg: (bytes: Buffer) => void) {}
 
   readonly onData = (chunk: Buffer): void => {
-    let buf = chunk;
-    if (this.pending !== null) {
-      buf = Buffer.concat([this.pending, chunk]);
-      this.pending = null;
+    if (this.pendingBytes === 0) return this.frame(chunk);
+    const first = this.pending[0]!;
+    if (first.length < HEADER) {
+      // A header split across reads (rare): join it to this read.
+      this.pending = [];
+      this.pendingBytes = 0;
+      return this.frame(Buffer.concat([first, chunk]));
     }
+    const size = 1 + messageLength(first, 0);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes < size) return;
+    // Complete: copy that message out of the pieces, then frame the rest of this read in place.
+    const rest = chunk.length - (this.pendingBytes - size);
+    const message = Buffer.concat([...this.pending.slice(0, -1), chunk.subarray(0, rest)], size);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.frame(message);
+    if (rest < chunk.length) this.frame(chunk.subarray(rest));
+  };
+
+  private frame(buf: Buffer): void {
     const end = buf.length;
     let p = 0;
     let forwardFrom = 0;
@@ -72,8 +90,11 @@ class CopyFramer {
     if (forwardFrom < p) this.toPg(buf.subarray(forwardFrom, p));
     // pg's parser keeps a reference to the last buffer it got only while it holds a partial
     // message, which it never does here; the partial tail is copied for the next read.
-    if (p < end) this.pending = Buffer.from(buf.subarray(p));
-  };
+    if (p < end) {
+      this.pending = [Buffer.from(buf.subarray(p))];
+      this.pendingBytes = end - p;
+    }
+  }
 }
 
 const framers = new WeakMap<Duplex, CopyFramer>();

@@ -122,24 +122,33 @@ export function transaction(statement: string): string[] {
   return ['BEGIN', statement, 'COMMIT'];
 }
 
-/** The transaction writing a watermark, for a simple query of several statements. */
-export function watermarkStatements(content: string): string[] {
+/**
+ * The transaction writing a watermark, for a simple query of several statements; with `when`
+ * (an SQL condition), only if it holds (otherwise the transaction writes nothing).
+ */
+export function watermarkStatements(content: string, when?: string): string[] {
   return transaction(
-    `SELECT pg_logical_emit_message(true, ${quoteLiteral(BACKFILL_PREFIX)}, ${quoteLiteral(content)})`,
+    `SELECT pg_logical_emit_message(true, ${quoteLiteral(BACKFILL_PREFIX)}, ${quoteLiteral(content)})${when === undefined ? '' : ` WHERE ${when}`}`,
   );
 }
+
+/** Session setting carrying "the read saw every committed transaction" to the high watermark. */
+const VISIBLE = 'koyo.backfill_read_visible';
 
 /**
  * One chunk read in a REPEATABLE READ transaction, with `COPY (SELECT ...) TO STDOUT` (text
  * format; rows kept as bytes, see {@link ChunkRows}), after the transactions `before` (the low
- * watermark last), each committed before the read's snapshot is taken: one simple query of
- * several statements, one round trip on the session. Returns null when the snapshot missed a
- * transaction that had already committed (its commit record may precede the low watermark, as
- * while a synchronous commit waits for its standby): such a chunk could be older than the
- * stream, so it is read again (with `before` empty: the window stays open). Such a transaction
- * still in the proc array when counted is reported 'in progress' by `pg_xact_status` (PostgreSQL's
- * current releases, all majors): the snapshot's in-progress xids are returned with the rows, and
- * the stream's side redoes the chunk if one of them was delivered before the low watermark.
+ * watermark), each committed before the read's snapshot is taken, and followed by the `high`
+ * watermark's transaction: one simple query of several statements, one round trip on the
+ * session. Returns null when the snapshot missed a transaction that had already committed (its
+ * commit record may precede the low watermark, as while a synchronous commit waits for its
+ * standby): such a chunk could be older than the stream, so it is read again (with `before`
+ * empty: the window stays open), and this read writes no high watermark (the condition is
+ * handed from the read's transaction to the next in a session setting). Such a transaction
+ * still in the proc array when counted is reported 'in progress' by `pg_xact_status`
+ * (PostgreSQL's current releases, all majors): the snapshot's in-progress xids are returned with
+ * the rows, and the stream's side redoes the chunk if one of them was delivered before the low
+ * watermark.
  */
 export async function readChunkOnce(
   reader: HelperSession,
@@ -148,18 +157,21 @@ export async function readChunkOnce(
   limit: number,
   decoder: ChunkDecoder,
   before: readonly string[],
+  high: string,
 ): Promise<ReadChunk | null> {
   const statements = [
     ...before,
     'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
     chunkQuery(shape, after, limit),
-    `SELECT (count(*) FILTER (WHERE pg_xact_status(x) = 'committed'))::int AS n,
-            coalesce(string_agg((x::text::bigint % 4294967296)::text, ','), '') AS xip
-       FROM pg_snapshot_xip(pg_current_snapshot()) AS x`,
+    `SELECT n, xip, set_config('${VISIBLE}', (n = 0)::text, false) AS visible
+       FROM (SELECT (count(*) FILTER (WHERE pg_xact_status(x) = 'committed'))::int AS n,
+                    coalesce(string_agg((x::text::bigint % 4294967296)::text, ','), '') AS xip
+               FROM pg_snapshot_xip(pg_current_snapshot()) AS x) AS snapshot`,
     'COMMIT',
+    ...watermarkStatements(high, `current_setting('${VISIBLE}') = 'true'`),
   ];
   const rows = new ChunkRows(decoder);
-  // The last result row is the count (a watermark's SELECT returns its LSN before it).
+  // The count's row is the one of three columns (a watermark's SELECT returns its LSN alone).
   let invisible = -1;
   let xip = '';
   let ok = false;
@@ -168,6 +180,7 @@ export async function readChunkOnce(
       statements.join(';\n'),
       (buf, start, end) => rows.push(buf, start, end),
       (fields) => {
+        if (fields.length !== 3) return;
         invisible = Number(fields[0]);
         xip = fields[1] ?? '';
       },

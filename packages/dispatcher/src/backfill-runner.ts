@@ -1,12 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { QualifiedTable } from '@koyo/slot';
-import type {
-  BackfillProgress,
-  BackfillSource,
-  ChunkMarks,
-  ReadChunk,
-  TableShape,
-} from './_backfill-source.js';
+import type { BackfillSource, ReadChunk, TableShape } from './_backfill-source.js';
 import { watermark, type BackfillWindows, type ChunkOutcome } from './backfill-windows.js';
 import { KoyoDispatcherError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -25,10 +19,7 @@ interface Read {
   outcome: Promise<ChunkOutcome>;
 }
 
-/**
- * The outcome of `current`, or the failure of `next` (whose round trip may carry `current`'s
- * high watermark: if it fails, `current` would never be delivered).
- */
+/** The outcome of `current`, or the failure of `next` (read meanwhile), whichever comes first. */
 function outcomeOf(current: Read, next: Promise<Read | null> | null): Promise<ChunkOutcome> {
   if (next === null) return current.outcome;
   return Promise.race([current.outcome, next.then(() => new Promise<never>(() => undefined))]);
@@ -42,11 +33,12 @@ interface TableProgress {
 }
 
 /**
- * Runs backfills: per table, chunk after chunk in key order, each between a low and a high
- * watermark written into the slot; the stream's side ({@link BackfillWindows}) delivers the
- * rows. Progress is recorded once a chunk is acknowledged, so a restart resumes after it. The
- * next chunk is read while the stream delivers one, and its high watermark follows that one's
- * progress record in the same round trip, so the server's reading overlaps the handlers' work.
+ * Runs backfills: per table, chunk after chunk in key order, each read between a low and a high
+ * watermark written into the slot (one round trip); the stream's side ({@link BackfillWindows})
+ * delivers the rows. Progress is recorded once a chunk is acknowledged, so a restart resumes
+ * after it. The next chunk is read while the stream delivers one, and is allowed to be
+ * delivered once that one's progress is recorded: its high watermark is already in the slot
+ * by then, so the stream goes on at once and the server's reading overlaps the handlers' work.
  */
 export class BackfillRunner {
   private readonly progress = new Map<string, TableProgress>();
@@ -160,14 +152,14 @@ export class BackfillRunner {
       resumed ? 'backfill resumed' : 'backfill started',
     );
     let chunks = 0;
-    // `current`: high watermark written, delivered by the stream. `next`: the chunk after it,
-    // read meanwhile (its high watermark follows `current`'s progress record, so the stream
-    // delivers one unrecorded chunk at most and a crash redelivers at most that one).
+    // `current`: allowed, delivered by the stream. `next`: the chunk after it, read meanwhile and
+    // allowed only once `current`'s progress is recorded, so the stream delivers one unrecorded
+    // chunk at most and a crash redelivers at most that one.
     let current: Read | null = null;
     let next: Promise<Read | null> | null = null;
     const start = async (after: string[] | null): Promise<Read | null> => {
-      const chunk = await this.readAfterLowWatermark(shape, after, chunkSize, signal, {});
-      if (chunk !== null) await this.release(chunk);
+      const chunk = await this.readBetweenWatermarks(shape, after, chunkSize, signal);
+      if (chunk !== null) this.windows.allow(chunk.id); // the progress before it is recorded
       return chunk;
     };
     // Redos in a row: a transaction that stays invisible (a synchronous commit waiting for its
@@ -177,7 +169,7 @@ export class BackfillRunner {
       current = await start(progress.lastKey);
       while (current !== null) {
         if (next === null && current.read.rows.length === chunkSize) {
-          next = this.readAfterLowWatermark(shape, current.read.lastKey, chunkSize, signal, {});
+          next = this.readBetweenWatermarks(shape, current.read.lastKey, chunkSize, signal);
           next.catch(() => undefined); // awaited below
         }
         const ended = await outcomeOf(current, next);
@@ -198,41 +190,34 @@ export class BackfillRunner {
           chunkSize,
           done: false,
         };
-        const following: Read | null = await next;
+        const delivered = current;
+        current = await next;
         next = null;
+        if (current !== null && this.halted(signal)) {
+          this.drop(current); // forgotten first, so its window closes even if the record fails
+          current = null;
+        }
+        if (current !== null && current.read.rows.length === chunkSize) {
+          // The chunk after it, read while the record is written (on another session).
+          next = this.readBetweenWatermarks(shape, current.read.lastKey, chunkSize, signal);
+          next.catch(() => undefined); // awaited with `current`'s outcome
+        }
         // Recorded only after the chunk's rows were handled and acknowledged: a crash before
         // the record redelivers the chunk (at-least-once), never skips it.
-        if (following === null || this.halted(signal)) {
-          // The chunk read ahead is forgotten first, so its window closes even if the record fails.
-          this.drop(following);
-          await this.source.saveProgress(table, progress);
-          this.checkStopped(signal);
-        } else if (following.read.rows.length < chunkSize) {
-          await this.release(following, progress);
-        } else {
-          // The record, the next chunk's high watermark and the read after it: one round trip.
-          const marks = { progress, high: watermark(following.id, 'high') };
-          next = this.readAfterLowWatermark(
-            shape,
-            following.read.lastKey,
-            chunkSize,
-            signal,
-            marks,
-          );
-          next.catch(() => undefined); // awaited with `following`'s outcome
-        }
+        await this.source.saveProgress(table, progress);
+        if (current !== null) this.windows.allow(current.id);
+        else this.checkStopped(signal);
         this.logger.debug(
           {
             slot: this.slot,
             table: label,
-            chunk: current.id,
-            lastKey: current.read.lastKey,
+            chunk: delivered.id,
+            lastKey: delivered.read.lastKey,
             rows: progress.rows,
           },
           'backfill chunk acknowledged',
         );
         live.stats.rows = progress.rows;
-        current = following;
       }
       await this.source.saveProgress(table, { ...progress, done: true });
     } catch (error) {
@@ -255,24 +240,25 @@ export class BackfillRunner {
   }
 
   /**
-   * Writes `marks` and a chunk's low watermark, and reads the chunk after `after`. Null when
-   * nothing is left to read; otherwise its high watermark is written later, and `outcome`
-   * settles once the stream delivered the chunk.
+   * Reads the chunk after `after` between its low and high watermarks. Null when nothing is left
+   * to read; otherwise `outcome` settles once the stream delivered the chunk (after
+   * {@link BackfillWindows.allow}).
    */
-  private async readAfterLowWatermark(
+  private async readBetweenWatermarks(
     shape: TableShape,
     after: string[] | null,
     chunkSize: number,
     signal: AbortSignal | undefined,
-    marks: Omit<ChunkMarks, 'low'>,
   ): Promise<Read | null> {
     this.checkStopped(signal);
     const id = `${this.run}.${this.sequence++}`;
     const outcome = this.windows.add(id, shape);
     outcome.catch(() => undefined); // awaited by the caller; a stop() may reject it before that
     try {
-      const low = watermark(id, 'low');
-      const read = await this.source.readChunk(shape, after, chunkSize, { ...marks, low });
+      const read = await this.source.readChunk(shape, after, chunkSize, {
+        low: watermark(id, 'low'),
+        high: watermark(id, 'high'),
+      });
       if (read.rows.length === 0) {
         this.windows.cancel(id);
         return null;
@@ -281,26 +267,6 @@ export class BackfillRunner {
       return { id, shape, read, outcome };
     } catch (error) {
       this.windows.cancel(id);
-      throw error;
-    }
-  }
-
-  /**
-   * Writes `chunk`'s high watermark (after recording `progress`, when given): the stream then
-   * delivers its rows. The chunk is forgotten if that fails.
-   */
-  private async release(chunk: Read, progress?: BackfillProgress): Promise<void> {
-    const high = watermark(chunk.id, 'high');
-    try {
-      if (progress === undefined) await this.source.emitWatermark(high);
-      else
-        await this.source.saveProgress(
-          { schema: chunk.shape.schema, name: chunk.shape.table },
-          progress,
-          high,
-        );
-    } catch (error) {
-      this.windows.cancel(chunk.id);
       throw error;
     }
   }

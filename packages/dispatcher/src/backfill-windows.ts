@@ -45,6 +45,13 @@ export interface SnapshotChunk {
   inProgress: ReadonlySet<number> | null;
   /** Transactions the stream delivered before the low watermark (the latest ones); null until then. */
   before: ReadonlySet<number> | null;
+  /**
+   * Whether the runner let the chunk be delivered (its rows are in and the chunk before it is
+   * recorded as done). Its high watermark may come first: the stream then waits for `allowed`.
+   */
+  allowed: boolean;
+  /** Settles when the chunk is allowed or forgotten (never rejects). */
+  ready: Promise<void>;
   settle: (outcome: ChunkOutcome) => void;
   fail: (error: Error) => void;
 }
@@ -63,6 +70,8 @@ export class BackfillWindows {
   private readonly chunks = new Map<string, SnapshotChunk>();
   /** Chunks whose window is open, by `schema\0table`. */
   private readonly open = new Map<string, SnapshotChunk[]>();
+  /** Resolvers of the chunks' `ready` promises. */
+  private readonly releases = new Map<string, () => void>();
   /** The xids of the latest transactions the stream delivered changes of (a ring). */
   private readonly recent: number[] = [];
   private next = 0;
@@ -75,6 +84,9 @@ export class BackfillWindows {
 
   /** Registers a chunk before its low watermark is written; the promise settles at its end. */
   add(id: string, shape: ChunkShape): Promise<ChunkOutcome> {
+    let release!: () => void;
+    const ready = new Promise<void>((resolve) => (release = resolve));
+    this.releases.set(id, release);
     return new Promise<ChunkOutcome>((resolve, reject) => {
       this.chunks.set(id, {
         id,
@@ -86,6 +98,8 @@ export class BackfillWindows {
         cache: null,
         inProgress: null,
         before: null,
+        allowed: false,
+        ready,
         settle: (outcome) => {
           this.forget(id);
           resolve(outcome);
@@ -96,6 +110,14 @@ export class BackfillWindows {
         },
       });
     });
+  }
+
+  /** The chunk may be delivered once the stream reaches its high watermark (or now, if it has). */
+  allow(id: string): void {
+    const chunk = this.chunks.get(id);
+    if (!chunk) return;
+    chunk.allowed = true;
+    this.release(id);
   }
 
   /** The rows read between the watermarks (before the high watermark is written). */
@@ -159,9 +181,10 @@ export class BackfillWindows {
 
   /**
    * A watermark message. For a low watermark, opens the window and returns null; for a high
-   * one, closes it and returns the chunk with the rows to deliver (null for another run's).
+   * one, closes it and returns the chunk (null for another run's): once the chunk is `allowed`,
+   * {@link rowsToDeliver} gives its rows.
    */
-  mark(message: LogicalMessage): { chunk: SnapshotChunk; rows: SnapshotRows } | null {
+  mark(message: LogicalMessage): SnapshotChunk | null {
     const text = message.text;
     const at = text.lastIndexOf(':');
     const chunk = this.chunks.get(text.slice(0, at));
@@ -177,17 +200,28 @@ export class BackfillWindows {
       return null;
     }
     this.close(chunk);
-    if (chunk.rows === null || chunk.changed === null) {
-      chunk.fail(
-        new Error(`backfill chunk ${chunk.id}: high watermark without its low watermark or rows`),
-      );
+    if (chunk.changed === null) {
+      chunk.fail(new Error(`backfill chunk ${chunk.id}: high watermark without its low watermark`));
       return null;
     }
-    if (chunk.truncated) return { chunk, rows: NO_ROWS };
+    return chunk;
+  }
+
+  /**
+   * The rows of an allowed chunk whose high watermark the stream reached, minus the keys the
+   * stream changed in its window; null when the chunk was forgotten meanwhile or failed here.
+   */
+  rowsToDeliver(chunk: SnapshotChunk): SnapshotRows | null {
+    if (this.chunks.get(chunk.id) !== chunk) return null;
+    if (chunk.rows === null) {
+      chunk.fail(new Error(`backfill chunk ${chunk.id}: allowed without its rows`));
+      return null;
+    }
+    if (chunk.truncated) return NO_ROWS;
     if (chunk.inProgress !== null && chunk.before !== null)
       for (const xid of chunk.inProgress) if (chunk.before.has(xid)) chunk.unsure = true;
     try {
-      return { chunk, rows: unchanged(chunk.rows, chunk.changed, chunk.shape.keyColumns) };
+      return unchanged(chunk.rows, chunk.changed!, chunk.shape.keyColumns);
     } catch (error) {
       chunk.fail(error as Error); // a row that cannot be decoded: the backfill fails, not the stream
       return null;
@@ -208,6 +242,13 @@ export class BackfillWindows {
     if (!chunk) return;
     this.chunks.delete(id);
     this.close(chunk);
+    this.release(id); // a stream waiting for the chunk goes on without it
+  }
+
+  private release(id: string): void {
+    const release = this.releases.get(id);
+    this.releases.delete(id);
+    release?.();
   }
 }
 

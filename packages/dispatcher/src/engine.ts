@@ -16,6 +16,9 @@ import { laneValue } from './_key-text.js';
 import type { Change, LogicalMessage, TransactionBatch } from './types.js';
 import { isThenable } from './_thenable.js';
 
+/** Snapshot rows delivered between two turns of the event loop (which reads the next chunk). */
+const YIELD_EVERY = 1000;
+
 /** Prefix of the logical messages `drain()` emits. */
 export const DRAIN_PREFIX = 'koyo.drain';
 
@@ -223,14 +226,24 @@ export class Engine {
   }
 
   /**
-   * A backfill watermark. At a chunk's high watermark its remaining rows are delivered as
-   * `'snapshot'` changes of this transaction (which holds nothing else), through the same path
-   * as streamed changes; the chunk settles once the transaction is acknowledged.
+   * A backfill watermark. At a chunk's high watermark, once the runner allows the chunk (its
+   * rows read, the chunk before it recorded), its remaining rows are delivered as `'snapshot'`
+   * changes of this transaction (which holds nothing else), through the same path as streamed
+   * changes; the chunk settles once the transaction is acknowledged. The stream waits here
+   * until then, so nothing after the high watermark is delivered before the chunk.
    */
   private watermark(txn: OpenTxn, message: LogicalMessage): void | Promise<void> {
-    const closed = this.windows.mark(message);
-    if (closed === null) return undefined;
-    const { chunk, rows } = closed;
+    const chunk = this.windows.mark(message);
+    if (chunk === null) return undefined;
+    const first = message.position + 1;
+    if (chunk.allowed) return this.deliverChunk(txn, chunk, first);
+    return chunk.ready.then(() => this.deliverChunk(txn, chunk, first));
+  }
+
+  /** Delivers an allowed chunk's rows, the first at change position `first`. */
+  private deliverChunk(txn: OpenTxn, chunk: SnapshotChunk, first: number): void | Promise<void> {
+    const rows = this.windows.rowsToDeliver(chunk);
+    if (rows === null) return undefined;
     if (chunk.unsure) {
       chunk.settle({ redo: true });
       return undefined;
@@ -238,7 +251,7 @@ export class Engine {
     const cache = this.registry.handlersFor(chunk.shape.schema, chunk.shape.table, chunk.cache);
     chunk.cache = cache;
     (txn.tracked.onDone ??= []).push(() => chunk.settle({ redo: false, delivered: rows.length }));
-    return this.snapshotRows(txn, chunk, rows, cache, message.position + 1, 0);
+    return this.snapshotRows(txn, chunk, rows, cache, first, 0);
   }
 
   /**
@@ -265,6 +278,10 @@ export class Engine {
       const result = this.change(txn, change, cache);
       if (isThenable(result))
         return result.then(() => this.snapshotRows(txn, chunk, rows, cache, firstPosition, i + 1));
+      if ((i + 1) % YIELD_EVERY === 0 && i + 1 < rows.length)
+        return new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+          this.snapshotRows(txn, chunk, rows, cache, firstPosition, i + 1),
+        );
     }
     return undefined;
   }

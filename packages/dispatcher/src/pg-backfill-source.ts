@@ -1,12 +1,7 @@
 import { quoteLiteral, type QualifiedTable } from '@koyo/slot';
 import type { BackfillProgress, BackfillSource, TableShape } from './_backfill-source.js';
 import { describeTable, qualified } from './backfill-catalog.js';
-import {
-  ChunkDecoder,
-  readChunkOnce,
-  transaction,
-  watermarkStatements,
-} from './backfill-chunk-read.js';
+import { ChunkDecoder, readChunkOnce, watermarkStatements } from './backfill-chunk-read.js';
 import { KoyoDispatcherError } from './errors.js';
 import { HelperSession } from './helper-session.js';
 import type { DispatcherOptions } from './options.js';
@@ -148,18 +143,12 @@ export function pgBackfillSource(options: DispatcherOptions): BackfillSource {
       }
     },
 
-    async saveProgress(table, progress: BackfillProgress, high?: string) {
+    async saveProgress(table, progress: BackfillProgress) {
       await ensureProgressTable();
-      const statements = transaction(progressStatement(options.slot, table, progress));
-      if (high !== undefined) statements.push(...watermarkStatements(high));
       try {
-        await helper.query(statements.join(';\n'), []);
+        await helper.query(progressStatement(options.slot, table, progress), []);
       } catch (error) {
-        await helper.query('ROLLBACK', []).catch(() => undefined);
-        throw failed(
-          watermarkFailed(error) ? WATERMARK : `recording the progress of ${qualified(table)}`,
-          error,
-        );
+        throw failed(`recording the progress of ${qualified(table)}`, error);
       }
     },
 
@@ -210,23 +199,9 @@ export function pgBackfillSource(options: DispatcherOptions): BackfillSource {
       }
     },
 
-    async emitWatermark(content) {
-      try {
-        await helper.query(watermarkStatements(content).join(';\n'), []);
-      } catch (error) {
-        await helper.query('ROLLBACK', []).catch(() => undefined);
-        throw failed(WATERMARK, error);
-      }
-    },
-
     async readChunk(shape, after, limit, marks) {
       await ensureProgressTable();
       const table = { schema: shape.schema, name: shape.table };
-      const before: string[] = [];
-      if (marks.progress)
-        before.push(...transaction(progressStatement(options.slot, table, marks.progress)));
-      if (marks.high !== undefined) before.push(...watermarkStatements(marks.high));
-      before.push(...watermarkStatements(marks.low));
       for (let attempt = 1; ; attempt++) {
         const read = await readChunkOnce(
           reader,
@@ -234,7 +209,9 @@ export function pgBackfillSource(options: DispatcherOptions): BackfillSource {
           after,
           limit,
           decoderFor(shape),
-          attempt === 1 ? before : [],
+          // A repeated read keeps the window open since the first low watermark.
+          attempt === 1 ? watermarkStatements(marks.low) : [],
+          marks.high,
         ).catch((error: unknown) => {
           throw failed(
             watermarkFailed(error) ? WATERMARK : `reading a chunk of ${qualified(table)}`,

@@ -181,6 +181,46 @@ describe('backfill()', () => {
     expect(delivered).toBe(0);
   });
 
+  it('delivers a chunk only once the chunk before it is recorded, though its high watermark came first', async () => {
+    const { dispatcher, slot } = fresh({ tables: ['users', 'empty_t'] });
+    const chunkSize = 500;
+    const progress = async (): Promise<number> => {
+      const rows = await db.query<{ rows: string }>(
+        "SELECT rows::text FROM koyo.backfill_progress WHERE slot = $1 AND table_name = 'users'",
+        [slot],
+      );
+      return Number(rows[0]?.rows ?? 0);
+    };
+    // Each chunk's record takes 300 ms to commit: every next chunk is read (and its high
+    // watermark written) long before, so only the dispatcher's wait keeps it from the handlers.
+    const seen: { delivered: number; recorded: number }[] = [];
+    let delivered = 0;
+    let lsn = '';
+    dispatcher.onTable('users', {
+      snapshot: async (change) => {
+        if (change.commitLsn !== lsn) {
+          lsn = change.commitLsn;
+          seen.push({ delivered, recorded: await progress() });
+        }
+        delivered++;
+      },
+    });
+    await dispatcher.start();
+    await dispatcher.backfill('empty_t'); // creates the progress table
+    await db.query(`CREATE OR REPLACE FUNCTION slow_progress() RETURNS trigger LANGUAGE plpgsql AS
+      $$ BEGIN PERFORM pg_sleep(0.3); RETURN NEW; END $$`);
+    await db.query(`CREATE TRIGGER slow_progress_${slot} BEFORE UPDATE ON koyo.backfill_progress
+      FOR EACH ROW WHEN (NEW.slot = '${slot}' AND NEW.rows > 0) EXECUTE FUNCTION slow_progress()`);
+    try {
+      await dispatcher.backfill('users', { chunkSize });
+    } finally {
+      await db.query(`DROP TRIGGER slow_progress_${slot} ON koyo.backfill_progress`);
+    }
+    expect(seen).toStrictEqual(
+      [0, 1, 2, 3, 4].map((k) => ({ delivered: k * chunkSize, recorded: k * chunkSize })),
+    );
+  });
+
   it('resumes after stop() from the last acknowledged chunk', async () => {
     const { dispatcher: first, slot, publication } = fresh({ tables: ['users'] });
     const seenFirst: number[] = [];

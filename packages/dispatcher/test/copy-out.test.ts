@@ -54,9 +54,23 @@ describe('copyOut', () => {
     ]);
   });
 
+  it('hands over rows that span many socket reads between small ones', async () => {
+    const rows: string[] = [];
+    const sql = `COPY (SELECT g, CASE WHEN g % 2 = 0 THEN repeat(chr(97 + g), 3000000 + g) ELSE 'x' END
+                        FROM generate_series(1, 5) g ORDER BY g) TO STDOUT`;
+    expect(await copyOut(client, sql, collect(rows))).toBe(5);
+    expect(rows).toStrictEqual(
+      [1, 2, 3, 4, 5].map(
+        (g) => `${g}\t${g % 2 === 0 ? String.fromCharCode(97 + g).repeat(3000000 + g) : 'x'}\n`,
+      ),
+    );
+  });
+
   it('keeps NOTICEs and result rows of the same simple query with pg, in their order', async () => {
     const seen: string[] = [];
-    const notice = (message: { message?: string }) => seen.push(`notice ${message.message}`);
+    const notice = (message: { message?: string | undefined }): void => {
+      seen.push(`notice ${message.message}`);
+    };
     client.on('notice', notice);
     try {
       const count = await copyOut(

@@ -92,7 +92,6 @@ export function setup(
       saveProgress: () => Promise.resolve(),
       markInitial: () => Promise.resolve(),
       unfinished: () => Promise.resolve([]),
-      emitWatermark: () => Promise.resolve(),
       readChunk: () => Promise.reject(new Error('no backfill in unit tests')),
       close: () => Promise.resolve(),
     },
