@@ -73,3 +73,44 @@ describe('CopyTextRowDecoder.decode text columns', () => {
     expect(decoder.decode(row)).toStrictEqual({ id: '1', n: null, t: 'a\tb\\c é', u: null });
   });
 });
+
+describe('CopyTextRowDecoder.decode plain rows', () => {
+  const decoder = new CopyTextRowDecoder([
+    { name: 'id', typeOid: 20 },
+    { name: 'n', typeOid: 23 },
+    { name: 't', typeOid: 25 },
+  ]);
+
+  it.each([
+    ['1\t\\N\tx\n', { id: '1', n: null, t: 'x' }],
+    ['\\N\t2\t\\N\n', { id: null, n: 2, t: null }],
+    ['3\t4\t\n', { id: '3', n: 4, t: '' }],
+    ['5\t6\ta\\Nb\n', { id: '5', n: 6, t: 'aNb' }],
+    ['7\t8\t\\N\\N\n', { id: '7', n: 8, t: 'NN' }],
+  ])('decodes %j', (line, row) => {
+    expect(decoder.decode(Buffer.from(line))).toStrictEqual(row);
+  });
+
+  it.each(['1\t2\n', '1\t2\t3\t4\n', '1\n'])('refuses %j with the column count', (line) => {
+    expect(() => decoder.decode(Buffer.from(line))).toThrow(/column\(s\)|more column/);
+  });
+
+  it('reports a value its parser rejects with its column and offset', () => {
+    const strict = new CopyTextRowDecoder(
+      [
+        { name: 'a', typeOid: 25 },
+        { name: 'b', typeOid: 23 },
+      ],
+      {
+        typeParsers: {
+          23: (text) => {
+            throw new Error(`bad ${text}`);
+          },
+        },
+      },
+    );
+    expect(() => strict.decode(Buffer.from('xy\t12\n'))).toThrow(
+      'Cannot parse the value of column b at offset 3: bad 12.',
+    );
+  });
+});

@@ -36,6 +36,11 @@ const ESCAPES: Record<number, number> = {
   0x76: 0x0b, // v
 };
 
+function isAscii(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 function isOctal(byte: number | undefined): boolean {
   return byte !== undefined && byte >= 0x30 && byte <= 0x37;
 }
@@ -119,6 +124,7 @@ export class CopyTextRowDecoder {
     // multi-byte character or an invalid sequence decoded as one U+FFFD makes fewer).
     const text = this.hasText ? utf8(buf, start, end) : '';
     const aligned = text.length === end - start;
+    if (aligned && this.hasText && this.decodePlain(buf, start, text)) return this.makeRow(values);
     let p = start;
     for (let i = 0; i < count; i++) {
       if (p > end) throw this.columnCount(i, start);
@@ -165,6 +171,45 @@ export class CopyTextRowDecoder {
     }
     if (p <= end) throw this.columnCount(count + 1, start);
     return this.makeRow(values);
+  }
+
+  /**
+   * Decodes a row whose characters line up with its bytes and that has no escapes (NULLs are
+   * fine) into `values`, finding the tabs in its text; false (values unfinished) for any other
+   * row, which the byte-by-byte loop then decodes, and reports errors of.
+   */
+  private decodePlain(buf: Buffer, start: number, text: string): boolean {
+    const values = this.values;
+    const parsers = this.parsers;
+    const textKinds = this.textKinds;
+    const count = parsers.length;
+    const length = text.length;
+    let backslash = text.indexOf('\\');
+    let from = 0;
+    for (let i = 0; i < count; i++) {
+      const tab = text.indexOf('\t', from);
+      if (i === count - 1 ? tab !== -1 : tab === -1) return false; // another number of columns
+      const to = tab === -1 ? length : tab;
+      if (backslash !== -1 && backslash < to) {
+        if (backslash !== from || to - from !== 2 || text.charCodeAt(from + 1) !== 0x4e) return false;
+        values[i] = null; // \N
+        backslash = text.indexOf('\\', to);
+        from = to + 1;
+        continue;
+      }
+      const kind = textKinds[i]!;
+      if (kind === 1 || (kind === 2 && isAscii(text, from, to))) {
+        values[i] = text.substring(from, to);
+      } else {
+        try {
+          values[i] = parsers[i]!(buf, start + from, start + to);
+        } catch {
+          return false; // reported with its offset by the byte loop
+        }
+      }
+      from = to + 1;
+    }
+    return true;
   }
 
   /** The unescaped texts of a row's columns (null for NULL), without parsing them. */
