@@ -35,11 +35,14 @@ describe('CopyFramer', () => {
         events.push('pg');
       });
       const sunk: string[] = [];
-      framer.sink = (buf, start, end) => {
+      framer.sink = (buf, start, end, count) => {
+        let messages = 0;
         for (let p = start; p < end; p += 1 + buf.readUInt32BE(p + 1)) {
+          messages++;
           expect(String.fromCharCode(buf[p]!)).toBe('d');
           sunk.push(buf.toString('utf8', p + 5, p + 1 + buf.readUInt32BE(p + 1)));
         }
+        expect(count).toBe(messages);
         events.push('rows');
       };
       for (let at = 0; at < stream.length; at += step)

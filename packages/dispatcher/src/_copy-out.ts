@@ -20,6 +20,9 @@ interface Connection {
 /** Called with a run of whole `CopyData` messages (headers included): `buf[start, end)`. */
 export type CopyDataSink = (buf: Buffer, start: number, end: number) => void;
 
+/** A {@link CopyDataSink} that is also told how many messages the run holds. */
+type CountingSink = (buf: Buffer, start: number, end: number, count: number) => void;
+
 const COPY_DATA = 0x64; // 'd'
 const HEADER = 5; // type byte + int32 length (which counts itself)
 
@@ -31,7 +34,7 @@ function messageLength(buf: Buffer, p: number): number {
 /** Splits the socket's bytes into messages: `CopyData` runs to the sink, the rest to pg. @internal */
 export class CopyFramer {
   /** Where `CopyData` goes while a COPY of ours runs; null: everything goes to pg. */
-  sink: CopyDataSink | null = null;
+  sink: CountingSink | null = null;
   /** The pieces of a message not yet complete (a long row spans many reads), and their size. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -78,13 +81,15 @@ export class CopyFramer {
         continue;
       }
       const runStart = p;
+      let count = 1;
       p += size;
       while (p + HEADER <= end && buf[p] === COPY_DATA) {
         const next = 1 + messageLength(buf, p);
         if (p + next > end) break;
         p += next;
+        count++;
       }
-      this.sink(buf, runStart, p);
+      this.sink(buf, runStart, p, count);
       forwardFrom = p;
     }
     if (forwardFrom < p) this.toPg(buf.subarray(forwardFrom, p));
@@ -135,8 +140,8 @@ export function copyOut(
     let rows = 0;
     let failed: unknown = null;
     let framer: CopyFramer | null = null;
-    const take = (buf: Buffer, start: number, end: number): void => {
-      for (let p = start; p < end; p += 1 + messageLength(buf, p)) rows++;
+    const take = (buf: Buffer, start: number, end: number, count: number): void => {
+      rows += count;
       if (failed !== null) return;
       try {
         onRows(buf, start, end);
@@ -159,7 +164,7 @@ export function copyOut(
         header[0] = COPY_DATA;
         header.writeUInt32BE(4 + message.chunk.length, 1);
         message.chunk.copy(header, HEADER);
-        take(header, 0, header.length);
+        take(header, 0, header.length, 1);
       },
       handleRowDescription: noop,
       handleDataRow(message: { fields: (string | null)[] }): void {
