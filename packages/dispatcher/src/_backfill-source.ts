@@ -24,7 +24,7 @@ export interface BackfillProgress {
   lastKey: string[] | null;
   /** Rows delivered so far. */
   rows: number;
-  /** Rows per chunk of this backfill (a resume goes on with the same size). */
+  /** Rows per chunk of this backfill (a resume goes on with the same size); 0: sized by bytes. */
   chunkSize: number;
   done: boolean;
 }
@@ -33,6 +33,8 @@ export interface BackfillProgress {
 export interface ReadChunk {
   rows: SnapshotRows;
   lastKey: string[] | null;
+  /** Bytes of the rows as the server sent them. */
+  bytes: number;
   /**
    * The transactions in progress for the read's snapshot (32-bit xids, as changes carry them);
    * absent when unknown.

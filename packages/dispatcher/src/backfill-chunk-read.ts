@@ -52,6 +52,11 @@ export class ChunkRows implements SnapshotRows {
     return this.ends.length;
   }
 
+  /** Bytes of the rows (without the messages' headers). */
+  get byteLength(): number {
+    return this.used - HEADER * this.ends.length;
+  }
+
   /** Appends a run of whole CopyData messages, `buf[start, end)` (copied: the socket reuses it). */
   push(buf: Buffer, start: number, end: number): void {
     const length = end - start;
@@ -193,5 +198,5 @@ export async function readChunkOnce(
   if (invisible > 0) return null;
   rows.end();
   const inProgress = new Set(xip === '' ? [] : xip.split(',').map(Number));
-  return { rows, lastKey: rows.lastKey(), inProgress };
+  return { rows, lastKey: rows.lastKey(), bytes: rows.byteLength, inProgress };
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { QualifiedTable } from '@koyo/slot';
 import type { BackfillSource, ReadChunk, TableShape } from './_backfill-source.js';
+import { ChunkSizer } from './backfill-chunk-sizer.js';
 import { watermark, type BackfillWindows, type ChunkOutcome } from './backfill-windows.js';
 import { KoyoDispatcherError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -9,13 +10,13 @@ import type { BackfillResult, BackfillTableStats } from './types.js';
 /** One table's entry of a {@link BackfillResult}. */
 export type TableResult = BackfillResult['tables'][number];
 
-/** Default rows per chunk. */
-export const DEFAULT_CHUNK_SIZE = 10_000;
-/** A chunk read after its low watermark; `outcome` settles once the stream delivered it. */
+/** A chunk read between its watermarks; `outcome` settles once the stream delivered it. */
 interface Read {
   id: string;
   shape: TableShape;
   read: ReadChunk;
+  /** The rows asked for: fewer were read only at the end of the table. */
+  limit: number;
   outcome: Promise<ChunkOutcome>;
 }
 
@@ -110,7 +111,7 @@ export class BackfillRunner {
 
   /**
    * Backfills one table. Without `chunkSize`, a resumed table goes on with the size it was
-   * started with, a new one uses {@link DEFAULT_CHUNK_SIZE}.
+   * started with; a new one gets chunks sized by bytes ({@link ChunkSizer}).
    */
   private async table(
     table: QualifiedTable,
@@ -122,9 +123,10 @@ export class BackfillRunner {
     const shape = await this.source.describe(table);
     let progress = await this.source.loadProgress(table);
     const resumed = progress !== null && !progress.done;
-    const chunkSize =
-      requestedChunkSize ??
-      (resumed && progress!.chunkSize > 0 ? progress!.chunkSize : DEFAULT_CHUNK_SIZE);
+    const sizer = new ChunkSizer(
+      requestedChunkSize ?? (resumed && progress!.chunkSize > 0 ? progress!.chunkSize : undefined),
+    );
+    const chunkSize = sizer.recorded;
     if (progress === null || progress.done) {
       progress = { lastKey: null, rows: 0, chunkSize, done: false };
       await this.source.saveProgress(table, progress);
@@ -158,7 +160,7 @@ export class BackfillRunner {
     let current: Read | null = null;
     let next: Promise<Read | null> | null = null;
     const start = async (after: string[] | null): Promise<Read | null> => {
-      const chunk = await this.readBetweenWatermarks(shape, after, chunkSize, signal);
+      const chunk = await this.readBetweenWatermarks(shape, after, sizer, signal);
       if (chunk !== null) this.windows.allow(chunk.id); // the progress before it is recorded
       return chunk;
     };
@@ -168,8 +170,8 @@ export class BackfillRunner {
     try {
       current = await start(progress.lastKey);
       while (current !== null) {
-        if (next === null && current.read.rows.length === chunkSize) {
-          next = this.readBetweenWatermarks(shape, current.read.lastKey, chunkSize, signal);
+        if (next === null && current.read.rows.length === current.limit) {
+          next = this.readBetweenWatermarks(shape, current.read.lastKey, sizer, signal);
           next.catch(() => undefined); // awaited below
         }
         const ended = await outcomeOf(current, next);
@@ -197,9 +199,9 @@ export class BackfillRunner {
           this.drop(current); // forgotten first, so its window closes even if the record fails
           current = null;
         }
-        if (current !== null && current.read.rows.length === chunkSize) {
+        if (current !== null && current.read.rows.length === current.limit) {
           // The chunk after it, read while the record is written (on another session).
-          next = this.readBetweenWatermarks(shape, current.read.lastKey, chunkSize, signal);
+          next = this.readBetweenWatermarks(shape, current.read.lastKey, sizer, signal);
           next.catch(() => undefined); // awaited with `current`'s outcome
         }
         // Recorded only after the chunk's rows were handled and acknowledged: a crash before
@@ -247,15 +249,16 @@ export class BackfillRunner {
   private async readBetweenWatermarks(
     shape: TableShape,
     after: string[] | null,
-    chunkSize: number,
+    sizer: ChunkSizer,
     signal: AbortSignal | undefined,
   ): Promise<Read | null> {
     this.checkStopped(signal);
     const id = `${this.run}.${this.sequence++}`;
+    const limit = sizer.next();
     const outcome = this.windows.add(id, shape);
     outcome.catch(() => undefined); // awaited by the caller; a stop() may reject it before that
     try {
-      const read = await this.source.readChunk(shape, after, chunkSize, {
+      const read = await this.source.readChunk(shape, after, limit, {
         low: watermark(id, 'low'),
         high: watermark(id, 'high'),
       });
@@ -263,8 +266,9 @@ export class BackfillRunner {
         this.windows.cancel(id);
         return null;
       }
+      sizer.read(read.rows.length, read.bytes);
       this.windows.fill(id, read.rows, read.inProgress);
-      return { id, shape, read, outcome };
+      return { id, shape, read, outcome, limit };
     } catch (error) {
       this.windows.cancel(id);
       throw error;

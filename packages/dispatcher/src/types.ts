@@ -186,7 +186,11 @@ export interface BackfillTableStats {
 
 /** Options of `dispatcher.backfill()`. */
 export interface BackfillOptions {
-  /** Rows read per chunk (one short transaction each). Default 10 000. */
+  /**
+   * Rows read per chunk (one short transaction each). Default: sized by bytes, about 4 MiB of
+   * row data per chunk (1,000 rows first, then 100 to 100,000 by the average row size); a
+   * resumed backfill goes on as it started.
+   */
   chunkSize?: number;
   /** Aborting stops the backfill after the chunk in flight; progress is kept for a resume. */
   signal?: AbortSignal;

@@ -21,6 +21,11 @@ const db = fileDb(
   'CREATE TABLE gappy (k text NOT NULL, n int NOT NULL, v text, PRIMARY KEY (k, n))',
   `INSERT INTO gappy SELECT repeat(chr(92) || chr(9), 200) || (g % 3), g * 1000, 'v' || g
        FROM generate_series(1, 49) g`,
+  // Chunks sized by bytes without chunkSize: 30,000 narrow rows, 3,000 rows of about 4 KB.
+  'CREATE TABLE narrow (id int PRIMARY KEY)',
+  'INSERT INTO narrow SELECT generate_series(1, 30000)',
+  'CREATE TABLE wide_rows (id int PRIMARY KEY, body text NOT NULL)',
+  'INSERT INTO wide_rows SELECT g, repeat(md5(g::text), 125) FROM generate_series(1, 3000) g',
   // Identity FULL (setup accepts it) but no primary key and no unique index to cut chunks by.
   'CREATE TABLE keyless (v text)',
   'ALTER TABLE keyless REPLICA IDENTITY FULL',
@@ -109,6 +114,26 @@ describe('backfill()', () => {
       { table: 'public.gappy', rows: 49, chunks: 7, ms: expect.any(Number) },
     ]);
     expect(rows).toEqual(await db.query('SELECT k, n, v FROM gappy ORDER BY k, n'));
+  });
+
+  it('sizes chunks by bytes without chunkSize: fewer for narrow rows, more for wide ones', async () => {
+    const { dispatcher, slot } = fresh({ tables: ['narrow', 'wide_rows'] });
+    const counts = new Map<string, number>();
+    dispatcher.onChange((c) => void counts.set(c.table, (counts.get(c.table) ?? 0) + 1));
+    await dispatcher.start();
+    const result = await dispatcher.backfill(['narrow', 'wide_rows']);
+    // narrow: 1,000 rows first, then up to 100,000 (4 MiB of ~6-byte rows): 2 chunks.
+    // wide_rows: 1,000 rows first (about 4 MB), then about 1,000 at a time: 3 chunks.
+    expect(result.tables).toEqual([
+      { table: 'public.narrow', rows: 30000, chunks: 2, ms: expect.any(Number) },
+      { table: 'public.wide_rows', rows: 3000, chunks: 3, ms: expect.any(Number) },
+    ]);
+    expect(Object.fromEntries(counts)).toEqual({ narrow: 30000, wide_rows: 3000 });
+    const recorded = await db.query<{ chunk_size: number }>(
+      'SELECT DISTINCT chunk_size FROM koyo.backfill_progress WHERE slot = $1',
+      [slot],
+    );
+    expect(recorded).toEqual([{ chunk_size: 0 }]);
   });
 
   it('stops at an abort after the chunk being delivered, drops the chunk read ahead, and resumes after it', async () => {
