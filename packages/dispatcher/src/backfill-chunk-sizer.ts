@@ -1,7 +1,7 @@
 /** Rows of the first chunk of a table when no `chunkSize` is given. */
 export const FIRST_CHUNK_ROWS = 1_000;
 /** Bytes of row data (as COPY sends them) a chunk aims at when no `chunkSize` is given. */
-export const CHUNK_BYTES = 4 * 2 ** 20;
+export const CHUNK_BYTES = 2 * 2 ** 20;
 /** Bounds of an adaptive chunk's rows. */
 export const MIN_CHUNK_ROWS = 100;
 export const MAX_CHUNK_ROWS = 100_000;

@@ -187,7 +187,7 @@ export interface BackfillTableStats {
 /** Options of `dispatcher.backfill()`. */
 export interface BackfillOptions {
   /**
-   * Rows read per chunk (one short transaction each). Default: sized by bytes, about 4 MiB of
+   * Rows read per chunk (one short transaction each). Default: sized by bytes, about 2 MiB of
    * row data per chunk (1,000 rows first, then 100 to 100,000 by the average row size); a
    * resumed backfill goes on as it started.
    */

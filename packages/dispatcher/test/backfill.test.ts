@@ -122,11 +122,11 @@ describe('backfill()', () => {
     dispatcher.onChange((c) => void counts.set(c.table, (counts.get(c.table) ?? 0) + 1));
     await dispatcher.start();
     const result = await dispatcher.backfill(['narrow', 'wide_rows']);
-    // narrow: 1,000 rows first, then up to 100,000 (4 MiB of ~6-byte rows): 2 chunks.
-    // wide_rows: 1,000 rows first (about 4 MB), then about 1,000 at a time: 3 chunks.
+    // narrow: 1,000 rows first, then up to 100,000 (2 MiB of ~6-byte rows): 2 chunks.
+    // wide_rows: 1,000 rows first (about 4 MB), then 523 at a time (2 MiB): 5 chunks.
     expect(result.tables).toEqual([
       { table: 'public.narrow', rows: 30000, chunks: 2, ms: expect.any(Number) },
-      { table: 'public.wide_rows', rows: 3000, chunks: 3, ms: expect.any(Number) },
+      { table: 'public.wide_rows', rows: 3000, chunks: 5, ms: expect.any(Number) },
     ]);
     expect(Object.fromEntries(counts)).toEqual({ narrow: 30000, wide_rows: 3000 });
     const recorded = await db.query<{ chunk_size: number }>(

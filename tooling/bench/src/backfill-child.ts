@@ -1,6 +1,6 @@
 // One backfill in a fresh process, for backfill.bench.ts: RSS then measures the backfill, not
 // whatever the benchmark process allocated before. Prints one JSON line {ms, cpu, rows, rss}.
-//   tsx backfill-child.ts <url> <slot> <chunkSize>
+//   tsx backfill-child.ts <url> <slot> <chunkSize | default>
 import { performance } from 'node:perf_hooks';
 import { createDispatcher } from '@koyo/dispatcher';
 
@@ -27,7 +27,10 @@ const sampler = setInterval(() => {
 }, 20);
 const started = performance.now();
 const cpuBefore = process.cpuUsage();
-const result = await dispatcher.backfill('t', { chunkSize: Number(chunkText) });
+const result = await dispatcher.backfill(
+  't',
+  chunkText === 'default' ? {} : { chunkSize: Number(chunkText) },
+);
 const ms = performance.now() - started;
 const cpuUsed = process.cpuUsage(cpuBefore);
 /** CPU time of the process (all its threads) during the backfill, ms: wall minus this is waiting. */

@@ -15,9 +15,14 @@ import pg from 'pg';
 const here = dirname(fileURLToPath(import.meta.url));
 const ROWS = Number(process.env.KOYO_BENCH_BACKFILL_ROWS ?? 1_000_000);
 const ROUNDS = Number(process.env.KOYO_BENCH_ROUNDS ?? 3);
-const CHUNK_SIZES = (process.env.KOYO_BENCH_BACKFILL_CHUNKS ?? '1000,10000,50000')
-  .split(',')
-  .map(Number);
+/** Chunk sizes to run: `default` is no `chunkSize` (chunks sized by bytes). */
+const CHUNK_SIZES = (process.env.KOYO_BENCH_BACKFILL_CHUNKS ?? 'default,1000,10000,50000').split(
+  ',',
+);
+/** The keyset baselines (psql running fixed-size chunk reads). */
+const KEYSET_SIZES = CHUNK_SIZES.filter((size) => size !== 'default').map(Number);
+const label = (size: string): string =>
+  size === 'default' ? 'default (~2 MiB)' : fmt(Number(size));
 const WRITER_RATE = 1_000;
 /** Old-space limit of the backfill process (MB); unset: Node's default. */
 const HEAP_MB = process.env.KOYO_BENCH_BACKFILL_HEAP_MB;
@@ -73,7 +78,7 @@ function keysetCopiesWithPsql(psql: string, url: string, chunkSize: number): Pro
 function backfill(
   url: string,
   slot: string,
-  chunkSize: number,
+  chunkSize: string,
 ): Promise<{ ms: number; cpu: number; rows: number; rss: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -85,7 +90,7 @@ function backfill(
         join(here, 'backfill-child.ts'),
         url,
         slot,
-        String(chunkSize),
+        chunkSize,
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -154,18 +159,21 @@ try {
 
   const copy: number[] = [];
   const keyset = new Map<number, number[]>();
-  const runs = new Map<number, { ms: number; cpu: number; rss: number }[]>();
+  const runs = new Map<string, { ms: number; cpu: number; rss: number }[]>();
   let slots = 0;
   for (let round = 0; round < ROUNDS; round++) {
     copy.push(await copyWithPsql(psql, url));
     log(`round ${round + 1}: COPY ${Math.round(copy.at(-1)!)} ms`);
-    for (const size of CHUNK_SIZES) {
+    for (const size of KEYSET_SIZES) {
       const k = await keysetCopiesWithPsql(psql, url, size);
       keyset.set(size, [...(keyset.get(size) ?? []), k]);
+      log(`round ${round + 1}: keyset ${size}: ${Math.round(k)} ms`);
+    }
+    for (const size of CHUNK_SIZES) {
       const r = await backfill(url, `bench_backfill_${slots++}`, size);
       runs.set(size, [...(runs.get(size) ?? []), r]);
       log(
-        `round ${round + 1}: chunk ${size}: keyset ${Math.round(k)} ms, backfill ${Math.round(r.ms)} ms (CPU ${Math.round(r.cpu)} ms), RSS ${Math.round(r.rss / 2 ** 20)} MB`,
+        `round ${round + 1}: chunk ${size}: backfill ${Math.round(r.ms)} ms (CPU ${Math.round(r.cpu)} ms), RSS ${Math.round(r.rss / 2 ** 20)} MB`,
       );
     }
   }
@@ -175,7 +183,7 @@ try {
   // With a writer inserting 1,000 rows/s during the backfill (default chunk size).
   const writer = startWriter(url);
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const busy = await backfill(url, `bench_backfill_${slots++}`, 10_000);
+  const busy = await backfill(url, `bench_backfill_${slots++}`, 'default');
   const written = await writer.stop();
   log(`with writer: ${Math.round(busy.ms)} ms, ${written} rows written`);
 
@@ -194,7 +202,7 @@ try {
     '| --- | ---: | ---: | --- | ---: | ---: | ---: |',
     `| psql COPY to /dev/null | - | ${fmt(copyMs)} | ${copy.map(fmt).join(', ')} | ${fmt(copyRate)} | 1.00x | - |`,
   ];
-  for (const size of CHUNK_SIZES) {
+  for (const size of KEYSET_SIZES) {
     const k = median(keyset.get(size)!);
     lines.push(
       `| psql keyset COPYs to /dev/null | ${fmt(size)} | ${fmt(k)} | ${keyset.get(size)!.map(fmt).join(', ')} | ${fmt((ROWS * 1000) / k)} | ${((ROWS * 1000) / k / copyRate).toFixed(2)}x | - |`,
@@ -205,22 +213,22 @@ try {
     const ms = median(list.map((r) => r.ms));
     const rss = Math.max(...list.map((r) => r.rss));
     lines.push(
-      `| dispatcher.backfill() | ${fmt(size)} | ${fmt(ms)} | ${list.map((r) => fmt(r.ms)).join(', ')} | ${fmt((ROWS * 1000) / ms)} | ${((ROWS * 1000) / ms / copyRate).toFixed(2)}x | ${Math.round(rss / 2 ** 20)} MB |`,
+      `| dispatcher.backfill() | ${label(size)} | ${fmt(ms)} | ${list.map((r) => fmt(r.ms)).join(', ')} | ${fmt((ROWS * 1000) / ms)} | ${((ROWS * 1000) / ms / copyRate).toFixed(2)}x | ${Math.round(rss / 2 ** 20)} MB |`,
     );
   }
   const best = Math.max(
     ...CHUNK_SIZES.map((s) => (ROWS * 1000) / median(runs.get(s)!.map((r) => r.ms))),
   );
-  const defaultRate = (ROWS * 1000) / median(runs.get(10_000)!.map((r) => r.ms));
+  const defaultRate = (ROWS * 1000) / median(runs.get('default')!.map((r) => r.ms));
   const peak = Math.max(...[...runs.values()].flat().map((r) => r.rss));
   const cpu = CHUNK_SIZES.map(
-    (size) => `${fmt(median(runs.get(size)!.map((r) => r.cpu)))} ms at chunk size ${fmt(size)}`,
+    (size) => `${fmt(median(runs.get(size)!.map((r) => r.cpu)))} ms at chunk size ${label(size)}`,
   );
   lines.push(
     '',
     `CPU time of the backfill process (all its threads) during the backfill, median: ${cpu.join(', ')}; wall time beyond it is waiting (for the server, or for a core on a busy machine).`,
     '',
-    `With a concurrent writer inserting ${fmt(WRITER_RATE)} rows/s (${fmt(written)} rows during the run), chunk size 10,000: ${fmt(busy.ms)} ms, ${fmt((busy.rows * 1000) / busy.ms)} rows/s (${((busy.rows * 1000) / busy.ms / copyRate).toFixed(2)}x COPY), peak RSS ${Math.round(busy.rss / 2 ** 20)} MB.`,
+    `With a concurrent writer inserting ${fmt(WRITER_RATE)} rows/s (${fmt(written)} rows during the run), default chunk size: ${fmt(busy.ms)} ms, ${fmt((busy.rows * 1000) / busy.ms)} rows/s (${((busy.rows * 1000) / busy.ms / copyRate).toFixed(2)}x COPY), peak RSS ${Math.round(busy.rss / 2 ** 20)} MB.`,
     '',
     `Goal: at least 0.5x COPY's rows/s with RSS under 200 MB: ${defaultRate / copyRate >= 0.5 && peak < 200 * 2 ** 20 ? 'met' : 'not met'} at the default chunk size (${(defaultRate / copyRate).toFixed(2)}x; best ${(best / copyRate).toFixed(2)}x; peak RSS ${Math.round(peak / 2 ** 20)} MB).`,
   );

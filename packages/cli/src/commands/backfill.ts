@@ -22,7 +22,7 @@ export const backfillSpec: CommandSpec = {
       type: 'string',
       value: 'N',
       description:
-        'Rows per chunk (one short read transaction each). Default: about 4 MiB of rows per chunk (100 to 100000 rows), or what an interrupted backfill started with.',
+        'Rows per chunk (one short read transaction each). Default: about 2 MiB of rows per chunk (100 to 100000 rows), or what an interrupted backfill started with.',
     },
     progress: flags.progressFlag('Progress display. auto: a bar on a terminal, lines otherwise.'),
     help: flags.help,
