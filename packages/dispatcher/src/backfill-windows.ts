@@ -5,6 +5,14 @@ import type { Change, LogicalMessage, SnapshotChange } from './types.js';
 /** How many of the stream's latest transactions a chunk's snapshot is checked against. */
 const RECENT_TRANSACTIONS = 4096;
 
+/**
+ * How long the stream waits at a chunk's high watermark for the chunk before it to be recorded
+ * (normally a round trip). Past it the chunk is read again instead, so a handler that holds
+ * acknowledgements until more changes arrive (`batch.defer()`), or a slow progress write, never
+ * holds the stream.
+ */
+export const ALLOW_WAIT_MS = 200;
+
 /** Prefix of the backfill's watermark messages (`pg_logical_emit_message`). */
 export const BACKFILL_PREFIX = 'koyo.backfill';
 
@@ -47,7 +55,8 @@ export interface SnapshotChunk {
   before: ReadonlySet<number> | null;
   /**
    * Whether the runner let the chunk be delivered (its rows are in and the chunk before it is
-   * recorded as done). Its high watermark may come first: the stream then waits for `allowed`.
+   * recorded as done). Its high watermark may come first: the stream then waits for `allowed`
+   * (see {@link BackfillWindows.whenAllowed}).
    */
   allowed: boolean;
   /** Settles when the chunk is allowed or forgotten (never rejects). */
@@ -108,6 +117,26 @@ export class BackfillWindows {
           this.forget(id);
           reject(error);
         },
+      });
+    });
+  }
+
+  /**
+   * Resolves true once `chunk` is allowed, or false if it is forgotten first or `waitMs` pass:
+   * then the chunk is settled to be read again (its window is closed; a new read brings a new
+   * one), and the stream goes on without it.
+   */
+  whenAllowed(chunk: SnapshotChunk, waitMs = ALLOW_WAIT_MS): Promise<boolean> {
+    const live = (): boolean => this.chunks.get(chunk.id) === chunk;
+    if (chunk.allowed || !live()) return Promise.resolve(chunk.allowed && live());
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        if (!chunk.allowed && live()) chunk.settle({ redo: true });
+        resolve(chunk.allowed && live());
+      }, waitMs);
+      void chunk.ready.then(() => {
+        clearTimeout(timer);
+        resolve(chunk.allowed && live());
       });
     });
   }

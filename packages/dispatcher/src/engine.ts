@@ -230,14 +230,18 @@ export class Engine {
    * rows read, the chunk before it recorded), its remaining rows are delivered as `'snapshot'`
    * changes of this transaction (which holds nothing else), through the same path as streamed
    * changes; the chunk settles once the transaction is acknowledged. The stream waits here
-   * until then, so nothing after the high watermark is delivered before the chunk.
+   * until then (so nothing after the high watermark is delivered before the chunk), for at most
+   * a bound ({@link BackfillWindows.whenAllowed}): past it the chunk is read again and the stream
+   * goes on.
    */
   private watermark(txn: OpenTxn, message: LogicalMessage): void | Promise<void> {
     const chunk = this.windows.mark(message);
     if (chunk === null) return undefined;
     const first = message.position + 1;
     if (chunk.allowed) return this.deliverChunk(txn, chunk, first);
-    return chunk.ready.then(() => this.deliverChunk(txn, chunk, first));
+    return this.windows
+      .whenAllowed(chunk)
+      .then((allowed) => (allowed ? this.deliverChunk(txn, chunk, first) : undefined));
   }
 
   /** Delivers an allowed chunk's rows, the first at change position `first`. */

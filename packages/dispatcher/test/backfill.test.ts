@@ -14,6 +14,7 @@ const db = fileDb(
   "INSERT INTO docs (body) SELECT 'd' || g FROM generate_series(1, 411) g",
   'CREATE TABLE empty_t (id int PRIMARY KEY)',
   'CREATE TABLE cursed (id int PRIMARY KEY, v int)',
+  'CREATE TABLE ticks (id serial PRIMARY KEY)',
   'INSERT INTO cursed SELECT g, g FROM generate_series(1, 30) g',
   'UPDATE cursed SET v = 666 WHERE id = 25',
   // Sparse keys, and a key text longer than the decoder's scratch buffer that COPY escapes
@@ -216,7 +217,7 @@ describe('backfill()', () => {
       );
       return Number(rows[0]?.rows ?? 0);
     };
-    // Each chunk's record takes 300 ms to commit: every next chunk is read (and its high
+    // Each chunk's record takes 100 ms to commit: every next chunk is read (and its high
     // watermark written) long before, so only the dispatcher's wait keeps it from the handlers.
     const seen: { delivered: number; recorded: number }[] = [];
     let delivered = 0;
@@ -233,7 +234,7 @@ describe('backfill()', () => {
     await dispatcher.start();
     await dispatcher.backfill('empty_t'); // creates the progress table
     await db.query(`CREATE OR REPLACE FUNCTION slow_progress() RETURNS trigger LANGUAGE plpgsql AS
-      $$ BEGIN PERFORM pg_sleep(0.3); RETURN NEW; END $$`);
+      $$ BEGIN PERFORM pg_sleep(0.1); RETURN NEW; END $$`);
     await db.query(`CREATE TRIGGER slow_progress_${slot} BEFORE UPDATE ON koyo.backfill_progress
       FOR EACH ROW WHEN (NEW.slot = '${slot}' AND NEW.rows > 0) EXECUTE FUNCTION slow_progress()`);
     try {
@@ -244,6 +245,38 @@ describe('backfill()', () => {
     expect(seen).toStrictEqual(
       [0, 1, 2, 3, 4].map((k) => ({ delivered: k * chunkSize, recorded: k * chunkSize })),
     );
+  });
+
+  it('does not hold the stream for a chunk whose predecessor waits for later changes to be acknowledged', async () => {
+    // Each transaction batch is done only when the next one arrives: chunk N is acknowledged
+    // only after a change streamed behind chunk N+1's high watermark, so the stream must not
+    // wait there for N's record indefinitely (it reads N+1 again instead).
+    const { dispatcher } = fresh({ tables: ['users', 'ticks'] });
+    let previous: (() => void) | null = null;
+    const ids = new Set<unknown>();
+    dispatcher.onTransaction((batch) => {
+      for (const change of batch.changes) if (change.kind === 'snapshot') ids.add(change.id);
+      const done = batch.defer();
+      previous?.();
+      previous = () => done();
+    });
+    await dispatcher.start();
+    let ticking = true;
+    const ticker = (async () => {
+      while (ticking) {
+        await db.query('INSERT INTO ticks DEFAULT VALUES');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    try {
+      const result = await dispatcher.backfill('users', { chunkSize: 500 });
+      expect(result.tables[0]).toMatchObject({ table: 'public.users', rows: 2500 });
+    } finally {
+      ticking = false;
+      await ticker;
+      previous?.(); // the last batch, so stop() does not wait for it
+    }
+    expect(ids.size).toBe(2500);
   });
 
   it('resumes after stop() from the last acknowledged chunk', async () => {

@@ -114,3 +114,16 @@ describe('CopyTextRowDecoder.decode plain rows', () => {
     );
   });
 });
+
+describe('CopyTextRowDecoder.decode long rows', () => {
+  it('decodes a row longer than one string per row allows column by column, to the same values', () => {
+    const decoder = new CopyTextRowDecoder([
+      { name: 'id', typeOid: 20 },
+      { name: 't', typeOid: 25 },
+      { name: 'u', typeOid: 25 },
+    ]);
+    const long = 'é'.repeat(20_000);
+    const row = Buffer.from(`9\t${long}\tx\\ty\n`);
+    expect(decoder.decode(row)).toStrictEqual({ id: '9', t: long, u: 'x\ty' });
+  });
+});

@@ -22,6 +22,12 @@ export interface CopyTextRowDecoderOptions {
   typeParsers?: Record<number, (value: string) => unknown>;
 }
 
+/**
+ * Longest row decoded as one string: longer rows are decoded column by column (a string of
+ * their whole text could outgrow V8's string limit, or mostly repeat non-text columns).
+ */
+const ROW_TEXT_MAX = 16 * 1024;
+
 const TAB = 0x09;
 const NEWLINE = 0x0a;
 const BACKSLASH = 0x5c;
@@ -120,9 +126,10 @@ export class CopyTextRowDecoder {
     if (end > start && buf[end - 1] === NEWLINE) end--;
     const textKinds = this.textKinds;
     // One UTF-8 decode of the row and a substring per text column cost less than a decode per
-    // column. The row's characters line up with its bytes when there are as many of them (a
-    // multi-byte character or an invalid sequence decoded as one U+FFFD makes fewer).
-    const text = this.hasText ? utf8(buf, start, end) : '';
+    // column (rows up to ROW_TEXT_MAX bytes). The row's characters line up with its bytes when
+    // there are as many of them (a multi-byte character or an invalid sequence decoded as one
+    // U+FFFD makes fewer).
+    const text = this.hasText && end - start <= ROW_TEXT_MAX ? utf8(buf, start, end) : '';
     const aligned = text.length === end - start;
     if (aligned && this.hasText && this.decodePlain(buf, start, text)) return this.makeRow(values);
     let p = start;
@@ -191,7 +198,8 @@ export class CopyTextRowDecoder {
       if (i === count - 1 ? tab !== -1 : tab === -1) return false; // another number of columns
       const to = tab === -1 ? length : tab;
       if (backslash !== -1 && backslash < to) {
-        if (backslash !== from || to - from !== 2 || text.charCodeAt(from + 1) !== 0x4e) return false;
+        if (backslash !== from || to - from !== 2 || text.charCodeAt(from + 1) !== 0x4e)
+          return false;
         values[i] = null; // \N
         backslash = text.indexOf('\\', to);
         from = to + 1;
