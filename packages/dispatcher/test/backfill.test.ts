@@ -252,13 +252,13 @@ describe('backfill()', () => {
     // only after a change streamed behind chunk N+1's high watermark, so the stream must not
     // wait there for N's record indefinitely (it reads N+1 again instead).
     const { dispatcher } = fresh({ tables: ['users', 'ticks'] });
-    let previous: (() => void) | null = null;
+    const waiting: { done: (() => void) | null } = { done: null };
     const ids = new Set<unknown>();
     dispatcher.onTransaction((batch) => {
       for (const change of batch.changes) if (change.kind === 'snapshot') ids.add(change.id);
       const done = batch.defer();
-      previous?.();
-      previous = () => done();
+      waiting.done?.();
+      waiting.done = () => done();
     });
     await dispatcher.start();
     let ticking = true;
@@ -274,7 +274,7 @@ describe('backfill()', () => {
     } finally {
       ticking = false;
       await ticker;
-      previous?.(); // the last batch, so stop() does not wait for it
+      waiting.done?.(); // the last batch, so stop() does not wait for it
     }
     expect(ids.size).toBe(2500);
   });
