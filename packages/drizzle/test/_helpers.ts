@@ -35,6 +35,16 @@ export function openDb(
     return { db: drizzlePg({ client: pool, ...config }), close: () => pool.end() };
   }
   const client = postgres(url, { max: 4, onnotice: () => undefined });
+  // postgres.js fetches the array types on every new connection and drops that promise: a node
+  // killed while a connection starts up raises an unhandled rejection (porsager/postgres#1192).
+  // Fetch them once now and skip the fetch on later connections, as the router does for the
+  // replicas' sql it creates (the types are the same on every connection to a node).
+  client`SELECT 1`.then(
+    () => {
+      if (client.options.parsers[1007] !== undefined) client.options.fetch_types = false;
+    },
+    () => undefined,
+  );
   return { db: drizzlePostgres({ client, ...config }), close: () => client.end({ timeout: 1 }) };
 }
 
