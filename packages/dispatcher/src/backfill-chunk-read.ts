@@ -123,7 +123,7 @@ export function chunkQuery(shape: TableShape, after: readonly string[] | null, l
 }
 
 /** `statement` in a transaction of its own, for a simple query of several statements. */
-export function transaction(statement: string): string[] {
+function transaction(statement: string): string[] {
   return ['BEGIN', statement, 'COMMIT'];
 }
 

@@ -61,6 +61,8 @@ export interface SnapshotChunk {
   allowed: boolean;
   /** Settles when the chunk is allowed or forgotten (never rejects). */
   ready: Promise<void>;
+  /** Settles `ready`. */
+  release: () => void;
   settle: (outcome: ChunkOutcome) => void;
   fail: (error: Error) => void;
 }
@@ -79,8 +81,6 @@ export class BackfillWindows {
   private readonly chunks = new Map<string, SnapshotChunk>();
   /** Chunks whose window is open, by `schema\0table`. */
   private readonly open = new Map<string, SnapshotChunk[]>();
-  /** Resolvers of the chunks' `ready` promises. */
-  private readonly releases = new Map<string, () => void>();
   /** The xids of the latest transactions the stream delivered changes of (a ring). */
   private readonly recent: number[] = [];
   private next = 0;
@@ -95,7 +95,6 @@ export class BackfillWindows {
   add(id: string, shape: ChunkShape): Promise<ChunkOutcome> {
     let release!: () => void;
     const ready = new Promise<void>((resolve) => (release = resolve));
-    this.releases.set(id, release);
     return new Promise<ChunkOutcome>((resolve, reject) => {
       this.chunks.set(id, {
         id,
@@ -109,6 +108,7 @@ export class BackfillWindows {
         before: null,
         allowed: false,
         ready,
+        release,
         settle: (outcome) => {
           this.forget(id);
           resolve(outcome);
@@ -146,7 +146,7 @@ export class BackfillWindows {
     const chunk = this.chunks.get(id);
     if (!chunk) return;
     chunk.allowed = true;
-    this.release(id);
+    chunk.release();
   }
 
   /** The rows read between the watermarks (before the high watermark is written). */
@@ -271,13 +271,7 @@ export class BackfillWindows {
     if (!chunk) return;
     this.chunks.delete(id);
     this.close(chunk);
-    this.release(id); // a stream waiting for the chunk goes on without it
-  }
-
-  private release(id: string): void {
-    const release = this.releases.get(id);
-    this.releases.delete(id);
-    release?.();
+    chunk.release(); // a stream waiting for the chunk goes on without it
   }
 }
 
