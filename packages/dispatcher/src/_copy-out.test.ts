@@ -35,14 +35,17 @@ describe('CopyFramer', () => {
         events.push('pg');
       });
       const sunk: string[] = [];
-      framer.sink = (buf, start, end, count) => {
+      framer.sink = (buf, start, end, count, last) => {
         let messages = 0;
+        let lastSeen = -1;
         for (let p = start; p < end; p += 1 + buf.readUInt32BE(p + 1)) {
           messages++;
+          lastSeen = p;
           expect(String.fromCharCode(buf[p]!)).toBe('d');
           sunk.push(buf.toString('utf8', p + 5, p + 1 + buf.readUInt32BE(p + 1)));
         }
         expect(count).toBe(messages);
+        expect(last).toBe(lastSeen);
         events.push('rows');
       };
       for (let at = 0; at < stream.length; at += step)

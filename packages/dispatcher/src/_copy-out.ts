@@ -17,11 +17,17 @@ interface Connection {
   stream: Duplex;
 }
 
-/** Called with a run of whole `CopyData` messages (headers included): `buf[start, end)`. */
-export type CopyDataSink = (buf: Buffer, start: number, end: number) => void;
-
-/** A {@link CopyDataSink} that is also told how many messages the run holds. */
-type CountingSink = (buf: Buffer, start: number, end: number, count: number) => void;
+/**
+ * Called with a run of whole `CopyData` messages (headers included), `buf[start, end)`: `count`
+ * of them, the last one starting at `last`.
+ */
+export type CopyDataSink = (
+  buf: Buffer,
+  start: number,
+  end: number,
+  count: number,
+  last: number,
+) => void;
 
 const COPY_DATA = 0x64; // 'd'
 const HEADER = 5; // type byte + int32 length (which counts itself)
@@ -34,7 +40,7 @@ function messageLength(buf: Buffer, p: number): number {
 /** Splits the socket's bytes into messages: `CopyData` runs to the sink, the rest to pg. @internal */
 export class CopyFramer {
   /** Where `CopyData` goes while a COPY of ours runs; null: everything goes to pg. */
-  sink: CountingSink | null = null;
+  sink: CopyDataSink | null = null;
   /** The pieces of a message not yet complete (a long row spans many reads), and their size. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -81,15 +87,17 @@ export class CopyFramer {
         continue;
       }
       const runStart = p;
+      let last = p;
       let count = 1;
       p += size;
       while (p + HEADER <= end && buf[p] === COPY_DATA) {
         const next = 1 + messageLength(buf, p);
         if (p + next > end) break;
+        last = p;
         p += next;
         count++;
       }
-      this.sink(buf, runStart, p, count);
+      this.sink(buf, runStart, p, count, last);
       forwardFrom = p;
     }
     if (forwardFrom < p) this.toPg(buf.subarray(forwardFrom, p));
@@ -140,11 +148,11 @@ export function copyOut(
     let rows = 0;
     let failed: unknown = null;
     let framer: CopyFramer | null = null;
-    const take = (buf: Buffer, start: number, end: number, count: number): void => {
+    const take: CopyDataSink = (buf, start, end, count, last) => {
       rows += count;
       if (failed !== null) return;
       try {
-        onRows(buf, start, end);
+        onRows(buf, start, end, count, last);
       } catch (error) {
         failed = error; // the server finishes the COPY; the error is reported at its end
       }
@@ -164,7 +172,7 @@ export function copyOut(
         header[0] = COPY_DATA;
         header.writeUInt32BE(4 + message.chunk.length, 1);
         message.chunk.copy(header, HEADER);
-        take(header, 0, header.length, 1);
+        take(header, 0, header.length, 1, 0);
       },
       handleRowDescription: noop,
       handleDataRow(message: { fields: (string | null)[] }): void {

@@ -32,56 +32,74 @@ export class ChunkDecoder {
 /** Bytes of a CopyData message's header (type and length) before its row. */
 const HEADER = 5;
 
+/** Size of the CopyData message at `p`: its type byte plus its int32 length (which counts itself). */
+function messageSize(bytes: Buffer, p: number): number {
+  return 1 + ((bytes[p + 1]! << 24) | (bytes[p + 2]! << 16) | (bytes[p + 3]! << 8) | bytes[p + 4]!);
+}
+
 /**
  * A chunk's rows as the server sent them (its CopyData messages, each a 5-byte header and one
  * COPY text line, back to back in one buffer): a row is decoded only when it is delivered, so a
  * chunk waiting for its high watermark holds its bytes (about the table's size on disk), not
- * 10,000 parsed objects that would outlive the young generation of the garbage collector.
+ * 10,000 parsed objects that would outlive the young generation of the garbage collector. Rows
+ * are found by walking the headers from a cursor (rows are asked for in order, the walk reads
+ * the bytes just before they are decoded), so no per-row offsets are kept.
  */
 export class ChunkRows implements SnapshotRows {
   private bytes: Buffer;
   private used = 0;
-  /** End offset of each row in `bytes` (its start is the previous row's end plus a header). */
-  private readonly ends: number[] = [];
+  private count = 0;
+  /** Where the last message starts. */
+  private last = -1;
+  /** Row `cursorIndex` starts at `cursorOffset` (its header). */
+  private cursorIndex = 0;
+  private cursorOffset = 0;
 
   constructor(private readonly decoder: ChunkDecoder) {
     this.bytes = Buffer.allocUnsafe(Math.max(FIRST_BYTES, Math.ceil(decoder.lastBytes * 1.25)));
   }
 
   get length(): number {
-    return this.ends.length;
+    return this.count;
   }
 
   /** Bytes of the rows (without the messages' headers). */
   get byteLength(): number {
-    return this.used - HEADER * this.ends.length;
+    return this.used - HEADER * this.count;
   }
 
-  /** Appends a run of whole CopyData messages, `buf[start, end)` (copied: the socket reuses it). */
-  push(buf: Buffer, start: number, end: number): void {
+  /**
+   * Appends a run of `count` whole CopyData messages, `buf[start, end)`, the last one starting
+   * at `last` (copied: the socket's buffer is not ours to keep).
+   */
+  push(buf: Buffer, start: number, end: number, count: number, last: number): void {
     const length = end - start;
     if (this.used + length > this.bytes.length) {
       const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + length));
       grown.set(this.bytes.subarray(0, this.used));
       this.bytes = grown;
     }
-    const bytes = this.bytes;
-    bytes.set(buf.subarray(start, end), this.used);
-    let p = this.used;
+    this.bytes.set(buf.subarray(start, end), this.used);
+    this.last = this.used + (last - start);
     this.used += length;
-    while (p < this.used) {
-      const size =
-        (bytes[p + 1]! << 24) | (bytes[p + 2]! << 16) | (bytes[p + 3]! << 8) | bytes[p + 4]!;
-      p += 1 + size;
-      this.ends.push(p);
-    }
+    this.count += count;
   }
 
   /** Decodes row `index` (a new object each call, values exactly as for a streamed insert). */
   row(index: number): Record<string, unknown> {
-    const start = (index === 0 ? 0 : this.ends[index - 1]!) + HEADER;
+    if (!(index >= 0 && index < this.count)) throw new RangeError(`no row ${index}`);
+    const bytes = this.bytes;
+    if (index < this.cursorIndex) {
+      this.cursorIndex = 0;
+      this.cursorOffset = 0;
+    }
+    let p = this.cursorOffset;
+    for (let i = this.cursorIndex; i < index; i++) p += messageSize(bytes, p);
+    const next = p + messageSize(bytes, p);
+    this.cursorIndex = index + 1;
+    this.cursorOffset = next;
     try {
-      return this.decoder.decoder.decode(this.bytes, start, this.ends[index]);
+      return this.decoder.decoder.decode(bytes, p + HEADER, next);
     } catch (error) {
       throw new KoyoDispatcherError(
         'BACKFILL_FAILED',
@@ -98,10 +116,13 @@ export class ChunkRows implements SnapshotRows {
 
   /** The last row's key columns as the server wrote them (text that casts back exactly). */
   lastKey(): string[] | null {
-    const count = this.ends.length;
-    if (count === 0) return null;
-    const start = (count === 1 ? 0 : this.ends[count - 2]!) + HEADER;
-    const texts = this.decoder.decoder.texts(this.bytes, start, this.ends[count - 1]);
+    if (this.count === 0) return null;
+    const p = this.last;
+    const texts = this.decoder.decoder.texts(
+      this.bytes,
+      p + HEADER,
+      p + messageSize(this.bytes, p),
+    );
     return this.decoder.keyIndexes.map((i) => texts[i]!);
   }
 }
@@ -183,7 +204,7 @@ export async function readChunkOnce(
   try {
     await reader.copyOut(
       statements.join(';\n'),
-      (buf, start, end) => rows.push(buf, start, end),
+      (buf, start, end, count, last) => rows.push(buf, start, end, count, last),
       (fields) => {
         if (fields.length !== 3) return;
         invisible = Number(fields[0]);

@@ -47,18 +47,23 @@ export class DispatcherMetrics {
 
   constructor(private readonly slot: string) {}
 
-  /** A change whose handlers finished; `started` from `performance.now()`, or -1 when no handler ran. */
-  handled(change: Change, started: number): void {
+  /**
+   * A change whose handlers finished; `started` from `performance.now()`, or -1 when no handler
+   * ran. Returns the clock reading that ended its handler time (-1 when not timed).
+   */
+  handled(change: Change, started: number): number {
     let entry = this.last;
     // Runs of changes of one table (a backfill chunk, a bulk write) skip the lookup.
     if (entry === null || entry.schema !== change.schema || entry.name !== change.table)
       entry = this.last = this.entry(change);
     entry.counts[change.kind]++;
-    if (started < 0) return;
-    const ms = performance.now() - started;
+    if (started < 0) return -1;
+    const ended = performance.now();
+    const ms = ended - started;
     const index = ms <= FIRST_BOUND_MS ? 0 : Math.ceil(Math.log(ms / FIRST_BOUND_MS) / LN2);
     this.buckets[index < BUCKETS ? index : BUCKETS - 1]!++;
     this.duration?.record(ms / 1000, entry.attributes);
+    return ended;
   }
 
   private entry(change: Change): TableEntry {
