@@ -84,4 +84,36 @@ describe('ChunkRows', () => {
     expect(rows.row(0)).toStrictEqual({ id: 1, name: 'ok' });
     expect(() => rows.row(1)).toThrow(/Backfill of public\.t: a row could not be decoded/);
   });
+
+  it("recycles a finished chunk's buffer for the table's next chunk, and reads nothing after", () => {
+    const decoder = new ChunkDecoder(shape, undefined);
+    const first = new ChunkRows(decoder);
+    first.push(bytes, 0, bytes.length, 500, starts[499]!);
+    first.end();
+    first.recycle();
+    first.recycle(); // once only: the buffer is not handed out twice
+    expect(() => first.row(0)).toThrow(/recycled/);
+    expect(() => first.lastKey()).toThrow(/recycled/);
+    const second = new ChunkRows(decoder);
+    const third = new ChunkRows(decoder);
+    const other = messages(['7\tseven', '8\teight']);
+    second.push(other.bytes, 0, other.bytes.length, 2, other.starts[1]!);
+    third.push(bytes, 0, bytes.length, 500, starts[499]!);
+    expect([second.row(0), second.row(1)]).toStrictEqual([
+      { id: 7, name: 'seven' },
+      { id: 8, name: 'eight' },
+    ]);
+    expect(third.row(499)).toStrictEqual(expected[499]);
+  });
+
+  it('hands a spare buffer out once, and only when it is large enough', () => {
+    const decoder = new ChunkDecoder(shape, undefined);
+    const small = Buffer.alloc(10);
+    decoder.give(small);
+    expect(decoder.take(100)).not.toBe(small);
+    const big = Buffer.alloc(1000);
+    decoder.give(big);
+    expect(decoder.take(100)).toBe(big);
+    expect(decoder.take(100)).not.toBe(big);
+  });
 });

@@ -10,7 +10,14 @@ import type { HelperSession } from './helper-session.js';
 /** First size of a chunk's byte buffer (it doubles as rows arrive). */
 const FIRST_BYTES = 64 * 1024;
 
-/** A table's COPY text row decoder and where its key columns are. */
+/** Buffers of finished chunks a table keeps for its next ones. */
+const SPARE_BUFFERS = 2;
+
+/**
+ * A table's COPY text row decoder, where its key columns are, and the buffers of its finished
+ * chunks: reusing them spares the allocation, the page faults and the unmapping of a fresh
+ * buffer of megabytes per chunk (about a fifth of a narrow table's backfill time).
+ */
 export class ChunkDecoder {
   readonly decoder: CopyTextRowDecoder;
   readonly keyIndexes: number[];
@@ -18,6 +25,7 @@ export class ChunkDecoder {
   readonly table: string;
   /** Bytes of the table's last chunk: the next one starts with a buffer of about that size. */
   lastBytes = 0;
+  private readonly spare: Buffer[] = [];
 
   constructor(shape: TableShape, typeParsers: DispatcherOptions['typeParsers']) {
     this.table = `${shape.schema}.${shape.table}`;
@@ -26,6 +34,17 @@ export class ChunkDecoder {
       typeParsers === undefined ? {} : { typeParsers },
     );
     this.keyIndexes = shape.keyColumns.map((column) => shape.columns.indexOf(column));
+  }
+
+  /** A buffer of at least `size` bytes: a spare one if it is large enough. */
+  take(size: number): Buffer {
+    const spare = this.spare.pop();
+    return spare !== undefined && spare.length >= size ? spare : Buffer.allocUnsafe(size);
+  }
+
+  /** Keeps the buffer of a finished chunk (nothing reads it any more) for a next one. */
+  give(buffer: Buffer): void {
+    if (this.spare.length < SPARE_BUFFERS) this.spare.push(buffer);
   }
 }
 
@@ -54,9 +73,10 @@ export class ChunkRows implements SnapshotRows {
   /** Row `cursorIndex` starts at `cursorOffset` (its header). */
   private cursorIndex = 0;
   private cursorOffset = 0;
+  private recycled = false;
 
   constructor(private readonly decoder: ChunkDecoder) {
-    this.bytes = Buffer.allocUnsafe(Math.max(FIRST_BYTES, Math.ceil(decoder.lastBytes * 1.25)));
+    this.bytes = decoder.take(Math.max(FIRST_BYTES, Math.ceil(decoder.lastBytes * 1.25)));
   }
 
   get length(): number {
@@ -77,6 +97,7 @@ export class ChunkRows implements SnapshotRows {
     if (this.used + length > this.bytes.length) {
       const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + length));
       grown.set(this.bytes.subarray(0, this.used));
+      this.decoder.give(this.bytes);
       this.bytes = grown;
     }
     this.bytes.set(buf.subarray(start, end), this.used);
@@ -85,8 +106,12 @@ export class ChunkRows implements SnapshotRows {
     this.count += count;
   }
 
-  /** Decodes row `index` (a new object each call, values exactly as for a streamed insert). */
+  /**
+   * Decodes row `index` (a new object each call, values exactly as for a streamed insert; none
+   * of them shares memory with the chunk's buffer).
+   */
   row(index: number): Record<string, unknown> {
+    if (this.recycled) throw new RangeError('the rows of this chunk were recycled');
     if (!(index >= 0 && index < this.count)) throw new RangeError(`no row ${index}`);
     const bytes = this.bytes;
     if (index < this.cursorIndex) {
@@ -109,6 +134,13 @@ export class ChunkRows implements SnapshotRows {
     }
   }
 
+  /** The chunk is finished: its buffer goes back to the table for a next chunk. */
+  recycle(): void {
+    if (this.recycled) return;
+    this.recycled = true;
+    this.decoder.give(this.bytes);
+  }
+
   /** The rows are all in: the decoder keeps their size for the table's next chunk. */
   end(): void {
     this.decoder.lastBytes = this.used;
@@ -116,6 +148,7 @@ export class ChunkRows implements SnapshotRows {
 
   /** The last row's key columns as the server wrote them (text that casts back exactly). */
   lastKey(): string[] | null {
+    if (this.recycled) throw new RangeError('the rows of this chunk were recycled');
     if (this.count === 0) return null;
     const p = this.last;
     const texts = this.decoder.decoder.texts(

@@ -30,6 +30,8 @@ export interface ChunkShape {
 export interface SnapshotRows {
   readonly length: number;
   row(index: number): Record<string, unknown>;
+  /** The chunk is finished (delivered, to be read again, or failed): no row is read after. */
+  recycle?(): void;
 }
 
 /** How a chunk ended: delivered (how many rows), or to be read again. */
@@ -271,6 +273,7 @@ export class BackfillWindows {
     if (!chunk) return;
     this.chunks.delete(id);
     this.close(chunk);
+    chunk.rows?.recycle?.();
     chunk.release(); // a stream waiting for the chunk goes on without it
   }
 }
