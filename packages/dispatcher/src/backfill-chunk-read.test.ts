@@ -64,6 +64,13 @@ describe('ChunkRows', () => {
     expect(Array.from({ length: 500 }, (_, i) => rows.row(i))).toStrictEqual(expected);
   });
 
+  it("decodes a row's key columns alone, as the whole row has them", () => {
+    const rows = pushed(50);
+    for (const index of [0, 1, 2, 250, 100, 499])
+      expect(rows.key(index)).toStrictEqual({ id: expected[index]!.id });
+    expect(rows.row(3)).toStrictEqual(expected[3]);
+  });
+
   it('finds rows asked for out of order, skipped or again', () => {
     const rows = pushed(33);
     for (const index of [0, 0, 5, 4, 499, 250, 251, 1, 498, 0])

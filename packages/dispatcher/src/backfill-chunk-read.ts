@@ -20,6 +20,8 @@ const SPARE_BUFFERS = 2;
  */
 export class ChunkDecoder {
   readonly decoder: CopyTextRowDecoder;
+  /** Decodes a row's key columns alone (to match rows against the keys the stream changed). */
+  readonly keyDecoder: CopyTextRowDecoder;
   readonly keyIndexes: number[];
   /** `schema.table`, for errors. */
   readonly table: string;
@@ -29,9 +31,12 @@ export class ChunkDecoder {
 
   constructor(shape: TableShape, typeParsers: DispatcherOptions['typeParsers']) {
     this.table = `${shape.schema}.${shape.table}`;
-    this.decoder = new CopyTextRowDecoder(
-      shape.columns.map((name, i) => ({ name, typeOid: shape.parserTypes[i]! })),
-      typeParsers === undefined ? {} : { typeParsers },
+    const columns = shape.columns.map((name, i) => ({ name, typeOid: shape.parserTypes[i]! }));
+    const options = typeParsers === undefined ? {} : { typeParsers };
+    this.decoder = new CopyTextRowDecoder(columns, options);
+    this.keyDecoder = new CopyTextRowDecoder(
+      columns.map((column) => ({ ...column, skip: !shape.keyColumns.includes(column.name) })),
+      options,
     );
     this.keyIndexes = shape.keyColumns.map((column) => shape.columns.indexOf(column));
   }
@@ -111,6 +116,15 @@ export class ChunkRows implements SnapshotRows {
    * of them shares memory with the chunk's buffer).
    */
   row(index: number): Record<string, unknown> {
+    return this.decode(this.decoder.decoder, index);
+  }
+
+  /** Decodes row `index`'s key columns alone (the values `row` has for them). */
+  key(index: number): Record<string, unknown> {
+    return this.decode(this.decoder.keyDecoder, index);
+  }
+
+  private decode(decoder: CopyTextRowDecoder, index: number): Record<string, unknown> {
     if (this.recycled) throw new RangeError('the rows of this chunk were recycled');
     if (!(index >= 0 && index < this.count)) throw new RangeError(`no row ${index}`);
     const bytes = this.bytes;
@@ -124,7 +138,7 @@ export class ChunkRows implements SnapshotRows {
     this.cursorIndex = index + 1;
     this.cursorOffset = next;
     try {
-      return this.decoder.decoder.decode(bytes, p + HEADER, next);
+      return decoder.decode(bytes, p + HEADER, next);
     } catch (error) {
       throw new KoyoDispatcherError(
         'BACKFILL_FAILED',

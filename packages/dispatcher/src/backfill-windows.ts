@@ -30,6 +30,8 @@ export interface ChunkShape {
 export interface SnapshotRows {
   readonly length: number;
   row(index: number): Record<string, unknown>;
+  /** Row `index`'s key columns alone, if the rows can decode them cheaper than the whole row. */
+  key?(index: number): Record<string, unknown>;
   /** The chunk is finished (delivered, to be read again, or failed): no row is read after. */
   recycle?(): void;
 }
@@ -281,8 +283,9 @@ export class BackfillWindows {
 const NO_ROWS: SnapshotRows = { length: 0, row: () => ({}) };
 
 /**
- * The rows whose key the stream did not change in the window. Each row is decoded here to read
- * its key, and again when delivered (only while the table is written to during the window).
+ * The rows whose key the stream did not change in the window. Each row's key columns are
+ * decoded here, and the whole row when delivered (only while the table is written to during the
+ * window).
  */
 function unchanged(
   rows: SnapshotRows,
@@ -291,8 +294,10 @@ function unchanged(
 ): SnapshotRows {
   if (changed.size === 0) return rows;
   const kept: number[] = [];
-  for (let i = 0; i < rows.length; i++)
-    if (!changed.has(keyText(rows.row(i), columns)!)) kept.push(i);
+  for (let i = 0; i < rows.length; i++) {
+    const key = rows.key ? rows.key(i) : rows.row(i);
+    if (!changed.has(keyText(key, columns)!)) kept.push(i);
+  }
   if (kept.length === rows.length) return rows;
   return { length: kept.length, row: (index) => rows.row(kept[index]!) };
 }

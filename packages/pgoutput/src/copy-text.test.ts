@@ -127,3 +127,49 @@ describe('CopyTextRowDecoder.decode long rows', () => {
     expect(decoder.decode(row)).toStrictEqual({ id: '9', t: long, u: 'x\ty' });
   });
 });
+
+describe('CopyTextRowDecoder.decode with skipped columns', () => {
+  const columns = [
+    { name: 't', typeOid: 25 },
+    { name: 'id', typeOid: 23 },
+    { name: 'at', typeOid: 1184 },
+    { name: 'k', typeOid: 20 },
+  ];
+  const full = new CopyTextRowDecoder(columns);
+  const keys = new CopyTextRowDecoder(
+    columns.map((c) => ({ ...c, skip: c.name === 't' || c.name === 'at' })),
+  );
+  const onlyText = new CopyTextRowDecoder(columns.map((c) => ({ ...c, skip: c.name !== 't' })));
+
+  it.each([
+    'plain\t1\t2024-06-01 12:34:56.789+02\t10\n',
+    'tab\\there\\\\ and \\N\t2\t\\N\t11\n',
+    '\\N\t3\t2024-06-01 00:00:00+00\t\\N\n',
+    'café 😀\t4\tinfinity\t12\n',
+    `${'é'.repeat(20_000)}\t5\t2024-06-01 00:00:00+00\t13\n`,
+  ])('decodes the kept columns of %j to the values a full decode gives them', (line) => {
+    const row = full.decode(Buffer.from(line));
+    expect(keys.decode(Buffer.from(line))).toStrictEqual({ id: row.id, k: row.k });
+    expect(onlyText.decode(Buffer.from(line))).toStrictEqual({ t: row.t });
+    expect(keys.texts(Buffer.from(line))).toStrictEqual(full.texts(Buffer.from(line)));
+  });
+
+  it('does not parse a skipped column, and still checks the column count', () => {
+    const strict = new CopyTextRowDecoder(
+      [
+        { name: 'id', typeOid: 23 },
+        { name: 'v', typeOid: 16, skip: true },
+      ],
+      {
+        typeParsers: {
+          16: () => {
+            throw new Error('parsed');
+          },
+        },
+      },
+    );
+    expect(strict.decode(Buffer.from('7\tt\n'))).toStrictEqual({ id: 7 });
+    expect(() => strict.decode(Buffer.from('7\n'))).toThrow(/column\(s\)/);
+    expect(() => strict.decode(Buffer.from('7\tt\tx\n'))).toThrow(/more column/);
+  });
+});

@@ -12,6 +12,11 @@ export interface CopyTextColumn {
   name: string;
   /** The type whose parser turns the column's text into a value (a domain's base type, for instance). */
   typeOid: number;
+  /**
+   * Leave the column out: its text is not decoded and decoded rows have no property for it
+   * (to read some columns of a row cheaply, its key say). `texts` still returns it.
+   */
+  skip?: boolean;
 }
 
 /** Options of a {@link CopyTextRowDecoder}, as for a {@link PgoutputDecoder}. */
@@ -27,6 +32,9 @@ export interface CopyTextRowDecoderOptions {
  * their whole text could outgrow V8's string limit, or mostly repeat non-text columns).
  */
 const ROW_TEXT_MAX = 16 * 1024;
+
+/** {@link CopyTextRowDecoder}'s text kind of a column left out of its rows. */
+const SKIPPED = 3;
 
 const TAB = 0x09;
 const NEWLINE = 0x0a;
@@ -80,7 +88,8 @@ export class CopyTextRowDecoder {
   private readonly makeRow: RowBuilder;
   /**
    * Per column, how its value is the column's text as is: 1 decoded as UTF-8 (text, numeric,
-   * every type pg leaves as a string), 2 as Latin-1 (int8's digits), 0 parsed.
+   * every type pg leaves as a string), 2 as Latin-1 (int8's digits), 0 parsed, {@link SKIPPED}
+   * left out.
    */
   private readonly textKinds: Uint8Array;
   /** Whether any column's value is its text (then a row is decoded to a string once). */
@@ -100,14 +109,14 @@ export class CopyTextRowDecoder {
     this.parsers = columns.map((column) =>
       parse ? textValueParser(column.typeOid, typeParsers.get(column.typeOid)) : parseString,
     );
-    this.textKinds = Uint8Array.from(this.parsers, (parser) =>
-      parser === utf8 ? 1 : parser === latin1 ? 2 : 0,
+    this.textKinds = Uint8Array.from(this.parsers, (parser, i) =>
+      columns[i]!.skip === true ? SKIPPED : parser === utf8 ? 1 : parser === latin1 ? 2 : 0,
     );
     this.hasText = this.textKinds.includes(1) || this.textKinds.includes(2);
     this.values = new Array<unknown>(columns.length).fill(null);
     this.makeRow = rowBuilder(
       this.names,
-      columns.map((_, i) => i),
+      columns.flatMap((column, i) => (column.skip === true ? [] : [i])),
       true,
     );
   }
@@ -149,7 +158,9 @@ export class CopyTextRowDecoder {
       }
       const to = p > end ? end : p;
       const kind = textKinds[i]!;
-      if (to - from === 2 && buf[from] === BACKSLASH && buf[from + 1] === 0x4e /* N */) {
+      if (kind === SKIPPED) {
+        // left out of the row
+      } else if (to - from === 2 && buf[from] === BACKSLASH && buf[from + 1] === 0x4e /* N */) {
         values[i] = null;
       } else if (kind !== 0 && aligned && !escaped && (kind === 1 || high < 0x80)) {
         // The same string the column's parser makes (Latin-1 only where it is ASCII).
@@ -197,6 +208,12 @@ export class CopyTextRowDecoder {
       const tab = text.indexOf('\t', from);
       if (i === count - 1 ? tab !== -1 : tab === -1) return false; // another number of columns
       const to = tab === -1 ? length : tab;
+      const kind = textKinds[i]!;
+      if (kind === SKIPPED) {
+        if (backslash !== -1 && backslash < to) backslash = text.indexOf('\\', to);
+        from = to + 1;
+        continue;
+      }
       if (backslash !== -1 && backslash < to) {
         if (backslash !== from || to - from !== 2 || text.charCodeAt(from + 1) !== 0x4e)
           return false;
@@ -205,7 +222,6 @@ export class CopyTextRowDecoder {
         from = to + 1;
         continue;
       }
-      const kind = textKinds[i]!;
       if (kind === 1 || (kind === 2 && isAscii(text, from, to))) {
         values[i] = text.substring(from, to);
       } else {
