@@ -113,14 +113,28 @@ describe('ChunkRows', () => {
     expect(third.row(499)).toStrictEqual(expected[499]);
   });
 
-  it('hands a spare buffer out once, and only when it is large enough', () => {
+  it('hands a spare buffer out once, only when it is large enough, and keeps the latest two', () => {
     const decoder = new ChunkDecoder(shape, undefined);
     const small = Buffer.alloc(10);
-    decoder.give(small);
-    expect(decoder.take(100)).not.toBe(small);
     const big = Buffer.alloc(1000);
+    decoder.give(small);
     decoder.give(big);
-    expect(decoder.take(100)).toBe(big);
+    expect(decoder.take(100)).toBe(big); // past the small one, which stays
     expect(decoder.take(100)).not.toBe(big);
+    expect(decoder.take(10)).toBe(small);
+    const [a, b, c] = [Buffer.alloc(100), Buffer.alloc(100), Buffer.alloc(100)];
+    decoder.give(a);
+    decoder.give(b);
+    decoder.give(c);
+    const taken = [decoder.take(100), decoder.take(100), decoder.take(100)];
+    expect(taken[0]).toBe(b); // a was let go
+    expect(taken[1]).toBe(c);
+    expect([a, b, c]).not.toContain(taken[2]);
+  });
+
+  it('refuses rows pushed after the chunk was recycled', () => {
+    const rows = new ChunkRows(new ChunkDecoder(shape, undefined));
+    rows.recycle();
+    expect(() => rows.push(bytes, 0, bytes.length, 500, starts[499]!)).toThrow(/recycled/);
   });
 });

@@ -41,15 +41,17 @@ export class ChunkDecoder {
     this.keyIndexes = shape.keyColumns.map((column) => shape.columns.indexOf(column));
   }
 
-  /** A buffer of at least `size` bytes: a spare one if it is large enough. */
+  /** A buffer of at least `size` bytes: a spare one if one is large enough. */
   take(size: number): Buffer {
-    const spare = this.spare.pop();
-    return spare !== undefined && spare.length >= size ? spare : Buffer.allocUnsafe(size);
+    const index = this.spare.findIndex((buffer) => buffer.length >= size);
+    return index === -1 ? Buffer.allocUnsafe(size) : this.spare.splice(index, 1)[0]!;
   }
 
   /** Keeps the buffer of a finished chunk (nothing reads it any more) for a next one. */
   give(buffer: Buffer): void {
-    if (this.spare.length < SPARE_BUFFERS) this.spare.push(buffer);
+    // The latest ones are kept: the next chunks are about as large as the last ones.
+    this.spare.push(buffer);
+    if (this.spare.length > SPARE_BUFFERS) this.spare.shift();
   }
 }
 
@@ -98,6 +100,7 @@ export class ChunkRows implements SnapshotRows {
    * at `last` (copied: the socket's buffer is not ours to keep).
    */
   push(buf: Buffer, start: number, end: number, count: number, last: number): void {
+    if (this.recycled) throw new RangeError('the rows of this chunk were recycled');
     const length = end - start;
     if (this.used + length > this.bytes.length) {
       const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + length));

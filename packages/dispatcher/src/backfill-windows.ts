@@ -30,6 +30,8 @@ export interface ChunkShape {
 export interface SnapshotRows {
   readonly length: number;
   row(index: number): Record<string, unknown>;
+  /** Bytes of the rows' text, when known. */
+  readonly byteLength?: number;
   /** Row `index`'s key columns alone, if the rows can decode them cheaper than the whole row. */
   key?(index: number): Record<string, unknown>;
   /** The chunk is finished (delivered, to be read again, or failed): no row is read after. */
@@ -63,6 +65,11 @@ export interface SnapshotChunk {
    * (see {@link BackfillWindows.whenAllowed}).
    */
   allowed: boolean;
+  /**
+   * Whether the stream is delivering the chunk's rows: a chunk forgotten meanwhile (its backfill
+   * failed) keeps its rows until that delivery ends.
+   */
+  delivering: boolean;
   /** Settles when the chunk is allowed or forgotten (never rejects). */
   ready: Promise<void>;
   /** Settles `ready`. */
@@ -111,6 +118,7 @@ export class BackfillWindows {
         inProgress: null,
         before: null,
         allowed: false,
+        delivering: false,
         ready,
         release,
         settle: (outcome) => {
@@ -261,6 +269,12 @@ export class BackfillWindows {
     }
   }
 
+  /** The stream delivered the chunk's rows (or stopped on a row it could not decode). */
+  delivered(chunk: SnapshotChunk): void {
+    chunk.delivering = false;
+    if (this.chunks.get(chunk.id) !== chunk) chunk.rows?.recycle?.(); // forgotten meanwhile
+  }
+
   private close(chunk: SnapshotChunk): void {
     const name = `${chunk.shape.schema}\u0000${chunk.shape.table}`;
     const list = this.open.get(name);
@@ -275,7 +289,7 @@ export class BackfillWindows {
     if (!chunk) return;
     this.chunks.delete(id);
     this.close(chunk);
-    chunk.rows?.recycle?.();
+    if (!chunk.delivering) chunk.rows?.recycle?.();
     chunk.release(); // a stream waiting for the chunk goes on without it
   }
 }

@@ -18,9 +18,40 @@ import { isThenable } from './_thenable.js';
 
 /** Snapshot rows delivered between two turns of the event loop (which reads the next chunk). */
 const YIELD_EVERY = 1000;
+/** Text of the snapshot rows decoded at a time, then handled (their objects take a few times more). */
+const SLICE_BYTES = 256 * 1024;
+
+/**
+ * Rows of a slice: {@link SLICE_BYTES} of rows of the chunk's average size, 1 to
+ * {@link YIELD_EVERY}.
+ *
+ * @internal
+ */
+export function sliceRows(rows: SnapshotRows): number {
+  if (rows.byteLength === undefined || rows.length === 0) return YIELD_EVERY;
+  const perRow = rows.byteLength / rows.length;
+  return Math.max(1, Math.min(YIELD_EVERY, Math.floor(SLICE_BYTES / Math.max(1, perRow))));
+}
+
+/** Whether the event loop gets a turn after the rows `[start, end)`. */
+function yieldsAfter(start: number, end: number): boolean {
+  return Math.floor(end / YIELD_EVERY) > Math.floor(start / YIELD_EVERY);
+}
 
 /** Prefix of the logical messages `drain()` emits. */
 export const DRAIN_PREFIX = 'koyo.drain';
+
+/** A chunk's rows being delivered in the transaction of its high watermark. */
+interface SnapshotDelivery {
+  txn: OpenTxn;
+  chunk: SnapshotChunk;
+  rows: SnapshotRows;
+  cache: HandlerCache;
+  /** Change position of the first row. */
+  first: number;
+  /** Rows per slice. */
+  slice: number;
+}
 
 /** A transaction being delivered. */
 export interface OpenTxn {
@@ -266,43 +297,60 @@ export class Engine {
     const cache = this.registry.handlersFor(chunk.shape.schema, chunk.shape.table, chunk.cache);
     chunk.cache = cache;
     (txn.tracked.onDone ??= []).push(() => chunk.settle({ redo: false, delivered: rows.length }));
-    return this.snapshotRows(txn, chunk, rows, cache, first, 0);
+    chunk.delivering = true;
+    const slice = sliceRows(chunk.rows!);
+    const delivered = this.snapshotRows({ txn, chunk, rows, cache, first, slice }, 0);
+    if (!isThenable(delivered)) return this.windows.delivered(chunk);
+    return delivered.finally(() => this.windows.delivered(chunk));
   }
 
   /**
-   * Delivers a chunk's rows from `from` on, a slice of {@link YIELD_EVERY} at a time: the
-   * slice's rows are built into changes, then handled. A row that cannot be decoded fails the
-   * chunk (so its backfill), not the stream, once the rows before it are handled.
+   * Delivers a chunk's rows from `from` on, a slice at a time: the slice's rows are built into
+   * changes, then handled (see {@link Engine.handleSlice}). A row that cannot be decoded fails
+   * the chunk (so its backfill), not the stream, once the rows before it are handled.
    */
-  private snapshotRows(
-    txn: OpenTxn,
-    chunk: SnapshotChunk,
-    rows: SnapshotRows,
-    cache: HandlerCache,
-    firstPosition: number,
-    from: number,
-  ): void | Promise<void> {
-    const end = Math.min(rows.length, from + YIELD_EVERY);
-    const changes: SnapshotChange[] = [];
-    let failure: Error | null = null;
-    for (let i = from; i < end; i++) {
-      try {
-        changes.push(snapshotChange(chunk.shape, rows.row(i), txn.fields, firstPosition + i));
-      } catch (error) {
-        failure = asError(error);
-        break;
+  private snapshotRows(delivery: SnapshotDelivery, from: number): void | Promise<void> {
+    const { txn, chunk, rows, cache } = delivery;
+    for (let start = from; start < rows.length;) {
+      const end = Math.min(rows.length, start + delivery.slice);
+      const changes: SnapshotChange[] = [];
+      let failure: Error | null = null;
+      for (let i = start; i < end; i++) {
+        try {
+          changes.push(snapshotChange(chunk.shape, rows.row(i), txn.fields, delivery.first + i));
+        } catch (error) {
+          failure = asError(error);
+          break;
+        }
       }
+      const handled = this.handleSlice(txn, changes, cache, 0);
+      if (isThenable(handled))
+        return handled.then(() => this.afterSlice(delivery, start, end, failure));
+      if (failure !== null || yieldsAfter(start, end))
+        return this.afterSlice(delivery, start, end, failure);
+      start = end;
     }
-    const next = (): void | Promise<void> => {
-      if (failure !== null) chunk.fail(failure);
-      else if (end < rows.length)
-        return new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
-          this.snapshotRows(txn, chunk, rows, cache, firstPosition, end),
-        );
-      return undefined;
-    };
-    const handled = this.handleSlice(txn, changes, cache, 0);
-    return isThenable(handled) ? handled.then(next) : next();
+    return undefined;
+  }
+
+  /**
+   * After the slice of rows `[start, end)`: fails the chunk, or goes on with the next rows,
+   * after a turn of the event loop every {@link YIELD_EVERY} rows (it reads the next chunk).
+   */
+  private afterSlice(
+    delivery: SnapshotDelivery,
+    start: number,
+    end: number,
+    failure: Error | null,
+  ): void | Promise<void> {
+    if (failure !== null) delivery.chunk.fail(failure);
+    else if (end < delivery.rows.length) {
+      if (!yieldsAfter(start, end)) return this.snapshotRows(delivery, end);
+      return new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+        this.snapshotRows(delivery, end),
+      );
+    }
+    return undefined;
   }
 
   /**

@@ -62,8 +62,9 @@ export class DispatcherMetrics {
     const ms = ended - started;
     const index = ms <= FIRST_BOUND_MS ? 0 : Math.ceil(Math.log(ms / FIRST_BOUND_MS) / LN2);
     this.buckets[index < BUCKETS ? index : BUCKETS - 1]!++;
-    this.duration?.record(ms / 1000, entry.attributes);
-    return ended;
+    if (this.duration === null) return ended;
+    this.duration.record(ms / 1000, entry.attributes);
+    return performance.now(); // recording is not the next change's handler time
   }
 
   private entry(change: Change): TableEntry {

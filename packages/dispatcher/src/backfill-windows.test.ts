@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { BackfillWindows, type SnapshotRows } from './backfill-windows.js';
+import { sliceRows } from './engine.js';
+
+const shape = { schema: 'public', table: 't', keyColumns: ['id'], changeKey: ['id'] };
+
+/** Rows that count how often they were recycled. */
+function rows(): SnapshotRows & { recycled: number } {
+  const out = {
+    length: 2,
+    recycled: 0,
+    row: (index: number) => ({ id: index }),
+    recycle: () => void out.recycled++,
+  };
+  return out;
+}
+
+describe('BackfillWindows recycling', () => {
+  it('recycles the rows of a chunk when it settles', async () => {
+    const windows = new BackfillWindows();
+    const outcome = windows.add('c1', shape);
+    const chunkRows = rows();
+    windows.fill('c1', chunkRows);
+    windows.cancel('c1');
+    await expect(outcome).resolves.toEqual({ redo: false, delivered: 0 });
+    expect(chunkRows.recycled).toBe(1);
+  });
+
+  it('keeps the rows of a chunk forgotten while they are delivered until the delivery ends', async () => {
+    const windows = new BackfillWindows();
+    const outcome = windows.add('c1', shape);
+    outcome.catch(() => undefined);
+    const chunkRows = rows();
+    windows.fill('c1', chunkRows);
+    windows.mark({ prefix: 'koyo.backfill', text: 'c1:low' } as never);
+    const chunk = windows.mark({ prefix: 'koyo.backfill', text: 'c1:high' } as never)!;
+    chunk.delivering = true;
+    windows.failAll(new Error('the backfill failed'));
+    await expect(outcome).rejects.toThrow('the backfill failed');
+    expect(chunkRows.recycled).toBe(0);
+    windows.delivered(chunk);
+    expect(chunkRows.recycled).toBe(1);
+  });
+
+  it('does not recycle a delivered chunk that is still live (it settles when acknowledged)', () => {
+    const windows = new BackfillWindows();
+    void windows.add('c1', shape);
+    const chunkRows = rows();
+    windows.fill('c1', chunkRows);
+    windows.mark({ prefix: 'koyo.backfill', text: 'c1:low' } as never);
+    const chunk = windows.mark({ prefix: 'koyo.backfill', text: 'c1:high' } as never)!;
+    chunk.delivering = true;
+    windows.delivered(chunk);
+    expect(chunkRows.recycled).toBe(0);
+  });
+});
+
+describe('sliceRows', () => {
+  const of = (length: number, byteLength?: number): SnapshotRows =>
+    byteLength === undefined
+      ? { length, row: () => ({}) }
+      : { length, byteLength, row: () => ({}) };
+
+  it('builds 1,000 narrow rows at a time, fewer wide ones, one at least', () => {
+    expect(sliceRows(of(24_000, 24_000 * 85))).toBe(1000);
+    expect(sliceRows(of(500, 500 * 4000))).toBe(65);
+    expect(sliceRows(of(10, 10 * 5_000_000))).toBe(1);
+    expect(sliceRows(of(100))).toBe(1000);
+    expect(sliceRows(of(0, 0))).toBe(1000);
+  });
+});
