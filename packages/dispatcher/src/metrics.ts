@@ -62,9 +62,10 @@ export class DispatcherMetrics {
     const ms = ended - started;
     const index = ms <= FIRST_BOUND_MS ? 0 : Math.ceil(Math.log(ms / FIRST_BOUND_MS) / LN2);
     this.buckets[index < BUCKETS ? index : BUCKETS - 1]!++;
-    if (this.duration === null) return ended;
-    this.duration.record(ms / 1000, entry.attributes);
-    return performance.now(); // recording is not the next change's handler time
+    // Without an SDK the API's histogram is a no-op; with one, its few hundred nanoseconds fall
+    // in the next snapshot row's handler time (it starts at `ended`), far below the first bucket.
+    this.duration?.record(ms / 1000, entry.attributes);
+    return ended;
   }
 
   private entry(change: Change): TableEntry {
