@@ -26,7 +26,7 @@ describe('BackfillWindows recycling', () => {
     expect(chunkRows.recycled).toBe(1);
   });
 
-  it('keeps the rows of a chunk forgotten while they are delivered until the delivery ends', async () => {
+  it('recycles the rows of a chunk that fails, and reports it gone', async () => {
     const windows = new BackfillWindows();
     const outcome = windows.add('c1', shape);
     outcome.catch(() => undefined);
@@ -34,24 +34,13 @@ describe('BackfillWindows recycling', () => {
     windows.fill('c1', chunkRows);
     windows.mark({ prefix: 'koyo.backfill', text: 'c1:low' } as never);
     const chunk = windows.mark({ prefix: 'koyo.backfill', text: 'c1:high' } as never)!;
-    chunk.delivering = true;
-    windows.failAll(new Error('the backfill failed'));
-    await expect(outcome).rejects.toThrow('the backfill failed');
+    expect(windows.isLive(chunk)).toBe(true);
     expect(chunkRows.recycled).toBe(0);
-    windows.delivered(chunk);
+    windows.failAll(new Error('the dispatcher stops'));
+    await expect(outcome).rejects.toThrow('the dispatcher stops');
+    expect(windows.isLive(chunk)).toBe(false);
     expect(chunkRows.recycled).toBe(1);
-  });
-
-  it('does not recycle a delivered chunk that is still live (it settles when acknowledged)', () => {
-    const windows = new BackfillWindows();
-    void windows.add('c1', shape);
-    const chunkRows = rows();
-    windows.fill('c1', chunkRows);
-    windows.mark({ prefix: 'koyo.backfill', text: 'c1:low' } as never);
-    const chunk = windows.mark({ prefix: 'koyo.backfill', text: 'c1:high' } as never)!;
-    chunk.delivering = true;
-    windows.delivered(chunk);
-    expect(chunkRows.recycled).toBe(0);
+    expect(windows.rowsToDeliver(chunk)).toBeNull();
   });
 });
 

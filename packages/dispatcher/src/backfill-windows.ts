@@ -65,11 +65,6 @@ export interface SnapshotChunk {
    * (see {@link BackfillWindows.whenAllowed}).
    */
   allowed: boolean;
-  /**
-   * Whether the stream is delivering the chunk's rows: a chunk forgotten meanwhile (its backfill
-   * failed) keeps its rows until that delivery ends.
-   */
-  delivering: boolean;
   /** Settles when the chunk is allowed or forgotten (never rejects). */
   ready: Promise<void>;
   /** Settles `ready`. */
@@ -118,7 +113,6 @@ export class BackfillWindows {
         inProgress: null,
         before: null,
         allowed: false,
-        delivering: false,
         ready,
         release,
         settle: (outcome) => {
@@ -139,7 +133,7 @@ export class BackfillWindows {
    * one), and the stream goes on without it.
    */
   whenAllowed(chunk: SnapshotChunk, waitMs = ALLOW_WAIT_MS): Promise<boolean> {
-    const live = (): boolean => this.chunks.get(chunk.id) === chunk;
+    const live = (): boolean => this.isLive(chunk);
     if (chunk.allowed || !live()) return Promise.resolve(chunk.allowed && live());
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
@@ -253,7 +247,7 @@ export class BackfillWindows {
    * stream changed in its window; null when the chunk was forgotten meanwhile or failed here.
    */
   rowsToDeliver(chunk: SnapshotChunk): SnapshotRows | null {
-    if (this.chunks.get(chunk.id) !== chunk) return null;
+    if (!this.isLive(chunk)) return null;
     if (chunk.rows === null) {
       chunk.fail(new Error(`backfill chunk ${chunk.id}: allowed without its rows`));
       return null;
@@ -269,10 +263,13 @@ export class BackfillWindows {
     }
   }
 
-  /** The stream delivered the chunk's rows (or stopped on a row it could not decode). */
-  delivered(chunk: SnapshotChunk): void {
-    chunk.delivering = false;
-    if (this.chunks.get(chunk.id) !== chunk) chunk.rows?.recycle?.(); // forgotten meanwhile
+  /**
+   * Whether the chunk is still going (not settled, failed or forgotten). A delivery stops at the
+   * first slice it finds the chunk gone: its rows are recycled, and the backfill that failed or
+   * stopped reads the chunk again when it resumes.
+   */
+  isLive(chunk: SnapshotChunk): boolean {
+    return this.chunks.get(chunk.id) === chunk;
   }
 
   private close(chunk: SnapshotChunk): void {
@@ -289,7 +286,7 @@ export class BackfillWindows {
     if (!chunk) return;
     this.chunks.delete(id);
     this.close(chunk);
-    if (!chunk.delivering) chunk.rows?.recycle?.();
+    chunk.rows?.recycle?.();
     chunk.release(); // a stream waiting for the chunk goes on without it
   }
 }

@@ -297,21 +297,20 @@ export class Engine {
     const cache = this.registry.handlersFor(chunk.shape.schema, chunk.shape.table, chunk.cache);
     chunk.cache = cache;
     (txn.tracked.onDone ??= []).push(() => chunk.settle({ redo: false, delivered: rows.length }));
-    chunk.delivering = true;
-    const slice = sliceRows(chunk.rows!);
-    const delivered = this.snapshotRows({ txn, chunk, rows, cache, first, slice }, 0);
-    if (!isThenable(delivered)) return this.windows.delivered(chunk);
-    return delivered.finally(() => this.windows.delivered(chunk));
+    return this.snapshotRows({ txn, chunk, rows, cache, first, slice: sliceRows(chunk.rows!) }, 0);
   }
 
   /**
    * Delivers a chunk's rows from `from` on, a slice at a time: the slice's rows are built into
    * changes, then handled (see {@link Engine.handleSlice}). A row that cannot be decoded fails
-   * the chunk (so its backfill), not the stream, once the rows before it are handled.
+   * the chunk (so its backfill), not the stream, once the rows before it are handled. A chunk
+   * forgotten meanwhile (its backfill failed, or the dispatcher stops) is not delivered further:
+   * its rows are recycled, and the backfill reads it again when it resumes.
    */
   private snapshotRows(delivery: SnapshotDelivery, from: number): void | Promise<void> {
-    const { txn, chunk, rows, cache } = delivery;
+    const { txn, chunk, rows } = delivery;
     for (let start = from; start < rows.length;) {
+      if (!this.windows.isLive(chunk)) return undefined;
       const end = Math.min(rows.length, start + delivery.slice);
       const changes: SnapshotChange[] = [];
       let failure: Error | null = null;
@@ -323,7 +322,7 @@ export class Engine {
           break;
         }
       }
-      const handled = this.handleSlice(txn, changes, cache, 0);
+      const handled = this.handleSlice(delivery, changes, 0);
       if (isThenable(handled))
         return handled.then(() => this.afterSlice(delivery, start, end, failure));
       if (failure !== null || yieldsAfter(start, end))
@@ -360,17 +359,22 @@ export class Engine {
    * handlers ran (a full batch), the clock is read again.
    */
   private handleSlice(
-    txn: OpenTxn,
+    delivery: SnapshotDelivery,
     changes: readonly SnapshotChange[],
-    cache: HandlerCache,
     from: number,
   ): void | Promise<void> {
+    const { txn, cache } = delivery;
     const chained = this.registry.transactions.length === 0;
     this.clock = performance.now();
     for (let i = from; i < changes.length; i++) {
       const result = this.change(txn, changes[i]!, cache, chained ? this.clock : undefined);
       if (isThenable(result))
-        return result.then(() => this.handleSlice(txn, changes, cache, i + 1));
+        return result.then(() =>
+          // After an asynchronous handler, the chunk may have been forgotten (see snapshotRows).
+          this.windows.isLive(delivery.chunk)
+            ? this.handleSlice(delivery, changes, i + 1)
+            : undefined,
+        );
     }
     return undefined;
   }

@@ -298,6 +298,34 @@ describe('backfill()', () => {
     expect(ids.size).toBe(2500);
   });
 
+  it('stops delivering a chunk when the dispatcher stops in its middle', async () => {
+    const { dispatcher, slot } = fresh({ tables: ['users'] });
+    let seen = 0;
+    const stopping: { done?: Promise<void> } = {};
+    dispatcher.onTable('users', {
+      snapshot: async () => {
+        seen++;
+        if (seen === 100) stopping.done = dispatcher.stop();
+        await new Promise((resolve) => setImmediate(resolve));
+      },
+    });
+    await dispatcher.start();
+    const error = await dispatcher.backfill('users', { chunkSize: 2500 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'STOPPED' });
+    await stopping.done;
+    const atStop = seen;
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    // The handler running when stop() was called finishes; no row of the chunk follows it.
+    expect(atStop).toBe(100);
+    expect(seen).toBe(100);
+    const saved = await db.query<{ last_key: string[] | null; done: boolean }>(
+      'SELECT last_key, done FROM koyo.backfill_progress WHERE slot = $1',
+      [slot],
+    );
+    // The chunk is not recorded: the next start reads it again, from the first key.
+    expect(saved).toEqual([{ last_key: null, done: false }]);
+  });
+
   it('resumes after stop() from the last acknowledged chunk', async () => {
     const { dispatcher: first, slot, publication } = fresh({ tables: ['users'] });
     const seenFirst: number[] = [];
