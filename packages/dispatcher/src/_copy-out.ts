@@ -30,11 +30,12 @@ export type CopyDataSink = (
 ) => void;
 
 const COPY_DATA = 0x64; // 'd'
-const HEADER = 5; // type byte + int32 length (which counts itself)
+/** Bytes of a protocol message's header: its type byte and int32 length (which counts itself). */
+export const HEADER = 5;
 
-/** Reads the int32 length of the message at `p` (big-endian, counting its own four bytes). */
-function messageLength(buf: Buffer, p: number): number {
-  return ((buf[p + 1]! << 24) | (buf[p + 2]! << 16) | (buf[p + 3]! << 8) | buf[p + 4]!) >>> 0;
+/** Size of the protocol message at `p`: its type byte plus its int32 length (big-endian). */
+export function messageSize(buf: Buffer, p: number): number {
+  return 1 + (((buf[p + 1]! << 24) | (buf[p + 2]! << 16) | (buf[p + 3]! << 8) | buf[p + 4]!) >>> 0);
 }
 
 /** Splits the socket's bytes into messages: `CopyData` runs to the sink, the rest to pg. @internal */
@@ -56,7 +57,7 @@ export class CopyFramer {
       this.pendingBytes = 0;
       return this.frame(Buffer.concat([first, chunk]));
     }
-    const size = 1 + messageLength(first, 0);
+    const size = messageSize(first, 0);
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     if (this.pendingBytes < size) return;
@@ -74,7 +75,7 @@ export class CopyFramer {
     let p = 0;
     let forwardFrom = 0;
     while (p + HEADER <= end) {
-      const size = 1 + messageLength(buf, p);
+      const size = messageSize(buf, p);
       if (p + size > end) break;
       if (buf[p] !== COPY_DATA || this.sink === null) {
         p += size;
@@ -91,7 +92,7 @@ export class CopyFramer {
       let count = 1;
       p += size;
       while (p + HEADER <= end && buf[p] === COPY_DATA) {
-        const next = 1 + messageLength(buf, p);
+        const next = messageSize(buf, p);
         if (p + next > end) break;
         last = p;
         p += next;

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { CopyTextRowDecoder } from '@koyo/pgoutput';
+import { HEADER, messageSize } from './_copy-out.js';
 import { quoteIdent, quoteLiteral } from '@koyo/slot';
 import type { ReadChunk, TableShape } from './_backfill-source.js';
 import { BACKFILL_PREFIX, type SnapshotRows } from './backfill-windows.js';
@@ -53,14 +54,6 @@ export class ChunkDecoder {
     this.spare.push(buffer);
     if (this.spare.length > SPARE_BUFFERS) this.spare.shift();
   }
-}
-
-/** Bytes of a CopyData message's header (type and length) before its row. */
-const HEADER = 5;
-
-/** Size of the CopyData message at `p`: its type byte plus its int32 length (which counts itself). */
-function messageSize(bytes: Buffer, p: number): number {
-  return 1 + ((bytes[p + 1]! << 24) | (bytes[p + 2]! << 16) | (bytes[p + 3]! << 8) | bytes[p + 4]!);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BackfillWindows, type SnapshotRows } from './backfill-windows.js';
-import { sliceRows } from './engine.js';
+import { sliceRows } from './snapshot-delivery.js';
 
 const shape = { schema: 'public', table: 't', keyColumns: ['id'], changeKey: ['id'] };
 
