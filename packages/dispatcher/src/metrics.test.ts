@@ -23,4 +23,13 @@ describe('DispatcherMetrics', () => {
       { table: 'public.b', changes: 1 },
     ]);
   });
+
+  it('keeps handler runs from before the first sample in the window, and drops them 10 samples on', () => {
+    const metrics = new DispatcherMetrics('slot');
+    metrics.handled(change('public', 'a', 'insert'), performance.now());
+    metrics.sample(); // the first per-second sample comes after the run
+    expect(metrics.window().p50Ms).toBe(0.01);
+    for (let i = 0; i < 10; i++) metrics.sample();
+    expect(metrics.window()).toEqual({ p50Ms: null, p99Ms: null });
+  });
 });

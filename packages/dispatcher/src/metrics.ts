@@ -38,7 +38,11 @@ export class DispatcherMetrics {
   /** The entry of the latest change's table. */
   private last: TableEntry | null = null;
   private readonly buckets = new Float64Array(BUCKETS);
-  private readonly history: Float64Array[] = [];
+  /**
+   * The buckets at each of the last seconds' samples, oldest first; it starts with the empty
+   * buckets, so handler runs before the first sample are in the window too.
+   */
+  private readonly history: Float64Array[] = [new Float64Array(BUCKETS)];
   private duration: Histogram | null = null;
   private commitToHandler: Histogram | null = null;
   private unobserve: (() => void) | null = null;
